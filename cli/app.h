@@ -1,0 +1,5 @@
+#pragma once
+
+namespace mf::cli {
+int run_app(int argc, char** argv);
+}

@@ -1,0 +1,51 @@
+// What the engine knows about folders and messages. Plain data, no protocol.
+#pragma once
+
+#include "sync/flags.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mf {
+
+// A folder as the source names it. `path` holds the hierarchy components,
+// already decoded to UTF-8 and split on the server's own separator; the
+// components are not yet safe as file names (backends map them).
+struct FolderInfo {
+    std::vector<std::string> path;
+    bool selectable = true;
+
+    std::string display() const; // components joined with '/', for people
+};
+
+// One message on the source. `id` is stable across sessions while the
+// folder's validity is unchanged: an IMAP UID in decimal, a POP3 UIDL.
+struct RemoteMessage {
+    std::string id;
+    std::uint64_t size = 0;       // octets as the server counts them (CRLF)
+    std::int64_t internal_date = 0; // seconds since the epoch, 0 if unknown
+    Flags flags;
+};
+
+struct Snapshot {
+    std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
+    std::vector<RemoteMessage> messages;
+    bool has_flags = true;      // false for POP3: flags are not known there
+};
+
+// What an archive holds of one folder.
+struct HeldMessage {
+    std::string id;
+    Flags flags;
+    std::uint64_t size = 0;
+    std::string message_id; // the Message-ID header, "" if none
+};
+
+struct FolderState {
+    bool known = false;         // false: never backed up before
+    std::uint32_t validity = 0;
+    std::vector<HeldMessage> held;
+};
+
+} // namespace mf

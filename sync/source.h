@@ -1,0 +1,53 @@
+// The source side of a sync: something that lists folders and streams
+// messages (an IMAP account, a POP3 mailbox, a local archive).
+//
+// Contract: a Source never changes anything on the server unless a method
+// says so by name. Methods that fail with Scope::account leave the source
+// unusable; Scope::folder failures leave it usable for other folders.
+#pragma once
+
+#include "sync/model.h"
+#include "sync/result.h"
+
+#include <string_view>
+#include <vector>
+
+namespace mf {
+
+// Receives messages one at a time as they stream in. A message's metadata is
+// given at the end because some servers send the UID after the body.
+class MessageSink {
+  public:
+    virtual ~MessageSink() = default;
+    virtual Status begin(std::uint64_t size_hint) = 0;
+    // Raw bytes as the server sent them (CRLF line ends), in order.
+    virtual Status write(std::string_view chunk) = 0;
+    // The message is complete; `message` names it. The sink may not yet have
+    // made it durable: see FolderStore::commit.
+    virtual Status finish(const RemoteMessage& message) = 0;
+    // The message in progress is incomplete; drop what was written of it.
+    virtual void abandon() = 0;
+};
+
+// Headers asked for when messages must be matched by content (after a
+// UIDVALIDITY change, or against a target filled by another tool).
+struct MessageKey {
+    std::string id;
+    std::string message_id;
+    std::uint64_t size = 0;
+};
+
+class Source {
+  public:
+    virtual ~Source() = default;
+    virtual Result<std::vector<FolderInfo>> list_folders() = 0;
+    // Opens `folder` read-only and lists its messages. Later calls to fetch
+    // and keys refer to the folder opened last.
+    virtual Result<Snapshot> open(const FolderInfo& folder) = 0;
+    // Streams the messages named by `ids` (in any order) into `sink`. Stops
+    // at the first failure; messages already finished stay finished.
+    virtual Status fetch(const std::vector<std::string>& ids, MessageSink& sink) = 0;
+    virtual Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) = 0;
+};
+
+} // namespace mf

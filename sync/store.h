@@ -1,0 +1,41 @@
+// The local side of a backup: an archive (Maildir tree or mbox files).
+//
+// Contract: a message handed to a FolderStore through the MessageSink calls
+// is not held until commit() returns success; a crash before that leaves at
+// worst a file the next open() adopts or removes, never a partial message.
+#pragma once
+
+#include "sync/model.h"
+#include "sync/result.h"
+#include "sync/source.h"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace mf {
+
+class FolderStore : public MessageSink {
+  public:
+    // What the archive holds of this folder, after adopting anything a
+    // crashed run left durable on disk but unrecorded.
+    virtual Result<FolderState> load() = 0;
+    // The source's validity changed: from now on the folder is known under
+    // `validity`, and held messages are renamed old id -> new id. Messages
+    // held under the old validity and not renamed stay in the archive under
+    // their old ids (it is a backup) but are no longer matched to the source.
+    virtual Status revalidate(std::uint32_t validity,
+                              const std::vector<std::pair<std::string, std::string>>& renames) = 0;
+    virtual Status set_flags(const std::string& id, const Flags& flags) = 0;
+    // Makes every finished message and flag change durable, then records it.
+    virtual Status commit() = 0;
+};
+
+class Store {
+  public:
+    virtual ~Store() = default;
+    virtual Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
+                                                             std::uint32_t validity) = 0;
+};
+
+} // namespace mf
