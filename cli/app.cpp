@@ -1,11 +1,86 @@
+// The command line: CLI11 maps arguments onto the plain structs of
+// commands.h. Every option here is documented in man/mailferry.1 (a test
+// checks that).
 #include "cli/app.h"
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
 
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+#include <sys/stat.h>
+
 namespace mf::cli {
-int run_app(int argc, char** argv) {
-    CLI::App app{"mailferry: back up, mirror and migrate mail"};
-    CLI11_PARSE(app, argc, argv);
-    return 0;
+
+namespace {
+
+constexpr const char* k_version = "0.1.0";
+
+void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
+    cmd.add_option("--password-env", c.credentials.password_env,
+                   "Read the password from this environment variable");
+    cmd.add_option("--password-file", c.credentials.password_file,
+                   "Read the password from the first line of this file (must not be readable by others)");
+    cmd.add_option("--password-command", c.credentials.password_command,
+                   "Run this shell command; the first line it prints is the password");
+    cmd.add_option("--oauth2-token-command", c.credentials.oauth2_token_command,
+                   "Run this shell command for an OAuth2 access token (XOAUTH2/OAUTHBEARER)");
+    cmd.add_option("--cacert", c.cacert, "Trust the CA certificate(s) in this PEM file");
+    cmd.add_flag("--insecure", c.insecure, "Do not verify the server's certificate (dangerous)");
+    cmd.add_flag("--allow-plaintext", c.allow_plaintext,
+                 "With imap:// or pop3://, go on without STARTTLS if the server lacks it (sends the "
+                 "password unencrypted)");
+    cmd.add_option("--timeout", c.timeout, "Seconds to wait for the server before giving up")
+        ->capture_default_str();
+    cmd.add_flag("--debug", c.debug, "Print the protocol exchange to stderr (passwords are hidden)");
 }
+
+void add_check(CLI::App& app, CheckArgs& a, int& code) {
+    auto* cmd = app.add_subcommand("check", "Connect, log in, and describe an account");
+    cmd->add_option("URL", a.connection.url, "imaps://user@host[:port], imap://, pop3s://, pop3:// or user@host")
+        ->required();
+    add_connection_options(*cmd, a.connection);
+    cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+    cmd->callback([&] { code = run_check(a); });
+}
+
+void add_backup(CLI::App& app, BackupArgs& a, int& code) {
+    auto* cmd = app.add_subcommand("backup", "Copy every folder of an account into a local archive");
+    cmd->add_option("SOURCE", a.connection.url, "The account: imaps://user@host, imap://user@host, ...")
+        ->required();
+    cmd->add_option("ARCHIVE", a.archive, "The archive folder (created if missing)")->required();
+    add_connection_options(*cmd, a.connection);
+    cmd->add_option("--format", a.format, "Archive format: maildir or mbox")->capture_default_str();
+    cmd->add_option("--folder", a.folders, "Back up only folders matching this glob (repeatable)");
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)");
+    cmd->add_flag("--dry-run,-n", a.dry_run, "Show what would be fetched; change nothing");
+    cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
+    cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
+    cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    cmd->callback([&] { code = run_backup(a); });
+}
+
+} // namespace
+
+int run_app(int argc, char** argv) {
+    // Archives hold private mail: every file and folder we create is 0600/0700.
+    ::umask(077);
+    CLI::App app{"mailferry: back up, mirror and migrate mail"};
+    app.set_version_flag("--version", k_version);
+    app.require_subcommand(1);
+    int code = exit_ok;
+    CheckArgs check;
+    BackupArgs backup;
+    add_check(app, check, code);
+    add_backup(app, backup, code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int r = app.exit(e);
+        return r == 0 ? exit_ok : exit_usage;
+    }
+    return code;
+}
+
 } // namespace mf::cli

@@ -1,0 +1,61 @@
+#include "backends/archive/archive.h"
+
+#include "backends/common/fs.h"
+#include "backends/maildir/store.h"
+
+namespace mf::archive {
+
+namespace {
+
+Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::run, std::move(what)}; }
+
+// The archive must hold one account in one format; a mismatch is refused
+// before anything is written.
+Status check_identity(StateDb& db, const ArchiveOptions& o) {
+    auto source = db.meta("source");
+    if (!source) return std::unexpected(source.error());
+    if (!source->empty() && *source != o.source)
+        return std::unexpected(usage("the archive " + o.root + " holds a backup of " + *source +
+                                     ", not of " + o.source + "; use another archive folder"));
+    auto format = db.meta("format");
+    if (!format) return std::unexpected(format.error());
+    if (!format->empty() && *format != format_name(o.format))
+        return std::unexpected(usage("the archive " + o.root + " is in " + *format + " format, not " +
+                                     format_name(o.format) + "; use --format " + *format));
+    if (o.dry_run) return {};
+    if (source->empty())
+        if (auto s = db.set_meta("source", o.source); !s) return s;
+    if (format->empty())
+        if (auto s = db.set_meta("format", format_name(o.format)); !s) return s;
+    return {};
+}
+
+} // namespace
+
+const char* format_name(Format format) { return format == Format::maildir ? "maildir" : "mbox"; }
+
+Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
+    std::unique_ptr<Archive> a(new Archive());
+    std::string meta = o.root + "/.mailferry";
+    bool exists = fs::exists(meta + "/state.db");
+    if (!o.dry_run) {
+        if (auto s = fs::make_dirs(meta); !s) return std::unexpected(s.error());
+    }
+    if (fs::exists(meta)) {
+        auto lock = ArchiveLock::acquire(meta);
+        if (!lock) return std::unexpected(lock.error());
+        a->m_lock.emplace(std::move(*lock));
+    }
+    // A dry run on a new archive plans against an empty in-memory state.
+    auto db = StateDb::open(o.dry_run && !exists ? ":memory:" : meta + "/state.db");
+    if (!db) return std::unexpected(db.error());
+    a->m_db = std::move(*db);
+    if (auto s = check_identity(*a->m_db, o); !s) return std::unexpected(s.error());
+    if (o.format == Format::maildir)
+        a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db);
+    else
+        return std::unexpected(usage("the mbox format is not available yet"));
+    return a;
+}
+
+} // namespace mf::archive

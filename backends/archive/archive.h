@@ -1,0 +1,46 @@
+// An archive on disk: the folder a user names on the command line. Opening
+// it takes the lock, opens the state database and checks that the archive
+// holds what this run expects (the same account, the same format), so two
+// accounts or two formats never mix in one archive.
+//
+//   ARCHIVE/                 0700
+//     .mailferry/state.db    SQLite state (WAL)
+//     .mailferry/lock        flock(2) while a run is going
+//     INBOX/ Work/ ...       the folders (Maildir), or INBOX.mbox ... (mbox)
+#pragma once
+
+#include "backends/archive/lock.h"
+#include "backends/archive/state_db.h"
+#include "sync/store.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mf::archive {
+
+enum class Format { maildir, mbox };
+
+struct ArchiveOptions {
+    std::string root;
+    Format format = Format::maildir;
+    std::string source;   // the account, e.g. "imaps://user@host:993"
+    bool dry_run = false; // create nothing; a missing archive reads as empty
+};
+
+class Archive {
+  public:
+    static Result<std::unique_ptr<Archive>> open(const ArchiveOptions& options);
+    Store& store() { return *m_store; }
+    StateDb& db() { return *m_db; }
+
+  private:
+    Archive() = default;
+    std::optional<ArchiveLock> m_lock;
+    std::unique_ptr<StateDb> m_db;
+    std::unique_ptr<Store> m_store;
+};
+
+const char* format_name(Format format);
+
+} // namespace mf::archive

@@ -1,0 +1,37 @@
+#include "backends/archive/lock.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace mf::archive {
+
+Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) {
+    std::string path = meta_dir + "/lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(ErrorKind::local_io, Scope::run,
+                    "cannot open lock file " + path + ": " + std::strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK)
+            return fail(ErrorKind::locked, Scope::run,
+                        "the archive is in use by another mailferry run (lock " + path + ")");
+        return fail(ErrorKind::local_io, Scope::run, "cannot lock " + path + ": " + std::strerror(err));
+    }
+    // Note who holds it, for a person looking at a stuck archive.
+    std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd, 0) == 0 && ::write(fd, pid.data(), pid.size()) < 0) {
+        // Not fatal: the flock is what protects the archive.
+    }
+    return ArchiveLock(fd);
+}
+
+ArchiveLock::~ArchiveLock() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
+} // namespace mf::archive

@@ -1,0 +1,212 @@
+#include "backends/archive/state_db.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace mf::archive {
+
+namespace {
+
+constexpr const char* k_schema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+  key INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  validity INTEGER,
+  last_run INTEGER,
+  last_success INTEGER,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS messages (
+  folder INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  location TEXT NOT NULL,
+  flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  PRIMARY KEY (folder, id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta VALUES ('schema', '1');
+)sql";
+
+// A prepared statement that resets itself, so each call starts clean.
+class Stmt {
+  public:
+    Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr); }
+    ~Stmt() { sqlite3_finalize(m_stmt); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    bool ok() const { return m_stmt != nullptr; }
+    Stmt& bind(int i, std::int64_t v) { sqlite3_bind_int64(m_stmt, i, v); return *this; }
+    Stmt& bind(int i, const std::string& v) {
+        sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    int step() { return sqlite3_step(m_stmt); }
+    std::int64_t integer(int col) { return sqlite3_column_int64(m_stmt, col); }
+    bool is_null(int col) { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+    std::string text(int col) {
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
+        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
+    }
+
+  private:
+    sqlite3_stmt* m_stmt = nullptr;
+};
+
+} // namespace
+
+struct StateDb::Impl {
+    sqlite3* db = nullptr;
+    std::string path;
+    ~Impl() { sqlite3_close(db); }
+
+    Failure error(const std::string& doing) const {
+        // Called with a C string or a std::string.
+        return Failure{ErrorKind::local_io, Scope::run,
+                       "state database " + path + ": " + doing + ": " + sqlite3_errmsg(db)};
+    }
+    Status exec(const char* sql, const std::string& doing) {
+        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+            return std::unexpected(error(doing));
+        return {};
+    }
+    // Runs a statement that returns no rows.
+    Status run(Stmt& s, const std::string& doing) {
+        if (!s.ok() || s.step() != SQLITE_DONE) return std::unexpected(error(doing));
+        return {};
+    }
+};
+
+StateDb::StateDb(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+StateDb::~StateDb() = default;
+
+Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK)
+        return std::unexpected(impl->error("cannot open"));
+    sqlite3_busy_timeout(impl->db, 5000);
+    if (auto s = impl->exec(k_schema, "cannot set up the schema"); !s) return std::unexpected(s.error());
+    return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
+}
+
+Result<std::string> StateDb::meta(const std::string& key) {
+    Stmt s(m_impl->db, "SELECT value FROM meta WHERE key=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading " + key));
+    s.bind(1, key);
+    return s.step() == SQLITE_ROW ? s.text(0) : std::string();
+}
+
+Status StateDb::set_meta(const std::string& key, const std::string& value) {
+    Stmt s(m_impl->db, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
+    s.bind(1, key).bind(2, value);
+    return m_impl->run(s, "recording the archive's facts");
+}
+
+Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
+    Stmt ins(m_impl->db, "INSERT OR IGNORE INTO folders (path) VALUES (?)");
+    ins.bind(1, rel_path);
+    if (auto r = m_impl->run(ins, "adding a folder"); !r) return std::unexpected(r.error());
+    Stmt s(m_impl->db, "SELECT key, validity FROM folders WHERE path=?");
+    s.bind(1, rel_path);
+    if (!s.ok() || s.step() != SQLITE_ROW) return std::unexpected(m_impl->error("reading a folder"));
+    FolderRecord rec;
+    rec.key = s.integer(0);
+    rec.known = !s.is_null(1);
+    rec.validity = static_cast<std::uint32_t>(s.integer(1));
+    return rec;
+}
+
+Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
+    Stmt s(m_impl->db, "UPDATE folders SET validity=? WHERE key=?");
+    s.bind(1, static_cast<std::int64_t>(validity)).bind(2, folder);
+    return m_impl->run(s, "recording UIDVALIDITY");
+}
+
+Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::string& error) {
+    Stmt s(m_impl->db, error.empty()
+                           ? "UPDATE folders SET last_run=?1, last_success=?1, last_error=NULL WHERE key=?2"
+                           : "UPDATE folders SET last_run=?1, last_error=?3 WHERE key=?2");
+    s.bind(1, when).bind(2, folder);
+    if (!error.empty()) s.bind(3, error);
+    return m_impl->run(s, "recording the run");
+}
+
+Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
+    Stmt s(m_impl->db, "SELECT id, location, flags, keywords, size, message_id FROM messages "
+                       "WHERE folder=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
+    s.bind(1, folder);
+    std::vector<StoredMessage> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        StoredMessage m;
+        m.id = s.text(0);
+        m.location = s.text(1);
+        m.flags.system = static_cast<std::uint8_t>(s.integer(2));
+        m.flags.keywords = split_keywords(s.text(3));
+        m.size = static_cast<std::uint64_t>(s.integer(4));
+        m.message_id = s.text(5);
+        out.push_back(std::move(m));
+    }
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading messages"));
+    return out;
+}
+
+Status StateDb::begin() { return m_impl->exec("BEGIN IMMEDIATE", "starting a transaction"); }
+Status StateDb::commit() { return m_impl->exec("COMMIT", "committing"); }
+void StateDb::rollback() { sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
+    Stmt s(m_impl->db, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?)");
+    s.bind(1, folder).bind(2, m.id).bind(3, m.location).bind(4, m.flags.system);
+    s.bind(5, join_keywords(m.flags.keywords)).bind(6, static_cast<std::int64_t>(m.size));
+    s.bind(7, m.message_id);
+    return m_impl->run(s, "recording a message");
+}
+
+Status StateDb::set_flags(std::int64_t folder, const std::string& id, const Flags& flags) {
+    Stmt s(m_impl->db, "UPDATE messages SET flags=?, keywords=? WHERE folder=? AND id=?");
+    s.bind(1, flags.system).bind(2, join_keywords(flags.keywords)).bind(3, folder).bind(4, id);
+    return m_impl->run(s, "recording flags");
+}
+
+Status StateDb::remove(std::int64_t folder, const std::string& id) {
+    Stmt s(m_impl->db, "DELETE FROM messages WHERE folder=? AND id=?");
+    s.bind(1, folder).bind(2, id);
+    return m_impl->run(s, "forgetting a message");
+}
+
+Status StateDb::remove_all(std::int64_t folder) {
+    Stmt s(m_impl->db, "DELETE FROM messages WHERE folder=?");
+    s.bind(1, folder);
+    return m_impl->run(s, "forgetting a folder's messages");
+}
+
+std::string join_keywords(const std::vector<std::string>& keywords) {
+    std::string out;
+    for (const auto& k : keywords) {
+        if (!out.empty()) out += ' ';
+        out += k;
+    }
+    return out;
+}
+
+std::vector<std::string> split_keywords(std::string_view text) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        auto sp = text.find(' ');
+        if (sp != 0) out.emplace_back(text.substr(0, sp));
+        if (sp == std::string_view::npos) break;
+        text.remove_prefix(sp + 1);
+    }
+    return out;
+}
+
+} // namespace mf::archive

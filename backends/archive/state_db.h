@@ -1,0 +1,71 @@
+// The archive's state: what mailferry knows it holds, per folder. One SQLite
+// database per archive (ARCHIVE/.mailferry/state.db).
+//
+// The database is a cache of the truth on disk, not the truth itself: every
+// message file carries its source id in its name, so the stores adopt files
+// the database does not know yet (a crash between rename and commit) and
+// forget rows whose file is gone. That is why WAL with synchronous=NORMAL is
+// enough: a commit lost to a power cut is rebuilt from the files next run.
+#pragma once
+
+#include "sync/flags.h"
+#include "sync/result.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mf::archive {
+
+struct StoredMessage {
+    std::string id;        // source id (IMAP UID, POP3 UIDL)
+    std::string location;  // store-specific: Maildir base name, mbox offset
+    Flags flags;
+    std::uint64_t size = 0; // the source's size (CRLF octets)
+    std::string message_id;
+};
+
+struct FolderRecord {
+    std::int64_t key = 0;
+    bool known = false;         // a validity was recorded before
+    std::uint32_t validity = 0;
+};
+
+class StateDb {
+  public:
+    static Result<std::unique_ptr<StateDb>> open(const std::string& path);
+    ~StateDb();
+    StateDb(const StateDb&) = delete;
+    StateDb& operator=(const StateDb&) = delete;
+
+    // Archive-wide facts: "source" (the account backed up here, e.g.
+    // "imaps://user@host:993"), "format" (maildir or mbox). "" if unset.
+    Result<std::string> meta(const std::string& key);
+    Status set_meta(const std::string& key, const std::string& value);
+
+    Result<FolderRecord> folder(const std::string& rel_path);
+    Status set_validity(std::int64_t folder, std::uint32_t validity);
+    Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
+    Result<std::vector<StoredMessage>> messages(std::int64_t folder);
+
+    Status begin();
+    Status commit();
+    void rollback();
+    Status put(std::int64_t folder, const StoredMessage& message);
+    Status set_flags(std::int64_t folder, const std::string& id, const Flags& flags);
+    Status remove(std::int64_t folder, const std::string& id);
+    Status remove_all(std::int64_t folder);
+
+    struct Impl;
+
+  private:
+    explicit StateDb(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Keywords travel through the database as one space-separated string.
+std::string join_keywords(const std::vector<std::string>& keywords);
+std::vector<std::string> split_keywords(std::string_view text);
+
+} // namespace mf::archive

@@ -1,0 +1,25 @@
+// Streaming CRLF -> LF conversion for archives, which keep LF line ends.
+// Exact and reversible for any message whose lines all end in CRLF; a bare LF
+// in the source is counted so the store can say the copy is not reversible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mf::mail {
+
+class CrlfToLf {
+  public:
+    // Appends the converted bytes of `in` to `out`. Chunks may split anywhere.
+    void feed(std::string_view in, std::string& out);
+    // Flushes a CR held back at the end of the last chunk.
+    void finish(std::string& out);
+    std::uint64_t bare_lf() const { return m_bare_lf; }
+
+  private:
+    bool m_pending_cr = false;
+    std::uint64_t m_bare_lf = 0;
+};
+
+} // namespace mf::mail

@@ -1,0 +1,86 @@
+#include "backends/common/fs.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mf::fs {
+
+Failure io_error(const std::string& doing, const std::string& path, int err) {
+    return Failure{ErrorKind::local_io, Scope::folder, doing + " " + path + ": " + std::strerror(err)};
+}
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+    if (this != &o) {
+        reset();
+        m_fd = o.release();
+    }
+    return *this;
+}
+Fd::~Fd() { reset(); }
+void Fd::reset() {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = -1;
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+Status make_dirs(const std::string& path) {
+    if (path.empty()) return {};
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return {};
+        return std::unexpected(io_error("not a directory:", path, ENOTDIR));
+    }
+    auto slash = path.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) {
+        if (auto s = make_dirs(path.substr(0, slash)); !s) return s;
+    }
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+        return std::unexpected(io_error("cannot create directory", path, errno));
+    return {};
+}
+
+Status write_all(int fd, std::string_view data, const std::string& path) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::unexpected(io_error("cannot write", path, errno));
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+}
+
+Status fsync_path(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::unexpected(io_error("cannot open", path, errno));
+    if (::fsync(fd.get()) != 0) return std::unexpected(io_error("cannot fsync", path, errno));
+    return {};
+}
+
+Status sync_filesystem_of(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::unexpected(io_error("cannot open", path, errno));
+    if (::syncfs(fd.get()) != 0) return std::unexpected(io_error("cannot sync the filesystem of", path, errno));
+    return {};
+}
+
+Status replace_file(const std::string& path, std::string_view data) {
+    std::string tmp = path + ".tmp";
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return std::unexpected(io_error("cannot create", tmp, errno));
+    if (auto s = write_all(fd.get(), data, tmp); !s) return s;
+    if (::fsync(fd.get()) != 0) return std::unexpected(io_error("cannot fsync", tmp, errno));
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        return std::unexpected(io_error("cannot rename into", path, errno));
+    auto slash = path.find_last_of('/');
+    return fsync_path(slash == std::string::npos ? "." : path.substr(0, slash));
+}
+
+} // namespace mf::fs

@@ -1,0 +1,94 @@
+#include "backends/imap/session.h"
+
+#include <algorithm>
+
+namespace mf::imap {
+
+namespace {
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return out;
+}
+
+} // namespace
+
+Session::Session(std::unique_ptr<net::Connection> conn, TraceOptions trace)
+    : m_conn(std::move(conn)), m_trace(std::move(trace)), m_reader(*this) {}
+
+Session::~Session() {
+    // A polite LOGOUT; its answer does not matter.
+    if (m_conn) (void)m_conn->send_all("Z LOGOUT\r\n");
+}
+
+Result<std::unique_ptr<Session>> Session::open(const net::Endpoint& endpoint, TraceOptions trace) {
+    auto conn = net::Connection::open(endpoint, trace.sink);
+    if (!conn) return std::unexpected(conn.error());
+    std::unique_ptr<Session> session(new Session(std::move(*conn), std::move(trace)));
+    // libcurl consumed the pre-login CAPABILITY; the server's list may differ
+    // after login (RFC 3501 6.2.2), so ask again.
+    if (auto s = session->refresh_capabilities(); !s) return std::unexpected(s.error());
+    return session;
+}
+
+Result<std::size_t> Session::read_some(char* buf, std::size_t len) {
+    return m_conn->read_some(buf, len);
+}
+
+void Session::trace(net::TraceKind kind, std::string_view line) const {
+    if (m_trace.sink) m_trace.sink(kind, line);
+}
+
+Result<Response> Session::run(std::string_view command, const UntaggedHandler& on_untagged,
+                              LiteralHandler* literals) {
+    std::string tag = "M" + std::to_string(m_next_tag++);
+    std::string line = tag + ' ' + std::string(command) + "\r\n";
+    trace(net::TraceKind::sent, net::redact_line(std::string_view(line).substr(0, line.size() - 2), false));
+    if (auto s = m_conn->send_all(line); !s) return std::unexpected(s.error());
+    for (;;) {
+        auto r = m_reader.read(literals);
+        if (!r) return std::unexpected(r.error());
+        // Traced parsed, so message bodies (streamed literals) never appear.
+        if (m_trace.sink) trace(net::TraceKind::received, describe(*r));
+        if (r->kind == Response::Kind::tagged) {
+            if (r->tag == tag) return std::move(*r);
+            return fail(ErrorKind::protocol, Scope::account,
+                        host() + " answered a command that was not sent (tag " + r->tag + ")");
+        }
+        if (r->kind == Response::Kind::continuation)
+            return fail(ErrorKind::protocol, Scope::account,
+                        host() + " asked for data that the command '" + upper(command.substr(0, command.find(' '))) +
+                            "' does not send");
+        if (r->status == "BYE")
+            return fail(ErrorKind::connect, Scope::account, host() + " closed the session: " + r->text);
+        if (!r->items.empty() && is_atom(r->items[0], "CAPABILITY")) {
+            m_caps.clear();
+            for (std::size_t i = 1; i < r->items.size(); ++i)
+                if (auto s = as_string(r->items[i])) m_caps.insert(upper(*s));
+        }
+        if (on_untagged) {
+            if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
+        }
+    }
+}
+
+Result<Response> Session::run_ok(std::string_view command, std::string_view what,
+                                  const UntaggedHandler& on_untagged, LiteralHandler* literals) {
+    auto r = run(command, on_untagged, literals);
+    if (!r) return r;
+    if (r->status == "OK") return r;
+    return fail(ErrorKind::protocol, r->status == "NO" ? Scope::folder : Scope::account,
+                std::string(what) + " failed: " + host() + " said " + r->status + " " + r->text);
+}
+
+Status Session::refresh_capabilities() {
+    auto r = run_ok("CAPABILITY", "CAPABILITY");
+    if (!r) return std::unexpected(r.error());
+    return {};
+}
+
+bool Session::has(std::string_view capability) const { return m_caps.contains(upper(capability)); }
+
+} // namespace mf::imap

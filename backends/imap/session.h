@@ -1,0 +1,58 @@
+// An IMAP session over an authenticated connection: tagged commands, the
+// response loop, capabilities. libcurl logged in (see net/connection.h);
+// everything after that is ours, written to RFC 3501/9051, not to one server.
+#pragma once
+
+#include "backends/imap/reader.h"
+#include "backends/imap/response.h"
+#include "backends/net/connection.h"
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace mf::imap {
+
+struct TraceOptions {
+    net::TraceSink sink;   // null: no trace
+};
+
+using UntaggedHandler = std::function<Status(const Response&)>;
+
+class Session : private ByteStream {
+  public:
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, TraceOptions trace);
+    ~Session() override;
+
+    // Sends `command` (without tag and CRLF) and reads until its tagged
+    // response, which is returned whatever its status: NO and BAD are the
+    // caller's to judge. Untagged responses go to `on_untagged`; literals
+    // may be claimed by `literals`. Transport or protocol failures end the
+    // session (Scope::account).
+    Result<Response> run(std::string_view command, const UntaggedHandler& on_untagged = {},
+                         LiteralHandler* literals = nullptr);
+    // Like run(), but a tagged NO or BAD becomes a Failure naming `what`.
+    Result<Response> run_ok(std::string_view command, std::string_view what,
+                            const UntaggedHandler& on_untagged = {},
+                            LiteralHandler* literals = nullptr);
+
+    bool has(std::string_view capability) const; // case-insensitive
+    const std::set<std::string>& capabilities() const { return m_caps; }
+    const net::Connection& connection() const { return *m_conn; }
+    std::string host() const { return m_conn->endpoint().host; }
+
+  private:
+    explicit Session(std::unique_ptr<net::Connection> conn, TraceOptions trace);
+    Result<std::size_t> read_some(char* buf, std::size_t len) override;
+    Status refresh_capabilities();
+    void trace(net::TraceKind kind, std::string_view line) const;
+
+    std::unique_ptr<net::Connection> m_conn;
+    TraceOptions m_trace;
+    ResponseReader m_reader;
+    std::uint32_t m_next_tag = 1;
+    std::set<std::string> m_caps; // upper case
+};
+
+} // namespace mf::imap

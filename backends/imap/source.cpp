@@ -1,0 +1,246 @@
+#include "backends/imap/source.h"
+
+#include "backends/common/headers.h"
+#include "backends/imap/fetch.h"
+#include "backends/imap/mutf7.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace mf::imap {
+
+namespace {
+
+constexpr std::size_t k_max_set_chars = 4000; // keeps command lines well under server limits
+
+std::vector<std::string> split_name(const std::string& name, char separator) {
+    std::vector<std::string> parts;
+    if (separator == 0) return {name};
+    std::size_t start = 0;
+    for (;;) {
+        auto at = name.find(separator, start);
+        parts.push_back(name.substr(start, at - start));
+        if (at == std::string::npos) break;
+        start = at + 1;
+    }
+    return parts;
+}
+
+// One "* LIST (attrs) sep name" response, or nullopt if it is not one.
+std::optional<ListedFolder> parse_list(const Response& r) {
+    if (r.items.size() != 4 || !is_atom(r.items[0], "LIST") || r.items[1].type != Value::Type::list)
+        return std::nullopt;
+    ListedFolder f;
+    for (const auto& a : r.items[1].items)
+        if (is_atom(a, "\\NOSELECT") || is_atom(a, "\\NONEXISTENT")) f.info.selectable = false;
+    if (r.items[2].type == Value::Type::string && r.items[2].text.size() == 1)
+        f.separator = r.items[2].text[0];
+    auto raw = as_string(r.items[3]);
+    if (!raw) return std::nullopt;
+    f.raw_name = *raw;
+    auto decoded = decode_mutf7(f.raw_name);
+    f.name_valid = decoded.has_value();
+    f.info.path = split_name(decoded.value_or(f.raw_name), f.separator);
+    // INBOX is case-insensitive (RFC 3501 5.1): one spelling in the archive.
+    if (iequals(f.info.path[0], "INBOX")) f.info.path[0] = "INBOX";
+    return f;
+}
+
+std::optional<std::uint32_t> parse_uid(std::string_view id) {
+    std::uint32_t v = 0;
+    auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
+    if (ec != std::errc() || p != id.data() + id.size() || v == 0) return std::nullopt;
+    return v;
+}
+
+std::vector<std::uint32_t> to_uids(const std::vector<std::string>& ids) {
+    std::vector<std::uint32_t> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids)
+        if (auto u = parse_uid(id)) out.push_back(*u);
+    return out;
+}
+
+// Streams BODY[] literals into the sink; everything else stays in the tree.
+class BodyHandler : public LiteralHandler {
+  public:
+    explicit BodyHandler(MessageSink& sink) : m_sink(sink) {}
+    bool claim(std::string_view preceding, std::uint64_t size) override {
+        if (!iequals(preceding.substr(0, 6), "BODY[]")) return false;
+        m_status = m_sink.begin(size);
+        m_open = true;
+        m_size = size;
+        return true;
+    }
+    Status chunk(std::string_view bytes) override {
+        if (!m_status) return m_status;
+        m_status = m_sink.write(bytes);
+        return m_status;
+    }
+    Status end() override { return m_status; }
+
+    bool open() const { return m_open; }
+    std::uint64_t size() const { return m_size; }
+    void closed() { m_open = false; }
+    // The read failed inside or after a literal: drop the partial message.
+    void abandon() {
+        if (m_open) m_sink.abandon();
+        m_open = false;
+    }
+
+  private:
+    MessageSink& m_sink;
+    Status m_status;
+    bool m_open = false;
+    std::uint64_t m_size = 0;
+};
+
+} // namespace
+
+Result<std::string> mailbox_argument(std::string_view raw_name) {
+    if (raw_name.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+        return fail(ErrorKind::protocol, Scope::folder, "folder name contains CR, LF or NUL");
+    return quote_string(raw_name);
+}
+
+std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t max_chars) {
+    std::sort(uids.begin(), uids.end());
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+    std::vector<std::string> sets;
+    std::string current;
+    for (std::size_t i = 0; i < uids.size();) {
+        std::size_t j = i;
+        while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+        std::string range = std::to_string(uids[i]);
+        if (j > i) range += ':' + std::to_string(uids[j]);
+        if (!current.empty() && current.size() + range.size() + 1 > max_chars) {
+            sets.push_back(std::move(current));
+            current.clear();
+        }
+        if (!current.empty()) current += ',';
+        current += range;
+        i = j + 1;
+    }
+    if (!current.empty()) sets.push_back(std::move(current));
+    return sets;
+}
+
+Result<std::vector<ListedFolder>> list_all(Session& session) {
+    std::vector<ListedFolder> out;
+    auto r = session.run_ok("LIST \"\" \"*\"", "LIST", [&](const Response& resp) -> Status {
+        if (auto f = parse_list(resp)) out.push_back(std::move(*f));
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    return out;
+}
+
+ImapSource::ImapSource(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
+
+Result<std::vector<FolderInfo>> ImapSource::list_folders() {
+    auto listed = list_all(*m_session);
+    if (!listed) return std::unexpected(listed.error());
+    std::vector<FolderInfo> out;
+    m_raw_names.clear();
+    for (auto& f : *listed) {
+        m_raw_names[f.info.path] = f.raw_name;
+        out.push_back(std::move(f.info));
+    }
+    return out;
+}
+
+Result<Snapshot> ImapSource::open(const FolderInfo& folder) {
+    auto raw = m_raw_names.find(folder.path);
+    if (raw == m_raw_names.end())
+        return fail(ErrorKind::not_found, Scope::folder, "no folder " + folder.display() + " on the server");
+    auto arg = mailbox_argument(raw->second);
+    if (!arg) return std::unexpected(arg.error());
+    Snapshot snap;
+    std::optional<std::uint32_t> validity;
+    std::uint32_t exists = 0;
+    auto examined = m_session->run_ok("EXAMINE " + *arg, "opening " + folder.display(),
+                                      [&](const Response& r) -> Status {
+        if (r.status == "OK" && r.code.size() >= 2 && is_atom(r.code[0], "UIDVALIDITY"))
+            validity = to_u32(r.code[1]);
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS"))
+            exists = to_u32(r.items[0]).value_or(0);
+        return {};
+    });
+    if (!examined) return std::unexpected(examined.error());
+    if (!validity)
+        return fail(ErrorKind::protocol, Scope::folder,
+                    m_session->host() + " gave no UIDVALIDITY for " + folder.display());
+    snap.validity = *validity;
+    if (exists == 0) return snap;
+    snap.messages.reserve(exists);
+    auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+                                    "listing " + folder.display(), [&](const Response& r) -> Status {
+        auto data = parse_fetch(r);
+        if (!data || !data->uid) return {};
+        RemoteMessage m;
+        m.id = std::to_string(*data->uid);
+        m.size = data->size.value_or(0);
+        m.internal_date = data->internal_date.value_or(0);
+        m.flags = data->flags.value_or(Flags{});
+        snap.messages.push_back(std::move(m));
+        return {};
+    });
+    if (!listed) return std::unexpected(listed.error());
+    // A server may repeat a FETCH for one UID (flag updates): keep the last.
+    std::stable_sort(snap.messages.begin(), snap.messages.end(),
+                     [](const auto& a, const auto& b) { return parse_uid(a.id) < parse_uid(b.id); });
+    auto last = std::unique(snap.messages.rbegin(), snap.messages.rend(),
+                            [](const auto& a, const auto& b) { return a.id == b.id; });
+    snap.messages.erase(snap.messages.begin(), last.base());
+    return snap;
+}
+
+Status ImapSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+    BodyHandler body(sink);
+    for (const auto& set : uid_sets(to_uids(ids), k_max_set_chars)) {
+        auto on_fetch = [&](const Response& r) -> Status {
+            if (!body.open()) return {};
+            body.closed();
+            auto data = parse_fetch(r);
+            if (!data || !data->uid) {
+                sink.abandon();
+                return fail(ErrorKind::protocol, Scope::account,
+                            m_session->host() + " sent a message body without its UID");
+            }
+            RemoteMessage m;
+            m.id = std::to_string(*data->uid);
+            m.size = body.size(); // the literal's length, not a possibly wrong RFC822.SIZE
+            m.internal_date = data->internal_date.value_or(0);
+            m.flags = data->flags.value_or(Flags{});
+            return sink.finish(m);
+        };
+        auto r = m_session->run_ok("UID FETCH " + set + " (UID FLAGS INTERNALDATE BODY.PEEK[])",
+                                   "fetching messages", on_fetch, &body);
+        if (!r) {
+            body.abandon();
+            return std::unexpected(r.error());
+        }
+    }
+    return {};
+}
+
+Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>& ids) {
+    std::vector<MessageKey> out;
+    for (const auto& set : uid_sets(to_uids(ids), k_max_set_chars)) {
+        auto r = m_session->run_ok(
+            "UID FETCH " + set + " (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+            "reading Message-IDs", [&](const Response& resp) -> Status {
+                auto data = parse_fetch(resp);
+                if (!data || !data->uid) return {};
+                mail::HeaderScanner scanner;
+                scanner.feed(data->header.value_or(""));
+                scanner.finish();
+                out.push_back({std::to_string(*data->uid), scanner.message_id(), data->size.value_or(0)});
+                return {};
+            });
+        if (!r) return std::unexpected(r.error());
+    }
+    return out;
+}
+
+} // namespace mf::imap

@@ -1,0 +1,45 @@
+// An IMAP account as a backup source. Read-only by construction: folders are
+// opened with EXAMINE and bodies fetched with BODY.PEEK[], so no flag changes
+// on the server (RFC 3501 6.3.2, 6.4.5).
+#pragma once
+
+#include "backends/imap/session.h"
+#include "sync/source.h"
+
+#include <map>
+#include <memory>
+
+namespace mf::imap {
+
+struct ListedFolder {
+    FolderInfo info;
+    std::string raw_name;  // as the server spells it (modified UTF-7)
+    char separator = 0;    // 0: flat (NIL)
+    bool name_valid = true; // false: not valid modified UTF-7, shown raw
+};
+
+// LIST "" "*", decoded and split on the server's separator.
+Result<std::vector<ListedFolder>> list_all(Session& session);
+
+class ImapSource : public Source {
+  public:
+    explicit ImapSource(std::unique_ptr<Session> session);
+    Result<std::vector<FolderInfo>> list_folders() override;
+    Result<Snapshot> open(const FolderInfo& folder) override;
+    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override;
+    Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
+    Session& session() { return *m_session; }
+
+  private:
+    std::unique_ptr<Session> m_session;
+    std::map<std::vector<std::string>, std::string> m_raw_names;
+};
+
+// A mailbox name as a command argument: quoted, or a failure if it would
+// need a literal (CR, LF, NUL), which no sane server sends us in LIST.
+Result<std::string> mailbox_argument(std::string_view raw_name);
+
+// UID sets of at most `max_chars` each, covering `uids` (sorted or not).
+std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t max_chars);
+
+} // namespace mf::imap

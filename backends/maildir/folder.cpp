@@ -1,0 +1,334 @@
+#include "backends/maildir/folder.h"
+
+#include <cerrno>
+#include <chrono>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+namespace mf::maildir {
+
+namespace {
+
+constexpr std::size_t k_write_buffer = 256 * 1024;
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Reads the header block of a message file to find its Message-ID: needed
+// only for files adopted without a database row.
+std::string message_id_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    mail::HeaderScanner scanner;
+    char buf[8192];
+    while (!scanner.done() && in.read(buf, sizeof buf).gcount() > 0)
+        scanner.feed(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
+    return scanner.message_id();
+}
+
+} // namespace
+
+std::string base_of(std::string_view name) {
+    return std::string(name.substr(0, name.find_first_of(",:!")));
+}
+
+std::optional<std::uint32_t> validity_of(std::string_view unique) {
+    auto at = unique.find(",V=");
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view digits = unique.substr(at + 3);
+    digits = digits.substr(0, digits.find(','));
+    if (digits.empty() || digits.size() > 10) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v > 0xffffffffu) return std::nullopt;
+    return static_cast<std::uint32_t>(v);
+}
+
+MaildirFolder::MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
+                             std::uint32_t source_validity)
+    : m_dir(std::move(dir)), m_db(db), m_record(record),
+      m_validity(record.known ? record.validity : source_validity) {}
+
+MaildirFolder::~MaildirFolder() { abandon(); }
+
+Status MaildirFolder::ensure_dirs() {
+    if (m_dirs_ready) return {};
+    for (const char* sub : {"/cur", "/new", "/tmp"}) {
+        if (auto s = fs::make_dirs(m_dir + sub); !s) return s;
+    }
+    m_dirs_ready = true;
+    return {};
+}
+
+// Lists cur/ and new/ by base name, and removes what a crashed run of ours
+// left in tmp/ (never durable, never recorded: safe to drop).
+Status MaildirFolder::scan(std::unordered_map<std::string, OnDisk>& by_base) {
+    for (const char* sub : {"cur", "new", "tmp"}) {
+        std::string path = m_dir + '/' + sub;
+        DIR* d = ::opendir(path.c_str());
+        if (!d) {
+            if (errno == ENOENT) continue;
+            return std::unexpected(fs::io_error("cannot read directory", path, errno));
+        }
+        while (dirent* e = ::readdir(d)) {
+            std::string_view name = e->d_name;
+            if (name.starts_with('.')) continue;
+            if (std::string_view(sub) == "tmp") {
+                if (name.find(".mailferry") != std::string_view::npos)
+                    ::unlink((path + '/' + std::string(name)).c_str());
+                continue;
+            }
+            by_base[base_of(name)] = OnDisk{sub, std::string(name)};
+        }
+        ::closedir(d);
+    }
+    m_dirs_ready = fs::exists(m_dir + "/tmp");
+    return {};
+}
+
+Result<FolderState> MaildirFolder::load() {
+    m_keywords.parse(read_small_file(m_dir + "/dovecot-keywords"));
+    std::unordered_map<std::string, OnDisk> by_base;
+    if (auto s = scan(by_base); !s) return std::unexpected(s.error());
+    auto rows = m_db.messages(m_record.key);
+    if (!rows) return std::unexpected(rows.error());
+
+    FolderState state;
+    state.known = m_record.known;
+    state.validity = m_validity;
+    m_files.clear();
+    m_base_of.clear();
+    std::vector<std::string> stale;
+    for (auto& row : *rows) {
+        auto it = by_base.find(row.location);
+        if (it == by_base.end()) { // deleted by hand: forget it, fetch again
+            stale.push_back(row.id);
+            continue;
+        }
+        auto parsed = parse_name(it->second.name);
+        Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
+        // Keywords beyond the 26 letters live only in the database.
+        for (const auto& k : row.flags.keywords)
+            if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
+        normalize(flags);
+        state.held.push_back(HeldMessage{row.id, flags, row.size, row.message_id});
+        m_files[row.id] = it->second;
+        m_base_of[row.id] = row.location;
+        by_base.erase(it);
+    }
+    // Files the database does not know: adopt those named for this folder's
+    // current validity (a crash came between rename and commit, or the
+    // database was lost). Others stay in the archive, unmatched.
+    std::vector<archive::StoredMessage> adopted;
+    for (auto& [base, file] : by_base) {
+        auto parsed = parse_name(file.name);
+        if (!parsed || !parsed->id || validity_of(parsed->unique) != m_validity) continue;
+        if (m_files.contains(*parsed->id)) continue; // a duplicate file: keep, don't track
+        archive::StoredMessage row{*parsed->id, base, info_to_flags(parsed->info_flags, m_keywords),
+                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file))};
+        state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id});
+        m_files[row.id] = file;
+        m_base_of[row.id] = base;
+        adopted.push_back(std::move(row));
+    }
+    if (!stale.empty() || !adopted.empty() || (!m_record.known && !state.held.empty())) {
+        if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
+        Status s;
+        for (const auto& id : stale)
+            if (s) s = m_db.remove(m_record.key, id);
+        for (const auto& row : adopted)
+            if (s) s = m_db.put(m_record.key, row);
+        if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
+        if (s) s = m_db.commit();
+        if (!s) {
+            m_db.rollback();
+            return std::unexpected(s.error());
+        }
+        if (!m_record.known) m_record = {m_record.key, true, m_validity};
+        state.known = true;
+    }
+    return state;
+}
+
+std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size, const Flags& flags) {
+    using namespace std::chrono;
+    auto now = system_clock::now().time_since_epoch();
+    auto secs = duration_cast<seconds>(now).count();
+    auto micros = duration_cast<microseconds>(now).count() % 1000000;
+    std::string unique = make_unique_part(secs, micros, static_cast<int>(::getpid()), ++m_counter, id, size);
+    return unique + ",V=" + std::to_string(m_validity) + ":2," + flags_to_info(flags, m_keywords);
+}
+
+Status MaildirFolder::save_keywords() {
+    if (!m_keywords.modified()) return {};
+    if (auto s = ensure_dirs(); !s) return s;
+    auto s = fs::replace_file(m_dir + "/dovecot-keywords", m_keywords.serialize());
+    if (s) m_keywords.parse(m_keywords.serialize()); // clears modified()
+    return s;
+}
+
+Status MaildirFolder::begin(std::uint64_t) {
+    abandon();
+    if (auto s = ensure_dirs(); !s) return s;
+    m_tmp_name = std::to_string(::getpid()) + '.' + std::to_string(++m_counter) + ".mailferry";
+    std::string path = m_dir + "/tmp/" + m_tmp_name;
+    m_fd = fs::Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!m_fd) {
+        auto f = fs::io_error("cannot create", path, errno);
+        m_tmp_name.clear();
+        return std::unexpected(f);
+    }
+    m_crlf = mail::CrlfToLf{};
+    m_headers = mail::HeaderScanner{};
+    m_buffer.clear();
+    return {};
+}
+
+Status MaildirFolder::flush_buffer() {
+    auto s = fs::write_all(m_fd.get(), m_buffer, m_dir + "/tmp/" + m_tmp_name);
+    m_buffer.clear();
+    return s;
+}
+
+Status MaildirFolder::write(std::string_view chunk) {
+    if (!m_headers.done()) m_headers.feed(chunk);
+    m_crlf.feed(chunk, m_buffer);
+    if (m_buffer.size() >= k_write_buffer) return flush_buffer();
+    return {};
+}
+
+Status MaildirFolder::finish(const RemoteMessage& message) {
+    m_crlf.finish(m_buffer);
+    if (auto s = flush_buffer(); !s) return s;
+    // The file's mtime is the message's INTERNALDATE (Dovecot's convention),
+    // so a restore can give the date back.
+    if (message.internal_date > 0) {
+        timespec times[2] = {{message.internal_date, 0}, {message.internal_date, 0}};
+        ::futimens(m_fd.get(), times);
+    }
+    m_fd.reset();
+    std::string final_name = file_name(message.id, message.size, message.flags);
+    archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
+                               m_headers.message_id()};
+    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row)});
+    m_tmp_name.clear();
+    return {};
+}
+
+void MaildirFolder::abandon() {
+    if (m_tmp_name.empty()) return;
+    m_fd.reset();
+    ::unlink((m_dir + "/tmp/" + m_tmp_name).c_str());
+    m_tmp_name.clear();
+}
+
+Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
+    auto it = m_files.find(id);
+    if (it == m_files.end()) return {};
+    std::string name = with_flags(it->second.name, flags_to_info(flags, m_keywords));
+    if (auto s = save_keywords(); !s) return s; // before any name uses a new letter
+    OnDisk moved{"cur", name};
+    if (path_of(moved) != path_of(it->second) &&
+        ::rename(path_of(it->second).c_str(), path_of(moved).c_str()) != 0)
+        return std::unexpected(fs::io_error("cannot rename", path_of(it->second), errno));
+    it->second = moved;
+    m_flag_changes.emplace_back(id, flags);
+    return {};
+}
+
+// Order is the whole point: data durable -> renamed into cur/ -> directory
+// durable -> recorded. A crash before the rename loses only tmp/ files (the
+// next run fetches again); after it, the next load() adopts the files.
+Status MaildirFolder::commit() {
+    if (m_pending.empty() && m_flag_changes.empty()) return {};
+    if (auto s = save_keywords(); !s) return s;
+    if (!m_pending.empty()) {
+        // One syncfs makes the whole batch durable, instead of an fsync per file.
+        if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
+        for (const auto& p : m_pending) {
+            std::string from = m_dir + "/tmp/" + p.tmp_name, to = m_dir + "/cur/" + p.final_name;
+            if (::rename(from.c_str(), to.c_str()) != 0)
+                return std::unexpected(fs::io_error("cannot rename into", to, errno));
+        }
+    }
+    if (auto s = fs::fsync_path(m_dir + "/cur"); !s) return s;
+
+    if (auto s = m_db.begin(); !s) return s;
+    Status s;
+    for (const auto& p : m_pending)
+        if (s) s = m_db.put(m_record.key, p.row);
+    for (const auto& [id, flags] : m_flag_changes)
+        if (s) s = m_db.set_flags(m_record.key, id, flags);
+    if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
+    if (s) s = m_db.commit();
+    if (!s) {
+        m_db.rollback();
+        return s;
+    }
+    m_record.known = true;
+    for (auto& p : m_pending) {
+        m_files[p.row.id] = OnDisk{"cur", p.final_name};
+        m_base_of[p.row.id] = p.row.location;
+    }
+    m_pending.clear();
+    m_flag_changes.clear();
+    return {};
+}
+
+// The database moves first: rows are rewritten to the new ids in one
+// transaction. The files keep their base name, so they stay found; their U=
+// and V= fields are then renamed to match, which only matters if the
+// database is later lost (a crash before that rename costs nothing else).
+Status MaildirFolder::revalidate(std::uint32_t validity,
+                                 const std::vector<std::pair<std::string, std::string>>& renames) {
+    auto rows = m_db.messages(m_record.key);
+    if (!rows) return std::unexpected(rows.error());
+    std::unordered_map<std::string, archive::StoredMessage*> by_id;
+    for (auto& r : *rows) by_id[r.id] = &r;
+
+    if (auto s = m_db.begin(); !s) return s;
+    Status s = m_db.remove_all(m_record.key);
+    for (const auto& [old_id, new_id] : renames) {
+        auto it = by_id.find(old_id);
+        if (!s || it == by_id.end()) continue;
+        archive::StoredMessage row = *it->second;
+        row.id = new_id;
+        s = m_db.put(m_record.key, row);
+    }
+    if (s) s = m_db.set_validity(m_record.key, validity);
+    if (s) s = m_db.commit();
+    if (!s) {
+        m_db.rollback();
+        return s;
+    }
+    std::uint32_t old_validity = m_validity;
+    m_record = {m_record.key, true, validity};
+    m_validity = validity;
+    for (const auto& [old_id, new_id] : renames) {
+        auto it = m_files.find(old_id);
+        if (it == m_files.end()) continue;
+        auto parsed = parse_name(it->second.name);
+        if (!parsed || validity_of(parsed->unique) != old_validity) continue;
+        std::string renamed = make_unique_part(0, 0, 0, 0, new_id, parsed->crlf_size.value_or(0));
+        // Keep the base; replace the fields after it.
+        std::string name = base_of(it->second.name) + renamed.substr(renamed.find(',')) +
+                           ",V=" + std::to_string(validity) + ":2," + parsed->info_flags;
+        OnDisk to{it->second.subdir, name};
+        ::rename(path_of(it->second).c_str(), path_of(to).c_str());
+    }
+    return fs::fsync_path(m_dir + "/cur");
+}
+
+} // namespace mf::maildir

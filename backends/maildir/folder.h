@@ -1,0 +1,78 @@
+// One Maildir folder of an archive: the FolderStore behind MaildirStore.
+#pragma once
+
+#include "backends/archive/state_db.h"
+#include "backends/common/crlf.h"
+#include "backends/common/fs.h"
+#include "backends/common/headers.h"
+#include "backends/maildir/names.h"
+#include "sync/store.h"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mf::maildir {
+
+class MaildirFolder : public FolderStore {
+  public:
+    MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
+                  std::uint32_t source_validity);
+    ~MaildirFolder() override;
+
+    Result<FolderState> load() override;
+    Status revalidate(std::uint32_t validity,
+                      const std::vector<std::pair<std::string, std::string>>& renames) override;
+    Status set_flags(const std::string& id, const Flags& flags) override;
+    Status commit() override;
+
+    Status begin(std::uint64_t size_hint) override;
+    Status write(std::string_view chunk) override;
+    Status finish(const RemoteMessage& message) override;
+    void abandon() override;
+
+  private:
+    struct OnDisk {            // a message file found by load()
+        std::string subdir;    // "cur" or "new"
+        std::string name;
+    };
+    struct Pending {           // finished, not yet durable
+        std::string tmp_name;
+        std::string final_name;
+        archive::StoredMessage row;
+    };
+
+    Status ensure_dirs();
+    Status flush_buffer();
+    Status scan(std::unordered_map<std::string, OnDisk>& by_base);
+    Status save_keywords();
+    std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
+    std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.subdir + '/' + f.name; }
+
+    std::string m_dir;
+    archive::StateDb& m_db;
+    archive::FolderRecord m_record;
+    std::uint32_t m_validity;          // the validity new files are named with
+    bool m_dirs_ready = false;
+    KeywordTable m_keywords;
+    std::unordered_map<std::string, OnDisk> m_files; // source id -> file
+    std::unordered_map<std::string, std::string> m_base_of; // source id -> base
+    std::vector<Pending> m_pending;
+    std::vector<std::pair<std::string, Flags>> m_flag_changes;
+
+    // The message being written.
+    fs::Fd m_fd;
+    std::string m_tmp_name;
+    std::string m_buffer;
+    mail::CrlfToLf m_crlf;
+    mail::HeaderScanner m_headers; // finds the Message-ID as bytes pass
+    std::uint64_t m_counter = 0;
+};
+
+// The part of a Maildir file name that never changes: everything before the
+// first ',' or ':' (flags and ids are renamed, the base is not).
+std::string base_of(std::string_view name);
+// The V=<validity> field mailferry adds to its names, if any.
+std::optional<std::uint32_t> validity_of(std::string_view unique);
+
+} // namespace mf::maildir

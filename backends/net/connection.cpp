@@ -1,0 +1,251 @@
+#include "backends/net/connection.h"
+
+#include <curl/curl.h>
+#include <poll.h>
+
+#include <mutex>
+
+namespace mf::net {
+
+struct Connection::Impl {
+    CURL* curl = nullptr;
+    Endpoint endpoint;
+    TraceSink trace;
+    TlsInfo tls;
+    bool in_sasl = false; // the client is answering SASL challenges
+    char error[CURL_ERROR_SIZE] = {};
+    std::string password;   // held only while curl_easy_perform runs
+    std::string token;
+
+    ~Impl() {
+        if (curl) curl_easy_cleanup(curl);
+        wipe();
+    }
+    void wipe() {
+        std::fill(password.begin(), password.end(), '\0');
+        std::fill(token.begin(), token.end(), '\0');
+        password.clear();
+        token.clear();
+    }
+};
+
+namespace {
+
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// libcurl reports "SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384" as
+// an informational line; reading it avoids linking a TLS library ourselves.
+void note_tls(TlsInfo& tls, std::string_view text) {
+    constexpr std::string_view marker = "SSL connection using ";
+    auto at = text.find(marker);
+    if (at == std::string_view::npos) return;
+    std::string_view rest = text.substr(at + marker.size());
+    auto slash = rest.find(" / ");
+    tls.active = true;
+    tls.version = std::string(rest.substr(0, slash));
+    if (slash != std::string_view::npos) {
+        std::string_view cipher = rest.substr(slash + 3);
+        while (!cipher.empty() && (cipher.back() == '\n' || cipher.back() == '\r'))
+            cipher.remove_suffix(1);
+        tls.cipher = std::string(cipher);
+    }
+}
+
+void trace_lines(Connection::Impl& impl, TraceKind kind, std::string_view data) {
+    while (!data.empty()) {
+        auto nl = data.find('\n');
+        std::string_view line = data.substr(0, nl);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (kind == TraceKind::sent) {
+            std::string shown = redact_line(line, impl.in_sasl);
+            std::string u(line.substr(0, 40));
+            for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            if (u.find("AUTHENTICATE ") != std::string::npos || u.starts_with("AUTH "))
+                impl.in_sasl = true;
+            if (impl.trace) impl.trace(kind, shown);
+        } else {
+            if (kind == TraceKind::received && !line.starts_with("+")) impl.in_sasl = false;
+            if (impl.trace) impl.trace(kind, line);
+        }
+        if (nl == std::string_view::npos) break;
+        data.remove_prefix(nl + 1);
+    }
+}
+
+int on_debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+    auto& impl = *static_cast<Connection::Impl*>(user);
+    std::string_view text(data, size);
+    switch (type) {
+    case CURLINFO_TEXT:
+        note_tls(impl.tls, text);
+        if (impl.trace) trace_lines(impl, TraceKind::info, text);
+        break;
+    case CURLINFO_HEADER_OUT: trace_lines(impl, TraceKind::sent, text); break;
+    case CURLINFO_HEADER_IN: trace_lines(impl, TraceKind::received, text); break;
+    default: break; // payloads: none during the connection phase
+    }
+    return 0;
+}
+
+std::string url_for(const Endpoint& e) {
+    std::string host = e.host.find(':') != std::string::npos ? '[' + e.host + ']' : e.host;
+    return e.scheme() + "://" + host + ':' + std::to_string(e.port) + '/';
+}
+
+void set_options(Connection::Impl& impl) {
+    CURL* c = impl.curl;
+    const Endpoint& e = impl.endpoint;
+    curl_easy_setopt(c, CURLOPT_URL, url_for(e).c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, impl.error);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(e.timeout_seconds));
+    // Verbose output goes only to our callback: it tells the TLS version.
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, &impl);
+    if (e.tls == TlsMode::starttls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    if (e.tls == TlsMode::none) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_NONE));
+    if (!e.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, e.cacert.c_str());
+    if (e.insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    curl_easy_setopt(c, CURLOPT_USERNAME, e.user.c_str());
+    if (e.oauth2_token) {
+        impl.token = e.oauth2_token();
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, impl.token.c_str());
+    } else if (e.password) {
+        impl.password = e.password();
+        curl_easy_setopt(c, CURLOPT_PASSWORD, impl.password.c_str());
+    }
+}
+
+Failure classify(CURLcode code, const Connection::Impl& impl) {
+    const Endpoint& e = impl.endpoint;
+    std::string detail = impl.error[0] ? impl.error : curl_easy_strerror(code);
+    std::string where = e.host + " port " + std::to_string(e.port);
+    auto f = [](ErrorKind k, std::string w) { return Failure{k, Scope::account, std::move(w)}; };
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST: return f(ErrorKind::connect, "cannot resolve host name " + e.host);
+    case CURLE_COULDNT_CONNECT:
+        return f(ErrorKind::connect, "cannot connect to " + where + ": " + detail +
+                                         " (is the server running, and is this the right port?)");
+    case CURLE_OPERATION_TIMEDOUT: return f(ErrorKind::connect, "timed out connecting to " + where);
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return f(ErrorKind::tls, "the certificate of " + e.host + " is not trusted: " + detail +
+                                     " (use --cacert FILE to trust it, or --insecure to skip the check)");
+    case CURLE_SSL_CACERT_BADFILE:
+        return f(ErrorKind::tls, "cannot read the CA certificate file " + e.cacert + ": " + detail);
+    case CURLE_SSL_CONNECT_ERROR:
+        return f(ErrorKind::tls, "TLS handshake with " + where + " failed: " + detail +
+                                     (e.tls == TlsMode::implicit
+                                          ? " (does this port speak TLS? imap:// and pop3:// use STARTTLS)"
+                                          : ""));
+    case CURLE_USE_SSL_FAILED:
+        return f(ErrorKind::tls, e.host + " does not offer " +
+                                     std::string(e.protocol == Protocol::imap ? "STARTTLS" : "STLS") +
+                                     " on port " + std::to_string(e.port) +
+                                     "; use " + (e.protocol == Protocol::imap ? "imaps://" : "pop3s://") +
+                                     " if it speaks TLS on another port, or --allow-plaintext to send "
+                                     "the password unencrypted");
+    case CURLE_LOGIN_DENIED:
+        return f(ErrorKind::auth, "login as " + e.user + " on " + e.host + " was refused: " + detail);
+    case CURLE_AUTH_ERROR:
+        return f(ErrorKind::auth, "no login method offered by " + e.host +
+                                      " works with the given credentials: " + detail);
+    case CURLE_WEIRD_SERVER_REPLY:
+        return f(ErrorKind::protocol, "unexpected reply from " + where + ": " + detail);
+    default: return f(ErrorKind::connect, "connection to " + where + " failed: " + detail);
+    }
+}
+
+curl_socket_t socket_of(CURL* curl) {
+    curl_socket_t s = CURL_SOCKET_BAD;
+    curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &s);
+    return s;
+}
+
+// Waits for the socket; false on timeout.
+bool wait_for(CURL* curl, short events, int timeout_seconds) {
+    pollfd p{socket_of(curl), events, 0};
+    int r;
+    do {
+        r = poll(&p, 1, timeout_seconds * 1000);
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
+} // namespace
+
+Connection::Connection(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Connection::~Connection() = default;
+
+Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, TraceSink trace) {
+    global_init();
+    auto impl = std::make_unique<Impl>();
+    impl->curl = curl_easy_init();
+    if (!impl->curl) return fail(ErrorKind::local_io, Scope::run, "cannot initialise libcurl");
+    impl->endpoint = endpoint;
+    impl->trace = std::move(trace);
+    set_options(*impl);
+    CURLcode code = curl_easy_perform(impl->curl);
+    // The password is no longer needed once libcurl has logged in.
+    curl_easy_setopt(impl->curl, CURLOPT_PASSWORD, "");
+    curl_easy_setopt(impl->curl, CURLOPT_XOAUTH2_BEARER, "");
+    impl->wipe();
+    if (code != CURLE_OK) return std::unexpected(classify(code, *impl));
+    long verify = 1;
+    curl_easy_getinfo(impl->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+    impl->tls.verified = impl->tls.active && !endpoint.insecure && verify == 0;
+    impl->in_sasl = false;
+    return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+Status Connection::send_all(std::string_view data) {
+    Impl& impl = *m_impl;
+    while (!data.empty()) {
+        size_t sent = 0;
+        CURLcode code = curl_easy_send(impl.curl, data.data(), data.size(), &sent);
+        if (code == CURLE_AGAIN) {
+            if (!wait_for(impl.curl, POLLOUT, impl.endpoint.timeout_seconds))
+                return fail(ErrorKind::connect, Scope::account,
+                            "timed out sending to " + impl.endpoint.host + " (no progress for " +
+                                std::to_string(impl.endpoint.timeout_seconds) + " s)");
+            continue;
+        }
+        if (code != CURLE_OK)
+            return fail(ErrorKind::connect, Scope::account,
+                        "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code));
+        data.remove_prefix(sent);
+    }
+    return {};
+}
+
+Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
+    Impl& impl = *m_impl;
+    for (;;) {
+        size_t got = 0;
+        CURLcode code = curl_easy_recv(impl.curl, buf, len, &got);
+        if (code == CURLE_OK && got > 0) return got;
+        if (code == CURLE_OK)
+            return fail(ErrorKind::connect, Scope::account,
+                        impl.endpoint.host + " closed the connection");
+        if (code != CURLE_AGAIN)
+            return fail(ErrorKind::connect, Scope::account,
+                        "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code));
+        if (!wait_for(impl.curl, POLLIN, impl.endpoint.timeout_seconds))
+            return fail(ErrorKind::connect, Scope::account,
+                        impl.endpoint.host + " sent nothing for " +
+                            std::to_string(impl.endpoint.timeout_seconds) +
+                            " s (timeout; see --timeout)");
+    }
+}
+
+const TlsInfo& Connection::tls() const { return m_impl->tls; }
+const Endpoint& Connection::endpoint() const { return m_impl->endpoint; }
+
+} // namespace mf::net

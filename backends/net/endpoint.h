@@ -1,0 +1,41 @@
+// Where and how to connect: plain data the command line fills in. No libcurl
+// type appears here, so callers never see the transport library.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace mf::net {
+
+enum class Protocol { imap, pop3 };
+
+enum class TlsMode {
+    implicit, // imaps:// pop3s://: TLS from the first byte
+    starttls, // imap:// pop3://: STARTTLS/STLS required (the default)
+    none,     // plaintext, only when the user asked for it by name
+};
+
+// A secret kept out of argv, logs and reports. Obtained lazily, so that a
+// token command is run again for every new connection.
+using SecretProvider = std::function<std::string()>;
+
+struct Endpoint {
+    Protocol protocol = Protocol::imap;
+    TlsMode tls = TlsMode::starttls;
+    std::string host;
+    std::uint16_t port = 0;
+    std::string user;
+    SecretProvider password;     // empty function: no password
+    SecretProvider oauth2_token; // set: log in with XOAUTH2/OAUTHBEARER
+    std::string cacert;          // extra CA bundle file, "" = system store
+    bool insecure = false;       // skip certificate and host name checks
+    int timeout_seconds = 60;    // connect, and each read or write stall
+
+    std::string scheme() const;  // "imaps", "pop3", ...
+    std::string display() const; // "imaps://user@host:993", no secret
+};
+
+std::uint16_t default_port(Protocol protocol, TlsMode tls);
+
+} // namespace mf::net

@@ -1,0 +1,78 @@
+#include "backends/pop3/session.h"
+
+namespace mf::pop3 {
+
+namespace {
+constexpr std::size_t k_max_line = 64 * 1024; // RFC 2449 allows 512; be generous, not unbounded
+constexpr std::size_t k_read_chunk = 64 * 1024;
+} // namespace
+
+Session::Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace)
+    : m_conn(std::move(conn)), m_trace(std::move(trace)) {}
+
+Session::~Session() {
+    // No QUIT here: QUIT commits deletions (RFC 1939 6), which only a caller
+    // that asked for them may do. Closing without QUIT leaves the mailbox as it was.
+}
+
+Result<std::unique_ptr<Session>> Session::open(const net::Endpoint& endpoint, net::TraceSink trace) {
+    auto conn = net::Connection::open(endpoint, trace);
+    if (!conn) return std::unexpected(conn.error());
+    return std::unique_ptr<Session>(new Session(std::move(*conn), std::move(trace)));
+}
+
+Status Session::send(std::string_view line) {
+    if (m_trace) m_trace(net::TraceKind::sent, net::redact_line(line, false));
+    std::string out(line);
+    out += "\r\n";
+    return m_conn->send_all(out);
+}
+
+Result<std::string_view> Session::read_line() {
+    for (;;) {
+        auto nl = m_buffer.find('\n', m_pos);
+        if (nl != std::string::npos) {
+            std::size_t end = nl;
+            if (end > m_pos && m_buffer[end - 1] == '\r') --end;
+            m_line.assign(m_buffer, m_pos, end - m_pos);
+            m_pos = nl + 1;
+            return std::string_view(m_line);
+        }
+        if (m_buffer.size() - m_pos > k_max_line)
+            return fail(ErrorKind::protocol, Scope::account,
+                        host() + " sent a line longer than " + std::to_string(k_max_line) + " bytes");
+        m_buffer.erase(0, m_pos);
+        m_pos = 0;
+        std::size_t old = m_buffer.size();
+        m_buffer.resize(old + k_read_chunk);
+        auto got = m_conn->read_some(m_buffer.data() + old, k_read_chunk);
+        m_buffer.resize(old + (got ? *got : 0));
+        if (!got) return std::unexpected(got.error());
+    }
+}
+
+Result<std::string> Session::command(std::string_view line) {
+    if (auto s = send(line); !s) return std::unexpected(s.error());
+    auto reply = read_line();
+    if (!reply) return std::unexpected(reply.error());
+    if (m_trace) m_trace(net::TraceKind::received, *reply);
+    if (reply->starts_with("+OK")) return std::string(reply->substr(std::min<std::size_t>(4, reply->size())));
+    if (reply->starts_with("-ERR"))
+        return fail(ErrorKind::protocol, Scope::message, host() + " answered " + std::string(*reply));
+    return fail(ErrorKind::protocol, Scope::account, host() + " sent a malformed reply: " + std::string(*reply));
+}
+
+Status Session::multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line) {
+    auto first = command(line);
+    if (!first) return std::unexpected(first.error());
+    for (;;) {
+        auto l = read_line();
+        if (!l) return std::unexpected(l.error());
+        std::string_view text = *l;
+        if (text == ".") return {};
+        if (text.starts_with('.')) text.remove_prefix(1); // dot-unstuffing (RFC 1939 3)
+        if (auto s = on_line(text); !s) return s;
+    }
+}
+
+} // namespace mf::pop3

@@ -1,0 +1,41 @@
+// A POP3 session (RFC 1939, 2449) over an authenticated connection. libcurl
+// ran the greeting, STLS and login; the commands after that are ours, so a
+// message can be read with TOP instead of RETR (RETR marks it read on
+// servers that also speak IMAP) and commands can be pipelined.
+#pragma once
+
+#include "backends/net/connection.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mf::pop3 {
+
+class Session {
+  public:
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, net::TraceSink trace);
+    ~Session();
+
+    // A single-line command; returns the text after "+OK". "-ERR" is a
+    // Failure (Scope::message) carrying the server's text.
+    Result<std::string> command(std::string_view line);
+    // A multi-line command: `on_line` gets each line of the answer,
+    // dot-unstuffed, without its CRLF. Lines longer than `max_line` fail.
+    Status multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line);
+    std::string host() const { return m_conn->endpoint().host; }
+    const net::Connection& connection() const { return *m_conn; }
+
+  private:
+    explicit Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace);
+    Result<std::string_view> read_line();
+    Status send(std::string_view line);
+
+    std::unique_ptr<net::Connection> m_conn;
+    net::TraceSink m_trace;
+    std::string m_buffer;  // received, not yet consumed
+    std::size_t m_pos = 0; // start of unconsumed data in m_buffer
+    std::string m_line;
+};
+
+} // namespace mf::pop3

@@ -1,0 +1,103 @@
+// `mailferry backup SOURCE ARCHIVE`: every folder of an account into a local
+// archive, incrementally, changing nothing on the server.
+#include "backends/archive/archive.h"
+#include "backends/imap/source.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "cli/progress.h"
+#include "cli/report.h"
+#include "sync/backup.h"
+
+#include <fnmatch.h>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+
+namespace mf::cli {
+
+namespace {
+
+bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
+    for (const auto& g : globs)
+        if (::fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
+    return false;
+}
+
+std::vector<FolderInfo> selected(const std::vector<FolderInfo>& all, const BackupArgs& args) {
+    std::vector<FolderInfo> out;
+    for (const auto& f : all) {
+        std::string name = f.display();
+        if (!f.selectable) continue;
+        if (!args.folders.empty() && !matches_any(args.folders, name)) continue;
+        if (matches_any(args.excludes, name)) continue;
+        out.push_back(f);
+    }
+    return out;
+}
+
+Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bool debug) {
+    if (endpoint.protocol != net::Protocol::imap)
+        return fail(ErrorKind::usage, Scope::run, "POP3 backup is not available yet");
+    auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("") : nullptr});
+    if (!session) return std::unexpected(session.error());
+    return std::unique_ptr<Source>(std::make_unique<imap::ImapSource>(std::move(*session)));
+}
+
+Result<archive::Format> parse_format(const std::string& name) {
+    if (name == "maildir") return archive::Format::maildir;
+    if (name == "mbox") return archive::Format::mbox;
+    return fail(ErrorKind::usage, Scope::run, "unknown format '" + name + "' (use maildir or mbox)");
+}
+
+// Runs the folders one after another. A failure scoped to the account (the
+// connection dropped) ends the run; a folder-scoped one skips that folder.
+void run_folders(Source& source, archive::Archive& archive, const std::vector<FolderInfo>& folders,
+                 const BackupArgs& args, Progress& progress, RunReport& report) {
+    BackupOptions options;
+    options.dry_run = args.dry_run;
+    for (const auto& folder : folders) {
+        auto outcome = backup_folder(source, archive.store(), folder, options, progress);
+        report.folders.push_back(outcome.report);
+        if (outcome.failure) {
+            report.failures.push_back(*outcome.failure);
+            if (outcome.failure->scope != Scope::folder && outcome.failure->scope != Scope::message) break;
+        }
+    }
+}
+
+} // namespace
+
+int run_backup(const BackupArgs& args) {
+    auto started = std::chrono::steady_clock::now();
+    auto format = parse_format(args.format);
+    if (!format) return report_failure(format.error(), args.json);
+    auto endpoint = make_endpoint(args.connection);
+    if (!endpoint) return report_failure(endpoint.error(), args.json);
+
+    auto archive = archive::Archive::open({args.archive, *format, endpoint->display(), args.dry_run});
+    if (!archive) return report_failure(archive.error(), args.json);
+    auto source = connect_source(*endpoint, args.connection.debug);
+    if (!source) return report_failure(source.error(), args.json);
+    auto all = (*source)->list_folders();
+    if (!all) return report_failure(all.error(), args.json);
+
+    ConsoleProgress progress(args.verbose, args.quiet || args.json);
+    RunReport report;
+    report.source = endpoint->display();
+    report.archive = args.archive;
+    report.dry_run = args.dry_run;
+    run_folders(**source, **archive, selected(*all, args), args, progress, report);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    int code = report.failures.empty() ? exit_ok : exit_partial;
+    // Nothing got done at all: the failure's own class tells more than "partial".
+    if (!report.failures.empty() && report.total_fetched() == 0 && report.folders.size() == 1)
+        code = exit_code_for(report.failures.front().kind);
+    report.exit_code = code;
+    if (args.json) std::cout << report_json(report) << '\n';
+    else if (!args.quiet) print_summary(report, std::cout);
+    return code;
+}
+
+} // namespace mf::cli

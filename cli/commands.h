@@ -1,0 +1,51 @@
+// The commands, as plain argument structs and run functions. app.cpp maps
+// the command line onto these; nothing below it knows about CLI11.
+#pragma once
+
+#include "backends/net/endpoint.h"
+#include "cli/credentials.h"
+#include "sync/result.h"
+
+#include <string>
+#include <vector>
+
+namespace mf::cli {
+
+struct ConnectionArgs {
+    std::string url;
+    CredentialOptions credentials;
+    std::string cacert;
+    bool insecure = false;        // skip certificate verification
+    bool allow_plaintext = false; // imap:// or pop3:// without STARTTLS
+    int timeout = 60;             // seconds
+    bool debug = false;           // protocol trace on stderr, secrets redacted
+};
+
+struct CheckArgs {
+    ConnectionArgs connection;
+    bool json = false;
+};
+
+struct BackupArgs {
+    ConnectionArgs connection;
+    std::string archive;
+    std::string format = "maildir";
+    std::vector<std::string> folders;  // globs; empty = all
+    std::vector<std::string> excludes; // globs
+    bool dry_run = false;
+    bool json = false;
+    bool verbose = false;
+    bool quiet = false;
+};
+
+// The endpoint for a URL plus options; credentials read now so that a bad
+// setup fails before anything connects.
+Result<net::Endpoint> make_endpoint(const ConnectionArgs& args);
+
+int run_check(const CheckArgs& args);
+int run_backup(const BackupArgs& args);
+
+// Prints a failure for a person (stderr) and returns its exit code.
+int report_failure(const Failure& failure, bool json);
+
+} // namespace mf::cli

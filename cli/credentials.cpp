@@ -1,0 +1,105 @@
+#include "cli/credentials.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <utility>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+namespace mf::cli {
+
+namespace {
+
+Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::run, std::move(what)}; }
+Failure auth_setup(std::string what) { return Failure{ErrorKind::auth, Scope::run, std::move(what)}; }
+
+std::string first_line(std::string text) {
+    auto nl = text.find_first_of("\r\n");
+    if (nl != std::string::npos) text.resize(nl);
+    return text;
+}
+
+} // namespace
+
+Result<std::string> run_secret_command(const std::string& command, const std::string& what) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return std::unexpected(auth_setup("cannot run the " + what + " command: " + std::strerror(errno)));
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0 && out.size() < 65536) out.append(buf, n);
+    int status = ::pclose(pipe);
+    std::string secret = first_line(std::move(out));
+    if (status != 0) {
+        std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                            : "was killed by a signal";
+        return std::unexpected(auth_setup("the " + what + " command " + how +
+                                          " (its error output, if any, is shown above)"));
+    }
+    if (secret.empty()) return std::unexpected(auth_setup("the " + what + " command printed nothing"));
+    return secret;
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+        return std::unexpected(usage("cannot read password file " + path + ": " + std::strerror(errno)));
+    if ((st.st_mode & 077) != 0)
+        return std::unexpected(usage("password file " + path +
+                                     " is readable by group or others; run: chmod 600 " + path));
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof())
+        return std::unexpected(usage("cannot read password file " + path));
+    std::string secret = first_line(std::move(text));
+    if (secret.empty()) return std::unexpected(usage("password file " + path + " is empty"));
+    return secret;
+}
+
+Status attach_credentials(const CredentialOptions& o, net::Endpoint& endpoint) {
+    int given = !o.password_env.empty() + !o.password_file.empty() + !o.password_command.empty() +
+                !o.oauth2_token_command.empty();
+    if (given > 1)
+        return std::unexpected(usage("give only one of --password-env, --password-file, "
+                                     "--password-command and --oauth2-token-command"));
+    if (given == 0)
+        return std::unexpected(usage("no password given for " + endpoint.display() +
+                                     "; use --password-env NAME, --password-file PATH or "
+                                     "--password-command CMD"));
+    if (!o.oauth2_token_command.empty()) {
+        auto first = run_secret_command(o.oauth2_token_command, "OAuth2 token");
+        if (!first) return std::unexpected(first.error());
+        // The first token is used by the first connection; later ones run the command again.
+        auto cached = std::make_shared<std::string>(std::move(*first));
+        std::string cmd = o.oauth2_token_command;
+        endpoint.oauth2_token = [cached, cmd]() {
+            if (!cached->empty()) return std::exchange(*cached, std::string());
+            auto again = run_secret_command(cmd, "OAuth2 token");
+            return again ? *again : std::string();
+        };
+        return {};
+    }
+    std::string secret;
+    if (!o.password_env.empty()) {
+        const char* v = std::getenv(o.password_env.c_str());
+        if (!v || !*v)
+            return std::unexpected(usage("environment variable " + o.password_env + " is not set or empty"));
+        secret = v;
+    } else if (!o.password_file.empty()) {
+        auto s = read_secret_file(o.password_file);
+        if (!s) return std::unexpected(s.error());
+        secret = std::move(*s);
+    } else {
+        auto s = run_secret_command(o.password_command, "password");
+        if (!s) return std::unexpected(s.error());
+        secret = std::move(*s);
+    }
+    endpoint.password = [secret]() { return secret; };
+    return {};
+}
+
+} // namespace mf::cli

@@ -1,0 +1,80 @@
+#include "cli/progress.h"
+
+#include "cli/output.h"
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace mf::cli {
+
+using Clock = std::chrono::steady_clock;
+
+ConsoleProgress::ConsoleProgress(bool verbose, bool quiet)
+    : m_tty(::isatty(2) == 1), m_verbose(verbose), m_quiet(quiet) {}
+
+void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages,
+                                     std::uint64_t bytes) {
+    m_folder = printable(folder);
+    m_total = messages;
+    m_total_bytes = bytes;
+    m_done = 0;
+    m_done_bytes = 0;
+    m_start = Clock::now();
+    m_last_draw = {};
+    if (m_quiet) return;
+    if (m_tty) draw(true);
+    else if (messages > 0)
+        std::cerr << m_folder << ": fetching " << messages << " messages (" << human_bytes(bytes) << ")\n";
+}
+
+void ConsoleProgress::message_done(std::uint64_t bytes) {
+    ++m_done;
+    m_done_bytes += bytes;
+    if (m_tty && !m_quiet) draw(false);
+}
+
+// One line, redrawn at most ten times a second: messages, bytes, rate, ETA.
+void ConsoleProgress::draw(bool force) {
+    auto now = Clock::now();
+    if (!force && now - m_last_draw < std::chrono::milliseconds(100)) return;
+    m_last_draw = now;
+    double secs = std::chrono::duration<double>(now - m_start).count();
+    double rate = secs > 0 ? static_cast<double>(m_done_bytes) / secs : 0;
+    double frac = m_total_bytes ? static_cast<double>(m_done_bytes) / static_cast<double>(m_total_bytes)
+                                : (m_total ? static_cast<double>(m_done) / static_cast<double>(m_total) : 1);
+    const int width = 24;
+    int filled = static_cast<int>(frac * width);
+    std::string bar(static_cast<std::size_t>(std::max(0, std::min(width, filled))), '#');
+    bar.resize(width, '.');
+    char eta[32] = "";
+    if (rate > 0 && m_total_bytes > m_done_bytes)
+        std::snprintf(eta, sizeof eta, " ETA %.0fs", static_cast<double>(m_total_bytes - m_done_bytes) / rate);
+    std::string name = m_folder.size() > 24 ? m_folder.substr(0, 23) + "~" : m_folder;
+    std::fprintf(stderr, "\r%-24s [%s] %zu/%zu msgs %s %s/s%s\033[K", name.c_str(), bar.c_str(), m_done,
+                 m_total, human_bytes(m_done_bytes).c_str(), human_bytes(static_cast<std::uint64_t>(rate)).c_str(),
+                 eta);
+}
+
+void ConsoleProgress::folder_finished(const FolderReport& r) {
+    if (m_quiet && r.error.empty()) return;
+    if (m_tty && !m_quiet) {
+        draw(true);
+        std::fputs("\n", stderr);
+    }
+    if (!r.error.empty()) {
+        std::cerr << printable(r.folder) << ": FAILED: " << printable(r.error) << '\n';
+        return;
+    }
+    if (!m_tty && (m_verbose || r.fetched || r.flags_updated))
+        std::cerr << printable(r.folder) << ": " << r.fetched << " new, " << r.flags_updated
+                  << " flag updates, " << r.held << " already held\n";
+}
+
+void ConsoleProgress::note(const std::string& line) {
+    if (m_quiet) return;
+    if (m_tty) std::fputs("\r\033[K", stderr);
+    std::cerr << printable(line) << '\n';
+}
+
+} // namespace mf::cli

@@ -1,0 +1,32 @@
+// Progress for people: a bar per folder on a terminal, plain log lines when
+// stderr is not one (cron mails whatever a job prints, so keep it short).
+#pragma once
+
+#include "sync/progress.h"
+
+#include <chrono>
+#include <string>
+
+namespace mf::cli {
+
+class ConsoleProgress : public Progress {
+  public:
+    ConsoleProgress(bool verbose, bool quiet);
+    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes) override;
+    void message_done(std::uint64_t bytes) override;
+    void folder_finished(const FolderReport& report) override;
+    void note(const std::string& line) override;
+
+  private:
+    void draw(bool force);
+
+    bool m_tty;
+    bool m_verbose;
+    bool m_quiet;
+    std::string m_folder;
+    std::size_t m_total = 0, m_done = 0;
+    std::uint64_t m_total_bytes = 0, m_done_bytes = 0;
+    std::chrono::steady_clock::time_point m_start, m_last_draw;
+};
+
+} // namespace mf::cli

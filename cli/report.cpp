@@ -1,0 +1,71 @@
+#include "cli/report.h"
+
+#include "cli/output.h"
+
+#include <nlohmann/json.hpp>
+
+namespace mf::cli {
+
+std::size_t RunReport::total_fetched() const {
+    std::size_t n = 0;
+    for (const auto& f : folders) n += f.fetched;
+    return n;
+}
+
+namespace {
+
+nlohmann::json folder_json(const FolderReport& f) {
+    nlohmann::json j{{"folder", f.folder},   {"found", f.found},
+                     {"held", f.held},       {"planned", f.planned}, {"fetched", f.fetched},
+                     {"failed", f.failed},   {"vanished", f.vanished},
+                     {"flags_updated", f.flags_updated}, {"gone_from_source", f.gone},
+                     {"bytes", f.bytes},     {"uidvalidity_changed", f.revalidated},
+                     {"rematched", f.rematched}};
+    if (!f.error.empty()) j["error"] = f.error;
+    return j;
+}
+
+} // namespace
+
+std::string report_json(const RunReport& r) {
+    nlohmann::json totals{{"found", 0}, {"held", 0}, {"fetched", 0}, {"failed", 0}, {"bytes", 0}, {"flags_updated", 0}};
+    nlohmann::json folders = nlohmann::json::array();
+    for (const auto& f : r.folders) {
+        folders.push_back(folder_json(f));
+        totals["found"] = totals["found"].get<std::size_t>() + f.found;
+        totals["held"] = totals["held"].get<std::size_t>() + f.held;
+        totals["fetched"] = totals["fetched"].get<std::size_t>() + f.fetched;
+        totals["failed"] = totals["failed"].get<std::size_t>() + f.failed;
+        totals["bytes"] = totals["bytes"].get<std::uint64_t>() + f.bytes;
+        totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
+    }
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& e : r.failures) errors.push_back(e.what);
+    nlohmann::json j{{"ok", r.exit_code == 0}, {"exit_code", r.exit_code}, {"source", r.source},
+                     {"archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
+                     {"folders", folders},   {"totals", totals},        {"errors", errors}};
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void print_summary(const RunReport& r, std::ostream& out) {
+    std::size_t found = 0, fetched = 0, held = 0, flags = 0, failed = 0;
+    std::uint64_t bytes = 0;
+    for (const auto& f : r.folders) {
+        found += f.found;
+        fetched += r.dry_run ? f.planned : f.fetched;
+        held += f.held;
+        flags += f.flags_updated;
+        failed += f.failed;
+        bytes += f.bytes;
+    }
+    out << (r.dry_run ? "dry run: " : "") << r.folders.size() << " folders, " << found << " messages on the server: "
+        << (r.dry_run ? "would fetch " : "fetched ") << fetched << " (" << human_bytes(bytes) << "), "
+        << held << " already held, " << flags << " flag updates";
+    if (failed) out << ", " << failed << " FAILED";
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", r.seconds);
+    out << " in " << secs << " s\n";
+    for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
+}
+
+} // namespace mf::cli

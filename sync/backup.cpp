@@ -1,0 +1,151 @@
+#include "sync/backup.h"
+
+#include <algorithm>
+
+namespace mf {
+
+namespace {
+
+// Counts finished messages and commits the store every batch. Commits happen
+// between messages, never inside one.
+class BatchingSink : public MessageSink {
+  public:
+    BatchingSink(FolderStore& store, const BackupOptions& options, Progress& progress)
+        : m_store(store), m_options(options), m_progress(progress) {}
+
+    Status begin(std::uint64_t size_hint) override { return m_store.begin(size_hint); }
+    Status write(std::string_view chunk) override { return m_store.write(chunk); }
+    void abandon() override { m_store.abandon(); }
+    Status finish(const RemoteMessage& message) override {
+        if (auto s = m_store.finish(message); !s) return s;
+        ++m_pending;
+        m_pending_bytes += message.size;
+        m_progress.message_done(message.size);
+        if (m_pending >= m_options.batch_messages || m_pending_bytes >= m_options.batch_bytes)
+            return flush();
+        return {};
+    }
+    Status flush() {
+        if (auto s = m_store.commit(); !s) return s;
+        m_committed += m_pending;
+        m_committed_bytes += m_pending_bytes;
+        m_pending = 0;
+        m_pending_bytes = 0;
+        return {};
+    }
+    std::size_t committed() const { return m_committed; }
+    std::uint64_t committed_bytes() const { return m_committed_bytes; }
+
+  private:
+    FolderStore& m_store;
+    const BackupOptions& m_options;
+    Progress& m_progress;
+    std::size_t m_pending = 0, m_committed = 0;
+    std::uint64_t m_pending_bytes = 0, m_committed_bytes = 0;
+};
+
+FolderState as_state(Result<FolderState>&& r) { return r ? std::move(*r) : FolderState{}; }
+
+// After a UIDVALIDITY change: match what the archive holds to the new ids by
+// content, so nothing is downloaded twice and nothing is dropped.
+Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, FolderState& state,
+                  FolderReport& report, Progress& progress) {
+    std::vector<std::string> ids;
+    ids.reserve(snap.messages.size());
+    for (const auto& m : snap.messages) ids.push_back(m.id);
+    auto keys = source.keys(ids);
+    if (!keys) return std::unexpected(keys.error());
+    auto renames = match_by_key(state.held, *keys);
+    progress.note(report.folder + ": UIDVALIDITY changed from " + std::to_string(state.validity) +
+                  " to " + std::to_string(snap.validity) + "; " + std::to_string(renames.size()) +
+                  " of " + std::to_string(state.held.size()) + " held messages matched by Message-ID");
+    if (auto s = store.revalidate(snap.validity, renames); !s) return s;
+    report.revalidated = true;
+    report.rematched = renames.size();
+    auto reloaded = store.load();
+    if (!reloaded) return std::unexpected(reloaded.error());
+    state = std::move(*reloaded);
+    return {};
+}
+
+Status apply_flags(FolderStore& store, const BackupPlan& plan, FolderReport& report) {
+    for (const auto& [id, flags] : plan.flags) {
+        if (auto s = store.set_flags(id, flags); !s) return s;
+        ++report.flags_updated;
+    }
+    return {};
+}
+
+Status fetch_all(Source& source, BatchingSink& sink, const BackupPlan& plan,
+                 const BackupOptions& options) {
+    for (std::size_t at = 0; at < plan.fetch.size(); at += options.fetch_chunk) {
+        auto end = std::min(plan.fetch.size(), at + options.fetch_chunk);
+        std::vector<std::string> chunk(plan.fetch.begin() + static_cast<std::ptrdiff_t>(at),
+                                       plan.fetch.begin() + static_cast<std::ptrdiff_t>(end));
+        if (auto s = source.fetch(chunk, sink); !s) return s;
+    }
+    return {};
+}
+
+} // namespace
+
+FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
+                            const BackupOptions& options, Progress& progress) {
+    FolderOutcome out;
+    FolderReport& report = out.report;
+    report.folder = folder.display();
+    auto failed = [&](Failure f) {
+        report.error = f.what;
+        out.failure = std::move(f);
+        progress.folder_finished(report);
+        return out;
+    };
+
+    auto snap = source.open(folder);
+    if (!snap) return failed(snap.error());
+    report.found = snap->messages.size();
+    auto fstore = store.open_folder(folder, snap->validity);
+    if (!fstore) return failed(fstore.error());
+    auto loaded = (*fstore)->load();
+    if (!loaded) return failed(loaded.error());
+    FolderState state = as_state(std::move(loaded));
+
+    if (needs_revalidation(*snap, state) && !options.dry_run) {
+        if (auto s = revalidate(source, **fstore, *snap, state, report, progress); !s)
+            return failed(s.error());
+    }
+    BackupPlan plan = plan_backup(*snap, state);
+    report.held = plan.held;
+    report.planned = plan.fetch.size();
+    report.gone = plan.gone.size();
+    progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes);
+    if (options.dry_run) {
+        report.fetched = 0;
+        report.failed = 0;
+        report.flags_updated = plan.flags.size();
+        progress.folder_finished(report);
+        return out;
+    }
+
+    BatchingSink sink(**fstore, options, progress);
+    Status status = apply_flags(**fstore, plan, report);
+    if (status) status = fetch_all(source, sink, plan, options);
+    // Whatever happened, keep what arrived whole: commit it.
+    Status committed = sink.flush();
+    report.fetched = sink.committed();
+    report.bytes = sink.committed_bytes();
+    std::size_t missing = plan.fetch.size() - std::min(plan.fetch.size(), report.fetched);
+    if (!status || !committed) {
+        report.failed = missing;
+        return failed(!status ? status.error() : committed.error());
+    }
+    // The fetch completed, so what did not arrive was expunged meanwhile.
+    report.vanished = missing;
+    if (missing > 0)
+        progress.note(report.folder + ": " + std::to_string(missing) +
+                      " messages vanished from the server during the run");
+    progress.folder_finished(report);
+    return out;
+}
+
+} // namespace mf

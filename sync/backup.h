@@ -1,0 +1,30 @@
+// Carries out a backup plan for one folder: streams each planned message from
+// the source into the store and commits in batches, so that a crash loses at
+// most the uncommitted batch, which the next run fetches again (or adopts).
+#pragma once
+
+#include "sync/plan.h"
+#include "sync/progress.h"
+#include "sync/source.h"
+#include "sync/store.h"
+
+#include <optional>
+
+namespace mf {
+
+struct BackupOptions {
+    bool dry_run = false;
+    std::size_t batch_messages = 1000;   // commit at least this often...
+    std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
+    std::size_t fetch_chunk = 5000;      // ids per source fetch call
+};
+
+struct FolderOutcome {
+    FolderReport report;
+    std::optional<Failure> failure; // its scope says whether to go on
+};
+
+FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
+                            const BackupOptions& options, Progress& progress);
+
+} // namespace mf

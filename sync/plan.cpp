@@ -1,0 +1,56 @@
+#include "sync/plan.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace mf {
+
+bool needs_revalidation(const Snapshot& remote, const FolderState& local) {
+    return local.known && local.validity != remote.validity;
+}
+
+BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
+    std::unordered_map<std::string_view, const HeldMessage*> held;
+    held.reserve(local.held.size());
+    for (const auto& h : local.held) held.emplace(h.id, &h);
+
+    BackupPlan plan;
+    for (const auto& m : remote.messages) {
+        auto it = held.find(m.id);
+        if (it == held.end()) {
+            plan.fetch.push_back(m.id);
+            plan.fetch_bytes += m.size;
+            continue;
+        }
+        ++plan.held;
+        if (remote.has_flags && it->second->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
+        held.erase(it);
+    }
+    for (const auto& h : local.held) {
+        if (held.contains(h.id)) plan.gone.push_back(h.id);
+    }
+    return plan;
+}
+
+std::vector<std::pair<std::string, std::string>>
+match_by_key(const std::vector<HeldMessage>& held, const std::vector<MessageKey>& remote) {
+    // Candidates per (Message-ID, size), in archive order; each is taken once.
+    std::map<std::pair<std::string_view, std::uint64_t>, std::vector<const HeldMessage*>> pool;
+    for (const auto& h : held) {
+        if (!h.message_id.empty()) pool[{h.message_id, h.size}].push_back(&h);
+    }
+    for (auto& [key, list] : pool) std::reverse(list.begin(), list.end());
+
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& r : remote) {
+        if (r.message_id.empty()) continue;
+        auto it = pool.find({r.message_id, r.size});
+        if (it == pool.end() || it->second.empty()) continue;
+        out.emplace_back(it->second.back()->id, r.id);
+        it->second.pop_back();
+    }
+    return out;
+}
+
+} // namespace mf

@@ -1,0 +1,36 @@
+// How the engine tells the outside world what it is doing. The command line
+// draws progress bars or log lines from these calls; the engine never prints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mf {
+
+struct FolderReport {
+    std::string folder;
+    std::size_t found = 0;    // messages on the source
+    std::size_t held = 0;     // already in the archive before this run
+    std::size_t planned = 0;  // to fetch, as planned (what a dry run reports)
+    std::size_t fetched = 0;  // newly stored and committed
+    std::size_t failed = 0;   // planned but not stored because of an error
+    std::size_t vanished = 0; // planned, but expunged on the source meanwhile
+    std::size_t flags_updated = 0;
+    std::size_t gone = 0;     // in the archive, no longer on the source (kept)
+    std::size_t rematched = 0; // matched by content after a validity change
+    std::uint64_t bytes = 0;  // bytes fetched
+    bool revalidated = false;
+    std::string error;        // "" when the folder completed
+};
+
+class Progress {
+  public:
+    virtual ~Progress() = default;
+    virtual void folder_started(const std::string& folder, std::size_t messages,
+                                std::uint64_t bytes) = 0;
+    virtual void message_done(std::uint64_t bytes) = 0;
+    virtual void folder_finished(const FolderReport& report) = 0;
+    virtual void note(const std::string& line) = 0; // engine decisions, for --verbose
+};
+
+} // namespace mf
