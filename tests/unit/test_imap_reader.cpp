@@ -239,7 +239,7 @@ std::vector<Transcript> transcripts() {
           "* [4 FETCH (UID 11 BODY[]<0> {streamed 3})]",
           "* [5 FETCH (UID 12 MODSEQ (624140003) FLAGS (\\Seen $Junk) RFC822 {streamed 0})]",
           "A003 OK \"Fetch completed (0.002 + 0.000 secs).\""},
-         {"BODY[] 12: Hello\r\nWorld <end>", "BODY[] 44: " + k_tricky_body + " <end>",
+         {"BODY[] 12: Hello\r\nWorld <end>", "BODY[] " + std::to_string(k_tricky_body.size()) + ": " + k_tricky_body + " <end>",
           "BODY[]<0> 3: a\0b <end>"s, "RFC822 0:  <end>"}},
         {"failures and continuations",
          "A004 NO [TRYCREATE] Mailbox doesn't exist: Foo\r\n"

@@ -1,0 +1,75 @@
+"""Reading a mailferry archive back, independently of mailferry, so tests can
+compare it with the server message by message."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_FLAG_LETTERS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
+_NAME = re.compile(r"^(?P<base>[^,:]+)(?P<fields>[^:]*):2,(?P<info>[A-Za-z]*)$")
+
+
+def lf_to_crlf(data: bytes) -> bytes:
+    """The inverse of the archive's CRLF -> LF conversion."""
+    return data.replace(b"\n", b"\r\n")
+
+
+def keywords_of(maildir: str) -> dict[str, str]:
+    """letter -> keyword, from Dovecot's dovecot-keywords file."""
+    table = {}
+    path = os.path.join(maildir, "dovecot-keywords")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                num, _, word = line.strip().partition(" ")
+                if num.isdigit() and word:
+                    table[chr(ord("a") + int(num))] = word
+    return table
+
+
+def read_maildir(maildir: str) -> dict[int, dict]:
+    """UID -> {data (CRLF), flags, mtime, name} for one Maildir folder."""
+    out = {}
+    kw = keywords_of(maildir)
+    for sub in ("cur", "new"):
+        d = os.path.join(maildir, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            m = _NAME.match(name)
+            assert m, f"unexpected file name {name!r} in {d}"
+            fields = dict(f.split("=", 1) for f in m.group("fields").split(",") if "=" in f)
+            uid = int(fields["U"])
+            assert uid not in out, f"UID {uid} stored twice in {maildir}"
+            path = os.path.join(d, name)
+            flags = {(_FLAG_LETTERS.get(c) or kw.get(c)) for c in m.group("info")}
+            with open(path, "rb") as f:
+                data = f.read()
+            out[uid] = {
+                "data": lf_to_crlf(data),
+                "flags": {f for f in flags if f},
+                "mtime": int(os.stat(path).st_mtime),
+                "name": name,
+                "size": int(fields.get("W", -1)),
+            }
+    return out
+
+
+def folder_dirs(archive: str) -> dict[str, str]:
+    """folder name ('Work/Projects') -> Maildir path, for every Maildir below archive."""
+    out = {}
+    for root, dirs, files in os.walk(archive):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("cur", "new", "tmp")]
+        if os.path.isdir(os.path.join(root, "cur")):
+            out[os.path.relpath(root, archive)] = root
+    return out
+
+
+def tmp_files(archive: str) -> list[str]:
+    """Files left in any tmp/ directory (a crashed run's remains)."""
+    left = []
+    for root, dirs, files in os.walk(archive):
+        if os.path.basename(root) == "tmp":
+            left += [os.path.join(root, f) for f in files]
+    return left

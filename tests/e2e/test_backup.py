@@ -1,0 +1,220 @@
+"""`mailferry backup` from a real Dovecot into a Maildir archive: every
+message byte for byte, flags and dates kept, nothing changed on the server,
+incremental, crash-safe."""
+
+import datetime
+import fcntl
+import json
+import mailbox
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from archive import folder_dirs, read_maildir, tmp_files
+from mfharness import Dovecot, make_message, mailferry_path, run_mailferry, sample_mailbox
+
+PASSWORD = "Backup-Canary-77a1"
+
+
+class BackupTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = Dovecot().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.archive = os.path.join(self.tmp.name, "archive")
+        # A fresh account per test, so tests do not see each other's mail.
+        self.user = f"u{random.randrange(10**9)}"
+        self.dovecot.add_user(self.user, PASSWORD)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def backup(self, *extra, archive=None, expect=0):
+        d = self.dovecot
+        r = run_mailferry(["backup", d.url("imaps", self.user), archive or self.archive, "--cacert", d.cacert,
+                           "--password-env", "MF_TEST_PASSWORD", "--json", *extra], password=PASSWORD)
+        self.assertEqual(r.returncode, expect, r.stderr + r.stdout)
+        self.assertNotIn(PASSWORD, r.stdout + r.stderr)
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def unseen_everywhere(self):
+        return {f: self.dovecot.unseen(self.user, f) for f in self.dovecot.folders(self.user)}
+
+    def assert_archive_equals_server(self):
+        """Every server message is in the archive exactly once, byte for byte
+        (after LF -> CRLF), with the same flags and its INTERNALDATE as mtime."""
+        dirs = folder_dirs(self.archive)
+        for folder in self.dovecot.folders(self.user):
+            server = self.dovecot.messages(self.user, folder)
+            if not server:
+                continue
+            self.assertIn(folder, dirs, f"folder {folder} missing from the archive")
+            held = read_maildir(dirs[folder])
+            self.assertEqual(sorted(held), sorted(server), folder)
+            for uid, msg in server.items():
+                self.assertEqual(held[uid]["data"], msg.data, f"{folder} UID {uid} differs")
+                self.assertEqual(held[uid]["flags"], set(msg.flags), f"{folder} UID {uid} flags")
+                self.assertEqual(held[uid]["mtime"], int(msg.date.timestamp()), f"{folder} UID {uid} date")
+                self.assertEqual(held[uid]["size"], len(msg.data))
+        self.assertEqual(tmp_files(self.archive), [])
+
+    def test_full_backup_is_exact_and_read_only(self):
+        sample_mailbox(self.dovecot, self.user)
+        before = self.unseen_everywhere()
+        report = self.backup()
+        self.assertTrue(report["ok"])
+        self.assertEqual(report["totals"]["fetched"], report["totals"]["found"])
+        self.assertGreater(report["totals"]["found"], 10)
+        self.assert_archive_equals_server()
+        self.assertEqual(self.unseen_everywhere(), before, "the backup changed flags on the server")
+
+    def test_rerun_fetches_nothing(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        report = self.backup()
+        self.assertEqual(report["totals"]["fetched"], 0)
+        self.assertEqual(report["totals"]["held"], report["totals"]["found"])
+
+    def test_new_mail_and_flag_changes(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        uid = self.dovecot.save(self.user, "Work", make_message(9001))
+        first = min(self.dovecot.messages(self.user, "INBOX", bodies=False))
+        self.dovecot.add_flags(self.user, "INBOX", first, "\\Flagged $Important")
+        report = self.backup()
+        self.assertEqual(report["totals"]["fetched"], 1)
+        self.assertEqual(report["totals"]["flags_updated"], 1)
+        self.assert_archive_equals_server()
+        self.assertIn(uid, read_maildir(folder_dirs(self.archive)["Work"]))
+
+    def test_bodies_that_look_like_protocol_are_kept(self):
+        lines = ["From me", ">From x", ".", "..", "* 1 FETCH (UID 1)", "A001 OK done", "M1 OK fake", ")"]
+        self.dovecot.save(self.user, "INBOX", make_message(1, body_lines=lines))
+        self.backup()
+        self.assert_archive_equals_server()
+
+    def test_large_message_streams(self):
+        self.dovecot.save(self.user, "INBOX", make_message(1, size=30 * 1024 * 1024))
+        self.backup()
+        self.assert_archive_equals_server()
+
+    def test_uidvalidity_change_with_same_uids_downloads_nothing(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        self.dovecot.set_uidvalidity(self.user, "INBOX")
+        report = self.backup()
+        inbox = next(f for f in report["folders"] if f["folder"] == "INBOX")
+        self.assertTrue(inbox["uidvalidity_changed"])
+        self.assertEqual(inbox["fetched"], 0)
+        self.assertEqual(inbox["rematched"], inbox["found"])
+        self.assert_archive_equals_server()
+
+    def test_uidvalidity_change_with_new_uids_rematches(self):
+        for i in range(5):
+            self.dovecot.save(self.user, "Work", make_message(i))
+        # Two distinct messages sharing one Message-ID: both must survive.
+        self.dovecot.save(self.user, "Work", make_message(100, message_id="<dup@x>", subject="one"))
+        self.dovecot.save(self.user, "Work", make_message(101, message_id="<dup@x>", subject="two!"))
+        self.backup()
+        self.dovecot.recreate_folder(self.user, "Work", first_uid=50)
+        report = self.backup()
+        work = next(f for f in report["folders"] if f["folder"] == "Work")
+        self.assertTrue(work["uidvalidity_changed"])
+        self.assertEqual(work["fetched"], 0)
+        self.assertEqual(work["rematched"], 7)
+        self.assert_archive_equals_server()
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+
+    def test_second_run_on_a_locked_archive_is_refused(self):
+        self.dovecot.save(self.user, "INBOX", make_message(1))
+        self.backup()
+        with open(os.path.join(self.archive, ".mailferry", "lock"), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            before = sorted(os.listdir(folder_dirs(self.archive)["INBOX"] + "/cur"))
+            d = self.dovecot
+            r = run_mailferry(["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                               "--password-env", "MF_TEST_PASSWORD"], password=PASSWORD)
+            self.assertEqual(r.returncode, 6, r.stderr)
+            self.assertIn("in use by another mailferry run", r.stderr)
+            self.assertEqual(sorted(os.listdir(folder_dirs(self.archive)["INBOX"] + "/cur")), before)
+
+    def test_dry_run_creates_nothing(self):
+        sample_mailbox(self.dovecot, self.user)
+        report = self.backup("--dry-run")
+        self.assertTrue(report["dry_run"])
+        self.assertGreater(sum(f["planned"] for f in report["folders"]), 0)
+        self.assertEqual(report["totals"]["fetched"], 0)
+        self.assertFalse(os.path.exists(self.archive))
+
+    def test_folder_filters(self):
+        sample_mailbox(self.dovecot, self.user)
+        report = self.backup("--folder", "Work*", "--exclude", "Work/Projects")
+        self.assertEqual([f["folder"] for f in report["folders"]], ["Work"])
+
+    def test_archive_of_another_account_is_refused(self):
+        self.dovecot.save(self.user, "INBOX", make_message(1))
+        self.backup()
+        other = f"v{random.randrange(10**9)}"
+        self.dovecot.add_user(other, PASSWORD)
+        d = self.dovecot
+        r = run_mailferry(["backup", d.url("imaps", other), self.archive, "--cacert", d.cacert,
+                           "--password-env", "MF_TEST_PASSWORD"], password=PASSWORD)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("holds a backup of", r.stderr)
+
+    def test_archive_is_private_and_readable_by_python_mailbox(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        self.assertEqual(os.stat(self.archive).st_mode & 0o777, 0o700)
+        self.assertEqual(os.stat(os.path.join(self.archive, ".mailferry", "state.db")).st_mode & 0o077, 0)
+        for folder, path in folder_dirs(self.archive).items():
+            md = mailbox.Maildir(path, create=False)
+            server = self.dovecot.messages(self.user, folder)
+            self.assertEqual(len(md), len(server), folder)
+            subjects = sorted(m["Subject"] for m in md)
+            self.assertEqual(len(subjects), len(server))
+            for key in md.keys():
+                self.assertEqual(os.stat(os.path.join(path, md._toc[key])).st_mode & 0o077, 0)
+
+    def test_lost_state_database_is_rebuilt_from_file_names(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        for name in os.listdir(os.path.join(self.archive, ".mailferry")):
+            if name.startswith("state.db"):
+                os.unlink(os.path.join(self.archive, ".mailferry", name))
+        report = self.backup()
+        self.assertEqual(report["totals"]["fetched"], 0)
+        self.assert_archive_equals_server()
+
+    def test_kill_9_at_random_moments_then_rerun(self):
+        bodies = [make_message(i, size=random.Random(i).randrange(2000, 60000)) for i in range(1500)]
+        self.dovecot.save_many(self.user, "INBOX", bodies)
+        self.dovecot.save_many(self.user, "Work", bodies[:300])
+        d = self.dovecot
+        args = [mailferry_path(), "backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--quiet"]
+        env = dict(os.environ, MF_TEST_PASSWORD=PASSWORD)
+        rng = random.Random(42)
+        for attempt in range(6):
+            p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.05, 0.6))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        report = self.backup()
+        self.assertTrue(report["ok"])
+        self.assert_archive_equals_server()
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

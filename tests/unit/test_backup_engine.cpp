@@ -1,0 +1,220 @@
+// The executor against hand-written fakes: what reaches the store, when it
+// is committed, and what happens when the source or the store fails.
+#include "sync/backup.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+using namespace mf;
+
+namespace {
+
+struct FakeSource : Source {
+    Snapshot snap;
+    std::map<std::string, std::string> bodies;
+    std::vector<MessageKey> key_list;
+    std::size_t fail_after = SIZE_MAX; // finished messages before a dropped connection
+    std::vector<std::vector<std::string>> fetch_calls;
+
+    Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
+    Result<Snapshot> open(const FolderInfo&) override { return snap; }
+    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override {
+        fetch_calls.push_back(ids);
+        for (const auto& id : ids) {
+            if (fail_after == 0) {
+                if (auto s = sink.begin(10); !s) return s;
+                (void)sink.write("partial");
+                sink.abandon();
+                return fail(ErrorKind::connect, Scope::account, "connection dropped");
+            }
+            --fail_after;
+            const auto& body = bodies.at(id);
+            if (auto s = sink.begin(body.size()); !s) return s;
+            if (auto s = sink.write(body); !s) return s;
+            RemoteMessage m;
+            m.id = id;
+            m.size = body.size();
+            if (auto s = sink.finish(m); !s) return s;
+        }
+        return {};
+    }
+    Result<std::vector<MessageKey>> keys(const std::vector<std::string>&) override { return key_list; }
+};
+
+struct FakeFolder : FolderStore {
+    FolderState st;
+    std::map<std::string, std::string> durable, pending;
+    std::string current;
+    bool writing = false;
+    int commits = 0, abandons = 0;
+    bool fail_write = false;
+    std::vector<std::pair<std::string, std::string>> renames;
+
+    Result<FolderState> load() override { return st; }
+    Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
+        renames = r;
+        FolderState n;
+        n.known = true;
+        n.validity = v;
+        for (auto& h : st.held)
+            for (auto& [o, nw] : r)
+                if (h.id == o) {
+                    auto c = h;
+                    c.id = nw;
+                    n.held.push_back(c);
+                }
+        st = n;
+        return {};
+    }
+    Status set_flags(const std::string&, const Flags&) override { return {}; }
+    Status commit() override {
+        ++commits;
+        durable.insert(pending.begin(), pending.end());
+        pending.clear();
+        return {};
+    }
+    Status begin(std::uint64_t) override {
+        current.clear();
+        writing = true;
+        return {};
+    }
+    Status write(std::string_view c) override {
+        if (fail_write) return fail(ErrorKind::local_io, Scope::folder, "disk full");
+        current += c;
+        return {};
+    }
+    Status finish(const RemoteMessage& m) override {
+        pending[m.id] = current;
+        writing = false;
+        return {};
+    }
+    void abandon() override {
+        ++abandons;
+        writing = false;
+    }
+};
+
+struct FakeStore : Store {
+    FakeFolder* folder;
+    explicit FakeStore(FakeFolder* f) : folder(f) {}
+    Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo&, std::uint32_t) override {
+        // The test keeps ownership; hand out a forwarding wrapper.
+        struct Fwd : FolderStore {
+            FakeFolder& f;
+            explicit Fwd(FakeFolder& ff) : f(ff) {}
+            Result<FolderState> load() override { return f.load(); }
+            Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
+                return f.revalidate(v, r);
+            }
+            Status set_flags(const std::string& i, const Flags& fl) override { return f.set_flags(i, fl); }
+            Status commit() override { return f.commit(); }
+            Status begin(std::uint64_t s) override { return f.begin(s); }
+            Status write(std::string_view c) override { return f.write(c); }
+            Status finish(const RemoteMessage& m) override { return f.finish(m); }
+            void abandon() override { f.abandon(); }
+        };
+        return std::unique_ptr<FolderStore>(std::make_unique<Fwd>(*folder));
+    }
+};
+
+struct NullProgress : Progress {
+    std::vector<std::string> notes;
+    void folder_started(const std::string&, std::size_t, std::uint64_t) override {}
+    void message_done(std::uint64_t) override {}
+    void folder_finished(const FolderReport&) override {}
+    void note(const std::string& l) override { notes.push_back(l); }
+};
+
+FakeSource source_with(int n) {
+    FakeSource s;
+    s.snap.validity = 5;
+    for (int i = 1; i <= n; ++i) {
+        RemoteMessage m;
+        m.id = std::to_string(i);
+        m.size = 3;
+        s.snap.messages.push_back(m);
+        s.bodies[m.id] = "m" + std::to_string(i);
+    }
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("every planned message is stored and committed in batches") {
+    FakeSource src = source_with(5);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.batch_messages = 2;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(out.report.fetched == 5);
+    CHECK(folder.durable.size() == 5);
+    CHECK(folder.durable["3"] == "m3");
+    CHECK(folder.commits == 3); // 2 + 2 + final 1
+}
+
+TEST_CASE("a dropped connection keeps the finished messages and abandons the partial one") {
+    FakeSource src = source_with(5);
+    src.fail_after = 3;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::account);
+    CHECK(out.report.fetched == 3);
+    CHECK(out.report.failed == 2);
+    CHECK(folder.durable.size() == 3);
+    CHECK(folder.abandons == 1);
+    CHECK_FALSE(folder.durable.contains("4"));
+}
+
+TEST_CASE("a dry run stores nothing") {
+    FakeSource src = source_with(3);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.dry_run = true;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK(out.report.planned == 3);
+    CHECK(out.report.fetched == 0);
+    CHECK(src.fetch_calls.empty());
+    CHECK(folder.commits == 0);
+}
+
+TEST_CASE("a validity change rematches held messages before planning") {
+    FakeSource src = source_with(3);
+    src.snap.validity = 9;
+    src.key_list = {{"1", "<a>", 3}, {"2", "<b>", 3}, {"3", "<c>", 3}};
+    FakeFolder folder;
+    folder.st.known = true;
+    folder.st.validity = 5;
+    HeldMessage h1;
+    h1.id = "40";
+    h1.message_id = "<b>";
+    h1.size = 3;
+    folder.st.held = {h1};
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK(out.report.revalidated);
+    CHECK(out.report.rematched == 1);
+    CHECK(folder.renames == std::vector<std::pair<std::string, std::string>>{{"40", "2"}});
+    CHECK(out.report.fetched == 2); // 1 and 3; 2 was matched, not downloaded again
+    CHECK_FALSE(folder.durable.contains("2"));
+}
+
+TEST_CASE("fetches are split into chunks") {
+    FakeSource src = source_with(7);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.fetch_chunk = 3;
+    backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK(src.fetch_calls.size() == 3);
+}

@@ -1,0 +1,121 @@
+// The plan is pure: these tables are its specification.
+#include "sync/plan.h"
+
+#include <doctest/doctest.h>
+
+using namespace mf;
+
+namespace {
+
+RemoteMessage remote(std::string id, std::uint8_t flags = 0, std::uint64_t size = 100) {
+    RemoteMessage m;
+    m.id = std::move(id);
+    m.flags.system = flags;
+    m.size = size;
+    return m;
+}
+
+HeldMessage held(std::string id, std::uint8_t flags = 0, std::string mid = "", std::uint64_t size = 100) {
+    HeldMessage h;
+    h.id = std::move(id);
+    h.flags.system = flags;
+    h.message_id = std::move(mid);
+    h.size = size;
+    return h;
+}
+
+Snapshot snapshot(std::uint32_t validity, std::vector<RemoteMessage> msgs) {
+    Snapshot s;
+    s.validity = validity;
+    s.messages = std::move(msgs);
+    return s;
+}
+
+FolderState state(std::uint32_t validity, std::vector<HeldMessage> h) {
+    FolderState st;
+    st.known = true;
+    st.validity = validity;
+    st.held = std::move(h);
+    return st;
+}
+
+} // namespace
+
+TEST_CASE("a new folder: everything is fetched") {
+    auto plan = plan_backup(snapshot(7, {remote("1"), remote("2", 0, 50)}), FolderState{});
+    CHECK(plan.fetch == std::vector<std::string>{"1", "2"});
+    CHECK(plan.fetch_bytes == 150);
+    CHECK(plan.held == 0);
+    CHECK(plan.flags.empty());
+    CHECK(plan.gone.empty());
+}
+
+TEST_CASE("held messages are not fetched again") {
+    auto plan = plan_backup(snapshot(7, {remote("1"), remote("2"), remote("3")}),
+                            state(7, {held("1"), held("3")}));
+    CHECK(plan.fetch == std::vector<std::string>{"2"});
+    CHECK(plan.held == 2);
+}
+
+TEST_CASE("changed flags are planned, unchanged ones are not") {
+    auto plan = plan_backup(snapshot(7, {remote("1", flag_seen), remote("2", flag_flagged)}),
+                            state(7, {held("1", flag_seen), held("2")}));
+    REQUIRE(plan.flags.size() == 1);
+    CHECK(plan.flags[0].first == "2");
+    CHECK(plan.flags[0].second.system == flag_flagged);
+    CHECK(plan.fetch.empty());
+}
+
+TEST_CASE("keywords count as flags") {
+    auto r = remote("1");
+    r.flags.keywords = {"$Label1"};
+    auto plan = plan_backup(snapshot(7, {r}), state(7, {held("1")}));
+    CHECK(plan.flags.size() == 1);
+}
+
+TEST_CASE("a source without flags (POP3) never plans flag updates") {
+    auto snap = snapshot(1, {remote("a", 0)});
+    snap.has_flags = false;
+    auto plan = plan_backup(snap, state(1, {held("a", flag_seen)}));
+    CHECK(plan.flags.empty());
+}
+
+TEST_CASE("messages gone from the server are reported, never deleted") {
+    auto plan = plan_backup(snapshot(7, {remote("2")}), state(7, {held("1"), held("2"), held("3")}));
+    CHECK(plan.gone == std::vector<std::string>{"1", "3"});
+    CHECK(plan.fetch.empty());
+}
+
+TEST_CASE("an empty folder on both sides plans nothing") {
+    auto plan = plan_backup(snapshot(7, {}), state(7, {}));
+    CHECK(plan.fetch.empty());
+    CHECK(plan.gone.empty());
+    CHECK(plan.held == 0);
+}
+
+TEST_CASE("revalidation is needed only when a known validity changed") {
+    CHECK_FALSE(needs_revalidation(snapshot(7, {}), FolderState{}));
+    CHECK_FALSE(needs_revalidation(snapshot(7, {}), state(7, {})));
+    CHECK(needs_revalidation(snapshot(8, {}), state(7, {})));
+}
+
+TEST_CASE("matching after a validity change pairs by Message-ID and size") {
+    std::vector<HeldMessage> h = {held("1", 0, "<a@x>", 10), held("2", 0, "<b@x>", 20),
+                                  held("3", 0, "", 30), held("4", 0, "<c@x>", 40)};
+    std::vector<MessageKey> r = {{"101", "<b@x>", 20}, {"102", "<a@x>", 10},
+                                 {"103", "", 30},       {"104", "<c@x>", 41}};
+    auto pairs = match_by_key(h, r);
+    REQUIRE(pairs.size() == 2);
+    CHECK(pairs[0] == std::pair<std::string, std::string>{"2", "101"});
+    CHECK(pairs[1] == std::pair<std::string, std::string>{"1", "102"});
+}
+
+TEST_CASE("distinct messages sharing a Message-ID are each matched once") {
+    std::vector<HeldMessage> h = {held("1", 0, "<dup@x>", 10), held("2", 0, "<dup@x>", 10)};
+    std::vector<MessageKey> r = {{"11", "<dup@x>", 10}, {"12", "<dup@x>", 10}, {"13", "<dup@x>", 10}};
+    auto pairs = match_by_key(h, r);
+    REQUIRE(pairs.size() == 2);
+    CHECK(pairs[0].first != pairs[1].first);
+    CHECK(pairs[0].second == "11");
+    CHECK(pairs[1].second == "12");
+}
