@@ -169,8 +169,10 @@ class DateCursor {
 };
 
 std::string_view trim_spaces(std::string_view text) {
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ')
+        text.remove_suffix(1);
     return text;
 }
 
@@ -233,14 +235,14 @@ std::string flags_to_imap(const mf::Flags& flags) {
 
 std::string format_internal_date(std::int64_t epoch) {
     epoch = std::clamp(epoch, k_earliest, k_latest);
-    const std::int64_t days = (epoch >= 0 ? epoch : epoch - (k_seconds_per_day - 1)) /
-                              k_seconds_per_day;
+    const std::int64_t days =
+        (epoch >= 0 ? epoch : epoch - (k_seconds_per_day - 1)) / k_seconds_per_day;
     const auto seconds = static_cast<unsigned>(epoch - days * k_seconds_per_day);
     const CivilDate date = civil_from_days(days);
     char buffer[48];
     std::snprintf(buffer, sizeof buffer, "%2u-%s-%04u %02u:%02u:%02u +0000", date.day,
-                  k_months[date.month - 1].data(), static_cast<unsigned>(date.year),
-                  seconds / 3600, seconds / 60 % 60, seconds % 60);
+                  k_months[date.month - 1].data(), static_cast<unsigned>(date.year), seconds / 3600,
+                  seconds / 60 % 60, seconds % 60);
     return buffer;
 }
 
@@ -276,7 +278,8 @@ std::string sequence_set(std::vector<std::uint32_t> uids) {
     std::string out;
     for (std::size_t first = 0; first < uids.size();) {
         std::size_t last = first;
-        while (last + 1 < uids.size() && uids[last + 1] == std::uint64_t{uids[last]} + 1) ++last;
+        while (last + 1 < uids.size() && uids[last + 1] == std::uint64_t{uids[last]} + 1)
+            ++last;
         if (!out.empty()) out += ',';
         out += std::to_string(uids[first]);
         if (last > first) out += ':' + std::to_string(uids[last]);

@@ -10,9 +10,15 @@ namespace {
 constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 constexpr char32_t k_replacement = 0xFFFD;
 
-bool is_direct(char32_t c) { return c >= 0x20 && c <= 0x7e; }
-bool is_high_surrogate(char32_t c) { return c >= 0xD800 && c <= 0xDBFF; }
-bool is_low_surrogate(char32_t c) { return c >= 0xDC00 && c <= 0xDFFF; }
+bool is_direct(char32_t c) {
+    return c >= 0x20 && c <= 0x7e;
+}
+bool is_high_surrogate(char32_t c) {
+    return c >= 0xD800 && c <= 0xDBFF;
+}
+bool is_low_surrogate(char32_t c) {
+    return c >= 0xDC00 && c <= 0xDFFF;
+}
 
 int base64_value(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';

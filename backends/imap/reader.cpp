@@ -70,8 +70,7 @@ class Input {
     int peek() {
         if (m_failure) return -1;
         if (m_used >= m_limit) {
-            m_failure = protocol_error("response longer than " + std::to_string(m_limit) +
-                                       " bytes")
+            m_failure = protocol_error("response longer than " + std::to_string(m_limit) + " bytes")
                             .error();
             return -1;
         }
@@ -131,8 +130,8 @@ class Input {
             m_failure = got.error();
         } else if (*got == 0 || *got > k_buffer_size) {
             // A stream that reports no progress would make us spin forever.
-            m_failure = Failure{ErrorKind::connect, Scope::account,
-                                "IMAP: connection returned no data"};
+            m_failure =
+                Failure{ErrorKind::connect, Scope::account, "IMAP: connection returned no data"};
         } else {
             m_pos = 0;
             m_end = *got;
@@ -392,7 +391,8 @@ Status Lexer::expect_space() {
         if (m_in.failed()) return m_in.error();
         return protocol_error("expected a space");
     }
-    while (m_in.peek() == ' ') m_in.skip();
+    while (m_in.peek() == ' ')
+        m_in.skip();
     if (m_in.failed()) return m_in.error();
     return {};
 }
@@ -400,13 +400,15 @@ Status Lexer::expect_space() {
 // "[UIDVALIDITY 3857529045] UIDs valid": the code is tokenised on its own;
 // if that fails (a server's free-form brackets) the whole line stays text.
 void split_code(Response& response, std::string_view line, const ReaderLimits& limits) {
-    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    while (!line.empty() && line.front() == ' ')
+        line.remove_prefix(1);
     if (!line.empty() && line.front() == '[') {
         Input in(line.substr(1));
         Lexer lexer(in, limits, nullptr, Mode::code);
         if (auto code = lexer.items({})) {
             std::string_view rest = line.substr(1 + in.position());
-            while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+            while (!rest.empty() && rest.front() == ' ')
+                rest.remove_prefix(1);
             response.code = std::move(*code);
             response.text = rest;
             return;

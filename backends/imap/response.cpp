@@ -6,7 +6,9 @@ namespace mf::imap {
 
 namespace {
 
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char ascii_upper(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 template <class Int> std::optional<Int> parse_digits(const Value& value) {
     if (value.type != Value::Type::atom || value.text.empty()) return std::nullopt;
@@ -48,9 +50,13 @@ void append_values(std::string& out, const std::vector<Value>& values) {
 
 } // namespace
 
-std::optional<std::uint32_t> to_u32(const Value& value) { return parse_digits<std::uint32_t>(value); }
+std::optional<std::uint32_t> to_u32(const Value& value) {
+    return parse_digits<std::uint32_t>(value);
+}
 
-std::optional<std::uint64_t> to_u64(const Value& value) { return parse_digits<std::uint64_t>(value); }
+std::optional<std::uint64_t> to_u64(const Value& value) {
+    return parse_digits<std::uint64_t>(value);
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

@@ -252,7 +252,9 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
 // durable -> recorded. A crash before the rename loses only tmp/ files (the
 // next run fetches again); after it, the next load() adopts the files.
 Status MaildirFolder::commit() {
-    if (m_pending.empty() && m_flag_changes.empty()) return {};
+    // An empty folder is kept too, so a restore can give it back.
+    if (auto s = ensure_dirs(); !s) return s;
+    if (m_pending.empty() && m_flag_changes.empty() && m_record.known) return {};
     if (auto s = save_keywords(); !s) return s;
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.

@@ -7,6 +7,17 @@ system's Dovecot is used or touched, so two test runs on one machine never
 meet.  It needs root (Dovecot's master drops privileges itself: logins run as
 ``dovenull``, mail access as ``dovecot``), Dovecot 2.3 and openssl.
 
+Typical use in a test::
+
+    with Dovecot() as dc:                       # or start() + addCleanup(stop)
+        dc.add_user("alice", "secret")
+        sample = sample_mailbox(dc, "alice")    # folder -> [Message]
+        r = run_mailferry(["backup", dc.url("imaps", "alice"), archive,
+                           "--cacert", dc.cacert,
+                           "--password-env", "MF_TEST_PASSWORD"],
+                          password="secret")
+        assert dc.unseen("alice", "INBOX") == 2  # the backup set no \Seen
+
 How the harness looks at the server, and why:
 
 * Mail is written and read through ``doveadm exec imap -u USER``, a
@@ -30,6 +41,13 @@ LOGIN works even with ``disable_plaintext_auth = yes``.  To see the refusal
 (LOGINDISABLED, [PRIVACYREQUIRED]) a client must connect from another
 loopback address, e.g. :data:`INSECURE_SOURCE` (127.0.0.2); the server still
 listens on 127.0.0.1 only.
+
+Other behaviour tests may meet: a failed login answers after up to 0.5 s
+(Dovecot flushes auth failures on a 0.5 s timer even with
+``auth_failure_delay = 0``); the auth penalty for repeated failures is off,
+so a wrong-password test does not slow the tests after it; a second
+``add_user`` of the same name (password change) can take up to a second to
+be accepted, add_user waits for it.
 """
 
 from __future__ import annotations
@@ -39,7 +57,6 @@ import base64
 import dataclasses
 import datetime as _dt
 import email.utils
-import grp
 import imaplib
 import os
 import poplib
@@ -56,11 +73,11 @@ import time
 from typing import Iterable, Mapping, Sequence
 
 __all__ = [
-    "HOST", "INSECURE_SOURCE", "SEPARATOR", "SAMPLE_FOLDERS",
+    "HOST", "INSECURE_SOURCE", "SEPARATOR", "SAMPLE_FOLDERS", "TRICKY_LINES",
     "HarnessError", "Message", "Dovecot",
     "free_port", "make_message", "sample_mailbox",
     "run_mailferry", "mailferry_path",
-    "imap_utf7_encode", "imap_utf7_decode",
+    "imap_utf7_encode", "imap_utf7_decode", "imap_mailbox",
 ]
 
 DOVECOT_BIN = "/usr/sbin/dovecot"
@@ -76,6 +93,9 @@ INSECURE_SOURCE = "127.0.0.2"
 SEPARATOR = "/"
 MAIL_USER = "dovecot"       # owns all mail (default_internal_user and userdb uid)
 LOGIN_USER = "dovenull"     # unprivileged, chrooted login processes
+
+TMP_PREFIX = "mfdovecot-"
+OWNER_FILE = "owner.pids"  # "TEST_PID DOVECOT_PID", for _sweep_stale_dirs
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -165,7 +185,7 @@ def _imap_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _imap_mailbox(folder: str) -> str:
+def imap_mailbox(folder: str) -> str:
     """A folder name as an IMAP astring argument (quoted, modified UTF-7)."""
     return _imap_quote(imap_utf7_encode(folder))
 
@@ -394,7 +414,8 @@ class Dovecot:
         if self.tmp is not None:
             raise HarnessError("a stopped Dovecot cannot start again; make a new one")
         _check_prerequisites()
-        self.tmp = tempfile.mkdtemp(prefix="mfdovecot-", dir=_short_tmp_root())
+        _sweep_stale_dirs()
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=_short_tmp_root())
         _RUNNING[id(self)] = self
         try:
             self._make_layout()
@@ -595,6 +616,8 @@ service pop3-login {{
                 start_new_session=True, close_fds=True,
                 preexec_fn=_die_with_parent if self.die_with_parent else None)
         self.pid = self._proc.pid
+        with open(os.path.join(self.tmp, OWNER_FILE), "w") as f:
+            f.write(f"{os.getpid()} {self.pid}\n")
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self._proc.poll() is not None:
@@ -806,7 +829,7 @@ service pop3-login {{
         if not items:
             return []
         self.create_folder(user, folder)
-        parts = [b"A1 APPEND " + _imap_mailbox(folder).encode()]
+        parts = [b"A1 APPEND " + imap_mailbox(folder).encode()]
         for m in items:
             flag_text = " ".join(f for f in _flag_list(m.flags) if f != "\\Recent")
             date_text = " " + _imap_date(m.date) if m.date is not None else ""
@@ -841,7 +864,7 @@ service pop3-login {{
         UID order.  Read-only: EXAMINE and BODY.PEEK[] change nothing."""
         items = "UID FLAGS INTERNALDATE" + (" BODY.PEEK[]" if bodies else "")
         with self.imap_session(user) as imap:
-            typ, data = imap.select(_imap_mailbox(folder), readonly=True)
+            typ, data = imap.select(imap_mailbox(folder), readonly=True)
             if typ != "OK":
                 raise HarnessError(f"cannot EXAMINE {folder!r}: {data}")
             typ, data = imap.uid("FETCH", "1:*", f"({items})")
@@ -863,9 +886,10 @@ service pop3-login {{
 
     def imap_session(self, user: str) -> imaplib.IMAP4:
         """A pre-authenticated IMAP session as ``user`` on a pipe (``doveadm
-        exec imap``): no password, no network, not counted against the
-        connection limit.  Use as a context manager; it logs out at the end.
-        Quote folder names with mfharness._imap_mailbox()."""
+        exec imap``): no password, no network, no login process, so it does
+        not use up a network client's mail_max_userip_connections.  Use as a
+        context manager; it logs out at the end.  Quote folder names with
+        mfharness.imap_mailbox()."""
         cmd = shlex.join([DOVEADM_BIN, "-c", self.conf, "exec", "imap", "-u", user,
                           "-o", "rawlog_dir="])
         log = os.path.join(self.tmp, "harness-imap.log")
@@ -891,8 +915,10 @@ service pop3-login {{
 
     def rawlog(self, user: str, direction: str = "in") -> bytes:
         """Everything clients sent ("in") or received ("out") in the user's
-        IMAP sessions, oldest session first; needs Dovecot(rawlog=True).
-        The harness's own sessions are not recorded."""
+        IMAP sessions after login, oldest session first; needs
+        Dovecot(rawlog=True).  Dovecot starts each line with a timestamp
+        ("1700000000.123456 A1 UID FETCH ...").  The login itself (and so the
+        password) and the harness's own sessions are not recorded."""
         if not self.rawlog_enabled:
             raise HarnessError("start Dovecot(rawlog=True) to record sessions")
         d = os.path.join(self.tmp, "rawlog", user)
@@ -1051,6 +1077,35 @@ def _short_tmp_root() -> str:
     under base_dir (e.g. run/login/imap-urlauth); keep the prefix short."""
     root = tempfile.gettempdir()
     return root if len(root) <= 40 else "/tmp"
+
+
+def _sweep_stale_dirs() -> None:
+    """Remove directories left by runs that were killed outright (SIGKILL
+    skips atexit; PDEATHSIG already stopped their Dovecot).  Only those whose
+    test process and Dovecot are both gone: a PID that is alive, even reused,
+    keeps its directory, so a running test never loses its own."""
+    root = _short_tmp_root()
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if not name.startswith(TMP_PREFIX):
+            continue
+        try:
+            with open(os.path.join(path, OWNER_FILE)) as f:
+                pids = [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        if pids and not any(_alive(p) for p in pids):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process; a zombie or a missing PID is dead."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
 
 
 def _group_members(pgid: int) -> list[int]:

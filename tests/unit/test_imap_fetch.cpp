@@ -67,8 +67,8 @@ TEST_CASE("parse_fetch reads the items the engine needs") {
 
 TEST_CASE("parse_fetch takes headers, streamed bodies and odd dates") {
     SUBCASE("header fields literal") {
-        auto data = parse_fetch(parse(
-            "* 3 FETCH (BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n UID 9)"));
+        auto data = parse_fetch(parse("* 3 FETCH (BODY[HEADER.FIELDS (MESSAGE-ID)] "
+                                      "{21}\r\nMessage-ID: <a@b>\r\n\r\n UID 9)"));
         REQUIRE(data);
         CHECK(data->header == "Message-ID: <a@b>\r\n\r\n");
         CHECK(data->uid == 9u);

@@ -25,7 +25,8 @@ class ScriptedStream : public ByteStream {
         if (m_pos == m_data.size()) {
             return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "connection closed");
         }
-        std::size_t end = std::min({m_data.size(), m_pos + len, m_pos + std::min(len, m_max_piece)});
+        std::size_t end =
+            std::min({m_data.size(), m_pos + len, m_pos + std::min(len, m_max_piece)});
         if (m_pos < m_split) end = std::min(end, m_split);
         std::copy(m_data.begin() + static_cast<std::ptrdiff_t>(m_pos),
                   m_data.begin() + static_cast<std::ptrdiff_t>(end), buf);
@@ -44,7 +45,8 @@ class ScriptedStream : public ByteStream {
 // `prefix` followed by an endless run of `filler`, made up as it is read.
 class EndlessStream : public ByteStream {
   public:
-    EndlessStream(std::string prefix, char filler) : m_prefix(std::move(prefix)), m_filler(filler) {}
+    EndlessStream(std::string prefix, char filler)
+        : m_prefix(std::move(prefix)), m_filler(filler) {}
 
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
         for (std::size_t i = 0; i < len; ++i) {
@@ -138,7 +140,8 @@ std::string literal(std::string_view body) {
 // One string, so that doctest shows both sides of a mismatch.
 std::string lines(const std::vector<std::string>& items) {
     std::string out;
-    for (const std::string& item : items) out += "\n  " + item;
+    for (const std::string& item : items)
+        out += "\n  " + item;
     return out;
 }
 
@@ -169,16 +172,17 @@ std::vector<Transcript> transcripts() {
          "* LIST (\\HasNoChildren) \".\" INBOX\r\n"
          "* LIST (\\HasChildren \\Noselect) \"/\" \"Archive\"\r\n"
          "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent Items\"\r\n"
-         "* LIST () \"/\" " + literal("Two\r\nLines )") + "\r\n"
-         "* LIST (\\Noselect) NIL \"\"\r\n"
-         "* list (\\HasNoChildren) \"/\" ~peter/mail/&U,BTFw-\r\n"
-         "* LIST (\\HasNoChildren) \"\\\\\" \"a\\\\b \\\"q\\\" {50}\"\r\n"
-         "A002 OK List completed (0.001 + 0.000 secs).\r\n",
+         "* LIST () \"/\" " +
+             literal("Two\r\nLines )") +
+             "\r\n"
+             "* LIST (\\Noselect) NIL \"\"\r\n"
+             "* list (\\HasNoChildren) \"/\" ~peter/mail/&U,BTFw-\r\n"
+             "* LIST (\\HasNoChildren) \"\\\\\" \"a\\\\b \\\"q\\\" {50}\"\r\n"
+             "A002 OK List completed (0.001 + 0.000 secs).\r\n",
          {"* [LIST (\\HasNoChildren) \".\" INBOX]",
           "* [LIST (\\HasChildren \\Noselect) \"/\" \"Archive\"]",
           "* [LIST (\\HasNoChildren \\Sent) \"/\" \"Sent Items\"]",
-          "* [LIST () \"/\" \"Two\\x0d\\x0aLines )\"]",
-          "* [LIST (\\Noselect) NIL \"\"]",
+          "* [LIST () \"/\" \"Two\\x0d\\x0aLines )\"]", "* [LIST (\\Noselect) NIL \"\"]",
           "* [list (\\HasNoChildren) \"/\" ~peter/mail/&U,BTFw-]",
           "* [LIST (\\HasNoChildren) \"\\\\\" \"a\\\\b \\\"q\\\" {50}\"]",
           "A002 OK \"List completed (0.001 + 0.000 secs).\""},
@@ -210,26 +214,27 @@ std::vector<Transcript> transcripts() {
           "* OK [PERMANENTFLAGS ()] \"Read-only mailbox.\"",
           "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] \"Flags "
           "permitted.\"",
-          "* [172 EXISTS]",
-          "* [1 RECENT]",
-          "* OK [UNSEEN 12] \"Message 12 is first unseen\"",
+          "* [172 EXISTS]", "* [1 RECENT]", "* OK [UNSEEN 12] \"Message 12 is first unseen\"",
           "* OK [UIDVALIDITY 3857529045] \"UIDs valid\"",
-          "* OK [UIDNEXT 4392] \"Predicted next UID\"",
-          "* OK [HIGHESTMODSEQ 715194045007] \"\"",
-          "* OK [NOMODSEQ] \"Sorry, no modsequences\"",
-          "* OK \"[ALERT unbalanced ( here] text\"",
+          "* OK [UIDNEXT 4392] \"Predicted next UID\"", "* OK [HIGHESTMODSEQ 715194045007] \"\"",
+          "* OK [NOMODSEQ] \"Sorry, no modsequences\"", "* OK \"[ALERT unbalanced ( here] text\"",
           "* NO [ALERT] \"Mailbox is at 95% of quota\"",
           "A142 OK [READ-ONLY] \"EXAMINE completed\""},
          {}},
         {"fetch",
          "* 1 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 12 INTERNALDATE \"17-Jul-1996 02:44:25 "
-         "-0700\" BODY[] " + literal("Hello\r\nWorld") + ")\r\n"
-         "* 2 FETCH (BODY[] " + literal(k_tricky_body) + " UID 9 FLAGS ())\r\n"
-         "* 3 FETCH (UID 10 BODY[HEADER.FIELDS (MESSAGE-ID)] " +
-             literal("Message-ID: <a@b>\r\n\r\n") + ")\r\n"
-         "* 4 FETCH (UID 11 BODY[]<0> ~{3}\r\na\0b)\r\n"s +
-         "* 5 FETCH (UID 12 MODSEQ (624140003) FLAGS (\\Seen $Junk) RFC822 {0+}\r\n)\r\n"
-         "A003 OK Fetch completed (0.002 + 0.000 secs).\r\n",
+         "-0700\" BODY[] " +
+             literal("Hello\r\nWorld") +
+             ")\r\n"
+             "* 2 FETCH (BODY[] " +
+             literal(k_tricky_body) +
+             " UID 9 FLAGS ())\r\n"
+             "* 3 FETCH (UID 10 BODY[HEADER.FIELDS (MESSAGE-ID)] " +
+             literal("Message-ID: <a@b>\r\n\r\n") +
+             ")\r\n"
+             "* 4 FETCH (UID 11 BODY[]<0> ~{3}\r\na\0b)\r\n"s +
+             "* 5 FETCH (UID 12 MODSEQ (624140003) FLAGS (\\Seen $Junk) RFC822 {0+}\r\n)\r\n"
+             "A003 OK Fetch completed (0.002 + 0.000 secs).\r\n",
          {"* [1 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 12 INTERNALDATE \"17-Jul-1996 02:44:25 "
           "-0700\" BODY[] {streamed 12})]",
           "* [2 FETCH (BODY[] {streamed " + std::to_string(k_tricky_body.size()) +
@@ -239,7 +244,8 @@ std::vector<Transcript> transcripts() {
           "* [4 FETCH (UID 11 BODY[]<0> {streamed 3})]",
           "* [5 FETCH (UID 12 MODSEQ (624140003) FLAGS (\\Seen $Junk) RFC822 {streamed 0})]",
           "A003 OK \"Fetch completed (0.002 + 0.000 secs).\""},
-         {"BODY[] 12: Hello\r\nWorld <end>", "BODY[] " + std::to_string(k_tricky_body.size()) + ": " + k_tricky_body + " <end>",
+         {"BODY[] 12: Hello\r\nWorld <end>",
+          "BODY[] " + std::to_string(k_tricky_body.size()) + ": " + k_tricky_body + " <end>",
           "BODY[]<0> 3: a\0b <end>"s, "RFC822 0:  <end>"}},
         {"failures and continuations",
          "A004 NO [TRYCREATE] Mailbox doesn't exist: Foo\r\n"
@@ -362,8 +368,7 @@ TEST_CASE("hostile input fails cleanly") {
          mf::ErrorKind::protocol, "64 bits"},
         {"literal shorter than announced", "* 1 FETCH (X {10}\r\nabc", mf::ErrorKind::connect,
          "connection closed"},
-        {"unbalanced )", "* 1 FETCH (FLAGS (\\Seen)))\r\n", mf::ErrorKind::protocol,
-         "unbalanced"},
+        {"unbalanced )", "* 1 FETCH (FLAGS (\\Seen)))\r\n", mf::ErrorKind::protocol, "unbalanced"},
         {"unclosed (", "* 1 FETCH (FLAGS (\\Seen)\r\n", mf::ErrorKind::protocol, "unclosed"},
         {"100-deep nesting", "* X " + std::string(100, '(') + std::string(100, ')') + "\r\n",
          mf::ErrorKind::protocol, "nested deeper than 64"},
@@ -374,8 +379,7 @@ TEST_CASE("hostile input fails cleanly") {
         {"unterminated section", "* 1 FETCH (BODY[HEADER \r\n", mf::ErrorKind::protocol,
          "unterminated '['"},
         {"literal without size", "* 1 FETCH (X {}\r\n", mf::ErrorKind::protocol, "malformed"},
-        {"literal size not closed", "* 1 FETCH (X {12 \r\n", mf::ErrorKind::protocol,
-         "malformed"},
+        {"literal size not closed", "* 1 FETCH (X {12 \r\n", mf::ErrorKind::protocol, "malformed"},
         {"tagged without status", "A1 FETCH done\r\n", mf::ErrorKind::protocol, "not OK"},
         {"empty line", "\r\n", mf::ErrorKind::protocol, "tag"},
         {"CR without LF", "* 1 EXISTS\rX\r\n", mf::ErrorKind::protocol, "end of line"},
@@ -422,8 +426,8 @@ TEST_CASE("the largest literal size streams to a handler until the connection en
 }
 
 TEST_CASE("endless lines fail at the limit without reading much further") {
-    for (const char* prefix : {"* OK ", "* 1 FETCH (X ", "A1 ", "+ ", "* 1 FETCH (\"",
-                               "* 1 FETCH (BODY[x"}) {
+    for (const char* prefix :
+         {"* OK ", "* 1 FETCH (X ", "A1 ", "+ ", "* 1 FETCH (\"", "* 1 FETCH (BODY[x"}) {
         CAPTURE(prefix);
         EndlessStream stream(prefix, 'x');
         ResponseReader reader(stream);

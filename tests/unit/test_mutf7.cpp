@@ -38,22 +38,22 @@ TEST_CASE("mutf7 encodes and decodes known names") {
 
 TEST_CASE("mutf7 rejects what no correct server sends") {
     const std::vector<std::string> invalid = {
-        "&",            // unterminated shift
-        "&U,BTFw",      // unterminated run
-        "&U/BTFw-",     // '/' is plain base64, not modified
-        "&U,BTFw=-",    // padding
-        "&AGE-&AGI-",   // null shift between two runs
-        "&AEE-",        // "A" must be written directly
-        "&ACY-",        // "&" must be written as "&-"
-        "&AOk",         // missing '-'
-        "&AOl-",        // non-zero leftover bits
-        "&AOkA-",       // a whole extra digit of padding
-        "&2D0-",        // high surrogate alone
-        "&3gA-",        // low surrogate alone
-        "&2D3YPQ-",     // two high surrogates
-        "caf\xc3\xa9",  // 8-bit bytes are never direct
-        "tab\there",    // controls are never direct
-        "&AA-",         // fewer than 16 bits
+        "&",           // unterminated shift
+        "&U,BTFw",     // unterminated run
+        "&U/BTFw-",    // '/' is plain base64, not modified
+        "&U,BTFw=-",   // padding
+        "&AGE-&AGI-",  // null shift between two runs
+        "&AEE-",       // "A" must be written directly
+        "&ACY-",       // "&" must be written as "&-"
+        "&AOk",        // missing '-'
+        "&AOl-",       // non-zero leftover bits
+        "&AOkA-",      // a whole extra digit of padding
+        "&2D0-",       // high surrogate alone
+        "&3gA-",       // low surrogate alone
+        "&2D3YPQ-",    // two high surrogates
+        "caf\xc3\xa9", // 8-bit bytes are never direct
+        "tab\there",   // controls are never direct
+        "&AA-",        // fewer than 16 bits
     };
     for (const std::string& text : invalid) {
         CAPTURE(text);
@@ -68,9 +68,11 @@ TEST_CASE("mutf7 encodes invalid UTF-8 bytes as U+FFFD") {
         std::string decoded_after_encoding;
     };
     const std::vector<Case> cases = {
-        {"a\xff" "b", "a" + replacement + "b"},
+        {"a\xff"
+         "b",
+         "a" + replacement + "b"},
         {"\x80", replacement},
-        {"\xc0\xaf", replacement + replacement},          // overlong "/"
+        {"\xc0\xaf", replacement + replacement},                   // overlong "/"
         {"\xed\xa0\x80", replacement + replacement + replacement}, // encoded surrogate
         {"\xf4\x90\x80\x80", replacement + replacement + replacement + replacement}, // > U+10FFFF
         {"\xf8\x88\x80\x80\x80", std::string()},

@@ -1,0 +1,199 @@
+// libFuzzer target: arbitrary server bytes through ResponseReader, and every
+// parsed response through parse_fetch and describe.
+//
+// Not part of the CMake build. Build and run (from /work/main):
+//
+//   clang++ -std=c++2b -g -O1 -fsanitize=fuzzer,address,undefined \
+//       -fno-sanitize-recover=all -I. tests/fuzz/fuzz_imap_reader.cpp -o /tmp/fuzz_imap_reader
+//   /tmp/fuzz_imap_reader -max_total_time=20 -max_len=4096 /tmp/corpus
+//   tests/fuzz/corpus/imap_reader
+//
+// It is a unity build (the sources under test are #included below) because
+// clang 14 cannot use libstdc++ 12's std::expected (that header needs
+// __cpp_concepts >= 202002, i.e. conditionally trivial destructors, which
+// clang 14 lacks). For clang only, a minimal stand-in is declared first;
+// with a compiler that has std::expected the stand-in is skipped.
+//
+// The whole input is the server's byte stream. Its last byte, XOR '\n',
+// also picks the delivery (piece sizes), the limits and the literal
+// handler's appetite, so a plain transcript ending in LF (the seed corpus)
+// runs whole, with default limits.
+
+#include <version>
+
+#if !defined(__cpp_lib_expected)
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace std {
+
+template <class E> class unexpected {
+  public:
+    constexpr explicit unexpected(E e) : m_error(std::move(e)) {}
+    constexpr const E& error() const& { return m_error; }
+    constexpr E& error() & { return m_error; }
+    constexpr E&& error() && { return std::move(m_error); }
+
+  private:
+    E m_error;
+};
+template <class E> unexpected(E) -> unexpected<E>;
+
+template <class T> struct is_unexpected_shim : false_type {};
+template <class E> struct is_unexpected_shim<unexpected<E>> : true_type {};
+
+template <class T, class E> class expected {
+  public:
+    constexpr expected() : m_storage(in_place_index<0>) {}
+    template <class U = T>
+    requires(!is_same_v<remove_cvref_t<U>, expected> &&
+             !is_unexpected_shim<remove_cvref_t<U>>::value &&
+             is_constructible_v<T, U>) constexpr expected(U&& value)
+        : m_storage(in_place_index<0>, std::forward<U>(value)) {}
+    template <class G>
+    constexpr expected(const unexpected<G>& e) : m_storage(in_place_index<1>, e.error()) {}
+    template <class G>
+    constexpr expected(unexpected<G>&& e) : m_storage(in_place_index<1>, std::move(e).error()) {}
+
+    constexpr bool has_value() const { return m_storage.index() == 0; }
+    constexpr explicit operator bool() const { return has_value(); }
+    constexpr T& operator*() & { return *get_if<0>(&m_storage); }
+    constexpr const T& operator*() const& { return *get_if<0>(&m_storage); }
+    constexpr T&& operator*() && { return std::move(*get_if<0>(&m_storage)); }
+    constexpr T* operator->() { return get_if<0>(&m_storage); }
+    constexpr const T* operator->() const { return get_if<0>(&m_storage); }
+    constexpr T& value() & { return **this; }
+    constexpr E& error() & { return *get_if<1>(&m_storage); }
+    constexpr const E& error() const& { return *get_if<1>(&m_storage); }
+    constexpr E&& error() && { return std::move(*get_if<1>(&m_storage)); }
+
+  private:
+    variant<T, E> m_storage;
+};
+
+template <class E> class expected<void, E> {
+  public:
+    constexpr expected() = default;
+    template <class G> constexpr expected(const unexpected<G>& e) : m_error(e.error()) {}
+    template <class G> constexpr expected(unexpected<G>&& e) : m_error(std::move(e).error()) {}
+
+    constexpr bool has_value() const { return !m_error.has_value(); }
+    constexpr explicit operator bool() const { return has_value(); }
+    constexpr E& error() & { return *m_error; }
+    constexpr const E& error() const& { return *m_error; }
+    constexpr E&& error() && { return std::move(*m_error); }
+
+  private:
+    optional<E> m_error;
+};
+
+} // namespace std
+#endif
+
+#include "backends/imap/fetch.cpp"
+#include "backends/imap/reader.cpp"
+#include "backends/imap/response.cpp"
+#include "sync/flags.cpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+namespace {
+
+using namespace mf::imap;
+
+void require(bool condition) {
+    if (!condition) std::abort();
+}
+
+class FuzzStream : public ByteStream {
+  public:
+    FuzzStream(const std::uint8_t* data, std::size_t size, std::size_t piece)
+        : m_data(data), m_size(size), m_piece(piece) {}
+
+    mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
+        if (m_pos == m_size) {
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "connection closed");
+        }
+        const std::size_t count = std::min({len, m_piece, m_size - m_pos});
+        std::copy(m_data + m_pos, m_data + m_pos + count, buf);
+        m_pos += count;
+        return count;
+    }
+
+  private:
+    const std::uint8_t* m_data;
+    std::size_t m_size;
+    std::size_t m_piece;
+    std::size_t m_pos = 0;
+};
+
+// Claims bodies and checks that the reader keeps its side of the contract:
+// chunks only inside a claimed literal, exactly `size` bytes, then end().
+class CheckingHandler : public LiteralHandler {
+  public:
+    explicit CheckingHandler(bool greedy) : m_greedy(greedy) {}
+
+    bool claim(std::string_view preceding, std::uint64_t size) override {
+        require(!m_open);
+        m_open = m_greedy || preceding.starts_with("BODY[]") || preceding.starts_with("BINARY[");
+        m_expected = size;
+        m_received = 0;
+        return m_open;
+    }
+    mf::Status chunk(std::string_view bytes) override {
+        require(m_open && !bytes.empty() && bytes.size() <= 64 * 1024);
+        m_received += bytes.size();
+        require(m_received <= m_expected);
+        return {};
+    }
+    mf::Status end() override {
+        require(m_open && m_received == m_expected);
+        m_open = false;
+        return {};
+    }
+
+  private:
+    bool m_greedy;
+    bool m_open = false;
+    std::uint64_t m_expected = 0;
+    std::uint64_t m_received = 0;
+};
+
+void exercise(const Response& response) {
+    require(!describe(response).empty());
+    if (auto fetch = parse_fetch(response)) {
+        require(fetch->seq != 0);
+        if (fetch->flags) (void)flags_to_imap(*fetch->flags);
+        if (fetch->internal_date) {
+            require(parse_internal_date(format_internal_date(*fetch->internal_date)) ==
+                    *fetch->internal_date);
+        }
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    static constexpr std::size_t k_pieces[] = {SIZE_MAX, 1, 2, 3, 7, 64, 4096, 65536};
+    const auto config = static_cast<std::uint8_t>(data[size - 1] ^ '\n');
+    ReaderLimits limits;
+    if ((config & 8) != 0) limits = ReaderLimits{256, 4};
+    FuzzStream stream(data, size, k_pieces[config & 7]);
+    CheckingHandler handler((config & 16) != 0);
+    ResponseReader reader(stream, limits);
+    // Every response consumes at least its line end, so this ends with the
+    // input (libFuzzer's -timeout would report it if it did not).
+    for (;;) {
+        auto response = reader.read(&handler);
+        if (!response) break;
+        exercise(*response);
+    }
+    require(!reader.read(&handler)); // failures are sticky
+    return 0;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds mailferry and runs the whole test suite
+# (unit tests and end-to-end tests against private Dovecot servers).
+#   bash tests/run.sh                 # normal build in build/
+#   MAILFERRY_SANITIZE=1 bash tests/run.sh   # address+undefined sanitizers, in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/install-deps.sh
+
+build=build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${MAILFERRY_SANITIZE:-0}" = 1 ]; then
+  build=build-asan
+  flags+=(-DMAILFERRY_SANITIZE=ON)
+fi
+[ "${CI:-}" = true ] && flags+=(-DMAILFERRY_WERROR=ON)
+
+cmake -S . -B "$build" "${flags[@]}" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+ctest --output-on-failure -j2 "$@"
