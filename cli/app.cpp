@@ -58,6 +58,11 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    cmd->add_flag("--delete-after-download", a.delete_after_download,
+                  "POP3: delete messages from the server once they are safely in the archive");
+    cmd->add_option("--delete-older-than", a.delete_older_than,
+                    "POP3: delete messages held in the archive and older than this many days (0: never)")
+        ->capture_default_str();
     cmd->callback([&] { code = run_backup(a); });
 }
 

@@ -2,6 +2,7 @@
 // archive, incrementally, changing nothing on the server.
 #include "backends/archive/archive.h"
 #include "backends/imap/source.h"
+#include "backends/pop3/source.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -38,8 +39,12 @@ std::vector<FolderInfo> selected(const std::vector<FolderInfo>& all, const Backu
 }
 
 Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bool debug) {
-    if (endpoint.protocol != net::Protocol::imap)
-        return fail(ErrorKind::usage, Scope::run, "POP3 backup is not available yet");
+    net::TraceSink trace = debug ? stderr_trace("") : nullptr;
+    if (endpoint.protocol == net::Protocol::pop3) {
+        auto pop = pop3::Session::open(endpoint, trace);
+        if (!pop) return std::unexpected(pop.error());
+        return std::unique_ptr<Source>(std::make_unique<pop3::Pop3Source>(std::move(*pop)));
+    }
     auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("") : nullptr});
     if (!session) return std::unexpected(session.error());
     return std::unique_ptr<Source>(std::make_unique<imap::ImapSource>(std::move(*session)));
@@ -57,9 +62,17 @@ void run_folders(Source& source, archive::Archive& archive, const std::vector<Fo
                  const BackupArgs& args, Progress& progress, RunReport& report) {
     BackupOptions options;
     options.dry_run = args.dry_run;
+    options.removal.after_download = args.delete_after_download;
+    if (args.delete_older_than > 0)
+        options.removal.older_than = static_cast<std::int64_t>(std::time(nullptr)) -
+                                     static_cast<std::int64_t>(args.delete_older_than) * 86400;
     for (const auto& folder : folders) {
         auto outcome = backup_folder(source, archive.store(), folder, options, progress);
         report.folders.push_back(outcome.report);
+        if (std::string c = source.caveat(); !c.empty() && report.caveat.empty()) {
+            report.caveat = c;
+            progress.note("note: " + c);
+        }
         if (outcome.failure) {
             report.failures.push_back(*outcome.failure);
             if (outcome.failure->scope != Scope::folder && outcome.failure->scope != Scope::message) break;
@@ -75,6 +88,13 @@ int run_backup(const BackupArgs& args) {
     if (!format) return report_failure(format.error(), args.json);
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
+    if ((args.delete_after_download || args.delete_older_than > 0) && endpoint->protocol != net::Protocol::pop3)
+        return report_failure({ErrorKind::usage, Scope::run,
+                               "--delete-after-download and --delete-older-than apply to POP3 only"},
+                              args.json);
+    if (args.delete_older_than < 0)
+        return report_failure({ErrorKind::usage, Scope::run, "--delete-older-than takes a number of days"},
+                              args.json);
 
     auto archive = archive::Archive::open({args.archive, *format, endpoint->display(), args.dry_run});
     if (!archive) return report_failure(archive.error(), args.json);

@@ -36,6 +36,8 @@ struct BackupArgs {
     bool json = false;
     bool verbose = false;
     bool quiet = false;
+    bool delete_after_download = false; // POP3: DELE what is durable, then QUIT
+    int delete_older_than = 0;          // POP3: days; 0 = never
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

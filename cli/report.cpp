@@ -20,7 +20,10 @@ nlohmann::json folder_json(const FolderReport& f) {
                      {"failed", f.failed},   {"vanished", f.vanished},
                      {"flags_updated", f.flags_updated}, {"gone_from_source", f.gone},
                      {"bytes", f.bytes},     {"uidvalidity_changed", f.revalidated},
-                     {"rematched", f.rematched}};
+                     {"rematched", f.rematched},
+                     {"removed_by_others", f.removed_by_others},
+                     {"deleted_from_source", f.deleted},
+                     {"planned_deletions", f.planned_deletions}};
     if (!f.error.empty()) j["error"] = f.error;
     return j;
 }
@@ -44,6 +47,7 @@ std::string report_json(const RunReport& r) {
     nlohmann::json j{{"ok", r.exit_code == 0}, {"exit_code", r.exit_code}, {"source", r.source},
                      {"archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
                      {"folders", folders},   {"totals", totals},        {"errors", errors}};
+    if (!r.caveat.empty()) j["caveat"] = r.caveat;
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -62,9 +66,21 @@ void print_summary(const RunReport& r, std::ostream& out) {
         << (r.dry_run ? "would fetch " : "fetched ") << fetched << " (" << human_bytes(bytes) << "), "
         << held << " already held, " << flags << " flag updates";
     if (failed) out << ", " << failed << " FAILED";
+    std::size_t others = 0, deleted = 0, planned_del = 0;
+    for (const auto& f : r.folders) {
+        others += f.removed_by_others;
+        deleted += f.deleted;
+        planned_del += f.planned_deletions;
+    }
+    if (r.dry_run && planned_del) out << ", would delete " << planned_del << " from the server";
+    if (!r.dry_run && deleted) out << ", deleted " << deleted << " from the server";
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.seconds);
     out << " in " << secs << " s\n";
+    if (others)
+        out << "warning: " << others
+            << " messages were removed from the server by another client since the last run\n";
+    if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
     for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
 }
 

@@ -17,6 +17,7 @@ struct RunReport {
     std::vector<FolderReport> folders;
     std::vector<Failure> failures;
     double seconds = 0;
+    std::string caveat; // how the source was read, when the user should know
     int exit_code = 0;
 
     std::size_t total_fetched() const;

@@ -18,6 +18,12 @@ class BatchingSink : public MessageSink {
     void abandon() override { m_store.abandon(); }
     Status finish(const RemoteMessage& message) override {
         if (auto s = m_store.finish(message); !s) return s;
+        if (m_options.removal.active()) {
+            HeldMessage h;
+            h.id = message.id;
+            h.date = message.internal_date;
+            m_pending_held.push_back(std::move(h));
+        }
         ++m_pending;
         m_pending_bytes += message.size;
         m_progress.message_done(message.size);
@@ -29,11 +35,15 @@ class BatchingSink : public MessageSink {
         if (auto s = m_store.commit(); !s) return s;
         m_committed += m_pending;
         m_committed_bytes += m_pending_bytes;
+        for (auto& h : m_pending_held) m_committed_held.push_back(std::move(h));
+        m_pending_held.clear();
         m_pending = 0;
         m_pending_bytes = 0;
         return {};
     }
     std::size_t committed() const { return m_committed; }
+    // Messages this run made durable (kept only when a removal policy needs them).
+    std::vector<HeldMessage>& committed_held() { return m_committed_held; }
     std::uint64_t committed_bytes() const { return m_committed_bytes; }
 
   private:
@@ -42,6 +52,7 @@ class BatchingSink : public MessageSink {
     Progress& m_progress;
     std::size_t m_pending = 0, m_committed = 0;
     std::uint64_t m_pending_bytes = 0, m_committed_bytes = 0;
+    std::vector<HeldMessage> m_pending_held, m_committed_held;
 };
 
 FolderState as_state(Result<FolderState>&& r) { return r ? std::move(*r) : FolderState{}; }
@@ -73,6 +84,35 @@ Status apply_flags(FolderStore& store, const BackupPlan& plan, FolderReport& rep
         if (auto s = store.set_flags(id, flags); !s) return s;
         ++report.flags_updated;
     }
+    return {};
+}
+
+// Records what changed on the source since the last run: messages someone
+// else removed (reported once), and messages that came back.
+Status note_source_changes(FolderStore& store, const BackupPlan& plan, FolderReport& report) {
+    report.removed_by_others = plan.newly_gone.size();
+    for (const auto& id : plan.newly_gone)
+        if (auto s = store.set_source_state(id, SourceState::gone); !s) return s;
+    for (const auto& id : plan.reappeared)
+        if (auto s = store.set_source_state(id, SourceState::present); !s) return s;
+    return {};
+}
+
+// Deletes from the source only what is durable in the archive. The deletion
+// is recorded first: if the run dies before the source commits it (POP3
+// QUIT), the message is simply seen again next time, never misreported.
+Status remove_from_source(Source& source, FolderStore& store, const Snapshot& snap,
+                          std::vector<HeldMessage> held, const BackupOptions& options,
+                          FolderReport& report) {
+    auto ids = plan_removals(snap, held, options.removal);
+    report.planned_deletions = ids.size();
+    if (ids.empty() || options.dry_run) return {};
+    for (const auto& id : ids)
+        if (auto s = store.set_source_state(id, SourceState::deleted_by_us); !s) return s;
+    if (auto s = store.commit(); !s) return s;
+    if (auto s = source.remove(ids); !s) return s;
+    if (auto s = source.close(); !s) return s;
+    report.deleted = ids.size();
     return {};
 }
 
@@ -120,15 +160,19 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.gone = plan.gone.size();
     progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes);
     if (options.dry_run) {
-        report.fetched = 0;
-        report.failed = 0;
         report.flags_updated = plan.flags.size();
+        report.removed_by_others = plan.newly_gone.size();
+        // What would be deleted: what is held now plus what would be fetched.
+        std::vector<HeldMessage> would_hold = state.held;
+        for (const auto& m : snap->messages) would_hold.push_back(HeldMessage{m.id, {}, m.size, {}, m.internal_date});
+        report.planned_deletions = plan_removals(*snap, would_hold, options.removal).size();
         progress.folder_finished(report);
         return out;
     }
 
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
+    if (status) status = note_source_changes(**fstore, plan, report);
     if (status) status = fetch_all(source, sink, plan, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
@@ -144,6 +188,15 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (missing > 0)
         progress.note(report.folder + ": " + std::to_string(missing) +
                       " messages vanished from the server during the run");
+    if (report.removed_by_others > 0)
+        progress.note(report.folder + ": " + std::to_string(report.removed_by_others) +
+                      " messages were removed from the server by another client since the last run");
+    if (options.removal.active()) {
+        std::vector<HeldMessage> held = std::move(state.held);
+        for (auto& h : sink.committed_held()) held.push_back(std::move(h));
+        if (auto s = remove_from_source(source, **fstore, *snap, std::move(held), options, report); !s)
+            return failed(s.error());
+    }
     progress.folder_finished(report);
     return out;
 }

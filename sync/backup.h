@@ -17,6 +17,7 @@ struct BackupOptions {
     std::size_t batch_messages = 1000;   // commit at least this often...
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
     std::size_t fetch_chunk = 5000;      // ids per source fetch call
+    RemovalPolicy removal;               // delete from the source afterwards
 };
 
 struct FolderOutcome {

@@ -35,11 +35,22 @@ struct Snapshot {
 };
 
 // What an archive holds of one folder.
+// Whether the source still had a held message when last looked at. Lets a
+// run tell "removed by someone else since last time" from old news, and
+// from what mailferry deleted itself.
+enum class SourceState : std::uint8_t {
+    present = 0,      // on the source at the last run
+    gone = 1,         // found missing (and reported) at an earlier run
+    deleted_by_us = 2, // mailferry deleted it from the source
+};
+
 struct HeldMessage {
     std::string id;
     Flags flags;
     std::uint64_t size = 0;
     std::string message_id; // the Message-ID header, "" if none
+    std::int64_t date = 0;  // INTERNALDATE or the header date, 0 if unknown
+    SourceState source_state = SourceState::present;
 };
 
 struct FolderState {

@@ -24,13 +24,34 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
             continue;
         }
         ++plan.held;
+        if (it->second->source_state != SourceState::present) plan.reappeared.push_back(m.id);
         if (remote.has_flags && it->second->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
         held.erase(it);
     }
     for (const auto& h : local.held) {
-        if (held.contains(h.id)) plan.gone.push_back(h.id);
+        if (!held.contains(h.id)) continue;
+        plan.gone.push_back(h.id);
+        if (h.source_state == SourceState::present) plan.newly_gone.push_back(h.id);
     }
     return plan;
+}
+
+std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector<HeldMessage>& held,
+                                       const RemovalPolicy& policy) {
+    std::vector<std::string> out;
+    if (!policy.active()) return out;
+    std::unordered_map<std::string_view, const HeldMessage*> by_id;
+    for (const auto& h : held) by_id.emplace(h.id, &h);
+    for (const auto& m : remote.messages) {
+        auto it = by_id.find(m.id);
+        if (it == by_id.end()) continue; // not held: never delete
+        if (policy.older_than) {
+            std::int64_t date = it->second->date;
+            if (date == 0 || date >= *policy.older_than) continue;
+        }
+        out.push_back(m.id);
+    }
+    return out;
 }
 
 std::vector<std::pair<std::string, std::string>>

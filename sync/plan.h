@@ -6,6 +6,7 @@
 #include "sync/model.h"
 #include "sync/source.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,8 @@ struct BackupPlan {
     std::vector<std::string> fetch;                     // on the source, not held
     std::vector<std::pair<std::string, Flags>> flags;   // held, flags differ
     std::vector<std::string> gone;                      // held, no longer on the source
+    std::vector<std::string> newly_gone;  // gone, and on the source at the last run: someone removed them
+    std::vector<std::string> reappeared;  // on the source again although recorded as gone
     std::size_t held = 0;                               // on the source and held
     std::uint64_t fetch_bytes = 0;
 };
@@ -25,6 +28,18 @@ struct BackupPlan {
 bool needs_revalidation(const Snapshot& remote, const FolderState& local);
 
 BackupPlan plan_backup(const Snapshot& remote, const FolderState& local);
+
+// What may be deleted from the source after a backup. Only messages that are
+// on the source and held durably qualify; with `older_than`, only those whose
+// date is known and older than the cutoff (an unknown date never qualifies).
+struct RemovalPolicy {
+    bool after_download = false;
+    std::optional<std::int64_t> older_than; // epoch seconds cutoff
+    bool active() const { return after_download || older_than.has_value(); }
+};
+
+std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector<HeldMessage>& held,
+                                       const RemovalPolicy& policy);
 
 // Pairs held messages with remote ones by Message-ID and size (old id, new
 // id). Each message is used at most once, so distinct messages that share a

@@ -17,6 +17,9 @@ struct FolderReport {
     std::size_t vanished = 0; // planned, but expunged on the source meanwhile
     std::size_t flags_updated = 0;
     std::size_t gone = 0;     // in the archive, no longer on the source (kept)
+    std::size_t removed_by_others = 0; // gone since the last run, not deleted by mailferry
+    std::size_t deleted = 0;  // deleted from the source by this run (by request)
+    std::size_t planned_deletions = 0;
     std::size_t rematched = 0; // matched by content after a validity change
     std::uint64_t bytes = 0;  // bytes fetched
     bool revalidated = false;

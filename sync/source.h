@@ -48,6 +48,16 @@ class Source {
     // at the first failure; messages already finished stay finished.
     virtual Status fetch(const std::vector<std::string>& ids, MessageSink& sink) = 0;
     virtual Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) = 0;
+    // Deletes messages of the open folder on the source: the only method
+    // that changes the source. Called only for messages the store has made
+    // durable. Sources that cannot delete return a Failure.
+    virtual Status remove(const std::vector<std::string>& ids) = 0;
+    // Ends the session so that removals take effect (POP3 commits DELE only
+    // at QUIT; RFC 1939 6). Without it, removals may be rolled back.
+    virtual Status close() = 0;
+    // Something the user should know about how the source was read (e.g. a
+    // POP3 server without UIDL); "" if nothing.
+    virtual std::string caveat() const { return {}; }
 };
 
 } // namespace mf

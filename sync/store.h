@@ -27,6 +27,8 @@ class FolderStore : public MessageSink {
     virtual Status revalidate(std::uint32_t validity,
                               const std::vector<std::pair<std::string, std::string>>& renames) = 0;
     virtual Status set_flags(const std::string& id, const Flags& flags) = 0;
+    // Records what the source did with a held message (recorded at commit).
+    virtual Status set_source_state(const std::string& id, SourceState state) = 0;
     // Makes every finished message and flag change durable, then records it.
     virtual Status commit() = 0;
 };

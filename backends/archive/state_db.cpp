@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS messages (
   keywords TEXT NOT NULL,
   size INTEGER NOT NULL,
   message_id TEXT NOT NULL,
+  date INTEGER NOT NULL,
+  source_state INTEGER NOT NULL,
   PRIMARY KEY (folder, id)
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
@@ -139,7 +141,7 @@ Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::stri
 }
 
 Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
-    Stmt s(m_impl->db, "SELECT id, location, flags, keywords, size, message_id FROM messages "
+    Stmt s(m_impl->db, "SELECT id, location, flags, keywords, size, message_id, date, source_state FROM messages "
                        "WHERE folder=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
@@ -153,6 +155,8 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
         m.flags.keywords = split_keywords(s.text(3));
         m.size = static_cast<std::uint64_t>(s.integer(4));
         m.message_id = s.text(5);
+        m.date = s.integer(6);
+        m.source_state = static_cast<std::uint8_t>(s.integer(7));
         out.push_back(std::move(m));
     }
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading messages"));
@@ -164,10 +168,10 @@ Status StateDb::commit() { return m_impl->exec("COMMIT", "committing"); }
 void StateDb::rollback() { sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
-    Stmt s(m_impl->db, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?)");
+    Stmt s(m_impl->db, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)");
     s.bind(1, folder).bind(2, m.id).bind(3, m.location).bind(4, m.flags.system);
     s.bind(5, join_keywords(m.flags.keywords)).bind(6, static_cast<std::int64_t>(m.size));
-    s.bind(7, m.message_id);
+    s.bind(7, m.message_id).bind(8, m.date).bind(9, m.source_state);
     return m_impl->run(s, "recording a message");
 }
 
@@ -175,6 +179,12 @@ Status StateDb::set_flags(std::int64_t folder, const std::string& id, const Flag
     Stmt s(m_impl->db, "UPDATE messages SET flags=?, keywords=? WHERE folder=? AND id=?");
     s.bind(1, flags.system).bind(2, join_keywords(flags.keywords)).bind(3, folder).bind(4, id);
     return m_impl->run(s, "recording flags");
+}
+
+Status StateDb::set_source_state(std::int64_t folder, const std::string& id, std::uint8_t state) {
+    Stmt s(m_impl->db, "UPDATE messages SET source_state=? WHERE folder=? AND id=?");
+    s.bind(1, state).bind(2, folder).bind(3, id);
+    return m_impl->run(s, "recording the source's state");
 }
 
 Status StateDb::remove(std::int64_t folder, const std::string& id) {

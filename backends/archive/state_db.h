@@ -24,6 +24,8 @@ struct StoredMessage {
     Flags flags;
     std::uint64_t size = 0; // the source's size (CRLF octets)
     std::string message_id;
+    std::int64_t date = 0;
+    std::uint8_t source_state = 0; // SourceState
 };
 
 struct FolderRecord {
@@ -54,6 +56,7 @@ class StateDb {
     void rollback();
     Status put(std::int64_t folder, const StoredMessage& message);
     Status set_flags(std::int64_t folder, const std::string& id, const Flags& flags);
+    Status set_source_state(std::int64_t folder, const std::string& id, std::uint8_t state);
     Status remove(std::int64_t folder, const std::string& id);
     Status remove_all(std::int64_t folder);
 

@@ -224,6 +224,11 @@ Status ImapSource::fetch(const std::vector<std::string>& ids, MessageSink& sink)
     return {};
 }
 
+Status ImapSource::remove(const std::vector<std::string>&) {
+    // A backup never deletes on an IMAP server (mirror will, with UID EXPUNGE).
+    return fail(ErrorKind::usage, Scope::run, "deleting messages from an IMAP source is not supported");
+}
+
 Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>& ids) {
     std::vector<MessageKey> out;
     for (const auto& set : uid_sets(to_uids(ids), k_max_set_chars)) {

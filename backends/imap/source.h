@@ -28,6 +28,8 @@ class ImapSource : public Source {
     Result<Snapshot> open(const FolderInfo& folder) override;
     Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
+    Status remove(const std::vector<std::string>& ids) override;
+    Status close() override { return {}; }
     Session& session() { return *m_session; }
 
   private:

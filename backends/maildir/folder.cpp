@@ -35,6 +35,11 @@ std::string message_id_of(const std::string& path) {
     return scanner.message_id();
 }
 
+std::int64_t mtime_of(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
+}
+
 } // namespace
 
 std::string base_of(std::string_view name) {
@@ -123,7 +128,8 @@ Result<FolderState> MaildirFolder::load() {
         for (const auto& k : row.flags.keywords)
             if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
         normalize(flags);
-        state.held.push_back(HeldMessage{row.id, flags, row.size, row.message_id});
+        state.held.push_back(HeldMessage{row.id, flags, row.size, row.message_id, row.date,
+                                         static_cast<SourceState>(row.source_state)});
         m_files[row.id] = it->second;
         m_base_of[row.id] = row.location;
         by_base.erase(it);
@@ -137,8 +143,9 @@ Result<FolderState> MaildirFolder::load() {
         if (!parsed || !parsed->id || validity_of(parsed->unique) != m_validity) continue;
         if (m_files.contains(*parsed->id)) continue; // a duplicate file: keep, don't track
         archive::StoredMessage row{*parsed->id, base, info_to_flags(parsed->info_flags, m_keywords),
-                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file))};
-        state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id});
+                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file)),
+                                   mtime_of(path_of(file)), 0};
+        state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id, row.date});
         m_files[row.id] = file;
         m_base_of[row.id] = base;
         adopted.push_back(std::move(row));
@@ -220,8 +227,9 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
     }
     m_fd.reset();
     std::string final_name = file_name(message.id, message.size, message.flags);
+    if (!m_headers.done()) m_headers.finish();
     archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
-                               m_headers.message_id()};
+                               m_headers.message_id(), message.internal_date, 0};
     m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row)});
     m_tmp_name.clear();
     return {};
@@ -248,13 +256,19 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
     return {};
 }
 
+Status MaildirFolder::set_source_state(const std::string& id, SourceState state) {
+    m_state_changes.emplace_back(id, state);
+    return {};
+}
+
 // Order is the whole point: data durable -> renamed into cur/ -> directory
 // durable -> recorded. A crash before the rename loses only tmp/ files (the
 // next run fetches again); after it, the next load() adopts the files.
 Status MaildirFolder::commit() {
     // An empty folder is kept too, so a restore can give it back.
     if (auto s = ensure_dirs(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_record.known) return {};
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known)
+        return {};
     if (auto s = save_keywords(); !s) return s;
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
@@ -273,6 +287,8 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.put(m_record.key, p.row);
     for (const auto& [id, flags] : m_flag_changes)
         if (s) s = m_db.set_flags(m_record.key, id, flags);
+    for (const auto& [id, st] : m_state_changes)
+        if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     if (s) s = m_db.commit();
     if (!s) {
@@ -286,6 +302,7 @@ Status MaildirFolder::commit() {
     }
     m_pending.clear();
     m_flag_changes.clear();
+    m_state_changes.clear();
     return {};
 }
 

@@ -24,6 +24,7 @@ class MaildirFolder : public FolderStore {
     Status revalidate(std::uint32_t validity,
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
+    Status set_source_state(const std::string& id, SourceState state) override;
     Status commit() override;
 
     Status begin(std::uint64_t size_hint) override;
@@ -59,6 +60,7 @@ class MaildirFolder : public FolderStore {
     std::unordered_map<std::string, std::string> m_base_of; // source id -> base
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
+    std::vector<std::pair<std::string, SourceState>> m_state_changes;
 
     // The message being written.
     fs::Fd m_fd;

@@ -53,6 +53,10 @@ Result<std::string_view> Session::read_line() {
 
 Result<std::string> Session::command(std::string_view line) {
     if (auto s = send(line); !s) return std::unexpected(s.error());
+    return read_status();
+}
+
+Result<std::string> Session::read_status() {
     auto reply = read_line();
     if (!reply) return std::unexpected(reply.error());
     if (m_trace) m_trace(net::TraceKind::received, *reply);
@@ -65,6 +69,16 @@ Result<std::string> Session::command(std::string_view line) {
 Status Session::multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line) {
     auto first = command(line);
     if (!first) return std::unexpected(first.error());
+    return read_body(on_line);
+}
+
+Status Session::quit() {
+    auto r = command("QUIT");
+    if (!r) return std::unexpected(r.error());
+    return {};
+}
+
+Status Session::read_body(const std::function<Status(std::string_view)>& on_line) {
     for (;;) {
         auto l = read_line();
         if (!l) return std::unexpected(l.error());

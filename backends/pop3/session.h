@@ -23,13 +23,20 @@ class Session {
     // A multi-line command: `on_line` gets each line of the answer,
     // dot-unstuffed, without its CRLF. Lines longer than `max_line` fail.
     Status multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line);
+
+    // The pieces of the above, for pipelining (RFC 2449 PIPELINING): send
+    // several commands, then read their answers in order.
+    Status send(std::string_view line);
+    Result<std::string> read_status();
+    Status read_body(const std::function<Status(std::string_view)>& on_line);
+    // QUIT: the server commits DELEs only now (RFC 1939 6).
+    Status quit();
     std::string host() const { return m_conn->endpoint().host; }
     const net::Connection& connection() const { return *m_conn; }
 
   private:
     explicit Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace);
     Result<std::string_view> read_line();
-    Status send(std::string_view line);
 
     std::unique_ptr<net::Connection> m_conn;
     net::TraceSink m_trace;

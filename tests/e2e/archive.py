@@ -29,7 +29,7 @@ def keywords_of(maildir: str) -> dict[str, str]:
 
 
 def read_maildir(maildir: str) -> dict[int, dict]:
-    """UID -> {data (CRLF), flags, mtime, name} for one Maildir folder."""
+    """UID (or POP3 UIDL) -> {data (CRLF), flags, mtime, name} for one Maildir folder."""
     out = {}
     kw = keywords_of(maildir)
     for sub in ("cur", "new"):
@@ -40,7 +40,8 @@ def read_maildir(maildir: str) -> dict[int, dict]:
             m = _NAME.match(name)
             assert m, f"unexpected file name {name!r} in {d}"
             fields = dict(f.split("=", 1) for f in m.group("fields").split(",") if "=" in f)
-            uid = int(fields["U"])
+            # IMAP UIDs are numbers; POP3 UIDLs are kept as (escaped) text.
+            uid = int(fields["U"]) if fields["U"].isdigit() else fields["U"]
             assert uid not in out, f"UID {uid} stored twice in {maildir}"
             path = os.path.join(d, name)
             flags = {(_FLAG_LETTERS.get(c) or kw.get(c)) for c in m.group("info")}

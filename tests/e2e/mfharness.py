@@ -16,7 +16,7 @@ Typical use in a test::
                            "--cacert", dc.cacert,
                            "--password-env", "MF_TEST_PASSWORD"],
                           password="secret")
-        assert dc.unseen("alice", "INBOX") == 2  # the backup set no \Seen
+        assert dc.unseen("alice", "INBOX") == 2  # the backup set no \\Seen
 
 How the harness looks at the server, and why:
 

@@ -30,18 +30,14 @@ bool is_valid_utf8(std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
         const auto lead = static_cast<unsigned char>(text[i]);
-        std::size_t length = 0;
-        char32_t c = 0;
-        if (lead < 0x80)
-            length = 1, c = lead;
-        else if (lead >= 0xC2 && lead <= 0xDF)
-            length = 2, c = lead & 0x1F;
-        else if (lead >= 0xE0 && lead <= 0xEF)
-            length = 3, c = lead & 0x0F;
-        else if (lead >= 0xF0 && lead <= 0xF4)
-            length = 4, c = lead & 0x07;
-        else
-            return false;
+        // Lead byte ranges of RFC 3629; C0, C1 and F5..FF never start a character.
+        const std::size_t length = lead < 0x80                    ? 1
+                                   : lead >= 0xC2 && lead <= 0xDF ? 2
+                                   : lead >= 0xE0 && lead <= 0xEF ? 3
+                                   : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                                  : 0;
+        if (length == 0) return false;
+        char32_t c = length == 1 ? lead : lead & (0xFF >> (length + 1));
         if (text.size() - i < length) return false;
         for (std::size_t k = 1; k < length; ++k) {
             const auto next = static_cast<unsigned char>(text[i + k]);

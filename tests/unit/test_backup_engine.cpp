@@ -40,6 +40,16 @@ struct FakeSource : Source {
         return {};
     }
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>&) override { return key_list; }
+    std::vector<std::string> removed;
+    bool closed = false;
+    Status remove(const std::vector<std::string>& ids) override {
+        removed = ids;
+        return {};
+    }
+    Status close() override {
+        closed = true;
+        return {};
+    }
 };
 
 struct FakeFolder : FolderStore {
@@ -68,7 +78,14 @@ struct FakeFolder : FolderStore {
         return {};
     }
     Status set_flags(const std::string&, const Flags&) override { return {}; }
+    std::map<std::string, SourceState> states, pending_states;
+    Status set_source_state(const std::string& id, SourceState s) override {
+        pending_states[id] = s;
+        return {};
+    }
     Status commit() override {
+        for (auto& [k, v] : pending_states) states[k] = v;
+        pending_states.clear();
         ++commits;
         durable.insert(pending.begin(), pending.end());
         pending.clear();
@@ -108,6 +125,7 @@ struct FakeStore : Store {
                 return f.revalidate(v, r);
             }
             Status set_flags(const std::string& i, const Flags& fl) override { return f.set_flags(i, fl); }
+            Status set_source_state(const std::string& i, SourceState s) override { return f.set_source_state(i, s); }
             Status commit() override { return f.commit(); }
             Status begin(std::uint64_t s) override { return f.begin(s); }
             Status write(std::string_view c) override { return f.write(c); }
@@ -217,4 +235,55 @@ TEST_CASE("fetches are split into chunks") {
     o.fetch_chunk = 3;
     backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
     CHECK(src.fetch_calls.size() == 3);
+}
+
+TEST_CASE("delete after download removes only what was committed, after recording it") {
+    FakeSource src = source_with(4);
+    FakeFolder folder;
+    HeldMessage h;
+    h.id = "1";
+    folder.st.known = true;
+    folder.st.validity = 5;
+    folder.st.held = {h};
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.removal.after_download = true;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(src.removed == std::vector<std::string>{"1", "2", "3", "4"});
+    CHECK(src.closed);
+    CHECK(out.report.deleted == 4);
+    CHECK(folder.states["3"] == SourceState::deleted_by_us);
+}
+
+TEST_CASE("nothing is deleted when the fetch failed part way") {
+    FakeSource src = source_with(4);
+    src.fail_after = 2;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.removal.after_download = true;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK(out.failure);
+    CHECK(src.removed.empty());
+}
+
+TEST_CASE("messages removed by another client are reported once") {
+    FakeSource src = source_with(1);
+    FakeFolder folder;
+    folder.st.known = true;
+    folder.st.validity = 5;
+    HeldMessage a, b, c;
+    a.id = "1";
+    b.id = "7";
+    c.id = "8";
+    c.source_state = SourceState::gone;
+    folder.st.held = {a, b, c};
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK(out.report.removed_by_others == 1);
+    CHECK(folder.states["7"] == SourceState::gone);
 }

@@ -119,3 +119,29 @@ TEST_CASE("distinct messages sharing a Message-ID are each matched once") {
     CHECK(pairs[0].second == "11");
     CHECK(pairs[1].second == "12");
 }
+
+TEST_CASE("removals: only held messages still on the source, and only old enough ones") {
+    auto snap = snapshot(1, {remote("a"), remote("b"), remote("c")});
+    std::vector<HeldMessage> h = {held("a"), held("b"), held("z")};
+    h[0].date = 1000;
+    h[1].date = 5000;
+    RemovalPolicy all;
+    all.after_download = true;
+    CHECK(plan_removals(snap, h, all) == std::vector<std::string>{"a", "b"});
+    RemovalPolicy old;
+    old.older_than = 2000;
+    CHECK(plan_removals(snap, h, old) == std::vector<std::string>{"a"});
+    h[0].date = 0; // unknown date: never old enough
+    CHECK(plan_removals(snap, h, old).empty());
+    CHECK(plan_removals(snap, h, RemovalPolicy{}).empty());
+}
+
+TEST_CASE("gone messages: newly gone once, reappeared when back") {
+    std::vector<HeldMessage> h = {held("1"), held("2"), held("3")};
+    h[1].source_state = SourceState::gone;
+    h[2].source_state = SourceState::deleted_by_us;
+    auto plan = plan_backup(snapshot(1, {remote("3")}), state(1, h));
+    CHECK(plan.gone == std::vector<std::string>{"1", "2"});
+    CHECK(plan.newly_gone == std::vector<std::string>{"1"});
+    CHECK(plan.reappeared == std::vector<std::string>{"3"});
+}

@@ -1,0 +1,250 @@
+#include "backends/pop3/source.h"
+
+#include "backends/common/headers.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+namespace mf::pop3 {
+
+namespace {
+
+constexpr std::size_t k_pipeline_window = 32; // commands in flight with PIPELINING
+// A line count larger than any message: TOP then returns the whole message.
+constexpr const char* k_all_lines = "1000000000";
+
+std::optional<std::uint32_t> number(std::string_view s) {
+    std::uint32_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v == 0) return std::nullopt;
+    return v;
+}
+
+// "N rest" -> (N, rest); nullopt if malformed.
+std::optional<std::pair<std::uint32_t, std::string_view>> numbered(std::string_view line) {
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return std::nullopt;
+    auto n = number(line.substr(0, sp));
+    std::string_view rest = line.substr(sp + 1);
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    if (!n || rest.empty()) return std::nullopt;
+    return std::pair{*n, rest};
+}
+
+std::int64_t date_of(const mail::HeaderScanner& h) {
+    if (auto d = mail::parse_rfc5322_date(h.received_first_date())) return *d;
+    if (auto d = mail::parse_rfc5322_date(h.date())) return *d;
+    return 0;
+}
+
+} // namespace
+
+std::string fingerprint_id(std::string_view header_block, std::uint64_t size) {
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a 64
+    for (unsigned char c : header_block) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "fp-%016llx-%llu", static_cast<unsigned long long>(h),
+                  static_cast<unsigned long long>(size));
+    return buf;
+}
+
+Pop3Source::Pop3Source(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
+
+void Pop3Source::note(std::string text) { m_caveats.push_back(std::move(text)); }
+
+std::string Pop3Source::caveat() const {
+    std::string out;
+    for (const auto& c : m_caveats) out += (out.empty() ? "" : "; ") + c;
+    return out;
+}
+
+Result<std::vector<FolderInfo>> Pop3Source::list_folders() {
+    return std::vector<FolderInfo>{FolderInfo{{"INBOX"}, true}};
+}
+
+Status Pop3Source::read_capabilities() {
+    bool top = false;
+    auto capa = m_session->multiline("CAPA", [&](std::string_view line) -> Status {
+        if (line == "PIPELINING") m_pipelining = true;
+        if (line == "TOP" || line.starts_with("TOP ")) top = true;
+        return {};
+    });
+    if (!capa && capa.error().scope == Scope::account) return capa;
+    m_use_retr = !top;
+    return {};
+}
+
+Result<std::unordered_map<std::uint32_t, std::uint64_t>> Pop3Source::list_sizes() {
+    std::unordered_map<std::uint32_t, std::uint64_t> sizes;
+    auto s = m_session->multiline("LIST", [&](std::string_view line) -> Status {
+        auto n = numbered(line);
+        std::uint64_t size = 0;
+        if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec != std::errc())
+            return fail(ErrorKind::protocol, Scope::account,
+                        m_session->host() + " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
+        sizes[n->first] = size;
+        return {};
+    });
+    if (!s) return std::unexpected(s.error());
+    return sizes;
+}
+
+// UIDL lines "N uidl". A duplicated UIDL would make two messages one: the
+// second is skipped and reported rather than silently merged.
+Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
+    std::size_t duplicates = 0;
+    auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
+        auto n = numbered(line);
+        if (!n) return fail(ErrorKind::protocol, Scope::account,
+                            m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
+        std::string id(n->second);
+        if (m_number_of.contains(id)) {
+            ++duplicates;
+            return {};
+        }
+        auto size = sizes.find(n->first);
+        RemoteMessage m;
+        m.id = id;
+        m.size = size == sizes.end() ? 0 : size->second;
+        m_number_of[id] = n->first;
+        m_size_of[id] = m.size;
+        snap.messages.push_back(std::move(m));
+        return {};
+    });
+    if (s && duplicates)
+        note(std::to_string(duplicates) + " messages share a UIDL with another and were skipped");
+    return s;
+}
+
+// No UIDL: identify messages by their header block and size (TOP n 0),
+// which is stable as long as the server does not rewrite headers.
+Status Pop3Source::fingerprint_ids(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
+    note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
+    std::vector<std::uint32_t> numbers;
+    for (const auto& [n, size] : sizes) numbers.push_back(n);
+    std::sort(numbers.begin(), numbers.end());
+    for (auto n : numbers) {
+        std::string headers;
+        auto s = m_session->multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) -> Status {
+            if (headers.size() < (1u << 20)) headers.append(line).append("\r\n");
+            return {};
+        });
+        if (!s) return s;
+        std::string id = fingerprint_id(headers, sizes.at(n));
+        if (m_number_of.contains(id)) continue; // identical copies: keep one
+        RemoteMessage m;
+        m.id = id;
+        m.size = sizes.at(n);
+        m_number_of[id] = n;
+        m_size_of[id] = m.size;
+        snap.messages.push_back(std::move(m));
+    }
+    return {};
+}
+
+Result<Snapshot> Pop3Source::open(const FolderInfo& folder) {
+    if (folder.path != std::vector<std::string>{"INBOX"})
+        return fail(ErrorKind::not_found, Scope::folder, "a POP3 mailbox has only INBOX");
+    Snapshot snap;
+    snap.validity = 1; // POP3 has no UIDVALIDITY; UIDLs are meant to be forever
+    snap.has_flags = false;
+    m_number_of.clear();
+    m_size_of.clear();
+    if (auto s = read_capabilities(); !s) return std::unexpected(s.error());
+    auto sizes = list_sizes();
+    if (!sizes) return std::unexpected(sizes.error());
+    Status s = list_uidls(snap, *sizes);
+    if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
+    if (!s) {
+        snap.messages.clear();
+        m_number_of.clear();
+        s = fingerprint_ids(snap, *sizes);
+        if (!s) return std::unexpected(s.error());
+    }
+    if (m_use_retr)
+        note("the server does not offer TOP; messages were read with RETR, which may mark them read");
+    return snap;
+}
+
+std::string Pop3Source::retrieve_command(std::uint32_t n) const {
+    return m_use_retr ? "RETR " + std::to_string(n) : "TOP " + std::to_string(n) + " " + k_all_lines;
+}
+
+// Reads one answer (status line and body) and streams it to the sink. A
+// message that comes back shorter than LIST said is not kept: TOP may have
+// cut it, and a truncated copy must never pass for a backup.
+Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink& sink) {
+    auto status = m_session->read_status();
+    if (!status) return std::unexpected(status.error());
+    if (auto s = sink.begin(m_size_of[id]); !s) return s;
+    mail::HeaderScanner headers;
+    std::uint64_t received = 0;
+    Status sink_status;
+    auto body = m_session->read_body([&](std::string_view line) -> Status {
+        // Keep reading after a sink failure so the connection stays in step.
+        if (!sink_status) return {};
+        if (!headers.done()) headers.feed(line), headers.feed("\r\n");
+        received += line.size() + 2;
+        sink_status = sink.write(line);
+        if (sink_status) sink_status = sink.write("\r\n");
+        return {};
+    });
+    if (!body || !sink_status) {
+        sink.abandon();
+        return !body ? body : sink_status;
+    }
+    if (received < m_size_of[id]) {
+        sink.abandon();
+        return fail(ErrorKind::protocol, Scope::message,
+                    "message " + std::to_string(n) + " came back with " + std::to_string(received) +
+                        " bytes, but LIST announced " + std::to_string(m_size_of[id]) + "; not stored");
+    }
+    headers.finish();
+    RemoteMessage m;
+    m.id = id;
+    m.size = received;
+    m.internal_date = date_of(headers);
+    return sink.finish(m);
+}
+
+Status Pop3Source::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+    std::vector<std::pair<std::uint32_t, std::string>> todo;
+    for (const auto& id : ids)
+        if (auto it = m_number_of.find(id); it != m_number_of.end()) todo.emplace_back(it->second, id);
+    std::sort(todo.begin(), todo.end());
+    const std::size_t window = m_pipelining ? k_pipeline_window : 1;
+    std::size_t sent = 0;
+    std::optional<Failure> first_message_failure;
+    for (std::size_t done = 0; done < todo.size(); ++done) {
+        for (; sent < todo.size() && sent - done < window; ++sent)
+            if (auto s = m_session->send(retrieve_command(todo[sent].first)); !s) return s;
+        auto s = fetch_one(todo[done].first, todo[done].second, sink);
+        if (s) continue;
+        if (s.error().scope != Scope::message) return s;
+        if (!first_message_failure) first_message_failure = s.error();
+    }
+    if (first_message_failure) return std::unexpected(*first_message_failure);
+    return {};
+}
+
+Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>&) {
+    return std::vector<MessageKey>{}; // POP3 has no validity epochs to rematch
+}
+
+Status Pop3Source::remove(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        auto it = m_number_of.find(id);
+        if (it == m_number_of.end()) continue;
+        auto r = m_session->command("DELE " + std::to_string(it->second));
+        if (!r) return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Status Pop3Source::close() { return m_session->quit(); }
+
+} // namespace mf::pop3
