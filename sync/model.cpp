@@ -3,9 +3,9 @@
 namespace mf {
 std::string FolderInfo::display() const {
     std::string out;
-    for (const auto& part : path) {
-        if (!out.empty()) out += '/';
-        out += part;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (i > 0) out += '/';
+        out += path[i];
     }
     return out;
 }
