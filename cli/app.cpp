@@ -66,6 +66,67 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->callback([&] { code = run_backup(a); });
 }
 
+// Per-side credentials: --source-password-env, --target-password-env, ...
+void add_side_credentials(CLI::App& cmd, const std::string& side, CredentialOptions& c) {
+    cmd.add_option("--" + side + "-password-env", c.password_env,
+                   "Read the " + side + " password from this environment variable");
+    cmd.add_option("--" + side + "-password-file", c.password_file,
+                   "Read the " + side + " password from the first line of this file");
+    cmd.add_option("--" + side + "-password-command", c.password_command,
+                   "Run this shell command; the first line it prints is the " + side + " password");
+    cmd.add_option("--" + side + "-oauth2-token-command", c.oauth2_token_command,
+                   "Run this shell command for a " + side + " OAuth2 access token");
+}
+
+void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
+    const char* name = kind == PushKind::migrate ? "migrate" : kind == PushKind::restore ? "restore" : "mirror";
+    const char* about = kind == PushKind::migrate
+                            ? "Copy mail from a POP3/IMAP account or an archive into an IMAP account"
+                        : kind == PushKind::restore ? "Put an archive back into an IMAP account"
+                                                    : "Make an IMAP account equal to a source, deletions included";
+    auto* cmd = app.add_subcommand(name, about);
+    cmd->add_option("SOURCE", a.source.url,
+                    kind == PushKind::restore ? "The archive folder" : "An account URL or an archive folder")
+        ->required();
+    cmd->add_option("TARGET", a.target.url, "The IMAP account: imaps://user@host")->required();
+    add_side_credentials(*cmd, "source", a.source.credentials);
+    add_side_credentials(*cmd, "target", a.target.credentials);
+    cmd->add_option("--cacert", a.cacert, "Trust the CA certificate(s) in this PEM file (both sides)");
+    cmd->add_option("--source-cacert", a.source.cacert, "Trust this CA file for the source only");
+    cmd->add_option("--target-cacert", a.target.cacert, "Trust this CA file for the target only");
+    cmd->add_flag("--insecure", a.source.insecure, "Do not verify certificates (dangerous)");
+    cmd->add_flag("--allow-plaintext", a.source.allow_plaintext, "Go on without STARTTLS where a server lacks it");
+    cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
+        ->capture_default_str();
+    cmd->add_flag("--debug", a.source.debug, "Print the protocol exchanges to stderr (passwords are hidden)");
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)");
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)");
+    cmd->add_option("--map", a.maps, "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)");
+    cmd->add_option("--state", a.state,
+                    "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");
+    cmd->add_flag("--dry-run,-n", a.dry_run, "Print the plan; change nothing on either side");
+    cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
+    cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
+    cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    if (kind == PushKind::mirror) {
+        cmd->add_option("--max-delete", a.max_delete_percent,
+                        "Refuse to delete more than this percentage of a target folder")
+            ->capture_default_str();
+        cmd->add_flag("--force", a.force, "Delete even past the --max-delete guard or from an emptied source");
+    }
+    cmd->callback([&a, &code, kind] {
+        a.kind = kind;
+        // The transport options are given once and apply to both sides.
+        if (a.source.cacert.empty()) a.source.cacert = a.cacert;
+        if (a.target.cacert.empty()) a.target.cacert = a.cacert;
+        a.target.insecure = a.source.insecure;
+        a.target.allow_plaintext = a.source.allow_plaintext;
+        a.target.timeout = a.source.timeout;
+        a.target.debug = a.source.debug;
+        code = run_push(a);
+    });
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -79,6 +140,10 @@ int run_app(int argc, char** argv) {
     BackupArgs backup;
     add_check(app, check, code);
     add_backup(app, backup, code);
+    PushArgs migrate, restore, mirror;
+    add_push(app, PushKind::migrate, migrate, code);
+    add_push(app, PushKind::restore, restore, code);
+    add_push(app, PushKind::mirror, mirror, code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,16 +1,15 @@
 // `mailferry backup SOURCE ARCHIVE`: every folder of an account into a local
 // archive, incrementally, changing nothing on the server.
 #include "backends/archive/archive.h"
-#include "backends/imap/source.h"
-#include "backends/pop3/source.h"
 #include "cli/commands.h"
+#include "cli/connect.h"
 #include "cli/exit_codes.h"
+#include "cli/folder_map.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "sync/backup.h"
 
-#include <fnmatch.h>
 
 #include <chrono>
 #include <ctime>
@@ -19,36 +18,6 @@
 namespace mf::cli {
 
 namespace {
-
-bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
-    for (const auto& g : globs)
-        if (::fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
-    return false;
-}
-
-std::vector<FolderInfo> selected(const std::vector<FolderInfo>& all, const BackupArgs& args) {
-    std::vector<FolderInfo> out;
-    for (const auto& f : all) {
-        std::string name = f.display();
-        if (!f.selectable) continue;
-        if (!args.folders.empty() && !matches_any(args.folders, name)) continue;
-        if (matches_any(args.excludes, name)) continue;
-        out.push_back(f);
-    }
-    return out;
-}
-
-Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bool debug) {
-    net::TraceSink trace = debug ? stderr_trace("") : nullptr;
-    if (endpoint.protocol == net::Protocol::pop3) {
-        auto pop = pop3::Session::open(endpoint, trace);
-        if (!pop) return std::unexpected(pop.error());
-        return std::unique_ptr<Source>(std::make_unique<pop3::Pop3Source>(std::move(*pop)));
-    }
-    auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("") : nullptr});
-    if (!session) return std::unexpected(session.error());
-    return std::unique_ptr<Source>(std::make_unique<imap::ImapSource>(std::move(*session)));
-}
 
 Result<archive::Format> parse_format(const std::string& name) {
     if (name == "maildir") return archive::Format::maildir;
@@ -108,7 +77,7 @@ int run_backup(const BackupArgs& args) {
     report.source = endpoint->display();
     report.archive = args.archive;
     report.dry_run = args.dry_run;
-    run_folders(**source, **archive, selected(*all, args), args, progress, report);
+    run_folders(**source, **archive, select_folders(*all, args.folders, args.excludes), args, progress, report);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.failures.empty() ? exit_ok : exit_partial;
     // Nothing got done at all: the failure's own class tells more than "partial".

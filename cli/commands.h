@@ -40,12 +40,31 @@ struct BackupArgs {
     int delete_older_than = 0;          // POP3: days; 0 = never
 };
 
+enum class PushKind { migrate, restore, mirror };
+
+struct PushArgs {
+    PushKind kind = PushKind::migrate;
+    ConnectionArgs source;   // url: an account URL or an archive path
+    ConnectionArgs target;   // url: an IMAP account URL
+    std::vector<std::string> folders, excludes;
+    std::vector<std::string> maps; // "SRC=DST" folder renames
+    std::string state;       // state database; "" = the default place
+    std::string cacert;      // for both sides, unless a side has its own
+    bool dry_run = false;
+    bool json = false;
+    bool verbose = false;
+    bool quiet = false;
+    int max_delete_percent = 50; // mirror guard
+    bool force = false;
+};
+
 // The endpoint for a URL plus options; credentials read now so that a bad
 // setup fails before anything connects.
 Result<net::Endpoint> make_endpoint(const ConnectionArgs& args);
 
 int run_check(const CheckArgs& args);
 int run_backup(const BackupArgs& args);
+int run_push(const PushArgs& args);
 
 // Prints a failure for a person (stderr) and returns its exit code.
 int report_failure(const Failure& failure, bool json);

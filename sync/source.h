@@ -35,6 +35,7 @@ struct MessageKey {
     std::string id;
     std::string message_id;
     std::uint64_t size = 0;
+    std::int64_t date = 0; // where the snapshot had none (POP3): from the headers
 };
 
 class Source {

@@ -2,6 +2,7 @@
 
 #include "backends/common/fs.h"
 #include "backends/maildir/store.h"
+#include "backends/mbox/store.h"
 
 namespace mf::archive {
 
@@ -54,7 +55,7 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     if (o.format == Format::maildir)
         a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db);
     else
-        return std::unexpected(usage("the mbox format is not available yet"));
+        a->m_store = std::make_unique<mbox::MboxStore>(o.root, *a->m_db);
     return a;
 }
 

@@ -9,7 +9,9 @@ constexpr std::string_view k_empty_spelling = "%";
 constexpr std::string_view k_hash_marker = "%~";
 constexpr std::size_t k_hash_digits = 16;
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+    return (c & 0xC0) == 0x80;
+}
 
 // Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no surrogates,
 // nothing above U+10FFFF) starting at s[i], or 0 if there is none.
@@ -42,7 +44,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 bool is_maildir_subdir(std::string_view name) {
     if (name.size() != 3) return false;
     std::string lower;
-    for (char c : name) lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    for (char c : name)
+        lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     return lower == "cur" || lower == "new" || lower == "tmp";
 }
 
@@ -94,7 +97,8 @@ std::uint64_t fnv1a64(std::string_view s) {
 std::string hex16(std::uint64_t v) {
     constexpr std::string_view digits = "0123456789abcdef";
     std::string out(k_hash_digits, '0');
-    for (std::size_t k = k_hash_digits; k-- > 0; v >>= 4) out[k] = digits[v & 0x0F];
+    for (std::size_t k = k_hash_digits; k-- > 0; v >>= 4)
+        out[k] = digits[v & 0x0F];
     return out;
 }
 

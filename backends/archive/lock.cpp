@@ -8,8 +8,9 @@
 
 namespace mf::archive {
 
-Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) {
-    std::string path = meta_dir + "/lock";
+Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) { return acquire_file(meta_dir + "/lock"); }
+
+Result<ArchiveLock> ArchiveLock::acquire_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail(ErrorKind::local_io, Scope::run,
@@ -19,7 +20,7 @@ Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) {
         ::close(fd);
         if (err == EWOULDBLOCK)
             return fail(ErrorKind::locked, Scope::run,
-                        "the archive is in use by another mailferry run (lock " + path + ")");
+                        "the archive (or migration state) is in use by another mailferry run (lock " + path + ")");
         return fail(ErrorKind::local_io, Scope::run, "cannot lock " + path + ": " + std::strerror(err));
     }
     // Note who holds it, for a person looking at a stuck archive.

@@ -12,6 +12,8 @@ namespace mf::archive {
 class ArchiveLock {
   public:
     static Result<ArchiveLock> acquire(const std::string& meta_dir);
+    // The same on any lock file (e.g. beside a migration's state database).
+    static Result<ArchiveLock> acquire_file(const std::string& path);
     ArchiveLock(ArchiveLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
     ArchiveLock& operator=(ArchiveLock&&) = delete;
     ~ArchiveLock();

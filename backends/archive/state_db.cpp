@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS messages (
   source_state INTEGER NOT NULL,
   PRIMARY KEY (folder, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_folders (
+  folder TEXT PRIMARY KEY,
+  source_validity INTEGER NOT NULL,
+  target_validity INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS push_map (
+  folder TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  PRIMARY KEY (folder, source_id)
+) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
@@ -197,6 +208,50 @@ Status StateDb::remove_all(std::int64_t folder) {
     Stmt s(m_impl->db, "DELETE FROM messages WHERE folder=?");
     s.bind(1, folder);
     return m_impl->run(s, "forgetting a folder's messages");
+}
+
+Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
+    PushFolder out;
+    Stmt f(m_impl->db, "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
+    if (!f.ok()) return std::unexpected(m_impl->error("reading push state"));
+    f.bind(1, folder);
+    if (f.step() == SQLITE_ROW) {
+        out.known = true;
+        out.source_validity = static_cast<std::uint32_t>(f.integer(0));
+        out.target_validity = static_cast<std::uint32_t>(f.integer(1));
+    }
+    Stmt m(m_impl->db, "SELECT source_id, uid FROM push_map WHERE folder=?");
+    if (!m.ok()) return std::unexpected(m_impl->error("reading push state"));
+    m.bind(1, folder);
+    int rc;
+    while ((rc = m.step()) == SQLITE_ROW) out.entries.emplace_back(m.text(0), static_cast<std::uint32_t>(m.integer(1)));
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading push state"));
+    return out;
+}
+
+Status StateDb::push_reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) {
+    if (auto s = begin(); !s) return s;
+    Stmt d(m_impl->db, "DELETE FROM push_map WHERE folder=?");
+    d.bind(1, folder);
+    Status s = m_impl->run(d, "resetting push state");
+    Stmt f(m_impl->db, "INSERT OR REPLACE INTO push_folders VALUES (?,?,?)");
+    f.bind(1, folder).bind(2, static_cast<std::int64_t>(source_validity)).bind(3, static_cast<std::int64_t>(target_validity));
+    if (s) s = m_impl->run(f, "resetting push state");
+    if (s) s = commit();
+    if (!s) rollback();
+    return s;
+}
+
+Status StateDb::push_record(const std::string& folder, const std::string& id, std::uint32_t uid) {
+    Stmt s(m_impl->db, "INSERT OR REPLACE INTO push_map VALUES (?,?,?)");
+    s.bind(1, folder).bind(2, id).bind(3, static_cast<std::int64_t>(uid));
+    return m_impl->run(s, "recording a copied message");
+}
+
+Status StateDb::push_forget(const std::string& folder, const std::string& id) {
+    Stmt s(m_impl->db, "DELETE FROM push_map WHERE folder=? AND source_id=?");
+    s.bind(1, folder).bind(2, id);
+    return m_impl->run(s, "forgetting a copied message");
 }
 
 std::string join_keywords(const std::vector<std::string>& keywords) {

@@ -60,6 +60,18 @@ class StateDb {
     Status remove(std::int64_t folder, const std::string& id);
     Status remove_all(std::int64_t folder);
 
+    // Pushes (migrate, restore, mirror): per source folder, the validities
+    // on both sides and source id -> target UID.
+    struct PushFolder {
+        bool known = false;
+        std::uint32_t source_validity = 0, target_validity = 0;
+        std::vector<std::pair<std::string, std::uint32_t>> entries;
+    };
+    Result<PushFolder> push_load(const std::string& folder);
+    Status push_reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity);
+    Status push_record(const std::string& folder, const std::string& id, std::uint32_t uid);
+    Status push_forget(const std::string& folder, const std::string& id);
+
     struct Impl;
 
   private:

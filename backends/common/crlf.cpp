@@ -37,6 +37,20 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
     }
 }
 
+void LfToCrlf::feed(std::string_view in, std::string& out) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '\n') continue;
+        bool after_cr = i > 0 ? in[i - 1] == '\r' : m_last_cr;
+        if (after_cr) continue;
+        out.append(in.substr(start, i - start));
+        out += '\r';
+        start = i;
+    }
+    out.append(in.substr(start));
+    if (!in.empty()) m_last_cr = in.back() == '\r';
+}
+
 void CrlfToLf::finish(std::string& out) {
     if (m_pending_cr) out += '\r';
     m_pending_cr = false;

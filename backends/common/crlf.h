@@ -22,4 +22,14 @@ class CrlfToLf {
     std::uint64_t m_bare_lf = 0;
 };
 
+// The way back, for reading an archive: every LF not already preceded by CR
+// becomes CRLF, so an archived message is sent exactly as it was received.
+class LfToCrlf {
+  public:
+    void feed(std::string_view in, std::string& out);
+
+  private:
+    bool m_last_cr = false;
+};
+
 } // namespace mf::mail

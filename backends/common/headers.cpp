@@ -9,9 +9,13 @@ namespace {
 
 constexpr std::string_view k_spaces = " \t\r\n";
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+bool is_wsp(char c) {
+    return c == ' ' || c == '\t';
+}
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -45,7 +49,9 @@ std::string extract_message_id(std::string_view value) {
 void HeaderScanner::feed(std::string_view chunk) {
     for (char c : chunk) {
         switch (m_state) {
-        case State::line_start: on_line_start(c); break;
+        case State::line_start:
+            on_line_start(c);
+            break;
         case State::cr_at_line_start:
             if (c == '\n') {
                 finish();
@@ -55,12 +61,17 @@ void HeaderScanner::feed(std::string_view chunk) {
                 m_state = State::skip_line;
             }
             break;
-        case State::name: on_name(c); break;
-        case State::value: on_value(c); break;
+        case State::name:
+            on_name(c);
+            break;
+        case State::value:
+            on_value(c);
+            break;
         case State::skip_line:
             if (c == '\n') m_state = State::line_start;
             break;
-        case State::done: return;
+        case State::done:
+            return;
         }
     }
 }
@@ -130,7 +141,8 @@ void HeaderScanner::commit_field() {
     const Field field = m_field;
     m_field = Field::none;
     switch (field) {
-    case Field::none: return;
+    case Field::none:
+        return;
     case Field::message_id:
         m_have_message_id = true;
         m_message_id = extract_message_id(m_value);
@@ -178,7 +190,8 @@ constexpr std::array<Zone, 11> k_zones = {{{"ut", 0},
 
 // A name matches by its three-letter abbreviation or in full.
 template <std::size_t N>
-std::optional<int> name_index(std::string_view token, const std::array<std::string_view, N>& names) {
+std::optional<int> name_index(std::string_view token,
+                              const std::array<std::string_view, N>& names) {
     for (std::size_t i = 0; i < N; ++i)
         if (iequals(token, names[i].substr(0, 3)) || iequals(token, names[i]))
             return static_cast<int>(i);
@@ -248,8 +261,8 @@ bool parse_time(std::string_view token, Fields& f) {
     const auto c2 = token.find(':', c1 + 1);
     const auto h = number(token.substr(0, c1), 2);
     const auto m = number(token.substr(c1 + 1, c2 == std::string_view::npos ? c2 : c2 - c1 - 1), 2);
-    const auto s = c2 == std::string_view::npos ? std::optional<int>(0)
-                                                : number(token.substr(c2 + 1), 2);
+    const auto s =
+        c2 == std::string_view::npos ? std::optional<int>(0) : number(token.substr(c2 + 1), 2);
     if (!h || !m || !s || *h > 23 || *m > 59 || *s > 60) return false;
     f.hour = *h;
     f.minute = *m;
@@ -261,7 +274,7 @@ bool parse_time(std::string_view token, Fields& f) {
 bool parse_year(std::string_view token, Fields& f) {
     const auto y = number(token, 4);
     if (!y) return false;
-    f.year = token.size() == 2 ? (*y < 50 ? 2000 + *y : 1900 + *y)
+    f.year = token.size() == 2   ? (*y < 50 ? 2000 + *y : 1900 + *y)
              : token.size() == 3 ? 1900 + *y
                                  : *y;
     return true;
@@ -285,7 +298,9 @@ void parse_zone(std::string_view token, Fields& f) {
     f.zone_minutes = token.front() == '-' ? -minutes : minutes;
 }
 
-bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int days_in_month(int y, int m) {
     constexpr std::array<int, 12> days = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -344,8 +359,8 @@ std::optional<std::int64_t> parse_rfc5322_date(std::string_view text) {
     if (t.empty()) return std::nullopt;
     std::size_t i = name_index(t[0], k_weekdays) ? 1 : 0;
     Fields f;
-    const bool ok = i < t.size() && (all_digits(t[i]) ? parse_rfc_order(t, i, f)
-                                                      : parse_ctime_order(t, i, f));
+    const bool ok =
+        i < t.size() && (all_digits(t[i]) ? parse_rfc_order(t, i, f) : parse_ctime_order(t, i, f));
     if (!ok || f.day < 1 || f.day > days_in_month(f.year, f.month)) return std::nullopt;
     return days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 +
            f.second - std::int64_t{f.zone_minutes} * 60;

@@ -43,10 +43,42 @@ void Session::trace(net::TraceKind kind, std::string_view line) const {
 
 Result<Response> Session::run(std::string_view command, const UntaggedHandler& on_untagged,
                               LiteralHandler* literals) {
-    std::string tag = "M" + std::to_string(m_next_tag++);
+    std::string tag = next_tag();
     std::string line = tag + ' ' + std::string(command) + "\r\n";
     trace(net::TraceKind::sent, net::redact_line(std::string_view(line).substr(0, line.size() - 2), false));
     if (auto s = m_conn->send_all(line); !s) return std::unexpected(s.error());
+    return read_until(tag, on_untagged, literals, false);
+}
+
+Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
+                                      const UntaggedHandler& on_untagged) {
+    std::string tag = next_tag();
+    const bool plus = has("LITERAL+");
+    std::string head = tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + (plus ? "+}" : "}");
+    trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");
+    if (auto s = m_conn->send_all(head + "\r\n"); !s) return std::unexpected(s.error());
+    if (!plus) {
+        auto go = read_until(tag, on_untagged, nullptr, true);
+        if (!go || go->kind == Response::Kind::tagged) return go; // refused before the literal
+    }
+    std::uint64_t sent = 0;
+    auto send = [&](std::string_view bytes) -> Status {
+        sent += bytes.size();
+        return m_conn->send_all(bytes);
+    };
+    if (auto s = write(send); !s) return std::unexpected(s.error());
+    if (sent != size)
+        // The literal length is a promise to the server; breaking it would
+        // desynchronise the session, so end it instead.
+        return fail(ErrorKind::local_io, Scope::account,
+                    "internal error: a literal of " + std::to_string(size) + " octets had " +
+                        std::to_string(sent));
+    if (auto s = m_conn->send_all("\r\n"); !s) return std::unexpected(s.error());
+    return read_until(tag, on_untagged, nullptr, false);
+}
+
+Result<Response> Session::read_until(const std::string& tag, const UntaggedHandler& on_untagged,
+                                     LiteralHandler* literals, bool until_continuation) {
     for (;;) {
         auto r = m_reader.read(literals);
         if (!r) return std::unexpected(r.error());
@@ -57,10 +89,10 @@ Result<Response> Session::run(std::string_view command, const UntaggedHandler& o
             return fail(ErrorKind::protocol, Scope::account,
                         host() + " answered a command that was not sent (tag " + r->tag + ")");
         }
-        if (r->kind == Response::Kind::continuation)
-            return fail(ErrorKind::protocol, Scope::account,
-                        host() + " asked for data that the command '" + upper(command.substr(0, command.find(' '))) +
-                            "' does not send");
+        if (r->kind == Response::Kind::continuation) {
+            if (until_continuation) return std::move(*r);
+            return fail(ErrorKind::protocol, Scope::account, host() + " asked for data that was not announced");
+        }
         if (r->status == "BYE")
             return fail(ErrorKind::connect, Scope::account, host() + " closed the session: " + r->text);
         if (!r->items.empty() && is_atom(r->items[0], "CAPABILITY")) {

@@ -37,6 +37,14 @@ class Session : private ByteStream {
                             const UntaggedHandler& on_untagged = {},
                             LiteralHandler* literals = nullptr);
 
+    // A command ending in a literal of `size` octets (APPEND): `prefix` is
+    // the command up to the literal, `write` sends exactly `size` octets
+    // through `send`. Uses LITERAL+ when offered, else waits for the
+    // server's continuation. Returns the tagged response.
+    using LiteralWriter = std::function<Status(const std::function<Status(std::string_view)>& send)>;
+    Result<Response> run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
+                                 const UntaggedHandler& on_untagged = {});
+
     bool has(std::string_view capability) const; // case-insensitive
     const std::set<std::string>& capabilities() const { return m_caps; }
     const net::Connection& connection() const { return *m_conn; }
@@ -46,6 +54,11 @@ class Session : private ByteStream {
     explicit Session(std::unique_ptr<net::Connection> conn, TraceOptions trace);
     Result<std::size_t> read_some(char* buf, std::size_t len) override;
     Status refresh_capabilities();
+    // Reads responses until the tagged one for `tag` (or, when
+    // `until_continuation`, a "+" continuation, returned as such).
+    Result<Response> read_until(const std::string& tag, const UntaggedHandler& on_untagged,
+                                LiteralHandler* literals, bool until_continuation);
+    std::string next_tag() { return "M" + std::to_string(m_next_tag++); }
     void trace(net::TraceKind kind, std::string_view line) const;
 
     std::unique_ptr<net::Connection> m_conn;

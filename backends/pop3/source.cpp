@@ -231,8 +231,24 @@ Status Pop3Source::fetch(const std::vector<std::string>& ids, MessageSink& sink)
     return {};
 }
 
-Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>&) {
-    return std::vector<MessageKey>{}; // POP3 has no validity epochs to rematch
+// Message-ID and date from the header block (TOP n 0), for recognising
+// messages already on a migration target.
+Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>& ids) {
+    std::vector<MessageKey> out;
+    for (const auto& id : ids) {
+        auto it = m_number_of.find(id);
+        if (it == m_number_of.end()) continue;
+        mail::HeaderScanner headers;
+        auto s = m_session->multiline("TOP " + std::to_string(it->second) + " 0", [&](std::string_view line) -> Status {
+            headers.feed(line);
+            headers.feed("\r\n");
+            return {};
+        });
+        if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
+        headers.finish();
+        out.push_back({id, headers.message_id(), m_size_of[id], date_of(headers)});
+    }
+    return out;
 }
 
 Status Pop3Source::remove(const std::vector<std::string>& ids) {

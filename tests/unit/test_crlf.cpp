@@ -38,3 +38,17 @@ TEST_CASE("CRLF to LF is exact at every split point") {
         }
     }
 }
+
+TEST_CASE("LF to CRLF undoes CRLF to LF for CRLF-only messages") {
+    const std::string msgs[] = {"a\r\nb\r\n", "\r\n\r\n", "x", "From a\r\n>From b\r\n.\r\n", "cr\ronly\r\n"};
+    for (const auto& m : msgs) {
+        for (std::size_t split = 0; split <= m.size(); ++split) {
+            std::string lf = convert_split(m, split);
+            mf::mail::LfToCrlf back;
+            std::string crlf;
+            back.feed(std::string_view(lf).substr(0, split / 2), crlf);
+            back.feed(std::string_view(lf).substr(split / 2), crlf);
+            CHECK(crlf == m);
+        }
+    }
+}

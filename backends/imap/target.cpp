@@ -1,0 +1,238 @@
+#include "backends/imap/target.h"
+
+#include "backends/common/headers.h"
+#include "backends/imap/fetch.h"
+#include "backends/imap/mutf7.h"
+#include "backends/imap/source.h"
+
+#include <algorithm>
+
+namespace mf::imap {
+
+namespace {
+
+constexpr std::size_t k_max_set_chars = 4000;
+
+std::string replace_all(std::string s, char from, char to) {
+    std::replace(s.begin(), s.end(), from, to);
+    return s;
+}
+
+} // namespace
+
+// Spools each message (its size must be known before APPEND) and appends it
+// when the source says it is complete.
+class ImapTarget::Appender : public MessageSink {
+  public:
+    explicit Appender(ImapTarget& target) : m_target(target) {}
+    AppendedFn appended;
+
+    Status begin(std::uint64_t) override {
+        m_spool.clear();
+        return {};
+    }
+    Status write(std::string_view chunk) override { return m_spool.write(chunk); }
+    void abandon() override { m_spool.clear(); }
+    Status finish(const RemoteMessage& message) override {
+        std::string prefix = "APPEND " + quote_string(m_target.m_selected);
+        std::string flags = m_target.flag_list(message.flags);
+        prefix += " (" + flags + ")";
+        if (message.internal_date > 0) prefix += " \"" + format_internal_date(message.internal_date) + "\"";
+        std::uint32_t uid = 0;
+        auto r = m_target.m_session->run_literal(prefix, m_spool.size(),
+                                                 [&](const auto& send) { return m_spool.replay(send); });
+        m_spool.clear();
+        if (!r) return std::unexpected(r.error());
+        if (r->status != "OK")
+            return fail(ErrorKind::protocol, Scope::folder,
+                        "the target refused a message: " + r->status + " " + r->text);
+        // [APPENDUID validity uid] (RFC 4315), when the server has UIDPLUS.
+        if (r->code.size() == 3 && is_atom(r->code[0], "APPENDUID")) uid = to_u32(r->code[2]).value_or(0);
+        return appended ? appended(message, uid) : Status{};
+    }
+
+  private:
+    ImapTarget& m_target;
+    mail::Spool m_spool;
+};
+
+ImapTarget::ImapTarget(std::unique_ptr<Session> session)
+    : m_session(std::move(session)), m_appender(std::make_unique<Appender>(*this)) {}
+
+ImapTarget::~ImapTarget() = default;
+
+Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Session> session) {
+    std::unique_ptr<ImapTarget> t(new ImapTarget(std::move(session)));
+    if (auto s = t->read_namespace(); !s) return std::unexpected(s.error());
+    return t;
+}
+
+// "* NAMESPACE (("INBOX." ".")) NIL NIL": the first personal namespace.
+Status ImapTarget::read_namespace() {
+    if (!m_session->has("NAMESPACE")) {
+        auto listed = m_session->run_ok("LIST \"\" \"\"", "LIST", [&](const Response& r) -> Status {
+            if (r.items.size() >= 3 && is_atom(r.items[0], "LIST") && r.items[2].type == Value::Type::string &&
+                r.items[2].text.size() == 1)
+                m_separator = r.items[2].text[0];
+            return {};
+        });
+        return listed ? Status{} : std::unexpected(listed.error());
+    }
+    auto r = m_session->run_ok("NAMESPACE", "NAMESPACE", [&](const Response& resp) -> Status {
+        if (resp.items.size() < 2 || !is_atom(resp.items[0], "NAMESPACE")) return {};
+        const Value& personal = resp.items[1];
+        if (personal.type != Value::Type::list || personal.items.empty()) return {};
+        const Value& first = personal.items[0];
+        if (first.type != Value::Type::list || first.items.size() < 2) return {};
+        m_prefix = as_string(first.items[0]).value_or("");
+        if (first.items[1].type == Value::Type::string && first.items[1].text.size() == 1)
+            m_separator = first.items[1].text[0];
+        return {};
+    });
+    return r ? Status{} : std::unexpected(r.error());
+}
+
+std::string ImapTarget::target_name(const FolderInfo& folder) const {
+    std::string out;
+    for (std::size_t i = 0; i < folder.path.size(); ++i) {
+        if (i > 0) out += m_separator;
+        out += replace_all(folder.path[i], m_separator, '_');
+    }
+    // INBOX is outside any prefix; other folders live under the prefix.
+    bool inbox = !folder.path.empty() && iequals(folder.path[0], "INBOX");
+    if (inbox || out.starts_with(m_prefix)) return out;
+    return m_prefix + out;
+}
+
+std::string ImapTarget::wire_name(const FolderInfo& folder) const { return encode_mutf7(target_name(folder)); }
+
+Result<std::vector<FolderInfo>> ImapTarget::list_folders() {
+    auto listed = list_all(*m_session);
+    if (!listed) return std::unexpected(listed.error());
+    std::vector<FolderInfo> out;
+    for (auto& f : *listed) {
+        std::string name = decode_mutf7(f.raw_name).value_or(f.raw_name);
+        if (!m_prefix.empty() && name.starts_with(m_prefix) && name.size() > m_prefix.size())
+            name = name.substr(m_prefix.size());
+        FolderInfo info;
+        info.selectable = f.info.selectable;
+        std::size_t start = 0;
+        for (;;) {
+            auto at = f.separator ? name.find(f.separator, start) : std::string::npos;
+            info.path.push_back(name.substr(start, at - start));
+            if (at == std::string::npos) break;
+            start = at + 1;
+        }
+        if (iequals(info.path[0], "INBOX")) info.path[0] = "INBOX";
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
+Status ImapTarget::create_folder(const FolderInfo& folder) {
+    auto r = m_session->run("CREATE " + quote_string(wire_name(folder)));
+    if (!r) return std::unexpected(r.error());
+    // An existing folder is fine (RFC 5530 ALREADYEXISTS, or a plain NO).
+    if (r->status != "OK" && !(r->code.size() && is_atom(r->code[0], "ALREADYEXISTS"))) {
+        auto again = m_session->run("EXAMINE " + quote_string(wire_name(folder)));
+        if (!again || again->status != "OK")
+            return fail(ErrorKind::protocol, Scope::folder,
+                        "cannot create folder " + target_name(folder) + " on the target: " + r->text);
+    }
+    (void)m_session->run("SUBSCRIBE " + quote_string(wire_name(folder)));
+    return {};
+}
+
+Status ImapTarget::delete_folder(const FolderInfo& folder) {
+    auto r = m_session->run_ok("DELETE " + quote_string(wire_name(folder)), "deleting " + target_name(folder));
+    return r ? Status{} : std::unexpected(r.error());
+}
+
+Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
+    TargetFolder out;
+    std::string name = wire_name(folder);
+    m_any_keyword = false;
+    m_keywords_allowed.clear();
+    auto r = m_session->run("SELECT " + quote_string(name), [&](const Response& resp) -> Status {
+        if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "UIDVALIDITY"))
+            out.validity = to_u32(resp.code[1]).value_or(0);
+        if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "PERMANENTFLAGS"))
+            for (const auto& f : resp.code[1].items) {
+                if (is_atom(f, "\\*")) m_any_keyword = true;
+                else if (auto s = as_string(f)) m_keywords_allowed.insert(*s);
+            }
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    if (r->status != "OK") return out; // no such folder (yet)
+    out.exists = true;
+    m_selected = name;
+    auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+                                    "listing " + target_name(folder), [&](const Response& resp) -> Status {
+        auto d = parse_fetch(resp);
+        if (!d || !d->uid) return {};
+        out.messages.push_back({*d->uid, d->flags.value_or(Flags{}), d->size.value_or(0),
+                                d->internal_date.value_or(0), {}});
+        return {};
+    });
+    if (!listed) return std::unexpected(listed.error());
+    return out;
+}
+
+Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) {
+    std::unordered_map<std::uint32_t, TargetMessage*> by_uid;
+    for (auto& m : folder.messages) by_uid[m.uid] = &m;
+    for (const auto& set : uid_sets(uids, k_max_set_chars)) {
+        auto r = m_session->run_ok("UID FETCH " + set + " (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+                                   "reading Message-IDs on the target", [&](const Response& resp) -> Status {
+            auto d = parse_fetch(resp);
+            if (!d || !d->uid || !by_uid.contains(*d->uid)) return {};
+            mail::HeaderScanner h;
+            h.feed(d->header.value_or(""));
+            h.finish();
+            by_uid[*d->uid]->message_id = h.message_id();
+            return {};
+        });
+        if (!r) return std::unexpected(r.error());
+    }
+    return {};
+}
+
+MessageSink& ImapTarget::appender(AppendedFn appended) {
+    m_appender->appended = std::move(appended);
+    return *m_appender;
+}
+
+// System flags always; keywords only where the folder's PERMANENTFLAGS let
+// them stay (a server that drops them silently would otherwise differ).
+std::string ImapTarget::flag_list(const Flags& flags) const {
+    Flags kept;
+    kept.system = flags.system;
+    for (const auto& k : flags.keywords)
+        if (m_any_keyword || m_keywords_allowed.contains(k)) kept.keywords.push_back(k);
+    return flags_to_imap(kept);
+}
+
+Status ImapTarget::set_flags(std::uint32_t uid, const Flags& flags) {
+    auto r = m_session->run_ok("UID STORE " + std::to_string(uid) + " FLAGS.SILENT (" + flag_list(flags) + ")",
+                               "setting flags");
+    return r ? Status{} : std::unexpected(r.error());
+}
+
+// UID EXPUNGE (RFC 4315) removes exactly these messages; a plain EXPUNGE
+// would also remove messages someone else flagged \Deleted, so without
+// UIDPLUS nothing is expunged.
+Status ImapTarget::remove(const std::vector<std::uint32_t>& uids) {
+    if (!m_session->has("UIDPLUS"))
+        return fail(ErrorKind::protocol, Scope::folder,
+                    "the target has no UIDPLUS, so messages cannot be expunged selectively; nothing deleted");
+    for (const auto& set : uid_sets(uids, k_max_set_chars)) {
+        auto r = m_session->run_ok("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)", "marking for deletion");
+        if (!r) return std::unexpected(r.error());
+        r = m_session->run_ok("UID EXPUNGE " + set, "expunging");
+        if (!r) return std::unexpected(r.error());
+    }
+    return {};
+}
+
+} // namespace mf::imap

@@ -1,0 +1,52 @@
+// An IMAP account as the receiving side of migrate, restore and mirror.
+// Messages go in with our own APPEND (flags and INTERNALDATE kept; libcurl's
+// upload would mark them \Seen and date them today), LITERAL+ when offered.
+//
+// Folder names: the target's own personal namespace prefix and separator
+// (NAMESPACE, RFC 2342), each component encoded in modified UTF-7. A source
+// component that contains the target's separator cannot be one folder there;
+// the separator inside it is replaced by '_' (e.g. "a/b" as one component
+// becomes "a_b" on a '/' server), so no folder is split silently.
+#pragma once
+
+#include "backends/common/spool.h"
+#include "backends/imap/session.h"
+#include "sync/target.h"
+
+#include <memory>
+#include <set>
+
+namespace mf::imap {
+
+class ImapTarget : public Target {
+  public:
+    static Result<std::unique_ptr<ImapTarget>> open_account(std::unique_ptr<Session> session);
+    ~ImapTarget() override;
+
+    Result<std::vector<FolderInfo>> list_folders() override;
+    Status create_folder(const FolderInfo& folder) override;
+    Status delete_folder(const FolderInfo& folder) override;
+    Result<TargetFolder> open(const FolderInfo& folder) override;
+    Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) override;
+    MessageSink& appender(AppendedFn appended) override;
+    Status set_flags(std::uint32_t uid, const Flags& flags) override;
+    Status remove(const std::vector<std::uint32_t>& uids) override;
+    std::string target_name(const FolderInfo& folder) const override;
+
+  private:
+    class Appender;
+    explicit ImapTarget(std::unique_ptr<Session> session);
+    Status read_namespace();
+    std::string wire_name(const FolderInfo& folder) const; // modified UTF-7, with prefix
+    std::string flag_list(const Flags& flags) const;       // only what the folder accepts
+
+    std::unique_ptr<Session> m_session;
+    std::unique_ptr<Appender> m_appender;
+    std::string m_prefix;    // personal namespace prefix, e.g. "INBOX."
+    char m_separator = '/';
+    std::string m_selected;  // wire name of the open folder
+    bool m_any_keyword = true;
+    std::set<std::string> m_keywords_allowed;
+};
+
+} // namespace mf::imap

@@ -1,0 +1,16 @@
+// Turning a URL or a path into a connected Source or Target. The only place
+// in cli/ that knows which backend class serves which scheme.
+#pragma once
+
+#include "backends/net/endpoint.h"
+#include "sync/source.h"
+#include "sync/target.h"
+
+#include <memory>
+
+namespace mf::cli {
+
+Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bool debug);
+Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug);
+
+} // namespace mf::cli

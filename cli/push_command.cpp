@@ -1,0 +1,193 @@
+// `mailferry migrate|restore|mirror SOURCE TARGET`: push mail into an IMAP
+// account from POP3, IMAP or a local archive, each message once, flags and
+// dates kept; a mirror also makes the target lose what the source lost.
+#include "backends/archive/archive.h"
+#include "backends/archive/lock.h"
+#include "backends/archive/push_state.h"
+#include "backends/common/fs.h"
+#include "backends/maildir/archive_source.h"
+#include "cli/commands.h"
+#include "cli/connect.h"
+#include "cli/exit_codes.h"
+#include "cli/folder_map.h"
+#include "cli/output.h"
+#include "cli/progress.h"
+#include "cli/report.h"
+#include "cli/url.h"
+#include "sync/push.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <set>
+
+namespace mf::cli {
+
+namespace {
+
+// Everything a push run holds open; destroyed in reverse order.
+struct PushSetup {
+    std::optional<archive::ArchiveLock> lock;
+    std::unique_ptr<archive::StateDb> db;
+    std::unique_ptr<PushState> state;
+    std::unique_ptr<Source> source;
+    std::unique_ptr<Target> target;
+    std::string source_name, target_name;
+};
+
+std::string hex_hash(const std::string& text) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : text) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+// Where a migration between two accounts keeps its state when --state is
+// not given: $XDG_STATE_HOME/mailferry (or ~/.local/state/mailferry).
+Result<std::string> default_state_dir() {
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/mailferry";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/mailferry";
+    return fail(ErrorKind::usage, Scope::run, "no HOME or XDG_STATE_HOME: give --state FILE");
+}
+
+Status open_archive_source(const PushArgs& args, PushSetup& setup) {
+    const std::string& root = args.source.url;
+    std::string meta = root + "/.mailferry";
+    if (!fs::exists(meta + "/state.db"))
+        return fail(ErrorKind::usage, Scope::run, root + " is not a mailferry archive (no .mailferry/state.db)");
+    auto lock = archive::ArchiveLock::acquire(meta);
+    if (!lock) return std::unexpected(lock.error());
+    setup.lock.emplace(std::move(*lock));
+    auto archive_db = archive::StateDb::open(meta + "/state.db");
+    if (!archive_db) return std::unexpected(archive_db.error());
+    auto format = (*archive_db)->meta("format");
+    if (!format) return std::unexpected(format.error());
+    if (*format == "mbox")
+        return fail(ErrorKind::usage, Scope::run, "restoring from an mbox archive is not available yet");
+    setup.source = std::make_unique<maildir::ArchiveSource>(root);
+    setup.source_name = root;
+    auto db = archive::StateDb::open(meta + "/push-" + hex_hash(setup.target_name) + ".db");
+    if (!db) return std::unexpected(db.error());
+    setup.db = std::move(*db);
+    return {};
+}
+
+Status open_remote_source(const PushArgs& args, PushSetup& setup) {
+    auto endpoint = make_endpoint(args.source);
+    if (!endpoint) return std::unexpected(endpoint.error());
+    setup.source_name = endpoint->display();
+    std::string path = args.state;
+    if (path.empty()) {
+        auto dir = default_state_dir();
+        if (!dir) return std::unexpected(dir.error());
+        if (auto s = fs::make_dirs(*dir); !s) return s;
+        path = *dir + "/push-" + hex_hash(setup.source_name + " -> " + setup.target_name) + ".db";
+    }
+    auto lock = archive::ArchiveLock::acquire_file(path + ".lock");
+    if (!lock) return std::unexpected(lock.error());
+    setup.lock.emplace(std::move(*lock));
+    auto db = archive::StateDb::open(path);
+    if (!db) return std::unexpected(db.error());
+    setup.db = std::move(*db);
+    auto source = connect_source(*endpoint, args.source.debug);
+    if (!source) return std::unexpected(source.error());
+    setup.source = std::move(*source);
+    return {};
+}
+
+Result<PushSetup> set_up(const PushArgs& args) {
+    PushSetup setup;
+    auto target_endpoint = make_endpoint(args.target);
+    if (!target_endpoint) return std::unexpected(target_endpoint.error());
+    setup.target_name = target_endpoint->display();
+    bool remote = looks_like_url(args.source.url);
+    if (args.kind == PushKind::restore && remote)
+        return fail(ErrorKind::usage, Scope::run, "restore takes an archive folder as its source; use migrate for accounts");
+    Status s = remote ? open_remote_source(args, setup) : open_archive_source(args, setup);
+    if (!s) return std::unexpected(s.error());
+    setup.state = std::make_unique<archive::DbPushState>(*setup.db);
+    auto target = connect_target(*target_endpoint, args.target.debug);
+    if (!target) return std::unexpected(target.error());
+    setup.target = std::move(*target);
+    return setup;
+}
+
+// A mirror also removes target folders the source no longer has; a folder
+// that still holds mail is only removed with --force (the guard).
+void remove_vanished_folders(PushSetup& setup, const std::set<std::vector<std::string>>& kept,
+                             const PushArgs& args, RunReport& report, Progress& progress) {
+    auto listed = setup.target->list_folders();
+    if (!listed) {
+        report.failures.push_back(listed.error());
+        return;
+    }
+    for (const auto& f : *listed) {
+        if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"}) continue;
+        auto opened = setup.target->open(f);
+        if (!opened) continue;
+        std::size_t count = opened->messages.size();
+        if (count > 0 && !args.force) {
+            report.failures.push_back({ErrorKind::usage, Scope::folder,
+                                       f.display() + ": gone from the source but holds " + std::to_string(count) +
+                                           " messages on the target; not deleted (use --force)"});
+            continue;
+        }
+        progress.note((args.dry_run ? "would delete folder " : "deleting folder ") + f.display());
+        if (!args.dry_run)
+            if (auto s = setup.target->delete_folder(f); !s) report.failures.push_back(s.error());
+    }
+}
+
+} // namespace
+
+int run_push(const PushArgs& args) {
+    auto started = std::chrono::steady_clock::now();
+    auto map = FolderMap::parse(args.maps);
+    if (!map) return report_failure(map.error(), args.json);
+    if (args.max_delete_percent < 0 || args.max_delete_percent > 100)
+        return report_failure({ErrorKind::usage, Scope::run, "--max-delete takes a percentage from 0 to 100"}, args.json);
+    auto setup = set_up(args);
+    if (!setup) return report_failure(setup.error(), args.json);
+    auto all = setup->source->list_folders();
+    if (!all) return report_failure(all.error(), args.json);
+
+    ConsoleProgress progress(args.verbose, args.quiet || args.json);
+    RunReport report;
+    report.source = setup->source_name;
+    report.archive = setup->target_name;
+    report.dry_run = args.dry_run;
+    PushRunOptions options;
+    options.dry_run = args.dry_run;
+    options.mirror = args.kind == PushKind::mirror;
+    options.max_delete_share = args.max_delete_percent / 100.0;
+    options.force = args.force;
+    std::set<std::vector<std::string>> kept;
+    for (const auto& from : select_folders(*all, args.folders, args.excludes)) {
+        FolderInfo to = map->apply(from);
+        kept.insert(to.path);
+        if (args.verbose) progress.note(from.display() + " -> " + setup->target->target_name(to));
+        auto outcome = push_folder(*setup->source, *setup->target, *setup->state, from, to, options, progress);
+        report.folders.push_back(outcome.report);
+        if (!outcome.failure) continue;
+        report.failures.push_back(*outcome.failure);
+        if (outcome.failure->scope != Scope::folder && outcome.failure->scope != Scope::message) break;
+    }
+    if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())
+        remove_vanished_folders(*setup, kept, args, report, progress);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    int code = report.failures.empty() ? exit_ok : exit_partial;
+    if (!report.failures.empty() && report.total_fetched() == 0 && report.folders.size() <= 1)
+        code = exit_code_for(report.failures.front().kind);
+    report.exit_code = code;
+    if (args.json) std::cout << report_json(report) << '\n';
+    else if (!args.quiet) print_summary(report, std::cout);
+    return code;
+}
+
+} // namespace mf::cli

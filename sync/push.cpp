@@ -1,0 +1,149 @@
+#include "sync/push.h"
+
+#include <algorithm>
+
+namespace mf {
+
+namespace {
+
+// Counts confirmed appends and records their mapping; the mapping is what
+// makes a rerun copy only what is missing.
+class RecordingAppend {
+  public:
+    RecordingAppend(PushState& state, std::string key, Progress& progress)
+        : m_state(state), m_key(std::move(key)), m_progress(progress) {}
+    Status operator()(const RemoteMessage& m, std::uint32_t uid) {
+        ++m_count;
+        m_bytes += m.size;
+        m_progress.message_done(m.size);
+        // Without UIDPLUS there is no UID to record; the next run recognises
+        // the message by content instead.
+        return uid ? m_state.record(m_key, m.id, uid) : Status{};
+    }
+    std::size_t count() const { return m_count; }
+    std::uint64_t bytes() const { return m_bytes; }
+
+  private:
+    PushState& m_state;
+    std::string m_key;
+    Progress& m_progress;
+    std::size_t m_count = 0;
+    std::uint64_t m_bytes = 0;
+};
+
+Result<TargetFolder> open_target(Target& target, const FolderInfo& to, bool dry_run) {
+    auto folder = target.open(to);
+    if (!folder) return folder;
+    if (folder->exists || dry_run) return folder;
+    if (auto s = target.create_folder(to); !s) return std::unexpected(s.error());
+    return target.open(to);
+}
+
+// The mapping, unless either side's validity changed since it was made.
+Result<PushMapping> load_mapping(PushState& state, const std::string& key, const Snapshot& snap,
+                                 const TargetFolder& folder, bool dry_run) {
+    auto mapping = state.load(key);
+    if (!mapping) return mapping;
+    if (mapping->source_validity == snap.validity && mapping->target_validity == folder.validity)
+        return mapping;
+    mapping->entries.clear();
+    if (!dry_run)
+        if (auto s = state.reset(key, snap.validity, folder.validity); !s) return std::unexpected(s.error());
+    return mapping;
+}
+
+// Message-IDs on both sides, needed only when the target holds messages the
+// mapping does not explain (another tool's copies, or an unconfirmed APPEND).
+Result<std::vector<MessageKey>> match_keys(Source& source, Target& target, const Snapshot& snap,
+                                           TargetFolder& folder, const PushMapping& mapping) {
+    auto unmapped = unmapped_target_uids(folder, mapping);
+    if (unmapped.empty()) return std::vector<MessageKey>{};
+    if (auto s = target.fill_keys(folder, unmapped); !s) return std::unexpected(s.error());
+    auto ids = unmapped_source_ids(snap, mapping, folder);
+    if (ids.empty()) return std::vector<MessageKey>{};
+    return source.keys(ids);
+}
+
+Status record_plan(PushState& state, const std::string& key, const PushPlan& plan) {
+    for (const auto& id : plan.forget)
+        if (auto s = state.forget(key, id); !s) return s;
+    for (const auto& [id, uid] : plan.adopt)
+        if (auto s = state.record(key, id, uid); !s) return s;
+    return {};
+}
+
+Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
+                std::size_t chunk) {
+    MessageSink& sink = target.appender([&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); });
+    for (std::size_t at = 0; at < plan.copy.size(); at += chunk) {
+        auto end = std::min(plan.copy.size(), at + chunk);
+        std::vector<std::string> ids(plan.copy.begin() + static_cast<std::ptrdiff_t>(at),
+                                     plan.copy.begin() + static_cast<std::ptrdiff_t>(end));
+        if (auto s = source.fetch(ids, sink); !s) return s;
+    }
+    return {};
+}
+
+} // namespace
+
+FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,
+                          const FolderInfo& to, const PushRunOptions& options, Progress& progress) {
+    FolderOutcome out;
+    FolderReport& report = out.report;
+    report.folder = from.display();
+    auto failed = [&](Failure f) {
+        report.error = f.what;
+        out.failure = std::move(f);
+        progress.folder_finished(report);
+        return out;
+    };
+    auto snap = source.open(from);
+    if (!snap) return failed(snap.error());
+    report.found = snap->messages.size();
+    auto folder = open_target(target, to, options.dry_run);
+    if (!folder) return failed(folder.error());
+    const std::string key = from.display();
+    auto mapping = load_mapping(state, key, *snap, *folder, options.dry_run);
+    if (!mapping) return failed(mapping.error());
+    auto keys = match_keys(source, target, *snap, *folder, *mapping);
+    if (!keys) return failed(keys.error());
+
+    PushPlan plan = plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror});
+    report.held = plan.already;
+    report.planned = plan.copy.size();
+    report.planned_deletions = plan.remove.size();
+    report.rematched = plan.adopt.size();
+    if (auto why = mirror_guard(folder->messages.size(), plan.remove.size(), snap->messages.size(),
+                                options.max_delete_share);
+        why && !options.force)
+        return failed(Failure{ErrorKind::usage, Scope::folder,
+                              report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
+    progress.folder_started(report.folder, plan.copy.size(), plan.copy_bytes);
+    if (options.dry_run) {
+        report.flags_updated = plan.flags.size();
+        progress.folder_finished(report);
+        return out;
+    }
+    if (auto s = record_plan(state, key, plan); !s) return failed(s.error());
+    for (const auto& [uid, flags] : plan.flags) {
+        if (auto s = target.set_flags(uid, flags); !s) return failed(s.error());
+        ++report.flags_updated;
+    }
+    RecordingAppend recorder(state, key, progress);
+    Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
+    report.fetched = recorder.count();
+    report.bytes = recorder.bytes();
+    if (!copied) {
+        report.failed = plan.copy.size() - std::min(plan.copy.size(), report.fetched);
+        return failed(copied.error());
+    }
+    report.vanished = plan.copy.size() - std::min(plan.copy.size(), report.fetched);
+    if (!plan.remove.empty()) {
+        if (auto s = target.remove(plan.remove); !s) return failed(s.error());
+        report.deleted = plan.remove.size();
+    }
+    progress.folder_finished(report);
+    return out;
+}
+
+} // namespace mf

@@ -1,0 +1,24 @@
+// Carries out a push plan for one folder: copies missing messages from the
+// source to the target (streamed, appended with flags and date), records
+// each source -> target mapping as soon as the target confirmed it, and for
+// a mirror sets flags and deletes extras behind the mass-deletion guard.
+#pragma once
+
+#include "sync/backup.h"
+#include "sync/push_plan.h"
+#include "sync/target.h"
+
+namespace mf {
+
+struct PushRunOptions {
+    bool dry_run = false;
+    bool mirror = false;
+    double max_delete_share = 0.5; // mirror guard, see mirror_guard()
+    bool force = false;            // override the guard
+    std::size_t fetch_chunk = 2000;
+};
+
+FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,
+                          const FolderInfo& to, const PushRunOptions& options, Progress& progress);
+
+} // namespace mf

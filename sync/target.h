@@ -1,0 +1,78 @@
+// The receiving side of a migration, restore or mirror: an IMAP account we
+// append to. Like a Source, it knows its protocol; the engine does not.
+//
+// Contract: append() returns only after the server confirmed the message
+// (tagged OK); a message whose confirmation never arrived may or may not be
+// on the target, which is why the engine matches unmapped messages by
+// content before copying (see plan_push).
+#pragma once
+
+#include "sync/model.h"
+#include "sync/result.h"
+#include "sync/source.h"
+
+#include <functional>
+#include <vector>
+
+namespace mf {
+
+struct TargetMessage {
+    std::uint32_t uid = 0;
+    Flags flags;
+    std::uint64_t size = 0;
+    std::int64_t internal_date = 0;
+    std::string message_id; // filled in only where keys were asked for
+};
+
+struct TargetFolder {
+    bool exists = false;
+    std::uint32_t validity = 0;
+    std::vector<TargetMessage> messages;
+};
+
+// Called for each message the target confirmed: source message, new UID
+// (0 when the server does not say, i.e. no UIDPLUS).
+using AppendedFn = std::function<Status(const RemoteMessage&, std::uint32_t uid)>;
+
+class Target {
+  public:
+    virtual ~Target() = default;
+    virtual Result<std::vector<FolderInfo>> list_folders() = 0;
+    virtual Status create_folder(const FolderInfo& folder) = 0;
+    virtual Status delete_folder(const FolderInfo& folder) = 0;
+    // Opens the folder for writing and lists it (UIDs, flags, sizes, dates).
+    virtual Result<TargetFolder> open(const FolderInfo& folder) = 0;
+    // Message-IDs of messages in the open folder, for matching by content.
+    virtual Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) = 0;
+    // A sink that appends each finished message to the open folder with its
+    // flags and date, then calls `appended`.
+    virtual MessageSink& appender(AppendedFn appended) = 0;
+    virtual Status set_flags(std::uint32_t uid, const Flags& flags) = 0;
+    // Removes exactly these messages (UID EXPUNGE). Fails, changing nothing,
+    // where the server cannot expunge selectively.
+    virtual Status remove(const std::vector<std::uint32_t>& uids) = 0;
+    // How the target names a folder: its separator, namespace prefix, and
+    // what happens to a separator inside a component. For --dry-run output.
+    virtual std::string target_name(const FolderInfo& folder) const = 0;
+};
+
+// Where a migration remembers which source message became which target
+// message, so a rerun copies only what is missing.
+struct PushMapping {
+    std::uint32_t source_validity = 0;
+    std::uint32_t target_validity = 0;
+    std::vector<std::pair<std::string, std::uint32_t>> entries; // source id -> target UID
+};
+
+class PushState {
+  public:
+    virtual ~PushState() = default;
+    virtual Result<PushMapping> load(const std::string& folder) = 0;
+    // Replaces the validities (and drops entries when either changed).
+    virtual Status reset(const std::string& folder, std::uint32_t source_validity,
+                         std::uint32_t target_validity) = 0;
+    virtual Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) = 0;
+    virtual Status forget(const std::string& folder, const std::string& source_id) = 0;
+};
+
+} // namespace mf
