@@ -1,5 +1,7 @@
 #include "backends/archive/state_db.h"
 
+#include "backends/common/crashpoint.h"
+
 #include <sqlite3.h>
 
 #include <utility>
@@ -175,7 +177,11 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
 }
 
 Status StateDb::begin() { return m_impl->exec("BEGIN IMMEDIATE", "starting a transaction"); }
-Status StateDb::commit() { return m_impl->exec("COMMIT", "committing"); }
+Status StateDb::commit() {
+    auto s = m_impl->exec("COMMIT", "committing");
+    if (s) test::durable_step("state committed");
+    return s;
+}
 void StateDb::rollback() { sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
@@ -245,7 +251,9 @@ Status StateDb::push_reset(const std::string& folder, std::uint32_t source_valid
 Status StateDb::push_record(const std::string& folder, const std::string& id, std::uint32_t uid) {
     Stmt s(m_impl->db, "INSERT OR REPLACE INTO push_map VALUES (?,?,?)");
     s.bind(1, folder).bind(2, id).bind(3, static_cast<std::int64_t>(uid));
-    return m_impl->run(s, "recording a copied message");
+    auto r = m_impl->run(s, "recording a copied message");
+    if (r) test::durable_step("push mapping recorded");
+    return r;
 }
 
 Status StateDb::push_forget(const std::string& folder, const std::string& id) {

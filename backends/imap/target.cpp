@@ -1,5 +1,6 @@
 #include "backends/imap/target.h"
 
+#include "backends/common/crashpoint.h"
 #include "backends/common/headers.h"
 #include "backends/imap/fetch.h"
 #include "backends/imap/mutf7.h"
@@ -39,8 +40,13 @@ class ImapTarget::Appender : public MessageSink {
         prefix += " (" + flags + ")";
         if (message.internal_date > 0) prefix += " \"" + format_internal_date(message.internal_date) + "\"";
         std::uint32_t uid = 0;
-        auto r = m_target.m_session->run_literal(prefix, m_spool.size(),
-                                                 [&](const auto& send) { return m_spool.replay(send); });
+        auto r = m_target.m_session->run_literal(prefix, m_spool.size(), [&](const auto& send) -> Status {
+            auto s = m_spool.replay(send);
+            // The whole literal is on its way: a crash now leaves an APPEND
+            // whose answer nobody reads.
+            if (s) test::durable_step("APPEND sent");
+            return s;
+        });
         m_spool.clear();
         if (!r) return std::unexpected(r.error());
         if (r->status != "OK")
@@ -229,8 +235,10 @@ Status ImapTarget::remove(const std::vector<std::uint32_t>& uids) {
     for (const auto& set : uid_sets(uids, k_max_set_chars)) {
         auto r = m_session->run_ok("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)", "marking for deletion");
         if (!r) return std::unexpected(r.error());
+        test::durable_step("target messages flagged deleted");
         r = m_session->run_ok("UID EXPUNGE " + set, "expunging");
         if (!r) return std::unexpected(r.error());
+        test::durable_step("target messages expunged");
     }
     return {};
 }

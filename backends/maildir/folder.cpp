@@ -1,5 +1,7 @@
 #include "backends/maildir/folder.h"
 
+#include "backends/common/crashpoint.h"
+
 #include <cerrno>
 #include <chrono>
 #include <dirent.h>
@@ -251,6 +253,7 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
     if (path_of(moved) != path_of(it->second) &&
         ::rename(path_of(it->second).c_str(), path_of(moved).c_str()) != 0)
         return std::unexpected(fs::io_error("cannot rename", path_of(it->second), errno));
+    test::durable_step("maildir flags renamed");
     it->second = moved;
     m_flag_changes.emplace_back(id, flags);
     return {};
@@ -273,13 +276,16 @@ Status MaildirFolder::commit() {
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
         if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
+        test::durable_step("maildir batch synced");
         for (const auto& p : m_pending) {
             std::string from = m_dir + "/tmp/" + p.tmp_name, to = m_dir + "/cur/" + p.final_name;
             if (::rename(from.c_str(), to.c_str()) != 0)
                 return std::unexpected(fs::io_error("cannot rename into", to, errno));
+            test::durable_step("maildir file renamed into cur");
         }
     }
     if (auto s = fs::fsync_path(m_dir + "/cur"); !s) return s;
+    test::durable_step("maildir cur synced");
 
     if (auto s = m_db.begin(); !s) return s;
     Status s;
@@ -346,6 +352,7 @@ Status MaildirFolder::revalidate(std::uint32_t validity,
                            ",V=" + std::to_string(validity) + ":2," + parsed->info_flags;
         OnDisk to{it->second.subdir, name};
         ::rename(path_of(it->second).c_str(), path_of(to).c_str());
+        test::durable_step("maildir file renamed after UIDVALIDITY change");
     }
     return fs::fsync_path(m_dir + "/cur");
 }

@@ -1,5 +1,6 @@
 #include "backends/pop3/source.h"
 
+#include "backends/common/crashpoint.h"
 #include "backends/common/headers.h"
 
 #include <algorithm>
@@ -257,10 +258,15 @@ Status Pop3Source::remove(const std::vector<std::string>& ids) {
         if (it == m_number_of.end()) continue;
         auto r = m_session->command("DELE " + std::to_string(it->second));
         if (!r) return std::unexpected(r.error());
+        test::durable_step("POP3 DELE sent");
     }
     return {};
 }
 
-Status Pop3Source::close() { return m_session->quit(); }
+Status Pop3Source::close() {
+    auto s = m_session->quit();
+    if (s) test::durable_step("POP3 QUIT committed deletions");
+    return s;
+}
 
 } // namespace mf::pop3
