@@ -52,8 +52,9 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->add_option("ARCHIVE", a.archive, "The archive folder (created if missing)")->required();
     add_connection_options(*cmd, a.connection);
     cmd->add_option("--format", a.format, "Archive format: maildir or mbox")->capture_default_str();
-    cmd->add_option("--folder", a.folders, "Back up only folders matching this glob (repeatable)");
-    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)");
+    cmd->add_option("--folder", a.folders, "Back up only folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
     cmd->add_flag("--dry-run,-n", a.dry_run, "Show what would be fetched; change nothing");
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
@@ -99,9 +100,10 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
         ->capture_default_str();
     cmd->add_flag("--debug", a.source.debug, "Print the protocol exchanges to stderr (passwords are hidden)");
-    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)");
-    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)");
-    cmd->add_option("--map", a.maps, "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)");
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--map", a.maps, "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--state", a.state,
                     "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");
     cmd->add_flag("--dry-run,-n", a.dry_run, "Print the plan; change nothing on either side");

@@ -65,7 +65,7 @@ int run_backup(const BackupArgs& args) {
         return report_failure({ErrorKind::usage, Scope::run, "--delete-older-than takes a number of days"},
                               args.json);
 
-    auto archive = archive::Archive::open({args.archive, *format, endpoint->display(), args.dry_run});
+    auto archive = archive::Archive::open({args.archive, *format, endpoint->identity(), args.dry_run});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);
@@ -79,10 +79,7 @@ int run_backup(const BackupArgs& args) {
     report.dry_run = args.dry_run;
     run_folders(**source, **archive, select_folders(*all, args.folders, args.excludes), args, progress, report);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    int code = report.failures.empty() ? exit_ok : exit_partial;
-    // Nothing got done at all: the failure's own class tells more than "partial".
-    if (!report.failures.empty() && report.total_fetched() == 0 && report.folders.size() == 1)
-        code = exit_code_for(report.failures.front().kind);
+    int code = report.decide_exit_code();
     report.exit_code = code;
     if (args.json) std::cout << report_json(report) << '\n';
     else if (!args.quiet) print_summary(report, std::cout);

@@ -18,7 +18,7 @@ std::string tls_words(const net::AccountCheck& c) {
     if (!c.tls.active) return "not encrypted (plaintext)";
     std::string out = "TLS";
     if (!c.tls.version.empty()) out += " (" + c.tls.version + (c.tls.cipher.empty() ? "" : ", " + c.tls.cipher) + ")";
-    out += c.endpoint.tls == net::TlsMode::starttls ? " via STARTTLS" : "";
+    out += c.endpoint.tls != net::TlsMode::implicit ? " via STARTTLS" : "";
     out += c.tls.verified ? ", certificate verified" : ", certificate NOT verified (--insecure)";
     return out;
 }
@@ -67,13 +67,15 @@ void print_text(const net::AccountCheck& c) {
 
 nlohmann::json to_json(const net::AccountCheck& c) {
     nlohmann::json j;
+    j["ok"] = true;
+    j["exit_code"] = 0;
     j["server"] = c.endpoint.display();
     j["protocol"] = c.endpoint.protocol == net::Protocol::imap ? "imap" : "pop3";
     j["host"] = c.endpoint.host;
     j["port"] = c.endpoint.port;
     j["user"] = c.endpoint.user;
     j["tls"] = {{"active", c.tls.active}, {"version", c.tls.version}, {"cipher", c.tls.cipher},
-                {"starttls", c.endpoint.tls == net::TlsMode::starttls}, {"verified", c.tls.verified}};
+                {"starttls", c.tls.active && c.endpoint.tls != net::TlsMode::implicit}, {"verified", c.tls.verified}};
     j["login"] = "ok";
     j["capabilities"] = c.capabilities;
     if (c.endpoint.protocol == net::Protocol::pop3) {

@@ -30,7 +30,7 @@ const char* kind_name(ErrorKind kind) {
 Result<net::Endpoint> make_endpoint(const ConnectionArgs& args) {
     auto endpoint = parse_account_url(args.url);
     if (!endpoint) return endpoint;
-    if (args.allow_plaintext && endpoint->tls == net::TlsMode::starttls) endpoint->tls = net::TlsMode::none;
+    if (args.allow_plaintext && endpoint->tls == net::TlsMode::starttls) endpoint->tls = net::TlsMode::starttls_optional;
     endpoint->cacert = args.cacert;
     endpoint->insecure = args.insecure;
     endpoint->timeout_seconds = args.timeout;

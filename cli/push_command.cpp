@@ -106,7 +106,10 @@ Result<PushSetup> set_up(const PushArgs& args) {
     auto target_endpoint = make_endpoint(args.target);
     if (!target_endpoint) return std::unexpected(target_endpoint.error());
     setup.target_name = target_endpoint->display();
-    bool remote = looks_like_url(args.source.url);
+    // A folder that exists is an archive; anything else with an '@' or a
+    // scheme is an account (so "me@host" is not mistaken for a path).
+    bool remote = looks_like_url(args.source.url) ||
+                  (!fs::exists(args.source.url) && args.source.url.find('@') != std::string::npos);
     if (args.kind == PushKind::restore && remote)
         return fail(ErrorKind::usage, Scope::run, "restore takes an archive folder as its source; use migrate for accounts");
     Status s = remote ? open_remote_source(args, setup) : open_archive_source(args, setup);
@@ -162,6 +165,7 @@ int run_push(const PushArgs& args) {
     report.source = setup->source_name;
     report.archive = setup->target_name;
     report.dry_run = args.dry_run;
+    report.push = true;
     PushRunOptions options;
     options.dry_run = args.dry_run;
     options.mirror = args.kind == PushKind::mirror;
@@ -181,9 +185,7 @@ int run_push(const PushArgs& args) {
     if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())
         remove_vanished_folders(*setup, kept, args, report, progress);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    int code = report.failures.empty() ? exit_ok : exit_partial;
-    if (!report.failures.empty() && report.total_fetched() == 0 && report.folders.size() <= 1)
-        code = exit_code_for(report.failures.front().kind);
+    int code = report.decide_exit_code();
     report.exit_code = code;
     if (args.json) std::cout << report_json(report) << '\n';
     else if (!args.quiet) print_summary(report, std::cout);

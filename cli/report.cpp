@@ -1,5 +1,6 @@
 #include "cli/report.h"
 
+#include "cli/exit_codes.h"
 #include "cli/output.h"
 
 #include <nlohmann/json.hpp>
@@ -12,9 +13,16 @@ std::size_t RunReport::total_fetched() const {
     return n;
 }
 
+int RunReport::decide_exit_code() const {
+    if (failures.empty()) return 0;
+    for (const auto& f : folders)
+        if (f.error.empty()) return 1; // something completed: partial failure
+    return exit_code_for(failures.front().kind);
+}
+
 namespace {
 
-nlohmann::json folder_json(const FolderReport& f) {
+nlohmann::json folder_json(const FolderReport& f, bool push) {
     nlohmann::json j{{"folder", f.folder},   {"found", f.found},
                      {"held", f.held},       {"planned", f.planned}, {"fetched", f.fetched},
                      {"failed", f.failed},   {"vanished", f.vanished},
@@ -22,7 +30,7 @@ nlohmann::json folder_json(const FolderReport& f) {
                      {"bytes", f.bytes},     {"uidvalidity_changed", f.revalidated},
                      {"rematched", f.rematched},
                      {"removed_by_others", f.removed_by_others},
-                     {"deleted_from_source", f.deleted},
+                     {push ? "deleted_from_target" : "deleted_from_source", f.deleted},
                      {"planned_deletions", f.planned_deletions}};
     if (!f.error.empty()) j["error"] = f.error;
     return j;
@@ -34,7 +42,7 @@ std::string report_json(const RunReport& r) {
     nlohmann::json totals{{"found", 0}, {"held", 0}, {"fetched", 0}, {"failed", 0}, {"bytes", 0}, {"flags_updated", 0}};
     nlohmann::json folders = nlohmann::json::array();
     for (const auto& f : r.folders) {
-        folders.push_back(folder_json(f));
+        folders.push_back(folder_json(f, r.push));
         totals["found"] = totals["found"].get<std::size_t>() + f.found;
         totals["held"] = totals["held"].get<std::size_t>() + f.held;
         totals["fetched"] = totals["fetched"].get<std::size_t>() + f.fetched;
@@ -45,7 +53,7 @@ std::string report_json(const RunReport& r) {
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : r.failures) errors.push_back(e.what);
     nlohmann::json j{{"ok", r.exit_code == 0}, {"exit_code", r.exit_code}, {"source", r.source},
-                     {"archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
+                     {r.push ? "target" : "archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
                      {"folders", folders},   {"totals", totals},        {"errors", errors}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -72,8 +80,9 @@ void print_summary(const RunReport& r, std::ostream& out) {
         deleted += f.deleted;
         planned_del += f.planned_deletions;
     }
-    if (r.dry_run && planned_del) out << ", would delete " << planned_del << " from the server";
-    if (!r.dry_run && deleted) out << ", deleted " << deleted << " from the server";
+    if (r.dry_run && planned_del)
+        out << ", would delete " << planned_del << (r.push ? " from the target" : " from the server");
+    if (!r.dry_run && deleted) out << ", deleted " << deleted << (r.push ? " from the target" : " from the server");
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.seconds);
     out << " in " << secs << " s\n";

@@ -12,7 +12,8 @@
 namespace mf::cli {
 
 struct RunReport {
-    std::string source, archive;
+    std::string source, archive; // archive: the archive folder, or a push's target account
+    bool push = false;           // migrate/restore/mirror: deletions happen on the target
     bool dry_run = false;
     std::vector<FolderReport> folders;
     std::vector<Failure> failures;
@@ -21,6 +22,10 @@ struct RunReport {
     int exit_code = 0;
 
     std::size_t total_fetched() const;
+    // 0 when nothing failed; the failure's own class when no folder
+    // completed (nothing got done, e.g. the connection dropped at once);
+    // otherwise 1, partial.
+    int decide_exit_code() const;
 };
 
 std::string report_json(const RunReport& report);

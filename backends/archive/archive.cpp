@@ -48,12 +48,15 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
         a->m_lock.emplace(std::move(*lock));
     }
     // A dry run on a new archive plans against an empty in-memory state.
-    auto db = StateDb::open(o.dry_run && !exists ? ":memory:" : meta + "/state.db");
+    // A dry run plans against a throwaway copy: nothing it records is kept.
+    auto db = !o.dry_run ? StateDb::open(meta + "/state.db")
+              : exists   ? StateDb::open_copy(meta + "/state.db")
+                         : StateDb::open(":memory:");
     if (!db) return std::unexpected(db.error());
     a->m_db = std::move(*db);
     if (auto s = check_identity(*a->m_db, o); !s) return std::unexpected(s.error());
     if (o.format == Format::maildir)
-        a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db);
+        a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db, o.dry_run);
     else
         a->m_store = std::make_unique<mbox::MboxStore>(o.root, *a->m_db);
     return a;

@@ -111,6 +111,22 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
+Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
+    auto mem = open(":memory:");
+    if (!mem) return mem;
+    sqlite3* file = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &file, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(file);
+        return fail(ErrorKind::local_io, Scope::run, "state database " + path + ": cannot open to read");
+    }
+    sqlite3_backup* copy = sqlite3_backup_init((*mem)->m_impl->db, "main", file, "main");
+    int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
+    sqlite3_backup_finish(copy);
+    sqlite3_close(file);
+    if (rc != SQLITE_DONE) return fail(ErrorKind::local_io, Scope::run, "state database " + path + ": cannot read");
+    return mem;
+}
+
 Result<std::string> StateDb::meta(const std::string& key) {
     Stmt s(m_impl->db, "SELECT value FROM meta WHERE key=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading " + key));

@@ -37,6 +37,9 @@ struct FolderRecord {
 class StateDb {
   public:
     static Result<std::unique_ptr<StateDb>> open(const std::string& path);
+    // A private in-memory copy of the database at `path` (for --dry-run:
+    // whatever the run records is thrown away, the file is not touched).
+    static Result<std::unique_ptr<StateDb>> open_copy(const std::string& path);
     ~StateDb();
     StateDb(const StateDb&) = delete;
     StateDb& operator=(const StateDb&) = delete;

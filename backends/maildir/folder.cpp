@@ -64,9 +64,9 @@ std::optional<std::uint32_t> validity_of(std::string_view unique) {
 }
 
 MaildirFolder::MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
-                             std::uint32_t source_validity)
+                             std::uint32_t source_validity, bool read_only)
     : m_dir(std::move(dir)), m_db(db), m_record(record),
-      m_validity(record.known ? record.validity : source_validity) {}
+      m_validity(record.known ? record.validity : source_validity), m_read_only(read_only) {}
 
 MaildirFolder::~MaildirFolder() { abandon(); }
 
@@ -93,7 +93,7 @@ Status MaildirFolder::scan(std::unordered_map<std::string, OnDisk>& by_base) {
             std::string_view name = e->d_name;
             if (name.starts_with('.')) continue;
             if (std::string_view(sub) == "tmp") {
-                if (name.find(".mailferry") != std::string_view::npos)
+                if (!m_read_only && name.find(".mailferry") != std::string_view::npos)
                     ::unlink((path + '/' + std::string(name)).c_str());
                 continue;
             }

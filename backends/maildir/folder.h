@@ -16,8 +16,9 @@ namespace mf::maildir {
 
 class MaildirFolder : public FolderStore {
   public:
+    // `read_only`: a dry run; load() leaves crash leftovers in tmp/ alone.
     MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
-                  std::uint32_t source_validity);
+                  std::uint32_t source_validity, bool read_only = false);
     ~MaildirFolder() override;
 
     Result<FolderState> load() override;
@@ -55,6 +56,7 @@ class MaildirFolder : public FolderStore {
     archive::FolderRecord m_record;
     std::uint32_t m_validity;          // the validity new files are named with
     bool m_dirs_ready = false;
+    bool m_read_only = false;
     KeywordTable m_keywords;
     std::unordered_map<std::string, OnDisk> m_files; // source id -> file
     std::unordered_map<std::string, std::string> m_base_of; // source id -> base

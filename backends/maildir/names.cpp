@@ -14,9 +14,13 @@ struct InfoSplit {
     std::string_view flags;
 };
 
-bool is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool is_letter(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
 
-bool all_letters(std::string_view s) { return std::all_of(s.begin(), s.end(), is_letter); }
+bool all_letters(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), is_letter);
+}
 
 // Splits off the info. ':' is the Maildir separator and is never part of a
 // unique part we write (escape_id escapes it); "!2," is only taken as a
@@ -114,8 +118,7 @@ std::optional<std::string> unescape_id(std::string_view escaped) {
 }
 
 std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
-                             std::uint64_t counter, std::string_view id,
-                             std::uint64_t crlf_size) {
+                             std::uint64_t counter, std::string_view id, std::uint64_t crlf_size) {
     std::string out = std::to_string(seconds);
     out += ".M" + std::to_string(micros);
     out += "P" + std::to_string(pid);
@@ -221,11 +224,21 @@ mf::Flags info_to_flags(std::string_view letters, const KeywordTable& table) {
     mf::Flags flags;
     for (char c : letters) {
         switch (c) {
-        case 'D': flags.system |= mf::flag_draft; break;
-        case 'F': flags.system |= mf::flag_flagged; break;
-        case 'R': flags.system |= mf::flag_answered; break;
-        case 'S': flags.system |= mf::flag_seen; break;
-        case 'T': flags.system |= mf::flag_deleted; break;
+        case 'D':
+            flags.system |= mf::flag_draft;
+            break;
+        case 'F':
+            flags.system |= mf::flag_flagged;
+            break;
+        case 'R':
+            flags.system |= mf::flag_answered;
+            break;
+        case 'S':
+            flags.system |= mf::flag_seen;
+            break;
+        case 'T':
+            flags.system |= mf::flag_deleted;
+            break;
         default:
             if (auto keyword = table.keyword_for(c)) flags.keywords.push_back(std::move(*keyword));
         }

@@ -46,8 +46,7 @@ struct MaildirName {
 // Ids longer than ~70 characters may make the name exceed NAME_MAX; the
 // caller's open() then fails, which is a message-scope failure.
 std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
-                             std::uint64_t counter, std::string_view id,
-                             std::uint64_t crlf_size);
+                             std::uint64_t counter, std::string_view id, std::uint64_t crlf_size);
 
 // nullopt for names that cannot be a message file: empty, containing '/' or
 // NUL, or hidden (starting with '.'). Unknown ",X=" fields are ignored; a

@@ -5,8 +5,8 @@
 
 namespace mf::maildir {
 
-MaildirStore::MaildirStore(std::string root, archive::StateDb& db)
-    : m_root(std::move(root)), m_db(db) {}
+MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_only)
+    : m_root(std::move(root)), m_db(db), m_read_only(read_only) {}
 
 Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo& folder,
                                                                std::uint32_t validity) {
@@ -15,7 +15,7 @@ Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo&
     auto record = m_db.folder(rel);
     if (!record) return std::unexpected(record.error());
     return std::unique_ptr<FolderStore>(
-        std::make_unique<MaildirFolder>(m_root + '/' + rel, m_db, *record, validity));
+        std::make_unique<MaildirFolder>(m_root + '/' + rel, m_db, *record, validity, m_read_only));
 }
 
 } // namespace mf::maildir

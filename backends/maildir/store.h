@@ -19,13 +19,14 @@ class MaildirStore : public Store {
   public:
     // `db` outlives the store. Nothing is created on disk until a message
     // is delivered, so a dry run leaves no trace.
-    MaildirStore(std::string root, archive::StateDb& db);
+    MaildirStore(std::string root, archive::StateDb& db, bool read_only = false);
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                      std::uint32_t validity) override;
 
   private:
     std::string m_root;
     archive::StateDb& m_db;
+    bool m_read_only;
 };
 
 } // namespace mf::maildir

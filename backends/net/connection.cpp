@@ -108,7 +108,7 @@ void set_options(Connection::Impl& impl) {
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, &impl);
     if (e.tls == TlsMode::starttls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-    if (e.tls == TlsMode::none) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_NONE));
+    if (e.tls == TlsMode::starttls_optional) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
     if (!e.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, e.cacert.c_str());
     if (e.insecure) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);

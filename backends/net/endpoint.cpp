@@ -1,5 +1,7 @@
 #include "backends/net/endpoint.h"
 
+#include <cctype>
+
 namespace mf::net {
 
 std::string Endpoint::scheme() const {
@@ -13,6 +15,12 @@ std::string Endpoint::display() const {
     if (!user.empty()) out += user + '@';
     out += host.find(':') != std::string::npos ? '[' + host + ']' : host;
     return out + ':' + std::to_string(port);
+}
+
+std::string Endpoint::identity() const {
+    std::string h = host;
+    for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return std::string(protocol == Protocol::imap ? "imap" : "pop3") + "://" + user + '@' + h;
 }
 
 std::uint16_t default_port(Protocol protocol, TlsMode tls) {

@@ -13,7 +13,9 @@ enum class Protocol { imap, pop3 };
 enum class TlsMode {
     implicit, // imaps:// pop3s://: TLS from the first byte
     starttls, // imap:// pop3://: STARTTLS/STLS required (the default)
-    none,     // plaintext, only when the user asked for it by name
+    // STARTTLS when the server offers it, plaintext when it does not: only
+    // when the user asked for it by name (--allow-plaintext).
+    starttls_optional,
 };
 
 // A secret kept out of argv, logs and reports. Obtained lazily, so that a
@@ -34,6 +36,9 @@ struct Endpoint {
 
     std::string scheme() const;  // "imaps", "pop3", ...
     std::string display() const; // "imaps://user@host:993", no secret
+    // Which mailbox this is, whatever the TLS mode or port spelling:
+    // "imap://user@host" with the host in lower case. Archives record it.
+    std::string identity() const;
 };
 
 std::uint16_t default_port(Protocol protocol, TlsMode tls);

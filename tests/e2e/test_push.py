@@ -158,7 +158,7 @@ class PushTest(unittest.TestCase):
         self.src.add_flags(self.user, "Work", uids[5], "\\Flagged")
         report = self.push("mirror", url)
         work = next(f for f in report["folders"] if f["folder"] == "Work")
-        self.assertEqual(work["deleted_from_source"], 3)  # deletions on the mirror's target
+        self.assertEqual(work["deleted_from_target"], 3)
         self.assertEqual(work["flags_updated"], 1)
         self.assert_same(["Work"])
         # More than half would go: refused, nothing deleted, unless forced.
