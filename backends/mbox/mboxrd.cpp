@@ -44,8 +44,8 @@ std::string two_digits(std::int64_t v) {
 std::string from_line(std::int64_t internal_date_epoch, std::string_view envelope_sender) {
     constexpr std::array<std::string_view, 7> weekdays = {"Thu", "Fri", "Sat", "Sun",
                                                           "Mon", "Tue", "Wed"};
-    constexpr std::array<std::string_view, 12> months = {
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    constexpr std::array<std::string_view, 12> months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     const std::int64_t t = std::clamp(internal_date_epoch, k_min_date, k_max_date);
     const std::int64_t days = (t >= 0 ? t : t - 86399) / 86400;
     const std::int64_t secs = t - days * 86400;
@@ -61,7 +61,8 @@ std::string from_line(std::int64_t internal_date_epoch, std::string_view envelop
     line += months[static_cast<std::size_t>(date.month - 1)];
     line += date.day < 10 ? "  " : " "; // asctime pads the day with a space
     line += std::to_string(date.day) + ' ';
-    line += two_digits(secs / 3600) + ':' + two_digits(secs / 60 % 60) + ':' + two_digits(secs % 60);
+    line +=
+        two_digits(secs / 3600) + ':' + two_digits(secs / 60 % 60) + ':' + two_digits(secs % 60);
     line += ' ' + std::to_string(date.year) + '\n';
     return line;
 }
@@ -91,7 +92,8 @@ void Encoder::put(char c) {
 }
 
 void Encoder::put(std::string_view s) {
-    for (char c : s) put(c);
+    for (char c : s)
+        put(c);
 }
 
 void Encoder::drain() {
@@ -185,7 +187,9 @@ void Decoder::emit(std::string_view s) {
     if (m_out.size() >= k_buffer) drain();
 }
 
-void Decoder::emit(char c) { emit(std::string_view(&c, 1)); }
+void Decoder::emit(char c) {
+    emit(std::string_view(&c, 1));
+}
 
 void Decoder::drain() {
     if (m_out.empty()) return;
@@ -283,17 +287,27 @@ void Decoder::line_end() {
         flush_prefix();
         emit("\r\n");
         break;
-    case Mode::from_line: end_from_line(); break;
-    case Mode::body: emit("\r\n"); break;
+    case Mode::from_line:
+        end_from_line();
+        break;
+    case Mode::body:
+        emit("\r\n");
+        break;
     }
     m_mode = Mode::line_start;
 }
 
 void Decoder::on_content(char c) {
     switch (m_mode) {
-    case Mode::line_start: on_line_start(c); break;
-    case Mode::from_line: on_from_line(c); break;
-    case Mode::body: emit(c); break;
+    case Mode::line_start:
+        on_line_start(c);
+        break;
+    case Mode::from_line:
+        on_from_line(c);
+        break;
+    case Mode::body:
+        emit(c);
+        break;
     }
 }
 
@@ -314,7 +328,8 @@ void Decoder::on_byte(char c) {
 
 void Decoder::feed(std::string_view chunk) {
     if (m_finished) return;
-    for (char c : chunk) on_byte(c);
+    for (char c : chunk)
+        on_byte(c);
     drain();
 }
 
@@ -341,7 +356,8 @@ void Decoder::finish() {
             emit(m_from);
         }
         break;
-    case Mode::body: break;
+    case Mode::body:
+        break;
     }
     m_blank_pending = false; // the separator before the end of the file
     end_message();

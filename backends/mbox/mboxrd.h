@@ -51,7 +51,7 @@ class Encoder {
     // separator blank line.
     void finish();
 
-    std::uint64_t crlf_octets() const { return m_octets_in; }     // as fed
+    std::uint64_t crlf_octets() const { return m_octets_in; }    // as fed
     std::uint64_t bytes_written() const { return m_octets_out; } // incl. separator
     bool saw_bare_lf() const { return m_bare_lf; }
     bool saw_bare_cr() const { return m_bare_cr; }
@@ -90,8 +90,8 @@ class Decoder {
   public:
     struct Handler {
         std::function<void(std::string_view from_line)> on_from; // without line end
-        Sink on_body;                  // the message, in chunks
-        std::function<void()> on_end;  // after the last body chunk
+        Sink on_body;                                            // the message, in chunks
+        std::function<void()> on_end;                            // after the last body chunk
     };
 
     explicit Decoder(Handler handler) : m_handler(std::move(handler)) {}

@@ -84,7 +84,7 @@ TEST_CASE("safe_component escapes what a file name cannot hold") {
         {"bad\xFF", "bad%FF"},
         {"\xC3", "%C3"},                      // truncated sequence
         {"\xC0\xAF", "%C0%AF"},               // overlong '/'
-        {"\xED\xA0\x80", "%ED%A0%80"},         // surrogate
+        {"\xED\xA0\x80", "%ED%A0%80"},        // surrogate
         {"\xF4\x90\x80\x80", "%F4%90%80%80"}, // above U+10FFFF
     };
     for (const auto& c : cases) {
@@ -128,7 +128,8 @@ TEST_CASE("long names are cut and made distinct by a hash") {
     // The cut never splits a character or an escape.
     const std::string umlauts = [] {
         std::string s;
-        for (int i = 0; i < 150; ++i) s += "\xC3\xBC";
+        for (int i = 0; i < 150; ++i)
+            s += "\xC3\xBC";
         return s;
     }();
     const auto su = safe_component(umlauts);
@@ -147,16 +148,26 @@ TEST_CASE("relative_folder_path joins escaped components") {
     CHECK(relative_folder_path({"..", "..", "etc"}) == "%2E./%2E./etc");
     CHECK(relative_folder_path({"", "x"}) == "%/x");
     CHECK(relative_folder_path({"a/b"}) == "a%2Fb");
-    for (const auto& hostile : std::vector<std::vector<std::string>>{
-             {".."}, {"..", ".."}, {"/abs"}, {"a//b"}, {""}, {"", ""}, {"cur"}, {"tmp", "new"},
-             {"\0"s}, {"\r\n"}, {std::string(10000, '.')}, {std::string(10000, '/')}}) {
+    for (const auto& hostile : std::vector<std::vector<std::string>>{{".."},
+                                                                     {"..", ".."},
+                                                                     {"/abs"},
+                                                                     {"a//b"},
+                                                                     {""},
+                                                                     {"", ""},
+                                                                     {"cur"},
+                                                                     {"tmp", "new"},
+                                                                     {"\0"s},
+                                                                     {"\r\n"},
+                                                                     {std::string(10000, '.')},
+                                                                     {std::string(10000, '/')}}) {
         check_stays_below_root(hostile);
     }
 }
 
 TEST_CASE("property: any name stays below the root and short ones round-trip") {
     std::mt19937 rng(20240611);
-    const std::string alphabet = "aZ09.%/\\ ~\r\n\t\x7F"s + '\0' + "\xC3\xBC\xE2\x9C\x93\xF0\x80\xFF";
+    const std::string alphabet =
+        "aZ09.%/\\ ~\r\n\t\x7F"s + '\0' + "\xC3\xBC\xE2\x9C\x93\xF0\x80\xFF";
     std::set<std::string> seen_escaped;
     std::set<std::string> seen_names;
     for (int round = 0; round < 3000; ++round) {
@@ -174,7 +185,8 @@ TEST_CASE("property: any name stays below the root and short ones round-trip") {
             } else {
                 CHECK(component.size() > k_max_component / 3);
             }
-            if (component.size() <= k_max_component / 3) CHECK(unescape_component(escaped) == component);
+            if (component.size() <= k_max_component / 3)
+                CHECK(unescape_component(escaped) == component);
             // Distinct names never share a directory.
             if (seen_names.insert(component).second) CHECK(seen_escaped.insert(escaped).second);
         }
@@ -186,7 +198,8 @@ TEST_CASE("property: names of up to 150 bytes round-trip unless escaping makes t
     std::mt19937 rng(7);
     for (int round = 0; round < 2000; ++round) {
         std::string name(rng() % 151, '\0');
-        for (auto& c : name) c = static_cast<char>(rng() % 256);
+        for (auto& c : name)
+            c = static_cast<char>(rng() % 256);
         const auto escaped = safe_component(name);
         const auto back = unescape_component(escaped);
         CAPTURE(name);

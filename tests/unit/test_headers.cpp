@@ -61,8 +61,8 @@ TEST_CASE("HeaderScanner with LF line ends, odd and missing fields") {
         {"Message-ID: (comment) <a@b> trailing\n\n", "<a@b>", "", "", true},
         {"Received: no semicolon\nReceived: x; Mon, 1 Jan 2001 00:00:00 +0000\n\n", "", "", "",
          true},
-        {"Received: a; b; Mon, 1 Jan 2001 00:00:00 +0000\n\n", "", "", "Mon, 1 Jan 2001 00:00:00 +0000",
-         true},
+        {"Received: a; b; Mon, 1 Jan 2001 00:00:00 +0000\n\n", "", "",
+         "Mon, 1 Jan 2001 00:00:00 +0000", true},
         {" leading continuation\nDate: x\n\n", "", "x", "", true},
         {"no colon line\nDate: y\n\n", "", "y", "", true},
         {"Date: a\n\rjunk\nMessage-ID: <m@n>\n\n", "<m@n>", "a", "", true},
@@ -94,7 +94,8 @@ TEST_CASE("HeaderScanner ignores fields longer than its bound") {
     CHECK(s.date() == "later");
     // Folded into many short lines, still too long in total.
     std::string folded = "Date: start\r\n";
-    for (int i = 0; i < 5000; ++i) folded += " 12345\r\n";
+    for (int i = 0; i < 5000; ++i)
+        folded += " 12345\r\n";
     s = scan(folded + "Date: second\r\n\r\n", 1000);
     CHECK(s.date() == "second");
     // A gigantic unwanted field costs nothing and is skipped.
@@ -166,11 +167,13 @@ TEST_CASE("parse_rfc5322_date") {
 
 TEST_CASE("property: HeaderScanner does not depend on how the message is cut") {
     std::mt19937 rng(5);
-    const std::vector<std::string> pieces = {"Date: ", "Message-ID: <", ">", "Received: ", ";",
-                                             " x", "\r\n", "\n", "\r", " ", "\t", ":", "a"};
+    const std::vector<std::string> pieces = {
+        "Date: ", "Message-ID: <", ">", "Received: ", ";", " x", "\r\n", "\n", "\r", " ", "\t", ":",
+        "a"};
     for (int round = 0; round < 2000; ++round) {
         std::string message;
-        for (int i = rng() % 30; i > 0; --i) message += pieces[rng() % pieces.size()];
+        for (int i = rng() % 30; i > 0; --i)
+            message += pieces[rng() % pieces.size()];
         const auto whole = scan(message, message.size() + 1, true);
         HeaderScanner cut;
         std::string_view rest = message;

@@ -65,8 +65,8 @@ TEST_CASE("parse_name reads names of other writers") {
         // Dovecot's own names: S= and W=, no U=.
         {"1035478339.M1P2.host,S=1000,W=1030:2,Sa", "1035478339.M1P2.host,S=1000,W=1030",
          std::nullopt, 1030, "Sa"},
-        {"1035478339.27041_118.foo.org", "1035478339.27041_118.foo.org", std::nullopt,
-         std::nullopt, ""},
+        {"1035478339.27041_118.foo.org", "1035478339.27041_118.foo.org", std::nullopt, std::nullopt,
+         ""},
         {"x:1,experimental", "x", std::nullopt, std::nullopt, ""},
         // Malformed fields: the file is still a message, the field unknown.
         {"x,U=a%zz,W=12x:2,S", "x,U=a%zz,W=12x", std::nullopt, std::nullopt, "S"},
@@ -124,7 +124,8 @@ TEST_CASE("the table holds 26 keywords; the rest are reported") {
     KeywordTable table;
     mf::Flags flags;
     flags.system = mf::flag_seen | mf::flag_draft | mf::flag_deleted;
-    for (int i = 0; i < 30; ++i) flags.keywords.push_back("k" + std::to_string(100 + i));
+    for (int i = 0; i < 30; ++i)
+        flags.keywords.push_back("k" + std::to_string(100 + i));
     mf::normalize(flags);
     std::vector<std::string> dropped;
     const auto info = flags_to_info(flags, table, &dropped);
@@ -190,10 +191,11 @@ TEST_CASE("property: ids and flags survive a name round trip") {
     std::mt19937 rng(424242);
     for (int round = 0; round < 3000; ++round) {
         std::string id(rng() % 71, '\0');
-        for (auto& c : id) c = static_cast<char>(rng() % 3 ? 0x21 + rng() % 94 : rng() % 256);
+        for (auto& c : id)
+            c = static_cast<char>(rng() % 3 ? 0x21 + rng() % 94 : rng() % 256);
         const auto size = static_cast<std::uint64_t>(rng()) << (rng() % 32);
-        const auto unique = make_unique_part(rng(), rng() % 1000000, static_cast<int>(rng() % 99999),
-                                             rng(), id, size);
+        const auto unique = make_unique_part(rng(), rng() % 1000000,
+                                             static_cast<int>(rng() % 99999), rng(), id, size);
         std::string letters;
         for (char c : std::string("DFRSTabcz"))
             if (rng() % 2) letters += c;

@@ -55,7 +55,9 @@ std::vector<Decoded> decode(std::string_view mbox, std::mt19937& rng, std::size_
                             Decoder* out_decoder = nullptr) {
     std::vector<Decoded> messages;
     Decoder dec({
-        [&](std::string_view from) { messages.push_back({std::string(from), {}, false}); },
+        [&](std::string_view from) {
+            messages.push_back({std::string(from), {}, false});
+        },
         [&](std::string_view body) { messages.back().body += body; },
         [&]() { messages.back().ended = true; },
     });
@@ -196,7 +198,8 @@ TEST_CASE("Decoder splits, unquotes and restores CRLF") {
         CHECK(m[2].body == "");
         CHECK(m[3].body == "no separator\r\n");
         CHECK(m[4].body == "last line unterminated");
-        for (const auto& msg : m) CHECK(msg.ended);
+        for (const auto& msg : m)
+            CHECK(msg.ended);
     }
 }
 
@@ -227,9 +230,20 @@ TEST_CASE("Decoder skips text before the first message and copes with odd files"
 
 TEST_CASE("property: random messages round-trip through Encoder and Decoder") {
     std::mt19937 rng(0x6d626f78);
-    const std::vector<std::string> lines = {
-        "", "From ", "From me Thu Jan  1 00:00:00 1970", ">From ", ">>From x", ">>>From",
-        ">", ">>", "From", "Fro", " From x", "text", "Subject: hi", "\t>From"};
+    const std::vector<std::string> lines = {"",
+                                            "From ",
+                                            "From me Thu Jan  1 00:00:00 1970",
+                                            ">From ",
+                                            ">>From x",
+                                            ">>>From",
+                                            ">",
+                                            ">>",
+                                            "From",
+                                            "Fro",
+                                            " From x",
+                                            "text",
+                                            "Subject: hi",
+                                            "\t>From"};
     for (int round = 0; round < 1500; ++round) {
         std::vector<std::string> messages(1 + rng() % 4);
         for (auto& msg : messages) {

@@ -1,0 +1,519 @@
+#include "backends/mbox/folder.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace mf::mbox {
+
+namespace {
+
+constexpr std::size_t k_write_buffer = 64 * 1024;
+// A dotlock older than this is left over from a crash (procmail and mutt
+// use similar ages) and may be removed.
+constexpr std::int64_t k_stale_dotlock_seconds = 5 * 60;
+constexpr auto k_dotlock_wait = std::chrono::seconds(5);
+
+std::optional<std::uint64_t> file_size(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status pwrite_all(int fd, std::string_view data, std::uint64_t offset, const std::string& path) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::unexpected(fs::io_error("cannot write", path, errno));
+        data.remove_prefix(static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return {};
+}
+
+// Up to `max` bytes of `fd` from `offset` (fewer at the end of the file).
+std::string pread_some(int fd, std::uint64_t offset, std::size_t max) {
+    std::string out(max, '\0');
+    std::size_t got = 0;
+    while (got < max) {
+        ssize_t n = ::pread(fd, out.data() + got, max - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    out.resize(got);
+    return out;
+}
+
+std::int64_t now_seconds() {
+    using namespace std::chrono;
+    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+MboxFolder::MboxFolder(std::string mbox_path, archive::StateDb& db, archive::FolderRecord record,
+                       std::uint32_t source_validity)
+    : m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"), m_lock_path(m_path + ".lock"),
+      m_db(db), m_record(record), m_source_validity(source_validity),
+      m_validity(record.known ? record.validity : source_validity) {}
+
+// Finished but uncommitted messages stay in the mbox past the last indexed
+// one: the next load() cuts them away, as after a crash.
+MboxFolder::~MboxFolder() {
+    abandon();
+    close_files();
+}
+
+// ---- Locks and files ----------------------------------------------------------
+
+Status MboxFolder::lock_mbox(bool create) {
+    if (m_fd) return {};
+    if (create)
+        if (auto s = fs::make_dirs(parent_of(m_path)); !s) return s;
+    fs::Fd fd(::open(m_path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600));
+    if (!fd) return std::unexpected(fs::io_error("cannot open", m_path, errno));
+    // fcntl before the dotlock, as mutt does, so the two never deadlock.
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    while (::fcntl(fd.get(), F_SETLKW, &fl) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOLCK) break; // no fcntl locks on this file system: the dotlock remains
+        return std::unexpected(fs::io_error("cannot lock", m_path, errno));
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return std::unexpected(fs::io_error("cannot stat", m_path, errno));
+    m_fd = std::move(fd);
+    if (auto s = take_dotlock(); !s) {
+        m_fd.reset();
+        return s;
+    }
+    // Appends go at the end as found under the lock, after anything a mail
+    // reader may have added since load().
+    m_end = static_cast<std::uint64_t>(st.st_size);
+    return {};
+}
+
+Status MboxFolder::take_dotlock() {
+    auto deadline = std::chrono::steady_clock::now() + k_dotlock_wait;
+    for (;;) {
+        fs::Fd fd(::open(m_lock_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fd) {
+            (void)fs::write_all(fd.get(), std::to_string(::getpid()) + '\n', m_lock_path);
+            m_dotlocked = true;
+            return {};
+        }
+        if (errno != EEXIST) return std::unexpected(fs::io_error("cannot create", m_lock_path, errno));
+        struct stat st;
+        if (::lstat(m_lock_path.c_str(), &st) == 0 && now_seconds() - st.st_mtime > k_stale_dotlock_seconds) {
+            if (::unlink(m_lock_path.c_str()) != 0 && errno != ENOENT)
+                return std::unexpected(fs::io_error("cannot remove the stale lock", m_lock_path, errno));
+            continue;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            return fail(ErrorKind::locked, Scope::folder,
+                        m_path + " is locked by another program (" + m_lock_path + ")");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+// The index exists before the first byte of ours goes into the mbox: so an
+// mbox without an index is never partly ours, and in a user's own mbox the B
+// line says where ours begin.
+Status MboxFolder::open_index() {
+    if (m_index_fd) return {};
+    fs::Fd fd(::open(m_index_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!fd && errno == ENOENT) {
+        fd = fs::Fd(::open(m_index_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!fd) return std::unexpected(fs::io_error("cannot create", m_index_path, errno));
+        if (m_end > 0)
+            if (auto s = fs::write_all(fd.get(), base_line(m_end), m_index_path); !s) return s;
+        if (::fsync(fd.get()) != 0) return std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
+        // Makes the new mbox and index names durable.
+        if (auto s = fs::fsync_path(parent_of(m_path)); !s) return s;
+    }
+    if (!fd) return std::unexpected(fs::io_error("cannot open", m_index_path, errno));
+    m_index_fd = std::move(fd);
+    return {};
+}
+
+void MboxFolder::close_files() {
+    m_index_fd.reset();
+    if (m_dotlocked) ::unlink(m_lock_path.c_str());
+    m_dotlocked = false;
+    m_fd.reset(); // releases the fcntl lock
+}
+
+// Appends whole lines and makes them durable; on failure the index is cut
+// back, so no partial line is left for the next append to run into.
+Status MboxFolder::append_index(const std::string& lines) {
+    struct stat st;
+    if (::fstat(m_index_fd.get(), &st) != 0)
+        return std::unexpected(fs::io_error("cannot stat", m_index_path, errno));
+    Status s = fs::write_all(m_index_fd.get(), lines, m_index_path);
+    if (s && ::fsync(m_index_fd.get()) != 0) s = std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
+    if (!s && ::ftruncate(m_index_fd.get(), st.st_size) == 0) ::fsync(m_index_fd.get());
+    return s;
+}
+
+Status MboxFolder::truncate_mbox(std::uint64_t size) {
+    if (::ftruncate(m_fd.get(), static_cast<off_t>(size)) != 0)
+        return std::unexpected(fs::io_error("cannot truncate", m_path, errno));
+    m_end = size;
+    if (::fsync(m_fd.get()) != 0) return std::unexpected(fs::io_error("cannot fsync", m_path, errno));
+    return {};
+}
+
+// ---- load ---------------------------------------------------------------------
+
+// Puts the files back in the state the index describes: a torn last index
+// line cut away; records beyond the end of a shortened mbox forgotten (the
+// index is rewritten without them, so later appends at those offsets are not
+// mistaken for them); mbox bytes past the last indexed message (a crash
+// before the index was written) cut away.
+Status MboxFolder::repair(const IndexFile& index, const std::vector<IndexRecord>& kept, bool dropped,
+                          std::uint64_t mbox_size, std::uint64_t good_end) {
+    bool cut_mbox = mbox_size > good_end;
+    if (!index.torn && !dropped && !cut_mbox) return {};
+    if (fs::exists(m_path))
+        if (auto s = lock_mbox(false); !s) return s;
+    m_index_fd.reset(); // reopened by the next append, after the rewrite
+    if (dropped) {
+        std::string text;
+        if (index.replay.base() > 0) text += base_line(std::min(index.replay.base(), mbox_size));
+        for (const auto& r : kept) text += message_line(r);
+        if (auto s = fs::replace_file(m_index_path, text); !s) return s;
+    } else if (index.torn) {
+        fs::Fd fd(::open(m_index_path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(index.complete_bytes)) != 0 ||
+            ::fsync(fd.get()) != 0)
+            return std::unexpected(fs::io_error("cannot repair", m_index_path, errno));
+    }
+    if (cut_mbox) return truncate_mbox(good_end);
+    return {};
+}
+
+Result<FolderState> MboxFolder::load() {
+    // Uncommitted messages are dropped, as a crash would drop them.
+    abandon();
+    m_pending.clear();
+    m_loaded = true;
+    auto index = read_index(m_index_path);
+    if (!index) return std::unexpected(index.error());
+    auto size = file_size(m_path);
+    std::uint64_t mbox_size = size.value_or(0);
+
+    std::vector<IndexRecord> kept;
+    if (!index->exists) {
+        // No index: whatever the mbox holds is the user's own, not held.
+        m_end = mbox_size;
+    } else {
+        bool dropped = false;
+        std::uint64_t good_end = std::min(index->replay.base(), mbox_size);
+        for (auto& r : index->replay.records()) {
+            if (r.end() > mbox_size) { // the mbox was shortened by hand
+                dropped = true;
+                continue;
+            }
+            good_end = std::max(good_end, r.end());
+            kept.push_back(std::move(r));
+        }
+        m_end = good_end;
+        if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s) return std::unexpected(s.error());
+    }
+    // A revalidate() whose V lines are durable but whose database commit was
+    // lost: finish it (the index is the truth).
+    bool finish_rename = m_record.known && m_record.validity != m_source_validity &&
+                         index->replay.last_rename() ==
+                             std::pair{m_record.validity, m_source_validity};
+    m_validity = finish_rename ? m_source_validity : m_record.known ? m_record.validity : m_source_validity;
+    std::erase_if(kept, [&](const IndexRecord& r) { return r.validity != m_validity; });
+    return reconcile(kept, finish_rename);
+}
+
+// The index says what is held; the database follows it: rows it lacks are
+// dropped, records it lacks are adopted (a crash between index and database
+// commits, or a lost database), and the index's flags win.
+Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& records, bool finish_rename) {
+    auto rows = m_db.messages(m_record.key);
+    if (!rows) return std::unexpected(rows.error());
+    std::unordered_map<std::string, archive::StoredMessage> by_id;
+    for (auto& row : *rows) by_id.emplace(row.id, std::move(row));
+    rows->clear();
+
+    FolderState state;
+    state.known = m_record.known;
+    state.validity = m_validity;
+    m_held.clear();
+    std::vector<archive::StoredMessage> puts;
+    fs::Fd reader; // the mbox, opened for the first adoption
+    for (const auto& r : records) {
+        m_held[r.id] = Held{r.offset, r.length, r.size, r.flags};
+        archive::StoredMessage row;
+        auto it = by_id.find(r.id);
+        if (it == by_id.end()) {
+            row = adopted_row(reader, r);
+            puts.push_back(row);
+        } else {
+            row = std::move(it->second);
+            by_id.erase(it);
+            std::string location = std::to_string(r.offset);
+            if (row.flags != r.flags || row.location != location || row.size != r.size) {
+                row.flags = r.flags;
+                row.location = location;
+                row.size = r.size;
+                puts.push_back(row);
+            }
+        }
+        state.held.push_back(HeldMessage{r.id, r.flags, r.size, row.message_id, row.date,
+                                         static_cast<SourceState>(row.source_state)});
+    }
+    bool record_validity = finish_rename || (!m_record.known && !state.held.empty());
+    if (by_id.empty() && puts.empty() && !record_validity) return state;
+
+    if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
+    Status s;
+    for (const auto& [id, row] : by_id)
+        if (s) s = m_db.remove(m_record.key, id);
+    for (const auto& row : puts)
+        if (s) s = m_db.put(m_record.key, row);
+    if (s && record_validity) s = m_db.set_validity(m_record.key, m_validity);
+    if (s) s = m_db.commit();
+    if (!s) {
+        m_db.rollback();
+        return std::unexpected(s.error());
+    }
+    if (record_validity) {
+        m_record = {m_record.key, true, m_validity};
+        state.known = true;
+    }
+    return state;
+}
+
+// A database row for a message known only from the index: the date comes
+// from its From_ line, the Message-ID from its header block.
+archive::StoredMessage MboxFolder::adopted_row(fs::Fd& fd, const IndexRecord& r) const {
+    archive::StoredMessage row{r.id, std::to_string(r.offset), r.flags, r.size, "", 0, 0};
+    if (!fd) fd = fs::Fd(::open(m_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return row;
+    mail::HeaderScanner headers;
+    bool first = true;
+    for (std::uint64_t at = r.offset; at < r.end() && !headers.done();) {
+        std::string block = pread_some(fd.get(), at, static_cast<std::size_t>(
+                                                         std::min<std::uint64_t>(8192, r.end() - at)));
+        if (block.empty()) break;
+        at += block.size();
+        std::string_view data = block;
+        if (first) {
+            first = false;
+            auto nl = data.find('\n');
+            if (nl == std::string_view::npos) break; // a From_ line longer than a block
+            row.date = parse_from_line(data.substr(0, nl)).value_or(0);
+            data.remove_prefix(nl + 1);
+        }
+        headers.feed(data);
+    }
+    headers.finish();
+    row.message_id = headers.message_id();
+    return row;
+}
+
+// ---- Delivery -----------------------------------------------------------------
+
+Status MboxFolder::begin(std::uint64_t) {
+    abandon();
+    if (!m_loaded)
+        if (auto l = load(); !l) return std::unexpected(l.error());
+    if (auto s = lock_mbox(true); !s) return s;
+    if (auto s = open_index(); !s) return s;
+    m_writing.emplace();
+    m_writing->start = m_end;
+    m_writing->encoder.emplace([this](std::string_view s) { m_writing->buffer.append(s); });
+    // The date is known only at finish(); the From_ line is written now with
+    // a placeholder date of the same length and completed then.
+    m_writing->buffer = from_line(0);
+    return {};
+}
+
+Status MboxFolder::flush_buffer() {
+    Writing& w = *m_writing;
+    auto s = pwrite_all(m_fd.get(), w.buffer, w.start + w.flushed, m_path);
+    w.flushed += w.buffer.size();
+    w.buffer.clear();
+    return s;
+}
+
+Status MboxFolder::write(std::string_view chunk) {
+    if (!m_writing) return fail(ErrorKind::local_io, Scope::message, "a message written without begin()");
+    if (!m_writing->headers.done()) m_writing->headers.feed(chunk);
+    m_writing->encoder->feed(chunk);
+    if (m_writing->buffer.size() >= k_write_buffer) return flush_buffer();
+    return {};
+}
+
+Status MboxFolder::finish(const RemoteMessage& message) {
+    if (!m_writing) return fail(ErrorKind::local_io, Scope::message, "a message finished without begin()");
+    Writing& w = *m_writing;
+    w.encoder->finish();
+    if (!w.headers.done()) w.headers.finish();
+    std::int64_t date = message.internal_date;
+    if (date <= 0) date = mail::parse_rfc5322_date(w.headers.date()).value_or(0);
+    std::string from = from_line(date > 0 ? date : now_seconds());
+    if (from.size() != from_line(0).size()) { // cannot happen: from_line has a fixed width
+        abandon();
+        return fail(ErrorKind::local_io, Scope::message, "a From_ line of unexpected length");
+    }
+    // The message is not finished yet, so this is no edit of a stored message.
+    Status s;
+    if (w.flushed == 0)
+        w.buffer.replace(0, from.size(), from);
+    else
+        s = pwrite_all(m_fd.get(), from, w.start, m_path);
+    if (s) s = flush_buffer();
+    if (!s) {
+        abandon();
+        return s;
+    }
+    Flags flags = message.flags;
+    normalize(flags);
+    IndexRecord record{m_validity, message.id, w.start, from.size() + w.encoder->bytes_written(),
+                       message.size > 0 ? message.size : w.encoder->crlf_octets(), flags};
+    archive::StoredMessage row{message.id, std::to_string(w.start), flags, record.size,
+                               w.headers.message_id(), date, 0};
+    m_end = record.end();
+    m_pending.push_back(Pending{std::move(record), std::move(row)});
+    m_writing.reset();
+    return {};
+}
+
+// The file is cut back to where the message started. Should that fail, the
+// next load() cuts it back instead: the bytes are past the last indexed one.
+void MboxFolder::abandon() {
+    if (!m_writing) return;
+    std::uint64_t start = m_writing->start;
+    m_writing.reset();
+    (void)truncate_mbox(start);
+}
+
+Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
+    if (!m_held.contains(id)) return {};
+    Flags normal = flags;
+    normalize(normal);
+    m_flag_changes.emplace_back(id, std::move(normal));
+    return {};
+}
+
+Status MboxFolder::set_source_state(const std::string& id, SourceState state) {
+    m_state_changes.emplace_back(id, state);
+    return {};
+}
+
+// Order is the whole point:
+//   1. the batch's messages are made durable in the mbox (fsync). A crash
+//      before step 2 leaves them past the last indexed message: the next
+//      load() cuts them away, so no unrecorded message stays in the mbox;
+//   2. their M lines and the F lines are appended to the index and made
+//      durable. From here on the messages are held, even if step 3 is lost:
+//      the next load() adopts what the database lacks;
+//   3. the database rows are written in one transaction.
+Status MboxFolder::commit() {
+    // An empty folder is kept too (an empty mbox), so a restore can give it back.
+    if (auto s = lock_mbox(true); !s) return s;
+    if (auto s = open_index(); !s) return s;
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known)
+        return {};
+
+    std::string lines;
+    for (const auto& p : m_pending) lines += message_line(p.record);
+    for (const auto& [id, flags] : m_flag_changes) lines += flags_line(m_validity, id, flags);
+    Status s;
+    if (!m_pending.empty() && ::fsync(m_fd.get()) != 0)
+        s = std::unexpected(fs::io_error("cannot fsync", m_path, errno));
+    if (s && !lines.empty()) s = append_index(lines);
+    if (!s) { // nothing of the batch is held: take its bytes back out
+        if (!m_pending.empty()) (void)truncate_mbox(m_pending.front().record.offset);
+        m_pending.clear();
+        m_flag_changes.clear();
+        m_state_changes.clear();
+        return s;
+    }
+    for (const auto& p : m_pending)
+        m_held[p.record.id] = Held{p.record.offset, p.record.length, p.record.size, p.record.flags};
+    for (const auto& [id, flags] : m_flag_changes) m_held[id].flags = flags;
+
+    if (auto b = m_db.begin(); !b) s = b;
+    for (const auto& p : m_pending)
+        if (s) s = m_db.put(m_record.key, p.row);
+    for (const auto& [id, flags] : m_flag_changes)
+        if (s) s = m_db.set_flags(m_record.key, id, flags);
+    for (const auto& [id, st] : m_state_changes)
+        if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
+    if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
+    if (s) s = m_db.commit();
+    m_pending.clear();
+    m_flag_changes.clear();
+    m_state_changes.clear();
+    if (!s) {
+        m_db.rollback();
+        return s;
+    }
+    m_record.known = true;
+    return {};
+}
+
+// The index moves first (V lines, durable), then the database rows are
+// rewritten in one transaction. A crash between the two is finished by the
+// next load(). Unmatched old messages stay in the mbox, no longer held.
+Status MboxFolder::revalidate(std::uint32_t validity,
+                              const std::vector<std::pair<std::string, std::string>>& renames) {
+    if (!m_loaded)
+        if (auto l = load(); !l) return std::unexpected(l.error());
+    std::string lines;
+    for (const auto& [old_id, new_id] : renames)
+        if (m_held.contains(old_id)) lines += rename_line(m_validity, old_id, validity, new_id);
+    if (!lines.empty()) {
+        Status s = lock_mbox(true);
+        if (s) s = open_index();
+        if (s) s = append_index(lines);
+        if (!s) return s;
+    }
+    auto rows = m_db.messages(m_record.key);
+    if (!rows) return std::unexpected(rows.error());
+    std::unordered_map<std::string, archive::StoredMessage*> by_id;
+    for (auto& r : *rows) by_id[r.id] = &r;
+
+    if (auto s = m_db.begin(); !s) return s;
+    Status s = m_db.remove_all(m_record.key);
+    for (const auto& [old_id, new_id] : renames) {
+        auto it = by_id.find(old_id);
+        if (!s || it == by_id.end() || !m_held.contains(old_id)) continue;
+        archive::StoredMessage row = *it->second;
+        row.id = new_id;
+        s = m_db.put(m_record.key, row);
+    }
+    if (s) s = m_db.set_validity(m_record.key, validity);
+    if (s) s = m_db.commit();
+    if (!s) {
+        m_db.rollback();
+        return s;
+    }
+    std::unordered_map<std::string, Held> renamed;
+    for (const auto& [old_id, new_id] : renames)
+        if (auto it = m_held.find(old_id); it != m_held.end()) renamed[new_id] = it->second;
+    m_held = std::move(renamed);
+    m_record = {m_record.key, true, validity};
+    m_validity = validity;
+    return {};
+}
+
+} // namespace mf::mbox

@@ -1,0 +1,95 @@
+// One mbox folder of an archive: the FolderStore behind MboxStore. The file
+// layout and the index format are described in store.h.
+//
+// While a folder is open for writing (from the first begin(), or a repair in
+// load(), until it is destroyed) it holds an fcntl write lock on the mbox and
+// the dotlock <file>.lock, which mutt and other mail readers honour.
+#pragma once
+
+#include "backends/archive/state_db.h"
+#include "backends/common/fs.h"
+#include "backends/common/headers.h"
+#include "backends/mbox/mboxrd.h"
+#include "backends/mbox/store.h"
+#include "sync/store.h"
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mf::mbox {
+
+class MboxFolder : public FolderStore {
+  public:
+    // `mbox_path` is ARCHIVE/<folder>.mbox; nothing is created until begin().
+    MboxFolder(std::string mbox_path, archive::StateDb& db, archive::FolderRecord record,
+               std::uint32_t source_validity);
+    ~MboxFolder() override;
+    MboxFolder(const MboxFolder&) = delete;
+    MboxFolder& operator=(const MboxFolder&) = delete;
+
+    Result<FolderState> load() override;
+    Status revalidate(std::uint32_t validity,
+                      const std::vector<std::pair<std::string, std::string>>& renames) override;
+    Status set_flags(const std::string& id, const Flags& flags) override;
+    Status set_source_state(const std::string& id, SourceState state) override;
+    Status commit() override;
+
+    Status begin(std::uint64_t size_hint) override;
+    Status write(std::string_view chunk) override;
+    Status finish(const RemoteMessage& message) override;
+    void abandon() override;
+
+  private:
+    struct Held { // a message the index records under the current validity
+        std::uint64_t offset = 0, length = 0, size = 0;
+        Flags flags;
+    };
+    struct Pending { // finished, not yet durable
+        IndexRecord record;
+        archive::StoredMessage row;
+    };
+    struct Writing { // the message in progress
+        std::uint64_t start = 0;    // its offset in the mbox
+        std::uint64_t flushed = 0;  // bytes of it already written to the file
+        std::string buffer;
+        std::optional<Encoder> encoder;
+        mail::HeaderScanner headers; // finds the Message-ID as bytes pass
+    };
+
+    // load() in parts.
+    Status repair(const IndexFile& index, const std::vector<IndexRecord>& kept, bool dropped,
+                  std::uint64_t mbox_size, std::uint64_t good_end);
+    Result<FolderState> reconcile(const std::vector<IndexRecord>& records, bool finish_rename);
+    archive::StoredMessage adopted_row(fs::Fd& reader, const IndexRecord& record) const;
+
+    // Locks and files.
+    Status lock_mbox(bool create);
+    Status take_dotlock();
+    Status open_index();
+    void close_files();
+    Status append_index(const std::string& lines);
+    Status truncate_mbox(std::uint64_t size);
+
+    Status flush_buffer();
+
+    std::string m_path, m_index_path, m_lock_path;
+    archive::StateDb& m_db;
+    archive::FolderRecord m_record;
+    std::uint32_t m_source_validity;
+    std::uint32_t m_validity; // the validity new messages are recorded under
+    bool m_loaded = false;
+    std::unordered_map<std::string, Held> m_held; // source id -> message
+    std::vector<Pending> m_pending;
+    std::vector<std::pair<std::string, Flags>> m_flag_changes;
+    std::vector<std::pair<std::string, SourceState>> m_state_changes;
+
+    fs::Fd m_fd;       // the mbox, locked, while open for writing
+    fs::Fd m_index_fd; // the index, O_APPEND
+    bool m_dotlocked = false;
+    std::uint64_t m_end = 0; // where the next message goes
+    std::optional<Writing> m_writing;
+};
+
+} // namespace mf::mbox
