@@ -129,6 +129,39 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     });
 }
 
+void add_run(CLI::App& app, RunArgs& a, int& code) {
+    auto* cmd = app.add_subcommand("run", "Run the jobs of a job file (see mailferry-jobs(5)), as cron or a timer would");
+    cmd->add_option("JOBFILE", a.job_file, "The job file (default $XDG_CONFIG_HOME/mailferry/jobs.json)");
+    cmd->add_option("--job", a.jobs, "Run only the job of this name (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--parallel", a.parallel, "Run up to this many jobs at once")->capture_default_str();
+    cmd->add_flag("--json", a.json, "Print a JSON report of all jobs on stdout at the end");
+    cmd->add_option("--report-file", a.report_file, "Also write the JSON report to this file (atomically)");
+    cmd->add_option("--metrics-file", a.metrics_file,
+                    "Write Prometheus metrics to this file (atomically), for node_exporter's textfile collector");
+    cmd->add_option("--shard", a.shard, "Run only the jobs of shard I of N (I/N, 0 <= I < N; see mailferry-jobs(5))");
+    cmd->add_flag("--check", a.check, "Validate the job file and exit; run nothing");
+    cmd->callback([&] { code = run_jobs(a); });
+}
+
+void add_status(CLI::App& app, StatusArgs& a, int& code) {
+    auto* cmd = app.add_subcommand("status", "Show what an archive holds and how its last runs went");
+    cmd->add_option("ARCHIVE", a.archive, "The archive folder")->required();
+    cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+    cmd->callback([&] { code = run_status(a); });
+}
+
+void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
+    auto* cmd = app.add_subcommand("verify", "Compare an archive with its server without downloading bodies");
+    cmd->add_option("SOURCE", a.connection.url, "The account the archive backs up")->required();
+    cmd->add_option("ARCHIVE", a.archive, "The archive folder")->required();
+    add_connection_options(*cmd, a.connection);
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_flag("--deep", a.deep, "Also download every message and compare contents");
+    cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+    cmd->callback([&] { code = run_verify(a); });
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -146,6 +179,12 @@ int run_app(int argc, char** argv) {
     add_push(app, PushKind::migrate, migrate, code);
     add_push(app, PushKind::restore, restore, code);
     add_push(app, PushKind::mirror, mirror, code);
+    StatusArgs status;
+    VerifyArgs verify;
+    add_status(app, status, code);
+    add_verify(app, verify, code);
+    RunArgs run;
+    add_run(app, run, code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -37,6 +37,8 @@ void run_folders(Source& source, archive::Archive& archive, const std::vector<Fo
                                      static_cast<std::int64_t>(args.delete_older_than) * 86400;
     for (const auto& folder : folders) {
         auto outcome = backup_folder(source, archive.store(), folder, options, progress);
+        if (!args.dry_run && (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
+            (void)archive.note_run(folder, outcome.report.error);
         report.folders.push_back(outcome.report);
         if (std::string c = source.caveat(); !c.empty() && report.caveat.empty()) {
             report.caveat = c;

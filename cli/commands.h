@@ -66,6 +66,36 @@ int run_check(const CheckArgs& args);
 int run_backup(const BackupArgs& args);
 int run_push(const PushArgs& args);
 
+struct StatusArgs {
+    std::string archive;
+    bool json = false;
+};
+
+struct VerifyArgs {
+    ConnectionArgs connection;
+    std::string archive;
+    std::vector<std::string> folders, excludes;
+    bool deep = false;
+    bool json = false;
+};
+
+int run_status(const StatusArgs& args);
+int run_verify(const VerifyArgs& args);
+
+// `mailferry run`: the jobs of a job file, each as a child process of this
+// binary running the job's own command (see cli/run_command.cpp).
+struct RunArgs {
+    std::string job_file; // "": $XDG_CONFIG_HOME/mailferry/jobs.json
+    std::vector<std::string> jobs; // --job NAME; empty = all
+    int parallel = 1;
+    bool json = false;
+    std::string report_file, metrics_file;
+    std::string shard; // "I/N"; "" = all
+    bool check = false;
+};
+
+int run_jobs(const RunArgs& args);
+
 // Prints a failure for a person (stderr) and returns its exit code.
 int report_failure(const Failure& failure, bool json);
 

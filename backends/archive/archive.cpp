@@ -1,6 +1,9 @@
 #include "backends/archive/archive.h"
 
+#include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
+
+#include <ctime>
 #include "backends/maildir/store.h"
 #include "backends/mbox/store.h"
 
@@ -32,6 +35,19 @@ Status check_identity(StateDb& db, const ArchiveOptions& o) {
 }
 
 } // namespace
+
+Status Archive::note_run(const FolderInfo& folder, const std::string& error) {
+    auto record = m_db->folder(relative_folder_path(folder.path));
+    if (!record) return std::unexpected(record.error());
+    return m_db->note_run(record->key, static_cast<std::int64_t>(std::time(nullptr)), error);
+}
+
+Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
+    std::string path = root + "/.mailferry/state.db";
+    if (!fs::exists(path))
+        return fail(ErrorKind::usage, Scope::run, root + " is not a mailferry archive (no .mailferry/state.db)");
+    return StateDb::open_copy(path);
+}
 
 const char* format_name(Format format) { return format == Format::maildir ? "maildir" : "mbox"; }
 

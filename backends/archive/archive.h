@@ -32,6 +32,10 @@ class Archive {
   public:
     static Result<std::unique_ptr<Archive>> open(const ArchiveOptions& options);
     Store& store() { return *m_store; }
+    // Records how this run went for a folder (for `mailferry status`).
+    Status note_run(const FolderInfo& folder, const std::string& error);
+    // Opens an existing archive to read its state only: no lock, no store.
+    static Result<std::unique_ptr<StateDb>> read_state(const std::string& root);
     StateDb& db() { return *m_db; }
 
   private:

@@ -192,6 +192,27 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
     return out;
 }
 
+Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
+    Stmt s(m_impl->db, "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
+                       "f.last_run, f.last_success, f.last_error FROM folders f ORDER BY f.path");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading folders"));
+    std::vector<FolderSummary> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        FolderSummary f;
+        f.path = s.text(0);
+        f.known = !s.is_null(1);
+        f.validity = static_cast<std::uint32_t>(s.integer(1));
+        f.messages = static_cast<std::size_t>(s.integer(2));
+        f.last_run = s.integer(3);
+        f.last_success = s.integer(4);
+        f.last_error = s.text(5);
+        out.push_back(std::move(f));
+    }
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading folders"));
+    return out;
+}
+
 Status StateDb::begin() { return m_impl->exec("BEGIN IMMEDIATE", "starting a transaction"); }
 Status StateDb::commit() {
     auto s = m_impl->exec("COMMIT", "committing");

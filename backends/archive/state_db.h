@@ -54,6 +54,16 @@ class StateDb {
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
 
+    struct FolderSummary {
+        std::string path;            // relative path in the archive (escaped)
+        bool known = false;
+        std::uint32_t validity = 0;
+        std::size_t messages = 0;
+        std::int64_t last_run = 0, last_success = 0; // epoch seconds, 0 = never
+        std::string last_error;
+    };
+    Result<std::vector<FolderSummary>> summaries();
+
     Status begin();
     Status commit();
     void rollback();

@@ -259,6 +259,33 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
     return {};
 }
 
+Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
+    auto it = m_files.find(id);
+    if (it == m_files.end()) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
+    std::string path = path_of(it->second);
+    fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
+    if (auto s = sink.begin(0); !s) return s;
+    mail::LfToCrlf convert;
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            sink.abandon();
+            return std::unexpected(fs::io_error("cannot read", path, errno));
+        }
+        if (n == 0) break;
+        out.clear();
+        convert.feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
+        if (auto s = sink.write(out); !s) return s;
+    }
+    RemoteMessage m;
+    m.id = id;
+    return sink.finish(m);
+}
+
 Status MaildirFolder::set_source_state(const std::string& id, SourceState state) {
     m_state_changes.emplace_back(id, state);
     return {};

@@ -27,6 +27,7 @@ class MaildirFolder : public FolderStore {
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
     Status commit() override;
+    Status read(const std::string& id, MessageSink& sink) override;
 
     Status begin(std::uint64_t size_hint) override;
     Status write(std::string_view chunk) override;

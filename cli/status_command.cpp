@@ -1,0 +1,145 @@
+// `mailferry status ARCHIVE`: what an archive holds and how its last runs
+// went, read from its state database without locking or changing anything.
+// `mailferry verify SOURCE ARCHIVE`: the archive compared with the server.
+#include "backends/archive/archive.h"
+#include "backends/archive/folder_path.h"
+#include "cli/commands.h"
+#include "cli/connect.h"
+#include "cli/exit_codes.h"
+#include "cli/folder_map.h"
+#include "cli/output.h"
+#include "sync/verify.h"
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <iostream>
+
+namespace mf::cli {
+
+namespace {
+
+std::string when(std::int64_t t) {
+    if (t == 0) return "never";
+    std::time_t tt = static_cast<std::time_t>(t);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&tt));
+    return buf;
+}
+
+// The escaped relative path back to the folder's name.
+std::string folder_name(const std::string& rel) {
+    std::string out;
+    std::size_t start = 0;
+    for (;;) {
+        auto at = rel.find('/', start);
+        std::string part = rel.substr(start, at - start);
+        if (!out.empty()) out += '/';
+        out += archive::unescape_component(part).value_or(part);
+        if (at == std::string::npos) return out;
+        start = at + 1;
+    }
+}
+
+nlohmann::json verify_json(const VerifyReport& r) {
+    nlohmann::json j{{"folder", r.folder},
+                     {"found", r.found},
+                     {"held", r.held},
+                     {"matches", r.matches()},
+                     {"uidvalidity_changed", r.validity_changed},
+                     {"missing", r.missing},
+                     {"extra", r.extra},
+                     {"flags_differ", r.flags_differ},
+                     {"size_differ", r.size_differ},
+                     {"content_differ", r.content_differ}};
+    if (!r.error.empty()) j["error"] = r.error;
+    return j;
+}
+
+void print_verify(const VerifyReport& r) {
+    std::cout << printable(r.folder) << ": " << r.found << " on the server, " << r.held << " held";
+    if (!r.error.empty()) {
+        std::cout << ", ERROR: " << printable(r.error) << '\n';
+        return;
+    }
+    if (r.validity_changed) std::cout << ", UIDVALIDITY changed since the last backup (run backup)";
+    auto list = [](const char* what, const std::vector<std::string>& ids) {
+        if (ids.empty()) return;
+        std::cout << ", " << ids.size() << ' ' << what;
+    };
+    list("missing from the archive", r.missing);
+    list("only in the archive", r.extra);
+    list("with other flags", r.flags_differ);
+    list("with another size", r.size_differ);
+    list("with other content", r.content_differ);
+    std::cout << (r.matches() ? ": OK\n" : ": DIFFERENT\n");
+}
+
+} // namespace
+
+int run_status(const StatusArgs& args) {
+    auto db = archive::Archive::read_state(args.archive);
+    if (!db) return report_failure(db.error(), args.json);
+    auto source = (*db)->meta("source");
+    auto format = (*db)->meta("format");
+    auto folders = (*db)->summaries();
+    if (!source || !format || !folders)
+        return report_failure(!source ? source.error() : !format ? format.error() : folders.error(), args.json);
+    bool failing = false;
+    nlohmann::json j{{"archive", args.archive}, {"source", *source}, {"format", *format},
+                     {"folders", nlohmann::json::array()}};
+    for (const auto& f : *folders) {
+        failing |= !f.last_error.empty();
+        j["folders"].push_back({{"folder", folder_name(f.path)}, {"messages", f.messages},
+                                {"last_run", f.last_run}, {"last_success", f.last_success},
+                                {"last_error", f.last_error}});
+    }
+    if (args.json) {
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        return failing ? exit_partial : exit_ok;
+    }
+    std::cout << "archive: " << printable(args.archive) << " (" << *format << ")\nsource:  " << printable(*source)
+              << '\n';
+    for (const auto& f : *folders) {
+        std::string line = "  " + printable(folder_name(f.path));
+        if (line.size() < 28) line.resize(28, ' ');
+        std::cout << line << ' ' << f.messages << " messages, last success " << when(f.last_success);
+        if (!f.last_error.empty()) std::cout << ", last run " << when(f.last_run) << " FAILED: " << printable(f.last_error);
+        std::cout << '\n';
+    }
+    return failing ? exit_partial : exit_ok;
+}
+
+int run_verify(const VerifyArgs& args) {
+    auto endpoint = make_endpoint(args.connection);
+    if (!endpoint) return report_failure(endpoint.error(), args.json);
+    auto db = archive::Archive::read_state(args.archive);
+    if (!db) return report_failure(db.error(), args.json);
+    auto format = (*db)->meta("format");
+    if (!format) return report_failure(format.error(), args.json);
+    // Opened as for a dry run: a private copy of the state, nothing written.
+    auto archive = archive::Archive::open({args.archive,
+                                           *format == "mbox" ? archive::Format::mbox : archive::Format::maildir,
+                                           endpoint->identity(), true});
+    if (!archive) return report_failure(archive.error(), args.json);
+    auto source = connect_source(*endpoint, args.connection.debug);
+    if (!source) return report_failure(source.error(), args.json);
+    auto all = (*source)->list_folders();
+    if (!all) return report_failure(all.error(), args.json);
+    bool match = true;
+    nlohmann::json reports = nlohmann::json::array();
+    for (const auto& folder : select_folders(*all, args.folders, args.excludes)) {
+        VerifyReport r = verify_folder(**source, (*archive)->store(), folder, args.deep);
+        match &= r.matches();
+        if (args.json) reports.push_back(verify_json(r));
+        else print_verify(r);
+    }
+    int code = match ? exit_ok : exit_partial;
+    if (args.json)
+        std::cout << nlohmann::json{{"ok", match}, {"exit_code", code}, {"folders", reports}}.dump(
+                         2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << '\n';
+    return code;
+}
+
+} // namespace mf::cli
