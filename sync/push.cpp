@@ -79,9 +79,12 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
         auto end = std::min(plan.copy.size(), at + chunk);
         std::vector<std::string> ids(plan.copy.begin() + static_cast<std::ptrdiff_t>(at),
                                      plan.copy.begin() + static_cast<std::ptrdiff_t>(end));
-        if (auto s = source.fetch(ids, sink); !s) return s;
+        if (auto s = source.fetch(ids, sink); !s) {
+            (void)target.flush(); // record what the target did confirm
+            return s;
+        }
     }
-    return {};
+    return target.flush();
 }
 
 } // namespace

@@ -45,8 +45,11 @@ class Target {
     // Message-IDs of messages in the open folder, for matching by content.
     virtual Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) = 0;
     // A sink that appends each finished message to the open folder with its
-    // flags and date, then calls `appended`.
+    // flags and date, and calls `appended` once the target confirmed it.
+    // Appends may be pipelined: confirmations can come later, up to flush().
     virtual MessageSink& appender(AppendedFn appended) = 0;
+    // Waits for every outstanding append's confirmation.
+    virtual Status flush() = 0;
     virtual Status set_flags(std::uint32_t uid, const Flags& flags) = 0;
     // Removes exactly these messages (UID EXPUNGE). Fails, changing nothing,
     // where the server cannot expunge selectively.

@@ -77,6 +77,28 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
     return read_until(tag, on_untagged, nullptr, false);
 }
 
+Result<std::string> Session::send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write) {
+    std::string tag = next_tag();
+    std::string head = tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + "+}";
+    trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");
+    if (auto s = m_conn->send_all(head + "\r\n"); !s) return std::unexpected(s.error());
+    std::uint64_t sent = 0;
+    auto send = [&](std::string_view bytes) -> Status {
+        sent += bytes.size();
+        return m_conn->send_all(bytes);
+    };
+    if (auto s = write(send); !s) return std::unexpected(s.error());
+    if (sent != size)
+        return fail(ErrorKind::local_io, Scope::account,
+                    "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
+    if (auto s = m_conn->send_all("\r\n"); !s) return std::unexpected(s.error());
+    return tag;
+}
+
+Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged) {
+    return read_until("", on_untagged, nullptr, false);
+}
+
 Result<Response> Session::read_until(const std::string& tag, const UntaggedHandler& on_untagged,
                                      LiteralHandler* literals, bool until_continuation) {
     for (;;) {
@@ -85,7 +107,8 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
         // Traced parsed, so message bodies (streamed literals) never appear.
         if (m_trace.sink) trace(net::TraceKind::received, describe(*r));
         if (r->kind == Response::Kind::tagged) {
-            if (r->tag == tag) return std::move(*r);
+            // An empty tag: any tagged answer (pipelined commands).
+            if (r->tag == tag || tag.empty()) return std::move(*r);
             return fail(ErrorKind::protocol, Scope::account,
                         host() + " answered a command that was not sent (tag " + r->tag + ")");
         }

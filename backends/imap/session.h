@@ -45,6 +45,12 @@ class Session : private ByteStream {
     Result<Response> run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
                                  const UntaggedHandler& on_untagged = {});
 
+    // Pipelining (with LITERAL+ only): sends a literal command without
+    // waiting for its answer and returns its tag; read_tagged() then reads
+    // until the next tagged answer, whichever command it belongs to.
+    Result<std::string> send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write);
+    Result<Response> read_tagged(const UntaggedHandler& on_untagged = {});
+
     bool has(std::string_view capability) const; // case-insensitive
     const std::set<std::string>& capabilities() const { return m_caps; }
     const net::Connection& connection() const { return *m_conn; }

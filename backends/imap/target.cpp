@@ -7,6 +7,7 @@
 #include "backends/imap/source.h"
 
 #include <algorithm>
+#include <map>
 
 namespace mf::imap {
 
@@ -22,9 +23,12 @@ std::string replace_all(std::string s, char from, char to) {
 } // namespace
 
 // Spools each message (its size must be known before APPEND) and appends it
-// when the source says it is complete.
+// when the source says it is complete. With LITERAL+ the appends are
+// pipelined: up to k_window are on the wire before the first answer is read,
+// so a slow link costs one round trip per window, not per message.
 class ImapTarget::Appender : public MessageSink {
   public:
+    static constexpr std::size_t k_window = 32;
     explicit Appender(ImapTarget& target) : m_target(target) {}
     AppendedFn appended;
 
@@ -34,32 +38,64 @@ class ImapTarget::Appender : public MessageSink {
     }
     Status write(std::string_view chunk) override { return m_spool.write(chunk); }
     void abandon() override { m_spool.clear(); }
+
     Status finish(const RemoteMessage& message) override {
-        std::string prefix = "APPEND " + quote_string(m_target.m_selected);
-        std::string flags = m_target.flag_list(message.flags);
-        prefix += " (" + flags + ")";
+        Session& session = *m_target.m_session;
+        std::string prefix = "APPEND " + quote_string(m_target.m_selected) + " (" +
+                             m_target.flag_list(message.flags) + ")";
         if (message.internal_date > 0) prefix += " \"" + format_internal_date(message.internal_date) + "\"";
-        std::uint32_t uid = 0;
-        auto r = m_target.m_session->run_literal(prefix, m_spool.size(), [&](const auto& send) -> Status {
+        auto write = [&](const auto& send) -> Status {
             auto s = m_spool.replay(send);
             // The whole literal is on its way: a crash now leaves an APPEND
             // whose answer nobody reads.
             if (s) test::durable_step("APPEND sent");
             return s;
-        });
+        };
+        if (!session.has("LITERAL+")) {
+            auto r = session.run_literal(prefix, m_spool.size(), write);
+            m_spool.clear();
+            if (!r) return std::unexpected(r.error());
+            return confirmed(*r, message);
+        }
+        auto tag = session.send_literal(prefix, m_spool.size(), write);
         m_spool.clear();
-        if (!r) return std::unexpected(r.error());
-        if (r->status != "OK")
-            return fail(ErrorKind::protocol, Scope::folder,
-                        "the target refused a message: " + r->status + " " + r->text);
-        // [APPENDUID validity uid] (RFC 4315), when the server has UIDPLUS.
-        if (r->code.size() == 3 && is_atom(r->code[0], "APPENDUID")) uid = to_u32(r->code[2]).value_or(0);
-        return appended ? appended(message, uid) : Status{};
+        if (!tag) return std::unexpected(tag.error());
+        m_pending.emplace(*tag, message);
+        while (m_pending.size() >= k_window)
+            if (auto s = read_one(); !s) return s;
+        return {};
+    }
+
+    Status drain() {
+        while (!m_pending.empty())
+            if (auto s = read_one(); !s) return s;
+        return {};
     }
 
   private:
+    Status read_one() {
+        auto r = m_target.m_session->read_tagged();
+        if (!r) return std::unexpected(r.error());
+        auto it = m_pending.find(r->tag);
+        if (it == m_pending.end())
+            return fail(ErrorKind::protocol, Scope::account, "the target answered a command that was not sent");
+        RemoteMessage message = std::move(it->second);
+        m_pending.erase(it);
+        return confirmed(*r, message);
+    }
+
+    Status confirmed(const Response& r, const RemoteMessage& message) {
+        if (r.status != "OK")
+            return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
+        // [APPENDUID validity uid] (RFC 4315), when the server has UIDPLUS.
+        std::uint32_t uid = 0;
+        if (r.code.size() == 3 && is_atom(r.code[0], "APPENDUID")) uid = to_u32(r.code[2]).value_or(0);
+        return appended ? appended(message, uid) : Status{};
+    }
+
     ImapTarget& m_target;
     mail::Spool m_spool;
+    std::map<std::string, RemoteMessage> m_pending; // tag -> message on the wire
 };
 
 ImapTarget::ImapTarget(std::unique_ptr<Session> session)
@@ -203,6 +239,8 @@ Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32
     }
     return {};
 }
+
+Status ImapTarget::flush() { return m_appender->drain(); }
 
 MessageSink& ImapTarget::appender(AppendedFn appended) {
     m_appender->appended = std::move(appended);

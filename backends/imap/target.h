@@ -29,6 +29,7 @@ class ImapTarget : public Target {
     Result<TargetFolder> open(const FolderInfo& folder) override;
     Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) override;
     MessageSink& appender(AppendedFn appended) override;
+    Status flush() override;
     Status set_flags(std::uint32_t uid, const Flags& flags) override;
     Status remove(const std::vector<std::uint32_t>& uids) override;
     std::string target_name(const FolderInfo& folder) const override;
