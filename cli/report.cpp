@@ -28,6 +28,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {"failed", f.failed},   {"vanished", f.vanished},
                      {"flags_updated", f.flags_updated}, {"gone_from_source", f.gone},
                      {"bytes", f.bytes},     {"uidvalidity_changed", f.revalidated},
+                     {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
                      {"removed_by_others", f.removed_by_others},
                      {push ? "deleted_from_target" : "deleted_from_source", f.deleted},

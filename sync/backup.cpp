@@ -141,8 +141,17 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         return out;
     };
 
-    auto snap = source.open(folder);
+    auto memo = store.memo(folder);
+    if (!memo) return failed(memo.error());
+    auto snap = source.open_since(folder, options.dry_run ? std::string() : memo->change_token);
     if (!snap) return failed(snap.error());
+    if (snap->unchanged) {
+        // Nothing changed since a complete run: a handful of commands in all.
+        report.unchanged = true;
+        report.found = report.held = memo->held;
+        progress.folder_finished(report);
+        return out;
+    }
     report.found = snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
@@ -191,6 +200,11 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (report.removed_by_others > 0)
         progress.note(report.folder + ": " + std::to_string(report.removed_by_others) +
                       " messages were removed from the server by another client since the last run");
+    if (!snap->change_token.empty() && report.vanished == 0) {
+        // Everything up to this token is held: the next run may skip listing.
+        if (auto s = (*fstore)->set_change_token(snap->change_token); !s) return failed(s.error());
+        if (auto s = (*fstore)->commit(); !s) return failed(s.error());
+    }
     if (options.removal.active()) {
         std::vector<HeldMessage> held = std::move(state.held);
         for (auto& h : sink.committed_held()) held.push_back(std::move(h));

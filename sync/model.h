@@ -32,6 +32,13 @@ struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;
     bool has_flags = true;      // false for POP3: flags are not known there
+    // A summary of the folder's state that changes whenever anything in it
+    // does (IMAP with CONDSTORE: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
+    // EXISTS); "" when the source cannot offer one.
+    std::string change_token;
+    // The token equals the one given to open(): nothing changed, and
+    // `messages` was not listed.
+    bool unchanged = false;
 };
 
 // What an archive holds of one folder.

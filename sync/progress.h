@@ -23,6 +23,7 @@ struct FolderReport {
     std::size_t rematched = 0; // matched by content after a validity change
     std::uint64_t bytes = 0;  // bytes fetched
     bool revalidated = false;
+    bool unchanged = false;   // the source said nothing changed: not listed
     std::string error;        // "" when the folder completed
 };
 

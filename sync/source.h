@@ -45,6 +45,12 @@ class Source {
     // Opens `folder` read-only and lists its messages. Later calls to fetch
     // and keys refer to the folder opened last.
     virtual Result<Snapshot> open(const FolderInfo& folder) = 0;
+    // Like open(), but when the folder's change token still equals
+    // `known_token` the source may skip listing it (Snapshot::unchanged).
+    virtual Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token) {
+        (void)known_token;
+        return open(folder);
+    }
     // Streams the messages named by `ids` (in any order) into `sink`. Stops
     // at the first failure; messages already finished stay finished.
     virtual Status fetch(const std::vector<std::string>& ids, MessageSink& sink) = 0;

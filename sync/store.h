@@ -29,6 +29,12 @@ class FolderStore : public MessageSink {
     virtual Status set_flags(const std::string& id, const Flags& flags) = 0;
     // Records what the source did with a held message (recorded at commit).
     virtual Status set_source_state(const std::string& id, SourceState state) = 0;
+    // Records the source's change token, with the next commit. Called only
+    // once everything up to that token is held.
+    virtual Status set_change_token(const std::string& token) {
+        (void)token;
+        return {};
+    }
     // Makes every finished message and flag change durable, then records it.
     virtual Status commit() = 0;
     // Streams a held message back with CRLF line ends, as the source sent it
@@ -40,9 +46,20 @@ class FolderStore : public MessageSink {
     }
 };
 
+// What a store remembers of a folder's last complete run.
+struct FolderMemo {
+    std::string change_token; // "" if none
+    std::size_t held = 0;
+};
+
 class Store {
   public:
     virtual ~Store() = default;
+    // The change token recorded by the last complete run of `folder`.
+    virtual Result<FolderMemo> memo(const FolderInfo& folder) {
+        (void)folder;
+        return FolderMemo{};
+    }
     virtual Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                              std::uint32_t validity) = 0;
 };

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS folders (
   validity INTEGER,
   last_run INTEGER,
   last_success INTEGER,
-  last_error TEXT
+  last_error TEXT,
+  change_token TEXT
 );
 CREATE TABLE IF NOT EXISTS messages (
   folder INTEGER NOT NULL,
@@ -159,6 +160,21 @@ Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
     Stmt s(m_impl->db, "UPDATE folders SET validity=? WHERE key=?");
     s.bind(1, static_cast<std::int64_t>(validity)).bind(2, folder);
     return m_impl->run(s, "recording UIDVALIDITY");
+}
+
+Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel_path) {
+    Stmt s(m_impl->db, "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
+                       "FROM folders f WHERE f.path=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading a folder"));
+    s.bind(1, rel_path);
+    if (s.step() != SQLITE_ROW) return std::pair<std::string, std::size_t>{};
+    return std::pair<std::string, std::size_t>{s.text(0), static_cast<std::size_t>(s.integer(1))};
+}
+
+Status StateDb::set_change_token(std::int64_t folder, const std::string& token) {
+    Stmt s(m_impl->db, "UPDATE folders SET change_token=? WHERE key=?");
+    s.bind(1, token).bind(2, folder);
+    return m_impl->run(s, "recording the change token");
 }
 
 Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::string& error) {

@@ -51,6 +51,9 @@ class StateDb {
 
     Result<FolderRecord> folder(const std::string& rel_path);
     Status set_validity(std::int64_t folder, std::uint32_t validity);
+    // The source's change token and the number of messages held.
+    Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);
+    Status set_change_token(std::int64_t folder, const std::string& token);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
 

@@ -149,29 +149,37 @@ Result<std::vector<FolderInfo>> ImapSource::list_folders() {
     return out;
 }
 
-Result<Snapshot> ImapSource::open(const FolderInfo& folder) {
+// EXAMINE, never SELECT: a read-only open cannot change \Recent or \Seen.
+// With CONDSTORE the server also gives HIGHESTMODSEQ, which changes with
+// every flag change, expunge or arrival (RFC 7162 3.1.1).
+Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
     auto raw = m_raw_names.find(folder.path);
     if (raw == m_raw_names.end())
         return fail(ErrorKind::not_found, Scope::folder, "no folder " + folder.display() + " on the server");
     auto arg = mailbox_argument(raw->second);
     if (!arg) return std::unexpected(arg.error());
-    Snapshot snap;
+    Examined e;
     std::optional<std::uint32_t> validity;
-    std::uint32_t exists = 0;
-    auto examined = m_session->run_ok("EXAMINE " + *arg, "opening " + folder.display(),
-                                      [&](const Response& r) -> Status {
-        if (r.status == "OK" && r.code.size() >= 2 && is_atom(r.code[0], "UIDVALIDITY"))
-            validity = to_u32(r.code[1]);
-        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS"))
-            exists = to_u32(r.items[0]).value_or(0);
+    std::string command = "EXAMINE " + *arg + (m_session->has("CONDSTORE") ? " (CONDSTORE)" : "");
+    auto examined = m_session->run_ok(command, "opening " + folder.display(), [&](const Response& r) -> Status {
+        if (r.status == "OK" && r.code.size() >= 2) {
+            if (is_atom(r.code[0], "UIDVALIDITY")) validity = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "UIDNEXT")) e.uidnext = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "HIGHESTMODSEQ")) e.modseq = to_u64(r.code[1]);
+        }
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) e.exists = to_u32(r.items[0]).value_or(0);
         return {};
     });
     if (!examined) return std::unexpected(examined.error());
     if (!validity)
         return fail(ErrorKind::protocol, Scope::folder,
                     m_session->host() + " gave no UIDVALIDITY for " + folder.display());
-    snap.validity = *validity;
-    if (exists == 0) return snap;
+    e.validity = *validity;
+    return e;
+}
+
+Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
+    if (exists == 0) return {};
     snap.messages.reserve(exists);
     auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
                                     "listing " + folder.display(), [&](const Response& r) -> Status {
@@ -192,6 +200,24 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder) {
     auto last = std::unique(snap.messages.rbegin(), snap.messages.rend(),
                             [](const auto& a, const auto& b) { return a.id == b.id; });
     snap.messages.erase(snap.messages.begin(), last.base());
+    return {};
+}
+
+Result<Snapshot> ImapSource::open(const FolderInfo& folder) { return open_since(folder, {}); }
+
+Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token) {
+    auto e = examine(folder);
+    if (!e) return std::unexpected(e.error());
+    Snapshot snap;
+    snap.validity = e->validity;
+    if (e->modseq && e->uidnext)
+        snap.change_token = "imap-condstore " + std::to_string(e->validity) + ' ' + std::to_string(*e->uidnext) +
+                            ' ' + std::to_string(*e->modseq) + ' ' + std::to_string(e->exists);
+    if (!known_token.empty() && snap.change_token == known_token) {
+        snap.unchanged = true;
+        return snap;
+    }
+    if (auto s = list(folder, snap, e->exists); !s) return std::unexpected(s.error());
     return snap;
 }
 

@@ -7,6 +7,7 @@
 #include "sync/source.h"
 
 #include <map>
+#include <optional>
 #include <memory>
 
 namespace mf::imap {
@@ -26,6 +27,7 @@ class ImapSource : public Source {
     explicit ImapSource(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
+    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token) override;
     Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -33,6 +35,14 @@ class ImapSource : public Source {
     Session& session() { return *m_session; }
 
   private:
+    struct Examined {
+        std::uint32_t validity = 0, exists = 0;
+        std::optional<std::uint32_t> uidnext;
+        std::optional<std::uint64_t> modseq; // HIGHESTMODSEQ (CONDSTORE)
+    };
+    Result<Examined> examine(const FolderInfo& folder);
+    Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
+
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;
 };

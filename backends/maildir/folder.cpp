@@ -286,6 +286,11 @@ Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
     return sink.finish(m);
 }
 
+Status MaildirFolder::set_change_token(const std::string& token) {
+    m_change_token = token;
+    return {};
+}
+
 Status MaildirFolder::set_source_state(const std::string& id, SourceState state) {
     m_state_changes.emplace_back(id, state);
     return {};
@@ -297,7 +302,8 @@ Status MaildirFolder::set_source_state(const std::string& id, SourceState state)
 Status MaildirFolder::commit() {
     // An empty folder is kept too, so a restore can give it back.
     if (auto s = ensure_dirs(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known)
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
+        !m_change_token)
         return {};
     if (auto s = save_keywords(); !s) return s;
     if (!m_pending.empty()) {
@@ -322,6 +328,9 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.set_flags(m_record.key, id, flags);
     for (const auto& [id, st] : m_state_changes)
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
+    // Any change in this batch makes the old token stale; a new one is only
+    // given once the whole folder is held.
+    if (s) s = m_db.set_change_token(m_record.key, m_change_token.value_or(""));
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     if (s) s = m_db.commit();
     if (!s) {
@@ -336,6 +345,7 @@ Status MaildirFolder::commit() {
     m_pending.clear();
     m_flag_changes.clear();
     m_state_changes.clear();
+    m_change_token.reset();
     return {};
 }
 

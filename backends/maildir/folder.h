@@ -8,6 +8,7 @@
 #include "backends/maildir/names.h"
 #include "sync/store.h"
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +27,7 @@ class MaildirFolder : public FolderStore {
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
+    Status set_change_token(const std::string& token) override;
     Status commit() override;
     Status read(const std::string& id, MessageSink& sink) override;
 
@@ -64,6 +66,7 @@ class MaildirFolder : public FolderStore {
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
+    std::optional<std::string> m_change_token;
 
     // The message being written.
     fs::Fd m_fd;

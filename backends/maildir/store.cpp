@@ -8,6 +8,12 @@ namespace mf::maildir {
 MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_only)
     : m_root(std::move(root)), m_db(db), m_read_only(read_only) {}
 
+Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
+    auto m = m_db.memo(archive::relative_folder_path(folder.path));
+    if (!m) return std::unexpected(m.error());
+    return FolderMemo{m->first, m->second};
+}
+
 Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo& folder,
                                                                std::uint32_t validity) {
     std::string rel = archive::relative_folder_path(folder.path);

@@ -22,6 +22,7 @@ class MaildirStore : public Store {
     MaildirStore(std::string root, archive::StateDb& db, bool read_only = false);
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                      std::uint32_t validity) override;
+    Result<FolderMemo> memo(const FolderInfo& folder) override;
 
   private:
     std::string m_root;

@@ -85,6 +85,26 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(report["totals"]["fetched"], 0)
         self.assertEqual(report["totals"]["held"], report["totals"]["found"])
 
+    def test_unchanged_folders_are_not_listed_again_with_condstore(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        d = self.dovecot
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(all(f["unchanged"] for f in json.loads(r.stdout)["folders"]))
+        self.assertNotIn("UID FETCH", r.stderr)  # a handful of commands per folder, whatever its size
+        self.assertIn("(CONDSTORE)", r.stderr)
+        # A flag change moves HIGHESTMODSEQ: that folder is listed and updated.
+        uid = min(d.fetch_all(self.user, "Work"))
+        d.add_flags(self.user, "Work", uid, "\\Flagged")
+        report = json.loads(run_mailferry(args, password=PASSWORD).stdout)
+        work = next(f for f in report["folders"] if f["folder"] == "Work")
+        self.assertFalse(work["unchanged"])
+        self.assertEqual(work["flags_updated"], 1)
+        self.assert_archive_equals_server()
+
     def test_new_mail_and_flag_changes(self):
         sample_mailbox(self.dovecot, self.user)
         self.backup()
