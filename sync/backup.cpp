@@ -116,17 +116,6 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
     return {};
 }
 
-Status fetch_all(Source& source, BatchingSink& sink, const BackupPlan& plan,
-                 const BackupOptions& options) {
-    for (std::size_t at = 0; at < plan.fetch.size(); at += options.fetch_chunk) {
-        auto end = std::min(plan.fetch.size(), at + options.fetch_chunk);
-        std::vector<std::string> chunk(plan.fetch.begin() + static_cast<std::ptrdiff_t>(at),
-                                       plan.fetch.begin() + static_cast<std::ptrdiff_t>(end));
-        if (auto s = source.fetch(chunk, sink); !s) return s;
-    }
-    return {};
-}
-
 } // namespace
 
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
@@ -182,7 +171,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_all(source, sink, plan, options);
+    if (status) status = fetch_in_chunks(source, plan.fetch, sink, options.fetch_chunk);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

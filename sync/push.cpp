@@ -75,14 +75,9 @@ Status record_plan(PushState& state, const std::string& key, const PushPlan& pla
 Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
                 std::size_t chunk) {
     MessageSink& sink = target.appender([&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); });
-    for (std::size_t at = 0; at < plan.copy.size(); at += chunk) {
-        auto end = std::min(plan.copy.size(), at + chunk);
-        std::vector<std::string> ids(plan.copy.begin() + static_cast<std::ptrdiff_t>(at),
-                                     plan.copy.begin() + static_cast<std::ptrdiff_t>(end));
-        if (auto s = source.fetch(ids, sink); !s) {
-            (void)target.flush(); // record what the target did confirm
-            return s;
-        }
+    if (auto s = fetch_in_chunks(source, plan.copy, sink, chunk); !s) {
+        (void)target.flush(); // record what the target did confirm
+        return s;
     }
     return target.flush();
 }

@@ -67,4 +67,8 @@ class Source {
     virtual std::string caveat() const { return {}; }
 };
 
+// Fetches `ids` in calls of at most `chunk` ids each, so a source never
+// builds one enormous command; stops at the first failure.
+Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk);
+
 } // namespace mf

@@ -25,6 +25,17 @@ void Fd::reset() {
     m_fd = -1;
 }
 
+std::string read_small_file(const std::string& path) {
+    std::string out;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return out;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && out.size() < (16u << 20))
+        out.append(buf, static_cast<std::size_t>(n));
+    return out;
+}
+
 bool exists(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;

@@ -18,6 +18,8 @@ Status sync_filesystem_of(const std::string& path); // syncfs(2)
 Status replace_file(const std::string& path, std::string_view data);
 Failure io_error(const std::string& doing, const std::string& path, int err);
 bool exists(const std::string& path);
+// A small file's whole content ("" if it cannot be read): keyword tables and such.
+std::string read_small_file(const std::string& path);
 
 // An open file descriptor that closes itself.
 class Fd {

@@ -6,6 +6,7 @@
 #include "backends/common/headers.h"
 #include "backends/maildir/folder.h"
 #include "backends/maildir/names.h"
+#include "backends/maildir/read_back.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -50,13 +51,6 @@ void walk(const std::string& dir, std::vector<std::string>& components, std::vec
     }
 }
 
-std::string read_small_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // CRLF size of a file with LF line ends: what the server counted.
 std::uint64_t crlf_size_of(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -88,7 +82,7 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
 Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
     std::string dir = m_root + '/' + archive::relative_folder_path(folder.path);
     KeywordTable keywords;
-    keywords.parse(read_small_file(dir + "/dovecot-keywords"));
+    keywords.parse(fs::read_small_file(dir + "/dovecot-keywords"));
     Snapshot snap;
     snap.validity = 1; // an archive's file names never change meaning
     m_files.clear();
@@ -118,36 +112,11 @@ Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
     return snap;
 }
 
-Status ArchiveSource::stream(const File& file, MessageSink& sink) {
-    fs::Fd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return std::unexpected(fs::io_error("cannot read", file.path, errno));
-    if (auto s = sink.begin(file.message.size); !s) return s;
-    mail::LfToCrlf convert;
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            sink.abandon();
-            return std::unexpected(fs::io_error("cannot read", file.path, errno));
-        }
-        if (n == 0) break;
-        out.clear();
-        convert.feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
-        if (auto s = sink.write(out); !s) {
-            sink.abandon();
-            return s;
-        }
-    }
-    return sink.finish(file.message);
-}
-
 Status ArchiveSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
     for (const auto& id : ids) {
         auto it = m_files.find(id);
         if (it == m_files.end()) continue; // deleted meanwhile
-        if (auto s = stream(it->second, sink); !s) return s;
+        if (auto s = stream_message_file(it->second.path, it->second.message, sink); !s) return s;
     }
     return {};
 }

@@ -28,8 +28,6 @@ class ArchiveSource : public Source {
         std::string path;
         RemoteMessage message;
     };
-    Status stream(const File& file, MessageSink& sink);
-
     std::string m_root;
     std::unordered_map<std::string, File> m_files; // id -> file, for the open folder
 };

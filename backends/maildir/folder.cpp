@@ -1,6 +1,7 @@
 #include "backends/maildir/folder.h"
 
 #include "backends/common/crashpoint.h"
+#include "backends/maildir/read_back.h"
 
 #include <cerrno>
 #include <chrono>
@@ -19,13 +20,6 @@ namespace {
 
 constexpr std::size_t k_write_buffer = 256 * 1024;
 
-std::string read_small_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // Reads the header block of a message file to find its Message-ID: needed
 // only for files adopted without a database row.
 std::string message_id_of(const std::string& path) {
@@ -43,6 +37,16 @@ std::int64_t mtime_of(const std::string& path) {
 }
 
 } // namespace
+
+std::string directory_stamp(const std::string& dir) {
+    std::string out;
+    for (const char* sub : {"/cur", "/new"}) {
+        struct stat st;
+        if (::stat((dir + sub).c_str(), &st) != 0) return {};
+        out += std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec) + ' ';
+    }
+    return out;
+}
 
 std::string base_of(std::string_view name) {
     return std::string(name.substr(0, name.find_first_of(",:!")));
@@ -106,7 +110,7 @@ Status MaildirFolder::scan(std::unordered_map<std::string, OnDisk>& by_base) {
 }
 
 Result<FolderState> MaildirFolder::load() {
-    m_keywords.parse(read_small_file(m_dir + "/dovecot-keywords"));
+    m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     std::unordered_map<std::string, OnDisk> by_base;
     if (auto s = scan(by_base); !s) return std::unexpected(s.error());
     auto rows = m_db.messages(m_record.key);
@@ -262,28 +266,9 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
 Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
     auto it = m_files.find(id);
     if (it == m_files.end()) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
-    std::string path = path_of(it->second);
-    fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
-    if (auto s = sink.begin(0); !s) return s;
-    mail::LfToCrlf convert;
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            sink.abandon();
-            return std::unexpected(fs::io_error("cannot read", path, errno));
-        }
-        if (n == 0) break;
-        out.clear();
-        convert.feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
-        if (auto s = sink.write(out); !s) return s;
-    }
     RemoteMessage m;
     m.id = id;
-    return sink.finish(m);
+    return stream_message_file(path_of(it->second), m, sink);
 }
 
 Status MaildirFolder::set_change_token(const std::string& token) {
@@ -330,7 +315,7 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held.
-    if (s) s = m_db.set_change_token(m_record.key, m_change_token.value_or(""));
+    if (s) s = m_db.set_change_token(m_record.key, m_change_token ? *m_change_token + '\t' + directory_stamp(m_dir) : "");
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     if (s) s = m_db.commit();
     if (!s) {

@@ -80,6 +80,11 @@ class MaildirFolder : public FolderStore {
 // The part of a Maildir file name that never changes: everything before the
 // first ',' or ':' (flags and ids are renamed, the base is not).
 std::string base_of(std::string_view name);
+// A stamp of the folder's directories (mtimes of cur/ and new/, which change
+// whenever a file is added, removed or renamed there). Stored beside the
+// source's change token, so a folder edited by hand is never skipped.
+std::string directory_stamp(const std::string& dir);
+
 // The V=<validity> field mailferry adds to its names, if any.
 std::optional<std::uint32_t> validity_of(std::string_view unique);
 

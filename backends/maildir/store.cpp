@@ -9,9 +9,14 @@ MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_onl
     : m_root(std::move(root)), m_db(db), m_read_only(read_only) {}
 
 Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
-    auto m = m_db.memo(archive::relative_folder_path(folder.path));
+    std::string rel = archive::relative_folder_path(folder.path);
+    auto m = m_db.memo(rel);
     if (!m) return std::unexpected(m.error());
-    return FolderMemo{m->first, m->second};
+    // The token counts only while the folder's files are as that run left them.
+    auto tab = m->first.rfind('\t');
+    if (tab == std::string::npos || m->first.substr(tab + 1) != directory_stamp(m_root + '/' + rel))
+        return FolderMemo{{}, m->second};
+    return FolderMemo{m->first.substr(0, tab), m->second};
 }
 
 Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo& folder,

@@ -63,8 +63,8 @@ std::int64_t now_seconds() {
 
 MboxFolder::MboxFolder(std::string mbox_path, archive::StateDb& db, archive::FolderRecord record,
                        std::uint32_t source_validity)
-    : m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"), m_lock_path(m_path + ".lock"),
-      m_db(db), m_record(record), m_source_validity(source_validity),
+    : m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"),
+      m_lock_path(m_path + ".lock"), m_db(db), m_record(record), m_source_validity(source_validity),
       m_validity(record.known ? record.validity : source_validity) {}
 
 // Finished but uncommitted messages stay in the mbox past the last indexed
@@ -92,7 +92,8 @@ Status MboxFolder::lock_mbox(bool create) {
         return std::unexpected(fs::io_error("cannot lock", m_path, errno));
     }
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return std::unexpected(fs::io_error("cannot stat", m_path, errno));
+    if (::fstat(fd.get(), &st) != 0)
+        return std::unexpected(fs::io_error("cannot stat", m_path, errno));
     m_fd = std::move(fd);
     if (auto s = take_dotlock(); !s) {
         m_fd.reset();
@@ -113,11 +114,14 @@ Status MboxFolder::take_dotlock() {
             m_dotlocked = true;
             return {};
         }
-        if (errno != EEXIST) return std::unexpected(fs::io_error("cannot create", m_lock_path, errno));
+        if (errno != EEXIST)
+            return std::unexpected(fs::io_error("cannot create", m_lock_path, errno));
         struct stat st;
-        if (::lstat(m_lock_path.c_str(), &st) == 0 && now_seconds() - st.st_mtime > k_stale_dotlock_seconds) {
+        if (::lstat(m_lock_path.c_str(), &st) == 0 &&
+            now_seconds() - st.st_mtime > k_stale_dotlock_seconds) {
             if (::unlink(m_lock_path.c_str()) != 0 && errno != ENOENT)
-                return std::unexpected(fs::io_error("cannot remove the stale lock", m_lock_path, errno));
+                return std::unexpected(
+                    fs::io_error("cannot remove the stale lock", m_lock_path, errno));
             continue;
         }
         if (std::chrono::steady_clock::now() >= deadline)
@@ -134,11 +138,13 @@ Status MboxFolder::open_index() {
     if (m_index_fd) return {};
     fs::Fd fd(::open(m_index_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
     if (!fd && errno == ENOENT) {
-        fd = fs::Fd(::open(m_index_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        fd = fs::Fd(
+            ::open(m_index_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (!fd) return std::unexpected(fs::io_error("cannot create", m_index_path, errno));
         if (m_end > 0)
             if (auto s = fs::write_all(fd.get(), base_line(m_end), m_index_path); !s) return s;
-        if (::fsync(fd.get()) != 0) return std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
+        if (::fsync(fd.get()) != 0)
+            return std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
         // Makes the new mbox and index names durable.
         if (auto s = fs::fsync_path(parent_of(m_path)); !s) return s;
     }
@@ -161,7 +167,8 @@ Status MboxFolder::append_index(const std::string& lines) {
     if (::fstat(m_index_fd.get(), &st) != 0)
         return std::unexpected(fs::io_error("cannot stat", m_index_path, errno));
     Status s = fs::write_all(m_index_fd.get(), lines, m_index_path);
-    if (s && ::fsync(m_index_fd.get()) != 0) s = std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
+    if (s && ::fsync(m_index_fd.get()) != 0)
+        s = std::unexpected(fs::io_error("cannot fsync", m_index_path, errno));
     if (!s && ::ftruncate(m_index_fd.get(), st.st_size) == 0) ::fsync(m_index_fd.get());
     return s;
 }
@@ -170,7 +177,8 @@ Status MboxFolder::truncate_mbox(std::uint64_t size) {
     if (::ftruncate(m_fd.get(), static_cast<off_t>(size)) != 0)
         return std::unexpected(fs::io_error("cannot truncate", m_path, errno));
     m_end = size;
-    if (::fsync(m_fd.get()) != 0) return std::unexpected(fs::io_error("cannot fsync", m_path, errno));
+    if (::fsync(m_fd.get()) != 0)
+        return std::unexpected(fs::io_error("cannot fsync", m_path, errno));
     return {};
 }
 
@@ -181,8 +189,8 @@ Status MboxFolder::truncate_mbox(std::uint64_t size) {
 // index is rewritten without them, so later appends at those offsets are not
 // mistaken for them); mbox bytes past the last indexed message (a crash
 // before the index was written) cut away.
-Status MboxFolder::repair(const IndexFile& index, const std::vector<IndexRecord>& kept, bool dropped,
-                          std::uint64_t mbox_size, std::uint64_t good_end) {
+Status MboxFolder::repair(const IndexFile& index, const std::vector<IndexRecord>& kept,
+                          bool dropped, std::uint64_t mbox_size, std::uint64_t good_end) {
     bool cut_mbox = mbox_size > good_end;
     if (!index.torn && !dropped && !cut_mbox) return {};
     if (fs::exists(m_path))
@@ -191,7 +199,8 @@ Status MboxFolder::repair(const IndexFile& index, const std::vector<IndexRecord>
     if (dropped) {
         std::string text;
         if (index.replay.base() > 0) text += base_line(std::min(index.replay.base(), mbox_size));
-        for (const auto& r : kept) text += message_line(r);
+        for (const auto& r : kept)
+            text += message_line(r);
         if (auto s = fs::replace_file(m_index_path, text); !s) return s;
     } else if (index.torn) {
         fs::Fd fd(::open(m_index_path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -229,14 +238,17 @@ Result<FolderState> MboxFolder::load() {
             kept.push_back(std::move(r));
         }
         m_end = good_end;
-        if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s) return std::unexpected(s.error());
+        if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s)
+            return std::unexpected(s.error());
     }
     // A revalidate() whose V lines are durable but whose database commit was
     // lost: finish it (the index is the truth).
-    bool finish_rename = m_record.known && m_record.validity != m_source_validity &&
-                         index->replay.last_rename() ==
-                             std::pair{m_record.validity, m_source_validity};
-    m_validity = finish_rename ? m_source_validity : m_record.known ? m_record.validity : m_source_validity;
+    bool finish_rename =
+        m_record.known && m_record.validity != m_source_validity &&
+        index->replay.last_rename() == std::pair{m_record.validity, m_source_validity};
+    m_validity = finish_rename    ? m_source_validity
+                 : m_record.known ? m_record.validity
+                                  : m_source_validity;
     std::erase_if(kept, [&](const IndexRecord& r) { return r.validity != m_validity; });
     return reconcile(kept, finish_rename);
 }
@@ -244,11 +256,13 @@ Result<FolderState> MboxFolder::load() {
 // The index says what is held; the database follows it: rows it lacks are
 // dropped, records it lacks are adopted (a crash between index and database
 // commits, or a lost database), and the index's flags win.
-Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& records, bool finish_rename) {
+Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& records,
+                                          bool finish_rename) {
     auto rows = m_db.messages(m_record.key);
     if (!rows) return std::unexpected(rows.error());
     std::unordered_map<std::string, archive::StoredMessage> by_id;
-    for (auto& row : *rows) by_id.emplace(row.id, std::move(row));
+    for (auto& row : *rows)
+        by_id.emplace(row.id, std::move(row));
     rows->clear();
 
     FolderState state;
@@ -309,8 +323,8 @@ archive::StoredMessage MboxFolder::adopted_row(fs::Fd& fd, const IndexRecord& r)
     mail::HeaderScanner headers;
     bool first = true;
     for (std::uint64_t at = r.offset; at < r.end() && !headers.done();) {
-        std::string block = pread_some(fd.get(), at, static_cast<std::size_t>(
-                                                         std::min<std::uint64_t>(8192, r.end() - at)));
+        std::string block = pread_some(
+            fd.get(), at, static_cast<std::size_t>(std::min<std::uint64_t>(8192, r.end() - at)));
         if (block.empty()) break;
         at += block.size();
         std::string_view data = block;
@@ -354,7 +368,8 @@ Status MboxFolder::flush_buffer() {
 }
 
 Status MboxFolder::write(std::string_view chunk) {
-    if (!m_writing) return fail(ErrorKind::local_io, Scope::message, "a message written without begin()");
+    if (!m_writing)
+        return fail(ErrorKind::local_io, Scope::message, "a message written without begin()");
     if (!m_writing->headers.done()) m_writing->headers.feed(chunk);
     m_writing->encoder->feed(chunk);
     if (m_writing->buffer.size() >= k_write_buffer) return flush_buffer();
@@ -362,7 +377,8 @@ Status MboxFolder::write(std::string_view chunk) {
 }
 
 Status MboxFolder::finish(const RemoteMessage& message) {
-    if (!m_writing) return fail(ErrorKind::local_io, Scope::message, "a message finished without begin()");
+    if (!m_writing)
+        return fail(ErrorKind::local_io, Scope::message, "a message finished without begin()");
     Writing& w = *m_writing;
     w.encoder->finish();
     if (!w.headers.done()) w.headers.finish();
@@ -386,10 +402,14 @@ Status MboxFolder::finish(const RemoteMessage& message) {
     }
     Flags flags = message.flags;
     normalize(flags);
-    IndexRecord record{m_validity, message.id, w.start, from.size() + w.encoder->bytes_written(),
-                       message.size > 0 ? message.size : w.encoder->crlf_octets(), flags};
-    archive::StoredMessage row{message.id, std::to_string(w.start), flags, record.size,
-                               w.headers.message_id(), date, 0};
+    IndexRecord record{m_validity,
+                       message.id,
+                       w.start,
+                       from.size() + w.encoder->bytes_written(),
+                       message.size > 0 ? message.size : w.encoder->crlf_octets(),
+                       flags};
+    archive::StoredMessage row{
+        message.id, std::to_string(w.start), flags, record.size, w.headers.message_id(), date, 0};
     m_end = record.end();
     m_pending.push_back(Pending{std::move(record), std::move(row)});
     m_writing.reset();
@@ -413,6 +433,50 @@ Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
     return {};
 }
 
+// Decodes the message's bytes back to CRLF. A message that did not end in a
+// line break gained one in the mbox: when the decoded copy is exactly 2
+// octets longer than the held size, those 2 are dropped again.
+Status MboxFolder::read(const std::string& id, MessageSink& sink) {
+    auto it = m_held.find(id);
+    if (it == m_held.end())
+        return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
+    const Held h = it->second;
+    fs::Fd fd(::open(m_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::unexpected(fs::io_error("cannot read", m_path, errno));
+    if (auto s = sink.begin(h.size); !s) return s;
+    RemoteMessage m{id, h.size, 0, h.flags};
+    std::string tail; // the last 2 decoded octets, held back
+    std::uint64_t total = 0;
+    Status status;
+    Decoder decoder(
+        {[&](std::string_view from) { m.internal_date = parse_from_line(from).value_or(0); },
+         [&](std::string_view body) {
+             total += body.size();
+             tail += body;
+             if (status && tail.size() > 2)
+                 status = sink.write(std::string_view(tail).substr(0, tail.size() - 2));
+             tail.erase(0, tail.size() - std::min<std::size_t>(tail.size(), 2));
+         },
+         nullptr});
+    for (std::uint64_t at = h.offset; status && at < h.offset + h.length;) {
+        std::string block = pread_some(fd.get(), at,
+                                       static_cast<std::size_t>(std::min<std::uint64_t>(
+                                           k_write_buffer, h.offset + h.length - at)));
+        if (block.empty())
+            status = fail(ErrorKind::local_io, Scope::message,
+                          m_path + " is shorter than its index says");
+        at += block.size();
+        decoder.feed(block);
+    }
+    if (status) decoder.finish();
+    if (status && !(total == h.size + 2 && tail == "\r\n")) status = sink.write(tail);
+    if (!status) {
+        sink.abandon();
+        return status;
+    }
+    return sink.finish(m);
+}
+
 Status MboxFolder::set_source_state(const std::string& id, SourceState state) {
     m_state_changes.emplace_back(id, state);
     return {};
@@ -434,8 +498,10 @@ Status MboxFolder::commit() {
         return {};
 
     std::string lines;
-    for (const auto& p : m_pending) lines += message_line(p.record);
-    for (const auto& [id, flags] : m_flag_changes) lines += flags_line(m_validity, id, flags);
+    for (const auto& p : m_pending)
+        lines += message_line(p.record);
+    for (const auto& [id, flags] : m_flag_changes)
+        lines += flags_line(m_validity, id, flags);
     Status s;
     if (!m_pending.empty() && ::fsync(m_fd.get()) != 0)
         s = std::unexpected(fs::io_error("cannot fsync", m_path, errno));
@@ -449,7 +515,8 @@ Status MboxFolder::commit() {
     }
     for (const auto& p : m_pending)
         m_held[p.record.id] = Held{p.record.offset, p.record.length, p.record.size, p.record.flags};
-    for (const auto& [id, flags] : m_flag_changes) m_held[id].flags = flags;
+    for (const auto& [id, flags] : m_flag_changes)
+        m_held[id].flags = flags;
 
     if (auto b = m_db.begin(); !b) s = b;
     for (const auto& p : m_pending)
@@ -490,7 +557,8 @@ Status MboxFolder::revalidate(std::uint32_t validity,
     auto rows = m_db.messages(m_record.key);
     if (!rows) return std::unexpected(rows.error());
     std::unordered_map<std::string, archive::StoredMessage*> by_id;
-    for (auto& r : *rows) by_id[r.id] = &r;
+    for (auto& r : *rows)
+        by_id[r.id] = &r;
 
     if (auto s = m_db.begin(); !s) return s;
     Status s = m_db.remove_all(m_record.key);

@@ -35,6 +35,7 @@ class MboxFolder : public FolderStore {
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
     Status commit() override;
+    Status read(const std::string& id, MessageSink& sink) override;
 
     Status begin(std::uint64_t size_hint) override;
     Status write(std::string_view chunk) override;
@@ -50,9 +51,9 @@ class MboxFolder : public FolderStore {
         IndexRecord record;
         archive::StoredMessage row;
     };
-    struct Writing { // the message in progress
-        std::uint64_t start = 0;    // its offset in the mbox
-        std::uint64_t flushed = 0;  // bytes of it already written to the file
+    struct Writing {               // the message in progress
+        std::uint64_t start = 0;   // its offset in the mbox
+        std::uint64_t flushed = 0; // bytes of it already written to the file
         std::string buffer;
         std::optional<Encoder> encoder;
         mail::HeaderScanner headers; // finds the Message-ID as bytes pass

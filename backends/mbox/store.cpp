@@ -21,7 +21,8 @@ constexpr std::size_t k_max_index_line = 64 * 1024;
 
 // System flags and their letters, in the order they are written.
 constexpr std::pair<char, Flag> k_letters[] = {
-    {'D', flag_draft}, {'F', flag_flagged}, {'R', flag_answered}, {'S', flag_seen}, {'T', flag_deleted},
+    {'D', flag_draft}, {'F', flag_flagged}, {'R', flag_answered},
+    {'S', flag_seen},  {'T', flag_deleted},
 };
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -67,7 +68,8 @@ std::string flags_text(const Flags& flags) {
     std::string out;
     for (auto [letter, flag] : k_letters)
         if (flags.has(flag)) out += letter;
-    for (const auto& k : flags.keywords) out += ',' + maildir::escape_id(k);
+    for (const auto& k : flags.keywords)
+        out += ',' + maildir::escape_id(k);
     return out.empty() ? "-" : out;
 }
 
@@ -90,12 +92,13 @@ std::optional<Flags> parse_flags_text(std::string_view text) {
 
 std::string message_line(const IndexRecord& r) {
     return "M " + std::to_string(r.offset) + ' ' + std::to_string(r.length) + ' ' +
-           std::to_string(r.validity) + ' ' + maildir::escape_id(r.id) + ' ' + std::to_string(r.size) +
-           ' ' + flags_text(r.flags) + '\n';
+           std::to_string(r.validity) + ' ' + maildir::escape_id(r.id) + ' ' +
+           std::to_string(r.size) + ' ' + flags_text(r.flags) + '\n';
 }
 
 std::string flags_line(std::uint32_t validity, const std::string& id, const Flags& flags) {
-    return "F " + std::to_string(validity) + ' ' + maildir::escape_id(id) + ' ' + flags_text(flags) + '\n';
+    return "F " + std::to_string(validity) + ' ' + maildir::escape_id(id) + ' ' +
+           flags_text(flags) + '\n';
 }
 
 std::string rename_line(std::uint32_t old_validity, const std::string& old_id,
@@ -104,7 +107,9 @@ std::string rename_line(std::uint32_t old_validity, const std::string& old_id,
            std::to_string(new_validity) + ' ' + maildir::escape_id(new_id) + '\n';
 }
 
-std::string base_line(std::uint64_t offset) { return "B " + std::to_string(offset) + '\n'; }
+std::string base_line(std::uint64_t offset) {
+    return "B " + std::to_string(offset) + '\n';
+}
 
 std::string IndexReplay::key(std::uint32_t validity, const std::string& id) {
     return std::to_string(validity) + ' ' + id;
@@ -146,7 +151,8 @@ void IndexReplay::apply(std::string_view line) {
 std::vector<IndexRecord> IndexReplay::records() const {
     std::vector<IndexRecord> out;
     out.reserve(m_records.size());
-    for (const auto& [k, r] : m_records) out.push_back(r);
+    for (const auto& [k, r] : m_records)
+        out.push_back(r);
     std::sort(out.begin(), out.end(),
               [](const IndexRecord& a, const IndexRecord& b) { return a.offset < b.offset; });
     return out;
@@ -161,7 +167,7 @@ Result<IndexFile> read_index(const std::string& path) {
     }
     index.exists = true;
     std::string line, block(k_read_block, '\0');
-    bool too_long = false;  // the current line is skipped, not kept
+    bool too_long = false;         // the current line is skipped, not kept
     std::uint64_t block_start = 0; // file offset of `block`
     for (;;) {
         ssize_t n = ::read(fd.get(), block.data(), block.size());

@@ -92,7 +92,9 @@ class IndexReplay {
 
     std::uint64_t base() const { return m_base; }
     // The validities of the last V line, if any.
-    std::optional<std::pair<std::uint32_t, std::uint32_t>> last_rename() const { return m_last_rename; }
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> last_rename() const {
+        return m_last_rename;
+    }
     // Every live record, of all validities, in mbox order.
     std::vector<IndexRecord> records() const;
 

@@ -62,12 +62,15 @@ struct Message {
 // is completed after the start of the message reached the file).
 std::vector<Message> sample_messages() {
     std::string big = "Message-ID: <big@x>\r\nSubject: big\r\n\r\n";
-    for (int i = 0; i < 12000; ++i) big += (i % 50 == 0 ? "From the archives, line " : "line ") + std::to_string(i) + "\r\n";
+    for (int i = 0; i < 12000; ++i)
+        big += (i % 50 == 0 ? "From the archives, line " : "line ") + std::to_string(i) + "\r\n";
     return {
-        {"1", "Message-ID: <one@x>\r\nSubject: hi\r\n\r\nFrom here on\r\n>From quoted\r\n>>From twice\r\nbye\r\n",
+        {"1",
+         "Message-ID: <one@x>\r\nSubject: hi\r\n\r\nFrom here on\r\n>From quoted\r\n>>From "
+         "twice\r\nbye\r\n",
          flags_of(flag_seen), 1700000000},
-        {"2", "Message-ID:\r\n <two@x>\r\n\r\nno final line break", flags_of(flag_flagged, {"$Work", "a,b"}),
-         1600000000},
+        {"2", "Message-ID:\r\n <two@x>\r\n\r\nno final line break",
+         flags_of(flag_flagged, {"$Work", "a,b"}), 1600000000},
         {"3", big, flags_of(0), 1500000000},
     };
 }
@@ -92,7 +95,9 @@ struct Decoded {
 
 std::vector<Decoded> decode_file(const std::string& path) {
     std::vector<Decoded> out;
-    Decoder dec({[&](std::string_view from) { out.push_back({std::string(from), {}}); },
+    Decoder dec({[&](std::string_view from) {
+                     out.push_back({std::string(from), {}});
+                 },
                  [&](std::string_view body) { out.back().body += body; }, nullptr});
     dec.feed(read_file(path));
     dec.finish();
@@ -114,10 +119,12 @@ struct Archive {
     void lose_db() {
         store.reset();
         db.reset();
-        for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((dir.path + "/state.db" + suffix).c_str());
+        for (const char* suffix : {"", "-wal", "-shm"})
+            ::unlink((dir.path + "/state.db" + suffix).c_str());
         reopen_db();
     }
-    std::unique_ptr<FolderStore> open(std::uint32_t validity = 7, std::vector<std::string> path = {"Work"}) {
+    std::unique_ptr<FolderStore> open(std::uint32_t validity = 7,
+                                      std::vector<std::string> path = {"Work"}) {
         auto f = store->open_folder(FolderInfo{std::move(path), true}, validity);
         REQUIRE(f);
         return std::move(*f);
@@ -130,14 +137,16 @@ std::map<std::string, HeldMessage> held_of(FolderStore& f) {
     auto state = f.load();
     REQUIRE(state);
     std::map<std::string, HeldMessage> out;
-    for (auto& h : state->held) out[h.id] = h;
+    for (auto& h : state->held)
+        out[h.id] = h;
     return out;
 }
 
 void deliver_all(Archive& a, const std::vector<Message>& messages) {
     auto f = a.open();
     REQUIRE(f->load());
-    for (const auto& m : messages) REQUIRE(deliver(*f, m));
+    for (const auto& m : messages)
+        REQUIRE(deliver(*f, m));
     REQUIRE(f->commit());
 }
 
@@ -176,6 +185,44 @@ TEST_CASE("mbox: delivered messages are held after reopening and decode byte for
     CHECK(read_file(a.mbox()).find("\n>>From quoted\n") != std::string::npos);
 }
 
+namespace {
+struct CollectSink : MessageSink {
+    std::string bytes;
+    RemoteMessage finished;
+    bool abandoned = false;
+    Status begin(std::uint64_t) override { return {}; }
+    Status write(std::string_view chunk) override {
+        bytes += chunk;
+        return {};
+    }
+    Status finish(const RemoteMessage& m) override {
+        finished = m;
+        return {};
+    }
+    void abandon() override { abandoned = true; }
+};
+} // namespace
+
+TEST_CASE("mbox: read() gives back the bytes as delivered") {
+    Archive a;
+    auto messages = sample_messages();
+    deliver_all(a, messages);
+    auto f = a.open();
+    REQUIRE(f->load());
+    for (const auto& m : messages) {
+        CollectSink sink;
+        REQUIRE(f->read(m.id, sink));
+        CHECK(sink.bytes == m.bytes);
+        CHECK(sink.finished.id == m.id);
+        CHECK(sink.finished.internal_date == m.date);
+        CHECK(sink.finished.flags == m.flags);
+    }
+    CollectSink sink;
+    auto s = f->read("nothere", sink);
+    REQUIRE(!s);
+    CHECK(s.error().kind == ErrorKind::not_found);
+}
+
 TEST_CASE("mbox: nested folders are files under directories") {
     Archive a;
     auto f = a.open(7, {"Work", "Projects"});
@@ -194,8 +241,8 @@ TEST_CASE("mbox: index lines are as documented") {
     std::string rest = std::to_string(mbox.size() - std::stoull(second));
     CHECK(read_file(a.index()) ==
           "M 0 " + second + " 7 1 " + std::to_string(sample_messages()[0].bytes.size()) + " S\n" +
-              "M " + second + ' ' + rest + " 7 2 " + std::to_string(sample_messages()[1].bytes.size()) +
-              " F,$Work,a%2Cb\n");
+              "M " + second + ' ' + rest + " 7 2 " +
+              std::to_string(sample_messages()[1].bytes.size()) + " F,$Work,a%2Cb\n");
 }
 
 TEST_CASE("mbox: abandon() mid-message leaves the file as it was") {
@@ -287,7 +334,8 @@ TEST_CASE("mbox: a lost state database is rebuilt from the index") {
     CHECK(state->known);
     CHECK(state->validity == 7);
     std::map<std::string, HeldMessage> held;
-    for (auto& h : state->held) held[h.id] = h;
+    for (auto& h : state->held)
+        held[h.id] = h;
     REQUIRE(held.size() == 3);
     for (const auto& m : messages) {
         CHECK(held[m.id].flags == m.flags);
@@ -358,7 +406,8 @@ TEST_CASE("mbox: records the database lacks are adopted, rows the index lacks ar
 
 TEST_CASE("mbox: a user's own mbox without index is kept and appended to") {
     Archive a;
-    std::string own = "From someone@example.org Mon Jan  1 00:00:00 2001\nSubject: mine\n\nhello\n\n";
+    std::string own =
+        "From someone@example.org Mon Jan  1 00:00:00 2001\nSubject: mine\n\nhello\n\n";
     write_file(a.mbox(), own);
     {
         auto f = a.open();
@@ -435,7 +484,8 @@ TEST_CASE("mbox: a stale dotlock is removed, a fresh one is respected") {
 
 TEST_CASE("mbox: index flags text") {
     CHECK(flags_text(flags_of(0)) == "-");
-    CHECK(flags_text(flags_of(flag_seen | flag_flagged | flag_draft | flag_answered | flag_deleted)) == "DFRST");
+    CHECK(flags_text(flags_of(flag_seen | flag_flagged | flag_draft | flag_answered |
+                              flag_deleted)) == "DFRST");
     CHECK(flags_text(flags_of(0, {"todo"})) == ",todo");
     CHECK(flags_text(flags_of(flag_seen, {"k w", "a,b"})) == "S,a%2Cb,k%20w");
     for (const auto& f : {flags_of(0), flags_of(flag_seen, {"$Junk", "x%y"}), flags_of(0, {"-"})})
@@ -446,8 +496,8 @@ TEST_CASE("mbox: index flags text") {
 
 TEST_CASE("mbox: index replay applies M, F and V in order and skips the malformed") {
     IndexReplay r;
-    for (const char* line : {"M 0 100 7 1 10 S", "M 100 50 7 2 5 -", "F 7 1 FS", "F 7 nothere S", "X what",
-                             "M 150 x 7 3 5 -", "M 150 10 7 4 5", "V 7 2 8 20", "B 5"})
+    for (const char* line : {"M 0 100 7 1 10 S", "M 100 50 7 2 5 -", "F 7 1 FS", "F 7 nothere S",
+                             "X what", "M 150 x 7 3 5 -", "M 150 10 7 4 5", "V 7 2 8 20", "B 5"})
         r.apply(line);
     auto records = r.records();
     REQUIRE(records.size() == 2);
