@@ -74,7 +74,7 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     if (o.format == Format::maildir)
         a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db, o.dry_run);
     else
-        a->m_store = std::make_unique<mbox::MboxStore>(o.root, *a->m_db);
+        a->m_store = std::make_unique<mbox::MboxStore>(o.root, *a->m_db, o.dry_run);
     return a;
 }
 

@@ -1,5 +1,8 @@
 #include "backends/mbox/folder.h"
 
+#include <csignal>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -62,8 +65,8 @@ std::int64_t now_seconds() {
 } // namespace
 
 MboxFolder::MboxFolder(std::string mbox_path, archive::StateDb& db, archive::FolderRecord record,
-                       std::uint32_t source_validity)
-    : m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"),
+                       std::uint32_t source_validity, bool read_only)
+    : m_read_only(read_only), m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"),
       m_lock_path(m_path + ".lock"), m_db(db), m_record(record), m_source_validity(source_validity),
       m_validity(record.known ? record.validity : source_validity) {}
 
@@ -105,6 +108,16 @@ Status MboxFolder::lock_mbox(bool create) {
     return {};
 }
 
+// A dotlock names its holder's PID (ours do, as procmail's and mutt's do).
+// If no such process exists on this machine, the holder crashed: a killed
+// mailferry must not block the next run for minutes.
+static bool holder_is_gone(const std::string& lock_path) {
+    std::string text = fs::read_small_file(lock_path);
+    long pid = std::strtol(text.c_str(), nullptr, 10);
+    if (pid <= 0) return false; // no PID: only age tells
+    return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 Status MboxFolder::take_dotlock() {
     auto deadline = std::chrono::steady_clock::now() + k_dotlock_wait;
     for (;;) {
@@ -118,7 +131,7 @@ Status MboxFolder::take_dotlock() {
             return std::unexpected(fs::io_error("cannot create", m_lock_path, errno));
         struct stat st;
         if (::lstat(m_lock_path.c_str(), &st) == 0 &&
-            now_seconds() - st.st_mtime > k_stale_dotlock_seconds) {
+            (now_seconds() - st.st_mtime > k_stale_dotlock_seconds || holder_is_gone(m_lock_path))) {
             if (::unlink(m_lock_path.c_str()) != 0 && errno != ENOENT)
                 return std::unexpected(
                     fs::io_error("cannot remove the stale lock", m_lock_path, errno));
@@ -238,8 +251,9 @@ Result<FolderState> MboxFolder::load() {
             kept.push_back(std::move(r));
         }
         m_end = good_end;
-        if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s)
-            return std::unexpected(s.error());
+        if (!m_read_only)
+            if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s)
+                return std::unexpected(s.error());
     }
     // A revalidate() whose V lines are durable but whose database commit was
     // lost: finish it (the index is the truth).

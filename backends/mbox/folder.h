@@ -23,8 +23,9 @@ namespace mf::mbox {
 class MboxFolder : public FolderStore {
   public:
     // `mbox_path` is ARCHIVE/<folder>.mbox; nothing is created until begin().
+    // `read_only`: a dry run; load() repairs nothing (no truncation).
     MboxFolder(std::string mbox_path, archive::StateDb& db, archive::FolderRecord record,
-               std::uint32_t source_validity);
+               std::uint32_t source_validity, bool read_only = false);
     ~MboxFolder() override;
     MboxFolder(const MboxFolder&) = delete;
     MboxFolder& operator=(const MboxFolder&) = delete;
@@ -43,6 +44,7 @@ class MboxFolder : public FolderStore {
     void abandon() override;
 
   private:
+    bool m_read_only = false;
     struct Held { // a message the index records under the current validity
         std::uint64_t offset = 0, length = 0, size = 0;
         Flags flags;

@@ -50,7 +50,8 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
 
 } // namespace
 
-MboxStore::MboxStore(std::string root, archive::StateDb& db) : m_root(std::move(root)), m_db(db) {}
+MboxStore::MboxStore(std::string root, archive::StateDb& db, bool read_only)
+    : m_root(std::move(root)), m_db(db), m_read_only(read_only) {}
 
 Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& folder,
                                                             std::uint32_t validity) {
@@ -59,7 +60,7 @@ Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& fo
     auto record = m_db.folder(rel);
     if (!record) return std::unexpected(record.error());
     return std::unique_ptr<FolderStore>(
-        std::make_unique<MboxFolder>(m_root + '/' + rel + ".mbox", m_db, *record, validity));
+        std::make_unique<MboxFolder>(m_root + '/' + rel + ".mbox", m_db, *record, validity, m_read_only));
 }
 
 // ---- Index format -------------------------------------------------------------

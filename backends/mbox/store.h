@@ -52,13 +52,14 @@ class MboxStore : public Store {
   public:
     // `db` outlives the store. Nothing is created on disk until a message
     // is delivered, so a dry run leaves no trace.
-    MboxStore(std::string root, archive::StateDb& db);
+    MboxStore(std::string root, archive::StateDb& db, bool read_only = false);
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                      std::uint32_t validity) override;
 
   private:
     std::string m_root;
     archive::StateDb& m_db;
+    bool m_read_only;
 };
 
 // ---- The index format (pure, but for read_index) ------------------------------

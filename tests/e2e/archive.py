@@ -74,3 +74,38 @@ def tmp_files(archive: str) -> list[str]:
         if os.path.basename(root) == "tmp":
             left += [os.path.join(root, f) for f in files]
     return left
+
+
+def read_mboxrd(path: str) -> list[bytes]:
+    """Messages of an mboxrd file, with quoting undone and CRLF restored."""
+    with open(path, "rb") as f:
+        data = f.read()
+    messages, current = [], None
+    for line in data.split(b"\n"):
+        if line.startswith(b"From ") and (current is None or (current and current[-1] == b"")):
+            if current is not None:
+                messages.append(current[:-1])  # drop the separator's blank line
+            current = []
+            continue
+        if current is None:
+            continue
+        stripped = line.lstrip(b">")
+        if stripped.startswith(b"From ") and len(stripped) < len(line):
+            line = line[1:]
+        current.append(line)
+    if current is not None:
+        if current and current[-1] == b"":
+            current = current[:-1]  # the file's final newline
+        messages.append(current[:-1] if current and current[-1] == b"" else current)
+    return [b"".join(l + b"\r\n" for l in m) for m in messages]
+
+
+def mbox_files(archive: str) -> dict[str, str]:
+    """folder name -> mbox path, for every *.mbox below archive."""
+    out = {}
+    for root, dirs, files in os.walk(archive):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            if f.endswith(".mbox"):
+                out[os.path.relpath(os.path.join(root, f[:-5]), archive)] = os.path.join(root, f)
+    return out

@@ -1,0 +1,91 @@
+"""`mailferry backup --format mbox`: one mboxrd file per folder, byte for
+byte after unquoting, flags in the sidecar index, crash-safe."""
+
+import collections
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from archive import mbox_files, read_mboxrd
+from mfharness import Dovecot, make_message, mailferry_path, run_mailferry, sample_mailbox
+
+PASSWORD = "Mbox-Canary-77"
+
+
+class MboxBackupTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = Dovecot().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.archive = os.path.join(self.tmp.name, "archive")
+        self.user = f"m{random.randrange(10**9)}"
+        self.dovecot.add_user(self.user, PASSWORD)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def args(self):
+        d = self.dovecot
+        return ["backup", d.url("imaps", self.user), self.archive, "--format", "mbox", "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD"]
+
+    def backup(self, *extra):
+        r = run_mailferry(self.args() + ["--json", *extra], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def assert_equal_to_server(self):
+        files = mbox_files(self.archive)
+        for folder in self.dovecot.folders(self.user):
+            want = collections.Counter(self.dovecot.fetch_all(self.user, folder).values())
+            got = collections.Counter(read_mboxrd(files[folder])) if folder in files else collections.Counter()
+            self.assertEqual(got, want, folder)
+
+    def test_full_backup_rerun_and_flags(self):
+        sample_mailbox(self.dovecot, self.user)
+        unseen = self.dovecot.unseen(self.user, "INBOX")
+        self.backup()
+        self.assert_equal_to_server()
+        self.assertEqual(self.dovecot.unseen(self.user, "INBOX"), unseen)
+        inbox = mbox_files(self.archive)["INBOX"]
+        with open(inbox, "rb") as f:
+            before = f.read()
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+        uid = min(self.dovecot.fetch_all(self.user, "INBOX"))
+        self.dovecot.add_flags(self.user, "INBOX", uid, "\\Flagged")
+        self.assertEqual(self.backup()["totals"]["flags_updated"], 1)
+        with open(inbox, "rb") as f:
+            self.assertEqual(f.read(), before, "flag changes must not rewrite the mbox")
+        with open(inbox + ".mfindex") as f:
+            self.assertIn("F ", f.read())
+
+    def test_kill_9_then_rerun(self):
+        bodies = [make_message(i, size=random.Random(i).randrange(2000, 50000),
+                               body_lines=["From here", ">From there", "."]) for i in range(1200)]
+        self.dovecot.save_many(self.user, "INBOX", bodies)
+        env = dict(os.environ, MF_TEST_PASSWORD=PASSWORD)
+        rng = random.Random(11)
+        for _ in range(5):
+            p = subprocess.Popen([mailferry_path()] + self.args() + ["--quiet"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.05, 0.5))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        self.backup()
+        self.assert_equal_to_server()
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
