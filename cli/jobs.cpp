@@ -29,7 +29,8 @@ enum class Type { string, boolean, integer, strings, string_map };
 
 // Which kinds a key makes sense for.
 constexpr unsigned k_backup = 1, k_migrate = 2, k_restore = 4, k_mirror = 8;
-constexpr unsigned k_all = 15, k_push = k_migrate | k_restore | k_mirror, k_from_account = k_migrate | k_mirror;
+constexpr unsigned k_all = 15, k_push = k_migrate | k_restore | k_mirror,
+                   k_from_account = k_migrate | k_mirror;
 
 struct KeySpec {
     std::string_view name;
@@ -86,10 +87,14 @@ const KeySpec* find_key(std::string_view name) {
 
 unsigned kind_bit(JobKind kind) {
     switch (kind) {
-    case JobKind::backup: return k_backup;
-    case JobKind::migrate: return k_migrate;
-    case JobKind::restore: return k_restore;
-    case JobKind::mirror: return k_mirror;
+    case JobKind::backup:
+        return k_backup;
+    case JobKind::migrate:
+        return k_migrate;
+    case JobKind::restore:
+        return k_restore;
+    case JobKind::mirror:
+        return k_mirror;
     }
     return 0;
 }
@@ -103,7 +108,8 @@ std::string kinds_list(unsigned kinds) {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
         std::size_t diagonal = row[0];
         row[0] = i;
@@ -139,11 +145,13 @@ std::string type_problem(const json& v, Type type) {
         if (!v.is_string()) return "must be a string, not " + json_type(v);
         if (v.get_ref<const std::string&>().empty()) return "must not be empty";
         return "";
-    case Type::boolean: return v.is_boolean() ? "" : "must be true or false, not " + json_type(v);
+    case Type::boolean:
+        return v.is_boolean() ? "" : "must be true or false, not " + json_type(v);
     case Type::integer:
         if (!v.is_number_integer()) return "must be a whole number, not " + json_type(v);
         if (v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > std::numeric_limits<int>::max())
-            return "must be a whole number from 0 to " + std::to_string(std::numeric_limits<int>::max());
+            return "must be a whole number from 0 to " +
+                   std::to_string(std::numeric_limits<int>::max());
         return "";
     case Type::strings:
         if (!v.is_array()) return "must be a list of strings, not " + json_type(v);
@@ -152,12 +160,14 @@ std::string type_problem(const json& v, Type type) {
                 return "must be a list of non-empty strings";
         return "";
     case Type::string_map:
-        if (!v.is_object()) return "must be an object of folder names, {\"SRC\": \"DST\"}, not " + json_type(v);
+        if (!v.is_object())
+            return "must be an object of folder names, {\"SRC\": \"DST\"}, not " + json_type(v);
         for (const auto& [from, to] : v.items()) {
             if (from.empty() || !to.is_string() || to.get_ref<const std::string&>().empty())
                 return "must map non-empty folder names to non-empty folder names";
             if (from.find('=') != std::string::npos)
-                return "folder '" + from + "': a source folder with '=' in its name cannot be mapped";
+                return "folder '" + from +
+                       "': a source folder with '=' in its name cannot be mapped";
         }
         return "";
     }
@@ -167,7 +177,8 @@ std::string type_problem(const json& v, Type type) {
 bool valid_date(const std::string& text) {
     int y = 0, m = 0, d = 0;
     char tail = 0;
-    if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return false;
+    if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
     if (text[4] != '-' || text[7] != '-' || m < 1 || m > 12 || d < 1) return false;
     static constexpr int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -177,8 +188,8 @@ bool valid_date(const std::string& text) {
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 128) return false;
     return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-               c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
     });
 }
 
@@ -201,13 +212,15 @@ class Validator {
     void check_top_level(const json& top, JobFile& file);
     Fields check_object(const json& object, const std::string& where, bool is_defaults);
     std::optional<Job> check_job(const json& entry, std::size_t index, const Fields& defaults,
-                                 std::set<std::string>& names);
-    bool applies(Fields& fields, const std::string& where, JobKind kind);
+                                 std::map<std::string, std::size_t>& names);
+    void applies(Fields& fields, const std::string& where, JobKind kind);
     void fill_job(Fields& fields, const std::string& where, Job& job);
     void check_endpoints(Fields& fields, const std::string& where, Job& job);
-    void check_credentials(const Fields& fields, const std::string& where, const std::string& prefix,
-                           const std::string& side, CredentialOptions& out);
-    void check_password_file(const std::string& where, const std::string& key, const std::string& path);
+    void check_credentials(const Fields& fields, const std::string& where,
+                           const std::string& prefix, const std::string& side,
+                           CredentialOptions& out);
+    void check_password_file(const std::string& where, const std::string& key,
+                             const std::string& path);
     void check_ranges(const Fields& fields, const std::string& where);
     std::string resolve(const std::string& path) const;
 
@@ -230,18 +243,21 @@ std::optional<json> Validator::parse(std::string_view text) {
     json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
         if (event == json::parse_event_t::object_start) seen.emplace_back();
         if (event == json::parse_event_t::object_end && !seen.empty()) seen.pop_back();
-        if (event == json::parse_event_t::key && !seen.empty() && !seen.back().insert(parsed.get<std::string>()).second)
+        if (event == json::parse_event_t::key && !seen.empty() &&
+            !seen.back().insert(parsed.get<std::string>()).second)
             duplicates.push_back(parsed.get<std::string>());
         return true;
     };
     try {
         json top = json::parse(text.begin(), text.end(), callback, true, true);
-        for (const auto& key : duplicates) error("", key, "given twice in the same object");
+        for (const auto& key : duplicates)
+            error("", key, "given twice in the same object");
         if (!duplicates.empty()) return std::nullopt;
         return top;
     } catch (const json::parse_error& e) {
         std::string what = e.what();
-        if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
+        // "[json.exception.parse_error.101] parse error at line 3, column 15: syntax error ..."
+        if (auto p = what.find("at line "); p != std::string::npos) what = what.substr(p + 3);
         error("", "", "not valid JSON: " + what);
         return std::nullopt;
     }
@@ -251,8 +267,10 @@ JobFileResult Validator::run(std::string_view text) {
     JobFileResult result;
     result.file.path = m_context.path;
     if ((m_context.file_mode & 002) != 0)
-        error("", "", "the job file is writable by others, who could make it run any command; run: chmod o-w " +
-                          m_context.path);
+        error("", "",
+              "the job file is writable by others, who could make it run any command; run: chmod "
+              "o-w " +
+                  m_context.path);
     if (auto top = parse(text)) check_top_level(*top, result.file);
     result.errors = std::move(m_errors);
     if (!result.errors.empty()) result.file.jobs.clear();
@@ -264,25 +282,33 @@ void Validator::check_top_level(const json& top, JobFile& file) {
     for (const auto& [key, value] : top.items()) {
         if (key == "$schema" || key == "defaults" || key == "jobs") continue;
         if (key == "max_connections_per_host") {
-            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 1000)
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+                value.get<std::int64_t>() > 1000)
                 error("", key, "must be a whole number from 1 to 1000");
             else
                 file.max_connections_per_host = value.get<int>();
             continue;
         }
-        error("", key, "unknown key (the top level holds defaults, max_connections_per_host and jobs)");
+        error("", key,
+              "unknown key (the top level holds defaults, max_connections_per_host and jobs)");
     }
     Fields defaults;
     if (top.contains("defaults")) {
-        if (top["defaults"].is_object()) defaults = check_object(top["defaults"], "defaults", true);
-        else error("", "defaults", "must be an object of job keys, not " + json_type(top["defaults"]));
+        if (top["defaults"].is_object())
+            defaults = check_object(top["defaults"], "defaults", true);
+        else
+            error("", "defaults",
+                  "must be an object of job keys, not " + json_type(top["defaults"]));
     }
-    if (!top.contains("jobs")) return error("", "jobs", "missing: the file must list its jobs in \"jobs\": [...]");
-    if (!top["jobs"].is_array()) return error("", "jobs", "must be a list of jobs, not " + json_type(top["jobs"]));
-    std::set<std::string> names;
+    if (!top.contains("jobs"))
+        return error("", "jobs", "missing: the file must list its jobs in \"jobs\": [...]");
+    if (!top["jobs"].is_array())
+        return error("", "jobs", "must be a list of jobs, not " + json_type(top["jobs"]));
+    std::map<std::string, std::size_t> names;
     std::size_t index = 0;
     for (const auto& entry : top["jobs"])
-        if (auto job = check_job(entry, ++index, defaults, names)) file.jobs.push_back(std::move(*job));
+        if (auto job = check_job(entry, ++index, defaults, names))
+            file.jobs.push_back(std::move(*job));
 }
 
 // Unknown keys, refused keys and types; what passes comes back.
@@ -291,7 +317,8 @@ Fields Validator::check_object(const json& object, const std::string& where, boo
     for (const auto& [key, value] : object.items()) {
         if (std::find(std::begin(k_refused), std::end(k_refused), key) != std::end(k_refused)) {
             error(where, key,
-                  "passwords are not accepted in job files; use password_env, password_file or password_command");
+                  "passwords are not accepted in job files; use password_env, password_file or "
+                  "password_command");
             continue;
         }
         const KeySpec* spec = find_key(key);
@@ -317,8 +344,9 @@ std::string str(const Fields& f, const std::string& key) {
     return it == f.end() ? std::string() : it->second.value.get<std::string>();
 }
 
-std::optional<Job> Validator::check_job(const json& entry, std::size_t index, const Fields& defaults,
-                                        std::set<std::string>& names) {
+std::optional<Job> Validator::check_job(const json& entry, std::size_t index,
+                                        const Fields& defaults,
+                                        std::map<std::string, std::size_t>& names) {
     std::string where = "job #" + std::to_string(index);
     if (!entry.is_object()) {
         error(where, "", "must be an object, not " + json_type(entry));
@@ -334,23 +362,31 @@ std::optional<Job> Validator::check_job(const json& entry, std::size_t index, co
     if (!fields.contains("name")) {
         if (!entry.contains("name")) error(where, "name", "missing: every job needs a name");
     } else if (job.name = str(fields, "name"); !valid_name(job.name)) {
-        error(where, "name", "'" + job.name + "' is not a valid name (use letters, digits, '.', '_' and '-')");
-    } else if (!names.insert(job.name).second) {
-        error(where, "name", "another job has the same name");
+        error(where, "name",
+              "'" + job.name + "' is not a valid name (use letters, digits, '.', '_' and '-')");
+    } else if (auto [it, fresh] = names.emplace(job.name, index); !fresh) {
+        error(where, "name",
+              "job #" + std::to_string(it->second) + " has the same name; names must be unique");
     }
     std::string kind = str(fields, "kind");
-    if (kind == "backup") job.kind = JobKind::backup;
-    else if (kind == "migrate") job.kind = JobKind::migrate;
-    else if (kind == "restore") job.kind = JobKind::restore;
-    else if (kind == "mirror") job.kind = JobKind::mirror;
+    if (kind == "backup")
+        job.kind = JobKind::backup;
+    else if (kind == "migrate")
+        job.kind = JobKind::migrate;
+    else if (kind == "restore")
+        job.kind = JobKind::restore;
+    else if (kind == "mirror")
+        job.kind = JobKind::mirror;
     else {
-        if (!entry.contains("kind")) error(where, "kind", "missing: backup, migrate, restore or mirror");
-        else if (fields.contains("kind")) error(where, "kind", "'" + kind + "' is not backup, migrate, restore or mirror");
+        if (!entry.contains("kind"))
+            error(where, "kind", "missing: backup, migrate, restore or mirror");
+        else if (fields.contains("kind"))
+            error(where, "kind", "'" + kind + "' is not backup, migrate, restore or mirror");
         return std::nullopt;
     }
     for (const auto& [key, field] : defaults)
         if (!fields.contains(key)) fields[key] = field;
-    if (!applies(fields, where, job.kind)) return std::nullopt;
+    applies(fields, where, job.kind);
     fill_job(fields, where, job);
     if (m_errors.size() != errors_before) return std::nullopt;
     return job;
@@ -358,23 +394,19 @@ std::optional<Job> Validator::check_job(const json& entry, std::size_t index, co
 
 // Drops defaults that do not apply to this kind; a key the job itself sets
 // that does not apply is an error.
-bool Validator::applies(Fields& fields, const std::string& where, JobKind kind) {
-    bool ok = true;
+void Validator::applies(Fields& fields, const std::string& where, JobKind kind) {
     for (auto it = fields.begin(); it != fields.end();) {
         const KeySpec* spec = find_key(it->first);
         if (spec->kinds & kind_bit(kind)) {
             ++it;
             continue;
         }
-        if (it->second.from_job) {
+        if (it->second.from_job)
             error(where, it->first,
-                  "does not apply to a " + std::string(job_kind_name(kind)) + " job (only to: " +
-                      kinds_list(spec->kinds) + ")");
-            ok = false;
-        }
+                  "does not apply to a " + std::string(job_kind_name(kind)) +
+                      " job (only to: " + kinds_list(spec->kinds) + ")");
         it = fields.erase(it);
     }
-    return ok;
 }
 
 std::string Validator::resolve(const std::string& path) const {
@@ -383,30 +415,34 @@ std::string Validator::resolve(const std::string& path) const {
     return m_context.dir + "/" + path;
 }
 
-void Validator::check_password_file(const std::string& where, const std::string& key, const std::string& path) {
+void Validator::check_password_file(const std::string& where, const std::string& key,
+                                    const std::string& path) {
     if (!m_context.mode_of) return;
     // A file that is not there yet is the command's business at run time.
     auto mode = m_context.mode_of(path);
     if (mode && (*mode & 077) != 0)
         error(where, key,
               "password file " + path + " is readable by group or others" +
-                  ((m_context.file_mode & 077) != 0 ? ", and so is this job file that names it" : "") +
+                  ((m_context.file_mode & 077) != 0 ? ", and so is this job file that names it"
+                                                    : "") +
                   "; run: chmod 600 " + path);
 }
 
-void Validator::check_credentials(const Fields& fields, const std::string& where, const std::string& prefix,
-                                  const std::string& side, CredentialOptions& out) {
-    const std::string keys[] = {prefix + "password_env", prefix + "password_file", prefix + "password_command",
-                                prefix + "oauth2_token_command"};
+void Validator::check_credentials(const Fields& fields, const std::string& where,
+                                  const std::string& prefix, const std::string& side,
+                                  CredentialOptions& out) {
+    const std::string keys[] = {prefix + "password_env", prefix + "password_file",
+                                prefix + "password_command", prefix + "oauth2_token_command"};
     std::vector<std::string> given;
     for (const auto& k : keys)
         if (fields.contains(k)) given.push_back(k);
     if (given.empty())
         return error(where, keys[0],
-                     "missing: the " + side + " needs credentials: " + keys[0] + ", " + keys[1] + ", " + keys[2] +
-                         " or " + keys[3]);
+                     "missing: the " + side + " needs credentials: " + keys[0] + ", " + keys[1] +
+                         ", " + keys[2] + " or " + keys[3]);
     if (given.size() > 1)
-        return error(where, given[1], "give only one of " + given[0] + " and " + given[1] + " for the " + side);
+        return error(where, given[1],
+                     "give only one of " + given[0] + " and " + given[1] + " for the " + side);
     out.password_env = str(fields, keys[0]);
     if (fields.contains(keys[1])) {
         out.password_file = resolve(str(fields, keys[1]));
@@ -417,7 +453,8 @@ void Validator::check_credentials(const Fields& fields, const std::string& where
 }
 
 std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return text;
 }
 
@@ -429,7 +466,8 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
     if (source.empty()) {
         error(where, "source", "missing: an account URL or an archive folder");
     } else if (job.kind == JobKind::restore && remote) {
-        error(where, "source", "a restore reads an archive folder, not an account (use kind migrate)");
+        error(where, "source",
+              "a restore reads an archive folder, not an account (use kind migrate)");
     } else if (remote) {
         if (auto e = parse_account_url(source); !e) {
             error(where, "source", e.error().what);
@@ -445,16 +483,21 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
         }
     } else {
         job.source = resolve(source);
-        for (const char* key : {"source_password_env", "source_password_file", "source_password_command",
-                                "source_oauth2_token_command", "source_cacert", "state"}) {
+        for (const char* key :
+             {"source_password_env", "source_password_file", "source_password_command",
+              "source_oauth2_token_command", "source_cacert", "state"}) {
             if (!fields.contains(key)) continue;
-            if (fields[key].from_job) error(where, key, "does not apply: the source is an archive folder, not an account");
+            if (fields[key].from_job)
+                error(where, key,
+                      "does not apply: the source is an archive folder, not an account");
             fields.erase(key);
         }
     }
     if (job.kind == JobKind::backup) {
-        if (!fields.contains("archive")) error(where, "archive", "missing: the archive folder to back up into");
-        else job.target = resolve(str(fields, "archive"));
+        if (!fields.contains("archive"))
+            error(where, "archive", "missing: the archive folder to back up into");
+        else
+            job.target = resolve(str(fields, "archive"));
         if (remote) check_credentials(fields, where, "", "source", job.credentials);
         return;
     }
@@ -464,7 +507,8 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
     if (target.empty()) return error(where, "target", "missing: the IMAP account to copy into");
     auto e = parse_account_url(target);
     if (!e) return error(where, "target", e.error().what);
-    if (e->protocol != net::Protocol::imap) return error(where, "target", "must be an IMAP account (imaps:// or imap://)");
+    if (e->protocol != net::Protocol::imap)
+        return error(where, "target", "must be an IMAP account (imaps:// or imap://)");
     job.target = target;
     if (std::find(job.hosts.begin(), job.hosts.end(), lower(e->host)) == job.hosts.end())
         job.hosts.push_back(lower(e->host));
@@ -473,31 +517,39 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
 
 void Validator::check_ranges(const Fields& fields, const std::string& where) {
     auto number = [&](const char* key) { return fields.at(key).value.get<int>(); };
-    if (fields.contains("timeout") && number("timeout") < 1) error(where, "timeout", "must be at least 1 (seconds)");
+    if (fields.contains("timeout") && number("timeout") < 1)
+        error(where, "timeout", "must be at least 1 (seconds)");
     if (fields.contains("max_delete_percent") && number("max_delete_percent") > 100)
         error(where, "max_delete_percent", "must be a percentage from 0 to 100");
     std::string format = str(fields, "format");
     if (!format.empty() && format != "maildir" && format != "mbox")
         error(where, "format", "'" + format + "' is not maildir or mbox");
-    for (const char* key : {"since", "before"})
-        if (fields.contains(key) && !valid_date(str(fields, key)))
-            error(where, key, "'" + str(fields, key) + "' is not a date written YYYY-MM-DD");
     // Accepted by the format so that files can be written for what is coming,
     // but refused at run time: a job must never pretend to filter.
-    for (std::string_view key : k_filters)
-        if (fields.contains(std::string(key)))
-            error(where, std::string(key), "not supported yet: no command can filter by date or size, so this "
-                                           "job would copy everything; remove the key");
+    for (std::string_view k : k_filters) {
+        std::string key(k);
+        if (!fields.contains(key)) continue;
+        if (key != "max_size" && !valid_date(str(fields, key)))
+            error(where, key, "'" + str(fields, key) + "' is not a date written YYYY-MM-DD");
+        else
+            error(where, key,
+                  "not supported yet: no command can filter by date or size, so this job would "
+                  "copy everything; remove the key");
+    }
 }
 
 void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     check_ranges(fields, where);
     check_endpoints(fields, where, job);
-    auto flag = [&](const char* key) { return fields.contains(key) && fields[key].value.get<bool>(); };
+    auto flag = [&](const char* key) {
+        return fields.contains(key) && fields[key].value.get<bool>();
+    };
     auto number = [&](const char* key, int fallback) {
         return fields.contains(key) ? fields[key].value.get<int>() : fallback;
     };
-    auto path = [&](const char* key) { return fields.contains(key) ? resolve(str(fields, key)) : std::string(); };
+    auto path = [&](const char* key) {
+        return fields.contains(key) ? resolve(str(fields, key)) : std::string();
+    };
     job.cacert = path("cacert");
     job.source_cacert = path("source_cacert");
     job.target_cacert = path("target_cacert");
@@ -515,17 +567,22 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
             (std::string(key) == "folders" ? job.folders : job.exclude) =
                 fields[key].value.get<std::vector<std::string>>();
     if (fields.contains("map"))
-        for (const auto& [from, to] : fields["map"].value.items()) job.map.emplace_back(from, to.get<std::string>());
+        for (const auto& [from, to] : fields["map"].value.items())
+            job.map.emplace_back(from, to.get<std::string>());
 }
 
 } // namespace
 
 const char* job_kind_name(JobKind kind) {
     switch (kind) {
-    case JobKind::backup: return "backup";
-    case JobKind::migrate: return "migrate";
-    case JobKind::restore: return "restore";
-    case JobKind::mirror: return "mirror";
+    case JobKind::backup:
+        return "backup";
+    case JobKind::migrate:
+        return "migrate";
+    case JobKind::restore:
+        return "restore";
+    case JobKind::mirror:
+        return "mirror";
     }
     return "backup";
 }
@@ -556,9 +613,8 @@ JobFileResult load_job_file(const std::string& path) {
     };
     JobFileResult result;
     result.file.path = path;
-    std::ifstream in(path, std::ios::binary);
     struct stat st;
-    if (!in || ::stat(path.c_str(), &st) != 0) {
+    if (::stat(path.c_str(), &st) != 0) {
         result.errors.push_back(path + ": cannot read the job file: " + std::strerror(errno));
         return result;
     }
@@ -566,10 +622,176 @@ JobFileResult load_job_file(const std::string& path) {
         result.errors.push_back(path + ": not a regular file");
         return result;
     }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        result.errors.push_back(path + ": cannot read the job file: " + std::strerror(errno));
+        return result;
+    }
     context.file_mode = static_cast<unsigned>(st.st_mode & 07777);
     std::ostringstream text;
     text << in.rdbuf();
     return parse_job_file(text.str(), context);
+}
+
+std::vector<std::string> job_arguments(const Job& job) {
+    std::vector<std::string> a{job_kind_name(job.kind)};
+    // --key=value: a value that starts with '-' stays a value.
+    auto option = [&a](const std::string& name, const std::string& value) {
+        if (!value.empty()) a.push_back("--" + name + "=" + value);
+    };
+    auto flag = [&a](const std::string& name, bool on) {
+        if (on) a.push_back("--" + name);
+    };
+    auto credentials = [&option](const std::string& prefix, const CredentialOptions& c) {
+        option(prefix + "password-env", c.password_env);
+        option(prefix + "password-file", c.password_file);
+        option(prefix + "password-command", c.password_command);
+        option(prefix + "oauth2-token-command", c.oauth2_token_command);
+    };
+    if (job.kind == JobKind::backup) {
+        credentials("", job.credentials);
+        option("format", job.format);
+        flag("delete-after-download", job.delete_after_download);
+        if (job.delete_older_than_days > 0)
+            option("delete-older-than", std::to_string(job.delete_older_than_days));
+    } else {
+        credentials("source-", job.source_credentials);
+        credentials("target-", job.target_credentials);
+        option("source-cacert", job.source_cacert);
+        option("target-cacert", job.target_cacert);
+        for (const auto& [from, to] : job.map)
+            option("map", from + "=" + to);
+        option("state", job.state);
+        if (job.max_delete_percent >= 0)
+            option("max-delete", std::to_string(job.max_delete_percent));
+        flag("force", job.force);
+    }
+    option("cacert", job.cacert);
+    flag("insecure", job.insecure);
+    flag("allow-plaintext", job.allow_plaintext);
+    if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
+    for (const auto& g : job.folders)
+        option("folder", g);
+    for (const auto& g : job.exclude)
+        option("exclude", g);
+    // After "--", a source or archive path that starts with '-' is still a path.
+    a.insert(a.end(), {"--json", "--quiet", "--", job.source, job.target});
+    return a;
+}
+
+// --- metrics ---------------------------------------------------------------
+
+namespace {
+
+struct Family {
+    const char* name;
+    const char* help;
+};
+
+constexpr Family k_families[] = {
+    {"mailferry_job_success", "1 if the last run of the job succeeded, 0 if it failed."},
+    {"mailferry_job_last_run_timestamp_seconds",
+     "Unix time at which the last run of the job ended."},
+    {"mailferry_job_last_success_timestamp_seconds",
+     "Unix time at which the last successful run of the job ended (0: none known)."},
+    {"mailferry_job_messages_fetched", "Messages copied by the last run of the job."},
+    {"mailferry_job_bytes_fetched", "Bytes of messages copied by the last run of the job."},
+    {"mailferry_job_errors", "Errors reported by the last run of the job."},
+    {"mailferry_job_duration_seconds", "How long the last run of the job took."},
+};
+
+std::string seconds(double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", value);
+    return buf;
+}
+
+// `name{job="value"} number`, the only shape render_metrics writes.
+bool parse_metric_line(std::string_view line, std::string& name, std::string& job,
+                       std::string& value) {
+    auto brace = line.find("{job=\"");
+    if (brace == std::string_view::npos) return false;
+    name = std::string(line.substr(0, brace));
+    job.clear();
+    std::size_t i = brace + 6;
+    for (; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] != '\\' || i + 1 == line.size()) {
+            job += line[i];
+            continue;
+        }
+        char c = line[++i];
+        job += c == 'n' ? '\n' : c;
+    }
+    if (line.substr(i).rfind("\"} ", 0) != 0) return false;
+    value = std::string(line.substr(i + 3));
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\r'))
+        value.pop_back();
+    return !value.empty() && value.find(' ') == std::string::npos;
+}
+
+} // namespace
+
+std::string escape_label_value(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+MetricValues parse_metrics(std::string_view text) {
+    MetricValues values;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        std::string name, job, value;
+        if (!line.starts_with('#') && parse_metric_line(line, name, job, value))
+            values[name][job] = value;
+    }
+    return values;
+}
+
+std::string render_metrics(const std::vector<JobOutcome>& outcomes, const MetricValues& previous,
+                           const std::vector<std::string>& known) {
+    MetricValues now;
+    for (const auto& name : known)
+        for (const auto& [family, jobs] : previous)
+            if (auto it = jobs.find(name); it != jobs.end()) now[family][name] = it->second;
+    const std::string success_family = "mailferry_job_last_success_timestamp_seconds";
+    for (const auto& o : outcomes) {
+        std::string last_success = "0";
+        if (auto f = previous.find(success_family); f != previous.end())
+            if (auto it = f->second.find(o.name); it != f->second.end()) last_success = it->second;
+        now["mailferry_job_success"][o.name] = o.ok ? "1" : "0";
+        now["mailferry_job_last_run_timestamp_seconds"][o.name] = seconds(o.finished);
+        now[success_family][o.name] = o.ok ? seconds(o.finished) : last_success;
+        now["mailferry_job_messages_fetched"][o.name] = std::to_string(o.messages);
+        now["mailferry_job_bytes_fetched"][o.name] = std::to_string(o.bytes);
+        now["mailferry_job_errors"][o.name] = std::to_string(o.errors);
+        now["mailferry_job_duration_seconds"][o.name] =
+            seconds(std::max(0.0, o.finished - o.started));
+    }
+    std::string out;
+    for (const auto& family : k_families) {
+        auto it = now.find(family.name);
+        if (it == now.end() || it->second.empty()) continue;
+        out += std::string("# HELP ") + family.name + " " + family.help + "\n";
+        out += std::string("# TYPE ") + family.name + " gauge\n";
+        for (const auto& [job, value] : it->second)
+            out += std::string(family.name) + "{job=\"" + escape_label_value(job) + "\"} " + value +
+                   "\n";
+    }
+    return out;
 }
 
 } // namespace mf::cli

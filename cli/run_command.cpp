@@ -1,0 +1,623 @@
+// `mailferry run [JOBFILE]`: the jobs of a job file, for cron and timers.
+//
+// Each job runs as a child process of this same binary, with the job turned
+// into its own command's options plus --json --quiet: a job that crashes or
+// hangs cannot take the others down, and every job runs exactly the code a
+// person would run by hand. The child's JSON report (stdout) is folded into
+// the run's report; its stderr is kept and shown, prefixed with the job's
+// name, only if the job fails, so that cron mails nothing when all is well.
+#include "backends/common/fs.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/jobs.h"
+#include "cli/shard.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <poll.h>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace mf::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string dump(const json& j) {
+    return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+// --- where things are --------------------------------------------------------
+
+Result<std::string> default_job_file() {
+    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
+        return std::string(x) + "/mailferry/jobs.json";
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return std::string(h) + "/.config/mailferry/jobs.json";
+    return fail(ErrorKind::usage, Scope::run,
+                "no job file given, and neither XDG_CONFIG_HOME nor HOME is set");
+}
+
+std::string directory_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string hex(std::uint64_t value) {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+    return buf;
+}
+
+// --- one run per job file ------------------------------------------------------
+
+// An flock held until the run ends; the kernel drops it if the run dies.
+class RunLock {
+  public:
+    static Result<RunLock> acquire(const std::string& job_file);
+    RunLock(RunLock&& o) noexcept : m_fd(std::move(o.m_fd)) {}
+
+  private:
+    explicit RunLock(fs::Fd fd) : m_fd(std::move(fd)) {}
+    fs::Fd m_fd;
+};
+
+fs::Fd open_lock_file(const std::string& path) {
+    // O_NOFOLLOW: in a shared directory such as /tmp, a symlink planted by
+    // someone else must not make us create or truncate a file elsewhere.
+    fs::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    struct stat st;
+    if (fd && (::fstat(fd.get(), &st) != 0 || st.st_uid != ::geteuid() || !S_ISREG(st.st_mode)))
+        fd.reset();
+    return fd;
+}
+
+// JOBFILE.lock beside the file; where that directory is not ours to write
+// (/etc), a lock named after the file's real path in XDG_RUNTIME_DIR or /tmp.
+Result<RunLock> RunLock::acquire(const std::string& job_file) {
+    std::vector<std::string> candidates{job_file + ".lock"};
+    char real[PATH_MAX];
+    std::string id = hex(fnv1a64(::realpath(job_file.c_str(), real) ? real : job_file));
+    if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run && *run)
+        candidates.push_back(std::string(run) + "/mailferry-" + id + ".lock");
+    candidates.push_back("/tmp/mailferry-" + std::to_string(::geteuid()) + "-" + id + ".lock");
+    for (const auto& path : candidates) {
+        fs::Fd fd = open_lock_file(path);
+        if (!fd) continue;
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return RunLock(std::move(fd));
+        if (errno == EWOULDBLOCK)
+            return fail(ErrorKind::locked, Scope::run,
+                        "another 'mailferry run' of " + job_file + " is in progress (lock " + path +
+                            ")");
+    }
+    return fail(ErrorKind::local_io, Scope::run,
+                "cannot create a lock file for " + job_file + " (tried " + candidates.front() +
+                    " and a temporary directory)");
+}
+
+// --- children --------------------------------------------------------------------
+
+struct Child {
+    const Job* job = nullptr;
+    pid_t pid = -1;
+    fs::Fd out, err;
+    std::string out_text, err_text;
+    double started = 0;
+};
+
+struct Finished {
+    const Job* job = nullptr;
+    int exit_code = 0;
+    int signal = 0;
+    double started = 0, finished = 0;
+    std::string out_text, err_text;
+};
+
+constexpr std::size_t k_max_stdout = 64u << 20;  // a report; far more than any real one
+constexpr std::size_t k_max_stderr = 256u << 10; // the end of it, which says what went wrong
+
+// fork + exec of /proc/self/exe: the very binary that runs, even if it was
+// replaced on disk since. The child runs in the job file's directory.
+Result<Child> spawn(const Job& job, const std::string& dir) {
+    std::vector<std::string> args = job_arguments(job);
+    std::vector<char*> argv{const_cast<char*>("mailferry")};
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0)
+        return std::unexpected(fs::io_error("cannot create", "a pipe", errno));
+    if (::pipe2(err, O_CLOEXEC) != 0) {
+        int e = errno;
+        ::close(out[0]), ::close(out[1]);
+        return std::unexpected(fs::io_error("cannot create", "a pipe", e));
+    }
+    Child child;
+    child.job = &job;
+    child.out = fs::Fd(out[0]);
+    child.err = fs::Fd(err[0]);
+    fs::Fd out_w(out[1]), err_w(err[1]);
+    pid_t parent = ::getpid();
+    child.started = unix_now();
+    child.pid = ::fork();
+    if (child.pid < 0)
+        return std::unexpected(
+            fs::io_error("cannot start a process for job " + job.name, "", errno));
+    if (child.pid == 0) {
+        // If the run is killed (systemd stop, a timeout), its jobs go with it.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(exit_partial);
+        int null = ::open("/dev/null", O_RDONLY);
+        if (null >= 0) ::dup2(null, 0);
+        ::dup2(out_w.get(), 1);
+        ::dup2(err_w.get(), 2);
+        if (::chdir(dir.c_str()) != 0) {
+            std::fprintf(stderr, "mailferry: cannot enter %s: %s\n", dir.c_str(),
+                         std::strerror(errno));
+            ::_exit(exit_local_io);
+        }
+        ::execv("/proc/self/exe", argv.data());
+        std::fprintf(stderr, "mailferry: cannot run /proc/self/exe: %s\n", std::strerror(errno));
+        ::_exit(exit_local_io);
+    }
+    ::fcntl(child.out.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(child.err.get(), F_SETFL, O_NONBLOCK);
+    return child;
+}
+
+// Reads what is there; closes the pipe at its end.
+void drain(fs::Fd& fd, std::string& text, std::size_t limit, bool keep_tail) {
+    char buf[65536];
+    while (fd) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) return fd.reset();
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > limit) {
+            if (keep_tail)
+                text.erase(0, text.size() - limit);
+            else
+                text.resize(limit);
+        }
+    }
+}
+
+void wait_for_output(std::vector<Child>& running) {
+    std::vector<pollfd> fds;
+    for (auto& c : running)
+        for (fs::Fd* fd : {&c.out, &c.err})
+            if (*fd) fds.push_back({fd->get(), POLLIN, 0});
+    // The timeout also catches a child that exited while something it started
+    // (a password command left running) still holds its pipes open.
+    ::poll(fds.data(), fds.size(), 200);
+    for (auto& c : running) {
+        drain(c.out, c.out_text, k_max_stdout, false);
+        drain(c.err, c.err_text, k_max_stderr, true);
+    }
+}
+
+std::optional<Finished> reap(Child& c) {
+    int status = 0;
+    pid_t r = ::waitpid(c.pid, &status, c.out || c.err ? WNOHANG : 0);
+    if (r == 0 || (r < 0 && errno == EINTR)) return std::nullopt;
+    drain(c.out, c.out_text, k_max_stdout, false);
+    drain(c.err, c.err_text, k_max_stderr, true);
+    Finished f{c.job,
+               exit_partial,
+               0,
+               c.started,
+               unix_now(),
+               std::move(c.out_text),
+               std::move(c.err_text)};
+    if (r > 0 && WIFEXITED(status)) f.exit_code = WEXITSTATUS(status);
+    if (r > 0 && WIFSIGNALED(status)) f.signal = WTERMSIG(status), f.exit_code = 128 + f.signal;
+    return f;
+}
+
+// --- the schedule ------------------------------------------------------------------
+
+// Up to `parallel` jobs at once, and never more than the file's
+// max_connections_per_host jobs against one server. Jobs start in the order
+// of the file, except that a job waiting for a busy server does not hold up
+// the jobs behind it.
+class Scheduler {
+  public:
+    Scheduler(std::vector<const Job*> jobs, int parallel, int per_host, std::string dir)
+        : m_pending(jobs.begin(), jobs.end()), m_parallel(parallel), m_per_host(per_host),
+          m_dir(std::move(dir)) {}
+
+    template <class OnFinish> void run(OnFinish on_finish) {
+        while (!m_pending.empty() || !m_running.empty()) {
+            start_ready(on_finish);
+            if (m_running.empty()) continue;
+            wait_for_output(m_running);
+            for (std::size_t i = 0; i < m_running.size();) {
+                auto done = reap(m_running[i]);
+                if (!done) {
+                    ++i;
+                    continue;
+                }
+                for (const auto& h : m_running[i].job->hosts)
+                    --m_busy[h];
+                m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));
+                on_finish(std::move(*done));
+            }
+        }
+    }
+
+  private:
+    bool fits(const Job& job) {
+        return std::all_of(job.hosts.begin(), job.hosts.end(),
+                           [&](const std::string& h) { return m_busy[h] < m_per_host; });
+    }
+
+    template <class OnFinish> void start_ready(OnFinish& on_finish) {
+        for (auto it = m_pending.begin();
+             it != m_pending.end() && static_cast<int>(m_running.size()) < m_parallel;) {
+            if (!fits(**it)) {
+                ++it;
+                continue;
+            }
+            const Job* job = *it;
+            it = m_pending.erase(it);
+            auto child = spawn(*job, m_dir);
+            if (!child) {
+                double now = unix_now();
+                on_finish(Finished{job, exit_local_io, 0, now, now, "",
+                                   "mailferry: " + child.error().what + "\n"});
+                continue;
+            }
+            for (const auto& h : job->hosts)
+                ++m_busy[h];
+            m_running.push_back(std::move(*child));
+        }
+    }
+
+    std::deque<const Job*> m_pending;
+    std::vector<Child> m_running;
+    std::map<std::string, int> m_busy;
+    int m_parallel, m_per_host;
+    std::string m_dir;
+};
+
+// --- results -------------------------------------------------------------------
+
+const char* exit_meaning(int code) {
+    switch (code) {
+    case exit_ok:
+        return "ok";
+    case exit_partial:
+        return "partly failed";
+    case exit_usage:
+        return "usage or configuration error";
+    case exit_connect:
+        return "cannot connect";
+    case exit_tls:
+        return "TLS or certificate problem";
+    case exit_auth:
+        return "login refused or credentials unusable";
+    case exit_locked:
+        return "archive in use by another run";
+    case exit_protocol:
+        return "server protocol error";
+    case exit_local_io:
+        return "local disk or archive error";
+    }
+    return "killed";
+}
+
+struct JobResult {
+    Finished run;
+    json report;       // the child's own report, or null
+    std::string error; // "" when the job succeeded
+    JobOutcome outcome;
+};
+
+std::string last_line(const std::string& text) {
+    auto end = text.find_last_not_of("\r\n");
+    if (end == std::string::npos) return "";
+    auto start = text.rfind('\n', end);
+    return text.substr(start == std::string::npos ? 0 : start + 1,
+                       end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+std::string failure_text(const JobResult& r) {
+    if (r.run.signal)
+        return "killed by signal " + std::to_string(r.run.signal) + " (" + strsignal(r.run.signal) +
+               ")";
+    const json& rep = r.report;
+    if (rep.is_object() && rep.contains("error") && rep["error"].is_object() &&
+        rep["error"].contains("message"))
+        return rep["error"]["message"].get<std::string>();
+    if (rep.is_object() && rep.contains("errors") && rep["errors"].is_array() &&
+        !rep["errors"].empty()) {
+        std::string out = rep["errors"][0].is_string() ? rep["errors"][0].get<std::string>() : "";
+        if (rep["errors"].size() > 1)
+            out += " (and " + std::to_string(rep["errors"].size() - 1) + " more)";
+        return out;
+    }
+    std::string line = last_line(r.run.err_text);
+    if (line.starts_with("mailferry: ")) line.erase(0, 11);
+    return line.empty() ? "exited with status " + std::to_string(r.run.exit_code) : line;
+}
+
+std::uint64_t total(const json& report, const char* key) {
+    if (!report.is_object() || !report.contains("totals") || !report["totals"].contains(key))
+        return 0;
+    const json& v = report["totals"][key];
+    return v.is_number_unsigned() ? v.get<std::uint64_t>() : 0;
+}
+
+JobResult make_result(Finished f) {
+    JobResult r;
+    r.run = std::move(f);
+    r.report = json::parse(r.run.out_text, nullptr, false);
+    if (r.report.is_discarded()) r.report = nullptr;
+    bool ok = r.run.exit_code == exit_ok;
+    if (!ok) r.error = failure_text(r);
+    std::uint64_t errors = 0;
+    if (r.report.is_object() && r.report.contains("errors") && r.report["errors"].is_array())
+        errors = r.report["errors"].size();
+    r.outcome = {r.run.job->name,
+                 ok,
+                 r.run.started,
+                 r.run.finished,
+                 total(r.report, "fetched"),
+                 total(r.report, "bytes"),
+                 std::max<std::uint64_t>(errors, ok ? 0 : 1)};
+    return r;
+}
+
+json job_json(const JobResult& r) {
+    json j{{"name", r.run.job->name},
+           {"kind", job_kind_name(r.run.job->kind)},
+           {"exit_code", r.run.exit_code},
+           {"ok", r.outcome.ok},
+           {"started_at", r.run.started},
+           {"finished_at", r.run.finished},
+           {"duration_seconds", r.run.finished - r.run.started},
+           {"report", r.report}};
+    if (!r.outcome.ok) j["error"] = r.error;
+    return j;
+}
+
+int run_exit_code(const std::vector<JobResult>& results) {
+    bool all_locked = !results.empty();
+    bool any_failed = false;
+    for (const auto& r : results) {
+        any_failed |= !r.outcome.ok;
+        all_locked &= r.run.exit_code == exit_locked;
+    }
+    return all_locked ? exit_locked : any_failed ? exit_partial : exit_ok;
+}
+
+json run_json(const std::string& file, int code, const std::vector<JobResult>& results,
+              double started) {
+    json jobs = json::array();
+    std::uint64_t fetched = 0, bytes = 0, errors = 0, ok = 0;
+    for (const auto& r : results) {
+        jobs.push_back(job_json(r));
+        fetched += r.outcome.messages, bytes += r.outcome.bytes, errors += r.outcome.errors,
+            ok += r.outcome.ok;
+    }
+    return json{{"ok", code == exit_ok},
+                {"exit_code", code},
+                {"job_file", file},
+                {"started_at", started},
+                {"duration_seconds", unix_now() - started},
+                {"jobs", jobs},
+                {"totals",
+                 {{"jobs", results.size()},
+                  {"succeeded", ok},
+                  {"failed", results.size() - ok},
+                  {"fetched", fetched},
+                  {"bytes", bytes},
+                  {"errors", errors}}}};
+}
+
+// --- output ------------------------------------------------------------------------
+
+// Temporary file in the same directory, fsync, rename, fsync the directory:
+// a reader (node_exporter, a monitoring script) sees the old file or the new
+// one, never half of one.
+Status write_atomically(const std::string& path, const std::string& data, mode_t mode) {
+    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    fs::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return std::unexpected(fs::io_error("cannot create", tmp, errno));
+    Status s = fs::write_all(fd.get(), data, tmp);
+    if (s && ::fchmod(fd.get(), mode) != 0)
+        s = std::unexpected(fs::io_error("cannot chmod", tmp, errno));
+    if (s && ::fsync(fd.get()) != 0) s = std::unexpected(fs::io_error("cannot fsync", tmp, errno));
+    fd.reset();
+    if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
+        s = std::unexpected(fs::io_error("cannot rename into", path, errno));
+    if (!s) {
+        ::unlink(tmp.c_str());
+        return s;
+    }
+    return fs::fsync_path(directory_of(path));
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void print_prefixed(const std::string& name, const std::string& text) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        std::cerr << '[' << name << "] " << line << '\n';
+}
+
+// Quiet when all is well and nobody watches (cron mails any output).
+void tell(const JobResult& r, bool terminal) {
+    const std::string& name = r.run.job->name;
+    if (r.outcome.ok) {
+        if (terminal)
+            std::cerr << '[' << name << "] ok: " << r.outcome.messages << " messages copied in "
+                      << static_cast<long>(r.run.finished - r.run.started + 0.5) << " s\n";
+        return;
+    }
+    print_prefixed(name, r.run.err_text);
+    std::cerr << "mailferry: job " << name << " failed (exit " << r.run.exit_code << ", "
+              << exit_meaning(r.run.exit_code) << ")";
+    // The child's own words, shown just above, usually say it already.
+    if (r.run.err_text.find(r.error) == std::string::npos) std::cerr << ": " << r.error;
+    std::cerr << '\n';
+}
+
+// --- the command -----------------------------------------------------------------
+
+struct Selection {
+    std::vector<const Job*> jobs;
+    std::vector<std::string> errors;
+};
+
+Selection select_jobs(const JobFile& file, const RunArgs& args) {
+    Selection s;
+    std::optional<Shard> shard;
+    if (!args.shard.empty() && !(shard = parse_shard(args.shard)))
+        s.errors.push_back("--shard takes I/N with 0 <= I < N, e.g. 0/4; got '" + args.shard + "'");
+    for (const auto& name : args.jobs)
+        if (std::none_of(file.jobs.begin(), file.jobs.end(),
+                         [&](const Job& j) { return j.name == name; }))
+            s.errors.push_back(file.path + ": no job named '" + name + "'");
+    for (const auto& job : file.jobs) {
+        bool named = args.jobs.empty() ||
+                     std::find(args.jobs.begin(), args.jobs.end(), job.name) != args.jobs.end();
+        if (named && (!shard || in_shard(job.name, *shard))) s.jobs.push_back(&job);
+    }
+    return s;
+}
+
+int refuse(const std::string& file, const std::vector<std::string>& errors, const RunArgs& args,
+           int code) {
+    for (const auto& e : errors)
+        std::cerr << "mailferry: " << e << '\n';
+    json j{{"ok", false},
+           {"exit_code", code},
+           {"job_file", file},
+           {"errors", errors},
+           {"jobs", json::array()}};
+    if (args.json) std::cout << dump(j) << '\n';
+    if (!args.report_file.empty() && code == exit_usage)
+        if (auto s = write_atomically(args.report_file, dump(j) + "\n", 0600); !s)
+            std::cerr << "mailferry: " << s.error().what << '\n';
+    return code;
+}
+
+int report_check(const JobFile& file, const Selection& selection, const RunArgs& args) {
+    if (args.json) {
+        json jobs = json::array();
+        for (const Job* j : selection.jobs)
+            jobs.push_back(
+                {{"name", j->name}, {"kind", job_kind_name(j->kind)}, {"hosts", j->hosts}});
+        std::cout << dump({{"ok", true}, {"exit_code", 0}, {"job_file", file.path}, {"jobs", jobs}})
+                  << '\n';
+        return exit_ok;
+    }
+    std::cout << file.path << ": valid, " << file.jobs.size() << " jobs";
+    if (selection.jobs.size() != file.jobs.size())
+        std::cout << ", " << selection.jobs.size() << " selected";
+    std::cout << '\n';
+    for (const Job* j : selection.jobs)
+        std::cout << "  " << j->name << " (" << job_kind_name(j->kind) << ")\n";
+    return exit_ok;
+}
+
+int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
+                  const std::vector<JobResult>& results) {
+    int code = report["exit_code"].get<int>();
+    if (args.json) std::cout << dump(report) << '\n';
+    auto failed = [&code](const Status& s) {
+        if (s) return;
+        std::cerr << "mailferry: " << s.error().what << '\n';
+        if (code == exit_ok) code = exit_local_io;
+    };
+    if (!args.report_file.empty())
+        failed(write_atomically(args.report_file, dump(report) + "\n", 0600));
+    if (!args.metrics_file.empty()) {
+        std::vector<JobOutcome> outcomes;
+        for (const auto& r : results)
+            outcomes.push_back(r.outcome);
+        std::vector<std::string> known;
+        for (const auto& j : file.jobs)
+            known.push_back(j.name);
+        // Metrics hold no secrets, and node_exporter runs as another user.
+        failed(write_atomically(
+            args.metrics_file,
+            render_metrics(outcomes, parse_metrics(read_text(args.metrics_file)), known), 0644));
+    }
+    return code;
+}
+
+} // namespace
+
+int run_jobs(const RunArgs& args) {
+    std::string path = args.job_file;
+    if (path.empty()) {
+        auto p = default_job_file();
+        if (!p) return refuse("", {p.error().what}, args, exit_usage);
+        path = *p;
+    }
+    if (args.parallel < 1 || args.parallel > 1000)
+        return refuse(path, {"--parallel takes a number from 1 to 1000"}, args, exit_usage);
+    auto loaded = load_job_file(path);
+    if (!loaded.errors.empty()) return refuse(path, loaded.errors, args, exit_usage);
+    const JobFile& file = loaded.file;
+    Selection selection = select_jobs(file, args);
+    if (!selection.errors.empty()) return refuse(path, selection.errors, args, exit_usage);
+    if (args.check) return report_check(file, selection, args);
+
+    auto lock = RunLock::acquire(path);
+    if (!lock) return refuse(path, {lock.error().what}, args, exit_code_for(lock.error().kind));
+    double started = unix_now();
+    bool terminal = ::isatty(2) == 1;
+    std::vector<JobResult> results;
+    Scheduler scheduler(selection.jobs, args.parallel, file.max_connections_per_host,
+                        directory_of(path));
+    scheduler.run([&](Finished f) {
+        results.push_back(make_result(std::move(f)));
+        tell(results.back(), terminal);
+    });
+    // The report lists the jobs in the order of the file, whatever order they ended in.
+    std::stable_sort(results.begin(), results.end(),
+                     [](const JobResult& a, const JobResult& b) { return a.run.job < b.run.job; });
+    int code = run_exit_code(results);
+    json report = run_json(path, code, results, started);
+    code = write_outputs(args, file, report, results);
+    std::size_t failed = report["totals"]["failed"].get<std::size_t>();
+    if (failed > 0 || terminal)
+        std::cerr << "mailferry: " << results.size() - failed << " of " << results.size()
+                  << " jobs succeeded\n";
+    return code;
+}
+
+} // namespace mf::cli
