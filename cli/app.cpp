@@ -86,7 +86,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
                         : kind == PushKind::restore ? "Put an archive back into an IMAP account"
                                                     : "Make an IMAP account equal to a source, deletions included";
     auto* cmd = app.add_subcommand(name, about);
-    cmd->add_option("SOURCE", a.source.url,
+    cmd->add_option(kind == PushKind::restore ? "ARCHIVE" : "SOURCE", a.source.url,
                     kind == PushKind::restore ? "The archive folder" : "An account URL or an archive folder")
         ->required();
     cmd->add_option("TARGET", a.target.url, "The IMAP account: imaps://user@host")->required();
@@ -151,7 +151,7 @@ void add_status(CLI::App& app, StatusArgs& a, int& code) {
 }
 
 void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
-    auto* cmd = app.add_subcommand("verify", "Compare an archive with its server without downloading bodies");
+    auto* cmd = app.add_subcommand("verify", "Compare an archive with its server (bodies only with --deep)");
     cmd->add_option("SOURCE", a.connection.url, "The account the archive backs up")->required();
     cmd->add_option("ARCHIVE", a.archive, "The archive folder")->required();
     add_connection_options(*cmd, a.connection);

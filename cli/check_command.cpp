@@ -23,13 +23,6 @@ std::string tls_words(const net::AccountCheck& c) {
     return out;
 }
 
-// Characters, not bytes, so non-ASCII folder names line up.
-std::size_t display_width(std::string_view s) {
-    std::size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-}
-
 std::string joined(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : " ") + printable(i);
@@ -53,8 +46,7 @@ void print_text(const net::AccountCheck& c) {
     std::cout << "separator:    " << (c.separator.empty() ? "none (flat)" : printable(c.separator)) << '\n'
               << "folders:      " << c.folders.size() << '\n';
     for (const auto& f : c.folders) {
-        std::string line = "  " + printable(f.name);
-        line += std::string(30 - std::min<std::size_t>(30, display_width(line)), ' ');
+        std::string line = pad_to("  " + printable(f.name), 30);
         if (!f.selectable) line += " (not a mailbox, holds folders only)";
         else if (!f.error.empty()) line += " STATUS failed: " + printable(f.error);
         else

@@ -18,4 +18,8 @@ net::TraceSink stderr_trace(std::string prefix);
 
 std::string human_bytes(std::uint64_t bytes);
 
+// `text` padded with spaces to `width` characters (UTF-8 aware), so folder
+// names line up whatever their script.
+std::string pad_to(std::string text, std::size_t width);
+
 } // namespace mf::cli

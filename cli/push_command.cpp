@@ -4,6 +4,7 @@
 #include "backends/archive/archive.h"
 #include "backends/archive/lock.h"
 #include "backends/archive/push_state.h"
+#include "backends/archive/store_source.h"
 #include "backends/common/fs.h"
 #include "backends/maildir/archive_source.h"
 #include "cli/commands.h"
@@ -30,6 +31,7 @@ namespace {
 // Everything a push run holds open; destroyed in reverse order.
 struct PushSetup {
     std::optional<archive::ArchiveLock> lock;
+    std::unique_ptr<archive::Archive> archive; // an mbox archive read through its store
     std::unique_ptr<archive::StateDb> db;
     std::unique_ptr<PushState> state;
     std::unique_ptr<Source> source;
@@ -61,16 +63,24 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     std::string meta = root + "/.mailferry";
     if (!fs::exists(meta + "/state.db"))
         return fail(ErrorKind::usage, Scope::run, root + " is not a mailferry archive (no .mailferry/state.db)");
-    auto lock = archive::ArchiveLock::acquire(meta);
-    if (!lock) return std::unexpected(lock.error());
-    setup.lock.emplace(std::move(*lock));
-    auto archive_db = archive::StateDb::open(meta + "/state.db");
-    if (!archive_db) return std::unexpected(archive_db.error());
-    auto format = (*archive_db)->meta("format");
-    if (!format) return std::unexpected(format.error());
-    if (*format == "mbox")
-        return fail(ErrorKind::usage, Scope::run, "restoring from an mbox archive is not available yet");
-    setup.source = std::make_unique<maildir::ArchiveSource>(root);
+    auto state = archive::Archive::read_state(root);
+    if (!state) return std::unexpected(state.error());
+    auto format = (*state)->meta("format");
+    auto identity = (*state)->meta("source");
+    if (!format || !identity) return std::unexpected(!format ? format.error() : identity.error());
+    if (*format == "mbox") {
+        // Opened as for a dry run (takes the lock, writes nothing), then read
+        // through the store itself.
+        auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, true});
+        if (!opened) return std::unexpected(opened.error());
+        setup.archive = std::move(*opened);
+        setup.source = std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());
+    } else {
+        auto lock = archive::ArchiveLock::acquire(meta);
+        if (!lock) return std::unexpected(lock.error());
+        setup.lock.emplace(std::move(*lock));
+        setup.source = std::make_unique<maildir::ArchiveSource>(root);
+    }
     setup.source_name = root;
     auto db = archive::StateDb::open(meta + "/push-" + hex_hash(setup.target_name) + ".db");
     if (!db) return std::unexpected(db.error());

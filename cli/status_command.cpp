@@ -101,8 +101,7 @@ int run_status(const StatusArgs& args) {
     std::cout << "archive: " << printable(args.archive) << " (" << *format << ")\nsource:  " << printable(*source)
               << '\n';
     for (const auto& f : *folders) {
-        std::string line = "  " + printable(folder_name(f.path));
-        if (line.size() < 28) line.resize(28, ' ');
+        std::string line = pad_to("  " + printable(folder_name(f.path)), 28);
         std::cout << line << ' ' << f.messages << " messages, last success " << when(f.last_success);
         if (!f.last_error.empty()) std::cout << ", last run " << when(f.last_run) << " FAILED: " << printable(f.last_error);
         std::cout << '\n';

@@ -64,10 +64,10 @@ class PushTest(unittest.TestCase):
             self.assertEqual(content(self.src, self.user, f, with_flags),
                              content(self.dst, self.target_user, self.target_name(f), with_flags), f)
 
-    def backup(self):
+    def backup(self, *extra):
         archive = os.path.join(self.tmp.name, "archive")
         r = run_mailferry(["backup", self.src.url("imaps", self.user), archive, "--cacert", self.src.cacert,
-                           "--password-env", "MF_TEST_PASSWORD"], password=PASSWORD)
+                           "--password-env", "MF_TEST_PASSWORD", *extra], password=PASSWORD)
         self.assertEqual(r.returncode, 0, r.stderr)
         return archive
 
@@ -81,6 +81,15 @@ class PushTest(unittest.TestCase):
         again = self.push("restore", archive)
         self.assertEqual(again["totals"]["fetched"], 0)
         self.assert_same(self.src.folders(self.user))
+
+    def test_restore_from_an_mbox_archive_is_exact(self):
+        sample_mailbox(self.src, self.user)
+        self.src.save(self.user, "INBOX", make_message(90, body_lines=["From x", ">From y", ">>From z", "."]))
+        archive = self.backup("--format", "mbox")
+        report = self.push("restore", archive)
+        self.assertEqual(report["totals"]["fetched"], report["totals"]["found"])
+        self.assert_same(self.src.folders(self.user))
+        self.assertEqual(self.push("restore", archive)["totals"]["fetched"], 0)
 
     def test_restore_into_a_partly_filled_target_copies_only_what_is_missing(self):
         for i in range(6):

@@ -1,0 +1,89 @@
+#include "backends/archive/store_source.h"
+
+#include "backends/archive/folder_path.h"
+
+namespace mf::archive {
+
+namespace {
+
+// Passes a held message through, but finishes it with the metadata the
+// archive recorded (a store's read() knows only the bytes).
+class Relabel : public MessageSink {
+  public:
+    Relabel(MessageSink& inner, const RemoteMessage& meta) : m_inner(inner), m_meta(meta) {}
+    Status begin(std::uint64_t) override { return m_inner.begin(m_meta.size); }
+    Status write(std::string_view chunk) override { return m_inner.write(chunk); }
+    Status finish(const RemoteMessage&) override { return m_inner.finish(m_meta); }
+    void abandon() override { m_inner.abandon(); }
+
+  private:
+    MessageSink& m_inner;
+    const RemoteMessage& m_meta;
+};
+
+FolderInfo folder_of(const std::string& rel) {
+    FolderInfo f;
+    std::size_t start = 0;
+    for (;;) {
+        auto at = rel.find('/', start);
+        std::string part = rel.substr(start, at - start);
+        f.path.push_back(unescape_component(part).value_or(part));
+        if (at == std::string::npos) return f;
+        start = at + 1;
+    }
+}
+
+} // namespace
+
+Result<std::vector<FolderInfo>> StoreSource::list_folders() {
+    auto summaries = m_db.summaries();
+    if (!summaries) return std::unexpected(summaries.error());
+    std::vector<FolderInfo> out;
+    for (const auto& s : *summaries)
+        if (s.known) out.push_back(folder_of(s.path));
+    return out;
+}
+
+Result<Snapshot> StoreSource::open(const FolderInfo& folder) {
+    auto fstore = m_store.open_folder(folder, 0);
+    if (!fstore) return std::unexpected(fstore.error());
+    auto state = (*fstore)->load();
+    if (!state) return std::unexpected(state.error());
+    m_folder = std::move(*fstore);
+    Snapshot snap;
+    snap.validity = 1; // the archive's ids do not change meaning
+    m_messages.clear();
+    m_message_ids.clear();
+    for (const auto& h : state->held) {
+        RemoteMessage m{h.id, h.size, h.date, h.flags};
+        snap.messages.push_back(m);
+        m_messages.emplace(h.id, std::move(m));
+        m_message_ids.emplace(h.id, h.message_id);
+    }
+    return snap;
+}
+
+Status StoreSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+    if (!m_folder) return fail(ErrorKind::usage, Scope::folder, "no folder is open");
+    for (const auto& id : ids) {
+        auto it = m_messages.find(id);
+        if (it == m_messages.end()) continue;
+        Relabel relabel(sink, it->second);
+        if (auto s = m_folder->read(id, relabel); !s) return s;
+    }
+    return {};
+}
+
+Result<std::vector<MessageKey>> StoreSource::keys(const std::vector<std::string>& ids) {
+    std::vector<MessageKey> out;
+    for (const auto& id : ids)
+        if (auto it = m_messages.find(id); it != m_messages.end())
+            out.push_back({id, m_message_ids[id], it->second.size, 0});
+    return out;
+}
+
+Status StoreSource::remove(const std::vector<std::string>&) {
+    return fail(ErrorKind::usage, Scope::run, "mailferry never deletes from an archive it restores from");
+}
+
+} // namespace mf::archive
