@@ -89,7 +89,10 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_option(kind == PushKind::restore ? "ARCHIVE" : "SOURCE", a.source.url,
                     kind == PushKind::restore ? "The archive folder" : "An account URL or an archive folder")
         ->required();
-    cmd->add_option("TARGET", a.target.url, "The IMAP account: imaps://user@host")->required();
+    cmd->add_option("TARGET", a.target.url,
+                    kind == PushKind::mirror ? "The IMAP account (imaps://user@host) or a Maildir archive folder"
+                                             : "The IMAP account: imaps://user@host")
+        ->required();
     add_side_credentials(*cmd, "source", a.source.credentials);
     add_side_credentials(*cmd, "target", a.target.credentials);
     cmd->add_option("--cacert", a.cacert, "Trust the CA certificate(s) in this PEM file (both sides)");

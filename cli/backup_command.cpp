@@ -32,6 +32,9 @@ void run_folders(Source& source, archive::Archive& archive, const std::vector<Fo
     BackupOptions options;
     options.dry_run = args.dry_run;
     options.removal.after_download = args.delete_after_download;
+    options.mirror = args.mirror;
+    options.max_delete_share = args.max_delete_percent / 100.0;
+    options.force = args.force;
     if (args.delete_older_than > 0)
         options.removal.older_than = static_cast<std::int64_t>(std::time(nullptr)) -
                                      static_cast<std::int64_t>(args.delete_older_than) * 86400;
@@ -79,6 +82,7 @@ int run_backup(const BackupArgs& args) {
     report.source = endpoint->display();
     report.archive = args.archive;
     report.dry_run = args.dry_run;
+    report.push = args.mirror; // deletions happen in the archive
     run_folders(**source, **archive, select_folders(*all, args.folders, args.excludes), args, progress, report);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();

@@ -38,6 +38,9 @@ struct BackupArgs {
     bool quiet = false;
     bool delete_after_download = false; // POP3: DELE what is durable, then QUIT
     int delete_older_than = 0;          // POP3: days; 0 = never
+    bool mirror = false;                // `mirror SOURCE ARCHIVE`: also remove what the source lost
+    int max_delete_percent = 50;
+    bool force = false;
 };
 
 enum class PushKind { migrate, restore, mirror };

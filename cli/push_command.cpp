@@ -159,7 +159,37 @@ void remove_vanished_folders(PushSetup& setup, const std::set<std::vector<std::s
 
 } // namespace
 
+// `mirror SOURCE ARCHIVE`: a backup that also removes from the archive what
+// the source no longer has (Maildir archives; mbox files are never edited).
+int mirror_into_archive(const PushArgs& args) {
+    BackupArgs b;
+    b.connection = args.source;
+    b.archive = args.target.url;
+    auto state = archive::Archive::read_state(b.archive);
+    if (state) {
+        auto format = (*state)->meta("format");
+        if (format && !format->empty()) b.format = *format;
+    }
+    b.folders = args.folders;
+    b.excludes = args.excludes;
+    b.dry_run = args.dry_run;
+    b.json = args.json;
+    b.verbose = args.verbose;
+    b.quiet = args.quiet;
+    b.mirror = true;
+    b.max_delete_percent = args.max_delete_percent;
+    b.force = args.force;
+    return run_backup(b);
+}
+
 int run_push(const PushArgs& args) {
+    if (args.kind == PushKind::mirror && !looks_like_url(args.target.url) &&
+        args.target.url.find('@') == std::string::npos) {
+        if (!args.maps.empty())
+            return report_failure({ErrorKind::usage, Scope::run, "--map is not available when mirroring into an archive"},
+                                  args.json);
+        return mirror_into_archive(args);
+    }
     auto started = std::chrono::steady_clock::now();
     auto map = FolderMap::parse(args.maps);
     if (!map) return report_failure(map.error(), args.json);

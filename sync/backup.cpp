@@ -1,5 +1,7 @@
 #include "sync/backup.h"
 
+#include "sync/push_plan.h"
+
 #include <algorithm>
 
 namespace mf {
@@ -157,6 +159,14 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.planned = plan.fetch.size();
     report.gone = plan.gone.size();
     progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes);
+    if (options.mirror) {
+        report.planned_deletions = plan.gone.size();
+        if (auto why = mirror_guard(state.held.size(), plan.gone.size(), snap->messages.size(),
+                                    options.max_delete_share);
+            why && !options.force)
+            return failed(Failure{ErrorKind::usage, Scope::folder,
+                                  report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
+    }
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         report.removed_by_others = plan.newly_gone.size();
@@ -189,6 +199,11 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (report.removed_by_others > 0)
         progress.note(report.folder + ": " + std::to_string(report.removed_by_others) +
                       " messages were removed from the server by another client since the last run");
+    if (options.mirror && !plan.gone.empty()) {
+        if (auto s = (*fstore)->remove(plan.gone); !s) return failed(s.error());
+        if (auto s = (*fstore)->commit(); !s) return failed(s.error());
+        report.deleted = plan.gone.size();
+    }
     if (!snap->change_token.empty() && report.vanished == 0) {
         // Everything up to this token is held: the next run may skip listing.
         if (auto s = (*fstore)->set_change_token(snap->change_token); !s) return failed(s.error());

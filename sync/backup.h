@@ -18,6 +18,11 @@ struct BackupOptions {
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
     std::size_t fetch_chunk = 5000;      // ids per source fetch call
     RemovalPolicy removal;               // delete from the source afterwards
+    // Mirror into the archive: remove what the source no longer has, unless
+    // the mass-deletion guard (see mirror_guard) refuses.
+    bool mirror = false;
+    double max_delete_share = 0.5;
+    bool force = false;
 };
 
 struct FolderOutcome {

@@ -29,6 +29,13 @@ class FolderStore : public MessageSink {
     virtual Status set_flags(const std::string& id, const Flags& flags) = 0;
     // Records what the source did with a held message (recorded at commit).
     virtual Status set_source_state(const std::string& id, SourceState state) = 0;
+    // Removes held messages from the archive (mirror into an archive only),
+    // recorded with the next commit. Stores that never edit what they hold
+    // (mbox) refuse.
+    virtual Status remove(const std::vector<std::string>& ids) {
+        (void)ids;
+        return fail(ErrorKind::usage, Scope::folder, "this archive format cannot remove messages (mirror needs Maildir)");
+    }
     // Records the source's change token, with the next commit. Called only
     // once everything up to that token is held.
     virtual Status set_change_token(const std::string& token) {

@@ -271,6 +271,21 @@ Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
     return stream_message_file(path_of(it->second), m, sink);
 }
 
+// The file goes first; the row follows at commit. A crash between leaves a
+// row without a file, which load() forgets: the same end state.
+Status MaildirFolder::remove(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        auto it = m_files.find(id);
+        if (it == m_files.end()) continue;
+        if (::unlink(path_of(it->second).c_str()) != 0 && errno != ENOENT)
+            return std::unexpected(fs::io_error("cannot remove", path_of(it->second), errno));
+        test::durable_step("maildir file removed (mirror)");
+        m_files.erase(it);
+        m_removed.push_back(id);
+    }
+    return {};
+}
+
 Status MaildirFolder::set_change_token(const std::string& token) {
     m_change_token = token;
     return {};
@@ -288,7 +303,7 @@ Status MaildirFolder::commit() {
     // An empty folder is kept too, so a restore can give it back.
     if (auto s = ensure_dirs(); !s) return s;
     if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
-        !m_change_token)
+        !m_change_token && m_removed.empty())
         return {};
     if (auto s = save_keywords(); !s) return s;
     if (!m_pending.empty()) {
@@ -313,6 +328,8 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.set_flags(m_record.key, id, flags);
     for (const auto& [id, st] : m_state_changes)
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
+    for (const auto& id : m_removed)
+        if (s) s = m_db.remove(m_record.key, id);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held.
     if (s) s = m_db.set_change_token(m_record.key, m_change_token ? *m_change_token + '\t' + directory_stamp(m_dir) : "");
@@ -331,6 +348,7 @@ Status MaildirFolder::commit() {
     m_flag_changes.clear();
     m_state_changes.clear();
     m_change_token.reset();
+    m_removed.clear();
     return {};
 }
 

@@ -28,6 +28,7 @@ class MaildirFolder : public FolderStore {
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
     Status set_change_token(const std::string& token) override;
+    Status remove(const std::vector<std::string>& ids) override;
     Status commit() override;
     Status read(const std::string& id, MessageSink& sink) override;
 
@@ -67,6 +68,7 @@ class MaildirFolder : public FolderStore {
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
     std::optional<std::string> m_change_token;
+    std::vector<std::string> m_removed;
 
     // The message being written.
     fs::Fd m_fd;

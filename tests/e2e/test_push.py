@@ -178,6 +178,35 @@ class PushTest(unittest.TestCase):
         self.push("mirror", url, "--force")
         self.assert_same(["Work"])
 
+    def test_mirror_into_a_maildir_archive(self):
+        for i in range(20):
+            self.src.save(self.user, "Work", make_message(i))
+        archive = os.path.join(self.tmp.name, "mirror")
+        base = ["mirror", self.src.url("imaps", self.user), archive, "--source-cacert", self.src.cacert,
+                "--source-password-env", "MF_TEST_PASSWORD", "--json"]
+
+        def mirror(*extra, expect=0):
+            r = run_mailferry(base + list(extra), password=PASSWORD)
+            self.assertEqual(r.returncode, expect, r.stderr)
+            return json.loads(r.stdout)
+
+        def held():
+            from archive import folder_dirs, read_maildir
+            return sorted(m["data"] for m in read_maildir(folder_dirs(archive)["Work"]).values())
+
+        mirror()
+        uids = sorted(self.src.fetch_all(self.user, "Work"))
+        self.src.expunge(self.user, "Work", uids[:3])
+        report = mirror()
+        work = next(f for f in report["folders"] if f["folder"] == "Work")
+        self.assertEqual(work["deleted_from_target"], 3)
+        self.assertEqual(held(), sorted(self.src.fetch_all(self.user, "Work").values()))
+        self.src.expunge(self.user, "Work", uids[3:15])
+        mirror(expect=1)
+        self.assertEqual(len(held()), 17, "the guard let a mass deletion through")
+        mirror("--force")
+        self.assertEqual(held(), sorted(self.src.fetch_all(self.user, "Work").values()))
+
     def test_mirror_refuses_to_empty_a_folder_whose_source_is_empty(self):
         for i in range(3):
             self.src.save(self.user, "Work", make_message(i))
