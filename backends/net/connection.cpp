@@ -3,6 +3,12 @@
 #include <curl/curl.h>
 #include <poll.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
 #include <mutex>
 
 namespace mf::net {
@@ -169,14 +175,33 @@ curl_socket_t socket_of(CURL* curl) {
     return s;
 }
 
-// Waits for the socket; false on timeout.
-bool wait_for(CURL* curl, short events, int timeout_seconds) {
+// libcurl's "Failure when receiving data from the peer" does not say why;
+// the system's reason (a reset connection, a broken pipe) does.
+std::string system_reason(CURLcode code, int err) {
+    if ((code != CURLE_RECV_ERROR && code != CURLE_SEND_ERROR) || err == 0) return {};
+    return std::string(" (") + std::strerror(err) + ")";
+}
+
+// Waits for the socket until `deadline`; false on timeout. The deadline is
+// fixed by the caller when it starts waiting for progress, so wake-ups that
+// bring no data (a TLS record with nothing for us, a spurious POLLIN) do
+// not restart the clock: a server cannot stay "alive" without sending.
+bool wait_for(CURL* curl, short events, std::chrono::steady_clock::time_point deadline) {
     pollfd p{socket_of(curl), events, 0};
     int r;
     do {
-        r = poll(&p, 1, timeout_seconds * 1000);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        // A --timeout beyond ~24 days would overflow int milliseconds, and a
+        // negative poll timeout means "wait forever".
+        const int ms = static_cast<int>(std::min<long long>(left.count(), std::numeric_limits<int>::max()));
+        r = poll(&p, 1, ms);
     } while (r < 0 && errno == EINTR);
     return r > 0;
+}
+
+std::chrono::steady_clock::time_point deadline_after(int seconds) {
+    return std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
 }
 
 } // namespace
@@ -207,11 +232,14 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
 
 Status Connection::send_all(std::string_view data) {
     Impl& impl = *m_impl;
+    auto deadline = deadline_after(impl.endpoint.timeout_seconds);
     while (!data.empty()) {
         size_t sent = 0;
+        errno = 0;
         CURLcode code = curl_easy_send(impl.curl, data.data(), data.size(), &sent);
+        const int err = errno;
         if (code == CURLE_AGAIN) {
-            if (!wait_for(impl.curl, POLLOUT, impl.endpoint.timeout_seconds))
+            if (!wait_for(impl.curl, POLLOUT, deadline))
                 return fail(ErrorKind::connect, Scope::account,
                             "timed out sending to " + impl.endpoint.host + " (no progress for " +
                                 std::to_string(impl.endpoint.timeout_seconds) + " s)");
@@ -219,25 +247,31 @@ Status Connection::send_all(std::string_view data) {
         }
         if (code != CURLE_OK)
             return fail(ErrorKind::connect, Scope::account,
-                        "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code));
+                        "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
+                            system_reason(code, err));
         data.remove_prefix(sent);
+        if (sent > 0) deadline = deadline_after(impl.endpoint.timeout_seconds); // progress
     }
     return {};
 }
 
 Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
     Impl& impl = *m_impl;
+    const auto deadline = deadline_after(impl.endpoint.timeout_seconds);
     for (;;) {
         size_t got = 0;
+        errno = 0;
         CURLcode code = curl_easy_recv(impl.curl, buf, len, &got);
+        const int err = errno;
         if (code == CURLE_OK && got > 0) return got;
         if (code == CURLE_OK)
             return fail(ErrorKind::connect, Scope::account,
                         impl.endpoint.host + " closed the connection");
         if (code != CURLE_AGAIN)
             return fail(ErrorKind::connect, Scope::account,
-                        "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code));
-        if (!wait_for(impl.curl, POLLIN, impl.endpoint.timeout_seconds))
+                        "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
+                            system_reason(code, err));
+        if (!wait_for(impl.curl, POLLIN, deadline))
             return fail(ErrorKind::connect, Scope::account,
                         impl.endpoint.host + " sent nothing for " +
                             std::to_string(impl.endpoint.timeout_seconds) +

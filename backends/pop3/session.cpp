@@ -3,8 +3,20 @@
 namespace mf::pop3 {
 
 namespace {
-constexpr std::size_t k_max_line = 64 * 1024; // RFC 2449 allows 512; be generous, not unbounded
+// Message bodies arrive as lines too, and real mail breaks RFC 5322's 998
+// characters: HTML on one line, base64 without line breaks. A limit of 64 KiB
+// made such a message fail the whole account on every run. 8 MiB (the IMAP
+// reader's limit for a response outside literals) keeps memory bounded and
+// lets those messages through.
+constexpr std::size_t k_max_line = std::size_t{8} << 20;
 constexpr std::size_t k_read_chunk = 64 * 1024;
+constexpr std::size_t k_max_quoted = 200; // of a server's reply, in an error message
+
+// A server's reply as quoted in an error: a line may be megabytes long.
+std::string excerpt(std::string_view reply) {
+    if (reply.size() <= k_max_quoted) return std::string(reply);
+    return std::string(reply.substr(0, k_max_quoted)) + "...";
+}
 } // namespace
 
 Session::Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace)
@@ -29,8 +41,11 @@ Status Session::send(std::string_view line) {
 }
 
 Result<std::string_view> Session::read_line() {
+    // Bytes from m_pos up to `scanned` are known to hold no LF: a long line
+    // arriving in many reads is searched once, not once per read.
+    std::size_t scanned = m_pos;
     for (;;) {
-        auto nl = m_buffer.find('\n', m_pos);
+        auto nl = m_buffer.find('\n', scanned);
         if (nl != std::string::npos) {
             std::size_t end = nl;
             if (end > m_pos && m_buffer[end - 1] == '\r') --end;
@@ -43,11 +58,13 @@ Result<std::string_view> Session::read_line() {
                         host() + " sent a line longer than " + std::to_string(k_max_line) + " bytes");
         m_buffer.erase(0, m_pos);
         m_pos = 0;
-        std::size_t old = m_buffer.size();
-        m_buffer.resize(old + k_read_chunk);
-        auto got = m_conn->read_some(m_buffer.data() + old, k_read_chunk);
-        m_buffer.resize(old + (got ? *got : 0));
+        scanned = m_buffer.size();
+        // Read into a fixed buffer and append: growing m_buffer by a whole
+        // chunk per read would zero 64 KiB for every small TLS record.
+        char chunk[k_read_chunk];
+        auto got = m_conn->read_some(chunk, sizeof chunk);
         if (!got) return std::unexpected(got.error());
+        m_buffer.append(chunk, *got);
     }
 }
 
@@ -62,8 +79,8 @@ Result<std::string> Session::read_status() {
     if (m_trace) m_trace(net::TraceKind::received, *reply);
     if (reply->starts_with("+OK")) return std::string(reply->substr(std::min<std::size_t>(4, reply->size())));
     if (reply->starts_with("-ERR"))
-        return fail(ErrorKind::protocol, Scope::message, host() + " answered " + std::string(*reply));
-    return fail(ErrorKind::protocol, Scope::account, host() + " sent a malformed reply: " + std::string(*reply));
+        return fail(ErrorKind::protocol, Scope::message, host() + " answered " + excerpt(*reply));
+    return fail(ErrorKind::protocol, Scope::account, host() + " sent a malformed reply: " + excerpt(*reply));
 }
 
 Status Session::multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line) {

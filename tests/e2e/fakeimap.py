@@ -1,27 +1,63 @@
 """A scripted IMAP server for what a real one will not do: hostile folder
-names, lying sizes, dropped connections. Plaintext only (tests run mailferry
-with imap:// --allow-plaintext); it accepts any login.
+names, lying sizes, dropped connections. Plaintext (tests run mailferry
+with imap:// --allow-plaintext) unless given a TLS context for STARTTLS; it
+accepts any login.
 
     with FakeImap(folders={"../x": [b"Subject: a\\r\\n\\r\\nbody\\r\\n"]}) as srv:
         run mailferry against imap://user@127.0.0.1:srv.port
 
 `folders` maps a raw folder name (as sent in LIST, already modified UTF-7 or
 not) to its messages. Names are sent as literals, so any byte can be in them.
+
+Scripting, for the hostile-server suite:
+
+* ``greeting`` and ``capability`` replace the greeting line (bytes, or a
+  callable returning an iterable of bytes) and the capability list (used in
+  the greeting code and in CAPABILITY answers).
+* ``overrides`` maps a command verb (upper case; "UID" for UID FETCH) to
+  ``f(server, tag, rest, selected)`` returning the answer: bytes, or an
+  iterable of bytes that is sent piece by piece (so an endless generator
+  streams until the client hangs up), or None for the default answer; or
+  a tuple (answer, folder name now selected), for SELECT and EXAMINE.
+* ``tls_context`` (an ssl.SSLContext for the server side) makes STARTTLS
+  work: the server answers ``starttls_reply`` (default "<tag> OK Begin TLS",
+  to which a test may append injected bytes) and, if that reply is OK,
+  continues over TLS. ``plain_received`` holds every byte received before
+  TLS started, ``commands`` every command line (``tls_commands`` those
+  after TLS).
+* APPEND stores the message in the named folder (created if missing) and
+  answers OK [APPENDUID validity uid] unless ``appenduid`` is False.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import ssl
 import threading
+
+_LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}$")
 
 
 class FakeImap:
-    def __init__(self, folders: dict, separator: str = "/", uidvalidity: int = 42):
-        self.folders = {k if isinstance(k, bytes) else k.encode(): v for k, v in folders.items()}
+    def __init__(self, folders: dict, separator: str = "/", uidvalidity: int = 42,
+                 greeting: bytes | None = None, capability: bytes = b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+",
+                 overrides: dict | None = None, tls_context: ssl.SSLContext | None = None,
+                 starttls_reply: bytes | None = None, appenduid: bool = True):
+        self.folders = {k if isinstance(k, bytes) else k.encode(): list(v) for k, v in folders.items()}
         self.separator = separator
         self.uidvalidity = uidvalidity
+        self.capability = capability
+        self.greeting = greeting
+        self.overrides = overrides or {}
+        self.tls_context = tls_context
+        self.starttls_reply = starttls_reply
+        self.appenduid = appenduid
         self.commands: list[bytes] = []
+        self.tls_commands: list[bytes] = []
+        self.plain_received = bytearray()
+        self.appended: list[tuple[bytes, bytes]] = []     # (folder, message)
+        self.errors: list[str] = []
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -53,44 +89,140 @@ class FakeImap:
                 continue
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _serve(self, conn):
-        selected = None
-        buf = b""
-        with conn:
-            conn.settimeout(10)
-            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+] fake server\r\n")
-            try:
-                while True:
-                    while b"\r\n" not in buf:
-                        data = conn.recv(65536)
-                        if not data:
-                            return
-                        buf += data
-                    line, buf = buf.split(b"\r\n", 1)
-                    self.commands.append(line)
-                    tag, _, rest = line.partition(b" ")
-                    out, selected = self._answer(tag, rest, selected)
-                    conn.sendall(out)
-                    if rest.upper().startswith(b"LOGOUT"):
-                        return
-            except OSError:
-                return
+    # -- the connection -----------------------------------------------------
 
-    def _literal(self, data: bytes) -> bytes:
+    def _greeting_line(self) -> bytes:
+        if self.greeting is not None:
+            return self.greeting
+        return b"* OK [CAPABILITY " + self.capability + b"] fake server\r\n"
+
+    def _serve(self, conn):
+        state = {"conn": conn, "buf": b"", "tls": False, "selected": None}
+        try:
+            conn.settimeout(10)
+            greeting = self._greeting_line()
+            if not self._send(conn, greeting() if callable(greeting) else greeting):
+                return
+            while True:
+                line = self._read_command(state)
+                if line is None:
+                    return
+                self.commands.append(line)
+                if state["tls"]:
+                    self.tls_commands.append(line)
+                tag, _, rest = line.partition(b" ")
+                verb = rest.split(b" ", 1)[0].upper()
+                if verb == b"STARTTLS" and self.tls_context is not None and verb not in self.overrides:
+                    if not self._starttls(state, tag):
+                        return
+                    continue
+                out = self._dispatch(tag, rest, state)
+                if not self._send(state["conn"], out):
+                    return
+                if verb == b"LOGOUT":
+                    return
+        except (OSError, ssl.SSLError, ValueError) as e:
+            self.errors.append(repr(e))
+        finally:
+            try:
+                state["conn"].close()
+            except OSError:
+                pass
+
+    def _recv(self, state) -> bytes:
+        data = state["conn"].recv(65536)
+        if data and not state["tls"]:
+            self.plain_received += data
+        return data
+
+    def _read_command(self, state) -> bytes | None:
+        """One command line; literals in it ({n} or {n+}) are read whole and
+        spliced in, so the line holds the full command."""
+        line = b""
+        while True:
+            while b"\r\n" not in state["buf"]:
+                data = self._recv(state)
+                if not data:
+                    return None
+                state["buf"] += data
+            part, state["buf"] = state["buf"].split(b"\r\n", 1)
+            line += part
+            m = _LITERAL_AT_END.search(part)
+            if not m:
+                return line
+            size = int(m.group(1))
+            if not m.group(2):
+                state["conn"].sendall(b"+ go ahead\r\n")
+            while len(state["buf"]) < size:
+                data = self._recv(state)
+                if not data:
+                    return None
+                state["buf"] += data
+            line += b"\r\n" + state["buf"][:size]
+            state["buf"] = state["buf"][size:]
+
+    @staticmethod
+    def _send(conn, out) -> bool:
+        if out is None:
+            return True
+        try:
+            if isinstance(out, (bytes, bytearray)):
+                conn.sendall(out)
+            else:
+                for piece in out:
+                    conn.sendall(piece)
+        except (OSError, ssl.SSLError):
+            return False
+        return True
+
+    def _starttls(self, state, tag) -> bool:
+        reply = self.starttls_reply if self.starttls_reply is not None else tag + b" OK Begin TLS negotiation now\r\n"
+        reply = reply.replace(b"<TAG>", tag)
+        state["conn"].sendall(reply)
+        if not reply.startswith(tag + b" OK"):
+            return True
+        state["conn"] = self.tls_context.wrap_socket(state["conn"], server_side=True)
+        state["tls"] = True
+        state["buf"] = b""      # RFC 3207 / 2595: nothing read before TLS counts after it
+        return True
+
+    def _dispatch(self, tag, rest, state):
+        verb = rest.split(b" ", 1)[0].upper()
+        hook = self.overrides.get(verb.decode(errors="replace"))
+        if hook is not None:
+            out = hook(self, tag, rest, state["selected"])
+            if isinstance(out, tuple):      # (answer, the folder now selected)
+                out, state["selected"] = out
+            if out is not None:
+                return out
+        out, state["selected"] = self._answer(tag, rest, state["selected"])
+        return out
+
+    # -- default answers ----------------------------------------------------
+
+    def literal(self, data: bytes) -> bytes:
         return b"{%d}\r\n" % len(data) + data
+
+    _literal = literal   # the old name
 
     def _answer(self, tag: bytes, rest: bytes, selected):
         verb = rest.split(b" ", 1)[0].upper()
         ok = tag + b" OK done\r\n"
         if verb == b"CAPABILITY":
-            return b"* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+\r\n" + ok, selected
-        if verb in (b"LOGIN", b"AUTHENTICATE", b"NOOP", b"LOGOUT"):
+            return b"* CAPABILITY " + self.capability + b"\r\n" + ok, selected
+        if verb in (b"LOGIN", b"AUTHENTICATE", b"NOOP", b"LOGOUT", b"SUBSCRIBE", b"CHECK"):
             return ok, selected
         if verb == b"LIST":
             out = b""
             for name in self.folders:
                 out += b'* LIST () "' + self.separator.encode() + b'" ' + self._literal(name) + b"\r\n"
             return out + ok, selected
+        if verb == b"CREATE":
+            name = self._mailbox_arg(rest.split(b" ", 1)[1])
+            self.folders.setdefault(name, [])
+            return ok, selected
+        if verb == b"APPEND":
+            return self._append(tag, rest), selected
         if verb in (b"EXAMINE", b"SELECT", b"STATUS"):
             name = self._mailbox_arg(rest.split(b" ", 1)[1])
             msgs = self.folders.get(name)
@@ -103,19 +235,46 @@ class FakeImap:
             return self._fetch(tag, rest, self.folders[selected]) + ok, selected
         return tag + b" BAD unknown command\r\n", selected
 
+    def _append(self, tag, rest):
+        head, _, message = rest.partition(b"\r\n")
+        name = self._mailbox_arg(head.split(b" ", 1)[1])
+        # What follows the literal (normally nothing) was appended after it.
+        m = _LITERAL_AT_END.search(head)
+        size = int(m.group(1)) if m else len(message)
+        message = message[:size]
+        self.folders.setdefault(name, []).append(message)
+        self.appended.append((name, message))
+        uid = len(self.folders[name])
+        if self.appenduid:
+            return tag + b" OK [APPENDUID %d %d] appended\r\n" % (self.uidvalidity, uid)
+        return tag + b" OK appended\r\n"
+
     @staticmethod
     def _mailbox_arg(arg: bytes) -> bytes:
         arg = arg.strip()
         if arg.startswith(b'"'):
-            return re.sub(rb'\\(.)', rb"\1", arg[1:arg.rindex(b'"')])
+            end = 1
+            while end < len(arg) and arg[end:end + 1] != b'"':
+                end += 2 if arg[end:end + 1] == b"\\" else 1
+            return re.sub(rb'\\(.)', rb"\1", arg[1:end])
         return arg.split(b" ")[0]
+
+    def fetch_items(self, i: int, body: bytes, want_body: bool) -> bytes:
+        item = b"UID %d FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE %d" % (i, len(body))
+        if want_body:
+            item += b" BODY[] " + self._literal(body)
+        return b"* %d FETCH (" % i + item + b")\r\n"
 
     def _fetch(self, tag, rest, msgs):
         out = b""
-        want_body = b"BODY.PEEK[]" in rest.upper()
+        upper = rest.upper()
+        want_body = b"BODY.PEEK[]" in upper
+        if b"BODY.PEEK[HEADER" in upper:    # Message-IDs, for a push's matching
+            for i, body in enumerate(msgs, 1):
+                head = body.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+                out += (b"* %d FETCH (UID %d RFC822.SIZE %d BODY[HEADER.FIELDS (MESSAGE-ID)] " % (i, i, len(body))
+                        + self._literal(head) + b")\r\n")
+            return out
         for i, body in enumerate(msgs, 1):
-            item = b"UID %d FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE %d" % (i, len(body))
-            if want_body:
-                item += b" BODY[] " + self._literal(body)
-            out += b"* %d FETCH (" % i + item + b")\r\n"
+            out += self.fetch_items(i, body, want_body)
         return out

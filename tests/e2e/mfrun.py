@@ -62,6 +62,10 @@ _LAUNCHER = """
 import os, signal, sys
 pid = os.fork()
 if pid == 0:
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal survives exec.
+    # mailferry must meet them as a user's shell leaves them: default.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     try:
         os.execv(sys.argv[2], sys.argv[2:])
     finally:
@@ -150,3 +154,25 @@ def secret_forms(password: str) -> list[bytes]:
         end = (shift + len(raw)) // 3 * 4
         forms.add(enc[start:end])
     return sorted(forms)
+
+
+def mbox_messages(mbox_path):
+    """(UID -> message bytes with CRLF), end of the last indexed message."""
+    with open(mbox_path, "rb") as f:
+        data = f.read()
+    out, end = {}, 0
+    with open(mbox_path + ".mfindex", "rb") as f:
+        for line in f.read().split(b"\n"):
+            fields = line.split(b" ")
+            if fields[0] != b"M" or len(fields) < 7:
+                continue
+            offset, length, uid = int(fields[1]), int(fields[2]), int(fields[4])
+            raw = data[offset:offset + length]
+            assert raw.startswith(b"From "), f"record at {offset} does not start with a From_ line"
+            assert raw.endswith(b"\n\n"), f"message at {offset} is truncated"
+            body = raw.split(b"\n", 1)[1][:-1]
+            body = re.sub(rb"(?m)^>(>*From )", rb"\1", body)
+            assert uid not in out, f"UID {uid} indexed twice"
+            out[uid] = body.replace(b"\n", b"\r\n")
+            end = max(end, offset + length)
+    return out, end
