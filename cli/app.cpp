@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 #include <sys/stat.h>
 
@@ -170,6 +171,9 @@ void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
 int run_app(int argc, char** argv) {
     // Archives hold private mail: every file and folder we create is 0600/0700.
     ::umask(077);
+    // A file size limit (ulimit -f) must become a clear "File too large"
+    // error from write(2), not a silent kill by SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
     CLI::App app{"mailferry: back up, mirror and migrate mail"};
     app.set_version_flag("--version", k_version);
     app.require_subcommand(1);

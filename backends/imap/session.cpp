@@ -117,7 +117,8 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
             return fail(ErrorKind::protocol, Scope::account, host() + " asked for data that was not announced");
         }
         if (r->status == "BYE")
-            return fail(ErrorKind::connect, Scope::account, host() + " closed the session: " + r->text);
+            return fail(ErrorKind::connect, Scope::account,
+                        host() + " closed the session: " + r->text.substr(0, 200));
         if (!r->items.empty() && is_atom(r->items[0], "CAPABILITY")) {
             m_caps.clear();
             for (std::size_t i = 1; i < r->items.size(); ++i)
@@ -134,8 +135,10 @@ Result<Response> Session::run_ok(std::string_view command, std::string_view what
     auto r = run(command, on_untagged, literals);
     if (!r) return r;
     if (r->status == "OK") return r;
+    // The server's text, but not a megabyte of it.
+    std::string text = r->text.size() > 200 ? r->text.substr(0, 200) + "..." : r->text;
     return fail(ErrorKind::protocol, r->status == "NO" ? Scope::folder : Scope::account,
-                std::string(what) + " failed: " + host() + " said " + r->status + " " + r->text);
+                std::string(what) + " failed: " + host() + " said " + r->status + " " + text);
 }
 
 Status Session::refresh_capabilities() {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 
 namespace mf::imap {
 
@@ -180,11 +181,25 @@ Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
 
 Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
     if (exists == 0) return {};
-    snap.messages.reserve(exists);
+    // EXISTS comes from the server: never trust it for an allocation.
+    snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
+    std::size_t unreadable = 0;
     auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
                                     "listing " + folder.display(), [&](const Response& r) -> Status {
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) exists = to_u32(r.items[0]).value_or(exists);
+        if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
         auto data = parse_fetch(r);
-        if (!data || !data->uid) return {};
+        // A listing line we cannot read must not make a message silently
+        // disappear from the backup: the folder fails below, naming them.
+        if (!data || !data->uid) {
+            ++unreadable;
+            return {};
+        }
+        // A server streaming FETCH responses without end must not grow our
+        // memory without end: one per announced message, with some slack.
+        if (snap.messages.size() > std::size_t{exists} + 1000)
+            return fail(ErrorKind::protocol, Scope::account,
+                        m_session->host() + " sent more FETCH responses than its EXISTS count announced");
         RemoteMessage m;
         m.id = std::to_string(*data->uid);
         m.size = data->size.value_or(0);
@@ -194,6 +209,10 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
         return {};
     });
     if (!listed) return std::unexpected(listed.error());
+    if (unreadable > 0)
+        return fail(ErrorKind::protocol, Scope::folder,
+                    m_session->host() + " listed " + std::to_string(unreadable) + " message(s) of " + folder.display() +
+                        " in a form that cannot be read (bad UID or size); folder not backed up");
     // A server may repeat a FETCH for one UID (flag updates): keep the last.
     std::stable_sort(snap.messages.begin(), snap.messages.end(),
                      [](const auto& a, const auto& b) { return parse_uid(a.id) < parse_uid(b.id); });
@@ -223,7 +242,11 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
 
 Status ImapSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
     BodyHandler body(sink);
-    for (const auto& set : uid_sets(to_uids(ids), k_max_set_chars)) {
+    auto uids = to_uids(ids);
+    // Each asked-for UID is taken once: a duplicated or unrequested FETCH
+    // from the server is dropped, never stored twice or unasked.
+    std::unordered_set<std::uint32_t> wanted(uids.begin(), uids.end());
+    for (const auto& set : uid_sets(uids, k_max_set_chars)) {
         auto on_fetch = [&](const Response& r) -> Status {
             if (!body.open()) return {};
             body.closed();
@@ -232,6 +255,10 @@ Status ImapSource::fetch(const std::vector<std::string>& ids, MessageSink& sink)
                 sink.abandon();
                 return fail(ErrorKind::protocol, Scope::account,
                             m_session->host() + " sent a message body without its UID");
+            }
+            if (wanted.erase(*data->uid) == 0) {
+                sink.abandon();
+                return {};
             }
             RemoteMessage m;
             m.id = std::to_string(*data->uid);

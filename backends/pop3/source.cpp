@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 #include <cstdio>
 
 namespace mf::pop3 {
@@ -98,10 +99,17 @@ Result<std::unordered_map<std::uint32_t, std::uint64_t>> Pop3Source::list_sizes(
 // second is skipped and reported rather than silently merged.
 Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
     std::size_t duplicates = 0;
+    std::unordered_set<std::uint32_t> seen_numbers;
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         if (!n) return fail(ErrorKind::protocol, Scope::account,
                             m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
+        // Only numbers LIST gave, each once: an endless or repeating UIDL
+        // answer cannot grow memory past the mailbox's size.
+        if (!sizes.contains(n->first) || !seen_numbers.insert(n->first).second)
+            return fail(ErrorKind::protocol, Scope::account,
+                        m_session->host() + " sent a UIDL line for a message LIST did not have: " +
+                            std::string(line.substr(0, 80)));
         std::string id(n->second);
         if (m_number_of.contains(id)) {
             ++duplicates;

@@ -327,7 +327,6 @@ class FileSizeLimitTest(_DiskBase):
     # Defect (cli/main.cpp, not owned by this suite): SIGXFSZ is not ignored,
     # so a file size limit kills mailferry (exit by signal 25, no message)
     # instead of failing the write with EFBIG and reporting a disk error.
-    @unittest.expectedFailure
     def test_file_size_limit_is_a_clear_disk_error(self):
         msgs, archive, r = self.limited("mbox")
         assert_sane_exit(self, r)
