@@ -1,8 +1,7 @@
 // A minimal std::expected for fuzz targets built with clang 14, which cannot
 // use libstdc++ 12's <expected> (that header needs __cpp_concepts >= 202002).
 // Include it before anything else in a unity-build fuzz target; with a
-// compiler that has std::expected it does nothing. (The same stand-in as in
-// fuzz_imap_reader.cpp.)
+// compiler that has std::expected it does nothing.
 #pragma once
 
 #include <version>
