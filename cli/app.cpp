@@ -37,6 +37,14 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     cmd.add_flag("--debug", c.debug, "Print the protocol exchange to stderr (passwords are hidden)");
 }
 
+// Dovecot allows 10 connections per user and address, Gmail 15; the
+// default stays well inside both.
+void add_connections_option(CLI::App& cmd, int& connections) {
+    cmd.add_option("--connections", connections, "IMAP: work on up to this many folders at once, one connection each")
+        ->check(CLI::Range(1, 15))
+        ->capture_default_str();
+}
+
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
     auto* cmd = app.add_subcommand("check", "Connect, log in, and describe an account");
     cmd->add_option("URL", a.connection.url, "imaps://user@host[:port], imap://, pop3s://, pop3:// or user@host")
@@ -65,6 +73,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->add_option("--delete-older-than", a.delete_older_than,
                     "POP3: delete messages held in the archive and older than this many days (0: never)")
         ->capture_default_str();
+    add_connections_option(*cmd, a.connections);
     cmd->callback([&] { code = run_backup(a); });
 }
 
@@ -114,6 +123,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    add_connections_option(*cmd, a.connections);
     if (kind == PushKind::mirror) {
         cmd->add_option("--max-delete", a.max_delete_percent,
                         "Refuse to delete more than this percentage of a target folder")

@@ -9,6 +9,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "sync/backup.h"
+#include "sync/parallel.h"
 
 
 #include <chrono>
@@ -25,10 +26,7 @@ Result<archive::Format> parse_format(const std::string& name) {
     return fail(ErrorKind::usage, Scope::run, "unknown format '" + name + "' (use maildir or mbox)");
 }
 
-// Runs the folders one after another. A failure scoped to the account (the
-// connection dropped) ends the run; a folder-scoped one skips that folder.
-void run_folders(Source& source, archive::Archive& archive, const std::vector<FolderInfo>& folders,
-                 const BackupArgs& args, Progress& progress, RunReport& report) {
+BackupOptions backup_options(const BackupArgs& args) {
     BackupOptions options;
     options.dry_run = args.dry_run;
     options.removal.after_download = args.delete_after_download;
@@ -38,20 +36,53 @@ void run_folders(Source& source, archive::Archive& archive, const std::vector<Fo
     if (args.delete_older_than > 0)
         options.removal.older_than = static_cast<std::int64_t>(std::time(nullptr)) -
                                      static_cast<std::int64_t>(args.delete_older_than) * 86400;
-    for (const auto& folder : folders) {
-        auto outcome = backup_folder(source, archive.store(), folder, options, progress);
-        if (!args.dry_run && (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
-            (void)archive.note_run(folder, outcome.report.error);
-        report.folders.push_back(outcome.report);
-        if (std::string c = source.caveat(); !c.empty() && report.caveat.empty()) {
-            report.caveat = c;
-            progress.note("note: " + c);
-        }
-        if (outcome.failure) {
-            report.failures.push_back(*outcome.failure);
-            if (outcome.failure->scope != Scope::folder && outcome.failure->scope != Scope::message) break;
-        }
+    return options;
+}
+
+// One connection and one handle on the archive; backs up a folder at a time.
+class BackupWorker : public FolderWorker {
+  public:
+    BackupWorker(std::unique_ptr<Source> source, archive::Archive& archive, const BackupOptions& options)
+        : m_source(std::move(source)), m_archive(archive), m_options(options) {}
+    BackupWorker(std::unique_ptr<Source> source, std::unique_ptr<archive::Archive> own, const BackupOptions& options)
+        : m_source(std::move(source)), m_own(std::move(own)), m_archive(*m_own), m_options(options) {}
+
+    FolderOutcome run(const FolderInfo& folder, Progress& progress) override {
+        auto outcome = backup_folder(*m_source, m_archive.store(), folder, m_options, progress);
+        if (!m_options.dry_run && (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
+            (void)m_archive.note_run(folder, outcome.report.error);
+        outcome.caveat = m_source->caveat();
+        return outcome;
     }
+
+  private:
+    std::unique_ptr<Source> m_source;
+    std::unique_ptr<archive::Archive> m_own; // for the extra workers
+    archive::Archive& m_archive;
+    const BackupOptions& m_options;
+};
+
+// Gathers the workers' outcomes in the order of the folders. A failure
+// scoped to the account ends that connection's work; other connections go on
+// with the remaining folders.
+void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, const net::Endpoint& endpoint,
+                 const std::vector<FolderInfo>& folders, const BackupArgs& args, Progress& progress,
+                 RunReport& report) {
+    BackupOptions options = backup_options(args);
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        auto handle = archive.another();
+        if (!handle) return std::unexpected(handle.error());
+        auto extra = connect_source(endpoint, args.connection.debug);
+        if (!extra) return std::unexpected(extra.error());
+        // A source opens only folders it has listed itself (it keeps the
+        // server's own names from the listing).
+        if (auto listed = (*extra)->list_folders(); !listed) return std::unexpected(listed.error());
+        return std::make_unique<BackupWorker>(std::move(*extra), std::move(*handle), options);
+    };
+    // POP3 has one mailbox and allows one session on it.
+    std::size_t workers = endpoint.protocol == net::Protocol::pop3 ? 1 : static_cast<std::size_t>(args.connections);
+    auto first = std::make_unique<BackupWorker>(std::move(source), archive, options);
+    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress), report, progress);
 }
 
 } // namespace
@@ -83,7 +114,8 @@ int run_backup(const BackupArgs& args) {
     report.archive = args.archive;
     report.dry_run = args.dry_run;
     report.push = args.mirror; // deletions happen in the archive
-    run_folders(**source, **archive, select_folders(*all, args.folders, args.excludes), args, progress, report);
+    run_folders(std::move(*source), **archive, *endpoint, select_folders(*all, args.folders, args.excludes), args, progress,
+                report);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;

@@ -41,6 +41,7 @@ struct BackupArgs {
     bool mirror = false;                // `mirror SOURCE ARCHIVE`: also remove what the source lost
     int max_delete_percent = 50;
     bool force = false;
+    int connections = 4; // IMAP: folders backed up at once, one connection each
 };
 
 enum class PushKind { migrate, restore, mirror };
@@ -59,6 +60,7 @@ struct PushArgs {
     bool quiet = false;
     int max_delete_percent = 50; // mirror guard
     bool force = false;
+    int connections = 4; // folders pushed at once, one connection per side each
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

@@ -15,13 +15,16 @@ ConsoleProgress::ConsoleProgress(bool verbose, bool quiet)
 
 void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages,
                                      std::uint64_t bytes) {
+    if (m_active.empty()) {
+        m_total = m_done = 0;
+        m_total_bytes = m_done_bytes = 0;
+        m_start = Clock::now();
+        m_last_draw = {};
+    }
+    m_active.insert(folder);
     m_folder = printable(folder);
-    m_total = messages;
-    m_total_bytes = bytes;
-    m_done = 0;
-    m_done_bytes = 0;
-    m_start = Clock::now();
-    m_last_draw = {};
+    m_total += messages;
+    m_total_bytes += bytes;
     if (m_quiet) return;
     if (m_tty) draw(true);
     else if (messages > 0)
@@ -50,25 +53,25 @@ void ConsoleProgress::draw(bool force) {
     char eta[32] = "";
     if (rate > 0 && m_total_bytes > m_done_bytes)
         std::snprintf(eta, sizeof eta, " ETA %.0fs", static_cast<double>(m_total_bytes - m_done_bytes) / rate);
-    std::string name = m_folder.size() > 24 ? m_folder.substr(0, 23) + "~" : m_folder;
+    std::string name = m_folder;
+    if (m_active.size() > 1) name = std::to_string(m_active.size()) + " folders";
+    if (name.size() > 24) name = name.substr(0, 23) + "~";
     std::fprintf(stderr, "\r%-24s [%s] %zu/%zu msgs %s %s/s%s\033[K", name.c_str(), bar.c_str(), m_done,
                  m_total, human_bytes(m_done_bytes).c_str(), human_bytes(static_cast<std::uint64_t>(rate)).c_str(),
                  eta);
 }
 
 void ConsoleProgress::folder_finished(const FolderReport& r) {
+    if (auto it = m_active.find(r.folder); it != m_active.end()) m_active.erase(it);
     if (m_quiet && r.error.empty()) return;
-    if (m_tty && !m_quiet) {
-        draw(true);
-        std::fputs("\n", stderr);
-    }
+    if (m_tty && !m_quiet) std::fputs("\r\033[K", stderr);
     if (!r.error.empty()) {
         std::cerr << printable(r.folder) << ": FAILED: " << printable(r.error) << '\n';
-        return;
-    }
-    if (!m_tty && (m_verbose || r.fetched || r.flags_updated))
+    } else if (m_tty || m_verbose || r.fetched || r.flags_updated) {
         std::cerr << printable(r.folder) << ": " << r.fetched << " new, " << r.flags_updated
                   << " flag updates, " << r.held << " already held\n";
+    }
+    if (m_tty && !m_quiet && !m_active.empty()) draw(true);
 }
 
 void ConsoleProgress::note(const std::string& line) {

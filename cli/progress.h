@@ -1,10 +1,12 @@
-// Progress for people: a bar per folder on a terminal, plain log lines when
-// stderr is not one (cron mails whatever a job prints, so keep it short).
+// Progress for people: a bar on a terminal, plain log lines when stderr is
+// not one (cron mails whatever a job prints, so keep it short). Folders may
+// run at once on several connections: the bar then adds them up.
 #pragma once
 
 #include "sync/progress.h"
 
 #include <chrono>
+#include <set>
 #include <string>
 
 namespace mf::cli {
@@ -23,7 +25,8 @@ class ConsoleProgress : public Progress {
     bool m_tty;
     bool m_verbose;
     bool m_quiet;
-    std::string m_folder;
+    std::multiset<std::string> m_active; // folders started and not finished
+    std::string m_folder;                // the last one started
     std::size_t m_total = 0, m_done = 0;
     std::uint64_t m_total_bytes = 0, m_done_bytes = 0;
     std::chrono::steady_clock::time_point m_start, m_last_draw;

@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/url.h"
+#include "sync/parallel.h"
 #include "sync/push.h"
 
 #include <chrono>
@@ -28,15 +29,25 @@ namespace mf::cli {
 
 namespace {
 
-// Everything a push run holds open; destroyed in reverse order.
-struct PushSetup {
-    std::optional<archive::ArchiveLock> lock;
-    std::unique_ptr<archive::Archive> archive; // an mbox archive read through its store
+// What one worker holds open: a source, a target and a handle on the push
+// state; destroyed in reverse order.
+struct PushLane {
+    std::unique_ptr<archive::Archive> archive; // an extra handle on an mbox archive
     std::unique_ptr<archive::StateDb> db;
     std::unique_ptr<PushState> state;
     std::unique_ptr<Source> source;
     std::unique_ptr<Target> target;
+};
+
+// Everything a push run holds open, and how to open one more lane.
+struct PushSetup {
+    std::optional<archive::ArchiveLock> lock;
+    std::unique_ptr<archive::Archive> archive; // an mbox archive read through its store
     std::string source_name, target_name;
+    std::string state_path;
+    std::optional<net::Endpoint> source_endpoint; // an account; else an archive
+    std::optional<net::Endpoint> target_endpoint;
+    PushLane first;
 };
 
 std::string hex_hash(const std::string& text) {
@@ -58,6 +69,39 @@ Result<std::string> default_state_dir() {
     return fail(ErrorKind::usage, Scope::run, "no HOME or XDG_STATE_HOME: give --state FILE");
 }
 
+// Opens the lane's source: an account (listed, so that it knows the
+// server's names), an mbox archive through another store handle, or a
+// Maildir archive read directly.
+Status open_lane_source(const PushArgs& args, const PushSetup& setup, PushLane& lane) {
+    if (setup.source_endpoint) {
+        auto source = connect_source(*setup.source_endpoint, args.source.debug);
+        if (!source) return std::unexpected(source.error());
+        if (auto listed = (*source)->list_folders(); !listed) return std::unexpected(listed.error());
+        lane.source = std::move(*source);
+    } else if (setup.archive) {
+        auto handle = setup.archive->another();
+        if (!handle) return std::unexpected(handle.error());
+        lane.archive = std::move(*handle);
+        lane.source = std::make_unique<archive::StoreSource>(lane.archive->db(), lane.archive->store());
+    } else {
+        lane.source = std::make_unique<maildir::ArchiveSource>(args.source.url);
+    }
+    return {};
+}
+
+Result<std::unique_ptr<PushLane>> open_lane(const PushArgs& args, const PushSetup& setup) {
+    auto lane = std::make_unique<PushLane>();
+    auto db = archive::StateDb::open(setup.state_path);
+    if (!db) return std::unexpected(db.error());
+    lane->db = std::move(*db);
+    lane->state = std::make_unique<archive::DbPushState>(*lane->db);
+    if (auto s = open_lane_source(args, setup, *lane); !s) return std::unexpected(s.error());
+    auto target = connect_target(*setup.target_endpoint, args.target.debug);
+    if (!target) return std::unexpected(target.error());
+    lane->target = std::move(*target);
+    return lane;
+}
+
 Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     const std::string& root = args.source.url;
     std::string meta = root + "/.mailferry";
@@ -74,17 +118,15 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
         auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, true});
         if (!opened) return std::unexpected(opened.error());
         setup.archive = std::move(*opened);
-        setup.source = std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());
+        setup.first.source = std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());
     } else {
         auto lock = archive::ArchiveLock::acquire(meta);
         if (!lock) return std::unexpected(lock.error());
         setup.lock.emplace(std::move(*lock));
-        setup.source = std::make_unique<maildir::ArchiveSource>(root);
+        setup.first.source = std::make_unique<maildir::ArchiveSource>(root);
     }
     setup.source_name = root;
-    auto db = archive::StateDb::open(meta + "/push-" + hex_hash(setup.target_name) + ".db");
-    if (!db) return std::unexpected(db.error());
-    setup.db = std::move(*db);
+    setup.state_path = meta + "/push-" + hex_hash(setup.target_name) + ".db";
     return {};
 }
 
@@ -102,47 +144,74 @@ Status open_remote_source(const PushArgs& args, PushSetup& setup) {
     auto lock = archive::ArchiveLock::acquire_file(path + ".lock");
     if (!lock) return std::unexpected(lock.error());
     setup.lock.emplace(std::move(*lock));
-    auto db = archive::StateDb::open(path);
-    if (!db) return std::unexpected(db.error());
-    setup.db = std::move(*db);
+    setup.state_path = path;
     auto source = connect_source(*endpoint, args.source.debug);
     if (!source) return std::unexpected(source.error());
-    setup.source = std::move(*source);
+    setup.first.source = std::move(*source);
+    setup.source_endpoint = std::move(*endpoint);
     return {};
 }
 
-Result<PushSetup> set_up(const PushArgs& args) {
-    PushSetup setup;
+Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
+    auto setup = std::make_unique<PushSetup>();
     auto target_endpoint = make_endpoint(args.target);
     if (!target_endpoint) return std::unexpected(target_endpoint.error());
-    setup.target_name = target_endpoint->display();
+    setup->target_name = target_endpoint->display();
     // A folder that exists is an archive; anything else with an '@' or a
     // scheme is an account (so "me@host" is not mistaken for a path).
     bool remote = looks_like_url(args.source.url) ||
                   (!fs::exists(args.source.url) && args.source.url.find('@') != std::string::npos);
     if (args.kind == PushKind::restore && remote)
         return fail(ErrorKind::usage, Scope::run, "restore takes an archive folder as its source; use migrate for accounts");
-    Status s = remote ? open_remote_source(args, setup) : open_archive_source(args, setup);
+    Status s = remote ? open_remote_source(args, *setup) : open_archive_source(args, *setup);
     if (!s) return std::unexpected(s.error());
-    setup.state = std::make_unique<archive::DbPushState>(*setup.db);
+    auto db = archive::StateDb::open(setup->state_path);
+    if (!db) return std::unexpected(db.error());
+    setup->first.db = std::move(*db);
+    setup->first.state = std::make_unique<archive::DbPushState>(*setup->first.db);
     auto target = connect_target(*target_endpoint, args.target.debug);
     if (!target) return std::unexpected(target.error());
-    setup.target = std::move(*target);
+    setup->first.target = std::move(*target);
+    setup->target_endpoint = std::move(*target_endpoint);
     return setup;
 }
 
+// Pushes a folder at a time through its lane. The first worker uses the
+// setup's lane (kept for what comes after: removing vanished folders).
+class PushWorker : public FolderWorker {
+  public:
+    PushWorker(PushLane& lane, const FolderMap& map, const PushArgs& args, const PushRunOptions& options)
+        : m_lane(lane), m_map(map), m_args(args), m_options(options) {}
+    PushWorker(std::unique_ptr<PushLane> own, const FolderMap& map, const PushArgs& args,
+               const PushRunOptions& options)
+        : m_own(std::move(own)), m_lane(*m_own), m_map(map), m_args(args), m_options(options) {}
+
+    FolderOutcome run(const FolderInfo& from, Progress& progress) override {
+        FolderInfo to = m_map.apply(from);
+        if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
+        return push_folder(*m_lane.source, *m_lane.target, *m_lane.state, from, to, m_options, progress);
+    }
+
+  private:
+    std::unique_ptr<PushLane> m_own;
+    PushLane& m_lane;
+    const FolderMap& m_map;
+    const PushArgs& m_args;
+    const PushRunOptions& m_options;
+};
+
 // A mirror also removes target folders the source no longer has; a folder
 // that still holds mail is only removed with --force (the guard).
-void remove_vanished_folders(PushSetup& setup, const std::set<std::vector<std::string>>& kept,
+void remove_vanished_folders(Target& target, const std::set<std::vector<std::string>>& kept,
                              const PushArgs& args, RunReport& report, Progress& progress) {
-    auto listed = setup.target->list_folders();
+    auto listed = target.list_folders();
     if (!listed) {
         report.failures.push_back(listed.error());
         return;
     }
     for (const auto& f : *listed) {
         if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"}) continue;
-        auto opened = setup.target->open(f);
+        auto opened = target.open(f);
         if (!opened) continue;
         std::size_t count = opened->messages.size();
         if (count > 0 && !args.force) {
@@ -153,7 +222,7 @@ void remove_vanished_folders(PushSetup& setup, const std::set<std::vector<std::s
         }
         progress.note((args.dry_run ? "would delete folder " : "deleting folder ") + f.display());
         if (!args.dry_run)
-            if (auto s = setup.target->delete_folder(f); !s) report.failures.push_back(s.error());
+            if (auto s = target.delete_folder(f); !s) report.failures.push_back(s.error());
     }
 }
 
@@ -195,15 +264,16 @@ int run_push(const PushArgs& args) {
     if (!map) return report_failure(map.error(), args.json);
     if (args.max_delete_percent < 0 || args.max_delete_percent > 100)
         return report_failure({ErrorKind::usage, Scope::run, "--max-delete takes a percentage from 0 to 100"}, args.json);
-    auto setup = set_up(args);
-    if (!setup) return report_failure(setup.error(), args.json);
-    auto all = setup->source->list_folders();
+    auto opened = set_up(args);
+    if (!opened) return report_failure(opened.error(), args.json);
+    PushSetup& setup = **opened;
+    auto all = setup.first.source->list_folders();
     if (!all) return report_failure(all.error(), args.json);
 
     ConsoleProgress progress(args.verbose, args.quiet || args.json);
     RunReport report;
-    report.source = setup->source_name;
-    report.archive = setup->target_name;
+    report.source = setup.source_name;
+    report.archive = setup.target_name;
     report.dry_run = args.dry_run;
     report.push = true;
     PushRunOptions options;
@@ -211,19 +281,19 @@ int run_push(const PushArgs& args) {
     options.mirror = args.kind == PushKind::mirror;
     options.max_delete_share = args.max_delete_percent / 100.0;
     options.force = args.force;
+    auto folders = select_folders(*all, args.folders, args.excludes);
     std::set<std::vector<std::string>> kept;
-    for (const auto& from : select_folders(*all, args.folders, args.excludes)) {
-        FolderInfo to = map->apply(from);
-        kept.insert(to.path);
-        if (args.verbose) progress.note(from.display() + " -> " + setup->target->target_name(to));
-        auto outcome = push_folder(*setup->source, *setup->target, *setup->state, from, to, options, progress);
-        report.folders.push_back(outcome.report);
-        if (!outcome.failure) continue;
-        report.failures.push_back(*outcome.failure);
-        if (outcome.failure->scope != Scope::folder && outcome.failure->scope != Scope::message) break;
-    }
+    for (const auto& from : folders) kept.insert(map->apply(from).path);
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        auto lane = open_lane(args, setup);
+        if (!lane) return std::unexpected(lane.error());
+        return std::make_unique<PushWorker>(std::move(*lane), *map, args, options);
+    };
+    auto first = std::make_unique<PushWorker>(setup.first, *map, args, options);
+    add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress),
+                 report, progress);
     if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())
-        remove_vanished_folders(*setup, kept, args, report, progress);
+        remove_vanished_folders(*setup.first.target, kept, args, report, progress);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;

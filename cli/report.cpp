@@ -39,6 +39,20 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
 
 } // namespace
 
+void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progress) {
+    for (const auto& f : outcome.unstarted)
+        progress.note("note: one more connection could not be opened (" + f.what + "); went on with fewer");
+    for (auto& slot : outcome.folders) {
+        if (!slot) continue;
+        report.folders.push_back(std::move(slot->report));
+        if (!slot->caveat.empty() && report.caveat.empty()) {
+            report.caveat = slot->caveat;
+            progress.note("note: " + slot->caveat);
+        }
+        if (slot->failure) report.failures.push_back(std::move(*slot->failure));
+    }
+}
+
 std::string report_json(const RunReport& r) {
     nlohmann::json totals{{"found", 0}, {"held", 0}, {"fetched", 0}, {"failed", 0}, {"bytes", 0}, {"flags_updated", 0}};
     nlohmann::json folders = nlohmann::json::array();

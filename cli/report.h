@@ -2,6 +2,7 @@
 // folder, printed for people or as one JSON document (--json).
 #pragma once
 
+#include "sync/parallel.h"
 #include "sync/progress.h"
 #include "sync/result.h"
 
@@ -27,6 +28,10 @@ struct RunReport {
     // otherwise 1, partial.
     int decide_exit_code() const;
 };
+
+// Adds the folders' outcomes to the report, in the folders' order; says
+// which extra connections could not be opened.
+void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progress);
 
 std::string report_json(const RunReport& report);
 void print_summary(const RunReport& report, std::ostream& out);

@@ -28,6 +28,7 @@ struct BackupOptions {
 struct FolderOutcome {
     FolderReport report;
     std::optional<Failure> failure; // its scope says whether to go on
+    std::string caveat;             // how the source was read, if the user should know
 };
 
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,

@@ -51,8 +51,24 @@ Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
 
 const char* format_name(Format format) { return format == Format::maildir ? "maildir" : "mbox"; }
 
+// A dry run plans against a throwaway copy of the state (or an empty one for
+// a new archive): nothing it records is kept.
+Status Archive::open_db_and_store(bool existed) {
+    const ArchiveOptions& o = m_options;
+    std::string path = o.root + "/.mailferry/state.db";
+    auto db = !o.dry_run ? StateDb::open(path) : existed ? StateDb::open_copy(path) : StateDb::open(":memory:");
+    if (!db) return std::unexpected(db.error());
+    m_db = std::move(*db);
+    if (o.format == Format::maildir)
+        m_store = std::make_unique<maildir::MaildirStore>(o.root, *m_db, o.dry_run);
+    else
+        m_store = std::make_unique<mbox::MboxStore>(o.root, *m_db, o.dry_run);
+    return {};
+}
+
 Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     std::unique_ptr<Archive> a(new Archive());
+    a->m_options = o;
     std::string meta = o.root + "/.mailferry";
     bool exists = fs::exists(meta + "/state.db");
     if (!o.dry_run) {
@@ -63,18 +79,16 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
         if (!lock) return std::unexpected(lock.error());
         a->m_lock.emplace(std::move(*lock));
     }
-    // A dry run on a new archive plans against an empty in-memory state.
-    // A dry run plans against a throwaway copy: nothing it records is kept.
-    auto db = !o.dry_run ? StateDb::open(meta + "/state.db")
-              : exists   ? StateDb::open_copy(meta + "/state.db")
-                         : StateDb::open(":memory:");
-    if (!db) return std::unexpected(db.error());
-    a->m_db = std::move(*db);
+    if (auto s = a->open_db_and_store(exists); !s) return std::unexpected(s.error());
     if (auto s = check_identity(*a->m_db, o); !s) return std::unexpected(s.error());
-    if (o.format == Format::maildir)
-        a->m_store = std::make_unique<maildir::MaildirStore>(o.root, *a->m_db, o.dry_run);
-    else
-        a->m_store = std::make_unique<mbox::MboxStore>(o.root, *a->m_db, o.dry_run);
+    return a;
+}
+
+Result<std::unique_ptr<Archive>> Archive::another() const {
+    std::unique_ptr<Archive> a(new Archive());
+    a->m_options = m_options;
+    if (auto s = a->open_db_and_store(fs::exists(m_options.root + "/.mailferry/state.db")); !s)
+        return std::unexpected(s.error());
     return a;
 }
 

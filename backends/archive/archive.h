@@ -37,9 +37,15 @@ class Archive {
     // Opens an existing archive to read its state only: no lock, no store.
     static Result<std::unique_ptr<StateDb>> read_state(const std::string& root);
     StateDb& db() { return *m_db; }
+    // Another handle on this open archive, for a worker thread: its own
+    // database connection and store, under this handle's lock (it takes
+    // none). Must not outlive this handle.
+    Result<std::unique_ptr<Archive>> another() const;
 
   private:
     Archive() = default;
+    Status open_db_and_store(bool existed);
+    ArchiveOptions m_options;
     std::optional<ArchiveLock> m_lock;
     std::unique_ptr<StateDb> m_db;
     std::unique_ptr<Store> m_store;

@@ -118,17 +118,40 @@ static bool holder_is_gone(const std::string& lock_path) {
     return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+// The lock appears with its PID already in it: written to a side file, then
+// linked into place (link fails if the lock exists). A run killed between
+// an O_EXCL create and the write would leave an empty lock that only its age
+// could prove stale. The side file's name is fixed: under the archive lock
+// only this run writes this folder, and a leftover from a kill is replaced.
+// True: taken; false: someone holds it.
+Result<bool> MboxFolder::make_dotlock() {
+    std::string side = m_lock_path + ".new";
+    (void)::unlink(side.c_str());
+    {
+        fs::Fd fd(::open(side.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!fd) return std::unexpected(fs::io_error("cannot create", side, errno));
+        if (auto s = fs::write_all(fd.get(), std::to_string(::getpid()) + '\n', side); !s) {
+            (void)::unlink(side.c_str());
+            return std::unexpected(s.error());
+        }
+    }
+    int rc = ::link(side.c_str(), m_lock_path.c_str());
+    int err = errno;
+    (void)::unlink(side.c_str());
+    if (rc == 0) return true;
+    if (err == EEXIST) return false;
+    return std::unexpected(fs::io_error("cannot create", m_lock_path, err));
+}
+
 Status MboxFolder::take_dotlock() {
     auto deadline = std::chrono::steady_clock::now() + k_dotlock_wait;
     for (;;) {
-        fs::Fd fd(::open(m_lock_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        if (fd) {
-            (void)fs::write_all(fd.get(), std::to_string(::getpid()) + '\n', m_lock_path);
+        auto made = make_dotlock();
+        if (!made) return std::unexpected(made.error());
+        if (*made) {
             m_dotlocked = true;
             return {};
         }
-        if (errno != EEXIST)
-            return std::unexpected(fs::io_error("cannot create", m_lock_path, errno));
         struct stat st;
         if (::lstat(m_lock_path.c_str(), &st) == 0 &&
             (now_seconds() - st.st_mtime > k_stale_dotlock_seconds || holder_is_gone(m_lock_path))) {

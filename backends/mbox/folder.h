@@ -70,6 +70,7 @@ class MboxFolder : public FolderStore {
     // Locks and files.
     Status lock_mbox(bool create);
     Status take_dotlock();
+    Result<bool> make_dotlock();
     Status open_index();
     void close_files();
     Status append_index(const std::string& lines);

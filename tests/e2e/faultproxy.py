@@ -20,7 +20,8 @@ the connection open until the client gives up; "trickle" forwards the rest
 one byte per ``delay`` seconds.
 
 ``connections`` chooses which accepted connections (0-based, in accept
-order) the faults apply to; None means all. Plain-text protocols only make
+order) the faults apply to; None means all; a Fault's own ``connection``
+narrows that to one. Plain-text protocols only make
 patterns visible: ``hide_starttls`` rewrites the server's STARTTLS/STLS
 capability so that a client with --allow-plaintext stays in clear text
 (Dovecot trusts 127.0.0.1 and allows plain LOGIN there). Byte counts work
@@ -50,6 +51,7 @@ class Fault:
     occurrence: int = 1
     offset: int = 0
     delay: float = 0.002           # trickle: seconds per byte
+    connection: int | None = None  # only on this connection (else as the proxy says)
 
     def __post_init__(self):
         if self.direction not in ("s2c", "c2s") or self.action not in ("cut", "stall", "trickle"):
@@ -102,7 +104,7 @@ class _Link:
         self.index = index
         self.server = socket.create_connection((proxy.target_host, proxy.target_port), timeout=10)
         self.closed = threading.Event()
-        faults = proxy.faults if proxy.applies_to(index) else []
+        faults = [f for f in proxy.faults if proxy.applies_to(index) and f.connection in (None, index)]
         for direction, src, dst in (("c2s", client, self.server), ("s2c", self.server, client)):
             mine = [_Trigger(f) for f in faults if f.direction == direction]
             threading.Thread(target=self._pump, args=(direction, src, dst, mine), daemon=True).start()

@@ -82,6 +82,10 @@ class ImapBackupFaultsTest(_Base):
             url, tls = f"imaps://{self.user}@127.0.0.1:{port}", ["--cacert", self.src.cacert]
         else:
             url, tls = f"imap://{self.user}@127.0.0.1:{port}", ["--allow-plaintext"]
+        # One connection unless a test asks for more: the proxy faults the
+        # first connection, and the fault must meet the folder it aims at.
+        if "--connections" not in extra:
+            extra = ("--connections", "1", *extra)
         return run_measured(["backup", url, self.archive, *tls, "--password-env", "MF_TEST_PASSWORD",
                              *extra], password=PASSWORD, timeout=timeout)
 
@@ -114,6 +118,41 @@ class ImapBackupFaultsTest(_Base):
         self.assertEqual(again.returncode, 0, again.output)
         self.assert_complete(server)
         return r
+
+    def test_a_lost_extra_connection_leaves_the_other_folders_done(self):
+        # Two folders on two connections; the second connection is cut inside
+        # a message: its folder fails, the first connection's is complete.
+        # The first connection trickles its first folder's messages, so the
+        # second one surely gets a folder to lose.
+        load_mailbox(self.src, self.user)
+        server = self.server()
+        with FaultProxy(self.src.imap_port, Fault("s2c", "trickle", pattern=b"BODY[] {", delay=0.0005, connection=0),
+                        Fault("s2c", "cut", pattern=b"BODY[] {", offset=100, connection=1),
+                        hide_starttls=True) as proxy:
+            r = self.backup(proxy.port, "imap", ("--connections", "2", "--json"))
+            self.assertIn(1, [index for index, _ in proxy.fired], "the cut never fired: the test proves nothing")
+        self.assertEqual(r.returncode, 1, r.output)  # partial
+        folders = {f["folder"]: f for f in json.loads(r.stdout)["folders"]}
+        self.assertEqual(sorted(folders), ["INBOX", "Work"])
+        failed = [name for name, f in folders.items() if f.get("error")]
+        self.assertEqual(len(failed), 1, folders)
+        done = "Work" if failed == ["INBOX"] else "INBOX"
+        self.assertEqual(folders[done]["fetched"], len(server[done]))
+        self.assert_nothing_partial(server)
+        again = self.backup(extra=("--connections", "2"))
+        self.assertEqual(again.returncode, 0, again.output)
+        self.assert_complete(server)
+
+    def test_an_extra_connection_that_cannot_open_is_not_a_failure(self):
+        load_mailbox(self.src, self.user)
+        server = self.server()
+        with FaultProxy(self.src.imap_port, Fault("s2c", "cut", at=10), hide_starttls=True,
+                        connections={1}) as proxy:
+            r = self.backup(proxy.port, "imap", ("--connections", "2"))
+            self.assertTrue(proxy.fired, "the fault never fired: the test proves nothing")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn("one more connection could not be opened", r.stderr)
+        self.assert_complete(server)
 
     def test_cut_inside_the_greeting(self):
         self.fault_then_rerun(Fault("s2c", "cut", at=10))
@@ -342,6 +381,8 @@ class PushFaultsTest(_Base):
         creds = ["--target-password-env", "MF_TEST_PASSWORD"]
         if "://" in source:
             creds += ["--source-password-env", "MF_TEST_PASSWORD", "--state", self.state]
+        if "--connections" not in extra:  # see ImapBackupFaultsTest.backup
+            extra = ("--connections", "1", *extra)
         return run_measured([command, source, target, *src_tls, *dst_tls, *plain, *creds, *extra],
                             password=PASSWORD)
 

@@ -1,0 +1,104 @@
+#include "sync/parallel.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace mf {
+
+namespace {
+
+// The workers report through one Progress; this makes its calls one at a time.
+class LockedProgress : public Progress {
+  public:
+    explicit LockedProgress(Progress& inner) : m_inner(inner) {}
+    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes) override {
+        std::lock_guard lock(m_mutex);
+        m_inner.folder_started(folder, messages, bytes);
+    }
+    void message_done(std::uint64_t bytes) override {
+        std::lock_guard lock(m_mutex);
+        m_inner.message_done(bytes);
+    }
+    void folder_finished(const FolderReport& report) override {
+        std::lock_guard lock(m_mutex);
+        m_inner.folder_finished(report);
+    }
+    void note(const std::string& line) override {
+        std::lock_guard lock(m_mutex);
+        m_inner.note(line);
+    }
+
+  private:
+    Progress& m_inner;
+    std::mutex m_mutex;
+};
+
+bool stops_worker(const FolderOutcome& out) {
+    return out.failure && out.failure->scope != Scope::folder && out.failure->scope != Scope::message;
+}
+
+// What the workers share: the folders, the next one to take, and the results
+// (each slot written by the one worker that took that folder).
+class Pool {
+  public:
+    Pool(const std::vector<FolderInfo>& folders, Progress& progress)
+        : m_folders(folders), m_progress(progress), m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}} {}
+
+    void work(std::unique_ptr<FolderWorker> worker, const WorkerFactory* more) {
+        if (!worker) {
+            if (done()) return;
+            auto made = (*more)();
+            if (!made) {
+                std::lock_guard lock(m_mutex);
+                m_outcome.unstarted.push_back(made.error());
+                return;
+            }
+            worker = std::move(*made);
+        }
+        while (!m_stop) {
+            std::size_t i = m_next++;
+            if (i >= m_folders.size()) break;
+            FolderOutcome out = worker->run(m_folders[i], m_progress);
+            bool stop = stops_worker(out);
+            if (out.failure && out.failure->scope == Scope::run) m_stop = true;
+            m_outcome.folders[i] = std::move(out);
+            if (stop) break;
+        }
+    }
+
+    ParallelOutcome take() { return std::move(m_outcome); }
+
+  private:
+    bool done() const { return m_stop || m_next >= m_folders.size(); }
+
+    const std::vector<FolderInfo>& m_folders;
+    Progress& m_progress;
+    ParallelOutcome m_outcome;
+    std::atomic<std::size_t> m_next{0};
+    std::atomic<bool> m_stop{false};
+    std::mutex m_mutex;
+};
+
+} // namespace
+
+ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
+                            const WorkerFactory& more, std::size_t workers, Progress& progress) {
+    // One worker: no threads, no locking, exactly the sequential run.
+    if (workers <= 1 || folders.size() <= 1) {
+        Pool pool(folders, progress);
+        pool.work(std::move(first), nullptr);
+        return pool.take();
+    }
+    LockedProgress locked(progress);
+    Pool pool(folders, locked);
+    std::size_t extra = std::min(workers, folders.size()) - 1;
+    std::vector<std::jthread> threads;
+    threads.reserve(extra);
+    for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { pool.work(nullptr, &more); });
+    pool.work(std::move(first), nullptr); // the first worker runs on this thread
+    threads.clear();                      // joins
+    return pool.take();
+}
+
+} // namespace mf
