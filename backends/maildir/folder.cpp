@@ -142,11 +142,16 @@ Result<FolderState> MaildirFolder::load() {
     }
     // Files the database does not know: adopt those named for this folder's
     // current validity (a crash came between rename and commit, or the
-    // database was lost). Others stay in the archive, unmatched.
+    // database was lost). Others stay in the archive, unmatched. A file named
+    // by an id's digest cannot be adopted here, its id being unknown: it
+    // waits in m_by_digest for finish() to see that id.
     std::vector<archive::StoredMessage> adopted;
+    m_by_digest.clear();
     for (auto& [base, file] : by_base) {
         auto parsed = parse_name(file.name);
-        if (!parsed || !parsed->id || validity_of(parsed->unique) != m_validity) continue;
+        if (!parsed || validity_of(parsed->unique) != m_validity) continue;
+        if (parsed->id_digest) m_by_digest.emplace(*parsed->id_digest, file); // a twin: first kept
+        if (!parsed->id) continue;
         if (m_files.contains(*parsed->id)) continue; // a duplicate file: keep, don't track
         archive::StoredMessage row{*parsed->id, base, info_to_flags(parsed->info_flags, m_keywords),
                                    parsed->crlf_size.value_or(0), message_id_of(path_of(file)),
@@ -180,7 +185,8 @@ std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size, 
     auto now = system_clock::now().time_since_epoch();
     auto secs = duration_cast<seconds>(now).count();
     auto micros = duration_cast<microseconds>(now).count() % 1000000;
-    std::string unique = make_unique_part(secs, micros, static_cast<int>(::getpid()), ++m_counter, id, size);
+    std::string unique =
+        make_bounded_unique_part(secs, micros, static_cast<int>(::getpid()), ++m_counter, id, size);
     return unique + ",V=" + std::to_string(m_validity) + ":2," + flags_to_info(flags, m_keywords);
 }
 
@@ -232,13 +238,42 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
         ::futimens(m_fd.get(), times);
     }
     m_fd.reset();
-    std::string final_name = file_name(message.id, message.size, message.flags);
     if (!m_headers.done()) m_headers.finish();
+    if (auto adopted = adopt_by_digest(message)) {
+        // The copy just written was never durable nor named: drop it.
+        ::unlink((m_dir + "/tmp/" + m_tmp_name).c_str());
+        m_tmp_name.clear();
+        m_pending.push_back(std::move(*adopted));
+        return {};
+    }
+    std::string final_name = file_name(message.id, message.size, message.flags);
     archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
                                m_headers.message_id(), message.internal_date, 0};
     m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row)});
     m_tmp_name.clear();
     return {};
+}
+
+// A message whose id is too long for a name arrives while a file named by
+// that id's digest, with the same size, waits unrecorded (a crash between
+// rename and commit, or a lost database): that file is this message, and it
+// is recorded instead of a second copy. The message was downloaded again,
+// since load() could not know its id; a duplicate would be worse. A size
+// that differs means the server changed the message: both copies are kept.
+std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const RemoteMessage& message) {
+    if (m_by_digest.empty() || m_files.contains(message.id)) return std::nullopt;
+    const std::string field = id_field(message.id);
+    if (!field.starts_with(k_digest_marker)) return std::nullopt;
+    auto it = m_by_digest.find(field.substr(k_digest_marker.size()));
+    if (it == m_by_digest.end()) return std::nullopt;
+    auto parsed = parse_name(it->second.name);
+    if (!parsed || parsed->crlf_size != message.size) return std::nullopt;
+    const OnDisk file = it->second;
+    m_by_digest.erase(it);
+    archive::StoredMessage row{message.id, base_of(file.name),
+                               info_to_flags(parsed->info_flags, m_keywords), message.size,
+                               m_headers.message_id(), mtime_of(path_of(file)), 0};
+    return Pending{"", file.name, std::move(row), file.subdir};
 }
 
 void MaildirFolder::abandon() {
@@ -311,6 +346,7 @@ Status MaildirFolder::commit() {
         if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
         test::durable_step("maildir batch synced");
         for (const auto& p : m_pending) {
+            if (p.tmp_name.empty()) continue; // adopted: already in place
             std::string from = m_dir + "/tmp/" + p.tmp_name, to = m_dir + "/cur/" + p.final_name;
             if (::rename(from.c_str(), to.c_str()) != 0)
                 return std::unexpected(fs::io_error("cannot rename into", to, errno));
@@ -341,7 +377,7 @@ Status MaildirFolder::commit() {
     }
     m_record.known = true;
     for (auto& p : m_pending) {
-        m_files[p.row.id] = OnDisk{"cur", p.final_name};
+        m_files[p.row.id] = OnDisk{p.subdir, p.final_name};
         m_base_of[p.row.id] = p.row.location;
     }
     m_pending.clear();
@@ -386,7 +422,8 @@ Status MaildirFolder::revalidate(std::uint32_t validity,
         if (it == m_files.end()) continue;
         auto parsed = parse_name(it->second.name);
         if (!parsed || validity_of(parsed->unique) != old_validity) continue;
-        std::string renamed = make_unique_part(0, 0, 0, 0, new_id, parsed->crlf_size.value_or(0));
+        std::string renamed =
+            make_bounded_unique_part(0, 0, 0, 0, new_id, parsed->crlf_size.value_or(0));
         // Keep the base; replace the fields after it.
         std::string name = base_of(it->second.name) + renamed.substr(renamed.find(',')) +
                            ",V=" + std::to_string(validity) + ":2," + parsed->info_flags;

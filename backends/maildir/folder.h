@@ -43,9 +43,10 @@ class MaildirFolder : public FolderStore {
         std::string name;
     };
     struct Pending {           // finished, not yet durable
-        std::string tmp_name;
+        std::string tmp_name;  // "" when an unrecorded file was adopted instead
         std::string final_name;
         archive::StoredMessage row;
+        std::string subdir = "cur";
     };
 
     Status ensure_dirs();
@@ -53,6 +54,7 @@ class MaildirFolder : public FolderStore {
     Status scan(std::unordered_map<std::string, OnDisk>& by_base);
     Status save_keywords();
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
+    std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
     std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.subdir + '/' + f.name; }
 
     std::string m_dir;
@@ -64,6 +66,10 @@ class MaildirFolder : public FolderStore {
     KeywordTable m_keywords;
     std::unordered_map<std::string, OnDisk> m_files; // source id -> file
     std::unordered_map<std::string, std::string> m_base_of; // source id -> base
+    // Files of this validity the database does not know, named by the digest
+    // of an id too long to spell out (names.h): id digest -> file. load()
+    // cannot tell their ids; finish() adopts one when its id arrives.
+    std::unordered_map<std::string, OnDisk> m_by_digest;
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;

@@ -8,7 +8,11 @@
 //                     where other writers put the host name
 //   U=<id>            the source's message id (IMAP UID "123", POP3 UIDL),
 //                     escaped by escape_id: the archive describes itself,
-//                     so a lost state database is rebuilt by a scan
+//                     so a lost state database is rebuilt by a scan.
+//                     An id whose escaped spelling is longer than
+//                     k_max_spelled_id is written as its digest instead,
+//                     "U=%sha256-<64 hex>" (see id_field); the full id is
+//                     then only in the state database
 //   W=<crlf-size>     the message size with CRLF line ends, as the server
 //                     counts it (Dovecot's W= has the same meaning)
 //   :2,<flags>        info: flag letters in ASCII order. D draft, F flagged,
@@ -38,19 +42,48 @@ namespace mf::maildir {
 struct MaildirName {
     std::string unique;                     // the part before ":2," / "!2,"
     std::optional<std::string> id;          // from U=, unescaped
+    std::optional<std::string> id_digest;   // from "U=%sha256-<hex>": id_digest_of(id), id unknown
     std::optional<std::uint64_t> crlf_size; // from W=
     std::string info_flags;                 // the letters after ":2,", as found
 };
 
-// The unique part of a new file's name (no info). `id` is escaped here.
-// Ids longer than ~70 characters may make the name exceed NAME_MAX; the
-// caller's open() then fails, which is a message-scope failure.
+// The longest escaped id written into a name as such. Everything else in a
+// name mailferry writes takes at most 131 bytes: seconds (10-11 digits),
+// ".M" + 6, "P" + 7 (Linux pid_max), "Q" + 20, ".mailferry", ",U=",
+// ",W=" + 20, ",V=" + 10, ":2," and 31 flag letters (5 system + 26
+// keywords). 131 + 100 leaves room under NAME_MAX (255) on every file system
+// Maildir is used on. The bound depends on the id alone, never on the rest
+// of the name: flags added later (with_flags) must not push a name over, and
+// one id must always get the same spelling.
+inline constexpr std::size_t k_max_spelled_id = 100;
+inline constexpr std::string_view k_digest_marker = "%sha256-";
+
+// The value of the U= field for `id`: escape_id(id) when that is at most
+// k_max_spelled_id bytes, else k_digest_marker + id_digest_of(id) (72 bytes).
+// RFC 1939 allows 70-character UIDLs of 0x21-0x7E, which escape to up to
+// 210 bytes, and servers send longer ones. The marker cannot be confused
+// with an escaped id: escape_id never writes '%' before anything but two
+// upper-case hex digits.
+std::string id_field(std::string_view id);
+// SHA-256 of the id's bytes, 64 lower-case hex digits.
+std::string id_digest_of(std::string_view id);
+
+// The unique part of a new message file's name (no info), with the id as
+// id_field() writes it: the name stays under NAME_MAX whatever the id.
+std::string make_bounded_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
+                                     std::uint64_t counter, std::string_view id,
+                                     std::uint64_t crlf_size);
+// The same with `id` always escaped in full (U=<escape_id(id)>), so that
+// parse_name gives back every id; ids escaping past k_max_spelled_id may
+// make the name exceed NAME_MAX. Message files use make_bounded_unique_part.
 std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
                              std::uint64_t counter, std::string_view id, std::uint64_t crlf_size);
 
 // nullopt for names that cannot be a message file: empty, containing '/' or
 // NUL, or hidden (starting with '.'). Unknown ",X=" fields are ignored; a
 // malformed U= or W= leaves that field nullopt rather than rejecting the file.
+// A U= digest sets id_digest (64 lower-case hex digits, else malformed), not id;
+// an escaped id is accepted at any length (archives written before the bound).
 std::optional<MaildirName> parse_name(std::string_view file_name);
 
 // Makes an id safe in a file name: '%', '/', ':', ',', '!' (the "!2,"

@@ -40,18 +40,32 @@ std::int64_t date_of(const mail::HeaderScanner& h) {
     return 0;
 }
 
-} // namespace
-
-std::string fingerprint_id(std::string_view header_block, std::uint64_t size) {
-    std::uint64_t h = 1469598103934665603ull; // FNV-1a 64
-    for (unsigned char c : header_block) {
+std::uint64_t fnv1a64(std::string_view bytes) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) {
         h ^= c;
         h *= 1099511628211ull;
     }
+    return h;
+}
+
+std::string hashed_id(const char* prefix, std::string_view bytes, std::uint64_t n) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "fp-%016llx-%llu", static_cast<unsigned long long>(h),
-                  static_cast<unsigned long long>(size));
+    std::snprintf(buf, sizeof buf, "%s-%016llx-%llu", prefix,
+                  static_cast<unsigned long long>(fnv1a64(bytes)),
+                  static_cast<unsigned long long>(n));
     return buf;
+}
+
+} // namespace
+
+std::string fingerprint_id(std::string_view header_block, std::uint64_t size) {
+    return hashed_id("fp", header_block, size);
+}
+
+std::string bounded_uidl(std::string_view uidl) {
+    if (uidl.size() <= k_max_uidl) return std::string(uidl);
+    return hashed_id("uidl", uidl, uidl.size());
 }
 
 Pop3Source::Pop3Source(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
@@ -98,7 +112,7 @@ Result<std::unordered_map<std::uint32_t, std::uint64_t>> Pop3Source::list_sizes(
 // UIDL lines "N uidl". A duplicated UIDL would make two messages one: the
 // second is skipped and reported rather than silently merged.
 Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
-    std::size_t duplicates = 0;
+    std::size_t duplicates = 0, hashed = 0;
     std::unordered_set<std::uint32_t> seen_numbers;
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
@@ -110,7 +124,8 @@ Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent a UIDL line for a message LIST did not have: " +
                             std::string(line.substr(0, 80)));
-        std::string id(n->second);
+        if (n->second.size() > k_max_uidl) ++hashed;
+        std::string id = bounded_uidl(n->second);
         if (m_number_of.contains(id)) {
             ++duplicates;
             return {};
@@ -126,6 +141,9 @@ Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint
     });
     if (s && duplicates)
         note(std::to_string(duplicates) + " messages share a UIDL with another and were skipped");
+    if (s && hashed)
+        note(std::to_string(hashed) + " UIDLs were longer than " + std::to_string(k_max_uidl) +
+             " bytes; those messages are known by a hash of their UIDL");
     return s;
 }
 

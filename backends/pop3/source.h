@@ -8,7 +8,10 @@
 #include "backends/pop3/session.h"
 #include "sync/source.h"
 
+#include <cstddef>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace mf::pop3 {
@@ -43,5 +46,18 @@ class Pop3Source : public Source {
 
 // "fp-<16 hex>-<size>": an id for servers without UIDL, from the header block.
 std::string fingerprint_id(std::string_view header_block, std::uint64_t size);
+
+// RFC 1939 allows UIDLs of 70 characters, but the session accepts lines of
+// 8 MiB. Every store must be able to write an id down: an mbox index line
+// holds at most 64 KiB, and an escaped id takes up to 3 bytes per byte (an id
+// past that was left out of the index, so its message was cut from the mbox
+// at the next run, after --delete-after-download had removed it).
+inline constexpr std::size_t k_max_uidl = 16 * 1024;
+// The id of a message with this UIDL: the UIDL itself up to k_max_uidl bytes,
+// else "uidl-<16 hex>-<length>" (FNV-1a 64 of it), stable from run to run.
+// Two UIDLs mapped to one id are handled like a duplicated UIDL (the second
+// message skipped and never deleted), which a hostile server can cause
+// anyway, so a non-cryptographic hash is enough.
+std::string bounded_uidl(std::string_view uidl);
 
 } // namespace mf::pop3

@@ -1,5 +1,6 @@
 """Hostile POP3 servers (the scripted fakepop3.FakePop3): duplicated UIDLs,
-UIDLs with spaces or over 70 characters, answers without their "."
+UIDLs with spaces, over 70 characters or too long to spell out in a file
+name (also after a crash and with the state database lost), answers without their "."
 terminator, LIST sizes that lie, lines of 1 GiB, escape sequences in -ERR
 texts, and STLS missing, refused or followed by injected bytes.
 
@@ -7,6 +8,7 @@ Every case: no crash, bounded memory, a clear error where the server is
 wrong, nothing written outside the archive, no partial message stored, and
 with --delete-after-download nothing deleted that is not safely archived."""
 
+import glob
 import json
 import os
 import shutil
@@ -14,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from archive import folder_dirs, read_maildir, tmp_files
+from archive import folder_dirs, mbox_files, read_maildir, read_mboxrd, tmp_files
 from fakepop3 import FakePop3
 from mfrun import assert_sane_exit, rss_limit_kb, run_measured, secret_forms, server_tls
 
@@ -48,8 +50,8 @@ class _Pop3(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.outer, ignore_errors=True)
 
-    def backup(self, server, *extra, timeout_s=3, url=None):
-        env = {"HOME": self.home, "XDG_STATE_HOME": os.path.join(self.home, "state")}
+    def backup(self, server, *extra, timeout_s=3, url=None, env=None):
+        env = {"HOME": self.home, "XDG_STATE_HOME": os.path.join(self.home, "state"), **(env or {})}
         r = run_measured(["backup", url or f"pop3://u@127.0.0.1:{server.port}", self.archive,
                           *(["--allow-plaintext"] if url is None else []),
                           "--password-env", "MF_TEST_PASSWORD", "--timeout", timeout_s, *extra],
@@ -108,29 +110,27 @@ class UidlTest(_Pop3):
         self.assertEqual(r.returncode, 0, r.output)
         self.assertEqual(sorted(self.held().values()), sorted(MSGS))
 
-    # Defect (backends/maildir/names.cpp, the U= field of a file name): an id
-    # is escaped into the name unbounded, so a UIDL that RFC 1939 allows
-    # (70 characters of 0x21-0x7E) but that is mostly '/', ',' or ':' (3
-    # bytes each escaped) makes a name over 255 bytes: rename fails with
-    # ENAMETOOLONG, and the folder fails on every run. Fix: past ~100 bytes,
-    # write a digest of the id in the name (e.g. "U=#<sha256 hex>") and keep
-    # the full id in the database (and in an index file, if names must stay
-    # self-describing).
-    @unittest.expectedFailure
+    # A UIDL that RFC 1939 allows (70 characters of 0x21-0x7E) but that is
+    # mostly '/', ',' or ':' (3 bytes each escaped) would make a name over
+    # 255 bytes: past 100 escaped bytes the name carries the UIDL's SHA-256
+    # ("U=%sha256-<hex>", backends/maildir/names.h) and the full UIDL is in
+    # the state database.
     def test_rfc_legal_uidl_that_escapes_long(self):
         with FakePop3(MSGS, uidls=["/" * 70, ",:" * 35, "w"]) as srv:
             r = self.backup(srv)
-        self.assertEqual(r.returncode, 0, r.output)
-        self.assertEqual(sorted(self.held().values()), sorted(MSGS))
+            self.assertEqual(r.returncode, 0, r.output)
+            self.assertEqual(sorted(self.held().values()), sorted(MSGS))
+            r = self.backup(srv, "--json")
+            self.assertEqual(r.returncode, 0, r.output)
+            self.assertEqual(json.loads(r.stdout)["totals"]["fetched"], 0, "a rerun fetched again")
 
-    # Same defect: a UIDL over 70 characters (a server's fault) fails the
-    # rename; the other messages of the batch stay in tmp/, unrecorded, on
-    # every run. At least the others must be archived.
-    @unittest.expectedFailure
+    # A UIDL over 70 characters (a server's fault) is archived like any
+    # other, and never blocks the rest of its batch.
     def test_uidl_over_70_characters_does_not_block_the_others(self):
         with FakePop3(MSGS, uidls=["L" * 300, "M" * 1000, "n"]) as srv:
             r = self.backup(srv)
-        self.assertIn(MSGS[2], self.held().values())
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(sorted(self.held().values()), sorted(MSGS))
         self.assertEqual(tmp_files(self.archive), [])
 
     # Defect (backends/pop3/source.cpp, list_uidls/list_sizes): every line
@@ -151,6 +151,100 @@ class UidlTest(_Pop3):
             r = self.backup(srv)
         self.assertLess(r.maxrss_kb, 64 * 1024)
         self.assert_failed(r, r"UIDL|protocol|malformed")
+
+
+class LongUidlTest(_Pop3):
+    """UIDLs named in the archive by their digest (too long to spell out in a
+    file name) are found again without the state database's help: after a
+    crash between the rename into cur/ and the state commit, and after the
+    state database is lost. Such a file's UIDL is known only once the server
+    lists it again, so the message is downloaded again, but it is recorded
+    against the file already there: never stored twice."""
+
+    UIDLS = ["/" * 70, ",:" * 35, "L" * 300, "short"]
+    MSGS = [message(i) for i in range(1, 5)]
+
+    def names(self):
+        cur = os.path.join(self.archive, "INBOX", "cur")
+        return sorted(os.listdir(cur))
+
+    def fetched(self, srv, *extra):
+        r = self.backup(srv, "--json", *extra)
+        self.assertEqual(r.returncode, 0, r.output)
+        return json.loads(r.stdout)["totals"]["fetched"]
+
+    def test_names_carry_a_digest_and_stay_short(self):
+        with FakePop3(self.MSGS, uidls=self.UIDLS) as srv:
+            self.assertEqual(self.fetched(srv), 4)
+        names = self.names()
+        self.assertEqual(len(names), 4)
+        self.assertTrue(all(len(n) <= 255 for n in names), names)
+        self.assertEqual(sum(",U=%sha256-" in n for n in names), 3, names)
+        self.assertEqual(sum(",U=short," in n for n in names), 1, names)
+
+    def test_crash_at_every_step_then_rerun_keeps_each_message_once(self):
+        steps_dir = tempfile.mkdtemp(prefix="mfsteps-")
+        self.addCleanup(shutil.rmtree, steps_dir, True)
+        steps_file = os.path.join(steps_dir, "steps")
+        for options in ((), ("--delete-after-download",)):
+            shutil.rmtree(self.archive, ignore_errors=True)
+            with FakePop3(self.MSGS, uidls=self.UIDLS) as srv:
+                r = self.backup(srv, *options, env={"MAILFERRY_TEST_STEPS_FILE": steps_file})
+            self.assertEqual(r.returncode, 0, r.output)
+            with open(steps_file) as f:
+                kinds = [line.split(" ", 1)[1].strip() for line in f]
+            os.unlink(steps_file)
+            self.assertIn("maildir file renamed into cur", kinds)
+            for n in range(1, len(kinds) + 1):
+                with self.subTest(options=options, step=n, what=kinds[n - 1]):
+                    shutil.rmtree(self.archive, ignore_errors=True)
+                    with FakePop3(self.MSGS, uidls=self.UIDLS) as srv:
+                        r = self.backup(srv, *options, env={"MAILFERRY_TEST_CRASH_AT": str(n)})
+                        self.assertEqual(r.returncode, 86, f"did not crash at step {n}: {r.output}")
+                        self.fetched(srv, *options)
+                        self.assertEqual(self.fetched(srv, *options), 0, "a third run still copied")
+                        self.assertEqual(sorted(srv.deleted if options else srv.messages), sorted(self.MSGS))
+                    # read_maildir refuses a UIDL (or digest) held twice.
+                    self.assertEqual(sorted(self.held().values()), sorted(self.MSGS))
+                    self.assertEqual(len(self.names()), 4)
+
+    def test_lost_state_database_stores_nothing_twice(self):
+        with FakePop3(self.MSGS, uidls=self.UIDLS) as srv:
+            self.assertEqual(self.fetched(srv), 4)
+            before = self.names()
+            for path in glob.glob(os.path.join(self.archive, ".mailferry", "state.db*")):
+                os.unlink(path)
+            # The short UIDL is adopted from its name; the three named by
+            # digest are downloaded again and matched to their files.
+            self.assertEqual(self.fetched(srv), 3)
+            self.assertEqual(self.names(), before, "a message was stored twice")
+            self.assertEqual(self.fetched(srv), 0)
+            r = self.backup(srv, "--delete-after-download")
+            self.assertEqual(r.returncode, 0, r.output)
+            self.assertEqual(sorted(srv.deleted), sorted(self.MSGS))
+        self.assertEqual(self.names(), before)
+        self.assertEqual(sorted(self.held().values()), sorted(self.MSGS))
+
+    # Past 16 KiB a UIDL is replaced by a hash of it (backends/pop3/source.h):
+    # an mbox index line holds 64 KiB, and a longer one was dropped, so the
+    # message was cut from the mbox at the next run, after
+    # --delete-after-download had removed it from the server.
+    def test_uidls_of_many_kib_stay_archived_after_deletion(self):
+        uidls = ["a", "/" * 30_000, "L" * 100_000, "b"]
+        for fmt in ("maildir", "mbox"):
+            with self.subTest(format=fmt):
+                shutil.rmtree(self.archive, ignore_errors=True)
+                with FakePop3(self.MSGS, uidls=uidls) as srv:
+                    r = self.backup(srv, "--format", fmt, "--delete-after-download", "--json")
+                    self.assertEqual(r.returncode, 0, r.output)
+                    self.assertRegex(json.loads(r.stdout).get("caveat", ""), r"2 UIDLs were longer than 16384")
+                    self.assertEqual(sorted(srv.deleted), sorted(self.MSGS))
+                    self.assertEqual(self.fetched(srv, "--format", fmt), 0)
+                if fmt == "maildir":
+                    held = list(self.held().values())
+                else:
+                    held = read_mboxrd(mbox_files(self.archive)["INBOX"])
+                self.assertEqual(sorted(held), sorted(self.MSGS))
 
 
 class AnswersTest(_Pop3):
