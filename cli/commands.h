@@ -11,6 +11,10 @@
 
 namespace mf::cli {
 
+// Folders worked on at once by default, one connection each: well inside
+// Dovecot's 10 connections per user and address and Gmail's 15.
+inline constexpr int k_default_connections = 4;
+
 struct ConnectionArgs {
     std::string url;
     CredentialOptions credentials;
@@ -41,7 +45,7 @@ struct BackupArgs {
     bool mirror = false;                // `mirror SOURCE ARCHIVE`: also remove what the source lost
     int max_delete_percent = 50;
     bool force = false;
-    int connections = 4; // IMAP: folders backed up at once, one connection each
+    int connections = k_default_connections; // IMAP: folders backed up at once, one connection each
 };
 
 enum class PushKind { migrate, restore, mirror };
@@ -60,7 +64,7 @@ struct PushArgs {
     bool quiet = false;
     int max_delete_percent = 50; // mirror guard
     bool force = false;
-    int connections = 4; // folders pushed at once, one connection per side each
+    int connections = k_default_connections; // folders pushed at once, one connection per side each
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

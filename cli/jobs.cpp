@@ -62,6 +62,7 @@ constexpr KeySpec k_keys[] = {
     {"insecure", Type::boolean, k_all},
     {"allow_plaintext", Type::boolean, k_all},
     {"timeout", Type::integer, k_all},
+    {"connections", Type::integer, k_all},
     {"folders", Type::strings, k_all},
     {"exclude", Type::strings, k_all},
     {"map", Type::string_map, k_push},
@@ -309,6 +310,10 @@ void Validator::check_top_level(const json& top, JobFile& file) {
     for (const auto& entry : top["jobs"])
         if (auto job = check_job(entry, ++index, defaults, names))
             file.jobs.push_back(std::move(*job));
+    // A job's connections count against the per-host budget, so no job may
+    // want more than the budget (it would never fit).
+    for (auto& job : file.jobs)
+        job.connections = std::min(job.connections, file.max_connections_per_host);
 }
 
 // Unknown keys, refused keys and types; what passes comes back.
@@ -475,6 +480,7 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
             job.source = source;
             job.hosts.push_back(lower(e->host));
             bool pop3 = e->protocol == net::Protocol::pop3;
+            job.pop3_source = pop3;
             for (const char* key : {"delete_after_download", "delete_older_than_days"}) {
                 if (!fields.contains(key) || pop3) continue;
                 if (fields[key].from_job) error(where, key, "applies to POP3 sources only");
@@ -519,6 +525,8 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     auto number = [&](const char* key) { return fields.at(key).value.get<int>(); };
     if (fields.contains("timeout") && number("timeout") < 1)
         error(where, "timeout", "must be at least 1 (seconds)");
+    if (fields.contains("connections") && (number("connections") < 1 || number("connections") > 15))
+        error(where, "connections", "must be from 1 to 15");
     if (fields.contains("max_delete_percent") && number("max_delete_percent") > 100)
         error(where, "max_delete_percent", "must be a percentage from 0 to 100");
     std::string format = str(fields, "format");
@@ -557,6 +565,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.insecure = flag("insecure");
     job.allow_plaintext = flag("allow_plaintext");
     job.timeout = number("timeout", 0);
+    job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
     job.format = str(fields, "format");
     job.force = flag("force");
     job.max_delete_percent = number("max_delete_percent", -1);
@@ -670,6 +679,7 @@ std::vector<std::string> job_arguments(const Job& job) {
     flag("insecure", job.insecure);
     flag("allow-plaintext", job.allow_plaintext);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
+    option("connections", std::to_string(job.connections));
     for (const auto& g : job.folders)
         option("folder", g);
     for (const auto& g : job.exclude)

@@ -5,6 +5,7 @@
 // documented in man/mailferry-jobs.5 and examples/jobs.schema.json.
 #pragma once
 
+#include "cli/commands.h"
 #include "cli/credentials.h"
 
 #include <cstdint>
@@ -34,6 +35,8 @@ struct Job {
     bool insecure = false;
     bool allow_plaintext = false;
     int timeout = 0; // seconds; 0: the command's default
+    int connections = k_default_connections; // folders at once, one connection each (per side)
+    bool pop3_source = false; // one connection, whatever `connections` says
     std::vector<std::string> folders, exclude;
     std::vector<std::pair<std::string, std::string>> map; // SRC -> DST
     std::string format;                                   // "": the command's default

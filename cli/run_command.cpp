@@ -242,7 +242,8 @@ std::optional<Finished> reap(Child& c) {
 // --- the schedule ------------------------------------------------------------------
 
 // Up to `parallel` jobs at once, and never more than the file's
-// max_connections_per_host jobs against one server. Jobs start in the order
+// max_connections_per_host connections against one server (a job opens
+// `connections` of them, capped at that budget so that it always fits alone). Jobs start in the order
 // of the file, except that a job waiting for a busy server does not hold up
 // the jobs behind it.
 class Scheduler {
@@ -263,7 +264,7 @@ class Scheduler {
                     continue;
                 }
                 for (const auto& h : m_running[i].job->hosts)
-                    --m_busy[h];
+                    m_busy[h] -= m_running[i].job->connections;
                 m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));
                 on_finish(std::move(*done));
             }
@@ -273,7 +274,7 @@ class Scheduler {
   private:
     bool fits(const Job& job) {
         return std::all_of(job.hosts.begin(), job.hosts.end(),
-                           [&](const std::string& h) { return m_busy[h] < m_per_host; });
+                           [&](const std::string& h) { return m_busy[h] + job.connections <= m_per_host; });
     }
 
     template <class OnFinish> void start_ready(OnFinish& on_finish) {
@@ -293,7 +294,7 @@ class Scheduler {
                 continue;
             }
             for (const auto& h : job->hosts)
-                ++m_busy[h];
+                m_busy[h] += job->connections;
             m_running.push_back(std::move(*child));
         }
     }

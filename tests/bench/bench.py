@@ -87,7 +87,7 @@ ADDED = 100
 SAMPLE = 20
 
 STEPS = ["full", "noop", "add100"]
-ALL_TOOLS = ["cp", "mailferry", "mailferry-mbox", "mbsync-fsync", "mbsync-nofsync",
+ALL_TOOLS = ["cp", "mailferry", "mailferry-1conn", "mailferry-mbox", "mbsync-fsync", "mbsync-nofsync",
              "mailferry-pop3", "mpop", "fetchmail"]
 APT_PACKAGE = {"mbsync": "isync", "mpop": "mpop", "fetchmail": "fetchmail"}
 
@@ -668,6 +668,7 @@ class Tool:
 class Mailferry(Tool):
     name = "mailferry"
     fmt = "maildir"
+    extra: tuple = ()
 
     def command(self):
         scheme = "pop3s" if self.proto == "pop3" else "imaps"
@@ -675,13 +676,19 @@ class Mailferry(Tool):
         if self.port:
             url = re.sub(r":\d+$", f":{self.port}", url)
         argv = [h.mailferry_path(), "backup", url, self.archive, "--cacert", self.dc.cacert,
-                "--password-env", "MFBENCH_PASSWORD", "-q"]
+                "--password-env", "MFBENCH_PASSWORD", "-q", *self.extra]
         if self.fmt != "maildir":
             argv += ["--format", self.fmt]
         return argv, dict(os.environ, MFBENCH_PASSWORD=PASSWORD)
 
     def scan(self):
         return scan_mbox(self.archive) if self.fmt == "mbox" else scan_maildir(self.archive)
+
+
+class MailferryOneConnection(Mailferry):
+    """The same on one connection (the default opens up to 4, one per folder)."""
+    name = "mailferry-1conn"
+    extra = ("--connections", "1")
 
 
 class MailferryMbox(Mailferry):
@@ -814,7 +821,7 @@ class CopyFloor(Tool):
             dict(os.environ)
 
 
-TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryMbox, Mbsync,
+TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryOneConnection, MailferryMbox, Mbsync,
                                     MbsyncNoFsync, MailferryPop3, Mpop, Fetchmail)}
 BINARY = {"mbsync-fsync": "mbsync", "mbsync-nofsync": "mbsync", "mpop": "mpop",
           "fetchmail": "fetchmail"}
@@ -1348,7 +1355,7 @@ def main() -> int:
             slow_tools = []
             proxy = None
             if args.delay_ms > 0:
-                slow_names = [n for n in ("mailferry", "mbsync-fsync", "mbsync-nofsync")
+                slow_names = [n for n in ("mailferry", "mailferry-1conn", "mbsync-fsync", "mbsync-nofsync")
                               if n in names and n not in skipped]
                 if slow_names:
                     proxy = DelayProxy(dc.imaps_port, args.delay_ms / 1000)

@@ -325,8 +325,9 @@ class RunTest(unittest.TestCase):
     # -- parallelism --------------------------------------------------------------------
 
     def test_parallel_jobs_respect_the_per_host_budget(self):
-        # Each job waits a second for its password, so that jobs overlap.
-        slow = {"password_command": "sleep 1; printenv PW_GOOD"}
+        # Each job waits a second for its password, so that jobs overlap. One
+        # connection each: the budget counts connections, not jobs.
+        slow = {"password_command": "sleep 1; printenv PW_GOOD", "connections": 1}
         jobs = [{**self.backup_job(f"ip{i}", who), **slow} for i, who in enumerate(["alice", "bob", "carol", "alice"])]
         for job in jobs:
             del job["password_env"]

@@ -241,19 +241,20 @@ TEST_CASE("a job becomes its command's options, secrets only by reference") {
          "insecure": true, "timeout": 9},
         {"name": "m", "kind": "mirror", "source": "imaps://a@h", "target": "imaps://b@g", "cacert": "/ca",
          "source_password_env": "P", "target_oauth2_token_command": "tok --for b", "map": {"INBOX": "In"},
-         "max_delete_percent": 10, "force": true, "state": "/s/state.db", "allow_plaintext": true}
+         "max_delete_percent": 10, "force": true, "state": "/s/state.db", "allow_plaintext": true,
+         "connections": 3}
     ]})");
     REQUIRE_MESSAGE(r.errors.empty(), all_errors(r));
     CHECK(job_arguments(r.file.jobs[0]) ==
           std::vector<std::string>{"backup", "--password-file=/s/pw", "--format=mbox",
                                    "--delete-after-download", "--delete-older-than=30",
-                                   "--insecure", "--timeout=9", "--folder=-x", "--json", "--quiet",
+                                   "--insecure", "--timeout=9", "--connections=1", "--folder=-x", "--json", "--quiet",
                                    "--", "pop3s://a@h", "/etc/mf/-odd"});
     CHECK(job_arguments(r.file.jobs[1]) ==
           std::vector<std::string>{
               "mirror", "--source-password-env=P", "--target-oauth2-token-command=tok --for b",
               "--map=INBOX=In", "--state=/s/state.db", "--max-delete=10", "--force", "--cacert=/ca",
-              "--allow-plaintext", "--json", "--quiet", "--", "imaps://a@h", "imaps://b@g"});
+              "--allow-plaintext", "--connections=3", "--json", "--quiet", "--", "imaps://a@h", "imaps://b@g"});
 }
 
 TEST_CASE("fnv1a64 is the published FNV-1a") {
@@ -327,4 +328,27 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
     CHECK(escape_label_value("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
     auto back = parse_metrics(render_metrics({{"we\"ird\\", true, 0, 1, 0, 0, 0}}, {}, {}));
     CHECK(back["mailferry_job_success"]["we\"ird\\"] == "1");
+}
+
+TEST_CASE("a job's connections default to the commands', are 1 for POP3 and never exceed the host budget") {
+    auto connections = [](const std::string& text) {
+        auto r = parse(text);
+        REQUIRE_MESSAGE(r.errors.empty(), all_errors(r));
+        std::vector<int> out;
+        for (const auto& j : r.file.jobs) out.push_back(j.connections);
+        return out;
+    };
+    CHECK(connections(R"({"jobs": [
+        {"name": "a", "kind": "backup", "source": "imaps://a@h", "archive": "a", "password_env": "P"},
+        {"name": "b", "kind": "backup", "source": "pop3s://a@h", "archive": "b", "password_env": "P", "connections": 8},
+        {"name": "c", "kind": "backup", "source": "imaps://c@h", "archive": "c", "password_env": "P", "connections": 2}
+    ]})") == std::vector<int>{4, 1, 2});
+    CHECK(connections(R"({"max_connections_per_host": 3, "defaults": {"connections": 9}, "jobs": [
+        {"name": "a", "kind": "backup", "source": "imaps://a@h", "archive": "a", "password_env": "P"}
+    ]})") == std::vector<int>{3});
+    for (const char* bad : {"0", "16", "\"4\""}) {
+        auto r = parse(std::string(R"({"jobs": [{"name": "a", "kind": "backup", "source": "imaps://a@h",
+            "archive": "a", "password_env": "P", "connections": )") + bad + "}]}");
+        CHECK_MESSAGE(!r.errors.empty(), bad);
+    }
 }
