@@ -4,6 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <optional>
+#include <unordered_map>
+
 #include <utility>
 
 namespace mf::archive {
@@ -50,11 +53,42 @@ CREATE TABLE IF NOT EXISTS push_map (
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
-// A prepared statement that resets itself, so each call starts clean.
+// Prepared statements, kept for the connection's life: a backup records a
+// row per message, and preparing each time (parsing the SQL) cost more than
+// running it. Keyed by the address of the SQL literal.
+class StmtCache {
+  public:
+    ~StmtCache() {
+        for (auto& [sql, stmt] : m_stmts) sqlite3_finalize(stmt);
+    }
+    void attach(sqlite3* db) { m_db = db; }
+    sqlite3_stmt* get(const char* sql) {
+        auto it = m_stmts.find(sql);
+        if (it != m_stmts.end()) return it->second;
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            return nullptr;
+        }
+        m_stmts.emplace(sql, stmt);
+        return stmt;
+    }
+
+  private:
+    sqlite3* m_db = nullptr;
+    std::unordered_map<const char*, sqlite3_stmt*> m_stmts;
+};
+
+// A cached statement for one use: reset and unbound when it goes out of
+// scope, so each use starts clean.
 class Stmt {
   public:
-    Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr); }
-    ~Stmt() { sqlite3_finalize(m_stmt); }
+    Stmt(StmtCache& cache, const char* sql) : m_stmt(cache.get(sql)) {}
+    ~Stmt() {
+        if (!m_stmt) return;
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
     bool ok() const { return m_stmt != nullptr; }
@@ -80,7 +114,11 @@ class Stmt {
 struct StateDb::Impl {
     sqlite3* db = nullptr;
     std::string path;
-    ~Impl() { sqlite3_close(db); }
+    std::optional<StmtCache> cache; // finalized before the connection closes
+    ~Impl() {
+        cache.reset();
+        sqlite3_close(db);
+    }
 
     Failure error(const std::string& doing) const {
         // Called with a C string or a std::string.
@@ -109,6 +147,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK)
         return std::unexpected(impl->error("cannot open"));
     sqlite3_busy_timeout(impl->db, 5000);
+    impl->cache.emplace().attach(impl->db);
     if (auto s = impl->exec(k_schema, "cannot set up the schema"); !s) return std::unexpected(s.error());
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
@@ -130,23 +169,23 @@ Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
 }
 
 Result<std::string> StateDb::meta(const std::string& key) {
-    Stmt s(m_impl->db, "SELECT value FROM meta WHERE key=?");
+    Stmt s(*m_impl->cache, "SELECT value FROM meta WHERE key=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading " + key));
     s.bind(1, key);
     return s.step() == SQLITE_ROW ? s.text(0) : std::string();
 }
 
 Status StateDb::set_meta(const std::string& key, const std::string& value) {
-    Stmt s(m_impl->db, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
+    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
     s.bind(1, key).bind(2, value);
     return m_impl->run(s, "recording the archive's facts");
 }
 
 Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
-    Stmt ins(m_impl->db, "INSERT OR IGNORE INTO folders (path) VALUES (?)");
+    Stmt ins(*m_impl->cache, "INSERT OR IGNORE INTO folders (path) VALUES (?)");
     ins.bind(1, rel_path);
     if (auto r = m_impl->run(ins, "adding a folder"); !r) return std::unexpected(r.error());
-    Stmt s(m_impl->db, "SELECT key, validity FROM folders WHERE path=?");
+    Stmt s(*m_impl->cache, "SELECT key, validity FROM folders WHERE path=?");
     s.bind(1, rel_path);
     if (!s.ok() || s.step() != SQLITE_ROW) return std::unexpected(m_impl->error("reading a folder"));
     FolderRecord rec;
@@ -157,13 +196,13 @@ Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
 }
 
 Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
-    Stmt s(m_impl->db, "UPDATE folders SET validity=? WHERE key=?");
+    Stmt s(*m_impl->cache, "UPDATE folders SET validity=? WHERE key=?");
     s.bind(1, static_cast<std::int64_t>(validity)).bind(2, folder);
     return m_impl->run(s, "recording UIDVALIDITY");
 }
 
 Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel_path) {
-    Stmt s(m_impl->db, "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
+    Stmt s(*m_impl->cache, "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
                        "FROM folders f WHERE f.path=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading a folder"));
     s.bind(1, rel_path);
@@ -172,13 +211,13 @@ Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel
 }
 
 Status StateDb::set_change_token(std::int64_t folder, const std::string& token) {
-    Stmt s(m_impl->db, "UPDATE folders SET change_token=? WHERE key=?");
+    Stmt s(*m_impl->cache, "UPDATE folders SET change_token=? WHERE key=?");
     s.bind(1, token).bind(2, folder);
     return m_impl->run(s, "recording the change token");
 }
 
 Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::string& error) {
-    Stmt s(m_impl->db, error.empty()
+    Stmt s(*m_impl->cache, error.empty()
                            ? "UPDATE folders SET last_run=?1, last_success=?1, last_error=NULL WHERE key=?2"
                            : "UPDATE folders SET last_run=?1, last_error=?3 WHERE key=?2");
     s.bind(1, when).bind(2, folder);
@@ -187,7 +226,7 @@ Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::stri
 }
 
 Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
-    Stmt s(m_impl->db, "SELECT id, location, flags, keywords, size, message_id, date, source_state FROM messages "
+    Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, message_id, date, source_state FROM messages "
                        "WHERE folder=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
@@ -210,7 +249,7 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
 }
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
-    Stmt s(m_impl->db, "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
+    Stmt s(*m_impl->cache, "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
                        "f.last_run, f.last_success, f.last_error FROM folders f ORDER BY f.path");
     if (!s.ok()) return std::unexpected(m_impl->error("reading folders"));
     std::vector<FolderSummary> out;
@@ -239,7 +278,7 @@ Status StateDb::commit() {
 void StateDb::rollback() { sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
-    Stmt s(m_impl->db, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)");
+    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)");
     s.bind(1, folder).bind(2, m.id).bind(3, m.location).bind(4, m.flags.system);
     s.bind(5, join_keywords(m.flags.keywords)).bind(6, static_cast<std::int64_t>(m.size));
     s.bind(7, m.message_id).bind(8, m.date).bind(9, m.source_state);
@@ -247,32 +286,32 @@ Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
 }
 
 Status StateDb::set_flags(std::int64_t folder, const std::string& id, const Flags& flags) {
-    Stmt s(m_impl->db, "UPDATE messages SET flags=?, keywords=? WHERE folder=? AND id=?");
+    Stmt s(*m_impl->cache, "UPDATE messages SET flags=?, keywords=? WHERE folder=? AND id=?");
     s.bind(1, flags.system).bind(2, join_keywords(flags.keywords)).bind(3, folder).bind(4, id);
     return m_impl->run(s, "recording flags");
 }
 
 Status StateDb::set_source_state(std::int64_t folder, const std::string& id, std::uint8_t state) {
-    Stmt s(m_impl->db, "UPDATE messages SET source_state=? WHERE folder=? AND id=?");
+    Stmt s(*m_impl->cache, "UPDATE messages SET source_state=? WHERE folder=? AND id=?");
     s.bind(1, state).bind(2, folder).bind(3, id);
     return m_impl->run(s, "recording the source's state");
 }
 
 Status StateDb::remove(std::int64_t folder, const std::string& id) {
-    Stmt s(m_impl->db, "DELETE FROM messages WHERE folder=? AND id=?");
+    Stmt s(*m_impl->cache, "DELETE FROM messages WHERE folder=? AND id=?");
     s.bind(1, folder).bind(2, id);
     return m_impl->run(s, "forgetting a message");
 }
 
 Status StateDb::remove_all(std::int64_t folder) {
-    Stmt s(m_impl->db, "DELETE FROM messages WHERE folder=?");
+    Stmt s(*m_impl->cache, "DELETE FROM messages WHERE folder=?");
     s.bind(1, folder);
     return m_impl->run(s, "forgetting a folder's messages");
 }
 
 Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
     PushFolder out;
-    Stmt f(m_impl->db, "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
+    Stmt f(*m_impl->cache, "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
     if (!f.ok()) return std::unexpected(m_impl->error("reading push state"));
     f.bind(1, folder);
     if (f.step() == SQLITE_ROW) {
@@ -280,7 +319,7 @@ Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
         out.source_validity = static_cast<std::uint32_t>(f.integer(0));
         out.target_validity = static_cast<std::uint32_t>(f.integer(1));
     }
-    Stmt m(m_impl->db, "SELECT source_id, uid FROM push_map WHERE folder=?");
+    Stmt m(*m_impl->cache, "SELECT source_id, uid FROM push_map WHERE folder=?");
     if (!m.ok()) return std::unexpected(m_impl->error("reading push state"));
     m.bind(1, folder);
     int rc;
@@ -291,10 +330,10 @@ Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
 
 Status StateDb::push_reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) {
     if (auto s = begin(); !s) return s;
-    Stmt d(m_impl->db, "DELETE FROM push_map WHERE folder=?");
+    Stmt d(*m_impl->cache, "DELETE FROM push_map WHERE folder=?");
     d.bind(1, folder);
     Status s = m_impl->run(d, "resetting push state");
-    Stmt f(m_impl->db, "INSERT OR REPLACE INTO push_folders VALUES (?,?,?)");
+    Stmt f(*m_impl->cache, "INSERT OR REPLACE INTO push_folders VALUES (?,?,?)");
     f.bind(1, folder).bind(2, static_cast<std::int64_t>(source_validity)).bind(3, static_cast<std::int64_t>(target_validity));
     if (s) s = m_impl->run(f, "resetting push state");
     if (s) s = commit();
@@ -303,7 +342,7 @@ Status StateDb::push_reset(const std::string& folder, std::uint32_t source_valid
 }
 
 Status StateDb::push_record(const std::string& folder, const std::string& id, std::uint32_t uid) {
-    Stmt s(m_impl->db, "INSERT OR REPLACE INTO push_map VALUES (?,?,?)");
+    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO push_map VALUES (?,?,?)");
     s.bind(1, folder).bind(2, id).bind(3, static_cast<std::int64_t>(uid));
     auto r = m_impl->run(s, "recording a copied message");
     if (r) test::durable_step("push mapping recorded");
@@ -311,7 +350,7 @@ Status StateDb::push_record(const std::string& folder, const std::string& id, st
 }
 
 Status StateDb::push_forget(const std::string& folder, const std::string& id) {
-    Stmt s(m_impl->db, "DELETE FROM push_map WHERE folder=? AND source_id=?");
+    Stmt s(*m_impl->cache, "DELETE FROM push_map WHERE folder=? AND source_id=?");
     s.bind(1, folder).bind(2, id);
     return m_impl->run(s, "forgetting a copied message");
 }

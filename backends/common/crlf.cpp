@@ -13,28 +13,34 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
         if (in[0] == '\n') i = 1;
         m_pending_cr = false;
     }
-    while (i < in.size()) {
-        // Copy runs without CR in one go: this is the hot loop of a backup.
-        // Every LF inside such a run is a bare LF.
-        const void* cr = std::memchr(in.data() + i, '\r', in.size() - i);
-        std::size_t stop = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - in.data())
-                              : in.size();
-        std::string_view run = in.substr(i, stop - i);
-        m_bare_lf += static_cast<std::uint64_t>(std::count(run.begin(), run.end(), '\n'));
-        out.append(run);
-        if (stop == in.size()) break;
-        if (stop + 1 == in.size()) {
-            m_pending_cr = true;
-            break;
+    // The output is never longer than the input: convert straight into the
+    // string's own buffer, one pass, no zero-filling. This is the hot loop of
+    // a backup.
+    std::size_t base = out.size();
+    out.resize_and_overwrite(base + (in.size() - i), [&](char* buf, std::size_t) {
+        char* o = buf + base;
+        const char* p = in.data() + i;
+        const char* end = in.data() + in.size();
+        while (p < end) {
+            // A run without CR is copied in one go; an LF inside it is bare.
+            auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)));
+            const char* stop = cr ? cr : end;
+            auto n = static_cast<std::size_t>(stop - p);
+            std::memcpy(o, p, n);
+            if (std::memchr(p, '\n', n)) m_bare_lf += static_cast<std::uint64_t>(std::count(p, stop, '\n'));
+            o += n;
+            p = stop;
+            if (p == end) break;
+            if (p + 1 == end) { // the CR's partner is in the next chunk
+                m_pending_cr = true;
+                break;
+            }
+            bool pair = p[1] == '\n';
+            *o++ = pair ? '\n' : '\r';
+            p += pair ? 2 : 1;
         }
-        if (in[stop + 1] == '\n') {
-            out += '\n';
-            i = stop + 2;
-        } else {
-            out += '\r';
-            i = stop + 1;
-        }
-    }
+        return static_cast<std::size_t>(o - buf);
+    });
 }
 
 void LfToCrlf::feed(std::string_view in, std::string& out) {
