@@ -52,3 +52,49 @@ TEST_CASE("LF to CRLF undoes CRLF to LF for CRLF-only messages") {
         }
     }
 }
+
+namespace {
+// The rule, one byte at a time: CR LF -> LF, anything else unchanged; an LF
+// not after a CR is bare.
+std::string reference(std::string_view in, std::uint64_t& bare) {
+    std::string out;
+    bare = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;
+        if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) ++bare;
+        out += in[i];
+    }
+    return out;
+}
+} // namespace
+
+TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chunks") {
+    // Long enough for the 16-byte block path, with CR and LF dense or rare,
+    // paired or alone, and chunk edges anywhere (inside a pair, too).
+    std::uint64_t seed = 12345;
+    auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; };
+    for (int round = 0; round < 400; ++round) {
+        std::size_t len = next() % 300;
+        unsigned density = 2 + static_cast<unsigned>(next() % 40);
+        std::string in;
+        for (std::size_t i = 0; i < len; ++i) {
+            auto r = next() % density;
+            if (r == 0) in += '\r';
+            else if (r == 1) in += '\n';
+            else if (r == 2) in += "\r\n";
+            else in += static_cast<char>('a' + next() % 26);
+        }
+        std::uint64_t want_bare = 0;
+        std::string want = reference(in, want_bare);
+        CrlfToLf c;
+        std::string out = "prefix:";
+        for (std::size_t at = 0; at < in.size();) {
+            std::size_t n = std::min<std::size_t>(in.size() - at, 1 + next() % 70);
+            c.feed(std::string_view(in).substr(at, n), out);
+            at += n;
+        }
+        c.finish(out);
+        REQUIRE(out == "prefix:" + want);
+        CHECK(c.bare_lf() == want_bare);
+    }
+}
