@@ -29,12 +29,10 @@ namespace mf::cli {
 
 namespace {
 
-// What one worker holds open: a source, a target and a handle on the push
-// state; destroyed in reverse order.
+// What one worker holds open: a source and a target; destroyed in reverse
+// order. The push state is shared (PushSetup::shared_state).
 struct PushLane {
     std::unique_ptr<archive::Archive> archive; // an extra handle on an mbox archive
-    std::unique_ptr<archive::StateDb> db;
-    std::unique_ptr<PushState> state;
     std::unique_ptr<Source> source;
     std::unique_ptr<Target> target;
 };
@@ -47,6 +45,9 @@ struct PushSetup {
     std::string state_path;
     std::optional<net::Endpoint> source_endpoint; // an account; else an archive
     std::optional<net::Endpoint> target_endpoint;
+    std::unique_ptr<archive::StateDb> db;
+    std::unique_ptr<PushState> state;        // over db
+    std::unique_ptr<PushState> shared_state; // state, for several workers at once
     PushLane first;
 };
 
@@ -91,10 +92,6 @@ Status open_lane_source(const PushArgs& args, const PushSetup& setup, PushLane& 
 
 Result<std::unique_ptr<PushLane>> open_lane(const PushArgs& args, const PushSetup& setup) {
     auto lane = std::make_unique<PushLane>();
-    auto db = archive::StateDb::open(setup.state_path);
-    if (!db) return std::unexpected(db.error());
-    lane->db = std::move(*db);
-    lane->state = std::make_unique<archive::DbPushState>(*lane->db);
     if (auto s = open_lane_source(args, setup, *lane); !s) return std::unexpected(s.error());
     auto target = connect_target(*setup.target_endpoint, args.target.debug);
     if (!target) return std::unexpected(target.error());
@@ -167,8 +164,9 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
     if (!s) return std::unexpected(s.error());
     auto db = archive::StateDb::open(setup->state_path);
     if (!db) return std::unexpected(db.error());
-    setup->first.db = std::move(*db);
-    setup->first.state = std::make_unique<archive::DbPushState>(*setup->first.db);
+    setup->db = std::move(*db);
+    setup->state = std::make_unique<archive::DbPushState>(*setup->db);
+    setup->shared_state = std::make_unique<LockedPushState>(*setup->state);
     auto target = connect_target(*target_endpoint, args.target.debug);
     if (!target) return std::unexpected(target.error());
     setup->first.target = std::move(*target);
@@ -180,21 +178,23 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
 // setup's lane (kept for what comes after: removing vanished folders).
 class PushWorker : public FolderWorker {
   public:
-    PushWorker(PushLane& lane, const FolderMap& map, const PushArgs& args, const PushRunOptions& options)
-        : m_lane(lane), m_map(map), m_args(args), m_options(options) {}
-    PushWorker(std::unique_ptr<PushLane> own, const FolderMap& map, const PushArgs& args,
+    PushWorker(PushLane& lane, PushState& state, const FolderMap& map, const PushArgs& args,
                const PushRunOptions& options)
-        : m_own(std::move(own)), m_lane(*m_own), m_map(map), m_args(args), m_options(options) {}
+        : m_lane(lane), m_state(state), m_map(map), m_args(args), m_options(options) {}
+    PushWorker(std::unique_ptr<PushLane> own, PushState& state, const FolderMap& map, const PushArgs& args,
+               const PushRunOptions& options)
+        : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_args(args), m_options(options) {}
 
     FolderOutcome run(const FolderInfo& from, Progress& progress) override {
         FolderInfo to = m_map.apply(from);
         if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
-        return push_folder(*m_lane.source, *m_lane.target, *m_lane.state, from, to, m_options, progress);
+        return push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
     }
 
   private:
     std::unique_ptr<PushLane> m_own;
     PushLane& m_lane;
+    PushState& m_state;
     const FolderMap& m_map;
     const PushArgs& m_args;
     const PushRunOptions& m_options;
@@ -287,9 +287,9 @@ int run_push(const PushArgs& args) {
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto lane = open_lane(args, setup);
         if (!lane) return std::unexpected(lane.error());
-        return std::make_unique<PushWorker>(std::move(*lane), *map, args, options);
+        return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, args, options);
     };
-    auto first = std::make_unique<PushWorker>(setup.first, *map, args, options);
+    auto first = std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, args, options);
     add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress),
                  report, progress);
     if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())

@@ -1,6 +1,7 @@
 #include "sync/parallel.h"
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -8,13 +9,18 @@ namespace mf {
 
 namespace {
 
-// The workers report through one Progress; this makes its calls one at a time.
+// The workers report through one Progress; this makes its calls one at a
+// time. It also sees when a folder has real work in it, which is when more
+// connections are worth opening (see run_folders).
 class LockedProgress : public Progress {
   public:
-    explicit LockedProgress(Progress& inner) : m_inner(inner) {}
+    LockedProgress(Progress& inner, std::function<void()> on_work) : m_inner(inner), m_on_work(std::move(on_work)) {}
     void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes) override {
-        std::lock_guard lock(m_mutex);
-        m_inner.folder_started(folder, messages, bytes);
+        {
+            std::lock_guard lock(m_mutex);
+            m_inner.folder_started(folder, messages, bytes);
+        }
+        if (messages >= k_share_messages || bytes >= k_share_bytes) m_on_work();
     }
     void message_done(std::uint64_t bytes) override {
         std::lock_guard lock(m_mutex);
@@ -29,8 +35,13 @@ class LockedProgress : public Progress {
         m_inner.note(line);
     }
 
+    // Below this, a folder is done before another connection could log in.
+    static constexpr std::size_t k_share_messages = 64;
+    static constexpr std::uint64_t k_share_bytes = 4u << 20;
+
   private:
     Progress& m_inner;
+    std::function<void()> m_on_work;
     std::mutex m_mutex;
 };
 
@@ -90,15 +101,47 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
         pool.work(std::move(first), nullptr);
         return pool.take();
     }
-    LockedProgress locked(progress);
-    Pool pool(folders, locked);
-    std::size_t extra = std::min(workers, folders.size()) - 1;
+    // The extra connections open only once a folder turns out to hold work:
+    // a run with nothing new (the usual cron run) stays on one connection
+    // and pays for no more logins.
     std::vector<std::jthread> threads;
-    threads.reserve(extra);
-    for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { pool.work(nullptr, &more); });
+    std::once_flag launched;
+    Pool* shared = nullptr;
+    auto launch = [&] {
+        std::call_once(launched, [&] {
+            std::size_t extra = std::min(workers, folders.size()) - 1;
+            threads.reserve(extra);
+            for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { shared->work(nullptr, &more); });
+        });
+    };
+    LockedProgress locked(progress, launch);
+    Pool pool(folders, locked);
+    shared = &pool;
     pool.work(std::move(first), nullptr); // the first worker runs on this thread
+    std::call_once(launched, [] {});      // no launch from now on
     threads.clear();                      // joins
     return pool.take();
+}
+
+Result<PushMapping> LockedPushState::load(const std::string& folder) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.load(folder);
+}
+
+Status LockedPushState::reset(const std::string& folder, std::uint32_t source_validity,
+                              std::uint32_t target_validity) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.reset(folder, source_validity, target_validity);
+}
+
+Status LockedPushState::record(const std::string& folder, const std::string& source_id, std::uint32_t uid) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.record(folder, source_id, uid);
+}
+
+Status LockedPushState::forget(const std::string& folder, const std::string& source_id) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.forget(folder, source_id);
 }
 
 } // namespace mf

@@ -6,9 +6,11 @@
 #pragma once
 
 #include "sync/backup.h"
+#include "sync/target.h"
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,5 +43,22 @@ struct ParallelOutcome {
 // folder it is on.
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
                             const WorkerFactory& more, std::size_t workers, Progress& progress);
+
+// One PushState for several workers, a call at a time. Each record is a
+// tiny transaction: on one shared handle they take turns in microseconds,
+// where separate database connections would collide on the write lock and
+// sleep in SQLite's busy handler.
+class LockedPushState : public PushState {
+  public:
+    explicit LockedPushState(PushState& inner) : m_inner(inner) {}
+    Result<PushMapping> load(const std::string& folder) override;
+    Status reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) override;
+    Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) override;
+    Status forget(const std::string& folder, const std::string& source_id) override;
+
+  private:
+    PushState& m_inner;
+    std::mutex m_mutex;
+};
 
 } // namespace mf

@@ -119,12 +119,32 @@ class ImapBackupFaultsTest(_Base):
         self.assert_complete(server)
         return r
 
+    def add_bulk(self, folder, n=70):
+        self.src.save_many(self.user, folder, [make_message(1000 + i, subject=f"Bulk {i}") for i in range(n)])
+
+    def test_no_extra_connection_when_there_is_little_to_do(self):
+        load_mailbox(self.src, self.user)
+        with FaultProxy(self.src.imap_port, hide_starttls=True) as proxy:
+            r = self.backup(proxy.port, "imap", ("--connections", "4"))
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(proxy.accepted, 1, "9 messages do not need a second login")
+        self.add_bulk("INBOX")
+        self.add_bulk("Work")
+        with FaultProxy(self.src.imap_port, hide_starttls=True) as proxy:
+            r = self.backup(proxy.port, "imap", ("--connections", "4"))
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(proxy.accepted, 2, "70 new messages in each of 2 folders: a second connection")
+        self.assert_complete(self.server())
+
     def test_a_lost_extra_connection_leaves_the_other_folders_done(self):
         # Two folders on two connections; the second connection is cut inside
         # a message: its folder fails, the first connection's is complete.
         # The first connection trickles its first folder's messages, so the
-        # second one surely gets a folder to lose.
+        # second one surely gets a folder to lose. Extra connections open
+        # only for a folder with work enough (64 messages): INBOX gets 70.
         load_mailbox(self.src, self.user)
+        self.add_bulk("INBOX")
+        self.add_bulk("Work")
         server = self.server()
         with FaultProxy(self.src.imap_port, Fault("s2c", "trickle", pattern=b"BODY[] {", delay=0.0005, connection=0),
                         Fault("s2c", "cut", pattern=b"BODY[] {", offset=100, connection=1),
@@ -145,6 +165,8 @@ class ImapBackupFaultsTest(_Base):
 
     def test_an_extra_connection_that_cannot_open_is_not_a_failure(self):
         load_mailbox(self.src, self.user)
+        self.add_bulk("INBOX")
+        self.add_bulk("Work")
         server = self.server()
         with FaultProxy(self.src.imap_port, Fault("s2c", "cut", at=10), hide_starttls=True,
                         connections={1}) as proxy:

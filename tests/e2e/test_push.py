@@ -139,6 +139,11 @@ class PushTest(unittest.TestCase):
         bodies = [make_message(i, size=random.Random(i).randrange(2000, 40000)) for i in range(800)]
         bodies.append(b"Subject: no id\r\n\r\nsame body\r\n")
         self.src.save_many(self.user, "INBOX", bodies)
+        # A second folder, so that kills also land while two folders are
+        # pushed at once on two pairs of connections.
+        self.src.create_folder(self.user, "Work")
+        self.src.save_many(self.user, "Work", [make_message(2000 + i, size=random.Random(i).randrange(2000, 40000))
+                                               for i in range(300)])
         args = [mailferry_path(), "migrate", self.src.url("imaps", self.user), self.dst.url("imaps", self.target_user),
                 "--source-cacert", self.src.cacert, "--target-cacert", self.dst.cacert,
                 "--source-password-env", "MF_TEST_PASSWORD", "--target-password-env", "MF_TEST_PASSWORD",
@@ -151,11 +156,35 @@ class PushTest(unittest.TestCase):
             p.send_signal(signal.SIGKILL)
             p.wait()
         self.push("migrate", self.src.url("imaps", self.user))
-        self.assert_same(["INBOX"])
+        self.assert_same(["INBOX", "Work"])
         # Also after the state is lost: recognised by content, nothing copied twice.
         os.unlink(self.state)
         self.assertEqual(self.push("migrate", self.src.url("imaps", self.user))["totals"]["fetched"], 0)
-        self.assert_same(["INBOX"])
+        self.assert_same(["INBOX", "Work"])
+
+    def test_several_folders_at_once_on_several_connections(self):
+        folders = ["INBOX", "Work", "Work/Projects", "Sent"]
+        for k, folder in enumerate(folders):
+            if folder != "INBOX":
+                self.src.create_folder(self.user, folder)
+            self.src.save_many(self.user, folder, [make_message(1000 * k + i) for i in range(80)])
+            self.src.add_flags(self.user, folder, 3, "\\Seen \\Flagged")
+        url = self.src.url("imaps", self.user)
+        report = self.push("migrate", url, "--connections", "3", "--debug")
+        self.assertEqual(report["totals"]["fetched"], 320)
+        self.assert_same(folders)
+        archive = self.backup("--format", "mbox", "--connections", "3")
+        self.dst.add_user("r" + self.target_user, PASSWORD)
+        r = run_mailferry(["restore", archive, self.dst.url("imaps", "r" + self.target_user),
+                           "--cacert", self.dst.cacert, "--target-password-env", "MF_TEST_PASSWORD",
+                           "--connections", "3", "--debug", "--json"], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(json.loads(r.stdout)["totals"]["fetched"], 320)
+        self.assertGreaterEqual(r.stderr.count("Connected to"), 2, "the restore used one connection only")
+        for f in folders:
+            self.assertEqual(content(self.src, self.user, f),
+                             content(self.dst, "r" + self.target_user, self.target_name(f)), f)
+        self.assertEqual(self.push("migrate", url, "--connections", "3")["totals"]["fetched"], 0)
 
     def test_mirror_follows_deletions_and_flags_behind_a_guard(self):
         for i in range(20):
