@@ -44,9 +44,10 @@ and the server's unseen count before -> after.  os.sync() runs before every
 step so nobody pays for another's dirty pages.
 
 With --delay-ms D > 0 a second section runs mailferry and mbsync (both FSync
-settings) through a TCP proxy (threads, in this file) that adds D ms each way,
-on fresh clones.  If `mailferry --help` lists `restore`, an upload comparison
-(mailferry restore vs mbsync Maildir -> IMAP push) runs too.
+settings) through a TCP proxy that adds D ms each way (delayproxy.c, compiled
+at start; a Python one in this file if that fails), on fresh clones.  If
+`mailferry --help` lists `restore`, an upload comparison (mailferry restore vs
+mbsync Maildir -> IMAP push) runs too.
 
 It is a benchmark, not a test: nothing is asserted about time.  The exit
 status is 1 only if a tool crashed (unexpected exit status) or its result
@@ -64,6 +65,7 @@ import platform
 import queue
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -829,9 +831,65 @@ BINARY = {"mbsync-fsync": "mbsync", "mbsync-nofsync": "mbsync", "mpop": "mpop",
 
 # ---------------------------------------------------------------------------
 # a TCP proxy that adds latency (not a bandwidth limit: data keeps flowing,
-# every chunk just arrives D ms later)
+# every chunk just arrives D ms later): delayproxy.c, compiled into the work
+# directory; DelayProxy below (Python threads) only if that fails: its pump
+# threads share the GIL, and its queues are bounded in chunks, not bytes
+
+class CDelayProxy:
+    kind = "C delayproxy"
+
+    def __init__(self, exe: str, target_port: int, delay_ms: float, work: str):
+        self.err_path = os.path.join(work, "delayproxy.err")
+        with open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen([exe, f"{delay_ms:g}", str(target_port)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=err)
+        try:
+            ready, _, _ = select.select([self.p.stdout], [], [], 10)
+            line = self.p.stdout.readline() if ready else b""
+            self.port = int(line)
+        except ValueError:
+            self.close()
+            raise OSError(f"delayproxy did not start (see {self.err_path})") from None
+
+    def close(self):
+        """Stop our proxy by its PID (SIGTERM, then SIGKILL); say if it died early."""
+        if self.p.returncode is not None:
+            return
+        early = self.p.poll()
+        if early is not None:
+            log(f"delayproxy had exited on its own with status {early} (see {self.err_path})")
+        else:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.p.stdout.close()
+
+
+def start_delay_proxy(work: str, target_port: int, delay_ms: float):
+    """The C proxy if it compiles and starts, else the Python one."""
+    src = os.path.join(HERE, "delayproxy.c")
+    exe = os.path.join(work, "delayproxy")
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    why = "no C compiler"
+    if cc:
+        r = subprocess.run([cc, "-O2", "-pthread", "-o", exe, src], capture_output=True, text=True)
+        why = f"{os.path.basename(cc)} failed: {r.stderr.strip()[-300:]}" if r.returncode else ""
+    if not why:
+        try:
+            return CDelayProxy(exe, target_port, delay_ms, work)
+        except OSError as e:
+            why = str(e)
+    log(f"slow link: falling back to the Python delay proxy ({why})")
+    return DelayProxy(target_port, delay_ms / 1000)
+
 
 class DelayProxy:
+    kind = "Python threads (fallback)"
+
     def __init__(self, target_port: int, delay_s: float):
         self.target = ("127.0.0.1", target_port)
         self.delay = delay_s
@@ -1316,6 +1374,7 @@ def main() -> int:
     machine = machine_text(ctx.work)
     t_start = time.monotonic()
     skipped: dict[str, str] = {}
+    proxy = None
     try:
         n_users = len(names) + 3 + (3 if args.delay_ms > 0 else 0)
         root = server_root(args, n_users)
@@ -1353,12 +1412,12 @@ def main() -> int:
                     clone_user(dc, "base", user)
                 tools.append(TOOL_CLASSES[name](ctx, user))
             slow_tools = []
-            proxy = None
             if args.delay_ms > 0:
                 slow_names = [n for n in ("mailferry", "mailferry-1conn", "mbsync-fsync", "mbsync-nofsync")
                               if n in names and n not in skipped]
                 if slow_names:
-                    proxy = DelayProxy(dc.imaps_port, args.delay_ms / 1000)
+                    proxy = start_delay_proxy(ctx.work, dc.imaps_port, args.delay_ms)
+                    log(f"slow link: delay proxy {proxy.kind} on port {proxy.port}")
                     for name in slow_names:
                         clone_user(dc, "base", "s-" + name)
                         slow_tools.append(TOOL_CLASSES[name](ctx, "s-" + name, port=proxy.port,
@@ -1409,7 +1468,8 @@ def main() -> int:
         print(fmt_table(rows))
         if slow:
             print()
-            print(f"slow link: every byte {args.delay_ms:g} ms late each way (TCP proxy, IMAPS)")
+            print(f"slow link: every byte {args.delay_ms:g} ms late each way "
+                  f"(TCP proxy: {proxy.kind}; IMAPS)")
             print(fmt_table([slow_raw[(t.label, st)] for t in slow_tools for st in STEPS
                              if (t.label, st) in slow_raw]))
         print()
@@ -1437,6 +1497,8 @@ def main() -> int:
             print(f"work directory kept: {ctx.work}")
         return 1 if failed or ctx.failed else 0
     finally:
+        if proxy is not None:
+            proxy.close()
         if not args.keep:
             log("removing the work directory")
             remove_tree(ctx.work)
