@@ -139,6 +139,16 @@ Status LockedPushState::record(const std::string& folder, const std::string& sou
     return m_inner.record(folder, source_id, uid);
 }
 
+Status LockedPushState::set_copying(const std::string& folder, bool copying) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.set_copying(folder, copying);
+}
+
+Result<bool> LockedPushState::copying(const std::string& folder) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.copying(folder);
+}
+
 Status LockedPushState::forget(const std::string& folder, const std::string& source_id) {
     std::lock_guard lock(m_mutex);
     return m_inner.forget(folder, source_id);

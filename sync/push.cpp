@@ -1,6 +1,7 @@
 #include "sync/push.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace mf {
 
@@ -82,6 +83,27 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
     return target.flush();
 }
 
+// A run that died (killed, or its connection lost) may have left appends on
+// the wire that the server is still storing: its process goes on after the
+// client is gone. Planning now would miss them and copy them again. So after
+// an interrupted run, wait until the target folder stops changing.
+Result<TargetFolder> settle_target(Target& target, const FolderInfo& to, TargetFolder folder,
+                                   const PushRunOptions& options, Progress& progress) {
+    progress.note(to.display() + ": the last run was interrupted; waiting until the target has stored what it sent");
+    auto waited = std::chrono::milliseconds(0);
+    while (waited < options.settle_limit) {
+        std::this_thread::sleep_for(options.settle_quiet);
+        waited += options.settle_quiet;
+        auto again = target.open(to);
+        if (!again) return again;
+        bool same = again->messages.size() == folder.messages.size() &&
+                    (folder.messages.empty() || again->messages.back().uid == folder.messages.back().uid);
+        folder = std::move(*again);
+        if (same) break;
+    }
+    return folder;
+}
+
 } // namespace
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,
@@ -101,6 +123,12 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     auto folder = open_target(target, to, options.dry_run);
     if (!folder) return failed(folder.error());
     const std::string key = from.display();
+    auto interrupted = state.copying(key);
+    if (!interrupted) return failed(interrupted.error());
+    if (*interrupted && !options.dry_run && folder->exists) {
+        folder = settle_target(target, to, std::move(*folder), options, progress);
+        if (!folder) return failed(folder.error());
+    }
     auto mapping = load_mapping(state, key, *snap, *folder, options.dry_run);
     if (!mapping) return failed(mapping.error());
     auto keys = match_keys(source, target, *snap, *folder, *mapping);
@@ -127,6 +155,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = target.set_flags(uid, flags); !s) return failed(s.error());
         ++report.flags_updated;
     }
+    if (!plan.copy.empty())
+        if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
     report.fetched = recorder.count();
@@ -136,6 +166,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return failed(copied.error());
     }
     report.vanished = plan.copy.size() - std::min(plan.copy.size(), report.fetched);
+    if (!plan.copy.empty() || *interrupted)
+        if (auto s = state.set_copying(key, false); !s) return failed(s.error());
     if (!plan.remove.empty()) {
         if (auto s = target.remove(plan.remove); !s) return failed(s.error());
         report.deleted = plan.remove.size();

@@ -8,6 +8,8 @@
 #include "sync/push_plan.h"
 #include "sync/target.h"
 
+#include <chrono>
+
 namespace mf {
 
 struct PushRunOptions {
@@ -16,6 +18,10 @@ struct PushRunOptions {
     double max_delete_share = 0.5; // mirror guard, see mirror_guard()
     bool force = false;            // override the guard
     std::size_t fetch_chunk = 2000;
+    // After an interrupted run: how long the target must stay unchanged
+    // before it is compared with the source (see settle_target).
+    std::chrono::milliseconds settle_quiet{500};
+    std::chrono::milliseconds settle_limit{10000};
 };
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,

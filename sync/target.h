@@ -76,6 +76,10 @@ class PushState {
                          std::uint32_t target_validity) = 0;
     virtual Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) = 0;
     virtual Status forget(const std::string& folder, const std::string& source_id) = 0;
+    // Set while appends to `folder` may be unconfirmed; still set at the
+    // start of a run, it says the last run did not finish copying.
+    virtual Status set_copying(const std::string& folder, bool copying) = 0;
+    virtual Result<bool> copying(const std::string& folder) = 0;
 };
 
 } // namespace mf

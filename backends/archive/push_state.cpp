@@ -24,4 +24,15 @@ Status DbPushState::forget(const std::string& folder, const std::string& source_
     return m_db.push_forget(folder, source_id);
 }
 
+// Kept with the archive's facts (the meta table): no schema change.
+Status DbPushState::set_copying(const std::string& folder, bool copying) {
+    return m_db.set_meta("copying:" + folder, copying ? "1" : "");
+}
+
+Result<bool> DbPushState::copying(const std::string& folder) {
+    auto v = m_db.meta("copying:" + folder);
+    if (!v) return std::unexpected(v.error());
+    return *v == "1";
+}
+
 } // namespace mf::archive

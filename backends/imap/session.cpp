@@ -78,22 +78,42 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
 }
 
 Result<std::string> Session::send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write) {
+    auto tag = open_command(prefix);
+    if (!tag) return tag;
+    if (auto s = add_literal("", size, write); !s) return std::unexpected(s.error());
+    if (auto s = close_command(); !s) return std::unexpected(s.error());
+    return tag;
+}
+
+Result<std::string> Session::open_command(std::string_view prefix) {
     std::string tag = next_tag();
-    std::string head = tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + "+}";
-    trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");
-    if (auto s = m_conn->send_all(head + "\r\n"); !s) return std::unexpected(s.error());
+    std::string head = tag + ' ' + std::string(prefix);
+    trace(net::TraceKind::sent, head + " ...");
+    if (auto s = m_conn->send_all(head); !s) return std::unexpected(s.error());
+    return tag;
+}
+
+Status Session::add_literal(std::string_view part, std::uint64_t size, const LiteralWriter& write) {
+    std::string head(part);
+    head.append(" {").append(std::to_string(size)).append("+}");
+    trace(net::TraceKind::sent, "... " + head + " <" + std::to_string(size) + " octets>");
+    head.append("\r\n");
+    if (auto s = m_conn->send_all(head); !s) return s;
     std::uint64_t sent = 0;
     auto send = [&](std::string_view bytes) -> Status {
         sent += bytes.size();
         return m_conn->send_all(bytes);
     };
-    if (auto s = write(send); !s) return std::unexpected(s.error());
+    if (auto s = write(send); !s) return s;
     if (sent != size)
+        // The literal length is a promise to the server; breaking it would
+        // desynchronise the session, so end it instead.
         return fail(ErrorKind::local_io, Scope::account,
                     "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
-    if (auto s = m_conn->send_all("\r\n"); !s) return std::unexpected(s.error());
-    return tag;
+    return {};
 }
+
+Status Session::close_command() { return m_conn->send_all("\r\n"); }
 
 Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged) {
     return read_until("", on_untagged, nullptr, false);

@@ -49,6 +49,13 @@ class Session : private ByteStream {
     // waiting for its answer and returns its tag; read_tagged() then reads
     // until the next tagged answer, whichever command it belongs to.
     Result<std::string> send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write);
+    // The same in parts, for one command with several literals (MULTIAPPEND,
+    // RFC 3502; LITERAL+ only): open_command sends the tag and `prefix`;
+    // each add_literal sends `part`, then a literal; close_command ends the
+    // command line. The answer is read with read_tagged().
+    Result<std::string> open_command(std::string_view prefix);
+    Status add_literal(std::string_view part, std::uint64_t size, const LiteralWriter& write);
+    Status close_command();
     Result<Response> read_tagged(const UntaggedHandler& on_untagged = {});
 
     bool has(std::string_view capability) const; // case-insensitive
@@ -64,7 +71,10 @@ class Session : private ByteStream {
     // `until_continuation`, a "+" continuation, returned as such).
     Result<Response> read_until(const std::string& tag, const UntaggedHandler& on_untagged,
                                 LiteralHandler* literals, bool until_continuation);
-    std::string next_tag() { return "M" + std::to_string(m_next_tag++); }
+    std::string next_tag() {
+        std::string tag = std::to_string(m_next_tag++);
+        return tag.insert(0, 1, 'M'); // not "M" + ...: g++ 12 -O3 warns falsely (-Wrestrict)
+    }
     void trace(net::TraceKind kind, std::string_view line) const;
 
     std::unique_ptr<net::Connection> m_conn;

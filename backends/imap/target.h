@@ -50,4 +50,9 @@ class ImapTarget : public Target {
     std::set<std::string> m_keywords_allowed;
 };
 
+// "1:3,7" -> 1 2 3 7, in order (RFC 4315 gives a MULTIAPPEND's UIDs in the
+// order of its messages; a range may be written high:low). Empty if
+// malformed or naming more than `limit` UIDs.
+std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limit);
+
 } // namespace mf::imap

@@ -40,6 +40,8 @@ HOST = "127.0.0.1"
 
 # The server's capability words that would start TLS on a plain port.
 _STARTTLS_REWRITES = [(b" STARTTLS", b" XSTARTTLS"), (b"\r\nSTLS\r\n", b"\r\nXSTLS\r\n")]
+# hide_multiappend: the client then sends one APPEND per message.
+_MULTIAPPEND_REWRITES = [(b" MULTIAPPEND", b" XMULTIAPPEND")]
 
 
 @dataclasses.dataclass
@@ -134,7 +136,10 @@ class _Link:
     def _pump(self, direction: str, src: socket.socket, dst: socket.socket, triggers: list) -> None:
         history = bytearray()     # everything read from src (tests move little data)
         sent = 0                  # bytes of history forwarded to dst
-        rewrite = self.proxy.hide_starttls and direction == "s2c"
+        rewrites = []
+        if direction == "s2c":
+            rewrites = (_STARTTLS_REWRITES if self.proxy.hide_starttls else []) + \
+                       (_MULTIAPPEND_REWRITES if self.proxy.hide_multiappend else [])
         try:
             while not self.closed.is_set():
                 ready, _, _ = select.select([src], [], [], 0.2)
@@ -145,9 +150,8 @@ class _Link:
                         data = b""
                     if not data:
                         break
-                    if rewrite:
-                        for old, new in _STARTTLS_REWRITES:
-                            data = data.replace(old, new)
+                    for old, new in rewrites:
+                        data = data.replace(old, new)
                     history += data
                 for t in triggers:
                     t.locate(history)
@@ -211,12 +215,14 @@ class _Link:
 
 class FaultProxy:
     def __init__(self, target_port: int, *faults: Fault, target_host: str = HOST,
-                 connections: set | None = None, hide_starttls: bool = False):
+                 connections: set | None = None, hide_starttls: bool = False,
+                 hide_multiappend: bool = False):
         self.target_host = target_host
         self.target_port = target_port
         self.faults = list(faults)
         self.connections = connections
         self.hide_starttls = hide_starttls
+        self.hide_multiappend = hide_multiappend
         self.fired: list[tuple[int, Fault]] = []   # (connection index, fault), in firing order
         self.bytes = {"c2s": 0, "s2c": 0}
         self.accepted = 0

@@ -426,8 +426,12 @@ class PushFaultsTest(_Base):
         for folder in self.src.folders(self.user):
             self.assertEqual(self.target_bodies(folder), self.source_bodies(folder), folder)
 
-    def target_fault(self, *faults, command="migrate", source=None, error=CUT_ERROR, bound=30, extra=()):
-        with FaultProxy(self.dst.imap_port, *faults, hide_starttls=True, connections={0}) as proxy:
+    def target_fault(self, *faults, command="migrate", source=None, error=CUT_ERROR, bound=30, extra=(),
+                     multiappend=False):
+        # Without MULTIAPPEND by default: one APPEND per message, the path
+        # for servers that lack it; the multiappend tests batch them.
+        with FaultProxy(self.dst.imap_port, *faults, hide_starttls=True, connections={0},
+                        hide_multiappend=not multiappend) as proxy:
             r = self.push(command, source=source, target_port=proxy.port, extra=extra)
             self.assertTrue(proxy.fired, "the fault never fired")
         self.assert_failed_cleanly(r, error, bound)
@@ -456,6 +460,24 @@ class PushFaultsTest(_Base):
         # INBOX's 6th message has no Message-ID: it must be recognised by size and date.
         self.target_fault(Fault("s2c", "cut", pattern=b"OK [APPENDUID", occurrence=6))
         self.assertEqual(sum(self.target_bodies().values()), 6, "the unanswered APPEND did not land")
+        self.rerun_gives_each_message_once()
+
+    def test_multiappend_whose_ok_never_arrived_is_not_duplicated(self):
+        load_mailbox(self.src, self.user)
+        self.src.delete_folder(self.user, "Work")
+        # INBOX's 6 messages travel in one MULTIAPPEND; its answer is cut.
+        # The batch is on the target (the 6th without a Message-ID), unknown
+        # to the client: the rerun recognises all 6 by content.
+        self.target_fault(Fault("s2c", "cut", pattern=b"OK [APPENDUID"), multiappend=True)
+        self.assertEqual(sum(self.target_bodies().values()), 6, "the unanswered MULTIAPPEND did not land")
+        self.rerun_gives_each_message_once()
+
+    def test_cut_inside_a_multiappend_stores_none_of_its_messages(self):
+        load_mailbox(self.src, self.user)
+        # Cut while the 3rd message of the batch is on its way: the server
+        # drops the whole command (RFC 3502 is all or nothing).
+        self.target_fault(Fault("c2s", "cut", pattern=b"Net message 3", offset=30), multiappend=True)
+        self.assertEqual(sum(self.target_bodies().values()), 0, "part of a MULTIAPPEND was stored")
         self.rerun_gives_each_message_once()
 
     def test_cut_inside_an_append_literal(self):
