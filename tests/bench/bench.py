@@ -1059,8 +1059,11 @@ def selected(only: str | None) -> list[str]:
     if not only:
         return list(ALL_TOOLS)
     tokens = [t.strip() for t in only.split(",") if t.strip()]
-    out = [n for n in ALL_TOOLS if any(n == t or n.startswith(t + "-") for t in tokens)]
-    unknown = [t for t in tokens if not any(n == t or n.startswith(t + "-") for n in ALL_TOOLS)]
+
+    def picks(n: str, t: str) -> bool:  # "=name": that tool alone
+        return n == t[1:] if t.startswith("=") else n == t or n.startswith(t + "-")
+    out = [n for n in ALL_TOOLS if any(picks(n, t) for t in tokens)]
+    unknown = [t for t in tokens if not any(picks(n, t) for n in ALL_TOOLS)]
     if unknown:
         raise SystemExit(f"--only: unknown tool(s) {unknown}; known: {', '.join(ALL_TOOLS)}")
     return out
