@@ -11,6 +11,8 @@ Spool::~Spool() {
 
 void Spool::clear() {
     m_memory.clear();
+    // Keep the room a typical message needs, not what the largest one took.
+    if (m_memory.capacity() > 256u << 10) m_memory.shrink_to_fit();
     if (m_file) std::fclose(m_file);
     m_file = nullptr;
     m_size = 0;

@@ -17,7 +17,9 @@ namespace mf::mail {
 
 class Spool {
   public:
-    static constexpr std::size_t k_memory_limit = 8u << 20;
+    // Larger messages are rare; their memory would stay with every
+    // connection that saw one (see clear()).
+    static constexpr std::size_t k_memory_limit = 1u << 20;
     Spool() = default;
     ~Spool();
     Spool(const Spool&) = delete;
