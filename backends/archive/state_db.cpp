@@ -226,11 +226,17 @@ Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::stri
 }
 
 Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
+    std::vector<StoredMessage> out;
+    auto s = each_message(folder, [&](StoredMessage&& m) { out.push_back(std::move(m)); });
+    if (!s) return std::unexpected(s.error());
+    return out;
+}
+
+Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn) {
     Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, message_id, date, source_state FROM messages "
                        "WHERE folder=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
-    std::vector<StoredMessage> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
         StoredMessage m;
@@ -242,10 +248,10 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
         m.message_id = s.text(5);
         m.date = s.integer(6);
         m.source_state = static_cast<std::uint8_t>(s.integer(7));
-        out.push_back(std::move(m));
+        fn(std::move(m));
     }
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading messages"));
-    return out;
+    return {};
 }
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {

@@ -12,6 +12,7 @@
 #include "sync/result.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ class StateDb {
     Status set_change_token(std::int64_t folder, const std::string& token);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
+    // The same one row at a time, for folders too large to hold twice. `fn`
+    // must not use this database.
+    Status each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn);
 
     struct FolderSummary {
         std::string path;            // relative path in the archive (escaped)

@@ -113,20 +113,18 @@ Result<FolderState> MaildirFolder::load() {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     std::unordered_map<std::string, OnDisk> by_base;
     if (auto s = scan(by_base); !s) return std::unexpected(s.error());
-    auto rows = m_db.messages(m_record.key);
-    if (!rows) return std::unexpected(rows.error());
-
     FolderState state;
     state.known = m_record.known;
     state.validity = m_validity;
     m_files.clear();
-    m_base_of.clear();
+    m_files.reserve(by_base.size());
     std::vector<std::string> stale;
-    for (auto& row : *rows) {
+    // Row by row: a folder of 50 000 messages is not held twice.
+    auto rows = m_db.each_message(m_record.key, [&](archive::StoredMessage&& row) {
         auto it = by_base.find(row.location);
         if (it == by_base.end()) { // deleted by hand: forget it, fetch again
-            stale.push_back(row.id);
-            continue;
+            stale.push_back(std::move(row.id));
+            return;
         }
         auto parsed = parse_name(it->second.name);
         Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
@@ -134,12 +132,12 @@ Result<FolderState> MaildirFolder::load() {
         for (const auto& k : row.flags.keywords)
             if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
         normalize(flags);
-        state.held.push_back(HeldMessage{row.id, flags, row.size, row.message_id, row.date,
-                                         static_cast<SourceState>(row.source_state)});
-        m_files[row.id] = it->second;
-        m_base_of[row.id] = row.location;
+        m_files[row.id] = std::move(it->second);
         by_base.erase(it);
-    }
+        state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size, std::move(row.message_id),
+                                         row.date, static_cast<SourceState>(row.source_state)});
+    });
+    if (!rows) return std::unexpected(rows.error());
     // Files the database does not know: adopt those named for this folder's
     // current validity (a crash came between rename and commit, or the
     // database was lost). Others stay in the archive, unmatched. A file named
@@ -158,7 +156,6 @@ Result<FolderState> MaildirFolder::load() {
                                    mtime_of(path_of(file)), 0};
         state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id, row.date});
         m_files[row.id] = file;
-        m_base_of[row.id] = base;
         adopted.push_back(std::move(row));
     }
     if (!stale.empty() || !adopted.empty() || (!m_record.known && !state.held.empty())) {
@@ -378,7 +375,6 @@ Status MaildirFolder::commit() {
     m_record.known = true;
     for (auto& p : m_pending) {
         m_files[p.row.id] = OnDisk{p.subdir, p.final_name};
-        m_base_of[p.row.id] = p.row.location;
     }
     m_pending.clear();
     m_flag_changes.clear();

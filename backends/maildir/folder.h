@@ -65,7 +65,6 @@ class MaildirFolder : public FolderStore {
     bool m_read_only = false;
     KeywordTable m_keywords;
     std::unordered_map<std::string, OnDisk> m_files; // source id -> file
-    std::unordered_map<std::string, std::string> m_base_of; // source id -> base
     // Files of this validity the database does not know, named by the digest
     // of an id too long to spell out (names.h): id digest -> file. load()
     // cannot tell their ids; finish() adopts one when its id arrives.
