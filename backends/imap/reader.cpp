@@ -57,7 +57,9 @@ namespace detail {
 class Input {
   public:
     explicit Input(ByteStream& stream)
-        : m_stream(&stream), m_storage(std::make_unique<char[]>(k_buffer_size)),
+        // Not zero-filled: over TLS a read brings at most one 16 KiB record,
+        // so most of the buffer is never touched and never becomes resident.
+        : m_stream(&stream), m_storage(std::make_unique_for_overwrite<char[]>(k_buffer_size)),
           m_data(m_storage.get()) {}
     explicit Input(std::string_view text) : m_data(text.data()), m_end(text.size()) {}
 
