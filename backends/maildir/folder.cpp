@@ -18,7 +18,9 @@ namespace mf::maildir {
 
 namespace {
 
-constexpr std::size_t k_write_buffer = 256 * 1024;
+// Most messages are written whole in one write(); the buffer, one per
+// connection, stays small for the memory budget.
+constexpr std::size_t k_write_buffer = 64 * 1024;
 
 // Reads the header block of a message file to find its Message-ID: needed
 // only for files adopted without a database row.
