@@ -146,11 +146,15 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.found = snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
-    auto loaded = (*fstore)->load();
+    auto loaded = (*fstore)->load_brief();
     if (!loaded) return failed(loaded.error());
     FolderState state = as_state(std::move(loaded));
 
     if (needs_revalidation(*snap, state) && !options.dry_run) {
+        // Matching by content needs the Message-IDs load_brief() left out.
+        auto full = (*fstore)->load();
+        if (!full) return failed(full.error());
+        state = std::move(*full);
         if (auto s = revalidate(source, **fstore, *snap, state, report, progress); !s)
             return failed(s.error());
     }

@@ -20,6 +20,10 @@ class FolderStore : public MessageSink {
     // What the archive holds of this folder, after adopting anything a
     // crashed run left durable on disk but unrecorded.
     virtual Result<FolderState> load() = 0;
+    // Like load(), but HeldMessage::message_id may be left empty: for callers
+    // that never match messages by content, and would rather not hold every
+    // Message-ID of a large folder in memory.
+    virtual Result<FolderState> load_brief() { return load(); }
     // The source's validity changed: from now on the folder is known under
     // `validity`, and held messages are renamed old id -> new id. Messages
     // held under the old validity and not renamed stay in the archive under

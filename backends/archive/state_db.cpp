@@ -232,9 +232,13 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
     return out;
 }
 
-Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn) {
-    Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, message_id, date, source_state FROM messages "
-                       "WHERE folder=?");
+Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
+                             bool with_message_id) {
+    Stmt s(*m_impl->cache, with_message_id
+                               ? "SELECT id, location, flags, keywords, size, message_id, date, source_state "
+                                 "FROM messages WHERE folder=?"
+                               : "SELECT id, location, flags, keywords, size, '', date, source_state "
+                                 "FROM messages WHERE folder=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
     int rc;

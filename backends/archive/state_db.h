@@ -59,7 +59,10 @@ class StateDb {
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
     // The same one row at a time, for folders too large to hold twice. `fn`
     // must not use this database.
-    Status each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn);
+    // Streams a folder's rows. Without `with_message_id` the Message-ID column
+    // is not read (left empty): a 50 000-message folder then costs ~3 MB less.
+    Status each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
+                        bool with_message_id = true);
 
     struct FolderSummary {
         std::string path;            // relative path in the archive (escaped)

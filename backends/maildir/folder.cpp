@@ -50,9 +50,10 @@ std::string directory_stamp(const std::string& dir) {
     return out;
 }
 
-std::string base_of(std::string_view name) {
-    return std::string(name.substr(0, name.find_first_of(",:!")));
-}
+// The part of a name that never changes (flags and our fields follow it).
+std::string_view base_view(std::string_view name) { return name.substr(0, name.find_first_of(",:!")); }
+
+std::string base_of(std::string_view name) { return std::string(base_view(name)); }
 
 std::optional<std::uint32_t> validity_of(std::string_view unique) {
     auto at = unique.find(",V=");
@@ -87,7 +88,7 @@ Status MaildirFolder::ensure_dirs() {
 
 // Lists cur/ and new/ by base name, and removes what a crashed run of ours
 // left in tmp/ (never durable, never recorded: safe to drop).
-Status MaildirFolder::scan(std::unordered_map<std::string, OnDisk>& by_base) {
+Status MaildirFolder::scan(Scan& found) {
     for (const char* sub : {"cur", "new", "tmp"}) {
         std::string path = m_dir + '/' + sub;
         DIR* d = ::opendir(path.c_str());
@@ -103,21 +104,32 @@ Status MaildirFolder::scan(std::unordered_map<std::string, OnDisk>& by_base) {
                     ::unlink((path + '/' + std::string(name)).c_str());
                 continue;
             }
-            by_base[base_of(name)] = OnDisk{sub, std::string(name)};
+            found.files.emplace_back(sub, name);
         }
         ::closedir(d);
+    }
+    // Indexed only now: `files` no longer grows, so the views stay valid.
+    found.by_base.reserve(found.files.size());
+    for (std::size_t i = 0; i < found.files.size(); ++i) {
+        found.by_base[base_view(found.files[i].name())] = i;
     }
     m_dirs_ready = fs::exists(m_dir + "/tmp");
     return {};
 }
 
-Result<FolderState> MaildirFolder::load() {
+Result<FolderState> MaildirFolder::load() { return load_rows(true); }
+
+Result<FolderState> MaildirFolder::load_brief() { return load_rows(false); }
+
+Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
-    std::unordered_map<std::string, OnDisk> by_base;
-    if (auto s = scan(by_base); !s) return std::unexpected(s.error());
+    Scan found;
+    if (auto s = scan(found); !s) return std::unexpected(s.error());
+    auto& by_base = found.by_base;
     FolderState state;
     state.known = m_record.known;
     state.validity = m_validity;
+    state.held.reserve(by_base.size()); // no doubling: at 50 000 messages that is 6 MB
     m_files.clear();
     m_files.reserve(by_base.size());
     std::vector<std::string> stale;
@@ -128,17 +140,18 @@ Result<FolderState> MaildirFolder::load() {
             stale.push_back(std::move(row.id));
             return;
         }
-        auto parsed = parse_name(it->second.name);
+        OnDisk& file = found.files[it->second];
+        auto parsed = parse_name(file.name());
         Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
         // Keywords beyond the 26 letters live only in the database.
         for (const auto& k : row.flags.keywords)
             if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
         normalize(flags);
-        m_files[row.id] = std::move(it->second);
-        by_base.erase(it);
+        by_base.erase(it); // before the move: its key is a view into `file`
+        m_files[row.id] = std::move(file);
         state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size, std::move(row.message_id),
                                          row.date, static_cast<SourceState>(row.source_state)});
-    });
+    }, with_message_ids);
     if (!rows) return std::unexpected(rows.error());
     // Files the database does not know: adopt those named for this folder's
     // current validity (a crash came between rename and commit, or the
@@ -147,8 +160,10 @@ Result<FolderState> MaildirFolder::load() {
     // waits in m_by_digest for finish() to see that id.
     std::vector<archive::StoredMessage> adopted;
     m_by_digest.clear();
-    for (auto& [base, file] : by_base) {
-        auto parsed = parse_name(file.name);
+    for (auto& [base_view, index] : by_base) {
+        const OnDisk& file = found.files[index];
+        const std::string base(base_view);
+        auto parsed = parse_name(file.name());
         if (!parsed || validity_of(parsed->unique) != m_validity) continue;
         if (parsed->id_digest) m_by_digest.emplace(*parsed->id_digest, file); // a twin: first kept
         if (!parsed->id) continue;
@@ -265,14 +280,14 @@ std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const Remot
     if (!field.starts_with(k_digest_marker)) return std::nullopt;
     auto it = m_by_digest.find(field.substr(k_digest_marker.size()));
     if (it == m_by_digest.end()) return std::nullopt;
-    auto parsed = parse_name(it->second.name);
+    auto parsed = parse_name(it->second.name());
     if (!parsed || parsed->crlf_size != message.size) return std::nullopt;
     const OnDisk file = it->second;
     m_by_digest.erase(it);
-    archive::StoredMessage row{message.id, base_of(file.name),
+    archive::StoredMessage row{message.id, base_of(file.name()),
                                info_to_flags(parsed->info_flags, m_keywords), message.size,
                                m_headers.message_id(), mtime_of(path_of(file)), 0};
-    return Pending{"", file.name, std::move(row), file.subdir};
+    return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir())};
 }
 
 void MaildirFolder::abandon() {
@@ -285,7 +300,7 @@ void MaildirFolder::abandon() {
 Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
     auto it = m_files.find(id);
     if (it == m_files.end()) return {};
-    std::string name = with_flags(it->second.name, flags_to_info(flags, m_keywords));
+    std::string name = with_flags(std::string(it->second.name()), flags_to_info(flags, m_keywords));
     if (auto s = save_keywords(); !s) return s; // before any name uses a new letter
     OnDisk moved{"cur", name};
     if (path_of(moved) != path_of(it->second) &&
@@ -376,7 +391,7 @@ Status MaildirFolder::commit() {
     }
     m_record.known = true;
     for (auto& p : m_pending) {
-        m_files[p.row.id] = OnDisk{p.subdir, p.final_name};
+        m_files[p.row.id] = OnDisk(p.subdir, p.final_name);
     }
     m_pending.clear();
     m_flag_changes.clear();
@@ -418,14 +433,14 @@ Status MaildirFolder::revalidate(std::uint32_t validity,
     for (const auto& [old_id, new_id] : renames) {
         auto it = m_files.find(old_id);
         if (it == m_files.end()) continue;
-        auto parsed = parse_name(it->second.name);
+        auto parsed = parse_name(it->second.name());
         if (!parsed || validity_of(parsed->unique) != old_validity) continue;
         std::string renamed =
             make_bounded_unique_part(0, 0, 0, 0, new_id, parsed->crlf_size.value_or(0));
         // Keep the base; replace the fields after it.
-        std::string name = base_of(it->second.name) + renamed.substr(renamed.find(',')) +
+        std::string name = base_of(it->second.name()) + renamed.substr(renamed.find(',')) +
                            ",V=" + std::to_string(validity) + ":2," + parsed->info_flags;
-        OnDisk to{it->second.subdir, name};
+        OnDisk to(it->second.subdir(), name);
         ::rename(path_of(it->second).c_str(), path_of(to).c_str());
         test::durable_step("maildir file renamed after UIDVALIDITY change");
     }

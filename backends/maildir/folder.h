@@ -23,6 +23,7 @@ class MaildirFolder : public FolderStore {
     ~MaildirFolder() override;
 
     Result<FolderState> load() override;
+    Result<FolderState> load_brief() override;
     Status revalidate(std::uint32_t validity,
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
@@ -38,9 +39,20 @@ class MaildirFolder : public FolderStore {
     void abandon() override;
 
   private:
-    struct OnDisk {            // a message file found by load()
-        std::string subdir;    // "cur" or "new"
-        std::string name;
+    // A message file, as "cur/<name>" or "new/<name>": one string per file,
+    // since a folder may hold 100 000 of them.
+    struct OnDisk {
+        std::string rel;
+        OnDisk() = default;
+        OnDisk(std::string_view subdir, std::string_view name) : rel(std::string(subdir) + '/' + std::string(name)) {}
+        std::string_view subdir() const { return std::string_view(rel).substr(0, rel.find('/')); }
+        std::string_view name() const { return std::string_view(rel).substr(rel.find('/') + 1); }
+    };
+    // What scan() found: the files, and each one's index by base name (views
+    // into `files`, which must not change while `by_base` is used).
+    struct Scan {
+        std::vector<OnDisk> files;
+        std::unordered_map<std::string_view, std::size_t> by_base;
     };
     struct Pending {           // finished, not yet durable
         std::string tmp_name;  // "" when an unrecorded file was adopted instead
@@ -51,11 +63,12 @@ class MaildirFolder : public FolderStore {
 
     Status ensure_dirs();
     Status flush_buffer();
-    Status scan(std::unordered_map<std::string, OnDisk>& by_base);
+    Result<FolderState> load_rows(bool with_message_ids);
+    Status scan(Scan& found);
     Status save_keywords();
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
     std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
-    std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.subdir + '/' + f.name; }
+    std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.rel; }
 
     std::string m_dir;
     archive::StateDb& m_db;
