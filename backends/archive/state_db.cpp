@@ -210,6 +210,16 @@ Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel
     return std::pair<std::string, std::size_t>{s.text(0), static_cast<std::size_t>(s.integer(1))};
 }
 
+Result<std::string> StateDb::location(std::int64_t folder, const std::string& id) {
+    Stmt s(*m_impl->cache, "SELECT location FROM messages WHERE folder=? AND id=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading a message"));
+    s.bind(1, folder).bind(2, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return s.text(0);
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading a message"));
+    return std::string();
+}
+
 Status StateDb::set_change_token(std::int64_t folder, const std::string& token) {
     Stmt s(*m_impl->cache, "UPDATE folders SET change_token=? WHERE key=?");
     s.bind(1, token).bind(2, folder);

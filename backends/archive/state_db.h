@@ -55,12 +55,13 @@ class StateDb {
     // The source's change token and the number of messages held.
     Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);
     Status set_change_token(std::int64_t folder, const std::string& token);
+    // Where one message is held (StoredMessage::location); "" if it is not.
+    Result<std::string> location(std::int64_t folder, const std::string& id);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
-    // The same one row at a time, for folders too large to hold twice. `fn`
-    // must not use this database.
-    // Streams a folder's rows. Without `with_message_id` the Message-ID column
-    // is not read (left empty): a 50 000-message folder then costs ~3 MB less.
+    // The same one row at a time, for folders too large to hold twice; `fn`
+    // must not use this database. Without `with_message_id` the Message-ID
+    // column is not read (left empty): 50 000 messages then cost ~3 MB less.
     Status each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
                         bool with_message_id = true);
 

@@ -297,9 +297,37 @@ void MaildirFolder::abandon() {
     m_tmp_name.clear();
 }
 
+// The file of a held message: from load()'s listing, or for a message
+// committed since, by its base name from the database (one directory scan).
+Result<std::optional<MaildirFolder::OnDisk>> MaildirFolder::locate(const std::string& id) {
+    if (auto it = m_files.find(id); it != m_files.end()) return it->second;
+    auto base = m_db.location(m_record.key, id);
+    if (!base) return std::unexpected(base.error());
+    if (base->empty()) return std::optional<OnDisk>();
+    return find_base(*base);
+}
+
+std::optional<MaildirFolder::OnDisk> MaildirFolder::find_base(std::string_view base) const {
+    for (const char* sub : {"cur", "new"}) {
+        DIR* d = ::opendir((m_dir + '/' + sub).c_str());
+        if (!d) continue;
+        std::optional<OnDisk> found;
+        while (dirent* e = ::readdir(d))
+            if (base_view(e->d_name) == base) {
+                found = OnDisk(sub, e->d_name);
+                break;
+            }
+        ::closedir(d);
+        if (found) return found;
+    }
+    return std::nullopt;
+}
+
 Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
-    auto it = m_files.find(id);
-    if (it == m_files.end()) return {};
+    auto located = locate(id);
+    if (!located) return std::unexpected(located.error());
+    if (!*located) return {};
+    auto it = m_files.insert_or_assign(id, std::move(**located)).first;
     std::string name = with_flags(std::string(it->second.name()), flags_to_info(flags, m_keywords));
     if (auto s = save_keywords(); !s) return s; // before any name uses a new letter
     OnDisk moved{"cur", name};
@@ -313,23 +341,26 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
 }
 
 Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
-    auto it = m_files.find(id);
-    if (it == m_files.end()) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
+    auto located = locate(id);
+    if (!located) return std::unexpected(located.error());
+    if (!*located) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
     RemoteMessage m;
     m.id = id;
-    return stream_message_file(path_of(it->second), m, sink);
+    return stream_message_file(path_of(**located), m, sink);
 }
 
 // The file goes first; the row follows at commit. A crash between leaves a
 // row without a file, which load() forgets: the same end state.
 Status MaildirFolder::remove(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-        auto it = m_files.find(id);
-        if (it == m_files.end()) continue;
-        if (::unlink(path_of(it->second).c_str()) != 0 && errno != ENOENT)
-            return std::unexpected(fs::io_error("cannot remove", path_of(it->second), errno));
+        auto located = locate(id);
+        if (!located) return std::unexpected(located.error());
+        if (!*located) continue;
+        const std::string path = path_of(**located);
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            return std::unexpected(fs::io_error("cannot remove", path, errno));
         test::durable_step("maildir file removed (mirror)");
-        m_files.erase(it);
+        m_files.erase(id);
         m_removed.push_back(id);
     }
     return {};
@@ -390,10 +421,7 @@ Status MaildirFolder::commit() {
         return s;
     }
     m_record.known = true;
-    for (auto& p : m_pending) {
-        m_files[p.row.id] = OnDisk(p.subdir, p.final_name);
-    }
-    m_pending.clear();
+    m_pending.clear(); // not added to m_files: locate() finds them
     m_flag_changes.clear();
     m_state_changes.clear();
     m_change_token.reset();

@@ -66,6 +66,8 @@ class MaildirFolder : public FolderStore {
     Result<FolderState> load_rows(bool with_message_ids);
     Status scan(Scan& found);
     Status save_keywords();
+    Result<std::optional<OnDisk>> locate(const std::string& id);
+    std::optional<OnDisk> find_base(std::string_view base) const;
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
     std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
     std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.rel; }
@@ -77,7 +79,10 @@ class MaildirFolder : public FolderStore {
     bool m_dirs_ready = false;
     bool m_read_only = false;
     KeywordTable m_keywords;
-    std::unordered_map<std::string, OnDisk> m_files; // source id -> file
+    // Source id -> file, for what load() found. Files committed later are
+    // not added (a full backup of 100 000 messages would keep every name in
+    // memory); locate() finds those through the database.
+    std::unordered_map<std::string, OnDisk> m_files;
     // Files of this validity the database does not know, named by the digest
     // of an id too long to spell out (names.h): id digest -> file. load()
     // cannot tell their ids; finish() adopts one when its id arrives.
