@@ -200,7 +200,7 @@ std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size, 
     auto secs = duration_cast<seconds>(now).count();
     auto micros = duration_cast<microseconds>(now).count() % 1000000;
     std::string unique =
-        make_bounded_unique_part(secs, micros, static_cast<int>(::getpid()), ++m_counter, id, size);
+        make_bounded_unique_part(secs, micros, m_pid, ++m_counter, id, size);
     return unique + ",V=" + std::to_string(m_validity) + ":2," + flags_to_info(flags, m_keywords);
 }
 
@@ -215,7 +215,7 @@ Status MaildirFolder::save_keywords() {
 Status MaildirFolder::begin(std::uint64_t) {
     abandon();
     if (auto s = ensure_dirs(); !s) return s;
-    m_tmp_name = std::to_string(::getpid()) + '.' + std::to_string(++m_counter) + ".mailferry";
+    m_tmp_name = std::to_string(m_pid) + '.' + std::to_string(++m_counter) + ".mailferry";
     std::string path = m_dir + "/tmp/" + m_tmp_name;
     m_fd = fs::Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!m_fd) {

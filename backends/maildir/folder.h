@@ -8,6 +8,8 @@
 #include "backends/maildir/names.h"
 #include "sync/store.h"
 
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -100,6 +102,7 @@ class MaildirFolder : public FolderStore {
     mail::CrlfToLf m_crlf;
     mail::HeaderScanner m_headers; // finds the Message-ID as bytes pass
     std::uint64_t m_counter = 0;
+    const int m_pid = static_cast<int>(::getpid()); // asked once: two calls a message otherwise
 };
 
 // The part of a Maildir file name that never changes: everything before the
