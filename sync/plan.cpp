@@ -11,27 +11,39 @@ bool needs_revalidation(const Snapshot& remote, const FolderState& local) {
 }
 
 BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
-    std::unordered_map<std::string_view, const HeldMessage*> held;
-    held.reserve(local.held.size());
-    for (const auto& h : local.held) held.emplace(h.id, &h);
+    // Held messages by id: a sorted index (4 bytes a message) rather than a
+    // hash map (~50), since a folder may hold 100 000.
+    const auto& held = local.held;
+    std::vector<std::uint32_t> by_id(held.size());
+    for (std::size_t i = 0; i < held.size(); ++i) by_id[i] = static_cast<std::uint32_t>(i);
+    std::sort(by_id.begin(), by_id.end(), [&](std::uint32_t a, std::uint32_t b) { return held[a].id < held[b].id; });
+    std::vector<bool> matched(held.size());
+    auto find = [&](const std::string& id) -> const HeldMessage* {
+        auto it = std::lower_bound(by_id.begin(), by_id.end(), id,
+                                   [&](std::uint32_t i, const std::string& v) { return held[i].id < v; });
+        if (it == by_id.end() || held[*it].id != id) return nullptr;
+        const HeldMessage* first = &held[*it];
+        // Ids repeat only in a damaged archive: every copy is on the source.
+        for (; it != by_id.end() && held[*it].id == id; ++it) matched[*it] = true;
+        return first;
+    };
 
     BackupPlan plan;
     for (const auto& m : remote.messages) {
-        auto it = held.find(m.id);
-        if (it == held.end()) {
+        const HeldMessage* h = find(m.id);
+        if (!h) {
             plan.fetch.push_back(m.id);
             plan.fetch_bytes += m.size;
             continue;
         }
         ++plan.held;
-        if (it->second->source_state != SourceState::present) plan.reappeared.push_back(m.id);
-        if (remote.has_flags && it->second->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
-        held.erase(it);
+        if (h->source_state != SourceState::present) plan.reappeared.push_back(m.id);
+        if (remote.has_flags && h->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
     }
-    for (const auto& h : local.held) {
-        if (!held.contains(h.id)) continue;
-        plan.gone.push_back(h.id);
-        if (h.source_state == SourceState::present) plan.newly_gone.push_back(h.id);
+    for (std::size_t i = 0; i < held.size(); ++i) {
+        if (matched[i]) continue;
+        plan.gone.push_back(held[i].id);
+        if (held[i].source_state == SourceState::present) plan.newly_gone.push_back(held[i].id);
     }
     return plan;
 }

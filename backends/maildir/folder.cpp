@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -108,13 +109,28 @@ Status MaildirFolder::scan(Scan& found) {
         }
         ::closedir(d);
     }
-    // Indexed only now: `files` no longer grows, so the views stay valid.
-    found.by_base.reserve(found.files.size());
-    for (std::size_t i = 0; i < found.files.size(); ++i) {
-        found.by_base[base_view(found.files[i].name())] = i;
-    }
+    found.index();
     m_dirs_ready = fs::exists(m_dir + "/tmp");
     return {};
+}
+
+void MaildirFolder::Scan::index() {
+    removed.assign(files.size(), false);
+    base_length.resize(files.size());
+    order.resize(files.size());
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        base_length[i] = static_cast<std::uint8_t>(std::min<std::size_t>(base_view(files[i].name()).size(), 255));
+        order[i] = static_cast<std::uint32_t>(i);
+    }
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return base(a) < base(b); });
+}
+
+// The first file with that base (two files sharing one happen only by hand).
+std::optional<std::size_t> MaildirFolder::Scan::find(std::string_view wanted) const {
+    auto it = std::lower_bound(order.begin(), order.end(), wanted,
+                               [&](std::uint32_t i, std::string_view b) { return base(i) < b; });
+    if (it == order.end() || base(*it) != wanted) return std::nullopt;
+    return *it;
 }
 
 Result<FolderState> MaildirFolder::load() { return load_rows(true); }
@@ -123,64 +139,41 @@ Result<FolderState> MaildirFolder::load_brief() { return load_rows(false); }
 
 Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
-    Scan found;
-    if (auto s = scan(found); !s) return std::unexpected(s.error());
-    auto& by_base = found.by_base;
+    m_scan = Scan{};
+    if (auto s = scan(m_scan); !s) return std::unexpected(s.error());
+    const auto& files = m_scan.files;
     FolderState state;
     state.known = m_record.known;
     state.validity = m_validity;
-    state.held.reserve(by_base.size()); // no doubling: at 50 000 messages that is 6 MB
-    m_files.clear();
-    m_files.reserve(by_base.size());
+    state.held.reserve(files.size()); // no doubling: at 50 000 messages that is 6 MB
+    std::vector<bool> matched(files.size());
     std::vector<std::string> stale;
     // Row by row: a folder of 50 000 messages is not held twice.
     auto rows = m_db.each_message(m_record.key, [&](archive::StoredMessage&& row) {
-        auto it = by_base.find(row.location);
-        if (it == by_base.end()) { // deleted by hand: forget it, fetch again
+        auto index = m_scan.find(row.location);
+        if (!index || matched[*index]) { // deleted by hand: forget it, fetch again
             stale.push_back(std::move(row.id));
             return;
         }
-        OnDisk& file = found.files[it->second];
-        auto parsed = parse_name(file.name());
+        matched[*index] = true;
+        auto parsed = parse_name(files[*index].name());
         Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
         // Keywords beyond the 26 letters live only in the database.
         for (const auto& k : row.flags.keywords)
             if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
         normalize(flags);
-        by_base.erase(it); // before the move: its key is a view into `file`
-        m_files[row.id] = std::move(file);
         state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size, std::move(row.message_id),
                                          row.date, static_cast<SourceState>(row.source_state)});
     }, with_message_ids);
     if (!rows) return std::unexpected(rows.error());
-    // Files the database does not know: adopt those named for this folder's
-    // current validity (a crash came between rename and commit, or the
-    // database was lost). Others stay in the archive, unmatched. A file named
-    // by an id's digest cannot be adopted here, its id being unknown: it
-    // waits in m_by_digest for finish() to see that id.
-    std::vector<archive::StoredMessage> adopted;
-    m_by_digest.clear();
-    for (auto& [base_view, index] : by_base) {
-        const OnDisk& file = found.files[index];
-        const std::string base(base_view);
-        auto parsed = parse_name(file.name());
-        if (!parsed || validity_of(parsed->unique) != m_validity) continue;
-        if (parsed->id_digest) m_by_digest.emplace(*parsed->id_digest, file); // a twin: first kept
-        if (!parsed->id) continue;
-        if (m_files.contains(*parsed->id)) continue; // a duplicate file: keep, don't track
-        archive::StoredMessage row{*parsed->id, base, info_to_flags(parsed->info_flags, m_keywords),
-                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file)),
-                                   mtime_of(path_of(file)), 0};
-        state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id, row.date});
-        m_files[row.id] = file;
-        adopted.push_back(std::move(row));
-    }
-    if (!stale.empty() || !adopted.empty() || (!m_record.known && !state.held.empty())) {
+    auto adopted = adopt_unrecorded(matched, state);
+    if (!adopted) return std::unexpected(adopted.error());
+    if (!stale.empty() || !adopted->empty() || (!m_record.known && !state.held.empty())) {
         if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
         Status s;
         for (const auto& id : stale)
             if (s) s = m_db.remove(m_record.key, id);
-        for (const auto& row : adopted)
+        for (const auto& row : *adopted)
             if (s) s = m_db.put(m_record.key, row);
         if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
         if (s) s = m_db.commit();
@@ -192,6 +185,35 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
         state.known = true;
     }
     return state;
+}
+
+// Files the database does not know: adopt those named for this folder's
+// current validity (a crash came between rename and commit, or the database
+// was lost). Others stay in the archive, unmatched. A file named by an id's
+// digest cannot be adopted here, its id being unknown: it waits in
+// m_by_digest for finish() to see that id.
+Result<std::vector<archive::StoredMessage>> MaildirFolder::adopt_unrecorded(const std::vector<bool>& matched,
+                                                                             FolderState& state) {
+    std::vector<archive::StoredMessage> adopted;
+    m_by_digest.clear();
+    std::unordered_set<std::string> held_ids; // filled at the first candidate: crashes are rare
+    for (std::size_t i = 0; i < m_scan.files.size(); ++i) {
+        if (matched[i]) continue;
+        const OnDisk& file = m_scan.files[i];
+        auto parsed = parse_name(file.name());
+        if (!parsed || validity_of(parsed->unique) != m_validity) continue;
+        if (parsed->id_digest) m_by_digest.emplace(*parsed->id_digest, file); // a twin: first kept
+        if (!parsed->id) continue;
+        if (held_ids.empty())
+            for (const auto& h : state.held) held_ids.insert(h.id);
+        if (!held_ids.insert(*parsed->id).second) continue; // a duplicate file: keep, don't track
+        archive::StoredMessage row{*parsed->id, base_of(file.name()), info_to_flags(parsed->info_flags, m_keywords),
+                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file)),
+                                   mtime_of(path_of(file)), 0};
+        state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id, row.date});
+        adopted.push_back(std::move(row));
+    }
+    return adopted;
 }
 
 std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size, const Flags& flags) {
@@ -275,9 +297,10 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
 // since load() could not know its id; a duplicate would be worse. A size
 // that differs means the server changed the message: both copies are kept.
 std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const RemoteMessage& message) {
-    if (m_by_digest.empty() || m_files.contains(message.id)) return std::nullopt;
+    if (m_by_digest.empty()) return std::nullopt;
     const std::string field = id_field(message.id);
     if (!field.starts_with(k_digest_marker)) return std::nullopt;
+    if (auto held = m_db.location(m_record.key, message.id); !held || !held->empty()) return std::nullopt;
     auto it = m_by_digest.find(field.substr(k_digest_marker.size()));
     if (it == m_by_digest.end()) return std::nullopt;
     auto parsed = parse_name(it->second.name());
@@ -297,13 +320,17 @@ void MaildirFolder::abandon() {
     m_tmp_name.clear();
 }
 
-// The file of a held message: from load()'s listing, or for a message
-// committed since, by its base name from the database (one directory scan).
-Result<std::optional<MaildirFolder::OnDisk>> MaildirFolder::locate(const std::string& id) {
-    if (auto it = m_files.find(id); it != m_files.end()) return it->second;
+// The file of a held message, by its base name from the database: in
+// load()'s listing, or for a message committed since, by a directory scan.
+Result<std::optional<MaildirFolder::OnDisk>> MaildirFolder::locate(const std::string& id,
+                                                                   std::optional<std::size_t>* scan_index) {
     auto base = m_db.location(m_record.key, id);
     if (!base) return std::unexpected(base.error());
     if (base->empty()) return std::optional<OnDisk>();
+    if (auto i = m_scan.find(*base); i && !m_scan.removed[*i]) {
+        if (scan_index) *scan_index = i;
+        return m_scan.files[*i];
+    }
     return find_base(*base);
 }
 
@@ -324,18 +351,18 @@ std::optional<MaildirFolder::OnDisk> MaildirFolder::find_base(std::string_view b
 }
 
 Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
-    auto located = locate(id);
+    std::optional<std::size_t> index;
+    auto located = locate(id, &index);
     if (!located) return std::unexpected(located.error());
     if (!*located) return {};
-    auto it = m_files.insert_or_assign(id, std::move(**located)).first;
-    std::string name = with_flags(std::string(it->second.name()), flags_to_info(flags, m_keywords));
+    const OnDisk& file = **located;
+    std::string name = with_flags(std::string(file.name()), flags_to_info(flags, m_keywords));
     if (auto s = save_keywords(); !s) return s; // before any name uses a new letter
     OnDisk moved{"cur", name};
-    if (path_of(moved) != path_of(it->second) &&
-        ::rename(path_of(it->second).c_str(), path_of(moved).c_str()) != 0)
-        return std::unexpected(fs::io_error("cannot rename", path_of(it->second), errno));
+    if (path_of(moved) != path_of(file) && ::rename(path_of(file).c_str(), path_of(moved).c_str()) != 0)
+        return std::unexpected(fs::io_error("cannot rename", path_of(file), errno));
     test::durable_step("maildir flags renamed");
-    it->second = moved;
+    if (index) m_scan.files[*index] = std::move(moved); // same base: the index stays sorted
     m_flag_changes.emplace_back(id, flags);
     return {};
 }
@@ -353,14 +380,15 @@ Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
 // row without a file, which load() forgets: the same end state.
 Status MaildirFolder::remove(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-        auto located = locate(id);
+        std::optional<std::size_t> index;
+        auto located = locate(id, &index);
         if (!located) return std::unexpected(located.error());
         if (!*located) continue;
         const std::string path = path_of(**located);
         if (::unlink(path.c_str()) != 0 && errno != ENOENT)
             return std::unexpected(fs::io_error("cannot remove", path, errno));
         test::durable_step("maildir file removed (mirror)");
-        m_files.erase(id);
+        if (index) m_scan.removed[*index] = true;
         m_removed.push_back(id);
     }
     return {};
@@ -421,7 +449,7 @@ Status MaildirFolder::commit() {
         return s;
     }
     m_record.known = true;
-    m_pending.clear(); // not added to m_files: locate() finds them
+    m_pending.clear(); // not added to m_scan: locate() finds them
     m_flag_changes.clear();
     m_state_changes.clear();
     m_change_token.reset();
@@ -459,18 +487,22 @@ Status MaildirFolder::revalidate(std::uint32_t validity,
     m_record = {m_record.key, true, validity};
     m_validity = validity;
     for (const auto& [old_id, new_id] : renames) {
-        auto it = m_files.find(old_id);
-        if (it == m_files.end()) continue;
-        auto parsed = parse_name(it->second.name());
+        auto row = by_id.find(old_id);
+        if (row == by_id.end()) continue;
+        auto index = m_scan.find(row->second->location);
+        if (!index || m_scan.removed[*index]) continue;
+        OnDisk& file = m_scan.files[*index];
+        auto parsed = parse_name(file.name());
         if (!parsed || validity_of(parsed->unique) != old_validity) continue;
         std::string renamed =
             make_bounded_unique_part(0, 0, 0, 0, new_id, parsed->crlf_size.value_or(0));
         // Keep the base; replace the fields after it.
-        std::string name = base_of(it->second.name()) + renamed.substr(renamed.find(',')) +
+        std::string name = base_of(file.name()) + renamed.substr(renamed.find(',')) +
                            ",V=" + std::to_string(validity) + ":2," + parsed->info_flags;
-        OnDisk to(it->second.subdir(), name);
-        ::rename(path_of(it->second).c_str(), path_of(to).c_str());
+        OnDisk to(file.subdir(), name);
+        ::rename(path_of(file).c_str(), path_of(to).c_str());
         test::durable_step("maildir file renamed after UIDVALIDITY change");
+        file = std::move(to); // same base: the index stays sorted
     }
     return fs::fsync_path(m_dir + "/cur");
 }

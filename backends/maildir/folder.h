@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace mf::maildir {
@@ -50,11 +51,18 @@ class MaildirFolder : public FolderStore {
         std::string_view subdir() const { return std::string_view(rel).substr(0, rel.find('/')); }
         std::string_view name() const { return std::string_view(rel).substr(rel.find('/') + 1); }
     };
-    // What scan() found: the files, and each one's index by base name (views
-    // into `files`, which must not change while `by_base` is used).
+    // What scan() found in cur/ and new/, with an index sorted by base name
+    // (the part of a name that flag changes keep): about 140 bytes a file,
+    // where a map from id to file cost twice that.
     struct Scan {
         std::vector<OnDisk> files;
-        std::unordered_map<std::string_view, std::size_t> by_base;
+        std::vector<std::uint32_t> order; // indexes into files, by base name
+        std::vector<bool> removed;        // by mirror, in this run
+        std::vector<std::uint8_t> base_length; // names are at most 255 bytes
+        // "cur/" and "new/" are both 4 bytes long.
+        std::string_view base(std::size_t i) const { return std::string_view(files[i].rel).substr(4, base_length[i]); }
+        void index();
+        std::optional<std::size_t> find(std::string_view base) const;
     };
     struct Pending {           // finished, not yet durable
         std::string tmp_name;  // "" when an unrecorded file was adopted instead
@@ -66,9 +74,12 @@ class MaildirFolder : public FolderStore {
     Status ensure_dirs();
     Status flush_buffer();
     Result<FolderState> load_rows(bool with_message_ids);
+    Result<std::vector<archive::StoredMessage>> adopt_unrecorded(const std::vector<bool>& matched, FolderState& state);
     Status scan(Scan& found);
     Status save_keywords();
-    Result<std::optional<OnDisk>> locate(const std::string& id);
+    // Where a held message's file is; `scan_index` tells whether (and where)
+    // it is in m_scan, so a rename can be noted there.
+    Result<std::optional<OnDisk>> locate(const std::string& id, std::optional<std::size_t>* scan_index = nullptr);
     std::optional<OnDisk> find_base(std::string_view base) const;
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
     std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
@@ -81,10 +92,11 @@ class MaildirFolder : public FolderStore {
     bool m_dirs_ready = false;
     bool m_read_only = false;
     KeywordTable m_keywords;
-    // Source id -> file, for what load() found. Files committed later are
-    // not added (a full backup of 100 000 messages would keep every name in
-    // memory); locate() finds those through the database.
-    std::unordered_map<std::string, OnDisk> m_files;
+    // The files load() found. A held message is found by its base name,
+    // which the database keeps (StoredMessage::location). Files committed
+    // later are not added (a full backup of 100 000 messages would keep
+    // every name in memory): locate() scans the directory for those.
+    Scan m_scan;
     // Files of this validity the database does not know, named by the digest
     // of an id too long to spell out (names.h): id digest -> file. load()
     // cannot tell their ids; finish() adopts one when its id arrives.

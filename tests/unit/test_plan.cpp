@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <random>
+#include <set>
+
 using namespace mf;
 
 namespace {
@@ -144,4 +148,56 @@ TEST_CASE("gone messages: newly gone once, reappeared when back") {
     CHECK(plan.gone == std::vector<std::string>{"1", "2"});
     CHECK(plan.newly_gone == std::vector<std::string>{"1"});
     CHECK(plan.reappeared == std::vector<std::string>{"3"});
+}
+
+// The plan against a plain reference (sets, no index), on random folders:
+// the same messages in each list, in the source's order.
+TEST_CASE("property: plan_backup agrees with a reference on random folders") {
+    std::mt19937 rng(8);
+    for (int round = 0; round < 300; ++round) {
+        CAPTURE(round);
+        const int universe = 1 + static_cast<int>(rng() % 60);
+        std::vector<RemoteMessage> on_server;
+        std::vector<HeldMessage> in_archive;
+        for (int id = 1; id <= universe; ++id) {
+            const std::string sid = std::to_string(id * 7 % 101); // not in sorted order
+            if (rng() % 3) on_server.push_back(remote(sid, static_cast<std::uint8_t>(rng() % 4), id));
+            if (rng() % 2) {
+                HeldMessage h = held(sid, static_cast<std::uint8_t>(rng() % 4));
+                h.source_state = static_cast<SourceState>(rng() % 3);
+                in_archive.push_back(h);
+                if (rng() % 10 == 0) in_archive.push_back(h); // a damaged archive's twin
+            }
+        }
+        std::shuffle(on_server.begin(), on_server.end(), rng);
+        std::shuffle(in_archive.begin(), in_archive.end(), rng);
+        auto plan = plan_backup(snapshot(1, on_server), state(1, in_archive));
+
+        std::vector<std::string> fetch, reappeared, gone, newly_gone;
+        std::vector<std::pair<std::string, Flags>> flags;
+        std::size_t held_count = 0;
+        std::set<std::string> server_ids;
+        for (const auto& m : on_server) server_ids.insert(m.id);
+        for (const auto& m : on_server) {
+            auto h = std::find_if(in_archive.begin(), in_archive.end(), [&](const HeldMessage& x) { return x.id == m.id; });
+            if (h == in_archive.end()) {
+                fetch.push_back(m.id);
+                continue;
+            }
+            ++held_count;
+            if (h->source_state != SourceState::present) reappeared.push_back(m.id);
+            if (h->flags != m.flags) flags.emplace_back(m.id, m.flags);
+        }
+        for (const auto& h : in_archive) {
+            if (server_ids.contains(h.id)) continue;
+            gone.push_back(h.id);
+            if (h.source_state == SourceState::present) newly_gone.push_back(h.id);
+        }
+        CHECK(plan.fetch == fetch);
+        CHECK(plan.flags == flags);
+        CHECK(plan.reappeared == reappeared);
+        CHECK(plan.gone == gone);
+        CHECK(plan.newly_gone == newly_gone);
+        CHECK(plan.held == held_count);
+    }
 }
