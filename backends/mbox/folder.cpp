@@ -295,46 +295,63 @@ Result<FolderState> MboxFolder::load() {
 // commits, or a lost database), and the index's flags win.
 Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& records,
                                           bool finish_rename) {
-    auto rows = m_db.messages(m_record.key);
-    if (!rows) return std::unexpected(rows.error());
-    std::unordered_map<std::string, archive::StoredMessage> by_id;
-    for (auto& row : *rows)
-        by_id.emplace(row.id, std::move(row));
-    rows->clear();
+    // Records by id as a sorted index, and the database streamed row by row
+    // against it: a folder of 50 000 messages is not held twice.
+    std::vector<std::uint32_t> by_id(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) by_id[i] = static_cast<std::uint32_t>(i);
+    std::sort(by_id.begin(), by_id.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return records[a].id < records[b].id; });
+    std::vector<bool> matched(records.size());
+    auto record_of = [&](const std::string& id) -> std::optional<std::size_t> {
+        auto it = std::lower_bound(by_id.begin(), by_id.end(), id,
+                                   [&](std::uint32_t i, const std::string& v) { return records[i].id < v; });
+        for (; it != by_id.end() && records[*it].id == id; ++it)
+            if (!matched[*it]) return *it;
+        return std::nullopt;
+    };
 
     FolderState state;
     state.known = m_record.known;
     state.validity = m_validity;
-    m_held.clear();
-    std::vector<archive::StoredMessage> puts;
-    fs::Fd reader; // the mbox, opened for the first adoption
-    for (const auto& r : records) {
-        m_held[r.id] = Held{r.offset, r.length, r.size, r.flags};
-        archive::StoredMessage row;
-        auto it = by_id.find(r.id);
-        if (it == by_id.end()) {
-            row = adopted_row(reader, r);
-            puts.push_back(row);
-        } else {
-            row = std::move(it->second);
-            by_id.erase(it);
-            std::string location = std::to_string(r.offset);
-            if (row.flags != r.flags || row.location != location || row.size != r.size) {
-                row.flags = r.flags;
-                row.location = location;
-                row.size = r.size;
-                puts.push_back(row);
-            }
+    state.held.reserve(records.size());
+    std::vector<std::string> stale;            // rows the index lacks
+    std::vector<archive::StoredMessage> puts;  // rows to add or correct
+    auto streamed = m_db.each_message(m_record.key, [&](archive::StoredMessage&& row) {
+        auto i = record_of(row.id);
+        if (!i) {
+            stale.push_back(std::move(row.id));
+            return;
         }
-        state.held.push_back(HeldMessage{r.id, r.flags, r.size, row.message_id, row.date,
+        matched[*i] = true;
+        const IndexRecord& r = records[*i];
+        std::string location = std::to_string(r.offset);
+        if (row.flags != r.flags || row.location != location || row.size != r.size) {
+            row.flags = r.flags;
+            row.location = std::move(location);
+            row.size = r.size;
+            puts.push_back(row);
+        }
+        state.held.push_back(HeldMessage{r.id, r.flags, r.size, std::move(row.message_id), row.date,
                                          static_cast<SourceState>(row.source_state)});
+    });
+    if (!streamed) return std::unexpected(streamed.error());
+    fs::Fd reader; // the mbox, opened for the first adoption
+    m_held.clear();
+    m_held.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const IndexRecord& r = records[i];
+        m_held[r.id] = Held{r.offset, r.length, r.size, r.flags};
+        if (matched[i]) continue;
+        archive::StoredMessage row = adopted_row(reader, r);
+        state.held.push_back(HeldMessage{r.id, r.flags, r.size, row.message_id, row.date});
+        puts.push_back(std::move(row));
     }
     bool record_validity = finish_rename || (!m_record.known && !state.held.empty());
-    if (by_id.empty() && puts.empty() && !record_validity) return state;
+    if (stale.empty() && puts.empty() && !record_validity) return state;
 
     if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
     Status s;
-    for (const auto& [id, row] : by_id)
+    for (const auto& id : stale)
         if (s) s = m_db.remove(m_record.key, id);
     for (const auto& row : puts)
         if (s) s = m_db.put(m_record.key, row);
@@ -531,7 +548,8 @@ Status MboxFolder::commit() {
     // An empty folder is kept too (an empty mbox), so a restore can give it back.
     if (auto s = lock_mbox(true); !s) return s;
     if (auto s = open_index(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known)
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
+        !m_change_token)
         return {};
 
     std::string lines;
@@ -563,15 +581,26 @@ Status MboxFolder::commit() {
     for (const auto& [id, st] : m_state_changes)
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
+    // Any change in this batch makes the old token stale; a new one is only
+    // given once the whole folder is held, stamped after the last write.
+    if (s)
+        s = m_db.set_change_token(m_record.key,
+                                  m_change_token ? *m_change_token + '\t' + file_stamp(m_path) : "");
     if (s) s = m_db.commit();
     m_pending.clear();
     m_flag_changes.clear();
     m_state_changes.clear();
+    m_change_token.reset();
     if (!s) {
         m_db.rollback();
         return s;
     }
     m_record.known = true;
+    return {};
+}
+
+Status MboxFolder::set_change_token(const std::string& token) {
+    m_change_token = token;
     return {};
 }
 

@@ -35,6 +35,7 @@ class MboxFolder : public FolderStore {
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
+    Status set_change_token(const std::string& token) override;
     Status commit() override;
     Status read(const std::string& id, MessageSink& sink) override;
 
@@ -79,6 +80,7 @@ class MboxFolder : public FolderStore {
     Status flush_buffer();
 
     std::string m_path, m_index_path, m_lock_path;
+    std::optional<std::string> m_change_token; // recorded with the next commit
     archive::StateDb& m_db;
     archive::FolderRecord m_record;
     std::uint32_t m_source_validity;

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 namespace mf::mbox {
 
 namespace {
@@ -52,6 +54,27 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
 
 MboxStore::MboxStore(std::string root, archive::StateDb& db, bool read_only)
     : m_root(std::move(root)), m_db(db), m_read_only(read_only) {}
+
+std::string file_stamp(const std::string& mbox_path) {
+    std::string out;
+    for (const std::string& path : {mbox_path, mbox_path + ".mfindex"}) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0) return {};
+        out += std::to_string(st.st_size) + '@' + std::to_string(st.st_mtim.tv_sec) + '.' +
+               std::to_string(st.st_mtim.tv_nsec) + ' ';
+    }
+    return out;
+}
+
+Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
+    std::string rel = archive::relative_folder_path(folder.path);
+    auto m = m_db.memo(rel);
+    if (!m) return std::unexpected(m.error());
+    auto tab = m->first.rfind('\t');
+    if (tab == std::string::npos || m->first.substr(tab + 1) != file_stamp(m_root + '/' + rel + ".mbox"))
+        return FolderMemo{{}, m->second};
+    return FolderMemo{m->first.substr(0, tab), m->second};
+}
 
 Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& folder,
                                                             std::uint32_t validity) {

@@ -55,12 +55,18 @@ class MboxStore : public Store {
     MboxStore(std::string root, archive::StateDb& db, bool read_only = false);
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                      std::uint32_t validity) override;
+    Result<FolderMemo> memo(const FolderInfo& folder) override;
 
   private:
     std::string m_root;
     archive::StateDb& m_db;
     bool m_read_only;
 };
+
+// Size and modification time of a folder's mbox and index: recorded with
+// the change token, so that a token counts only while both files are as the
+// run that recorded it left them (a mail reader may have rewritten the mbox).
+std::string file_stamp(const std::string& mbox_path);
 
 // ---- The index format (pure, but for read_index) ------------------------------
 

@@ -70,6 +70,40 @@ class MboxBackupTest(unittest.TestCase):
         with open(inbox + ".mfindex") as f:
             self.assertIn("F ", f.read())
 
+    def test_unchanged_folders_are_skipped_until_the_server_or_the_files_change(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+
+        def debug_run():
+            r = run_mailferry(self.args() + ["--json", "--debug"], password=PASSWORD)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout), r.stderr
+
+        report, trace = debug_run()
+        self.assertTrue(all(f["unchanged"] for f in report["folders"]), report["folders"])
+        self.assertNotIn("UID FETCH", trace)
+        # A flag change on the server: that folder alone is listed and updated.
+        uid = min(self.dovecot.fetch_all(self.user, "Work"))
+        self.dovecot.add_flags(self.user, "Work", uid, "\\Flagged")
+        report, _ = debug_run()
+        by_name = {f["folder"]: f for f in report["folders"]}
+        self.assertFalse(by_name["Work"]["unchanged"])
+        self.assertEqual(by_name["Work"]["flags_updated"], 1)
+        self.assertTrue(by_name["INBOX"]["unchanged"])
+        # A mail reader rewrote the mbox (same server state): the folder is
+        # checked again instead of trusting the token, and nothing is lost.
+        inbox = mbox_files(self.archive)["INBOX"]
+        os.utime(inbox, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+        report, trace = debug_run()
+        by_name = {f["folder"]: f for f in report["folders"]}
+        self.assertFalse(by_name["INBOX"]["unchanged"])
+        self.assertEqual(by_name["INBOX"]["fetched"], 0)
+        self.assertIn("UID FETCH", trace)
+        # ...and that check recorded a fresh token: the next run skips it again.
+        report, _ = debug_run()
+        self.assertTrue(all(f["unchanged"] for f in report["folders"]), report["folders"])
+        self.assert_equal_to_server()
+
     def test_kill_9_then_rerun(self):
         bodies = [make_message(i, size=random.Random(i).randrange(2000, 50000),
                                body_lines=["From here", ">From there", "."]) for i in range(1200)]
