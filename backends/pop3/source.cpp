@@ -126,16 +126,14 @@ Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint
                             std::string(line.substr(0, 80)));
         if (n->second.size() > k_max_uidl) ++hashed;
         std::string id = bounded_uidl(n->second);
-        if (m_number_of.contains(id)) {
+        auto size = sizes.find(n->first);
+        RemoteMessage m;
+        m.size = size == sizes.end() ? 0 : size->second;
+        if (!m_listed.emplace(id, Listed{n->first, m.size}).second) {
             ++duplicates;
             return {};
         }
-        auto size = sizes.find(n->first);
-        RemoteMessage m;
-        m.id = id;
-        m.size = size == sizes.end() ? 0 : size->second;
-        m_number_of[id] = n->first;
-        m_size_of[id] = m.size;
+        m.id = std::move(id);
         snap.messages.push_back(std::move(m));
         return {};
     });
@@ -162,12 +160,10 @@ Status Pop3Source::fingerprint_ids(Snapshot& snap, const std::unordered_map<std:
         });
         if (!s) return s;
         std::string id = fingerprint_id(headers, sizes.at(n));
-        if (m_number_of.contains(id)) continue; // identical copies: keep one
+        if (!m_listed.emplace(id, Listed{n, sizes.at(n)}).second) continue; // identical copies: keep one
         RemoteMessage m;
-        m.id = id;
+        m.id = std::move(id);
         m.size = sizes.at(n);
-        m_number_of[id] = n;
-        m_size_of[id] = m.size;
         snap.messages.push_back(std::move(m));
     }
     return {};
@@ -179,16 +175,17 @@ Result<Snapshot> Pop3Source::open(const FolderInfo& folder) {
     Snapshot snap;
     snap.validity = 1; // POP3 has no UIDVALIDITY; UIDLs are meant to be forever
     snap.has_flags = false;
-    m_number_of.clear();
-    m_size_of.clear();
+    m_listed.clear();
     if (auto s = read_capabilities(); !s) return std::unexpected(s.error());
     auto sizes = list_sizes();
     if (!sizes) return std::unexpected(sizes.error());
+    snap.messages.reserve(sizes->size());
+    m_listed.reserve(sizes->size());
     Status s = list_uidls(snap, *sizes);
     if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
     if (!s) {
         snap.messages.clear();
-        m_number_of.clear();
+        m_listed.clear();
         s = fingerprint_ids(snap, *sizes);
         if (!s) return std::unexpected(s.error());
     }
@@ -207,7 +204,9 @@ std::string Pop3Source::retrieve_command(std::uint32_t n) const {
 Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink& sink) {
     auto status = m_session->read_status();
     if (!status) return std::unexpected(status.error());
-    if (auto s = sink.begin(m_size_of[id]); !s) return s;
+    auto listed = m_listed.find(id);
+    const std::uint64_t announced = listed == m_listed.end() ? 0 : listed->second.size;
+    if (auto s = sink.begin(announced); !s) return s;
     mail::HeaderScanner headers;
     std::uint64_t received = 0;
     Status sink_status;
@@ -224,11 +223,11 @@ Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink
         sink.abandon();
         return !body ? body : sink_status;
     }
-    if (received < m_size_of[id]) {
+    if (received < announced) {
         sink.abandon();
         return fail(ErrorKind::protocol, Scope::message,
                     "message " + std::to_string(n) + " came back with " + std::to_string(received) +
-                        " bytes, but LIST announced " + std::to_string(m_size_of[id]) + "; not stored");
+                        " bytes, but LIST announced " + std::to_string(announced) + "; not stored");
     }
     headers.finish();
     RemoteMessage m;
@@ -241,7 +240,7 @@ Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink
 Status Pop3Source::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
     std::vector<std::pair<std::uint32_t, std::string>> todo;
     for (const auto& id : ids)
-        if (auto it = m_number_of.find(id); it != m_number_of.end()) todo.emplace_back(it->second, id);
+        if (auto it = m_listed.find(id); it != m_listed.end()) todo.emplace_back(it->second.number, id);
     std::sort(todo.begin(), todo.end());
     const std::size_t window = m_pipelining ? k_pipeline_window : 1;
     std::size_t sent = 0;
@@ -263,26 +262,26 @@ Status Pop3Source::fetch(const std::vector<std::string>& ids, MessageSink& sink)
 Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>& ids) {
     std::vector<MessageKey> out;
     for (const auto& id : ids) {
-        auto it = m_number_of.find(id);
-        if (it == m_number_of.end()) continue;
+        auto it = m_listed.find(id);
+        if (it == m_listed.end()) continue;
         mail::HeaderScanner headers;
-        auto s = m_session->multiline("TOP " + std::to_string(it->second) + " 0", [&](std::string_view line) -> Status {
+        auto s = m_session->multiline("TOP " + std::to_string(it->second.number) + " 0", [&](std::string_view line) -> Status {
             headers.feed(line);
             headers.feed("\r\n");
             return {};
         });
         if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
         headers.finish();
-        out.push_back({id, headers.message_id(), m_size_of[id], date_of(headers)});
+        out.push_back({id, headers.message_id(), it->second.size, date_of(headers)});
     }
     return out;
 }
 
 Status Pop3Source::remove(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-        auto it = m_number_of.find(id);
-        if (it == m_number_of.end()) continue;
-        auto r = m_session->command("DELE " + std::to_string(it->second));
+        auto it = m_listed.find(id);
+        if (it == m_listed.end()) continue;
+        auto r = m_session->command("DELE " + std::to_string(it->second.number));
         if (!r) return std::unexpected(r.error());
         test::durable_step("POP3 DELE sent");
     }

@@ -39,8 +39,11 @@ class Pop3Source : public Source {
     std::unique_ptr<Session> m_session;
     bool m_pipelining = false;
     bool m_use_retr = false;   // TOP was refused
-    std::unordered_map<std::string, std::uint32_t> m_number_of; // id -> message number
-    std::unordered_map<std::string, std::uint64_t> m_size_of;   // id -> LIST size
+    struct Listed {
+        std::uint32_t number = 0; // the message number in this session
+        std::uint64_t size = 0;   // as LIST gave it
+    };
+    std::unordered_map<std::string, Listed> m_listed; // id -> what LIST and UIDL said
     std::vector<std::string> m_caveats;
 };
 
