@@ -29,6 +29,8 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
     };
 
     BackupPlan plan;
+    // A first run fetches everything: no doubling of a list of 50 000 ids.
+    if (held.empty()) plan.fetch.reserve(remote.messages.size());
     for (const auto& m : remote.messages) {
         const HeldMessage* h = find(m.id);
         if (!h) {

@@ -284,3 +284,29 @@ TEST_CASE("property: random messages round-trip through Encoder and Decoder") {
         }
     }
 }
+
+// The encoder copies runs of plain bytes in bulk and goes byte by byte only
+// at line starts and line ends: however a message is cut into pieces (one
+// piece, single bytes, anything between), the output and what it reports
+// must be the same.
+TEST_CASE("property: the encoder's output does not depend on how input is cut") {
+    std::mt19937 rng(0x656e63);
+    const std::vector<std::string> parts = {"\r\n", "\n", "\r", "From ", ">From ", "From", ">>", "x", "text ",
+                                            std::string(300, 'y'), "\r\r\n", "F", " "};
+    for (int round = 0; round < 2000; ++round) {
+        std::string msg;
+        for (std::size_t i = rng() % 30; i > 0; --i) msg += parts[rng() % parts.size()];
+        if (rng() % 5 == 0) msg += std::string(70000 + rng() % 1000, 'z'); // past the output buffer
+        const EncodeResult whole = encode(msg, rng, msg.size() + 1);
+        const EncodeResult bytes = encode(msg, rng, 1);
+        const EncodeResult pieces = encode(msg, rng, 1 + rng() % 64);
+        CAPTURE(msg.substr(0, 120));
+        for (const EncodeResult* r : {&bytes, &pieces}) {
+            CHECK(r->out == whole.out);
+            CHECK(r->written == whole.written);
+            CHECK(r->bare_lf == whole.bare_lf);
+            CHECK(r->bare_cr == whole.bare_cr);
+            CHECK(r->added_newline == whole.added_newline);
+        }
+    }
+}
