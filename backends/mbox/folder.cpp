@@ -338,6 +338,7 @@ Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& record
     fs::Fd reader; // the mbox, opened for the first adoption
     m_held.clear();
     m_held.reserve(records.size());
+    m_committed_new = false;
     for (std::size_t i = 0; i < records.size(); ++i) {
         const IndexRecord& r = records[i];
         m_held[r.id] = Held{r.offset, r.length, r.size, r.flags};
@@ -479,8 +480,22 @@ void MboxFolder::abandon() {
     (void)truncate_mbox(start);
 }
 
+// A held message: from load()'s records, or for one committed since, from
+// the index file (read again: rare, and it keeps memory flat).
+Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string& id) const {
+    if (auto it = m_held.find(id); it != m_held.end()) return it->second;
+    if (!m_committed_new) return std::optional<Held>();
+    auto index = read_index(m_index_path);
+    if (!index) return std::unexpected(index.error());
+    for (const auto& r : index->replay.records())
+        if (r.validity == m_validity && r.id == id) return Held{r.offset, r.length, r.size, r.flags};
+    return std::optional<Held>();
+}
+
 Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
-    if (!m_held.contains(id)) return {};
+    auto held = find_held(id);
+    if (!held) return std::unexpected(held.error());
+    if (!*held) return {};
     Flags normal = flags;
     normalize(normal);
     m_flag_changes.emplace_back(id, std::move(normal));
@@ -491,10 +506,10 @@ Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
 // line break gained one in the mbox: when the decoded copy is exactly 2
 // octets longer than the held size, those 2 are dropped again.
 Status MboxFolder::read(const std::string& id, MessageSink& sink) {
-    auto it = m_held.find(id);
-    if (it == m_held.end())
-        return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
-    const Held h = it->second;
+    auto held = find_held(id);
+    if (!held) return std::unexpected(held.error());
+    if (!*held) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
+    const Held h = **held;
     fs::Fd fd(::open(m_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::unexpected(fs::io_error("cannot read", m_path, errno));
     if (auto s = sink.begin(h.size); !s) return s;
@@ -568,10 +583,9 @@ Status MboxFolder::commit() {
         m_state_changes.clear();
         return s;
     }
-    for (const auto& p : m_pending)
-        m_held[p.record.id] = Held{p.record.offset, p.record.length, p.record.size, p.record.flags};
+    if (!m_pending.empty()) m_committed_new = true; // not added to m_held: find_held() reads the index
     for (const auto& [id, flags] : m_flag_changes)
-        m_held[id].flags = flags;
+        if (auto it = m_held.find(id); it != m_held.end()) it->second.flags = flags;
 
     if (auto b = m_db.begin(); !b) s = b;
     for (const auto& p : m_pending)

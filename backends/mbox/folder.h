@@ -67,6 +67,7 @@ class MboxFolder : public FolderStore {
                   std::uint64_t mbox_size, std::uint64_t good_end);
     Result<FolderState> reconcile(const std::vector<IndexRecord>& records, bool finish_rename);
     archive::StoredMessage adopted_row(fs::Fd& reader, const IndexRecord& record) const;
+    Result<std::optional<Held>> find_held(const std::string& id) const;
 
     // Locks and files.
     Status lock_mbox(bool create);
@@ -86,7 +87,11 @@ class MboxFolder : public FolderStore {
     std::uint32_t m_source_validity;
     std::uint32_t m_validity; // the validity new messages are recorded under
     bool m_loaded = false;
-    std::unordered_map<std::string, Held> m_held; // source id -> message
+    // Source id -> message, for what load() found. Messages committed later
+    // are not added (a full backup of 100 000 messages would keep them all
+    // in memory); find_held() reads the index for those.
+    std::unordered_map<std::string, Held> m_held;
+    bool m_committed_new = false; // messages were committed since load()
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;

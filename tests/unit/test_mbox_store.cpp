@@ -509,3 +509,41 @@ TEST_CASE("mbox: index replay applies M, F and V in order and skips the malforme
     CHECK(r.base() == 5);
     CHECK(r.last_rename() == std::pair<std::uint32_t, std::uint32_t>{7, 8});
 }
+
+// Messages committed by this very FolderStore are not kept in memory: they
+// are found through the index for reading back and for flag changes.
+TEST_CASE("messages committed in this session are read back and re-flagged through the index") {
+    Archive a;
+    auto f = a.open();
+    REQUIRE(f->load());
+    const auto messages = sample_messages();
+    for (const auto& m : messages) REQUIRE(deliver(*f, m));
+    REQUIRE(f->commit());
+
+    struct Collect : MessageSink {
+        std::string bytes;
+        Status begin(std::uint64_t) override { return {}; }
+        Status write(std::string_view chunk) override {
+            bytes += chunk;
+            return {};
+        }
+        Status finish(const RemoteMessage&) override { return {}; }
+        void abandon() override { bytes.clear(); }
+    };
+    for (const auto& m : messages) {
+        Collect back;
+        REQUIRE(f->read(m.id, back));
+        CHECK(back.bytes == m.bytes);
+    }
+    Collect none;
+    CHECK_FALSE(f->read("99", none));
+
+    REQUIRE(f->set_flags("3", flags_of(flag_seen | flag_answered)));
+    REQUIRE(f->commit());
+    auto again = a.open();
+    auto state = again->load();
+    REQUIRE(state);
+    REQUIRE(state->held.size() == messages.size());
+    for (const auto& h : state->held)
+        CHECK(h.flags == (h.id == "3" ? flags_of(flag_seen | flag_answered) : messages[std::stoi(h.id) - 1].flags));
+}
