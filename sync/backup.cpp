@@ -182,6 +182,13 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         return out;
     }
 
+    if (!options.removal.active()) {
+        // Only a removal policy looks at the listing or the held list again:
+        // give their memory back before the fetch (4 MB for a listing of
+        // 50 000 messages, 6 MB for as many held).
+        std::vector<RemoteMessage>().swap(snap->messages);
+        std::vector<HeldMessage>().swap(state.held);
+    }
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);

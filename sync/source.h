@@ -9,6 +9,7 @@
 #include "sync/model.h"
 #include "sync/result.h"
 
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -53,7 +54,7 @@ class Source {
     }
     // Streams the messages named by `ids` (in any order) into `sink`. Stops
     // at the first failure; messages already finished stay finished.
-    virtual Status fetch(const std::vector<std::string>& ids, MessageSink& sink) = 0;
+    virtual Status fetch(std::span<const std::string> ids, MessageSink& sink) = 0;
     virtual Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) = 0;
     // Deletes messages of the open folder on the source: the only method
     // that changes the source. Called only for messages the store has made

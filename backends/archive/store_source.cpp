@@ -63,7 +63,7 @@ Result<Snapshot> StoreSource::open(const FolderInfo& folder) {
     return snap;
 }
 
-Status StoreSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+Status StoreSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     if (!m_folder) return fail(ErrorKind::usage, Scope::folder, "no folder is open");
     for (const auto& id : ids) {
         auto it = m_messages.find(id);

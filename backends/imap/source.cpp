@@ -54,7 +54,7 @@ std::optional<std::uint32_t> parse_uid(std::string_view id) {
     return v;
 }
 
-std::vector<std::uint32_t> to_uids(const std::vector<std::string>& ids) {
+std::vector<std::uint32_t> to_uids(std::span<const std::string> ids) {
     std::vector<std::uint32_t> out;
     out.reserve(ids.size());
     for (const auto& id : ids)
@@ -240,7 +240,7 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
     return snap;
 }
 
-Status ImapSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     BodyHandler body(sink);
     auto uids = to_uids(ids);
     // Each asked-for UID is taken once: a duplicated or unrequested FETCH

@@ -28,7 +28,7 @@ class ImapSource : public Source {
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
     Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token) override;
-    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override;
+    Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status close() override { return {}; }

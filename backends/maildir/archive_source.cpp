@@ -112,7 +112,7 @@ Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
     return snap;
 }
 
-Status ArchiveSource::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     for (const auto& id : ids) {
         auto it = m_files.find(id);
         if (it == m_files.end()) continue; // deleted meanwhile

@@ -18,7 +18,7 @@ class ArchiveSource : public Source {
     explicit ArchiveSource(std::string root);
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
-    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override;
+    Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status close() override { return {}; }

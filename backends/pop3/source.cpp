@@ -237,7 +237,7 @@ Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink
     return sink.finish(m);
 }
 
-Status Pop3Source::fetch(const std::vector<std::string>& ids, MessageSink& sink) {
+Status Pop3Source::fetch(std::span<const std::string> ids, MessageSink& sink) {
     std::vector<std::pair<std::uint32_t, std::string>> todo;
     for (const auto& id : ids)
         if (auto it = m_listed.find(id); it != m_listed.end()) todo.emplace_back(it->second.number, id);

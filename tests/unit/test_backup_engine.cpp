@@ -19,8 +19,8 @@ struct FakeSource : Source {
 
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
     Result<Snapshot> open(const FolderInfo&) override { return snap; }
-    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override {
-        fetch_calls.push_back(ids);
+    Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
+        fetch_calls.emplace_back(ids.begin(), ids.end());
         for (const auto& id : ids) {
             if (fail_after == 0) {
                 if (auto s = sink.begin(10); !s) return s;

@@ -14,7 +14,7 @@ struct OneFolderSource : Source {
     Snapshot snap;
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
     Result<Snapshot> open(const FolderInfo&) override { return snap; }
-    Status fetch(const std::vector<std::string>& ids, MessageSink& sink) override {
+    Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         for (const auto& id : ids) {
             std::string body(100 + std::stoul(id), 'x');
             if (auto s = sink.begin(body.size()); !s) return s;
