@@ -21,7 +21,7 @@ namespace {
 
 // Most messages are written whole in one write(); the buffer, one per
 // connection, stays small for the memory budget.
-constexpr std::size_t k_write_buffer = 64 * 1024;
+constexpr std::size_t k_write_buffer = 32 * 1024;
 
 // Reads the header block of a message file to find its Message-ID: needed
 // only for files adopted without a database row.
