@@ -265,14 +265,15 @@ Result<FolderState> MboxFolder::load() {
     } else {
         bool dropped = false;
         std::uint64_t good_end = std::min(index->replay.base(), mbox_size);
-        for (auto& r : index->replay.records()) {
+        kept = index->replay.take_records();
+        std::erase_if(kept, [&](const IndexRecord& r) {
             if (r.end() > mbox_size) { // the mbox was shortened by hand
                 dropped = true;
-                continue;
+                return true;
             }
             good_end = std::max(good_end, r.end());
-            kept.push_back(std::move(r));
-        }
+            return false;
+        });
         m_end = good_end;
         if (!m_read_only)
             if (auto s = repair(*index, kept, dropped, mbox_size, good_end); !s)

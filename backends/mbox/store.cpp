@@ -182,6 +182,18 @@ std::vector<IndexRecord> IndexReplay::records() const {
     return out;
 }
 
+std::vector<IndexRecord> IndexReplay::take_records() {
+    std::vector<IndexRecord> out;
+    out.reserve(m_records.size());
+    for (auto it = m_records.begin(); it != m_records.end();) {
+        out.push_back(std::move(it->second));
+        it = m_records.erase(it); // each node freed as its record moves
+    }
+    std::sort(out.begin(), out.end(),
+              [](const IndexRecord& a, const IndexRecord& b) { return a.offset < b.offset; });
+    return out;
+}
+
 Result<IndexFile> read_index(const std::string& path) {
     IndexFile index;
     fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

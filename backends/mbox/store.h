@@ -104,6 +104,9 @@ class IndexReplay {
     }
     // Every live record, of all validities, in mbox order.
     std::vector<IndexRecord> records() const;
+    // The same, moved out: the replay is left empty, and a large index is
+    // never held twice (map and vector) at once.
+    std::vector<IndexRecord> take_records();
 
   private:
     static std::string key(std::uint32_t validity, const std::string& id);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <unordered_set>
 #include <cstdio>
 
 namespace mf::pop3 {
@@ -94,41 +93,48 @@ Status Pop3Source::read_capabilities() {
     return {};
 }
 
-Result<std::unordered_map<std::uint32_t, std::uint64_t>> Pop3Source::list_sizes() {
-    std::unordered_map<std::uint32_t, std::uint64_t> sizes;
+Result<Pop3Source::Sizes> Pop3Source::list_sizes() {
+    Sizes sizes;
     auto s = m_session->multiline("LIST", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         std::uint64_t size = 0;
         if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec != std::errc())
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
-        sizes[n->first] = size;
+        sizes.emplace_back(n->first, size);
         return {};
     });
     if (!s) return std::unexpected(s.error());
+    // Servers list in order; a repeated number counts once, its last size.
+    std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto last = std::unique(sizes.rbegin(), sizes.rend(), [](const auto& a, const auto& b) { return a.first == b.first; });
+    sizes.erase(sizes.begin(), last.base());
     return sizes;
 }
 
 // UIDL lines "N uidl". A duplicated UIDL would make two messages one: the
 // second is skipped and reported rather than silently merged.
-Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
+Status Pop3Source::list_uidls(Snapshot& snap, const Sizes& sizes) {
     std::size_t duplicates = 0, hashed = 0;
-    std::unordered_set<std::uint32_t> seen_numbers;
+    std::vector<bool> seen(sizes.size()); // by position in `sizes`
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         if (!n) return fail(ErrorKind::protocol, Scope::account,
                             m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
         // Only numbers LIST gave, each once: an endless or repeating UIDL
         // answer cannot grow memory past the mailbox's size.
-        if (!sizes.contains(n->first) || !seen_numbers.insert(n->first).second)
+        auto at = std::lower_bound(sizes.begin(), sizes.end(), n->first,
+                                   [](const auto& entry, std::uint32_t number) { return entry.first < number; });
+        const std::size_t pos = static_cast<std::size_t>(at - sizes.begin());
+        if (at == sizes.end() || at->first != n->first || seen[pos])
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent a UIDL line for a message LIST did not have: " +
                             std::string(line.substr(0, 80)));
+        seen[pos] = true;
         if (n->second.size() > k_max_uidl) ++hashed;
         std::string id = bounded_uidl(n->second);
-        auto size = sizes.find(n->first);
         RemoteMessage m;
-        m.size = size == sizes.end() ? 0 : size->second;
+        m.size = at->second;
         if (!m_listed.emplace(id, Listed{n->first, m.size}).second) {
             ++duplicates;
             return {};
@@ -147,23 +153,20 @@ Status Pop3Source::list_uidls(Snapshot& snap, const std::unordered_map<std::uint
 
 // No UIDL: identify messages by their header block and size (TOP n 0),
 // which is stable as long as the server does not rewrite headers.
-Status Pop3Source::fingerprint_ids(Snapshot& snap, const std::unordered_map<std::uint32_t, std::uint64_t>& sizes) {
+Status Pop3Source::fingerprint_ids(Snapshot& snap, const Sizes& sizes) {
     note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
-    std::vector<std::uint32_t> numbers;
-    for (const auto& [n, size] : sizes) numbers.push_back(n);
-    std::sort(numbers.begin(), numbers.end());
-    for (auto n : numbers) {
+    for (const auto& [n, size] : sizes) {
         std::string headers;
         auto s = m_session->multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) -> Status {
             if (headers.size() < (1u << 20)) headers.append(line).append("\r\n");
             return {};
         });
         if (!s) return s;
-        std::string id = fingerprint_id(headers, sizes.at(n));
-        if (!m_listed.emplace(id, Listed{n, sizes.at(n)}).second) continue; // identical copies: keep one
+        std::string id = fingerprint_id(headers, size);
+        if (!m_listed.emplace(id, Listed{n, size}).second) continue; // identical copies: keep one
         RemoteMessage m;
         m.id = std::move(id);
-        m.size = sizes.at(n);
+        m.size = size;
         snap.messages.push_back(std::move(m));
     }
     return {};
