@@ -16,8 +16,8 @@ struct BackupOptions {
     bool dry_run = false;
     // Commit at least every this many messages: a batch's file names and
     // rows wait in memory (and in SQLite's page cache) until its commit.
-    // 256 costs no time against 1000 on the benchmark (one syncfs per
-    // batch) and ~1 MB less peak memory with four folders at once.
+    // 256 costs no time against 1000 on the benchmark (stores make a batch
+    // durable at once) and ~1 MB less peak memory with four folders at once.
     std::size_t batch_messages = 256;
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
     std::size_t fetch_chunk = 5000;      // ids per source fetch call

@@ -1,5 +1,7 @@
 #include "sync/plan.h"
 
+#include "sync/sorted_index.h"
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -11,16 +13,12 @@ bool needs_revalidation(const Snapshot& remote, const FolderState& local) {
 }
 
 BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
-    // Held messages by id: a sorted index (4 bytes a message) rather than a
-    // hash map (~50), since a folder may hold 100 000.
     const auto& held = local.held;
-    std::vector<std::uint32_t> by_id(held.size());
-    for (std::size_t i = 0; i < held.size(); ++i) by_id[i] = static_cast<std::uint32_t>(i);
-    std::sort(by_id.begin(), by_id.end(), [&](std::uint32_t a, std::uint32_t b) { return held[a].id < held[b].id; });
+    auto id_of = [&](std::uint32_t i) -> const std::string& { return held[i].id; };
+    const auto by_id = sorted_index(held.size(), id_of);
     std::vector<bool> matched(held.size());
     auto find = [&](const std::string& id) -> const HeldMessage* {
-        auto it = std::lower_bound(by_id.begin(), by_id.end(), id,
-                                   [&](std::uint32_t i, const std::string& v) { return held[i].id < v; });
+        auto it = lower_bound_in(by_id, id, id_of);
         if (it == by_id.end() || held[*it].id != id) return nullptr;
         const HeldMessage* first = &held[*it];
         // Ids repeat only in a damaged archive: every copy is on the source.

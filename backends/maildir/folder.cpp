@@ -1,7 +1,9 @@
 #include "backends/maildir/folder.h"
 
+#include "backends/archive/change_token.h"
 #include "backends/common/crashpoint.h"
 #include "backends/maildir/read_back.h"
+#include "sync/sorted_index.h"
 
 #include <cerrno>
 #include <chrono>
@@ -117,18 +119,14 @@ Status MaildirFolder::scan(Scan& found) {
 void MaildirFolder::Scan::index() {
     removed.assign(files.size(), false);
     base_length.resize(files.size());
-    order.resize(files.size());
-    for (std::size_t i = 0; i < files.size(); ++i) {
+    for (std::size_t i = 0; i < files.size(); ++i)
         base_length[i] = static_cast<std::uint8_t>(std::min<std::size_t>(base_view(files[i].name()).size(), 255));
-        order[i] = static_cast<std::uint32_t>(i);
-    }
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return base(a) < base(b); });
+    order = sorted_index(files.size(), [&](std::uint32_t i) { return base(i); });
 }
 
 // The first file with that base (two files sharing one happen only by hand).
 std::optional<std::size_t> MaildirFolder::Scan::find(std::string_view wanted) const {
-    auto it = std::lower_bound(order.begin(), order.end(), wanted,
-                               [&](std::uint32_t i, std::string_view b) { return base(i) < b; });
+    auto it = lower_bound_in(order, wanted, [&](std::uint32_t i) { return base(i); });
     if (it == order.end() || base(*it) != wanted) return std::nullopt;
     return *it;
 }
@@ -441,7 +439,7 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.remove(m_record.key, id);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held.
-    if (s) s = m_db.set_change_token(m_record.key, m_change_token ? *m_change_token + '\t' + directory_stamp(m_dir) : "");
+    if (s) s = m_db.set_change_token(m_record.key, archive::stamped_token(m_change_token, directory_stamp(m_dir)));
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     if (s) s = m_db.commit();
     if (!s) {

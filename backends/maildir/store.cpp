@@ -1,5 +1,6 @@
 #include "backends/maildir/store.h"
 
+#include "backends/archive/change_token.h"
 #include "backends/archive/folder_path.h"
 #include "backends/maildir/folder.h"
 
@@ -12,11 +13,7 @@ Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
     auto m = m_db.memo(rel);
     if (!m) return std::unexpected(m.error());
-    // The token counts only while the folder's files are as that run left them.
-    auto tab = m->first.rfind('\t');
-    if (tab == std::string::npos || m->first.substr(tab + 1) != directory_stamp(m_root + '/' + rel))
-        return FolderMemo{{}, m->second};
-    return FolderMemo{m->first.substr(0, tab), m->second};
+    return archive::memo_if_unchanged(*m, directory_stamp(m_root + '/' + rel));
 }
 
 Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo& folder,

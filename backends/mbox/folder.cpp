@@ -1,5 +1,8 @@
 #include "backends/mbox/folder.h"
 
+#include "backends/archive/change_token.h"
+#include "sync/sorted_index.h"
+
 #include <csignal>
 #include <cstdlib>
 
@@ -298,14 +301,11 @@ Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& record
                                           bool finish_rename) {
     // Records by id as a sorted index, and the database streamed row by row
     // against it: a folder of 50 000 messages is not held twice.
-    std::vector<std::uint32_t> by_id(records.size());
-    for (std::size_t i = 0; i < records.size(); ++i) by_id[i] = static_cast<std::uint32_t>(i);
-    std::sort(by_id.begin(), by_id.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return records[a].id < records[b].id; });
+    auto id_of = [&](std::uint32_t i) -> const std::string& { return records[i].id; };
+    const auto by_id = sorted_index(records.size(), id_of);
     std::vector<bool> matched(records.size());
     auto record_of = [&](const std::string& id) -> std::optional<std::size_t> {
-        auto it = std::lower_bound(by_id.begin(), by_id.end(), id,
-                                   [&](std::uint32_t i, const std::string& v) { return records[i].id < v; });
+        auto it = lower_bound_in(by_id, id, id_of);
         for (; it != by_id.end() && records[*it].id == id; ++it)
             if (!matched[*it]) return *it;
         return std::nullopt;
@@ -598,9 +598,7 @@ Status MboxFolder::commit() {
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held, stamped after the last write.
-    if (s)
-        s = m_db.set_change_token(m_record.key,
-                                  m_change_token ? *m_change_token + '\t' + file_stamp(m_path) : "");
+    if (s) s = m_db.set_change_token(m_record.key, archive::stamped_token(m_change_token, file_stamp(m_path)));
     if (s) s = m_db.commit();
     m_pending.clear();
     m_flag_changes.clear();

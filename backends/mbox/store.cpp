@@ -1,5 +1,6 @@
 #include "backends/mbox/store.h"
 
+#include "backends/archive/change_token.h"
 #include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
 #include "backends/maildir/names.h"
@@ -70,10 +71,7 @@ Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
     auto m = m_db.memo(rel);
     if (!m) return std::unexpected(m.error());
-    auto tab = m->first.rfind('\t');
-    if (tab == std::string::npos || m->first.substr(tab + 1) != file_stamp(m_root + '/' + rel + ".mbox"))
-        return FolderMemo{{}, m->second};
-    return FolderMemo{m->first.substr(0, tab), m->second};
+    return archive::memo_if_unchanged(*m, file_stamp(m_root + '/' + rel + ".mbox"));
 }
 
 Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& folder,

@@ -4,6 +4,7 @@
 #include "backends/mbox/folder.h"
 #include "backends/mbox/mboxrd.h"
 #include "backends/mbox/store.h"
+#include "store_test_support.h"
 
 #include <doctest/doctest.h>
 
@@ -19,18 +20,11 @@
 
 using namespace mf;
 using namespace mf::mbox;
+using mf::test::CollectSink;
+using mf::test::TempDir;
 namespace stdfs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (stdfs::temp_directory_path() / "mf-mbox-XXXXXX").string();
-        path = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() { stdfs::remove_all(path); }
-};
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -185,23 +179,6 @@ TEST_CASE("mbox: delivered messages are held after reopening and decode byte for
     CHECK(read_file(a.mbox()).find("\n>>From quoted\n") != std::string::npos);
 }
 
-namespace {
-struct CollectSink : MessageSink {
-    std::string bytes;
-    RemoteMessage finished;
-    bool abandoned = false;
-    Status begin(std::uint64_t) override { return {}; }
-    Status write(std::string_view chunk) override {
-        bytes += chunk;
-        return {};
-    }
-    Status finish(const RemoteMessage& m) override {
-        finished = m;
-        return {};
-    }
-    void abandon() override { abandoned = true; }
-};
-} // namespace
 
 TEST_CASE("mbox: read() gives back the bytes as delivered") {
     Archive a;
@@ -520,22 +497,12 @@ TEST_CASE("messages committed in this session are read back and re-flagged throu
     for (const auto& m : messages) REQUIRE(deliver(*f, m));
     REQUIRE(f->commit());
 
-    struct Collect : MessageSink {
-        std::string bytes;
-        Status begin(std::uint64_t) override { return {}; }
-        Status write(std::string_view chunk) override {
-            bytes += chunk;
-            return {};
-        }
-        Status finish(const RemoteMessage&) override { return {}; }
-        void abandon() override { bytes.clear(); }
-    };
     for (const auto& m : messages) {
-        Collect back;
+        CollectSink back;
         REQUIRE(f->read(m.id, back));
         CHECK(back.bytes == m.bytes);
     }
-    Collect none;
+    CollectSink none;
     CHECK_FALSE(f->read("99", none));
 
     REQUIRE(f->set_flags("3", flags_of(flag_seen | flag_answered)));
