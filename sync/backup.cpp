@@ -1,5 +1,6 @@
 #include "sync/backup.h"
 
+#include "sync/memory.h"
 #include "sync/push_plan.h"
 
 #include <algorithm>
@@ -186,8 +187,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         // Only a removal policy looks at the listing or the held list again:
         // give their memory back before the fetch (4 MB for a listing of
         // 50 000 messages, 6 MB for as many held).
-        std::vector<RemoteMessage>().swap(snap->messages);
-        std::vector<HeldMessage>().swap(state.held);
+        release(snap->messages);
+        release(state.held);
     }
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);

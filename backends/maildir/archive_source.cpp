@@ -79,44 +79,78 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
     return out;
 }
 
+// The date is the file's mtime; the size is W= when the name has one.
+bool ArchiveSource::measure(File& file) const {
+    auto parsed = parse_name(std::string_view(file.rel).substr(4));
+    if (!parsed) return false;
+    std::string path = path_of(file.rel);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    file.date = st.st_mtime;
+    file.size = parsed->crlf_size ? *parsed->crlf_size : crlf_size_of(path);
+    return true;
+}
+
+std::optional<RemoteMessage> ArchiveSource::describe(const File& file) const {
+    auto parsed = parse_name(std::string_view(file.rel).substr(4));
+    if (!parsed) return std::nullopt;
+    RemoteMessage m;
+    m.id = base_of(std::string_view(file.rel).substr(4));
+    m.flags = info_to_flags(parsed->info_flags, m_keywords);
+    m.internal_date = file.date;
+    m.size = file.size;
+    return m;
+}
+
 Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
-    std::string dir = m_root + '/' + archive::relative_folder_path(folder.path);
-    KeywordTable keywords;
-    keywords.parse(fs::read_small_file(dir + "/dovecot-keywords"));
+    m_dir = m_root + '/' + archive::relative_folder_path(folder.path);
+    m_keywords = KeywordTable();
+    m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     Snapshot snap;
     snap.validity = 1; // an archive's file names never change meaning
     m_files.clear();
+    std::vector<std::pair<RemoteMessage, File>> found; // sorted together, by id
     for (const char* sub : {"cur", "new"}) {
-        std::string path = dir + '/' + sub;
+        std::string path = m_dir + '/' + sub;
         DIR* d = ::opendir(path.c_str());
         if (!d) continue;
         while (dirent* e = ::readdir(d)) {
-            std::string name = e->d_name;
-            auto parsed = parse_name(name);
-            if (!parsed) continue;
-            File f{path + '/' + name, {}};
-            struct stat st;
-            if (::stat(f.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-            f.message.id = base_of(name);
-            f.message.flags = info_to_flags(parsed->info_flags, keywords);
-            f.message.internal_date = st.st_mtime;
-            f.message.size = parsed->crlf_size.value_or(0);
-            if (!parsed->crlf_size) f.message.size = crlf_size_of(f.path);
-            snap.messages.push_back(f.message);
-            m_files.emplace(f.message.id, std::move(f));
+            File file{std::string(sub) + '/' + e->d_name};
+            if (!measure(file)) continue;
+            if (auto message = describe(file)) found.emplace_back(std::move(*message), std::move(file));
         }
         ::closedir(d);
     }
-    std::sort(snap.messages.begin(), snap.messages.end(),
-              [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
+    snap.messages.reserve(found.size());
+    m_files.reserve(found.size());
+    for (auto& [message, file] : found) {
+        snap.messages.push_back(std::move(message));
+        m_files.push_back(std::move(file));
+    }
     return snap;
+}
+
+const ArchiveSource::File* ArchiveSource::find(std::string_view id) const {
+    auto base = [](const File& f) { return base_view(std::string_view(f.rel).substr(4)); };
+    auto it = std::lower_bound(m_files.begin(), m_files.end(), id,
+                               [&](const File& f, std::string_view v) { return base(f) < v; });
+    if (it == m_files.end() || base(*it) != id) return nullptr;
+    return &*it;
 }
 
 Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     for (const auto& id : ids) {
-        auto it = m_files.find(id);
-        if (it == m_files.end()) continue; // deleted meanwhile
-        if (auto s = stream_message_file(it->second.path, it->second.message, sink); !s) return s;
+        const File* file = find(id);
+        auto message = file ? describe(*file) : std::nullopt;
+        if (!message) continue;
+        std::string path = path_of(file->rel);
+        if (auto s = stream_message_file(path, *message, sink); !s) {
+            // Deleted or renamed since open(): it counts as vanished, as a
+            // message expunged from a server during a run does.
+            if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) continue;
+            return s;
+        }
     }
     return {};
 }
@@ -124,15 +158,16 @@ Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink)
 Result<std::vector<MessageKey>> ArchiveSource::keys(const std::vector<std::string>& ids) {
     std::vector<MessageKey> out;
     for (const auto& id : ids) {
-        auto it = m_files.find(id);
-        if (it == m_files.end()) continue;
-        std::ifstream in(it->second.path, std::ios::binary);
+        const File* file = find(id);
+        if (!file) continue;
+        std::ifstream in(path_of(file->rel), std::ios::binary);
+        if (!in) continue; // gone since open(): nothing to match
         mail::HeaderScanner h;
         char buf[8192];
         while (!h.done() && in.read(buf, sizeof buf).gcount() > 0)
             h.feed(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
         h.finish();
-        out.push_back({id, h.message_id(), it->second.message.size});
+        out.push_back({id, h.message_id(), file->size});
     }
     return out;
 }

@@ -6,10 +6,12 @@
 // Read-only: nothing in the archive changes.
 #pragma once
 
+#include "backends/maildir/names.h"
 #include "sync/source.h"
 
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 namespace mf::maildir {
 
@@ -24,12 +26,24 @@ class ArchiveSource : public Source {
     Status close() override { return {}; }
 
   private:
+    // A message file of the open folder, as "cur/<name>" or "new/<name>".
+    // Its id and flags are read from the name again when needed: a restore
+    // of 100 000 messages would otherwise hold a path and a description of
+    // every message for the whole run.
     struct File {
-        std::string path;
-        RemoteMessage message;
+        std::string rel;
+        std::int64_t date = 0;  // mtime
+        std::uint64_t size = 0; // CRLF size
     };
+    bool measure(File& file) const;
+    std::optional<RemoteMessage> describe(const File& file) const;
+    const File* find(std::string_view id) const;
+    std::string path_of(const std::string& rel) const { return m_dir + '/' + rel; }
+
     std::string m_root;
-    std::unordered_map<std::string, File> m_files; // id -> file, for the open folder
+    std::string m_dir;      // the open folder
+    KeywordTable m_keywords;
+    std::vector<File> m_files; // sorted by base name, i.e. by id
 };
 
 } // namespace mf::maildir

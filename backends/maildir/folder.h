@@ -120,6 +120,7 @@ class MaildirFolder : public FolderStore {
 // The part of a Maildir file name that never changes: everything before the
 // first ',' or ':' (flags and ids are renamed, the base is not).
 std::string base_of(std::string_view name);
+std::string_view base_view(std::string_view name); // the same, without a copy
 // A stamp of the folder's directories (mtimes of cur/ and new/, which change
 // whenever a file is added, removed or renamed there). Stored beside the
 // source's change token, so a folder edited by hand is never skipped.

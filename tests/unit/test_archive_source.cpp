@@ -1,0 +1,127 @@
+// A Maildir archive read back as a source (restore): what open() lists and
+// what fetch() and keys() give for it, including a file gone since open().
+#include "backends/maildir/archive_source.h"
+#include "store_test_support.h"
+
+#include <doctest/doctest.h>
+
+#include <utime.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+using mf::RemoteMessage;
+using mf::maildir::ArchiveSource;
+using mf::test::TempDir;
+
+namespace {
+
+// Keeps every finished message, in the order they came.
+struct AllSink : mf::MessageSink {
+    std::string current;
+    std::vector<std::pair<RemoteMessage, std::string>> done;
+    mf::Status begin(std::uint64_t) override {
+        current.clear();
+        return {};
+    }
+    mf::Status write(std::string_view chunk) override {
+        current += chunk;
+        return {};
+    }
+    mf::Status finish(const RemoteMessage& m) override {
+        done.emplace_back(m, current);
+        return {};
+    }
+    void abandon() override { current.clear(); }
+};
+
+void put(const std::string& path, const std::string& text, std::int64_t mtime) {
+    std::ofstream(path, std::ios::binary) << text;
+    struct utimbuf times{static_cast<time_t>(mtime), static_cast<time_t>(mtime)};
+    ::utime(path.c_str(), &times);
+}
+
+struct Archive {
+    TempDir tmp;
+    std::string folder = tmp.path + "/Work";
+    Archive() {
+        for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(folder + '/' + sub);
+        std::ofstream(folder + "/dovecot-keywords") << "0 $Important\n";
+        // Ids sort as b < c < d, not in the order the files are written.
+        put(folder + "/cur/100.M1P1Q1.h,U=3,W=22,V=7:2,FSa", "Message-ID: <d@x>\n\nhi\n", 1000);
+        put(folder + "/new/100.M2P1Q1.h,U=1,W=21,V=7", "Message-ID: <b@x>\n\nyo\n", 2000);
+        // No W=: the size is counted (every LF becomes CRLF).
+        put(folder + "/cur/100.M0P1Q1.h,U=2:2,S", "Subject: z\n\nab\n", 3000);
+    }
+};
+
+} // namespace
+
+TEST_CASE("ArchiveSource lists a Maildir folder by id, with sizes, flags and dates") {
+    Archive a;
+    ArchiveSource source(a.tmp.path);
+    auto folders = source.list_folders();
+    REQUIRE(folders);
+    REQUIRE(folders->size() == 1);
+    auto snap = source.open((*folders)[0]);
+    REQUIRE(snap);
+    REQUIRE(snap->messages.size() == 3);
+    CHECK(snap->messages[0].id == "100.M0P1Q1.h");
+    CHECK(snap->messages[0].size == 18); // 15 bytes, 3 LFs
+    CHECK(snap->messages[0].internal_date == 3000);
+    CHECK(snap->messages[0].flags.system == mf::flag_seen);
+    CHECK(snap->messages[1].id == "100.M1P1Q1.h");
+    CHECK(snap->messages[1].size == 22);
+    CHECK(snap->messages[1].flags.system == (mf::flag_seen | mf::flag_flagged));
+    CHECK(snap->messages[1].flags.keywords == std::vector<std::string>{"$Important"});
+    CHECK(snap->messages[2].id == "100.M2P1Q1.h");
+    CHECK(snap->messages[2].internal_date == 2000);
+    CHECK(snap->messages[2].flags.system == 0);
+}
+
+TEST_CASE("ArchiveSource fetches in the order asked, with CRLF, and skips a file gone since open") {
+    Archive a;
+    ArchiveSource source(a.tmp.path);
+    auto snap = source.open(mf::FolderInfo{{"Work"}, true});
+    REQUIRE(snap);
+    REQUIRE(snap->messages.size() == 3);
+    std::filesystem::remove(a.folder + "/new/100.M2P1Q1.h,U=1,W=21,V=7");
+    std::vector<std::string> ids{"100.M2P1Q1.h", "100.M1P1Q1.h", "nope", "100.M0P1Q1.h"};
+    AllSink sink;
+    REQUIRE(source.fetch(ids, sink));
+    REQUIRE(sink.done.size() == 2);
+    CHECK(sink.done[0].first.id == "100.M1P1Q1.h");
+    CHECK(sink.done[0].second == "Message-ID: <d@x>\r\n\r\nhi\r\n");
+    CHECK(sink.done[0].first.size == 22);
+    CHECK(sink.done[0].first.internal_date == 1000);
+    CHECK(sink.done[0].first.flags.keywords == std::vector<std::string>{"$Important"});
+    CHECK(sink.done[1].first.id == "100.M0P1Q1.h");
+    CHECK(sink.done[1].second == "Subject: z\r\n\r\nab\r\n");
+    CHECK(sink.done[1].second.size() == sink.done[1].first.size);
+
+    auto keys = source.keys({"100.M1P1Q1.h", "100.M2P1Q1.h"});
+    REQUIRE(keys);
+    REQUIRE(keys->size() == 1);
+    CHECK((*keys)[0].message_id == "<d@x>");
+    CHECK((*keys)[0].size == 22);
+}
+
+TEST_CASE("ArchiveSource fails a fetch it cannot read, rather than skip it") {
+    Archive a;
+    ArchiveSource source(a.tmp.path);
+    auto snap = source.open(mf::FolderInfo{{"Work"}, true});
+    REQUIRE(snap);
+    // Still there, but unreadable as a file (read() fails with EISDIR), even
+    // for root: an error to report, not a message that vanished.
+    std::string path = a.folder + "/cur/100.M0P1Q1.h,U=2:2,S";
+    std::filesystem::remove(path);
+    std::filesystem::create_directory(path);
+    AllSink sink;
+    std::vector<std::string> ids{"100.M0P1Q1.h"};
+    auto status = source.fetch(ids, sink);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().what.find("100.M0P1Q1.h") != std::string::npos);
+    CHECK(sink.done.empty());
+}
