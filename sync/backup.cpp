@@ -82,6 +82,18 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
     return {};
 }
 
+// The archive's side of a partial listing: only the listed messages are
+// looked up, so a large folder with a few new messages stays out of memory.
+Result<FolderState> held_part(FolderStore& store, const Snapshot& snap) {
+    auto held = store.held_among(snap.messages);
+    if (!held) return std::unexpected(held.error());
+    FolderState state;
+    state.known = true; // the token that allowed a partial listing came from a complete run
+    state.validity = snap.validity;
+    state.held = std::move(*held);
+    return state;
+}
+
 Status apply_flags(FolderStore& store, const BackupPlan& plan, FolderReport& report) {
     for (const auto& [id, flags] : plan.flags) {
         if (auto s = store.set_flags(id, flags); !s) return s;
@@ -135,7 +147,11 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
 
     auto memo = store.memo(folder);
     if (!memo) return failed(memo.error());
-    auto snap = source.open_since(folder, options.dry_run ? std::string() : memo->change_token);
+    // A mirror or a removal policy looks at the whole folder every time: an
+    // unchanged source can still hold what a mirror must prune (left by an
+    // earlier plain backup) or what has aged past a removal cutoff.
+    const bool whole = options.dry_run || options.mirror || options.removal.active();
+    auto snap = source.open_since(folder, whole ? std::string() : memo->change_token, !whole);
     if (!snap) return failed(snap.error());
     if (snap->unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
@@ -144,10 +160,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         progress.folder_finished(report);
         return out;
     }
-    report.found = snap->messages.size();
+    report.found = snap->delta ? snap->total : snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
-    auto loaded = (*fstore)->load_brief();
+    auto loaded = snap->delta ? held_part(**fstore, *snap) : (*fstore)->load_brief();
     if (!loaded) return failed(loaded.error());
     FolderState state = as_state(std::move(loaded));
 
@@ -160,7 +176,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             return failed(s.error());
     }
     BackupPlan plan = plan_backup(*snap, state);
-    report.held = plan.held;
+    // Of a partial listing, every message not listed is held already.
+    report.held = snap->delta ? report.found - plan.fetch.size() : plan.held;
     report.planned = plan.fetch.size();
     report.gone = plan.gone.size();
     progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes);

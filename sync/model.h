@@ -39,6 +39,12 @@ struct Snapshot {
     // The token equals the one given to open(): nothing changed, and
     // `messages` was not listed.
     bool unchanged = false;
+    // Only what changed since the given token was listed: messages that
+    // arrived since, and older ones whose flags changed. Nothing was removed,
+    // so every other message is as the last complete run left it. `total`
+    // counts the whole folder.
+    bool delta = false;
+    std::size_t total = 0;
 };
 
 // What an archive holds of one folder.

@@ -47,9 +47,13 @@ class Source {
     // and keys refer to the folder opened last.
     virtual Result<Snapshot> open(const FolderInfo& folder) = 0;
     // Like open(), but when the folder's change token still equals
-    // `known_token` the source may skip listing it (Snapshot::unchanged).
-    virtual Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token) {
+    // `known_token` the source may skip listing it (Snapshot::unchanged);
+    // with `changes_only`, when the token shows that messages were only
+    // added or re-flagged since, it may list just those (Snapshot::delta).
+    virtual Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
+                                        bool changes_only = false) {
         (void)known_token;
+        (void)changes_only;
         return open(folder);
     }
     // Streams the messages named by `ids` (in any order) into `sink`. Stops

@@ -24,6 +24,13 @@ class FolderStore : public MessageSink {
     // that never match messages by content, and would rather not hold every
     // Message-ID of a large folder in memory.
     virtual Result<FolderState> load_brief() { return load(); }
+    // What the archive holds of these listed messages only (message_id may
+    // be empty), in place of load() when the source listed only what changed
+    // (Snapshot::delta). Called only while memo() gives the folder's token,
+    // i.e. the archive is as the last complete run left it. The default
+    // loads the whole folder; stores that can look messages up one by one
+    // keep a large folder out of memory.
+    virtual Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& listed);
     // The source's validity changed: from now on the folder is known under
     // `validity`, and held messages are renamed old id -> new id. Messages
     // held under the old validity and not renamed stay in the archive under

@@ -242,6 +242,24 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
     return out;
 }
 
+namespace {
+
+// Columns: id, location, flags, keywords, size, message_id, date, source_state.
+StoredMessage read_row(Stmt& s) {
+    StoredMessage m;
+    m.id = s.text(0);
+    m.location = s.text(1);
+    m.flags.system = static_cast<std::uint8_t>(s.integer(2));
+    m.flags.keywords = split_keywords(s.text(3));
+    m.size = static_cast<std::uint64_t>(s.integer(4));
+    m.message_id = s.text(5);
+    m.date = s.integer(6);
+    m.source_state = static_cast<std::uint8_t>(s.integer(7));
+    return m;
+}
+
+} // namespace
+
 Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
                              bool with_message_id) {
     Stmt s(*m_impl->cache, with_message_id
@@ -252,20 +270,20 @@ Status StateDb::each_message(std::int64_t folder, const std::function<void(Store
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-        StoredMessage m;
-        m.id = s.text(0);
-        m.location = s.text(1);
-        m.flags.system = static_cast<std::uint8_t>(s.integer(2));
-        m.flags.keywords = split_keywords(s.text(3));
-        m.size = static_cast<std::uint64_t>(s.integer(4));
-        m.message_id = s.text(5);
-        m.date = s.integer(6);
-        m.source_state = static_cast<std::uint8_t>(s.integer(7));
-        fn(std::move(m));
-    }
+    while ((rc = s.step()) == SQLITE_ROW) fn(read_row(s));
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading messages"));
     return {};
+}
+
+Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const std::string& id) {
+    Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, '', date, source_state "
+                           "FROM messages WHERE folder=? AND id=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading a message"));
+    s.bind(1, folder).bind(2, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<StoredMessage>(read_row(s));
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading a message"));
+    return std::optional<StoredMessage>();
 }
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {

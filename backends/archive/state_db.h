@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,8 @@ class StateDb {
     // The source's change token and the number of messages held.
     Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);
     Status set_change_token(std::int64_t folder, const std::string& token);
+    // One held message (without its Message-ID); nothing if it is not held.
+    Result<std::optional<StoredMessage>> message(std::int64_t folder, const std::string& id);
     // Where one message is held (StoredMessage::location); "" if it is not.
     Result<std::string> location(std::int64_t folder, const std::string& id);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);

@@ -179,12 +179,11 @@ Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
     return e;
 }
 
-Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
-    if (exists == 0) return {};
-    // EXISTS comes from the server: never trust it for an allocation.
-    snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
+Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
+                              Snapshot& snap, std::uint32_t exists) {
     std::size_t unreadable = 0;
-    auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+    const std::size_t start = snap.messages.size();
+    auto listed = m_session->run_ok("UID FETCH " + uids + " (UID FLAGS RFC822.SIZE INTERNALDATE)" + modifier,
                                     "listing " + folder.display(), [&](const Response& r) -> Status {
         if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) exists = to_u32(r.items[0]).value_or(exists);
         if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
@@ -197,7 +196,7 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
         }
         // A server streaming FETCH responses without end must not grow our
         // memory without end: one per announced message, with some slack.
-        if (snap.messages.size() > std::size_t{exists} + 1000)
+        if (snap.messages.size() - start > std::size_t{exists} + 1000)
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent more FETCH responses than its EXISTS count announced");
         RemoteMessage m;
@@ -213,28 +212,100 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
         return fail(ErrorKind::protocol, Scope::folder,
                     m_session->host() + " listed " + std::to_string(unreadable) + " message(s) of " + folder.display() +
                         " in a form that cannot be read (bad UID or size); folder not backed up");
-    // A server may repeat a FETCH for one UID (flag updates): keep the last.
-    std::stable_sort(snap.messages.begin(), snap.messages.end(),
-                     [](const auto& a, const auto& b) { return parse_uid(a.id) < parse_uid(b.id); });
-    auto last = std::unique(snap.messages.rbegin(), snap.messages.rend(),
-                            [](const auto& a, const auto& b) { return a.id == b.id; });
-    snap.messages.erase(snap.messages.begin(), last.base());
     return {};
+}
+
+namespace {
+
+// A server may repeat a FETCH for one UID (flag updates): keep the last.
+void sort_by_uid(std::vector<RemoteMessage>& messages) {
+    std::stable_sort(messages.begin(), messages.end(),
+                     [](const auto& a, const auto& b) { return parse_uid(a.id) < parse_uid(b.id); });
+    auto last = std::unique(messages.rbegin(), messages.rend(), [](const auto& a, const auto& b) { return a.id == b.id; });
+    messages.erase(messages.begin(), last.base());
+}
+
+} // namespace
+
+Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
+    if (exists == 0) return {};
+    // EXISTS comes from the server: never trust it for an allocation.
+    snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
+    if (auto s = list_range(folder, "1:*", "", snap, exists); !s) return s;
+    sort_by_uid(snap.messages);
+    return {};
+}
+
+// Lists only what changed since `known`, when nothing was expunged since:
+// the messages from the old UIDNEXT on, and older ones whose flags changed
+// (CHANGEDSINCE, RFC 7162 3.3.1). A daily run over a folder of 100 000
+// messages then lists tens, not 100 000. Leaves snap.delta unset when the
+// folder must be listed whole.
+Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap) {
+    // Both only grow (RFC 3501 2.3.1.1, RFC 7162 3.1.1); a server where
+    // they did not is listed whole.
+    if (*now.uidnext < known.uidnext || *now.modseq < known.modseq || known.uidnext == 0) return {};
+    if (*now.uidnext > known.uidnext) {
+        if (auto s = list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, now.exists); !s) return s;
+        // "N:*" names the last message even when its UID is below N.
+        std::erase_if(snap.messages, [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
+    }
+    // Every message below the old UIDNEXT is still there only if the count
+    // says so: those plus the new ones make EXISTS.
+    if (std::size_t{known.exists} + snap.messages.size() != now.exists) {
+        snap.messages.clear();
+        return {};
+    }
+    if (*now.modseq > known.modseq && known.uidnext > 1)
+        if (auto s = list_range(folder, "1:" + std::to_string(known.uidnext - 1),
+                                " (CHANGEDSINCE " + std::to_string(known.modseq) + ")", snap, now.exists);
+            !s)
+            return s;
+    sort_by_uid(snap.messages);
+    snap.delta = true;
+    snap.total = now.exists;
+    return {};
+}
+
+std::string ImapSource::token_of(const Examined& e) {
+    if (!e.modseq || !e.uidnext) return {};
+    return "imap-condstore " + std::to_string(e.validity) + ' ' + std::to_string(*e.uidnext) + ' ' +
+           std::to_string(*e.modseq) + ' ' + std::to_string(e.exists);
+}
+
+std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& token) {
+    Known k;
+    std::string_view rest = token;
+    if (!rest.starts_with("imap-condstore ")) return std::nullopt;
+    rest.remove_prefix(15);
+    auto next = [&](auto& value) {
+        auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+        if (ec != std::errc()) return false;
+        rest.remove_prefix(static_cast<std::size_t>(p - rest.data()));
+        if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+        return true;
+    };
+    if (!next(k.validity) || !next(k.uidnext) || !next(k.modseq) || !next(k.exists) || !rest.empty())
+        return std::nullopt;
+    return k;
 }
 
 Result<Snapshot> ImapSource::open(const FolderInfo& folder) { return open_since(folder, {}); }
 
-Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token) {
+Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only) {
     auto e = examine(folder);
     if (!e) return std::unexpected(e.error());
     Snapshot snap;
     snap.validity = e->validity;
-    if (e->modseq && e->uidnext)
-        snap.change_token = "imap-condstore " + std::to_string(e->validity) + ' ' + std::to_string(*e->uidnext) +
-                            ' ' + std::to_string(*e->modseq) + ' ' + std::to_string(e->exists);
+    snap.change_token = token_of(*e);
     if (!known_token.empty() && snap.change_token == known_token) {
         snap.unchanged = true;
         return snap;
+    }
+    auto known = parse_token(known_token);
+    if (changes_only && known && known->validity == e->validity && !snap.change_token.empty()) {
+        if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
+        if (snap.delta) return snap;
     }
     if (auto s = list(folder, snap, e->exists); !s) return std::unexpected(s.error());
     return snap;

@@ -27,7 +27,8 @@ class ImapSource : public Source {
     explicit ImapSource(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
-    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token) override;
+    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
+                                bool changes_only = false) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -40,8 +41,19 @@ class ImapSource : public Source {
         std::optional<std::uint32_t> uidnext;
         std::optional<std::uint64_t> modseq; // HIGHESTMODSEQ (CONDSTORE)
     };
+    // What a recorded change token says of the folder then.
+    struct Known {
+        std::uint32_t validity = 0, uidnext = 0, exists = 0;
+        std::uint64_t modseq = 0;
+    };
+    static std::string token_of(const Examined& e);
+    static std::optional<Known> parse_token(const std::string& token);
     Result<Examined> examine(const FolderInfo& folder);
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
+    Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
+    // Appends what UID FETCH <uids> says of each message to snap.messages.
+    Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
+                      Snapshot& snap, std::uint32_t exists);
 
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;

@@ -90,9 +90,11 @@ Status MaildirFolder::ensure_dirs() {
 }
 
 // Lists cur/ and new/ by base name, and removes what a crashed run of ours
-// left in tmp/ (never durable, never recorded: safe to drop).
-Status MaildirFolder::scan(Scan& found) {
-    for (const char* sub : {"cur", "new", "tmp"}) {
+// left in tmp/.
+Status MaildirFolder::scan() {
+    m_scan = Scan{};
+    Scan& found = m_scan;
+    for (const char* sub : {"cur", "new"}) {
         std::string path = m_dir + '/' + sub;
         DIR* d = ::opendir(path.c_str());
         if (!d) {
@@ -101,18 +103,29 @@ Status MaildirFolder::scan(Scan& found) {
         }
         while (dirent* e = ::readdir(d)) {
             std::string_view name = e->d_name;
-            if (name.starts_with('.')) continue;
-            if (std::string_view(sub) == "tmp") {
-                if (!m_read_only && name.find(".mailferry") != std::string_view::npos)
-                    ::unlink((path + '/' + std::string(name)).c_str());
-                continue;
-            }
-            found.files.emplace_back(sub, name);
+            if (!name.starts_with('.')) found.files.emplace_back(sub, name);
         }
         ::closedir(d);
     }
     found.index();
+    m_scanned = true;
+    return clean_tmp();
+}
+
+// What a crashed run of ours left in tmp/ was never durable nor recorded:
+// safe to drop. Other programs' files there are left alone.
+Status MaildirFolder::clean_tmp() {
     m_dirs_ready = fs::exists(m_dir + "/tmp");
+    if (m_read_only || !m_dirs_ready) return {};
+    std::string path = m_dir + "/tmp";
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return std::unexpected(fs::io_error("cannot read directory", path, errno));
+    while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (!name.starts_with('.') && name.find(".mailferry") != std::string_view::npos)
+            ::unlink((path + '/' + std::string(name)).c_str());
+    }
+    ::closedir(d);
     return {};
 }
 
@@ -133,12 +146,30 @@ std::optional<std::size_t> MaildirFolder::Scan::find(std::string_view wanted) co
 
 Result<FolderState> MaildirFolder::load() { return load_rows(true); }
 
+// The database is exact here (the caller's token says the folder is as the
+// last complete run left it): one indexed lookup a listed message, and no
+// directory listing unless a flag change needs a file (locate()).
+Result<std::vector<HeldMessage>> MaildirFolder::held_among(const std::vector<RemoteMessage>& listed) {
+    m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
+    if (auto s = clean_tmp(); !s) return std::unexpected(s.error());
+    std::vector<HeldMessage> held;
+    for (const auto& m : listed) {
+        auto row = m_db.message(m_record.key, m.id);
+        if (!row) return std::unexpected(row.error());
+        if (!*row) continue;
+        auto& r = **row;
+        normalize(r.flags);
+        held.push_back(HeldMessage{std::move(r.id), std::move(r.flags), r.size, {}, r.date,
+                                   static_cast<SourceState>(r.source_state)});
+    }
+    return held;
+}
+
 Result<FolderState> MaildirFolder::load_brief() { return load_rows(false); }
 
 Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
-    m_scan = Scan{};
-    if (auto s = scan(m_scan); !s) return std::unexpected(s.error());
+    if (auto s = scan(); !s) return std::unexpected(s.error());
     const auto& files = m_scan.files;
     FolderState state;
     state.known = m_record.known;
@@ -325,6 +356,10 @@ Result<std::optional<MaildirFolder::OnDisk>> MaildirFolder::locate(const std::st
     auto base = m_db.location(m_record.key, id);
     if (!base) return std::unexpected(base.error());
     if (base->empty()) return std::optional<OnDisk>();
+    // After held_among() the folder was not listed: list it now, once, rather
+    // than read the directory again for every file to find.
+    if (!m_scanned)
+        if (auto s = scan(); !s) return std::unexpected(s.error());
     if (auto i = m_scan.find(*base); i && !m_scan.removed[*i]) {
         if (scan_index) *scan_index = i;
         return m_scan.files[*i];

@@ -27,6 +27,7 @@ class MaildirFolder : public FolderStore {
 
     Result<FolderState> load() override;
     Result<FolderState> load_brief() override;
+    Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& listed) override;
     Status revalidate(std::uint32_t validity,
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
@@ -75,7 +76,8 @@ class MaildirFolder : public FolderStore {
     Status flush_buffer();
     Result<FolderState> load_rows(bool with_message_ids);
     Result<std::vector<archive::StoredMessage>> adopt_unrecorded(const std::vector<bool>& matched, FolderState& state);
-    Status scan(Scan& found);
+    Status scan();      // fills m_scan
+    Status clean_tmp();
     Status save_keywords();
     // Where a held message's file is; `scan_index` tells whether (and where)
     // it is in m_scan, so a rename can be noted there.
@@ -97,6 +99,7 @@ class MaildirFolder : public FolderStore {
     // later are not added (a full backup of 100 000 messages would keep
     // every name in memory): locate() scans the directory for those.
     Scan m_scan;
+    bool m_scanned = false;
     // Files of this validity the database does not know, named by the digest
     // of an id too long to spell out (names.h): id digest -> file. load()
     // cannot tell their ids; finish() adopts one when its id arrives.

@@ -117,6 +117,40 @@ class BackupTest(unittest.TestCase):
         self.assert_archive_equals_server()
         self.assertIn(uid, read_maildir(folder_dirs(self.archive)["Work"]))
 
+    def test_a_run_after_changes_lists_only_what_changed(self):
+        d = self.dovecot
+        sample_mailbox(d, self.user)
+        self.backup()
+        new_uid = d.save(self.user, "Work", make_message(9002))
+        first = min(d.messages(self.user, "INBOX", bodies=False))
+        d.add_flags(self.user, "INBOX", first, "\\Answered")
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # New mail from the old UIDNEXT on, flag changes since the old
+        # HIGHESTMODSEQ: never the whole folder.
+        self.assertNotIn("UID FETCH 1:* ", r.stderr)
+        self.assertIn("(CHANGEDSINCE ", r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["totals"]["fetched"], 1)
+        self.assertEqual(report["totals"]["flags_updated"], 1)
+        server_total = sum(len(d.messages(self.user, f, bodies=False)) for f in d.folders(self.user))
+        self.assertEqual(report["totals"]["found"], server_total)
+        self.assertEqual(report["totals"]["held"], server_total - 1)  # before this run, as a full listing says
+        self.assert_archive_equals_server()
+        self.assertIn(new_uid, read_maildir(folder_dirs(self.archive)["Work"]))
+
+        # An expunge cannot be seen in a partial listing: the folder is listed
+        # whole, and the removal is noticed (the archive keeps the message).
+        d.expunge(self.user, "INBOX", first)
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("UID FETCH 1:* ", r.stderr)
+        inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
+        self.assertEqual(inbox["removed_by_others"], 1)
+        self.assertIn(first, read_maildir(folder_dirs(self.archive)["INBOX"]))
+
     def test_bodies_that_look_like_protocol_are_kept(self):
         lines = ["From me", ">From x", ".", "..", "* 1 FETCH (UID 1)", "A001 OK done", "M1 OK fake", ")"]
         self.dovecot.save(self.user, "INBOX", make_message(1, body_lines=lines))

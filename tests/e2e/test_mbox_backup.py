@@ -104,6 +104,28 @@ class MboxBackupTest(unittest.TestCase):
         self.assertTrue(all(f["unchanged"] for f in report["folders"]), report["folders"])
         self.assert_equal_to_server()
 
+    def test_new_mail_and_flag_changes_from_a_partial_listing(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        self.dovecot.save(self.user, "Work", make_message(7001))
+        uid = min(self.dovecot.fetch_all(self.user, "INBOX"))
+        self.dovecot.add_flags(self.user, "INBOX", uid, "\\Flagged")
+        r = run_mailferry(self.args() + ["--json", "--debug"], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(CHANGEDSINCE ", r.stderr)
+        self.assertNotIn("UID FETCH 1:* ", r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["totals"]["fetched"], 1)
+        self.assertEqual(report["totals"]["flags_updated"], 1)
+        self.assert_equal_to_server()
+        # The flag is recorded: a full check (the token made stale by touching
+        # the mbox) finds nothing more to change.
+        inbox = mbox_files(self.archive)["INBOX"]
+        os.utime(inbox, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+        report = self.backup()
+        self.assertEqual(report["totals"]["flags_updated"], 0)
+        self.assertEqual(report["totals"]["fetched"], 0)
+
     def test_kill_9_then_rerun(self):
         bodies = [make_message(i, size=random.Random(i).randrange(2000, 50000),
                                body_lines=["From here", ">From there", "."]) for i in range(1200)]

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 
 using namespace mf;
 
@@ -19,6 +20,11 @@ struct FakeSource : Source {
 
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
     Result<Snapshot> open(const FolderInfo&) override { return snap; }
+    std::optional<bool> asked_changes_only; // what the last open_since() was told
+    Result<Snapshot> open_since(const FolderInfo& f, const std::string&, bool changes_only) override {
+        asked_changes_only = changes_only;
+        return open(f);
+    }
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         fetch_calls.emplace_back(ids.begin(), ids.end());
         for (const auto& id : ids) {
@@ -61,7 +67,24 @@ struct FakeFolder : FolderStore {
     bool fail_write = false;
     std::vector<std::pair<std::string, std::string>> renames;
 
-    Result<FolderState> load() override { return st; }
+    int loads = 0, lookups = 0;
+    Result<FolderState> load() override {
+        ++loads;
+        return st;
+    }
+    Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& listed) override {
+        ++lookups;
+        std::vector<HeldMessage> out;
+        for (const auto& h : st.held)
+            for (const auto& m : listed)
+                if (h.id == m.id) out.push_back(h);
+        return out;
+    }
+    std::vector<std::pair<std::string, Flags>> flag_sets;
+    Status set_flags(const std::string& id, const Flags& f) override {
+        flag_sets.emplace_back(id, f);
+        return {};
+    }
     Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
         renames = r;
         FolderState n;
@@ -77,7 +100,6 @@ struct FakeFolder : FolderStore {
         st = n;
         return {};
     }
-    Status set_flags(const std::string&, const Flags&) override { return {}; }
     std::map<std::string, SourceState> states, pending_states;
     Status set_source_state(const std::string& id, SourceState s) override {
         pending_states[id] = s;
@@ -121,6 +143,9 @@ struct FakeStore : Store {
             FakeFolder& f;
             explicit Fwd(FakeFolder& ff) : f(ff) {}
             Result<FolderState> load() override { return f.load(); }
+            Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& l) override {
+                return f.held_among(l);
+            }
             Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
                 return f.revalidate(v, r);
             }
@@ -286,4 +311,53 @@ TEST_CASE("messages removed by another client are reported once") {
     auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     CHECK(out.report.removed_by_others == 1);
     CHECK(folder.states["7"] == SourceState::gone);
+}
+
+TEST_CASE("a partial listing is planned against the listed messages only") {
+    FakeSource src = source_with(2); // "1": re-flagged on the source; "2": new
+    src.snap.delta = true;
+    src.snap.total = 50;
+    src.snap.messages[0].flags.system = flag_seen;
+    FakeFolder folder;
+    folder.st.known = true;
+    folder.st.validity = 5;
+    HeldMessage h1, h40;
+    h1.id = "1";
+    h40.id = "40"; // not listed: unchanged on the source, so not gone
+    folder.st.held = {h1, h40};
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(src.asked_changes_only == true);
+    CHECK(folder.loads == 0);
+    CHECK(folder.lookups == 1);
+    CHECK(out.report.fetched == 1);
+    CHECK(folder.durable.contains("2"));
+    REQUIRE(folder.flag_sets.size() == 1);
+    CHECK(folder.flag_sets[0].first == "1");
+    CHECK(out.report.gone == 0);
+    CHECK(out.report.removed_by_others == 0);
+    CHECK(out.report.found == 50);
+    CHECK(out.report.held == 49);
+}
+
+TEST_CASE("a mirror or a removal policy never asks for a partial listing") {
+    for (int which = 0; which < 2; ++which) {
+        FakeSource src = source_with(1);
+        FakeFolder folder;
+        FakeStore store(&folder);
+        NullProgress progress;
+        BackupOptions o;
+        if (which == 0) o.mirror = true;
+        else o.removal.after_download = true;
+        (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+        CHECK(src.asked_changes_only == false);
+    }
+    FakeSource src = source_with(1);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK(src.asked_changes_only == true);
 }

@@ -127,3 +127,36 @@ TEST_CASE("load_brief leaves Message-IDs out, load keeps them") {
     REQUIRE(full->held.size() == 1);
     CHECK(full->held[0].message_id == "<five@example>");
 }
+
+TEST_CASE("held_among looks up listed messages only, and a flag change still finds the file") {
+    Archive a;
+    {
+        auto folder = a.open();
+        REQUIRE(folder->load());
+        deliver(*folder, "1", k_one, Flags{flag_seen, {"$Work"}});
+        deliver(*folder, "2", k_two);
+        REQUIRE(folder->commit());
+    }
+    // A new session, as the next run: no load(), only the listed ids.
+    auto folder = a.open();
+    std::vector<RemoteMessage> listed{{"1", 0, 0, {}}, {"3", 0, 0, {}}};
+    auto held = folder->held_among(listed);
+    REQUIRE(held);
+    REQUIRE(held->size() == 1);
+    CHECK((*held)[0].id == "1");
+    CHECK((*held)[0].flags == Flags{flag_seen, {"$Work"}});
+    CHECK((*held)[0].size == k_one.size());
+    CHECK((*held)[0].date == 1700000000);
+
+    REQUIRE(folder->set_flags("1", Flags{flag_seen | flag_answered, {}}));
+    REQUIRE(folder->commit());
+    int renamed = 0;
+    for (const auto& name : files_of(a.dir)) renamed += name.ends_with(":2,RS");
+    CHECK(renamed == 1);
+    CHECK(files_of(a.dir).size() == 2);
+    auto again = a.open()->load();
+    REQUIRE(again);
+    REQUIRE(again->held.size() == 2);
+    for (const auto& h : again->held)
+        if (h.id == "1") CHECK(h.flags == Flags{flag_seen | flag_answered, {}});
+}
