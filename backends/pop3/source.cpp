@@ -39,13 +39,39 @@ std::int64_t date_of(const mail::HeaderScanner& h) {
     return 0;
 }
 
-std::uint64_t fnv1a64(std::string_view bytes) {
-    std::uint64_t h = 1469598103934665603ull;
+constexpr std::uint64_t k_fnv_start = 1469598103934665603ull;
+
+std::uint64_t fnv1a64(std::string_view bytes, std::uint64_t h = k_fnv_start) {
     for (unsigned char c : bytes) {
         h ^= c;
         h *= 1099511628211ull;
     }
     return h;
+}
+
+// The mailbox's ids in order, hashed: its change token is the count and the
+// hash, and a mailbox whose first `count` ids still hash the same has only
+// gained messages since (POP3 has no flags to change).
+struct ListingHash {
+    std::size_t count = 0;
+    std::uint64_t hash = k_fnv_start;
+    void add(std::string_view id) {
+        hash = fnv1a64(id, hash);
+        hash = fnv1a64(std::string_view("\n", 1), hash); // ids cannot hold LF: no two lists hash alike by shifting
+        ++count;
+    }
+    std::string token() const {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "pop3 %zu %016llx", count, static_cast<unsigned long long>(hash));
+        return buf;
+    }
+};
+
+std::optional<std::size_t> token_count(const std::string& token) {
+    std::size_t count = 0;
+    char hex[17] = {};
+    if (std::sscanf(token.c_str(), "pop3 %zu %16[0-9a-f]", &count, hex) != 2) return std::nullopt;
+    return count;
 }
 
 std::string hashed_id(const char* prefix, std::string_view bytes, std::uint64_t n) {
@@ -114,8 +140,8 @@ Result<Pop3Source::Sizes> Pop3Source::list_sizes() {
 
 // UIDL lines "N uidl". A duplicated UIDL would make two messages one: the
 // second is skipped and reported rather than silently merged.
-Status Pop3Source::list_uidls(Snapshot& snap, const Sizes& sizes) {
-    std::size_t duplicates = 0, hashed = 0;
+Status Pop3Source::list_uidls(const Sizes& sizes) {
+    std::size_t hashed = 0;
     std::vector<bool> seen(sizes.size()); // by position in `sizes`
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
@@ -132,28 +158,22 @@ Status Pop3Source::list_uidls(Snapshot& snap, const Sizes& sizes) {
                             std::string(line.substr(0, 80)));
         seen[pos] = true;
         if (n->second.size() > k_max_uidl) ++hashed;
-        std::string id = bounded_uidl(n->second);
-        RemoteMessage m;
-        m.size = at->second;
-        if (!m_listed.emplace(id, Listed{n->first, m.size}).second) {
-            ++duplicates;
-            return {};
-        }
-        m.id = std::move(id);
-        snap.messages.push_back(std::move(m));
+        m_listing.add(bounded_uidl(n->second), n->first, at->second);
         return {};
     });
-    if (s && duplicates)
+    if (!s) return s;
+    if (auto duplicates = m_listing.seal())
         note(std::to_string(duplicates) + " messages share a UIDL with another and were skipped");
-    if (s && hashed)
+    if (hashed)
         note(std::to_string(hashed) + " UIDLs were longer than " + std::to_string(k_max_uidl) +
              " bytes; those messages are known by a hash of their UIDL");
-    return s;
+    return {};
 }
 
 // No UIDL: identify messages by their header block and size (TOP n 0),
-// which is stable as long as the server does not rewrite headers.
-Status Pop3Source::fingerprint_ids(Snapshot& snap, const Sizes& sizes) {
+// which is stable as long as the server does not rewrite headers. Identical
+// copies count once.
+Status Pop3Source::fingerprint_ids(const Sizes& sizes) {
     note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
     for (const auto& [n, size] : sizes) {
         std::string headers;
@@ -162,39 +182,74 @@ Status Pop3Source::fingerprint_ids(Snapshot& snap, const Sizes& sizes) {
             return {};
         });
         if (!s) return s;
-        std::string id = fingerprint_id(headers, size);
-        if (!m_listed.emplace(id, Listed{n, size}).second) continue; // identical copies: keep one
-        RemoteMessage m;
-        m.id = std::move(id);
-        m.size = size;
-        snap.messages.push_back(std::move(m));
+        m_listing.add(fingerprint_id(headers, size), n, size);
     }
+    m_listing.seal();
     return {};
 }
 
-Result<Snapshot> Pop3Source::open(const FolderInfo& folder) {
-    if (folder.path != std::vector<std::string>{"INBOX"})
-        return fail(ErrorKind::not_found, Scope::folder, "a POP3 mailbox has only INBOX");
+Result<Snapshot> Pop3Source::open(const FolderInfo& folder) { return open_since(folder, {}, false); }
+
+// The whole mailbox is listed anyway (UIDL has no "since"); what a token
+// saves is the archive's side: an unchanged mailbox is not compared with the
+// archive at all, and one that only gained messages is compared for those.
+// The token hashes every listed id in order, duplicates included.
+Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::string& known_token,
+                                        bool changes_only) {
+    if (auto s = list_mailbox(folder); !s) return std::unexpected(s.error());
+    ListingHash all, prefix;
+    auto known_count = token_count(known_token);
+    for (std::size_t i = 0; i < m_listing.size(); ++i) {
+        if (known_count && prefix.count < *known_count) prefix.add(m_listing.id(i));
+        all.add(m_listing.id(i));
+    }
     Snapshot snap;
     snap.validity = 1; // POP3 has no UIDVALIDITY; UIDLs are meant to be forever
     snap.has_flags = false;
-    m_listed.clear();
-    if (auto s = read_capabilities(); !s) return std::unexpected(s.error());
+    snap.change_token = all.token();
+    std::size_t first = 0;
+    if (known_count && prefix.token() == known_token) {
+        if (*known_count == m_listing.size()) {
+            snap.unchanged = true;
+            m_listing.clear(); // nothing will be fetched
+            return snap;
+        }
+        if (changes_only) {
+            first = *known_count;
+            snap.delta = true;
+        }
+    }
+    m_listing.keep_from(first);
+    for (std::size_t i = first; i < m_listing.size(); ++i) {
+        if (m_listing.duplicate(i)) continue;
+        RemoteMessage m;
+        m.id = std::string(m_listing.id(i));
+        m.size = m_listing.entry(i).size;
+        snap.messages.push_back(std::move(m));
+    }
+    if (snap.delta) {
+        snap.total = 0;
+        for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.duplicate(i);
+    }
+    return snap;
+}
+
+Status Pop3Source::list_mailbox(const FolderInfo& folder) {
+    if (folder.path != std::vector<std::string>{"INBOX"})
+        return fail(ErrorKind::not_found, Scope::folder, "a POP3 mailbox has only INBOX");
+    m_listing.clear();
+    if (auto s = read_capabilities(); !s) return s;
     auto sizes = list_sizes();
     if (!sizes) return std::unexpected(sizes.error());
-    snap.messages.reserve(sizes->size());
-    m_listed.reserve(sizes->size());
-    Status s = list_uidls(snap, *sizes);
-    if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
+    Status s = list_uidls(*sizes);
+    if (!s && s.error().scope != Scope::message) return s;
     if (!s) {
-        snap.messages.clear();
-        m_listed.clear();
-        s = fingerprint_ids(snap, *sizes);
-        if (!s) return std::unexpected(s.error());
+        m_listing.clear();
+        if (auto f = fingerprint_ids(*sizes); !f) return f;
     }
     if (m_use_retr)
         note("the server does not offer TOP; messages were read with RETR, which may mark them read");
-    return snap;
+    return {};
 }
 
 std::string Pop3Source::retrieve_command(std::uint32_t n) const {
@@ -207,8 +262,8 @@ std::string Pop3Source::retrieve_command(std::uint32_t n) const {
 Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink& sink) {
     auto status = m_session->read_status();
     if (!status) return std::unexpected(status.error());
-    auto listed = m_listed.find(id);
-    const std::uint64_t announced = listed == m_listed.end() ? 0 : listed->second.size;
+    const Listing::Entry* listed = m_listing.find(id);
+    const std::uint64_t announced = listed ? listed->size : 0;
     if (auto s = sink.begin(announced); !s) return s;
     mail::HeaderScanner headers;
     std::uint64_t received = 0;
@@ -243,7 +298,7 @@ Status Pop3Source::fetch_one(std::uint32_t n, const std::string& id, MessageSink
 Status Pop3Source::fetch(std::span<const std::string> ids, MessageSink& sink) {
     std::vector<std::pair<std::uint32_t, std::string>> todo;
     for (const auto& id : ids)
-        if (auto it = m_listed.find(id); it != m_listed.end()) todo.emplace_back(it->second.number, id);
+        if (const auto* listed = m_listing.find(id)) todo.emplace_back(listed->number, id);
     std::sort(todo.begin(), todo.end());
     const std::size_t window = m_pipelining ? k_pipeline_window : 1;
     std::size_t sent = 0;
@@ -265,26 +320,26 @@ Status Pop3Source::fetch(std::span<const std::string> ids, MessageSink& sink) {
 Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>& ids) {
     std::vector<MessageKey> out;
     for (const auto& id : ids) {
-        auto it = m_listed.find(id);
-        if (it == m_listed.end()) continue;
+        const Listing::Entry* listed = m_listing.find(id);
+        if (!listed) continue;
         mail::HeaderScanner headers;
-        auto s = m_session->multiline("TOP " + std::to_string(it->second.number) + " 0", [&](std::string_view line) -> Status {
+        auto s = m_session->multiline("TOP " + std::to_string(listed->number) + " 0", [&](std::string_view line) -> Status {
             headers.feed(line);
             headers.feed("\r\n");
             return {};
         });
         if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
         headers.finish();
-        out.push_back({id, headers.message_id(), it->second.size, date_of(headers)});
+        out.push_back({id, headers.message_id(), listed->size, date_of(headers)});
     }
     return out;
 }
 
 Status Pop3Source::remove(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-        auto it = m_listed.find(id);
-        if (it == m_listed.end()) continue;
-        auto r = m_session->command("DELE " + std::to_string(it->second.number));
+        const Listing::Entry* listed = m_listing.find(id);
+        if (!listed) continue;
+        auto r = m_session->command("DELE " + std::to_string(listed->number));
         if (!r) return std::unexpected(r.error());
         test::durable_step("POP3 DELE sent");
     }

@@ -5,6 +5,7 @@
 // the same). RETR is used only where TOP is refused, and the run says so.
 #pragma once
 
+#include "backends/pop3/listing.h"
 #include "backends/pop3/session.h"
 #include "sync/source.h"
 
@@ -12,7 +13,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -23,6 +23,8 @@ class Pop3Source : public Source {
     explicit Pop3Source(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
+    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
+                                bool changes_only = false) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -31,12 +33,13 @@ class Pop3Source : public Source {
 
   private:
     Status read_capabilities();
+    Status list_mailbox(const FolderInfo& folder); // fills m_listing
     // Message number -> LIST size, sorted by number, each number once: 16
     // bytes a message, where a hash map took ~50 (mailboxes of 50 000).
     using Sizes = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
     Result<Sizes> list_sizes();
-    Status list_uidls(Snapshot& snap, const Sizes& sizes);
-    Status fingerprint_ids(Snapshot& snap, const Sizes& sizes);
+    Status list_uidls(const Sizes& sizes);
+    Status fingerprint_ids(const Sizes& sizes);
     std::string retrieve_command(std::uint32_t number) const;
     Status fetch_one(std::uint32_t number, const std::string& id, MessageSink& sink);
     void note(std::string text);
@@ -44,11 +47,7 @@ class Pop3Source : public Source {
     std::unique_ptr<Session> m_session;
     bool m_pipelining = false;
     bool m_use_retr = false;   // TOP was refused
-    struct Listed {
-        std::uint32_t number = 0; // the message number in this session
-        std::uint64_t size = 0;   // as LIST gave it
-    };
-    std::unordered_map<std::string, Listed> m_listed; // id -> what LIST and UIDL said
+    Listing m_listing; // what LIST and UIDL said
     std::vector<std::string> m_caveats;
 };
 

@@ -86,6 +86,38 @@ class Pop3BackupTest(unittest.TestCase):
         self.assertEqual(self.backup()["totals"]["fetched"], 1)
         self.assertEqual(self.held_bodies(), self.server_bodies())
 
+    def test_unchanged_or_grown_mailboxes_are_not_compared_whole(self):
+        sample_mailbox(self.dovecot, self.user)
+        self.backup()
+        d = self.dovecot
+        args = ["backup", d.url("pop3s", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--json", "--debug"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        inbox = json.loads(r.stdout)["folders"][0]
+        self.assertTrue(inbox["unchanged"], inbox)
+        self.assertNotIn("TOP ", r.stderr)
+        count = d.count(self.user, "INBOX")
+        self.assertEqual(inbox["found"], count)
+        # Grown only: the new message is fetched, nothing else is touched.
+        d.save(self.user, "INBOX", make_message(78))
+        inbox = self.backup()["folders"][0]
+        self.assertFalse(inbox["unchanged"])
+        self.assertEqual(inbox["fetched"], 1)
+        self.assertEqual((inbox["found"], inbox["held"]), (count + 1, count))
+        self.assertEqual(self.held_bodies(), self.server_bodies())
+
+    def test_a_removal_policy_looks_again_at_an_unchanged_mailbox(self):
+        # The mailbox does not change, but a cutoff moves past its messages:
+        # the token of the plain run before must not make the next one skip.
+        old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=40)
+        self.dovecot.save(self.user, "INBOX", make_message(1, date=old))
+        self.backup()
+        self.assertTrue(self.backup()["folders"][0]["unchanged"])
+        report = self.backup("--delete-older-than", "30")
+        self.assertEqual(report["folders"][0]["deleted_from_source"], 1)
+        self.assertEqual(self.dovecot.count(self.user, "INBOX"), 0)
+
     def test_delete_after_download(self):
         sample_mailbox(self.dovecot, self.user)
         before = self.server_bodies()

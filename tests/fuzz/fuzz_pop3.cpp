@@ -22,6 +22,7 @@
 #include "backends/common/crashpoint.cpp"
 #include "backends/common/headers.cpp"
 #include "backends/net/trace.cpp"
+#include "backends/pop3/listing.cpp"
 #include "backends/pop3/session.cpp"
 #include "backends/pop3/source.cpp"
 #include "sync/flags.cpp"
