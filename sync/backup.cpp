@@ -4,6 +4,7 @@
 #include "sync/push_plan.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace mf {
 
@@ -82,6 +83,17 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
     return {};
 }
 
+// Gathers the parts of a listing still to come into one snapshot.
+Status list_rest(Source& source, Snapshot& snap) {
+    std::vector<RemoteMessage> all = std::move(snap.messages);
+    while (snap.more) {
+        if (auto s = source.next_part(snap); !s) return s;
+        std::move(snap.messages.begin(), snap.messages.end(), std::back_inserter(all));
+    }
+    snap.messages = std::move(all);
+    return {};
+}
+
 // The archive's side of a partial listing: only the listed messages are
 // looked up, so a large folder with a few new messages stays out of memory.
 Result<FolderState> held_part(FolderStore& store, const Snapshot& snap) {
@@ -151,7 +163,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     // unchanged source can still hold what a mirror must prune (left by an
     // earlier plain backup) or what has aged past a removal cutoff.
     const bool whole = options.dry_run || options.mirror || options.removal.active();
-    auto snap = source.open_since(folder, whole ? std::string() : memo->change_token, !whole);
+    // A folder the archive holds nothing of has nothing to compare: it can
+    // be listed and stored a part at a time.
+    const std::size_t part_size = !whole && memo->held == 0 ? options.list_part : 0;
+    auto snap = source.open_since(folder, whole ? std::string() : memo->change_token, !whole, part_size);
     if (!snap) return failed(snap.error());
     if (snap->unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
@@ -160,12 +175,16 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         progress.folder_finished(report);
         return out;
     }
-    report.found = snap->delta ? snap->total : snap->messages.size();
+    report.found = snap->delta || snap->more ? snap->total : snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
     auto loaded = snap->delta ? held_part(**fstore, *snap) : (*fstore)->load_brief();
     if (!loaded) return failed(loaded.error());
     FolderState state = as_state(std::move(loaded));
+    // The archive holds some after all (files adopted after the database was
+    // lost): what is gone can only be told from the whole listing.
+    if (snap->more && !state.held.empty())
+        if (auto s = list_rest(source, *snap); !s) return failed(s.error());
 
     if (needs_revalidation(*snap, state) && !options.dry_run) {
         // Matching by content needs the Message-IDs load_brief() left out.
@@ -211,11 +230,22 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
     if (status) status = fetch_in_chunks(source, plan.fetch, sink, options.fetch_chunk);
+    // A folder listed in parts: each part is stored before the next is
+    // listed. Nothing is held, so each part's plan is to fetch all of it.
+    while (status && snap->more) {
+        status = source.next_part(*snap);
+        if (!status) break;
+        BackupPlan part = plan_backup(*snap, state);
+        release(snap->messages);
+        report.planned += part.fetch.size();
+        progress.folder_started(report.folder, part.fetch.size(), part.fetch_bytes);
+        status = fetch_in_chunks(source, part.fetch, sink, options.fetch_chunk);
+    }
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();
     report.bytes = sink.committed_bytes();
-    std::size_t missing = plan.fetch.size() - std::min(plan.fetch.size(), report.fetched);
+    std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     if (!status || !committed) {
         report.failed = missing;
         return failed(!status ? status.error() : committed.error());

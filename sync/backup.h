@@ -21,6 +21,10 @@ struct BackupOptions {
     std::size_t batch_messages = 256;
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
     std::size_t fetch_chunk = 5000;      // ids per source fetch call
+    // A folder the archive holds nothing of is listed in parts of this many
+    // messages where the source can (0: at once). A part's listing and plan
+    // take ~120 bytes a message; four folders of 20 000 at once took 9 MB.
+    std::size_t list_part = 4096;
     RemovalPolicy removal;               // delete from the source afterwards
     // Mirror into the archive: remove what the source no longer has, unless
     // the mass-deletion guard (see mirror_guard) refuses.

@@ -44,6 +44,9 @@ struct Snapshot {
     // so every other message is as the last complete run left it. `total`
     // counts the whole folder.
     bool delta = false;
+    // More of a whole listing follows (Source::next_part): `messages` is one
+    // part, in id order, and `total` counts the whole folder.
+    bool more = false;
     std::size_t total = 0;
 };
 

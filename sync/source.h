@@ -50,11 +50,23 @@ class Source {
     // `known_token` the source may skip listing it (Snapshot::unchanged);
     // with `changes_only`, when the token shows that messages were only
     // added or re-flagged since, it may list just those (Snapshot::delta).
+    // With `part_size` > 0 (the archive holds nothing of the folder), a
+    // folder listed whole may come in parts of about that many messages
+    // (Snapshot::more): the engine stores each part before asking for the
+    // next, so a first backup of a large folder never lists it all at once.
     virtual Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                        bool changes_only = false) {
+                                        bool changes_only = false, std::size_t part_size = 0) {
         (void)known_token;
         (void)changes_only;
+        (void)part_size;
         return open(folder);
+    }
+    // Replaces snap.messages with the next part of a listing that had
+    // Snapshot::more, and updates `more`. Fetches may come in between.
+    virtual Status next_part(Snapshot& snap) {
+        snap.messages.clear();
+        snap.more = false;
+        return {};
     }
     // Streams the messages named by `ids` (in any order) into `sink`. Stops
     // at the first failure; messages already finished stay finished.

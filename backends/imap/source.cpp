@@ -3,6 +3,7 @@
 #include "backends/common/headers.h"
 #include "backends/imap/fetch.h"
 #include "backends/imap/mutf7.h"
+#include "backends/imap/target.h"
 
 #include <algorithm>
 #include <charconv>
@@ -290,9 +291,63 @@ std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& toke
     return k;
 }
 
+// UID SEARCH with ESEARCH (RFC 4731) names every UID of the folder in a few
+// bytes ("1:20000"); then UID FETCH lists them a part at a time. UIDs, not
+// sequence numbers, name the parts: an expunge between parts shifts no part.
+Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size,
+                                 Snapshot& snap) {
+    m_parts = Parts{folder, {}, 0, part_size, now.exists};
+    std::optional<std::string> set;
+    auto searched = m_session->run_ok("UID SEARCH RETURN (ALL) ALL", "listing " + folder.display(),
+                                      [&](const Response& r) -> Status {
+        if (r.items.empty() || !is_atom(r.items[0], "ESEARCH")) return {};
+        for (std::size_t i = 1; i + 1 < r.items.size(); ++i)
+            if (is_atom(r.items[i], "ALL")) set = as_string(r.items[i + 1]);
+        return {};
+    });
+    if (!searched) return std::unexpected(searched.error());
+    // Never more UIDs than the folder announced (with some slack).
+    if (set) m_parts.uids = expand_uid_set(*set, std::size_t{now.exists} + 1000);
+    std::sort(m_parts.uids.begin(), m_parts.uids.end());
+    m_parts.uids.erase(std::unique(m_parts.uids.begin(), m_parts.uids.end()), m_parts.uids.end());
+    if (m_parts.uids.size() != now.exists) {
+        // No answer, an unreadable one, or one that disagrees with EXISTS (an
+        // expunge meanwhile, or a broken server): list the folder whole,
+        // never trust a part-listing to have named every message.
+        m_parts = Parts{};
+        return list(folder, snap, now.exists);
+    }
+    snap.total = now.exists;
+    return list_next_part(snap);
+}
+
+Status ImapSource::list_next_part(Snapshot& snap) {
+    snap.messages.clear();
+    const std::size_t end = std::min(m_parts.uids.size(), m_parts.next + m_parts.size);
+    std::vector<std::uint32_t> part(m_parts.uids.begin() + static_cast<std::ptrdiff_t>(m_parts.next),
+                                    m_parts.uids.begin() + static_cast<std::ptrdiff_t>(end));
+    m_parts.next = end;
+    snap.more = end < m_parts.uids.size();
+    if (!snap.more) std::vector<std::uint32_t>().swap(m_parts.uids);
+    snap.messages.reserve(part.size());
+    for (const auto& set : uid_sets(std::move(part), k_max_set_chars))
+        if (auto s = list_range(m_parts.folder, set, "", snap, m_parts.exists); !s) return s;
+    sort_by_uid(snap.messages);
+    return {};
+}
+
+Status ImapSource::next_part(Snapshot& snap) {
+    if (!snap.more) {
+        snap.messages.clear();
+        return {};
+    }
+    return list_next_part(snap);
+}
+
 Result<Snapshot> ImapSource::open(const FolderInfo& folder) { return open_since(folder, {}); }
 
-Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only) {
+Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only,
+                                        std::size_t part_size) {
     auto e = examine(folder);
     if (!e) return std::unexpected(e.error());
     Snapshot snap;
@@ -306,6 +361,11 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
     if (changes_only && known && known->validity == e->validity && !snap.change_token.empty()) {
         if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
         if (snap.delta) return snap;
+    }
+    // Parts only where the folder is larger than one (and ESEARCH exists).
+    if (part_size > 0 && e->exists > part_size && m_session->has("ESEARCH")) {
+        if (auto s = list_in_parts(folder, *e, part_size, snap); !s) return std::unexpected(s.error());
+        return snap;
     }
     if (auto s = list(folder, snap, e->exists); !s) return std::unexpected(s.error());
     return snap;

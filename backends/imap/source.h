@@ -28,7 +28,8 @@ class ImapSource : public Source {
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
     Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                bool changes_only = false) override;
+                                bool changes_only = false, std::size_t part_size = 0) override;
+    Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -55,8 +56,20 @@ class ImapSource : public Source {
     Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
                       Snapshot& snap, std::uint32_t exists);
 
+    Status list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size, Snapshot& snap);
+    Status list_next_part(Snapshot& snap);
+
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;
+    // A listing in parts: the folder's UIDs (4 bytes a message), and where
+    // the next part starts.
+    struct Parts {
+        FolderInfo folder;
+        std::vector<std::uint32_t> uids;
+        std::size_t next = 0, size = 0;
+        std::uint32_t exists = 0;
+    };
+    Parts m_parts;
 };
 
 // A mailbox name as a command argument: quoted, or a failure if it would

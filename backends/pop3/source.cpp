@@ -188,14 +188,14 @@ Status Pop3Source::fingerprint_ids(const Sizes& sizes) {
     return {};
 }
 
-Result<Snapshot> Pop3Source::open(const FolderInfo& folder) { return open_since(folder, {}, false); }
+Result<Snapshot> Pop3Source::open(const FolderInfo& folder) { return open_since(folder, {}); }
 
 // The whole mailbox is listed anyway (UIDL has no "since"); what a token
 // saves is the archive's side: an unchanged mailbox is not compared with the
 // archive at all, and one that only gained messages is compared for those.
 // The token hashes every listed id in order, duplicates included.
 Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::string& known_token,
-                                        bool changes_only) {
+                                        bool changes_only, std::size_t) {
     if (auto s = list_mailbox(folder); !s) return std::unexpected(s.error());
     ListingHash all, prefix;
     auto known_count = token_count(known_token);

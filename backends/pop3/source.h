@@ -24,7 +24,7 @@ class Pop3Source : public Source {
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
     Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                bool changes_only = false) override;
+                                bool changes_only = false, std::size_t part_size = 0) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;

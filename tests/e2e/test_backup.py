@@ -151,6 +151,31 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(inbox["removed_by_others"], 1)
         self.assertIn(first, read_maildir(folder_dirs(self.archive)["INBOX"]))
 
+    def test_a_first_backup_of_a_large_folder_is_listed_in_parts(self):
+        d = self.dovecot
+        d.save_many(self.user, "Big", [make_message(i) for i in range(1, 4501)])
+        d.expunge(self.user, "Big", 10)  # UIDs with a gap: parts are named by UID
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--folder", "Big"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        # 4096 messages a part: UID SEARCH names them all, UID FETCH lists a
+        # part, and that part is fetched before the next is listed.
+        self.assertIn("UID SEARCH RETURN (ALL) ALL", r.stderr)
+        first = r.stderr.index("UID FETCH 1:9,11:4097 (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        second = r.stderr.index("UID FETCH 4098:4500 (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        self.assertIn("BODY.PEEK[]", r.stderr[first:second])
+        self.assertNotIn("UID FETCH 1:* ", r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["totals"]["found"], 4499)
+        self.assertEqual(report["totals"]["fetched"], 4499)
+        held = read_maildir(folder_dirs(self.archive)["Big"])
+        self.assertEqual(sorted(held), sorted(d.messages(self.user, "Big", bodies=False)))
+        # The token recorded after the parts lets a rerun skip the folder.
+        report = self.backup("--folder", "Big")
+        self.assertTrue(report["folders"][0]["unchanged"])
+        self.assertEqual(report["totals"]["fetched"], 0)
+
     def test_bodies_that_look_like_protocol_are_kept(self):
         lines = ["From me", ">From x", ".", "..", "* 1 FETCH (UID 1)", "A001 OK done", "M1 OK fake", ")"]
         self.dovecot.save(self.user, "INBOX", make_message(1, body_lines=lines))

@@ -21,12 +21,33 @@ struct FakeSource : Source {
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
     Result<Snapshot> open(const FolderInfo&) override { return snap; }
     std::optional<bool> asked_changes_only; // what the last open_since() was told
-    Result<Snapshot> open_since(const FolderInfo& f, const std::string&, bool changes_only) override {
+    std::optional<std::size_t> asked_part_size;
+    std::size_t parts_of = 0;        // >0: answer a request for parts with parts of this many
+    std::size_t listed = 0;          // messages handed out in parts so far
+    std::vector<std::string> events; // "list" and "fetch", in order
+    Result<Snapshot> open_since(const FolderInfo& f, const std::string&, bool changes_only,
+                                std::size_t part_size) override {
         asked_changes_only = changes_only;
-        return open(f);
+        asked_part_size = part_size;
+        if (part_size == 0 || parts_of == 0) return open(f);
+        Snapshot part = snap;
+        part.total = snap.messages.size();
+        listed = 0;
+        if (auto s = next_part(part); !s) return std::unexpected(s.error());
+        return part;
+    }
+    Status next_part(Snapshot& part) override {
+        events.push_back("list");
+        std::size_t end = std::min(snap.messages.size(), listed + parts_of);
+        part.messages.assign(snap.messages.begin() + static_cast<std::ptrdiff_t>(listed),
+                             snap.messages.begin() + static_cast<std::ptrdiff_t>(end));
+        listed = end;
+        part.more = end < snap.messages.size();
+        return {};
     }
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         fetch_calls.emplace_back(ids.begin(), ids.end());
+        events.push_back("fetch");
         for (const auto& id : ids) {
             if (fail_after == 0) {
                 if (auto s = sink.begin(10); !s) return s;
@@ -136,7 +157,9 @@ struct FakeFolder : FolderStore {
 
 struct FakeStore : Store {
     FakeFolder* folder;
+    std::size_t held_count = 0; // what memo() says is held
     explicit FakeStore(FakeFolder* f) : folder(f) {}
+    Result<FolderMemo> memo(const FolderInfo&) override { return FolderMemo{{}, held_count}; }
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo&, std::uint32_t) override {
         // The test keeps ownership; hand out a forwarding wrapper.
         struct Fwd : FolderStore {
@@ -360,4 +383,57 @@ TEST_CASE("a mirror or a removal policy never asks for a partial listing") {
     NullProgress progress;
     (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     CHECK(src.asked_changes_only == true);
+}
+
+TEST_CASE("a folder the archive holds nothing of is listed and stored a part at a time") {
+    FakeSource src = source_with(10);
+    src.parts_of = 4;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.list_part = 4;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(src.asked_part_size == std::size_t{4});
+    // Each part is fetched before the next is listed.
+    CHECK(src.events == std::vector<std::string>{"list", "fetch", "list", "fetch", "list", "fetch"});
+    CHECK(folder.durable.size() == 10);
+    CHECK(out.report.found == 10);
+    CHECK(out.report.planned == 10);
+    CHECK(out.report.fetched == 10);
+    CHECK(out.report.vanished == 0);
+}
+
+TEST_CASE("a listing in parts is gathered whole when the archive turns out to hold messages") {
+    FakeSource src = source_with(10);
+    src.parts_of = 4;
+    FakeFolder folder;
+    folder.st.known = true;
+    folder.st.validity = 5;
+    HeldMessage h3, h99;
+    h3.id = "3";   // adopted from disk: the database had none
+    h99.id = "99"; // not on the source: gone, which only the whole listing shows
+    folder.st.held = {h3, h99};
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(src.events == std::vector<std::string>{"list", "list", "list", "fetch"});
+    REQUIRE(src.fetch_calls.size() == 1);
+    CHECK(src.fetch_calls[0].size() == 9);
+    CHECK(out.report.gone == 1);
+    CHECK(out.report.held == 1);
+}
+
+TEST_CASE("a folder with held messages is never listed in parts") {
+    FakeSource src = source_with(3);
+    src.parts_of = 1;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    store.held_count = 2;
+    NullProgress progress;
+    (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    CHECK(src.asked_part_size == std::size_t{0});
+    CHECK(src.events == std::vector<std::string>{"fetch"});
 }
