@@ -143,6 +143,38 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
     return {};
 }
 
+// Opens the folder on the source, asking for as little as the run allows:
+// nothing if unchanged since the last complete run, what changed if only
+// that, and a listing in parts if the archive holds nothing of it. A mirror
+// or a removal policy looks at the whole folder every time: an unchanged
+// source can still hold what a mirror must prune (left by an earlier plain
+// backup) or what has aged past a removal cutoff.
+Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
+                              const BackupOptions& options) {
+    const bool whole = options.dry_run || options.mirror || options.removal.active();
+    const std::size_t part_size = !whole && memo.held == 0 ? options.list_part : 0;
+    return source.open_since(folder, whole ? std::string() : memo.change_token, !whole, part_size);
+}
+
+// Stores what the plan fetches, then, for a folder listed in parts, each
+// later part in turn: listed, planned and stored before the next is listed.
+// Nothing is held of such a folder, so a part's plan is to fetch all of it.
+Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
+                       BatchingSink& sink, const BackupOptions& options, FolderReport& report,
+                       Progress& progress) {
+    Status status = fetch_in_chunks(source, first.fetch, sink, options.fetch_chunk);
+    while (status && snap.more) {
+        status = source.next_part(snap);
+        if (!status) break;
+        BackupPlan part = plan_backup(snap, state);
+        release(snap.messages);
+        report.planned += part.fetch.size();
+        progress.folder_started(report.folder, part.fetch.size(), part.fetch_bytes);
+        status = fetch_in_chunks(source, part.fetch, sink, options.fetch_chunk);
+    }
+    return status;
+}
+
 } // namespace
 
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
@@ -159,14 +191,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
 
     auto memo = store.memo(folder);
     if (!memo) return failed(memo.error());
-    // A mirror or a removal policy looks at the whole folder every time: an
-    // unchanged source can still hold what a mirror must prune (left by an
-    // earlier plain backup) or what has aged past a removal cutoff.
-    const bool whole = options.dry_run || options.mirror || options.removal.active();
-    // A folder the archive holds nothing of has nothing to compare: it can
-    // be listed and stored a part at a time.
-    const std::size_t part_size = !whole && memo->held == 0 ? options.list_part : 0;
-    auto snap = source.open_since(folder, whole ? std::string() : memo->change_token, !whole, part_size);
+    auto snap = open_listing(source, folder, *memo, options);
     if (!snap) return failed(snap.error());
     if (snap->unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
@@ -229,18 +254,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_in_chunks(source, plan.fetch, sink, options.fetch_chunk);
-    // A folder listed in parts: each part is stored before the next is
-    // listed. Nothing is held, so each part's plan is to fetch all of it.
-    while (status && snap->more) {
-        status = source.next_part(*snap);
-        if (!status) break;
-        BackupPlan part = plan_backup(*snap, state);
-        release(snap->messages);
-        report.planned += part.fetch.size();
-        progress.folder_started(report.folder, part.fetch.size(), part.fetch_bytes);
-        status = fetch_in_chunks(source, part.fetch, sink, options.fetch_chunk);
-    }
+    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, options, report, progress);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();
