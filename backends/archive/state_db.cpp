@@ -275,6 +275,20 @@ Status StateDb::each_message(std::int64_t folder, const std::function<void(Store
     return {};
 }
 
+Result<std::vector<HeldMessage>> StateDb::held_among(std::int64_t folder, const std::vector<RemoteMessage>& listed) {
+    std::vector<HeldMessage> held;
+    for (const auto& m : listed) {
+        auto row = message(folder, m.id);
+        if (!row) return std::unexpected(row.error());
+        if (!*row) continue;
+        auto& r = **row;
+        normalize(r.flags);
+        held.push_back(HeldMessage{std::move(r.id), std::move(r.flags), r.size, {}, r.date,
+                                   static_cast<SourceState>(r.source_state)});
+    }
+    return held;
+}
+
 Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const std::string& id) {
     Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, '', date, source_state "
                            "FROM messages WHERE folder=? AND id=?");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "sync/flags.h"
+#include "sync/model.h"
 #include "sync/result.h"
 
 #include <cstdint>
@@ -58,6 +59,9 @@ class StateDb {
     Status set_change_token(std::int64_t folder, const std::string& token);
     // One held message (without its Message-ID); nothing if it is not held.
     Result<std::optional<StoredMessage>> message(std::int64_t folder, const std::string& id);
+    // Those of `listed` that are held, as the engine sees them (flags as
+    // recorded, no Message-ID): for a store whose files match the database.
+    Result<std::vector<HeldMessage>> held_among(std::int64_t folder, const std::vector<RemoteMessage>& listed);
     // Where one message is held (StoredMessage::location); "" if it is not.
     Result<std::string> location(std::int64_t folder, const std::string& id);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);

@@ -152,17 +152,7 @@ Result<FolderState> MaildirFolder::load() { return load_rows(true); }
 Result<std::vector<HeldMessage>> MaildirFolder::held_among(const std::vector<RemoteMessage>& listed) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     if (auto s = clean_tmp(); !s) return std::unexpected(s.error());
-    std::vector<HeldMessage> held;
-    for (const auto& m : listed) {
-        auto row = m_db.message(m_record.key, m.id);
-        if (!row) return std::unexpected(row.error());
-        if (!*row) continue;
-        auto& r = **row;
-        normalize(r.flags);
-        held.push_back(HeldMessage{std::move(r.id), std::move(r.flags), r.size, {}, r.date,
-                                   static_cast<SourceState>(r.source_state)});
-    }
-    return held;
+    return m_db.held_among(m_record.key, listed);
 }
 
 Result<FolderState> MaildirFolder::load_brief() { return load_rows(false); }

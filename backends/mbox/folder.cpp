@@ -251,6 +251,19 @@ Status MboxFolder::repair(const IndexFile& index, const std::vector<IndexRecord>
     return {};
 }
 
+// The database is exact here (the caller's token says the mbox and its
+// index are as the last complete run left them): no index to replay and
+// nothing to repair, one indexed lookup a listed message. Appends still go
+// where the lock finds the end (lock_mbox).
+Result<std::vector<HeldMessage>> MboxFolder::held_among(const std::vector<RemoteMessage>& listed) {
+    abandon();
+    m_pending.clear();
+    m_loaded = m_brief = true;
+    m_validity = m_record.known ? m_record.validity : m_source_validity;
+    m_end = file_size(m_path).value_or(0);
+    return m_db.held_among(m_record.key, listed);
+}
+
 Result<FolderState> MboxFolder::load() {
     // Uncommitted messages are dropped, as a crash would drop them.
     abandon();
@@ -485,7 +498,7 @@ void MboxFolder::abandon() {
 // the index file (read again: rare, and it keeps memory flat).
 Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string& id) const {
     if (auto it = m_held.find(id); it != m_held.end()) return it->second;
-    if (!m_committed_new) return std::optional<Held>();
+    if (!m_committed_new && !m_brief) return std::optional<Held>();
     auto index = read_index(m_index_path);
     if (!index) return std::unexpected(index.error());
     for (const auto& r : index->replay.records())
@@ -493,8 +506,18 @@ Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string&
     return std::optional<Held>();
 }
 
+// Whether a message is held, without reading the index: the database has
+// every committed message (find_held() is for where its bytes are).
+Result<bool> MboxFolder::holds(const std::string& id) const {
+    if (m_held.contains(id)) return true;
+    if (!m_committed_new && !m_brief) return false;
+    auto location = m_db.location(m_record.key, id);
+    if (!location) return std::unexpected(location.error());
+    return !location->empty();
+}
+
 Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
-    auto held = find_held(id);
+    auto held = holds(id);
     if (!held) return std::unexpected(held.error());
     if (!*held) return {};
     Flags normal = flags;

@@ -31,6 +31,7 @@ class MboxFolder : public FolderStore {
     MboxFolder& operator=(const MboxFolder&) = delete;
 
     Result<FolderState> load() override;
+    Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& listed) override;
     Status revalidate(std::uint32_t validity,
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
@@ -68,6 +69,7 @@ class MboxFolder : public FolderStore {
     Result<FolderState> reconcile(const std::vector<IndexRecord>& records, bool finish_rename);
     archive::StoredMessage adopted_row(fs::Fd& reader, const IndexRecord& record) const;
     Result<std::optional<Held>> find_held(const std::string& id) const;
+    Result<bool> holds(const std::string& id) const;
 
     // Locks and files.
     Status lock_mbox(bool create);
@@ -87,6 +89,7 @@ class MboxFolder : public FolderStore {
     std::uint32_t m_source_validity;
     std::uint32_t m_validity; // the validity new messages are recorded under
     bool m_loaded = false;
+    bool m_brief = false; // held_among() instead of load(): m_held is empty
     // Source id -> message, for what load() found. Messages committed later
     // are not added (a full backup of 100 000 messages would keep them all
     // in memory); find_held() reads the index for those.

@@ -514,3 +514,34 @@ TEST_CASE("messages committed in this session are read back and re-flagged throu
     for (const auto& h : state->held)
         CHECK(h.flags == (h.id == "3" ? flags_of(flag_seen | flag_answered) : messages[std::stoi(h.id) - 1].flags));
 }
+
+TEST_CASE("mbox: held_among looks up listed messages only; flags, reading and appending still work") {
+    Archive a;
+    auto sample = sample_messages();
+    deliver_all(a, {sample[0], sample[1]});
+    auto f = a.open();
+    std::vector<RemoteMessage> listed{{"2", 0, 0, {}}, {"9", 0, 0, {}}};
+    auto held = f->held_among(listed);
+    REQUIRE(held);
+    REQUIRE(held->size() == 1);
+    CHECK((*held)[0].id == "2");
+    CHECK((*held)[0].flags == sample[1].flags);
+    CHECK((*held)[0].size == sample[1].bytes.size());
+
+    // Held but not listed (unchanged on the source): still found for flags and reading.
+    REQUIRE(f->set_flags("1", flags_of(flag_seen | flag_answered)));
+    REQUIRE(f->set_flags("unknown", flags_of(flag_seen)));
+    REQUIRE(deliver(*f, sample[2])); // appended after what is there
+    REQUIRE(f->commit());
+    CollectSink sink;
+    REQUIRE(f->read("1", sink));
+    CHECK(sink.bytes == sample[0].bytes);
+    CHECK(read_file(a.index()).find("F 7 unknown") == std::string::npos);
+
+    auto all = held_of(*a.open());
+    REQUIRE(all.size() == 3);
+    CHECK(all["1"].flags == flags_of(flag_seen | flag_answered));
+    auto decoded = decode_file(a.mbox());
+    REQUIRE(decoded.size() == 3);
+    CHECK(decoded[2].body.size() > 12000);
+}
