@@ -195,7 +195,7 @@ Result<Snapshot> Pop3Source::open(const FolderInfo& folder) { return open_since(
 // archive at all, and one that only gained messages is compared for those.
 // The token hashes every listed id in order, duplicates included.
 Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::string& known_token,
-                                        bool changes_only, std::size_t) {
+                                        bool changes_only, std::size_t part_size) {
     if (auto s = list_mailbox(folder); !s) return std::unexpected(s.error());
     ListingHash all, prefix;
     auto known_count = token_count(known_token);
@@ -220,18 +220,28 @@ Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::str
         }
     }
     m_listing.keep_from(first);
-    for (std::size_t i = first; i < m_listing.size(); ++i) {
-        if (m_listing.duplicate(i)) continue;
-        RemoteMessage m;
-        m.id = std::string(m_listing.id(i));
-        m.size = m_listing.entry(i).size;
-        snap.messages.push_back(std::move(m));
-    }
-    if (snap.delta) {
-        snap.total = 0;
-        for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.duplicate(i);
-    }
+    snap.total = 0;
+    for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.duplicate(i);
+    // A first backup takes the (compact) listing a part at a time, so the
+    // engine's copy of it and its plan stay small (Source::open_since).
+    m_next = first;
+    m_part_size = part_size > 0 && !snap.delta ? part_size : m_listing.size();
+    if (auto s = next_part(snap); !s) return std::unexpected(s.error());
     return snap;
+}
+
+Status Pop3Source::next_part(Snapshot& snap) {
+    snap.messages.clear();
+    for (std::size_t taken = 0; m_next < m_listing.size() && taken < m_part_size; ++m_next) {
+        if (m_listing.duplicate(m_next)) continue;
+        RemoteMessage m;
+        m.id = std::string(m_listing.id(m_next));
+        m.size = m_listing.entry(m_next).size;
+        snap.messages.push_back(std::move(m));
+        ++taken;
+    }
+    snap.more = m_next < m_listing.size();
+    return {};
 }
 
 Status Pop3Source::list_mailbox(const FolderInfo& folder) {

@@ -25,6 +25,7 @@ class Pop3Source : public Source {
     Result<Snapshot> open(const FolderInfo& folder) override;
     Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
                                 bool changes_only = false, std::size_t part_size = 0) override;
+    Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -48,6 +49,7 @@ class Pop3Source : public Source {
     bool m_pipelining = false;
     bool m_use_retr = false;   // TOP was refused
     Listing m_listing; // what LIST and UIDL said
+    std::size_t m_next = 0, m_part_size = 0; // the listing handed out so far, and how much at a time
     std::vector<std::string> m_caveats;
 };
 

@@ -118,6 +118,19 @@ class Pop3BackupTest(unittest.TestCase):
         self.assertEqual(report["folders"][0]["deleted_from_source"], 1)
         self.assertEqual(self.dovecot.count(self.user, "INBOX"), 0)
 
+    def test_a_first_backup_of_a_large_mailbox_is_stored_in_parts(self):
+        d = self.dovecot
+        d.save_many(self.user, "INBOX", [make_message(i) for i in range(1, 4301)])
+        r = run_mailferry(["backup", d.url("pop3s", self.user), self.archive, "--cacert", d.cacert,
+                           "--password-env", "MF_TEST_PASSWORD"], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        # The progress lines show each part being planned (4096 at a time).
+        self.assertIn("INBOX: fetching 4096 messages", r.stderr)
+        self.assertIn("INBOX: fetching 204 messages", r.stderr)
+        self.assertEqual(len(self.held()), 4300)
+        report = self.backup()
+        self.assertEqual((report["totals"]["found"], report["totals"]["fetched"]), (4300, 0))
+
     def test_delete_after_download(self):
         sample_mailbox(self.dovecot, self.user)
         before = self.server_bodies()
