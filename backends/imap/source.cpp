@@ -14,6 +14,9 @@ namespace mf::imap {
 namespace {
 
 constexpr std::size_t k_max_set_chars = 4000; // keeps command lines well under server limits
+// Folders up to this size are listed at once: their listing is small, and
+// every part costs a round trip between fetches (40 ms on a slow link).
+constexpr std::size_t k_min_parted = 4096;
 
 std::vector<std::string> split_name(const std::string& name, char separator) {
     std::vector<std::string> parts;
@@ -362,8 +365,9 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
         if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
         if (snap.delta) return snap;
     }
-    // Parts only where the folder is larger than one (and ESEARCH exists).
-    if (part_size > 0 && e->exists > part_size && m_session->has("ESEARCH")) {
+    // Parts only for a large folder (each costs a round trip between
+    // fetches), and only with ESEARCH.
+    if (part_size > 0 && e->exists > std::max(part_size, k_min_parted) && m_session->has("ESEARCH")) {
         if (auto s = list_in_parts(folder, *e, part_size, snap); !s) return std::unexpected(s.error());
         return snap;
     }

@@ -159,12 +159,15 @@ class BackupTest(unittest.TestCase):
                 "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--folder", "Big"]
         r = run_mailferry(args, password=PASSWORD)
         self.assertEqual(r.returncode, 0, r.stderr[-3000:])
-        # 4096 messages a part: UID SEARCH names them all, UID FETCH lists a
-        # part, and that part is fetched before the next is listed.
+        # A folder over 4096 messages, 1024 a part: UID SEARCH names them
+        # all, UID FETCH lists a part, and that part is fetched before the
+        # next is listed.
         self.assertIn("UID SEARCH RETURN (ALL) ALL", r.stderr)
-        first = r.stderr.index("UID FETCH 1:9,11:4097 (UID FLAGS RFC822.SIZE INTERNALDATE)")
-        second = r.stderr.index("UID FETCH 4098:4500 (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        first = r.stderr.index("UID FETCH 1:9,11:1025 (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        second = r.stderr.index("UID FETCH 1026:2049 (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        last = r.stderr.index("UID FETCH 4098:4500 (UID FLAGS RFC822.SIZE INTERNALDATE)")
         self.assertIn("BODY.PEEK[]", r.stderr[first:second])
+        self.assertLess(second, last)
         self.assertNotIn("UID FETCH 1:* ", r.stderr)
         report = json.loads(r.stdout)
         self.assertEqual(report["totals"]["found"], 4499)

@@ -124,8 +124,8 @@ class Pop3BackupTest(unittest.TestCase):
         r = run_mailferry(["backup", d.url("pop3s", self.user), self.archive, "--cacert", d.cacert,
                            "--password-env", "MF_TEST_PASSWORD"], password=PASSWORD)
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-        # The progress lines show each part being planned (4096 at a time).
-        self.assertIn("INBOX: fetching 4096 messages", r.stderr)
+        # The progress lines show each part being planned (1024 at a time).
+        self.assertEqual(r.stderr.count("INBOX: fetching 1024 messages"), 4, r.stderr[-2000:])
         self.assertIn("INBOX: fetching 204 messages", r.stderr)
         self.assertEqual(len(self.held()), 4300)
         report = self.backup()
