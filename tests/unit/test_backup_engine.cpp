@@ -25,8 +25,10 @@ struct FakeSource : Source {
     std::size_t parts_of = 0;        // >0: answer a request for parts with parts of this many
     std::size_t listed = 0;          // messages handed out in parts so far
     std::vector<std::string> events; // "list" and "fetch", in order
-    Result<Snapshot> open_since(const FolderInfo& f, const std::string&, bool changes_only,
+    std::optional<std::string> asked_token;
+    Result<Snapshot> open_since(const FolderInfo& f, const std::string& token, bool changes_only,
                                 std::size_t part_size) override {
+        asked_token = token;
         asked_changes_only = changes_only;
         asked_part_size = part_size;
         if (part_size == 0 || parts_of == 0) return open(f);
@@ -158,8 +160,9 @@ struct FakeFolder : FolderStore {
 struct FakeStore : Store {
     FakeFolder* folder;
     std::size_t held_count = 0; // what memo() says is held
+    std::string token;          // ...and the change token it gives
     explicit FakeStore(FakeFolder* f) : folder(f) {}
-    Result<FolderMemo> memo(const FolderInfo&) override { return FolderMemo{{}, held_count}; }
+    Result<FolderMemo> memo(const FolderInfo&) override { return FolderMemo{token, held_count}; }
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo&, std::uint32_t) override {
         // The test keeps ownership; hand out a forwarding wrapper.
         struct Fwd : FolderStore {
@@ -365,24 +368,30 @@ TEST_CASE("a partial listing is planned against the listed messages only") {
     CHECK(out.report.held == 49);
 }
 
-TEST_CASE("a mirror or a removal policy never asks for a partial listing") {
-    for (int which = 0; which < 2; ++which) {
+TEST_CASE("a mirror, a removal policy or a dry run never uses the recorded token") {
+    for (int which = 0; which < 3; ++which) {
         FakeSource src = source_with(1);
         FakeFolder folder;
         FakeStore store(&folder);
+        store.token = "T";
         NullProgress progress;
         BackupOptions o;
         if (which == 0) o.mirror = true;
-        else o.removal.after_download = true;
+        else if (which == 1) o.removal.after_download = true;
+        else o.dry_run = true;
         (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
         CHECK(src.asked_changes_only == false);
+        CHECK(src.asked_token == std::string());
+        CHECK(src.asked_part_size == std::size_t{0});
     }
     FakeSource src = source_with(1);
     FakeFolder folder;
     FakeStore store(&folder);
+    store.token = "T";
     NullProgress progress;
     (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     CHECK(src.asked_changes_only == true);
+    CHECK(src.asked_token == std::string("T"));
 }
 
 TEST_CASE("a folder the archive holds nothing of is listed and stored a part at a time") {
