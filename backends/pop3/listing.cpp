@@ -7,15 +7,15 @@
 
 namespace mf::pop3 {
 
-void Listing::clear() {
-    m_arena.clear();
-    m_entries.clear();
-    m_by_id.clear();
-    m_duplicate.clear();
-    m_first_kept = 0;
-}
+void Listing::clear() { *this = Listing(); } // gives the memory back too
+
+void Listing::reserve(std::size_t count) { m_entries.reserve(count); }
 
 void Listing::add(std::string_view id, std::uint32_t number, std::uint64_t size) {
+    // Servers give ids of one length, as a rule: the first one sizes the
+    // arena (at most 64 MB up front; past that it grows as strings do).
+    if (m_arena.empty() && m_entries.capacity() > 0)
+        m_arena.reserve(std::min<std::size_t>(m_entries.capacity() * (id.size() + 1), std::size_t{64} << 20));
     m_entries.push_back(Entry{static_cast<std::uint32_t>(m_arena.size()), static_cast<std::uint32_t>(id.size()),
                               number, size});
     m_arena.append(id);

@@ -142,6 +142,7 @@ Result<Pop3Source::Sizes> Pop3Source::list_sizes() {
 // second is skipped and reported rather than silently merged.
 Status Pop3Source::list_uidls(const Sizes& sizes) {
     std::size_t hashed = 0;
+    m_listing.reserve(sizes.size()); // each number LIST gave, at most once
     std::vector<bool> seen(sizes.size()); // by position in `sizes`
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
