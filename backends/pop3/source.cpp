@@ -119,47 +119,36 @@ Status Pop3Source::read_capabilities() {
     return {};
 }
 
-Result<Pop3Source::Sizes> Pop3Source::list_sizes() {
-    Sizes sizes;
+Status Pop3Source::list_sizes() {
     auto s = m_session->multiline("LIST", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         std::uint64_t size = 0;
         if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec != std::errc())
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
-        sizes.emplace_back(n->first, size);
+        m_listing.add_listed(n->first, size);
         return {};
     });
-    if (!s) return std::unexpected(s.error());
-    // Servers list in order; a repeated number counts once, its last size.
-    std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    auto last = std::unique(sizes.rbegin(), sizes.rend(), [](const auto& a, const auto& b) { return a.first == b.first; });
-    sizes.erase(sizes.begin(), last.base());
-    return sizes;
+    if (!s) return s;
+    m_listing.end_listed();
+    return {};
 }
 
 // UIDL lines "N uidl". A duplicated UIDL would make two messages one: the
 // second is skipped and reported rather than silently merged.
-Status Pop3Source::list_uidls(const Sizes& sizes) {
+Status Pop3Source::list_uidls() {
     std::size_t hashed = 0;
-    m_listing.reserve(sizes.size()); // each number LIST gave, at most once
-    std::vector<bool> seen(sizes.size()); // by position in `sizes`
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         if (!n) return fail(ErrorKind::protocol, Scope::account,
                             m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
         // Only numbers LIST gave, each once: an endless or repeating UIDL
         // answer cannot grow memory past the mailbox's size.
-        auto at = std::lower_bound(sizes.begin(), sizes.end(), n->first,
-                                   [](const auto& entry, std::uint32_t number) { return entry.first < number; });
-        const std::size_t pos = static_cast<std::size_t>(at - sizes.begin());
-        if (at == sizes.end() || at->first != n->first || seen[pos])
+        if (n->second.size() > k_max_uidl) ++hashed;
+        if (!m_listing.set_id(n->first, bounded_uidl(n->second)))
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " sent a UIDL line for a message LIST did not have: " +
                             std::string(line.substr(0, 80)));
-        seen[pos] = true;
-        if (n->second.size() > k_max_uidl) ++hashed;
-        m_listing.add(bounded_uidl(n->second), n->first, at->second);
         return {};
     });
     if (!s) return s;
@@ -174,16 +163,18 @@ Status Pop3Source::list_uidls(const Sizes& sizes) {
 // No UIDL: identify messages by their header block and size (TOP n 0),
 // which is stable as long as the server does not rewrite headers. Identical
 // copies count once.
-Status Pop3Source::fingerprint_ids(const Sizes& sizes) {
+Status Pop3Source::fingerprint_ids() {
     note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
-    for (const auto& [n, size] : sizes) {
+    for (std::size_t i = 0; i < m_listing.size(); ++i) {
+        const auto [size, offset, n] = m_listing.entry(i);
+        (void)offset;
         std::string headers;
         auto s = m_session->multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) -> Status {
             if (headers.size() < (1u << 20)) headers.append(line).append("\r\n");
             return {};
         });
         if (!s) return s;
-        m_listing.add(fingerprint_id(headers, size), n, size);
+        m_listing.set_id(n, fingerprint_id(headers, size));
     }
     m_listing.seal();
     return {};
@@ -200,8 +191,13 @@ Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::str
     if (auto s = list_mailbox(folder); !s) return std::unexpected(s.error());
     ListingHash all, prefix;
     auto known_count = token_count(known_token);
+    std::size_t after_prefix = 0; // the first entry past the known ids
     for (std::size_t i = 0; i < m_listing.size(); ++i) {
-        if (known_count && prefix.count < *known_count) prefix.add(m_listing.id(i));
+        if (!m_listing.has_id(i)) continue;
+        if (known_count && prefix.count < *known_count) {
+            prefix.add(m_listing.id(i));
+            after_prefix = i + 1;
+        }
         all.add(m_listing.id(i));
     }
     Snapshot snap;
@@ -210,19 +206,19 @@ Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::str
     snap.change_token = all.token();
     std::size_t first = 0;
     if (known_count && prefix.token() == known_token) {
-        if (*known_count == m_listing.size()) {
+        if (*known_count == all.count) {
             snap.unchanged = true;
             m_listing.clear(); // nothing will be fetched
             return snap;
         }
         if (changes_only) {
-            first = *known_count;
+            first = after_prefix;
             snap.delta = true;
         }
     }
     m_listing.keep_from(first);
     snap.total = 0;
-    for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.duplicate(i);
+    for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.skipped(i);
     // A first backup takes the (compact) listing a part at a time, so the
     // engine's copy of it and its plan stay small (Source::open_since).
     m_next = first;
@@ -234,7 +230,7 @@ Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::str
 Status Pop3Source::next_part(Snapshot& snap) {
     snap.messages.clear();
     for (std::size_t taken = 0; m_next < m_listing.size() && taken < m_part_size; ++m_next) {
-        if (m_listing.duplicate(m_next)) continue;
+        if (m_listing.skipped(m_next)) continue;
         RemoteMessage m;
         m.id = std::string(m_listing.id(m_next));
         m.size = m_listing.entry(m_next).size;
@@ -250,13 +246,12 @@ Status Pop3Source::list_mailbox(const FolderInfo& folder) {
         return fail(ErrorKind::not_found, Scope::folder, "a POP3 mailbox has only INBOX");
     m_listing.clear();
     if (auto s = read_capabilities(); !s) return s;
-    auto sizes = list_sizes();
-    if (!sizes) return std::unexpected(sizes.error());
-    Status s = list_uidls(*sizes);
+    if (auto s = list_sizes(); !s) return s;
+    Status s = list_uidls();
     if (!s && s.error().scope != Scope::message) return s;
     if (!s) {
-        m_listing.clear();
-        if (auto f = fingerprint_ids(*sizes); !f) return f;
+        m_listing.clear_ids();
+        if (auto f = fingerprint_ids(); !f) return f;
     }
     if (m_use_retr)
         note("the server does not offer TOP; messages were read with RETR, which may mark them read");

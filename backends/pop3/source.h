@@ -35,12 +35,10 @@ class Pop3Source : public Source {
   private:
     Status read_capabilities();
     Status list_mailbox(const FolderInfo& folder); // fills m_listing
-    // Message number -> LIST size, sorted by number, each number once: 16
-    // bytes a message, where a hash map took ~50 (mailboxes of 50 000).
-    using Sizes = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
-    Result<Sizes> list_sizes();
-    Status list_uidls(const Sizes& sizes);
-    Status fingerprint_ids(const Sizes& sizes);
+    // Each fills m_listing: LIST the numbers and sizes, UIDL or TOP n 0 the ids.
+    Status list_sizes();
+    Status list_uidls();
+    Status fingerprint_ids();
     std::string retrieve_command(std::uint32_t number) const;
     Status fetch_one(std::uint32_t number, const std::string& id, MessageSink& sink);
     void note(std::string text);
