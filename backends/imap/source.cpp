@@ -340,10 +340,7 @@ Status ImapSource::list_next_part(Snapshot& snap) {
 }
 
 Status ImapSource::next_part(Snapshot& snap) {
-    if (!snap.more) {
-        snap.messages.clear();
-        return {};
-    }
+    if (!snap.more) return Source::next_part(snap);
     return list_next_part(snap);
 }
 

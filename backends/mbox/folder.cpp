@@ -260,7 +260,6 @@ Result<std::vector<HeldMessage>> MboxFolder::held_among(const std::vector<Remote
     m_pending.clear();
     m_loaded = m_brief = true;
     m_validity = m_record.known ? m_record.validity : m_source_validity;
-    m_end = file_size(m_path).value_or(0);
     return m_db.held_among(m_record.key, listed);
 }
 
@@ -498,7 +497,7 @@ void MboxFolder::abandon() {
 // the index file (read again: rare, and it keeps memory flat).
 Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string& id) const {
     if (auto it = m_held.find(id); it != m_held.end()) return it->second;
-    if (!m_committed_new && !m_brief) return std::optional<Held>();
+    if (held_is_complete()) return std::optional<Held>();
     auto index = read_index(m_index_path);
     if (!index) return std::unexpected(index.error());
     for (const auto& r : index->replay.records())
@@ -510,7 +509,7 @@ Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string&
 // every committed message (find_held() is for where its bytes are).
 Result<bool> MboxFolder::holds(const std::string& id) const {
     if (m_held.contains(id)) return true;
-    if (!m_committed_new && !m_brief) return false;
+    if (held_is_complete()) return false;
     auto location = m_db.location(m_record.key, id);
     if (!location) return std::unexpected(location.error());
     return !location->empty();

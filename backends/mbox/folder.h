@@ -70,6 +70,9 @@ class MboxFolder : public FolderStore {
     archive::StoredMessage adopted_row(fs::Fd& reader, const IndexRecord& record) const;
     Result<std::optional<Held>> find_held(const std::string& id) const;
     Result<bool> holds(const std::string& id) const;
+    // m_held names every held message: load() filled it, nothing was
+    // committed since, and held_among() did not stand in for load().
+    bool held_is_complete() const { return !m_committed_new && !m_brief; }
 
     // Locks and files.
     Status lock_mbox(bool create);

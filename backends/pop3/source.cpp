@@ -166,15 +166,14 @@ Status Pop3Source::list_uidls() {
 Status Pop3Source::fingerprint_ids() {
     note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
     for (std::size_t i = 0; i < m_listing.size(); ++i) {
-        const auto [size, offset, n] = m_listing.entry(i);
-        (void)offset;
+        const std::uint32_t n = m_listing.entry(i).number;
         std::string headers;
         auto s = m_session->multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) -> Status {
             if (headers.size() < (1u << 20)) headers.append(line).append("\r\n");
             return {};
         });
         if (!s) return s;
-        m_listing.set_id(n, fingerprint_id(headers, size));
+        m_listing.set_id(n, fingerprint_id(headers, m_listing.entry(i).size));
     }
     m_listing.seal();
     return {};
