@@ -9,6 +9,7 @@
 #include "sync/model.h"
 #include "sync/result.h"
 
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,16 @@ class MessageSink {
     virtual Status finish(const RemoteMessage& message) = 0;
     // The message in progress is incomplete; drop what was written of it.
     virtual void abandon() = 0;
+
+    // Produces a message's bytes on demand: calls `send` with exactly the
+    // octets promised, in order, as they go on the wire (CRLF line ends).
+    using Send = std::function<Status(std::string_view)>;
+    using Producer = std::function<Status(const Send& send)>;
+    // A whole message whose exact size the source knows before its first
+    // byte (a file it has measured). A sink that must state the size before
+    // the bytes (IMAP APPEND) can then stream it rather than hold it; by
+    // default it goes through begin, write and finish.
+    virtual Status put(const RemoteMessage& message, std::uint64_t size, const Producer& produce);
 };
 
 // Headers asked for when messages must be matched by content (after a

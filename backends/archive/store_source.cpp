@@ -15,6 +15,9 @@ class Relabel : public MessageSink {
     Status write(std::string_view chunk) override { return m_inner.write(chunk); }
     Status finish(const RemoteMessage&) override { return m_inner.finish(m_meta); }
     void abandon() override { m_inner.abandon(); }
+    Status put(const RemoteMessage&, std::uint64_t size, const Producer& produce) override {
+        return m_inner.put(m_meta, size, produce);
+    }
 
   private:
     MessageSink& m_inner;

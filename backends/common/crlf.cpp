@@ -80,17 +80,35 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
     });
 }
 
+// memchr finds the line ends: a restore sends every byte through here, and
+// lines are long enough for a byte-at-a-time loop to show in a profile.
 void LfToCrlf::feed(std::string_view in, std::string& out) {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '\n') continue;
-        bool after_cr = i > 0 ? in[i - 1] == '\r' : m_last_cr;
+    const char* start = in.data();
+    const char* end = start + in.size();
+    const char* p = start;
+    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
+        const char* lf = static_cast<const char*>(hit);
+        bool after_cr = lf > in.data() ? lf[-1] == '\r' : m_last_cr;
+        p = lf + 1;
         if (after_cr) continue;
-        out.append(in.substr(start, i - start));
+        out.append(start, lf);
         out += '\r';
-        start = i;
+        start = lf; // the LF itself goes out with the next run
     }
-    out.append(in.substr(start));
+    out.append(start, end);
+    if (!in.empty()) m_last_cr = in.back() == '\r';
+}
+
+void CrlfSize::feed(std::string_view in) {
+    m_size += in.size();
+    const char* end = in.data() + in.size();
+    const char* p = in.data();
+    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
+        const char* lf = static_cast<const char*>(hit);
+        bool after_cr = lf > in.data() ? lf[-1] == '\r' : m_last_cr;
+        if (!after_cr) ++m_size;
+        p = lf + 1;
+    }
     if (!in.empty()) m_last_cr = in.back() == '\r';
 }
 

@@ -32,4 +32,16 @@ class LfToCrlf {
     bool m_last_cr = false;
 };
 
+// How long LfToCrlf's output will be, without producing it: the input's
+// length plus one for every LF not already preceded by CR.
+class CrlfSize {
+  public:
+    void feed(std::string_view in);
+    std::uint64_t size() const { return m_size; }
+
+  private:
+    bool m_last_cr = false;
+    std::uint64_t m_size = 0;
+};
+
 } // namespace mf::mail

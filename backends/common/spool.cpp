@@ -39,18 +39,22 @@ Status Spool::append_raw(std::string_view bytes) {
     return {};
 }
 
+// memchr finds the line ends; only a bare LF needs more than one append.
 Status Spool::write(std::string_view bytes) {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (bytes[i] != '\n') continue;
-        bool after_cr = i > 0 ? bytes[i - 1] == '\r' : m_last_cr;
+    const char* start = bytes.data();
+    const char* end = start + bytes.size();
+    const char* p = start;
+    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
+        const char* lf = static_cast<const char*>(hit);
+        bool after_cr = lf > bytes.data() ? lf[-1] == '\r' : m_last_cr;
+        p = lf + 1;
         if (after_cr) continue;
-        if (auto s = append_raw(bytes.substr(start, i - start)); !s) return s;
+        if (auto s = append_raw(std::string_view(start, static_cast<std::size_t>(lf - start))); !s) return s;
         if (auto s = append_raw("\r"); !s) return s;
-        start = i; // the LF itself goes out with the next run
+        start = lf; // the LF itself goes out with the next run
     }
     if (!bytes.empty()) m_last_cr = bytes.back() == '\r';
-    return append_raw(bytes.substr(start));
+    return append_raw(std::string_view(start, static_cast<std::size_t>(end - start)));
 }
 
 Status Spool::replay(const std::function<Status(std::string_view)>& out) {

@@ -61,18 +61,7 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
         auto go = read_until(tag, on_untagged, nullptr, true);
         if (!go || go->kind == Response::Kind::tagged) return go; // refused before the literal
     }
-    std::uint64_t sent = 0;
-    auto send = [&](std::string_view bytes) -> Status {
-        sent += bytes.size();
-        return m_conn->send_all(bytes);
-    };
-    if (auto s = write(send); !s) return std::unexpected(s.error());
-    if (sent != size)
-        // The literal length is a promise to the server; breaking it would
-        // desynchronise the session, so end it instead.
-        return fail(ErrorKind::local_io, Scope::account,
-                    "internal error: a literal of " + std::to_string(size) + " octets had " +
-                        std::to_string(sent));
+    if (auto s = send_literal_body(size, write); !s) return std::unexpected(s.error());
     if (auto s = m_conn->send_all("\r\n"); !s) return std::unexpected(s.error());
     return read_until(tag, on_untagged, nullptr, false);
 }
@@ -99,18 +88,30 @@ Status Session::add_literal(std::string_view part, std::uint64_t size, const Lit
     trace(net::TraceKind::sent, "... " + head + " <" + std::to_string(size) + " octets>");
     head.append("\r\n");
     if (auto s = m_conn->send_all(head); !s) return s;
+    return send_literal_body(size, write);
+}
+
+// The literal's length is a promise to the server: once its head is sent,
+// the server reads exactly `size` octets as the message, whatever they are.
+// A writer that fails part way (a file that could not be read to its end)
+// or would send more or fewer octets leaves the session out of step, so
+// any failure here ends the session (Scope::account); the server discards
+// the unfinished command when the connection goes.
+Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write) {
     std::uint64_t sent = 0;
     auto send = [&](std::string_view bytes) -> Status {
+        if (bytes.size() > size - sent)
+            return fail(ErrorKind::local_io, Scope::account,
+                        "internal error: a literal of " + std::to_string(size) + " octets was given more");
         sent += bytes.size();
         return m_conn->send_all(bytes);
     };
-    if (auto s = write(send); !s) return s;
-    if (sent != size)
-        // The literal length is a promise to the server; breaking it would
-        // desynchronise the session, so end it instead.
-        return fail(ErrorKind::local_io, Scope::account,
-                    "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
-    return {};
+    auto s = write(send);
+    if (s && sent != size)
+        s = fail(ErrorKind::local_io, Scope::account,
+                 "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
+    if (!s) s.error().scope = Scope::account;
+    return s;
 }
 
 Status Session::close_command() { return m_conn->send_all("\r\n"); }

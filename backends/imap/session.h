@@ -67,6 +67,7 @@ class Session : private ByteStream {
     explicit Session(std::unique_ptr<net::Connection> conn, TraceOptions trace);
     Result<std::size_t> read_some(char* buf, std::size_t len) override;
     Status refresh_capabilities();
+    Status send_literal_body(std::uint64_t size, const LiteralWriter& write);
     // Reads responses until the tagged one for `tag` (or, when
     // `until_continuation`, a "+" continuation, returned as such).
     Result<Response> read_until(const std::string& tag, const UntaggedHandler& on_untagged,

@@ -79,42 +79,16 @@ class ImapTarget::Appender : public MessageSink {
     void abandon() override { m_spool.clear(); }
 
     Status finish(const RemoteMessage& message) override {
-        Session& session = *m_target.m_session;
-        std::string attributes = " (" + m_target.flag_list(message.flags) + ")";
-        if (message.internal_date > 0) attributes += " \"" + format_internal_date(message.internal_date) + "\"";
-        std::string prefix = "APPEND " + quote_string(m_target.m_selected);
-        auto write = [&](const auto& send) -> Status {
-            auto s = m_spool.replay(send);
-            // The whole literal is on its way: a crash now leaves an APPEND
-            // whose answer nobody reads.
-            if (s) test::durable_step("APPEND sent");
-            return s;
-        };
-        if (!session.has("LITERAL+")) {
-            auto r = session.run_literal(prefix + attributes, m_spool.size(), write);
-            m_spool.clear();
-            if (!r) return std::unexpected(r.error());
-            return confirmed(*r, {message});
-        }
-        if (!session.has("MULTIAPPEND")) {
-            auto tag = session.send_literal(prefix + attributes, m_spool.size(), write);
-            m_spool.clear();
-            if (!tag) return std::unexpected(tag.error());
-            m_pending.emplace(*tag, std::vector<RemoteMessage>{message});
-            return keep_window();
-        }
-        if (m_open_tag.empty()) {
-            auto tag = session.open_command(prefix);
-            if (!tag) return std::unexpected(tag.error());
-            m_open_tag = *tag;
-        }
-        auto s = session.add_literal(attributes, m_spool.size(), write);
-        m_batch_bytes += m_spool.size();
+        auto s = append(message, m_spool.size(), [&](const MessageSink::Send& send) { return m_spool.replay(send); });
         m_spool.clear();
-        if (!s) return s;
-        m_batch.push_back(message);
-        if (m_batch.size() >= k_batch || m_batch_bytes >= k_batch_bytes) return close_batch();
-        return {};
+        return s;
+    }
+
+    // The source knows the size up front: the message goes to the server as
+    // the source reads it, never held here.
+    Status put(const RemoteMessage& message, std::uint64_t size, const Producer& produce) override {
+        m_spool.clear();
+        return append(message, size, produce);
     }
 
     Status drain() {
@@ -125,6 +99,43 @@ class ImapTarget::Appender : public MessageSink {
     }
 
   private:
+    // APPENDs one message of `size` octets that `body` sends.
+    Status append(const RemoteMessage& message, std::uint64_t size, const Producer& body) {
+        Session& session = *m_target.m_session;
+        std::string attributes = " (" + m_target.flag_list(message.flags) + ")";
+        if (message.internal_date > 0) attributes += " \"" + format_internal_date(message.internal_date) + "\"";
+        std::string prefix = "APPEND " + quote_string(m_target.m_selected);
+        auto write = [&](const MessageSink::Send& send) -> Status {
+            auto s = body(send);
+            // The whole literal is on its way: a crash now leaves an APPEND
+            // whose answer nobody reads.
+            if (s) test::durable_step("APPEND sent");
+            return s;
+        };
+        if (!session.has("LITERAL+")) {
+            auto r = session.run_literal(prefix + attributes, size, write);
+            if (!r) return std::unexpected(r.error());
+            return confirmed(*r, {message});
+        }
+        if (!session.has("MULTIAPPEND")) {
+            auto tag = session.send_literal(prefix + attributes, size, write);
+            if (!tag) return std::unexpected(tag.error());
+            m_pending.emplace(*tag, std::vector<RemoteMessage>{message});
+            return keep_window();
+        }
+        if (m_open_tag.empty()) {
+            auto tag = session.open_command(prefix);
+            if (!tag) return std::unexpected(tag.error());
+            m_open_tag = *tag;
+        }
+        auto s = session.add_literal(attributes, size, write);
+        m_batch_bytes += size;
+        if (!s) return s;
+        m_batch.push_back(message);
+        if (m_batch.size() >= k_batch || m_batch_bytes >= k_batch_bytes) return close_batch();
+        return {};
+    }
+
     // Ends the MULTIAPPEND being written; its messages then wait for the answer.
     Status close_batch() {
         if (m_open_tag.empty()) return {};

@@ -79,6 +79,8 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
     return out;
 }
 
+std::string_view ArchiveSource::id_of(const File& file) { return base_view(std::string_view(file.rel).substr(4)); }
+
 // The date is the file's mtime; the size is W= when the name has one.
 bool ArchiveSource::measure(File& file) const {
     auto parsed = parse_name(std::string_view(file.rel).substr(4));
@@ -109,33 +111,30 @@ Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
     Snapshot snap;
     snap.validity = 1; // an archive's file names never change meaning
     m_files.clear();
-    std::vector<std::pair<RemoteMessage, File>> found; // sorted together, by id
     for (const char* sub : {"cur", "new"}) {
         std::string path = m_dir + '/' + sub;
         DIR* d = ::opendir(path.c_str());
         if (!d) continue;
         while (dirent* e = ::readdir(d)) {
             File file{std::string(sub) + '/' + e->d_name};
-            if (!measure(file)) continue;
-            if (auto message = describe(file)) found.emplace_back(std::move(*message), std::move(file));
+            if (measure(file) && describe(file)) m_files.push_back(std::move(file));
         }
         ::closedir(d);
     }
-    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
-    snap.messages.reserve(found.size());
-    m_files.reserve(found.size());
-    for (auto& [message, file] : found) {
-        snap.messages.push_back(std::move(message));
-        m_files.push_back(std::move(file));
-    }
+    // Sorted by id, the files alone: each message is described from its
+    // name as it goes into the snapshot, so no second list of the folder
+    // is held while sorting (at 100 000 messages, some 10 MB).
+    std::sort(m_files.begin(), m_files.end(), [](const File& a, const File& b) { return id_of(a) < id_of(b); });
+    m_files.shrink_to_fit();
+    snap.messages.reserve(m_files.size());
+    for (const File& file : m_files) snap.messages.push_back(*describe(file));
     return snap;
 }
 
 const ArchiveSource::File* ArchiveSource::find(std::string_view id) const {
-    auto base = [](const File& f) { return base_view(std::string_view(f.rel).substr(4)); };
     auto it = std::lower_bound(m_files.begin(), m_files.end(), id,
-                               [&](const File& f, std::string_view v) { return base(f) < v; });
-    if (it == m_files.end() || base(*it) != id) return nullptr;
+                               [](const File& f, std::string_view v) { return id_of(f) < v; });
+    if (it == m_files.end() || id_of(*it) != id) return nullptr;
     return &*it;
 }
 

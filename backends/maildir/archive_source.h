@@ -35,6 +35,8 @@ class ArchiveSource : public Source {
         std::int64_t date = 0;  // mtime
         std::uint64_t size = 0; // CRLF size
     };
+    // The message's id: the base of its name, "cur/" or "new/" left off.
+    static std::string_view id_of(const File& file);
     bool measure(File& file) const;
     std::optional<RemoteMessage> describe(const File& file) const;
     const File* find(std::string_view id) const;

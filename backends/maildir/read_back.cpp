@@ -4,34 +4,88 @@
 #include "backends/common/fs.h"
 
 #include <cerrno>
+#include <memory>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace mf::maildir {
 
+namespace {
+
+constexpr std::size_t k_chunk = 64 * 1024;
+
+// Reads up to `len` bytes (fewer only at the end of the file).
+Result<std::size_t> read_full(int fd, char* buf, std::size_t len, const std::string& path) {
+    std::size_t got = 0;
+    while (got < len) {
+        ssize_t n = ::read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::unexpected(fs::io_error("cannot read", path, errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+Failure changed(const std::string& path) {
+    return Failure{ErrorKind::local_io, Scope::message, path + " changed while it was read; run again"};
+}
+
+// The rest of a file larger than one chunk, sent as it is read: the sink
+// holds none of it, which is what keeps a restore's memory flat however
+// large its messages. The size was measured first, so a file that changes
+// between the two readings is caught here, before the count it was sent
+// under would be broken.
+Status send_file(int fd, std::uint64_t size, const std::string& path, const MessageSink::Send& send) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) return std::unexpected(fs::io_error("cannot read", path, errno));
+    mail::LfToCrlf convert;
+    auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
+    std::string out;
+    std::uint64_t sent = 0;
+    for (;;) {
+        auto n = read_full(fd, buf.get(), k_chunk, path);
+        if (!n) return std::unexpected(n.error());
+        if (*n == 0) break;
+        out.clear();
+        convert.feed(std::string_view(buf.get(), *n), out);
+        if (sent + out.size() > size) return std::unexpected(changed(path));
+        if (auto s = send(out); !s) return s;
+        sent += out.size();
+    }
+    if (sent != size) return std::unexpected(changed(path));
+    return {};
+}
+
+} // namespace
+
+// The wire size (CRLF) is measured before the first byte goes out, so that
+// a sink which must state it first (IMAP APPEND) can stream the file
+// instead of holding it. A file of one chunk is read once and sent from
+// memory; a larger one is read twice, which costs a copy from the page
+// cache and spares holding the message.
 Status stream_message_file(const std::string& path, const RemoteMessage& message, MessageSink& sink) {
     fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
-    if (auto s = sink.begin(message.size); !s) return s;
-    mail::LfToCrlf convert;
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            sink.abandon();
-            return std::unexpected(fs::io_error("cannot read", path, errno));
-        }
-        if (n == 0) break;
-        out.clear();
-        convert.feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
-        if (auto s = sink.write(out); !s) {
-            sink.abandon();
-            return s;
-        }
+    auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
+    auto got = read_full(fd.get(), buf.get(), k_chunk, path);
+    if (!got) return std::unexpected(got.error());
+    if (*got < k_chunk) {
+        std::string out;
+        out.reserve(*got + *got / 8);
+        mail::LfToCrlf().feed(std::string_view(buf.get(), *got), out);
+        buf.reset();
+        return sink.put(message, out.size(), [&](const MessageSink::Send& send) { return send(out); });
     }
-    return sink.finish(message);
+    mail::CrlfSize size;
+    for (auto n = got;; n = read_full(fd.get(), buf.get(), k_chunk, path)) {
+        if (!n) return std::unexpected(n.error());
+        if (*n == 0) break;
+        size.feed(std::string_view(buf.get(), *n));
+    }
+    buf.reset();
+    return sink.put(message, size.size(), [&](const MessageSink::Send& send) {
+        return send_file(fd.get(), size.size(), path, send);
+    });
 }
 
 } // namespace mf::maildir

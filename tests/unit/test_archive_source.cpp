@@ -125,3 +125,89 @@ TEST_CASE("ArchiveSource fails a fetch it cannot read, rather than skip it") {
     CHECK(status.error().what.find("100.M0P1Q1.h") != std::string::npos);
     CHECK(sink.done.empty());
 }
+
+namespace {
+
+// A sink that takes whole messages of a known size, as the IMAP appender
+// does: records the size it was promised and what the producer sent.
+struct SizedSink : AllSink {
+    std::vector<std::uint64_t> promised;
+    std::function<void()> before_produce; // e.g. change the file under the reader
+    mf::Status put(const RemoteMessage& m, std::uint64_t size, const Producer& produce) override {
+        promised.push_back(size);
+        if (before_produce) before_produce();
+        std::string bytes;
+        auto s = produce([&](std::string_view chunk) -> mf::Status {
+            bytes += chunk;
+            return {};
+        });
+        if (!s) return s;
+        done.emplace_back(m, std::move(bytes));
+        return {};
+    }
+};
+
+// Past one 64 KB read, with line ends of every kind, one straddling the edge.
+std::string large_body() {
+    std::string text = "Subject: big\n\n";
+    while (text.size() < 65535) text += "line with LF\nline with CRLF\r\n";
+    text.resize(65535);
+    text += "\n\r\nend\n";
+    return text;
+}
+
+std::string to_crlf(std::string_view lf) {
+    std::string out;
+    for (std::size_t i = 0; i < lf.size(); ++i) {
+        if (lf[i] == '\n' && (i == 0 || lf[i - 1] != '\r')) out += '\r';
+        out += lf[i];
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("ArchiveSource offers each message with its exact wire size before the first byte") {
+    Archive a;
+    const std::string big = large_body();
+    put(a.folder + "/cur/100.M9P1Q1.h,U=9:2,S", big, 4000);
+    ArchiveSource source(a.tmp.path);
+    auto snap = source.open(mf::FolderInfo{{"Work"}, true});
+    REQUIRE(snap);
+    std::vector<std::string> ids{"100.M0P1Q1.h", "100.M9P1Q1.h"};
+    SizedSink sized;
+    REQUIRE(source.fetch(ids, sized));
+    REQUIRE(sized.done.size() == 2);
+    CHECK(sized.done[0].second == "Subject: z\r\n\r\nab\r\n");
+    CHECK(sized.promised[0] == sized.done[0].second.size());
+    CHECK(sized.done[1].second == to_crlf(big));
+    CHECK(sized.promised[1] == to_crlf(big).size());
+    // A sink without put() gets the same bytes through begin/write/finish.
+    AllSink plain;
+    REQUIRE(source.fetch(ids, plain));
+    REQUIRE(plain.done.size() == 2);
+    CHECK(plain.done[1].second == sized.done[1].second);
+    CHECK(plain.done[1].first.id == "100.M9P1Q1.h");
+}
+
+TEST_CASE("ArchiveSource fails a message whose file changes between measuring and sending") {
+    for (bool grow : {true, false}) {
+        CAPTURE(grow);
+        Archive a;
+        const std::string path = a.folder + "/cur/100.M9P1Q1.h,U=9:2,S";
+        put(path, large_body(), 4000);
+        ArchiveSource source(a.tmp.path);
+        auto snap = source.open(mf::FolderInfo{{"Work"}, true});
+        REQUIRE(snap);
+        SizedSink sized;
+        sized.before_produce = [&] {
+            if (grow) std::ofstream(path, std::ios::binary | std::ios::app) << "more\n";
+            else std::filesystem::resize_file(path, large_body().size() - 3);
+        };
+        std::vector<std::string> ids{"100.M9P1Q1.h"};
+        auto status = source.fetch(ids, sized);
+        REQUIRE_FALSE(status);
+        CHECK(status.error().what.find("changed while it was read") != std::string::npos);
+        CHECK(sized.done.empty());
+    }
+}

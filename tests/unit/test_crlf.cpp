@@ -98,3 +98,34 @@ TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chu
         CHECK(c.bare_lf() == want_bare);
     }
 }
+
+TEST_CASE("LF to CRLF and its size match the byte-by-byte rule in random chunks") {
+    // The rule: every LF not preceded by CR gets one; nothing else changes.
+    std::uint64_t seed = 777;
+    auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; };
+    for (int round = 0; round < 400; ++round) {
+        std::size_t len = next() % 300;
+        unsigned density = 2 + static_cast<unsigned>(next() % 40);
+        std::string in;
+        for (std::size_t i = 0; i < len; ++i) {
+            auto r = next() % density;
+            in += r == 0 ? '\r' : r == 1 ? '\n' : static_cast<char>('a' + next() % 26);
+        }
+        std::string want;
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) want += '\r';
+            want += in[i];
+        }
+        mf::mail::LfToCrlf convert;
+        mf::mail::CrlfSize size;
+        std::string out = "prefix:";
+        for (std::size_t at = 0; at < in.size();) {
+            std::size_t n = std::min<std::size_t>(in.size() - at, 1 + next() % 70);
+            convert.feed(std::string_view(in).substr(at, n), out);
+            size.feed(std::string_view(in).substr(at, n));
+            at += n;
+        }
+        REQUIRE(out == "prefix:" + want);
+        CHECK(size.size() == want.size());
+    }
+}
