@@ -25,6 +25,9 @@ Scripting, for the hostile-server suite:
   continues over TLS. ``plain_received`` holds every byte received before
   TLS started, ``commands`` every command line (``tls_commands`` those
   after TLS).
+* ``before_continuation(size)``, if set, is called before the server
+  answers "+" to a synchronizing literal of ``size`` octets: the moment a
+  client has promised the size and not yet sent a byte.
 * APPEND stores the message in the named folder (created if missing) and
   answers OK [APPENDUID validity uid] unless ``appenduid`` is False.
 """
@@ -58,6 +61,7 @@ class FakeImap:
         self.plain_received = bytearray()
         self.appended: list[tuple[bytes, bytes]] = []     # (folder, message)
         self.errors: list[str] = []
+        self.before_continuation = None
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -152,6 +156,8 @@ class FakeImap:
                 return line
             size = int(m.group(1))
             if not m.group(2):
+                if self.before_continuation:
+                    self.before_continuation(size)
                 state["conn"].sendall(b"+ go ahead\r\n")
             while len(state["buf"]) < size:
                 data = self._recv(state)

@@ -254,6 +254,53 @@ class ContinuationsTest(_Hostile):
         self.assertRegex(r.stderr, r"asked for data|not announced|protocol|unexpected")
 
 
+class ArchiveChangedTest(_Hostile):
+    """A restore states each message's size before its first byte and then
+    reads the file again as it sends it. A file that changes in between
+    must end the connection (the server would otherwise take whatever came
+    next as part of the message), store nothing, name the file, and leave a
+    rerun to complete the restore."""
+
+    def test_file_changed_between_measuring_and_sending(self):
+        src = self.outer + "/src-archive"
+        big = b"Subject: big\r\nMessage-ID: <big@x>\r\n\r\n" + b"0123456789abcdef\r\n" * 8000
+        # Another folder after INBOX: commands for it must not go down the
+        # connection whose literal was cut short, where the server would
+        # take them for the rest of the message.
+        with FakeImap({"INBOX": [big, MSG], "Other": [MSG2]}) as srv:
+            r = self.run_mf(["backup", f"imap://u@127.0.0.1:{srv.port}", src, "--allow-plaintext",
+                             "--password-env", "MF_TEST_PASSWORD", "--connections", "1"])
+            self.assertEqual(r.returncode, 0, r.output)
+        inbox = folder_dirs(src)["INBOX"]
+        path = next(os.path.join(inbox, "cur", n) for n in os.listdir(os.path.join(inbox, "cur"))
+                    if os.path.getsize(os.path.join(inbox, "cur", n)) > 65536)
+        original = open(path, "rb").read()
+        # No LITERAL+: the client waits for "+" after stating the size, and
+        # the file shrinks in that moment.
+        target = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS")
+
+        def shrink(size):
+            if size > 65536:
+                with open(path, "r+b") as f:
+                    f.truncate(len(original) - 10)
+        target.before_continuation = shrink
+        args = ["restore", src, f"imap://u@127.0.0.1:{target.port}", "--allow-plaintext",
+                "--target-password-env", "MF_TEST_PASSWORD", "--timeout", "5", "--connections", "1"]
+        with target:
+            r = self.run_mf(args)
+            self.assert_failed(r, r"changed while it was read", codes=(8,))
+            self.assertIn(os.path.basename(path), r.stderr)
+            stored = [m for msgs in target.folders.values() for m in msgs]
+            self.assertEqual([m for m in stored if m not in (MSG, MSG2)], [], "a damaged message was stored")
+            target.before_continuation = None
+            with open(path, "wb") as f:
+                f.write(original)
+            r = self.run_mf(args)
+            self.assertEqual(r.returncode, 0, r.output)
+            self.assertEqual(sorted(target.folders[b"INBOX"]), sorted([big, MSG]))
+            self.assertEqual(target.folders[b"Other"], [MSG2])
+
+
 class FetchResponsesTest(_Hostile):
     # Defect (backends/imap/source.cpp, ImapSource::fetch): every FETCH
     # response carrying a body is stored, requested or not and however often
