@@ -83,17 +83,6 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
     return {};
 }
 
-// Gathers the parts of a listing still to come into one snapshot.
-Status list_rest(Source& source, Snapshot& snap) {
-    std::vector<RemoteMessage> all = std::move(snap.messages);
-    while (snap.more) {
-        if (auto s = source.next_part(snap); !s) return s;
-        std::move(snap.messages.begin(), snap.messages.end(), std::back_inserter(all));
-    }
-    snap.messages = std::move(all);
-    return {};
-}
-
 // The archive's side of a partial listing: only the listed messages are
 // looked up, so a large folder with a few new messages stays out of memory.
 Result<FolderState> held_part(FolderStore& store, const Snapshot& snap) {
@@ -209,7 +198,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     // The archive holds some after all (files adopted after the database was
     // lost): what is gone can only be told from the whole listing.
     if (snap->more && !state.held.empty())
-        if (auto s = list_rest(source, *snap); !s) return failed(s.error());
+        if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
 
     if (needs_revalidation(*snap, state) && !options.dry_run) {
         // Matching by content needs the Message-IDs load_brief() left out.

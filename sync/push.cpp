@@ -85,6 +85,21 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
     return target.flush();
 }
 
+// The later parts of a listing into an empty target: each is listed,
+// planned (all of it is copied) and copied before the next is listed.
+Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppend& recorder,
+                  const PushRunOptions& options, FolderReport& report, Progress& progress) {
+    while (snap.more) {
+        if (auto s = source.next_part(snap); !s) return s;
+        PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
+        release(snap.messages);
+        report.planned += part.copy.size();
+        progress.folder_started(report.folder, part.copy.size(), part.copy_bytes);
+        if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk); !s) return s;
+    }
+    return {};
+}
+
 // A run that died (killed, or its connection lost) may have left appends on
 // the wire that the server is still storing: its process goes on after the
 // client is gone. Planning now would miss them and copy them again. So after
@@ -119,9 +134,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         progress.folder_finished(report);
         return out;
     };
-    auto snap = source.open(from);
+    auto snap = source.open_since(from, std::string(), false, options.dry_run ? 0 : options.list_part);
     if (!snap) return failed(snap.error());
-    report.found = snap->messages.size();
     auto folder = open_target(target, to, options.dry_run);
     if (!folder) return failed(folder.error());
     const std::string key = from.display();
@@ -133,6 +147,12 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     }
     auto mapping = load_mapping(state, key, *snap, *folder, options.dry_run);
     if (!mapping) return failed(mapping.error());
+    // Only into an empty target, with nothing recorded of it, can each part
+    // be planned alone: nothing there to match, re-flag or delete, so a
+    // part's plan is to copy it. Anything else is planned on the whole.
+    if (snap->more && (!folder->messages.empty() || !mapping->entries.empty()))
+        if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
+    report.found = snap->more ? snap->total : snap->messages.size();
     auto keys = match_keys(source, target, *snap, *folder, *mapping);
     if (!keys) return failed(keys.error());
 
@@ -141,7 +161,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     report.planned = plan.copy.size();
     report.planned_deletions = plan.remove.size();
     report.rematched = plan.adopt.size();
-    if (auto why = mirror_guard(folder->messages.size(), plan.remove.size(), snap->messages.size(),
+    if (auto why = mirror_guard(folder->messages.size(), plan.remove.size(), report.found,
                                 options.max_delete_share);
         why && !options.force)
         return failed(Failure{ErrorKind::usage, Scope::folder,
@@ -167,13 +187,15 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
+    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options, report, progress);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
+    std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     if (!copied) {
-        report.failed = plan.copy.size() - std::min(plan.copy.size(), report.fetched);
+        report.failed = missing;
         return failed(copied.error());
     }
-    report.vanished = plan.copy.size() - std::min(plan.copy.size(), report.fetched);
+    report.vanished = missing;
     if (!plan.copy.empty() || *interrupted)
         if (auto s = state.set_copying(key, false); !s) return failed(s.error());
     if (!plan.remove.empty()) {

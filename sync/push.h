@@ -18,6 +18,10 @@ struct PushRunOptions {
     double max_delete_share = 0.5; // mirror guard, see mirror_guard()
     bool force = false;            // override the guard
     std::size_t fetch_chunk = 2000;
+    // Into an empty target, a large source folder is listed, planned and
+    // copied this many messages at a time (see Source::open_since), so a
+    // restore of 100 000 messages never holds the whole listing.
+    std::size_t list_part = 1024;
     // After an interrupted run: how long the target must stay unchanged
     // before it is compared with the source (see settle_target).
     std::chrono::milliseconds settle_quiet{500};

@@ -1,6 +1,7 @@
 #include "sync/source.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace mf {
 
@@ -11,6 +12,16 @@ Status MessageSink::put(const RemoteMessage& message, std::uint64_t size, const 
         return s;
     }
     return finish(message);
+}
+
+Status gather_parts(Source& source, Snapshot& snap) {
+    std::vector<RemoteMessage> all = std::move(snap.messages);
+    while (snap.more) {
+        if (auto s = source.next_part(snap); !s) return s;
+        std::move(snap.messages.begin(), snap.messages.end(), std::back_inserter(all));
+    }
+    snap.messages = std::move(all);
+    return {};
 }
 
 Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk) {

@@ -95,6 +95,10 @@ class Source {
     virtual std::string caveat() const { return {}; }
 };
 
+// Gathers the parts of a listing still to come (Snapshot::more) into one
+// snapshot, for planning that needs the whole folder at once.
+Status gather_parts(Source& source, Snapshot& snap);
+
 // Fetches `ids` in calls of at most `chunk` ids each, so a source never
 // builds one enormous command; stops at the first failure.
 Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk);

@@ -104,7 +104,9 @@ std::optional<RemoteMessage> ArchiveSource::describe(const File& file) const {
     return m;
 }
 
-Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
+Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) { return open_since(folder, {}, false, 0); }
+
+Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     m_dir = m_root + '/' + archive::relative_folder_path(folder.path);
     m_keywords = KeywordTable();
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
@@ -126,9 +128,32 @@ Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) {
     // is held while sorting (at 100 000 messages, some 10 MB).
     std::sort(m_files.begin(), m_files.end(), [](const File& a, const File& b) { return id_of(a) < id_of(b); });
     m_files.shrink_to_fit();
-    snap.messages.reserve(m_files.size());
-    for (const File& file : m_files) snap.messages.push_back(*describe(file));
+    m_listed = 0;
+    describe_next(snap);
     return snap;
+}
+
+Result<Snapshot> ArchiveSource::open_since(const FolderInfo& folder, const std::string&, bool,
+                                          std::size_t part_size) {
+    m_part_size = part_size;
+    return list(folder);
+}
+
+// The next part of the listing (all of it, when not in parts).
+void ArchiveSource::describe_next(Snapshot& snap) {
+    std::size_t count = m_files.size() - m_listed;
+    if (m_part_size > 0) count = std::min(count, m_part_size);
+    snap.messages.clear();
+    snap.messages.reserve(count);
+    for (std::size_t i = m_listed; i < m_listed + count; ++i) snap.messages.push_back(*describe(m_files[i]));
+    m_listed += count;
+    snap.more = m_listed < m_files.size();
+    snap.total = m_files.size();
+}
+
+Status ArchiveSource::next_part(Snapshot& snap) {
+    describe_next(snap);
+    return {};
 }
 
 const ArchiveSource::File* ArchiveSource::find(std::string_view id) const {

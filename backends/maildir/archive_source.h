@@ -20,6 +20,12 @@ class ArchiveSource : public Source {
     explicit ArchiveSource(std::string root);
     Result<std::vector<FolderInfo>> list_folders() override;
     Result<Snapshot> open(const FolderInfo& folder) override;
+    // In parts of `part_size` messages when asked: the file list is read
+    // whole (fetch needs it), but the engine then never holds a description
+    // of every message at once.
+    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only,
+                                std::size_t part_size) override;
+    Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
@@ -37,7 +43,9 @@ class ArchiveSource : public Source {
     };
     // The message's id: the base of its name, "cur/" or "new/" left off.
     static std::string_view id_of(const File& file);
+    Result<Snapshot> list(const FolderInfo& folder);
     bool measure(File& file) const;
+    void describe_next(Snapshot& snap);
     std::optional<RemoteMessage> describe(const File& file) const;
     const File* find(std::string_view id) const;
     std::string path_of(const std::string& rel) const { return m_dir + '/' + rel; }
@@ -46,6 +54,8 @@ class ArchiveSource : public Source {
     std::string m_dir;      // the open folder
     KeywordTable m_keywords;
     std::vector<File> m_files; // sorted by base name, i.e. by id
+    std::size_t m_part_size = 0; // of a listing in parts, else 0
+    std::size_t m_listed = 0;    // files described so far
 };
 
 } // namespace mf::maildir

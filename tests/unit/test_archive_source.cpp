@@ -211,3 +211,31 @@ TEST_CASE("ArchiveSource fails a message whose file changes between measuring an
         CHECK(sized.done.empty());
     }
 }
+
+TEST_CASE("ArchiveSource lists in parts when asked, in id order, and fetches from any part") {
+    Archive a;
+    put(a.folder + "/cur/100.M9P1Q1.h,U=9:2,S", "Subject: n\n\nnine\n", 4000);
+    ArchiveSource source(a.tmp.path);
+    auto snap = source.open_since(mf::FolderInfo{{"Work"}, true}, "", false, 3);
+    REQUIRE(snap);
+    CHECK(snap->more);
+    CHECK(snap->total == 4);
+    std::vector<std::string> ids;
+    for (const auto& m : snap->messages) ids.push_back(m.id);
+    CHECK(ids == std::vector<std::string>{"100.M0P1Q1.h", "100.M1P1Q1.h", "100.M2P1Q1.h"});
+    REQUIRE(source.next_part(*snap));
+    CHECK_FALSE(snap->more);
+    REQUIRE(snap->messages.size() == 1);
+    CHECK(snap->messages[0].id == "100.M9P1Q1.h");
+    CHECK(snap->messages[0].size == 20);
+    AllSink sink;
+    std::vector<std::string> want{"100.M9P1Q1.h", "100.M0P1Q1.h"};
+    REQUIRE(source.fetch(want, sink));
+    REQUIRE(sink.done.size() == 2);
+    CHECK(sink.done[0].second == "Subject: n\r\n\r\nnine\r\n");
+    // A plain open() afterwards lists the whole folder again.
+    auto whole = source.open(mf::FolderInfo{{"Work"}, true});
+    REQUIRE(whole);
+    CHECK_FALSE(whole->more);
+    CHECK(whole->messages.size() == 4);
+}

@@ -1,5 +1,7 @@
 // push_folder against hand-written fakes: after an interrupted run, the
-// target is compared with the source only once it has stopped changing.
+// target is compared with the source only once it has stopped changing; a
+// source listed in parts is copied part by part into an empty target, and
+// planned whole into one that holds messages.
 #include "sync/push.h"
 
 #include <doctest/doctest.h>
@@ -30,6 +32,36 @@ struct OneFolderSource : Source {
     }
     Status remove(const std::vector<std::string>&) override { return {}; }
     Status close() override { return {}; }
+};
+
+// Lists in parts when asked, and logs what the engine asked for, in order:
+// "L" for each part listed, "F" for each fetch.
+struct PartedSource : OneFolderSource {
+    std::vector<RemoteMessage> all;
+    std::size_t part = 0, next = 0;
+    std::string log;
+    Result<Snapshot> open_since(const FolderInfo&, const std::string&, bool, std::size_t part_size) override {
+        part = part_size;
+        next = 0;
+        Snapshot s;
+        s.validity = 1;
+        if (auto st = next_part(s); !st) return std::unexpected(st.error());
+        return s;
+    }
+    Status next_part(Snapshot& s) override {
+        std::size_t n = part ? std::min(part, all.size() - next) : all.size() - next;
+        s.messages.assign(all.begin() + static_cast<std::ptrdiff_t>(next),
+                          all.begin() + static_cast<std::ptrdiff_t>(next + n));
+        next += n;
+        s.more = next < all.size();
+        s.total = all.size();
+        log += 'L';
+        return {};
+    }
+    Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
+        log += 'F';
+        return OneFolderSource::fetch(ids, sink);
+    }
 };
 
 // A target whose server is still storing what a dead run sent: the stored
@@ -119,4 +151,52 @@ TEST_CASE("after an interrupted run, push waits until the target stops changing"
     // Without the mark the lagging server would be overtaken: the two
     // messages it had not shown yet would be copied again.
     CHECK(copies_after_a_dead_run(false) == 2);
+}
+
+namespace {
+
+struct PartedRun {
+    std::string log;
+    std::size_t appended = 0;
+    FolderReport report;
+};
+
+// Ten source messages listed three at a time, into a target that already
+// holds `on_target` of them (copied by another tool: no mapping).
+PartedRun push_in_parts(std::uint32_t on_target) {
+    PartedSource source;
+    LaggingTarget target;
+    for (std::uint32_t i = 1; i <= 10; ++i) {
+        source.all.push_back(RemoteMessage{std::to_string(i), 100 + i, 1000, {}});
+        if (i <= on_target) target.stored.push_back(TargetMessage{i, {}, 100 + i, 1000, "<" + std::to_string(i) + "@x>"});
+    }
+    target.visible = target.stored.size();
+    MemoryState state;
+    Quiet progress;
+    PushRunOptions options;
+    options.list_part = 3;
+    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    REQUIRE_FALSE(out.failure);
+    return {source.log, target.appended, out.report};
+}
+
+} // namespace
+
+TEST_CASE("push copies a source listed in parts part by part into an empty target") {
+    auto run = push_in_parts(0);
+    CHECK(run.log == "LFLFLFLF"); // each part copied before the next is listed
+    CHECK(run.appended == 10);
+    CHECK(run.report.found == 10);
+    CHECK(run.report.planned == 10);
+    CHECK(run.report.fetched == 10);
+    CHECK(run.report.vanished == 0);
+}
+
+TEST_CASE("push plans a source listed in parts as a whole when the target holds messages") {
+    auto run = push_in_parts(2);
+    CHECK(run.log == "LLLLF"); // every part listed before the plan
+    CHECK(run.appended == 8);  // the two on the target were recognised
+    CHECK(run.report.found == 10);
+    CHECK(run.report.planned == 8);
+    CHECK(run.report.rematched == 2);
 }
