@@ -55,17 +55,21 @@ void walk(const std::string& dir, std::vector<std::string>& components, std::vec
 std::uint64_t crlf_size_of(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     char buf[65536];
-    std::uint64_t n = 0;
-    char prev = 0;
-    while (in.read(buf, sizeof buf).gcount() > 0) {
-        auto got = static_cast<std::size_t>(in.gcount());
-        for (std::size_t i = 0; i < got; ++i) {
-            n += (buf[i] == '\n' && prev != '\r') ? 2 : 1;
-            prev = buf[i];
-        }
-    }
-    return n;
+    mail::CrlfSize size;
+    while (in.read(buf, sizeof buf).gcount() > 0) size.feed(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
+    return size.size();
 }
+
+// A directory entry that may be a message file: a regular file, or a link
+// to one. d_type saves a stat of each file where the file system gives it.
+bool maybe_file(const std::string& dir, const dirent& e) {
+    if (e.d_type == DT_REG) return true;
+    if (e.d_type != DT_UNKNOWN && e.d_type != DT_LNK) return false;
+    struct stat st;
+    return ::stat((dir + '/' + e.d_name).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+constexpr std::size_t k_names_block = 64 * 1024;
 
 } // namespace
 
@@ -79,28 +83,35 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
     return out;
 }
 
-std::string_view ArchiveSource::id_of(const File& file) { return base_view(std::string_view(file.rel).substr(4)); }
+std::string_view ArchiveSource::id_of(const File& file) { return base_view(name_of(file)); }
 
-// The date is the file's mtime; the size is W= when the name has one.
-bool ArchiveSource::measure(File& file) const {
-    auto parsed = parse_name(std::string_view(file.rel).substr(4));
-    if (!parsed) return false;
-    std::string path = path_of(file.rel);
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    file.date = st.st_mtime;
-    file.size = parsed->crlf_size ? *parsed->crlf_size : crlf_size_of(path);
-    return true;
+std::string ArchiveSource::path_of(const File& file) const {
+    std::string path = m_dir;
+    path += file.in_new ? "/new/" : "/cur/";
+    path += name_of(file);
+    return path;
 }
 
-std::optional<RemoteMessage> ArchiveSource::describe(const File& file) const {
-    auto parsed = parse_name(std::string_view(file.rel).substr(4));
+void ArchiveSource::add_file(std::string_view name, bool in_new) {
+    if (m_names.empty() || m_names_free < name.size()) {
+        m_names.push_back(std::make_unique_for_overwrite<char[]>(k_names_block));
+        m_names_free = k_names_block;
+    }
+    char* at = m_names.back().get() + (k_names_block - m_names_free);
+    std::copy(name.begin(), name.end(), at);
+    m_names_free -= name.size();
+    m_files.push_back(File{at, static_cast<std::uint16_t>(name.size()), in_new});
+}
+
+// The date is the file's mtime; the size is W= when the name has one.
+std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const struct stat& st) const {
+    auto parsed = parse_name(name_of(file));
     if (!parsed) return std::nullopt;
     RemoteMessage m;
-    m.id = base_of(std::string_view(file.rel).substr(4));
+    m.id = std::string(id_of(file));
     m.flags = info_to_flags(parsed->info_flags, m_keywords);
-    m.internal_date = file.date;
-    m.size = file.size;
+    m.internal_date = st.st_mtime;
+    m.size = parsed->crlf_size ? *parsed->crlf_size : crlf_size_of(path_of(file));
     return m;
 }
 
@@ -113,19 +124,21 @@ Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     Snapshot snap;
     snap.validity = 1; // an archive's file names never change meaning
     m_files.clear();
+    m_names.clear();
     for (const char* sub : {"cur", "new"}) {
         std::string path = m_dir + '/' + sub;
         DIR* d = ::opendir(path.c_str());
         if (!d) continue;
         while (dirent* e = ::readdir(d)) {
-            File file{std::string(sub) + '/' + e->d_name};
-            if (measure(file) && describe(file)) m_files.push_back(std::move(file));
+            std::string_view name = e->d_name;
+            // NAME_MAX keeps a name within File::length.
+            if (parse_name(name) && maybe_file(path, *e)) add_file(name, sub[0] == 'n');
         }
         ::closedir(d);
     }
-    // Sorted by id, the files alone: each message is described from its
-    // name as it goes into the snapshot, so no second list of the folder
-    // is held while sorting (at 100 000 messages, some 10 MB).
+    // Sorted by id, the files alone: each message is described as it goes
+    // into the snapshot, so no second list of the folder is held while
+    // sorting (at 100 000 messages, some 10 MB).
     std::sort(m_files.begin(), m_files.end(), [](const File& a, const File& b) { return id_of(a) < id_of(b); });
     m_files.shrink_to_fit();
     m_listed = 0;
@@ -145,7 +158,13 @@ void ArchiveSource::describe_next(Snapshot& snap) {
     if (m_part_size > 0) count = std::min(count, m_part_size);
     snap.messages.clear();
     snap.messages.reserve(count);
-    for (std::size_t i = m_listed; i < m_listed + count; ++i) snap.messages.push_back(*describe(m_files[i]));
+    struct stat st;
+    for (std::size_t i = m_listed; i < m_listed + count; ++i) {
+        // Gone or changed into something else since the directory was read:
+        // not part of the folder any more.
+        if (::stat(path_of(m_files[i]).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (auto m = describe(m_files[i], st)) snap.messages.push_back(std::move(*m));
+    }
     m_listed += count;
     snap.more = m_listed < m_files.size();
     snap.total = m_files.size();
@@ -166,9 +185,15 @@ const ArchiveSource::File* ArchiveSource::find(std::string_view id) const {
 Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     for (const auto& id : ids) {
         const File* file = find(id);
-        auto message = file ? describe(*file) : std::nullopt;
+        if (!file) continue;
+        std::string path = path_of(*file);
+        struct stat st {};
+        // Deleted or renamed since open(): it counts as vanished, as a
+        // message expunged from a server during a run does. Anything else
+        // that is wrong with it is for reading the file to report.
+        if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) continue;
+        auto message = describe(*file, st);
         if (!message) continue;
-        std::string path = path_of(file->rel);
         if (auto s = stream_message_file(path, *message, sink); !s) {
             // Deleted or renamed since open(): it counts as vanished, as a
             // message expunged from a server during a run does.
@@ -184,14 +209,18 @@ Result<std::vector<MessageKey>> ArchiveSource::keys(const std::vector<std::strin
     for (const auto& id : ids) {
         const File* file = find(id);
         if (!file) continue;
-        std::ifstream in(path_of(file->rel), std::ios::binary);
-        if (!in) continue; // gone since open(): nothing to match
+        std::string path = path_of(*file);
+        struct stat st;
+        std::ifstream in(path, std::ios::binary);
+        if (!in || ::stat(path.c_str(), &st) != 0) continue; // gone since open(): nothing to match
+        auto message = describe(*file, st);
+        if (!message) continue;
         mail::HeaderScanner h;
         char buf[8192];
         while (!h.done() && in.read(buf, sizeof buf).gcount() > 0)
             h.feed(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
         h.finish();
-        out.push_back({id, h.message_id(), file->size});
+        out.push_back({id, h.message_id(), message->size});
     }
     return out;
 }
