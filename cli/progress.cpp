@@ -13,8 +13,8 @@ using Clock = std::chrono::steady_clock;
 ConsoleProgress::ConsoleProgress(bool verbose, bool quiet)
     : m_tty(::isatty(2) == 1), m_verbose(verbose), m_quiet(quiet) {}
 
-void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages,
-                                     std::uint64_t bytes) {
+void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
+                                     bool estimated) {
     if (m_active.empty()) {
         m_total = m_done = 0;
         m_total_bytes = m_done_bytes = 0;
@@ -28,7 +28,8 @@ void ConsoleProgress::folder_started(const std::string& folder, std::size_t mess
     if (m_quiet) return;
     if (m_tty) draw(true);
     else if (messages > 0)
-        std::cerr << m_folder << ": fetching " << messages << " messages (" << human_bytes(bytes) << ")\n";
+        std::cerr << m_folder << ": fetching " << messages << " messages (" << (estimated ? "about " : "")
+                  << human_bytes(bytes) << ")\n";
 }
 
 void ConsoleProgress::message_done(std::uint64_t bytes) {

@@ -14,7 +14,8 @@ namespace mf::cli {
 class ConsoleProgress : public Progress {
   public:
     ConsoleProgress(bool verbose, bool quiet);
-    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes) override;
+    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
+                        bool estimated) override;
     void message_done(std::uint64_t bytes) override;
     void folder_finished(const FolderReport& report) override;
     void note(const std::string& line) override;

@@ -149,8 +149,7 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
 Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
-                       BatchingSink& sink, const BackupOptions& options, FolderReport& report,
-                       Progress& progress) {
+                       BatchingSink& sink, const BackupOptions& options, FolderReport& report) {
     Status status = fetch_in_chunks(source, first.fetch, sink, options.fetch_chunk);
     while (status && snap.more) {
         status = source.next_part(snap);
@@ -158,7 +157,6 @@ Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
         BackupPlan part = plan_backup(snap, state);
         release(snap.messages);
         report.planned += part.fetch.size();
-        progress.folder_started(report.folder, part.fetch.size(), part.fetch_bytes);
         status = fetch_in_chunks(source, part.fetch, sink, options.fetch_chunk);
     }
     return status;
@@ -213,7 +211,14 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.held = snap->delta ? report.found - plan.fetch.size() : plan.held;
     report.planned = plan.fetch.size();
     report.gone = plan.gone.size();
-    progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes);
+    if (snap->more) {
+        progress.note(report.folder + ": listed and stored in parts of " + std::to_string(snap->messages.size()) +
+                      " messages");
+        progress.folder_started(report.folder, snap->total,
+                                bytes_in_proportion(plan.fetch_bytes, snap->messages.size(), snap->total), true);
+    }
+    else
+        progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes, false);
     if (options.mirror) {
         report.planned_deletions = plan.gone.size();
         if (auto why = mirror_guard(state.held.size(), plan.gone.size(), snap->messages.size(),
@@ -243,7 +248,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, options, report, progress);
+    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, options, report);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

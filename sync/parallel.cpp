@@ -15,10 +15,11 @@ namespace {
 class LockedProgress : public Progress {
   public:
     LockedProgress(Progress& inner, std::function<void()> on_work) : m_inner(inner), m_on_work(std::move(on_work)) {}
-    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes) override {
+    void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
+                        bool estimated) override {
         {
             std::lock_guard lock(m_mutex);
-            m_inner.folder_started(folder, messages, bytes);
+            m_inner.folder_started(folder, messages, bytes, estimated);
         }
         if (messages >= k_share_messages || bytes >= k_share_bytes) m_on_work();
     }

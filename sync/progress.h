@@ -30,11 +30,22 @@ struct FolderReport {
 class Progress {
   public:
     virtual ~Progress() = default;
-    virtual void folder_started(const std::string& folder, std::size_t messages,
-                                std::uint64_t bytes) = 0;
+    // `messages` to copy, of `bytes`; for a folder listed in parts the
+    // bytes are estimated from the first part (`estimated`).
+    virtual void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
+                                bool estimated) = 0;
     virtual void message_done(std::uint64_t bytes) = 0;
     virtual void folder_finished(const FolderReport& report) = 0;
     virtual void note(const std::string& line) = 0; // engine decisions, for --verbose
 };
+
+// What the whole of a folder listed in parts comes to, from its first
+// part: nothing is held of such a folder, so every message of it is to be
+// copied, and the bytes are taken to be in proportion.
+inline std::uint64_t bytes_in_proportion(std::uint64_t part_bytes, std::size_t part_messages, std::size_t total) {
+    if (part_messages == 0) return part_bytes;
+    return static_cast<std::uint64_t>(static_cast<double>(part_bytes) * static_cast<double>(total) /
+                                      static_cast<double>(part_messages));
+}
 
 } // namespace mf

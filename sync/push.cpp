@@ -88,13 +88,12 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
 // The later parts of a listing into an empty target: each is listed,
 // planned (all of it is copied) and copied before the next is listed.
 Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppend& recorder,
-                  const PushRunOptions& options, FolderReport& report, Progress& progress) {
+                  const PushRunOptions& options, FolderReport& report) {
     while (snap.more) {
         if (auto s = source.next_part(snap); !s) return s;
         PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
         release(snap.messages);
         report.planned += part.copy.size();
-        progress.folder_started(report.folder, part.copy.size(), part.copy_bytes);
         if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk); !s) return s;
     }
     return {};
@@ -166,7 +165,14 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         why && !options.force)
         return failed(Failure{ErrorKind::usage, Scope::folder,
                               report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
-    progress.folder_started(report.folder, plan.copy.size(), plan.copy_bytes);
+    if (snap->more) {
+        progress.note(report.folder + ": listed and copied in parts of " + std::to_string(snap->messages.size()) +
+                      " messages");
+        progress.folder_started(report.folder, snap->total,
+                                bytes_in_proportion(plan.copy_bytes, snap->messages.size(), snap->total), true);
+    }
+    else
+        progress.folder_started(report.folder, plan.copy.size(), plan.copy_bytes, false);
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         progress.folder_finished(report);
@@ -187,7 +193,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
-    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options, report, progress);
+    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options, report);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);

@@ -189,7 +189,7 @@ struct FakeStore : Store {
 
 struct NullProgress : Progress {
     std::vector<std::string> notes;
-    void folder_started(const std::string&, std::size_t, std::uint64_t) override {}
+    void folder_started(const std::string&, std::size_t, std::uint64_t, bool) override {}
     void message_done(std::uint64_t) override {}
     void folder_finished(const FolderReport&) override {}
     void note(const std::string& l) override { notes.push_back(l); }

@@ -117,7 +117,7 @@ struct MemoryState : PushState {
 };
 
 struct Quiet : Progress {
-    void folder_started(const std::string&, std::size_t, std::uint64_t) override {}
+    void folder_started(const std::string&, std::size_t, std::uint64_t, bool) override {}
     void message_done(std::uint64_t) override {}
     void folder_finished(const FolderReport&) override {}
     void note(const std::string&) override {}
