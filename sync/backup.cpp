@@ -211,14 +211,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.held = snap->delta ? report.found - plan.fetch.size() : plan.held;
     report.planned = plan.fetch.size();
     report.gone = plan.gone.size();
-    if (snap->more) {
-        progress.note(report.folder + ": listed and stored in parts of " + std::to_string(snap->messages.size()) +
-                      " messages");
-        progress.folder_started(report.folder, snap->total,
-                                bytes_in_proportion(plan.fetch_bytes, snap->messages.size(), snap->total), true);
-    }
-    else
-        progress.folder_started(report.folder, plan.fetch.size(), plan.fetch_bytes, false);
+    start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
     if (options.mirror) {
         report.planned_deletions = plan.gone.size();
         if (auto why = mirror_guard(state.held.size(), plan.gone.size(), snap->messages.size(),

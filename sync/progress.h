@@ -2,6 +2,8 @@
 // draws progress bars or log lines from these calls; the engine never prints.
 #pragma once
 
+#include "sync/model.h"
+
 #include <cstdint>
 #include <string>
 
@@ -39,13 +41,11 @@ class Progress {
     virtual void note(const std::string& line) = 0; // engine decisions, for --verbose
 };
 
-// What the whole of a folder listed in parts comes to, from its first
-// part: nothing is held of such a folder, so every message of it is to be
-// copied, and the bytes are taken to be in proportion.
-inline std::uint64_t bytes_in_proportion(std::uint64_t part_bytes, std::size_t part_messages, std::size_t total) {
-    if (part_messages == 0) return part_bytes;
-    return static_cast<std::uint64_t>(static_cast<double>(part_bytes) * static_cast<double>(total) /
-                                      static_cast<double>(part_messages));
-}
+// Tells `progress` that copying `folder` starts: `messages` of `bytes` as
+// planned, or for a folder listed in parts (snap.more), the whole folder,
+// with the bytes estimated from the first part (nothing is held of such a
+// folder, so all of it is to be copied).
+void start_folder(Progress& progress, const std::string& folder, const Snapshot& snap, std::size_t messages,
+                  std::uint64_t bytes);
 
 } // namespace mf

@@ -165,14 +165,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         why && !options.force)
         return failed(Failure{ErrorKind::usage, Scope::folder,
                               report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
-    if (snap->more) {
-        progress.note(report.folder + ": listed and copied in parts of " + std::to_string(snap->messages.size()) +
-                      " messages");
-        progress.folder_started(report.folder, snap->total,
-                                bytes_in_proportion(plan.copy_bytes, snap->messages.size(), snap->total), true);
-    }
-    else
-        progress.folder_started(report.folder, plan.copy.size(), plan.copy_bytes, false);
+    start_folder(progress, report.folder, *snap, plan.copy.size(), plan.copy_bytes);
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         progress.folder_finished(report);

@@ -80,25 +80,6 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
     });
 }
 
-// memchr finds the line ends: a restore sends every byte through here, and
-// lines are long enough for a byte-at-a-time loop to show in a profile.
-void LfToCrlf::feed(std::string_view in, std::string& out) {
-    const char* start = in.data();
-    const char* end = start + in.size();
-    const char* p = start;
-    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
-        const char* lf = static_cast<const char*>(hit);
-        bool after_cr = lf > in.data() ? lf[-1] == '\r' : m_last_cr;
-        p = lf + 1;
-        if (after_cr) continue;
-        out.append(start, lf);
-        out += '\r';
-        start = lf; // the LF itself goes out with the next run
-    }
-    out.append(start, end);
-    if (!in.empty()) m_last_cr = in.back() == '\r';
-}
-
 void CrlfSize::feed(std::string_view in) {
     m_size += in.size();
     const char* end = in.data() + in.size();

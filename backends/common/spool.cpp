@@ -16,7 +16,7 @@ void Spool::clear() {
     if (m_file) std::fclose(m_file);
     m_file = nullptr;
     m_size = 0;
-    m_last_cr = false;
+    m_crlf = LfToCrlf();
 }
 
 Status Spool::append_raw(std::string_view bytes) {
@@ -39,22 +39,13 @@ Status Spool::append_raw(std::string_view bytes) {
     return {};
 }
 
-// memchr finds the line ends; only a bare LF needs more than one append.
 Status Spool::write(std::string_view bytes) {
-    const char* start = bytes.data();
-    const char* end = start + bytes.size();
-    const char* p = start;
-    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
-        const char* lf = static_cast<const char*>(hit);
-        bool after_cr = lf > bytes.data() ? lf[-1] == '\r' : m_last_cr;
-        p = lf + 1;
-        if (after_cr) continue;
-        if (auto s = append_raw(std::string_view(start, static_cast<std::size_t>(lf - start))); !s) return s;
-        if (auto s = append_raw("\r"); !s) return s;
-        start = lf; // the LF itself goes out with the next run
-    }
-    if (!bytes.empty()) m_last_cr = bytes.back() == '\r';
-    return append_raw(std::string_view(start, static_cast<std::size_t>(end - start)));
+    Status status;
+    m_crlf.feed_runs(bytes, [&](std::string_view run) {
+        status = append_raw(run);
+        return status.has_value();
+    });
+    return status;
 }
 
 Status Spool::replay(const std::function<Status(std::string_view)>& out) {

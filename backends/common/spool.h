@@ -6,6 +6,7 @@
 // everything else pass unchanged, so mail that came over IMAP is unchanged.
 #pragma once
 
+#include "backends/common/crlf.h"
 #include "sync/result.h"
 
 #include <cstdio>
@@ -36,7 +37,7 @@ class Spool {
     std::string m_memory;
     std::FILE* m_file = nullptr;
     std::uint64_t m_size = 0;
-    bool m_last_cr = false;
+    LfToCrlf m_crlf;
 };
 
 } // namespace mf::mail

@@ -126,7 +126,7 @@ class Pop3BackupTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         # One progress line for the whole folder, its size estimated from
         # the first part; a note says it goes in parts.
-        self.assertIn("INBOX: listed and stored in parts of 1024 messages", r.stderr)
+        self.assertIn("INBOX: listed and copied in parts of 1024 messages", r.stderr)
         self.assertEqual(r.stderr.count("INBOX: fetching"), 1, r.stderr[-2000:])
         self.assertRegex(r.stderr, r"INBOX: fetching 4300 messages \(about [0-9.]+ [kKM]B\)")
         self.assertEqual(len(self.held()), 4300)

@@ -27,6 +27,7 @@
 #include "backends/pop3/source.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"
+#include "sync/source.cpp"
 
 #include <algorithm>
 #include <cstdint>
