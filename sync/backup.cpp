@@ -149,14 +149,13 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
 Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
-                       BatchingSink& sink, const BackupOptions& options, FolderReport& report) {
+                       BatchingSink& sink, const BackupOptions& options) {
     Status status = fetch_in_chunks(source, first.fetch, sink, options.fetch_chunk);
     while (status && snap.more) {
         status = source.next_part(snap);
         if (!status) break;
         BackupPlan part = plan_backup(snap, state);
         release(snap.messages);
-        report.planned += part.fetch.size();
         status = fetch_in_chunks(source, part.fetch, sink, options.fetch_chunk);
     }
     return status;
@@ -209,7 +208,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BackupPlan plan = plan_backup(*snap, state);
     // Of a partial listing, every message not listed is held already.
     report.held = snap->delta ? report.found - plan.fetch.size() : plan.held;
-    report.planned = plan.fetch.size();
+    // Of a folder listed in parts nothing is held: all of it is planned, so
+    // a run that fails part way counts the parts it never reached as failed.
+    report.planned = snap->more ? snap->total : plan.fetch.size();
     report.gone = plan.gone.size();
     start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
     if (options.mirror) {
@@ -241,7 +242,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, options, report);
+    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

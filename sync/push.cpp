@@ -88,12 +88,11 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
 // The later parts of a listing into an empty target: each is listed,
 // planned (all of it is copied) and copied before the next is listed.
 Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppend& recorder,
-                  const PushRunOptions& options, FolderReport& report) {
+                  const PushRunOptions& options) {
     while (snap.more) {
         if (auto s = source.next_part(snap); !s) return s;
         PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
         release(snap.messages);
-        report.planned += part.copy.size();
         if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk); !s) return s;
     }
     return {};
@@ -157,7 +156,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
 
     PushPlan plan = plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror});
     report.held = plan.already;
-    report.planned = plan.copy.size();
+    // Into an empty target, all of a folder listed in parts is to be copied:
+    // a run that fails part way counts the parts it never reached as failed.
+    report.planned = snap->more ? snap->total : plan.copy.size();
     report.planned_deletions = plan.remove.size();
     report.rematched = plan.adopt.size();
     if (auto why = mirror_guard(folder->messages.size(), plan.remove.size(), report.found,
@@ -186,7 +187,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
-    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options, report);
+    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);

@@ -414,6 +414,24 @@ TEST_CASE("a folder the archive holds nothing of is listed and stored a part at 
     CHECK(out.report.vanished == 0);
 }
 
+TEST_CASE("a backup in parts that fails part way counts the parts it never reached as failed") {
+    FakeSource src = source_with(10);
+    src.parts_of = 4;
+    src.fail_after = 5; // in the second part
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.list_part = 4;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    REQUIRE(out.failure);
+    CHECK(src.events == std::vector<std::string>{"list", "fetch", "list", "fetch"});
+    CHECK(out.report.planned == 10);
+    CHECK(out.report.fetched == 5);
+    CHECK(out.report.failed == 5);
+    CHECK(folder.durable.size() == 5);
+}
+
 TEST_CASE("a listing in parts is gathered whole when the archive turns out to hold messages") {
     FakeSource src = source_with(10);
     src.parts_of = 4;

@@ -40,6 +40,7 @@ struct PartedSource : OneFolderSource {
     std::vector<RemoteMessage> all;
     std::size_t part = 0, next = 0;
     std::string log;
+    std::string fail_at; // an id whose fetch fails, ending the run
     Result<Snapshot> open_since(const FolderInfo&, const std::string&, bool, std::size_t part_size) override {
         part = part_size;
         next = 0;
@@ -60,7 +61,11 @@ struct PartedSource : OneFolderSource {
     }
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         log += 'F';
-        return OneFolderSource::fetch(ids, sink);
+        for (const auto& id : ids) {
+            if (id == fail_at) return fail(ErrorKind::connect, Scope::account, "connection lost");
+            if (auto s = OneFolderSource::fetch(std::span(&id, 1), sink); !s) return s;
+        }
+        return {};
     }
 };
 
@@ -163,8 +168,9 @@ struct PartedRun {
 
 // Ten source messages listed three at a time, into a target that already
 // holds `on_target` of them (copied by another tool: no mapping).
-PartedRun push_in_parts(std::uint32_t on_target) {
+PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {}) {
     PartedSource source;
+    source.fail_at = fail_at;
     LaggingTarget target;
     for (std::uint32_t i = 1; i <= 10; ++i) {
         source.all.push_back(RemoteMessage{std::to_string(i), 100 + i, 1000, {}});
@@ -176,7 +182,7 @@ PartedRun push_in_parts(std::uint32_t on_target) {
     PushRunOptions options;
     options.list_part = 3;
     auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
-    REQUIRE_FALSE(out.failure);
+    CHECK(out.failure.has_value() == !fail_at.empty());
     return {source.log, target.appended, out.report};
 }
 
@@ -199,4 +205,13 @@ TEST_CASE("push plans a source listed in parts as a whole when the target holds 
     CHECK(run.report.found == 10);
     CHECK(run.report.planned == 8);
     CHECK(run.report.rematched == 2);
+}
+
+TEST_CASE("a push in parts that fails part way counts the parts it never reached as failed") {
+    auto run = push_in_parts(0, "5"); // the second part: 4 copied, then the connection is lost
+    CHECK(run.log == "LFLF");
+    CHECK(run.appended == 4);
+    CHECK(run.report.planned == 10);
+    CHECK(run.report.fetched == 4);
+    CHECK(run.report.failed == 6);
 }
