@@ -420,7 +420,7 @@ Status MboxFolder::begin(std::uint64_t) {
     if (auto s = open_index(); !s) return s;
     m_writing.emplace();
     m_writing->start = m_end;
-    m_writing->encoder.emplace([this](std::string_view s) { m_writing->buffer.append(s); });
+    m_writing->encoder.emplace(m_writing->buffer);
     // The date is known only at finish(); the From_ line is written now with
     // a placeholder date of the same length and completed then.
     m_writing->buffer = from_line(0);
@@ -439,8 +439,11 @@ Status MboxFolder::write(std::string_view chunk) {
     if (!m_writing)
         return fail(ErrorKind::local_io, Scope::message, "a message written without begin()");
     if (!m_writing->headers.done()) m_writing->headers.feed(chunk);
+    // Written out before the buffer would pass k_write_buffer, not after:
+    // it then never grows to twice that (four connections, four buffers).
+    if (m_writing->buffer.size() + chunk.size() > k_write_buffer)
+        if (auto s = flush_buffer(); !s) return s;
     m_writing->encoder->feed(chunk);
-    if (m_writing->buffer.size() >= k_write_buffer) return flush_buffer();
     return {};
 }
 

@@ -59,8 +59,11 @@ class MboxFolder : public FolderStore {
         std::uint64_t start = 0;   // its offset in the mbox
         std::uint64_t flushed = 0; // bytes of it already written to the file
         std::string buffer;
-        std::optional<Encoder> encoder;
+        std::optional<Encoder> encoder; // writes into `buffer`: so never copied
         mail::HeaderScanner headers; // finds the Message-ID as bytes pass
+        Writing() = default;
+        Writing(const Writing&) = delete;
+        Writing& operator=(const Writing&) = delete;
     };
 
     // load() in parts.

@@ -98,12 +98,6 @@ void Encoder::put(std::string_view s) {
     m_octets_out += s.size();
 }
 
-void Encoder::drain() {
-    if (m_out.empty()) return;
-    if (m_sink) m_sink(m_out);
-    m_out.clear();
-}
-
 // The line turned out not to be a ">*From " line: write what was held back.
 void Encoder::flush_prefix() {
     put(k_from.substr(0, m_from_matched));
@@ -167,14 +161,11 @@ void Encoder::feed(std::string_view chunk) {
             if (end > 0) {
                 put(rest.substr(0, end));
                 i += end;
-                if (m_out.size() >= k_buffer) drain();
                 continue;
             }
         }
         on_byte(chunk[i++]);
-        if (m_out.size() >= k_buffer) drain();
     }
-    drain();
 }
 
 void Encoder::finish() {
@@ -191,7 +182,6 @@ void Encoder::finish() {
         m_added_newline = true;
     }
     put('\n'); // the separator
-    drain();
 }
 
 // ---- Decoder ----------------------------------------------------------------

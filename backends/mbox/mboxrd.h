@@ -40,11 +40,12 @@ std::string from_line(std::int64_t internal_date_epoch,
 std::optional<std::int64_t> parse_from_line(std::string_view line);
 
 // Encodes one message. The caller writes from_line() first, feeds the message
-// as the server sends it (CRLF), then calls finish() once. Output goes to the
-// sink at the end of each feed()/finish() and whenever its buffer fills.
+// as the server sends it (CRLF), then calls finish() once. Output is appended
+// to the caller's string, which the caller empties when it likes: no buffer
+// of the encoder's own, and no copy of every byte from one to the other.
 class Encoder {
   public:
-    explicit Encoder(Sink sink) : m_sink(std::move(sink)) {}
+    explicit Encoder(std::string& out) : m_out(out) {}
 
     void feed(std::string_view chunk);
     // Ends the message with a line break if it lacks one, and writes the
@@ -65,10 +66,8 @@ class Encoder {
     void flush_prefix();
     void on_byte(char c);
     void end_line();
-    void drain();
 
-    Sink m_sink;
-    std::string m_out;
+    std::string& m_out;
     // Still at the start of a line that may be ">*From ", and how much of
     // "From " has been seen (and held back) so far.
     bool m_line_start = true;

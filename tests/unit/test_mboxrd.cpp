@@ -34,7 +34,7 @@ struct EncodeResult {
 
 EncodeResult encode(std::string_view message, std::mt19937& rng, std::size_t max_piece = 7) {
     EncodeResult r;
-    Encoder enc([&](std::string_view s) { r.out += s; });
+    Encoder enc(r.out);
     feed_in_pieces(message, rng, max_piece, [&](std::string_view s) { enc.feed(s); });
     enc.finish();
     r.reversible = enc.reversible();
