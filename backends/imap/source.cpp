@@ -4,6 +4,7 @@
 #include "backends/imap/fetch.h"
 #include "backends/imap/mutf7.h"
 #include "backends/imap/target.h"
+#include "sync/memory.h"
 
 #include <algorithm>
 #include <charconv>
@@ -299,7 +300,10 @@ std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& toke
 // sequence numbers, name the parts: an expunge between parts shifts no part.
 Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size,
                                  Snapshot& snap) {
-    m_parts = Parts{folder, {}, 0, part_size, now.exists};
+    m_parts = Parts{};
+    m_parts.folder = folder;
+    m_parts.size = part_size;
+    m_parts.exists = now.exists;
     std::optional<std::string> set;
     auto searched = m_session->run_ok("UID SEARCH RETURN (ALL) ALL", "listing " + folder.display(),
                                       [&](const Response& r) -> Status {
@@ -310,10 +314,9 @@ Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, 
     });
     if (!searched) return std::unexpected(searched.error());
     // Never more UIDs than the folder announced (with some slack).
-    if (set) m_parts.uids = expand_uid_set(*set, std::size_t{now.exists} + 1000);
-    std::sort(m_parts.uids.begin(), m_parts.uids.end());
-    m_parts.uids.erase(std::unique(m_parts.uids.begin(), m_parts.uids.end()), m_parts.uids.end());
-    if (m_parts.uids.size() != now.exists) {
+    if (set) m_parts.uids = uid_ranges(*set, std::size_t{now.exists} + 1000);
+    for (const auto& [lo, hi] : m_parts.uids) m_parts.total += std::size_t{hi} - lo + 1;
+    if (m_parts.total != now.exists || m_parts.uids.empty()) {
         // No answer, an unreadable one, or one that disagrees with EXISTS (an
         // expunge meanwhile, or a broken server): list the folder whole,
         // never trust a part-listing to have named every message.
@@ -326,12 +329,20 @@ Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, 
 
 Status ImapSource::list_next_part(Snapshot& snap) {
     snap.messages.clear();
-    const std::size_t end = std::min(m_parts.uids.size(), m_parts.next + m_parts.size);
-    std::vector<std::uint32_t> part(m_parts.uids.begin() + static_cast<std::ptrdiff_t>(m_parts.next),
-                                    m_parts.uids.begin() + static_cast<std::ptrdiff_t>(end));
-    m_parts.next = end;
-    snap.more = end < m_parts.uids.size();
-    if (!snap.more) std::vector<std::uint32_t>().swap(m_parts.uids);
+    Parts& p = m_parts;
+    std::vector<std::uint32_t> part;
+    part.reserve(std::min(p.size, p.total - p.listed));
+    if (p.listed == 0) p.next_uid = p.uids[0].first;
+    while (part.size() < p.size && p.range < p.uids.size()) {
+        if (p.next_uid > p.uids[p.range].second) {
+            if (++p.range < p.uids.size()) p.next_uid = p.uids[p.range].first;
+            continue;
+        }
+        part.push_back(static_cast<std::uint32_t>(p.next_uid++));
+    }
+    p.listed += part.size();
+    snap.more = p.listed < p.total;
+    if (!snap.more) release(p.uids);
     snap.messages.reserve(part.size());
     for (const auto& set : uid_sets(std::move(part), k_max_set_chars))
         if (auto s = list_range(m_parts.folder, set, "", snap, m_parts.exists); !s) return s;

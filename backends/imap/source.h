@@ -61,13 +61,16 @@ class ImapSource : public Source {
 
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;
-    // A listing in parts: the folder's UIDs (4 bytes a message), and where
-    // the next part starts.
+    // A listing in parts: the folder's UIDs as sorted ranges, and where the
+    // next part starts (the range, and the UID in it).
     struct Parts {
         FolderInfo folder;
-        std::vector<std::uint32_t> uids;
-        std::size_t next = 0, size = 0;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> uids;
+        std::size_t size = 0;
         std::uint32_t exists = 0;
+        std::size_t range = 0;
+        std::uint64_t next_uid = 0;
+        std::size_t total = 0, listed = 0;
     };
     Parts m_parts;
 };

@@ -52,6 +52,35 @@ std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limi
     return out;
 }
 
+std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit) {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+    while (!set.empty()) {
+        std::size_t comma = set.find(',');
+        std::string_view range = set.substr(0, comma);
+        set = comma == std::string_view::npos ? std::string_view() : set.substr(comma + 1);
+        std::size_t colon = range.find(':');
+        auto a = parse_uid(range.substr(0, colon));
+        auto b = colon == std::string_view::npos ? a : parse_uid(range.substr(colon + 1));
+        if (!a || !b || out.size() >= limit) return {};
+        out.emplace_back(std::min(*a, *b), std::max(*a, *b));
+    }
+    std::sort(out.begin(), out.end());
+    std::size_t kept = 0;
+    std::uint64_t count = 0;
+    for (const auto& r : out) {
+        if (kept > 0 && std::uint64_t{r.first} <= std::uint64_t{out[kept - 1].second} + 1) {
+            count -= out[kept - 1].second - out[kept - 1].first + std::uint64_t{1};
+            out[kept - 1].second = std::max(out[kept - 1].second, r.second);
+        } else {
+            out[kept++] = r;
+        }
+        count += out[kept - 1].second - out[kept - 1].first + std::uint64_t{1};
+        if (count > limit) return {};
+    }
+    out.resize(kept);
+    return out;
+}
+
 // Spools each message (its size must be known before APPEND) and appends it
 // when the source says it is complete. With LITERAL+ the appends are
 // pipelined: up to k_window commands are on the wire before the first
