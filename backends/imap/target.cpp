@@ -35,8 +35,14 @@ std::optional<std::uint32_t> parse_uid(std::string_view text) {
 
 } // namespace
 
-std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limit) {
-    std::vector<std::uint32_t> out;
+namespace {
+
+using UidRange = std::pair<std::uint32_t, std::uint32_t>;
+
+// The ranges of a UID set in the order written, each low:high; nullopt if
+// malformed or longer than `max_ranges`.
+std::optional<std::vector<UidRange>> parse_uid_set(std::string_view set, std::size_t max_ranges) {
+    std::vector<UidRange> out;
     while (!set.empty()) {
         std::size_t comma = set.find(',');
         std::string_view range = set.substr(0, comma);
@@ -44,37 +50,44 @@ std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limi
         std::size_t colon = range.find(':');
         auto a = parse_uid(range.substr(0, colon));
         auto b = colon == std::string_view::npos ? a : parse_uid(range.substr(colon + 1));
-        if (!a || !b) return {};
-        std::uint32_t lo = std::min(*a, *b), hi = std::max(*a, *b);
-        if (hi - lo >= limit || out.size() + (hi - lo + 1) > limit) return {};
-        for (std::uint64_t u = lo; u <= hi; ++u) out.push_back(static_cast<std::uint32_t>(u));
+        if (!a || !b || out.size() >= max_ranges) return std::nullopt;
+        out.emplace_back(std::min(*a, *b), std::max(*a, *b));
     }
     return out;
 }
 
+std::uint64_t width(const UidRange& r) { return std::uint64_t{r.second} - r.first + 1; }
+
+} // namespace
+
+std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limit) {
+    auto ranges = parse_uid_set(set, limit);
+    if (!ranges) return {};
+    std::uint64_t count = 0;
+    for (const auto& r : *ranges)
+        if ((count += width(r)) > limit) return {};
+    std::vector<std::uint32_t> out;
+    out.reserve(count);
+    for (const auto& [lo, hi] : *ranges)
+        for (std::uint64_t u = lo; u <= hi; ++u) out.push_back(static_cast<std::uint32_t>(u));
+    return out;
+}
+
 std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit) {
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
-    while (!set.empty()) {
-        std::size_t comma = set.find(',');
-        std::string_view range = set.substr(0, comma);
-        set = comma == std::string_view::npos ? std::string_view() : set.substr(comma + 1);
-        std::size_t colon = range.find(':');
-        auto a = parse_uid(range.substr(0, colon));
-        auto b = colon == std::string_view::npos ? a : parse_uid(range.substr(colon + 1));
-        if (!a || !b || out.size() >= limit) return {};
-        out.emplace_back(std::min(*a, *b), std::max(*a, *b));
-    }
+    auto parsed = parse_uid_set(set, limit);
+    if (!parsed) return {};
+    std::vector<UidRange>& out = *parsed;
     std::sort(out.begin(), out.end());
     std::size_t kept = 0;
     std::uint64_t count = 0;
     for (const auto& r : out) {
         if (kept > 0 && std::uint64_t{r.first} <= std::uint64_t{out[kept - 1].second} + 1) {
-            count -= out[kept - 1].second - out[kept - 1].first + std::uint64_t{1};
+            count -= width(out[kept - 1]);
             out[kept - 1].second = std::max(out[kept - 1].second, r.second);
         } else {
             out[kept++] = r;
         }
-        count += out[kept - 1].second - out[kept - 1].first + std::uint64_t{1};
+        count += width(out[kept - 1]);
         if (count > limit) return {};
     }
     out.resize(kept);
