@@ -80,19 +80,6 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
     });
 }
 
-void CrlfSize::feed(std::string_view in) {
-    m_size += in.size();
-    const char* end = in.data() + in.size();
-    const char* p = in.data();
-    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
-        const char* lf = static_cast<const char*>(hit);
-        bool after_cr = lf > in.data() ? lf[-1] == '\r' : m_last_cr;
-        if (!after_cr) ++m_size;
-        p = lf + 1;
-    }
-    if (!in.empty()) m_last_cr = in.back() == '\r';
-}
-
 void CrlfToLf::finish(std::string& out) {
     if (m_pending_cr) out += '\r';
     m_pending_cr = false;

@@ -65,11 +65,16 @@ template <class Emit> void LfToCrlf::feed_runs(std::string_view in, Emit&& emit)
 // length plus one for every LF not already preceded by CR.
 class CrlfSize {
   public:
-    void feed(std::string_view in);
+    void feed(std::string_view in) {
+        m_convert.feed_runs(in, [&](std::string_view run) {
+            m_size += run.size();
+            return true;
+        });
+    }
     std::uint64_t size() const { return m_size; }
 
   private:
-    bool m_last_cr = false;
+    LfToCrlf m_convert;
     std::uint64_t m_size = 0;
 };
 

@@ -51,15 +51,6 @@ void walk(const std::string& dir, std::vector<std::string>& components, std::vec
     }
 }
 
-// CRLF size of a file with LF line ends: what the server counted.
-std::uint64_t crlf_size_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    char buf[65536];
-    mail::CrlfSize size;
-    while (in.read(buf, sizeof buf).gcount() > 0) size.feed(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
-    return size.size();
-}
-
 // A directory entry that may be a message file: a regular file, or a link
 // to one. d_type saves a stat of each file where the file system gives it.
 bool maybe_file(const std::string& dir, const dirent& e) {
@@ -104,14 +95,15 @@ void ArchiveSource::add_file(std::string_view name, bool in_new) {
 }
 
 // The date is the file's mtime; the size is W= when the name has one.
-std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const struct stat& st) const {
+std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const struct stat& st, bool count) const {
     auto parsed = parse_name(name_of(file));
     if (!parsed) return std::nullopt;
     RemoteMessage m;
     m.id = std::string(id_of(file));
     m.flags = info_to_flags(parsed->info_flags, m_keywords);
     m.internal_date = st.st_mtime;
-    m.size = parsed->crlf_size ? *parsed->crlf_size : crlf_size_of(path_of(file));
+    if (parsed->crlf_size) m.size = *parsed->crlf_size;
+    else if (count) m.size = crlf_size_of(path_of(file)).value_or(0);
     return m;
 }
 
@@ -192,7 +184,9 @@ Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink)
         // message expunged from a server during a run does. Anything else
         // that is wrong with it is for reading the file to report.
         if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) continue;
-        auto message = describe(*file, st);
+        // Without W= the size is left to stream_message_file, which measures
+        // the file anyway: not a third reading of it.
+        auto message = describe(*file, st, false);
         if (!message) continue;
         if (auto s = stream_message_file(path, *message, sink); !s) {
             // Deleted or renamed since open(): it counts as vanished, as a

@@ -51,8 +51,9 @@ class ArchiveSource : public Source {
     Result<Snapshot> list(const FolderInfo& folder);
     void add_file(std::string_view name, bool in_new);
     void describe_next(Snapshot& snap);
-    // Date (mtime) and size (W=, else counted) from `st`, flags from the name.
-    std::optional<RemoteMessage> describe(const File& file, const struct stat& st) const;
+    // Date (mtime) from `st`, flags from the name, size from W= or else, if
+    // `count`, counted (0 otherwise: not known).
+    std::optional<RemoteMessage> describe(const File& file, const struct stat& st, bool count = true) const;
     const File* find(std::string_view id) const;
     std::string path_of(const File& file) const;
 

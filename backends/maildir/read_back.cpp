@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -56,7 +57,27 @@ Status send_file(int fd, std::uint64_t size, const std::string& path, const Mess
     return {};
 }
 
+// Counts the CRLF size of `fd`'s content, the first `in_buf` bytes of which
+// are already in `buf` (k_chunk long); reads the rest.
+Result<std::uint64_t> count_crlf_size(int fd, char* buf, std::size_t in_buf, const std::string& path) {
+    mail::CrlfSize size;
+    size.feed(std::string_view(buf, in_buf));
+    for (;;) {
+        auto n = read_full(fd, buf, k_chunk, path);
+        if (!n) return std::unexpected(n.error());
+        if (*n == 0) return size.size();
+        size.feed(std::string_view(buf, *n));
+    }
+}
+
 } // namespace
+
+Result<std::uint64_t> crlf_size_of(const std::string& path) {
+    fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
+    auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
+    return count_crlf_size(fd.get(), buf.get(), 0, path);
+}
 
 // The wire size (CRLF) is measured before the first byte goes out, so that
 // a sink which must state it first (IMAP APPEND) can stream the file
@@ -69,22 +90,26 @@ Status stream_message_file(const std::string& path, const RemoteMessage& message
     auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
     auto got = read_full(fd.get(), buf.get(), k_chunk, path);
     if (!got) return std::unexpected(got.error());
+    // A size the caller did not know is the one measured here (copied only then).
+    std::optional<RemoteMessage> sized;
+    auto described = [&](std::uint64_t size) -> const RemoteMessage& {
+        if (message.size != 0) return message;
+        sized = message;
+        sized->size = size;
+        return *sized;
+    };
     if (*got < k_chunk) {
         std::string out;
         out.reserve(*got + *got / 8);
         mail::LfToCrlf().feed(std::string_view(buf.get(), *got), out);
         buf.reset();
-        return sink.put(message, out.size(), [&](const MessageSink::Send& send) { return send(out); });
+        return sink.put(described(out.size()), out.size(), [&](const MessageSink::Send& send) { return send(out); });
     }
-    mail::CrlfSize size;
-    for (auto n = got;; n = read_full(fd.get(), buf.get(), k_chunk, path)) {
-        if (!n) return std::unexpected(n.error());
-        if (*n == 0) break;
-        size.feed(std::string_view(buf.get(), *n));
-    }
+    auto size = count_crlf_size(fd.get(), buf.get(), *got, path);
+    if (!size) return std::unexpected(size.error());
     buf.reset();
-    return sink.put(message, size.size(), [&](const MessageSink::Send& send) {
-        return send_file(fd.get(), size.size(), path, send);
+    return sink.put(described(*size), *size, [&](const MessageSink::Send& send) {
+        return send_file(fd.get(), *size, path, send);
     });
 }
 

@@ -66,14 +66,12 @@ std::string reference(std::string_view in, std::uint64_t& bare) {
     }
     return out;
 }
-} // namespace
-
-TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chunks") {
-    // Long enough for the 16-byte block path, with CR and LF dense or rare,
-    // paired or alone, and chunk edges anywhere (inside a pair, too).
-    std::uint64_t seed = 12345;
-    auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; };
-    for (int round = 0; round < 400; ++round) {
+// A reproducible generator and random text of up to 300 bytes, with CR and
+// LF dense or rare, alone or (with `pairs`) as CRLF.
+struct Random {
+    std::uint64_t seed;
+    std::uint64_t next() { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; }
+    std::string line_ends(bool pairs) {
         std::size_t len = next() % 300;
         unsigned density = 2 + static_cast<unsigned>(next() % 40);
         std::string in;
@@ -81,9 +79,21 @@ TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chu
             auto r = next() % density;
             if (r == 0) in += '\r';
             else if (r == 1) in += '\n';
-            else if (r == 2) in += "\r\n";
+            else if (r == 2 && pairs) in += "\r\n";
             else in += static_cast<char>('a' + next() % 26);
         }
+        return in;
+    }
+};
+} // namespace
+
+TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chunks") {
+    // Long enough for the 16-byte block path, with CR and LF dense or rare,
+    // paired or alone, and chunk edges anywhere (inside a pair, too).
+    Random rng{12345};
+    auto next = [&] { return rng.next(); };
+    for (int round = 0; round < 400; ++round) {
+        std::string in = rng.line_ends(true);
         std::uint64_t want_bare = 0;
         std::string want = reference(in, want_bare);
         CrlfToLf c;
@@ -101,16 +111,10 @@ TEST_CASE("CRLF to LF matches the byte-by-byte rule on long inputs in random chu
 
 TEST_CASE("LF to CRLF and its size match the byte-by-byte rule in random chunks") {
     // The rule: every LF not preceded by CR gets one; nothing else changes.
-    std::uint64_t seed = 777;
-    auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; };
+    Random rng{777};
+    auto next = [&] { return rng.next(); };
     for (int round = 0; round < 400; ++round) {
-        std::size_t len = next() % 300;
-        unsigned density = 2 + static_cast<unsigned>(next() % 40);
-        std::string in;
-        for (std::size_t i = 0; i < len; ++i) {
-            auto r = next() % density;
-            in += r == 0 ? '\r' : r == 1 ? '\n' : static_cast<char>('a' + next() % 26);
-        }
+        std::string in = rng.line_ends(false);
         std::string want;
         for (std::size_t i = 0; i < in.size(); ++i) {
             if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) want += '\r';
