@@ -4,6 +4,7 @@
 #include "sync/flags.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace mf {
 struct FolderInfo {
     std::vector<std::string> path;
     bool selectable = true;
+    // How many messages the listing said the folder holds, where it said
+    // (IMAP LIST-STATUS). Only a hint, for doing big folders first; the
+    // folder's own snapshot is what counts.
+    std::optional<std::uint32_t> messages = std::nullopt;
 
     std::string display() const; // components joined with '/', for people
 };

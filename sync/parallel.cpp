@@ -1,8 +1,10 @@
 #include "sync/parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 namespace mf {
@@ -54,8 +56,9 @@ bool stops_worker(const FolderOutcome& out) {
 // (each slot written by the one worker that took that folder).
 class Pool {
   public:
-    Pool(const std::vector<FolderInfo>& folders, Progress& progress)
-        : m_folders(folders), m_progress(progress), m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}} {}
+    Pool(const std::vector<FolderInfo>& folders, Progress& progress, std::vector<std::size_t> order)
+        : m_folders(folders), m_order(std::move(order)), m_progress(progress),
+          m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}} {}
 
     void work(std::unique_ptr<FolderWorker> worker, const WorkerFactory* more) {
         if (!worker) {
@@ -69,8 +72,9 @@ class Pool {
             worker = std::move(*made);
         }
         while (!m_stop) {
-            std::size_t i = m_next++;
-            if (i >= m_folders.size()) break;
+            std::size_t next = m_next++;
+            if (next >= m_order.size()) break;
+            std::size_t i = m_order[next];
             FolderOutcome out = worker->run(m_folders[i], m_progress);
             bool stop = stops_worker(out);
             if (out.failure && out.failure->scope == Scope::run) m_stop = true;
@@ -82,9 +86,10 @@ class Pool {
     ParallelOutcome take() { return std::move(m_outcome); }
 
   private:
-    bool done() const { return m_stop || m_next >= m_folders.size(); }
+    bool done() const { return m_stop || m_next >= m_order.size(); }
 
     const std::vector<FolderInfo>& m_folders;
+    const std::vector<std::size_t> m_order; // indexes into m_folders
     Progress& m_progress;
     ParallelOutcome m_outcome;
     std::atomic<std::size_t> m_next{0};
@@ -94,11 +99,24 @@ class Pool {
 
 } // namespace
 
+// The run lasts as long as its longest connection; a big folder taken last
+// would run alone at the end while the other connections stand idle.
+std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders) {
+    std::vector<std::size_t> order(folders.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return folders[a].messages.value_or(0) > folders[b].messages.value_or(0);
+    });
+    return order;
+}
+
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
                             const WorkerFactory& more, std::size_t workers, Progress& progress) {
     // One worker: no threads, no locking, exactly the sequential run.
     if (workers <= 1 || folders.size() <= 1) {
-        Pool pool(folders, progress);
+        std::vector<std::size_t> as_given(folders.size());
+        std::iota(as_given.begin(), as_given.end(), std::size_t{0});
+        Pool pool(folders, progress, std::move(as_given));
         pool.work(std::move(first), nullptr);
         return pool.take();
     }
@@ -116,7 +134,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
         });
     };
     LockedProgress locked(progress, launch);
-    Pool pool(folders, locked);
+    Pool pool(folders, locked, biggest_first(folders));
     shared = &pool;
     pool.work(std::move(first), nullptr); // the first worker runs on this thread
     std::call_once(launched, [] {});      // no launch from now on

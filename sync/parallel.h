@@ -36,6 +36,13 @@ struct ParallelOutcome {
     std::vector<Failure> unstarted;
 };
 
+// The order in which several workers take `folders` (indexes): the biggest
+// first, as far as the listing told (FolderInfo::messages), the others after
+// them in the order given.
+std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
+
+// Folders are taken biggest first where FolderInfo::messages tells (with
+// one worker: in the order given); outcomes are in the order given.
 // `first` is the worker whose connection listed the folders; up to
 // `workers - 1` more are made by `more`. A worker whose failure reaches past
 // its folder (Scope::account: its connection is gone) stops taking folders;

@@ -131,20 +131,39 @@ std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t m
     return sets;
 }
 
-Result<std::vector<ListedFolder>> list_all(Session& session) {
+std::optional<std::pair<std::string, std::uint32_t>> parse_status_messages(const Response& r) {
+    if (r.items.size() != 3 || !is_atom(r.items[0], "STATUS") || r.items[2].type != Value::Type::list)
+        return std::nullopt;
+    auto name = as_string(r.items[1]);
+    if (!name) return std::nullopt;
+    const auto& attrs = r.items[2].items;
+    for (std::size_t i = 0; i + 1 < attrs.size(); i += 2)
+        if (is_atom(attrs[i], "MESSAGES"))
+            if (auto n = to_u32(attrs[i + 1])) return std::pair{std::move(*name), *n};
+    return std::nullopt;
+}
+
+Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     std::vector<ListedFolder> out;
-    auto r = session.run_ok("LIST \"\" \"*\"", "LIST", [&](const Response& resp) -> Status {
+    std::map<std::string, std::uint32_t> counts; // by the server's spelling
+    with_counts = with_counts && session.has("LIST-STATUS");
+    std::string command = "LIST \"\" \"*\"";
+    if (with_counts) command += " RETURN (STATUS (MESSAGES))";
+    auto r = session.run_ok(command, "LIST", [&](const Response& resp) -> Status {
         if (auto f = parse_list(resp)) out.push_back(std::move(*f));
+        else if (auto c = with_counts ? parse_status_messages(resp) : std::nullopt) counts[c->first] = c->second;
         return {};
     });
     if (!r) return std::unexpected(r.error());
+    for (auto& f : out)
+        if (auto c = counts.find(f.raw_name); c != counts.end()) f.info.messages = c->second;
     return out;
 }
 
 ImapSource::ImapSource(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
 
 Result<std::vector<FolderInfo>> ImapSource::list_folders() {
-    auto listed = list_all(*m_session);
+    auto listed = list_all(*m_session, true);
     if (!listed) return std::unexpected(listed.error());
     std::vector<FolderInfo> out;
     m_raw_names.clear();

@@ -19,8 +19,14 @@ struct ListedFolder {
     bool name_valid = true; // false: not valid modified UTF-7, shown raw
 };
 
-// LIST "" "*", decoded and split on the server's separator.
-Result<std::vector<ListedFolder>> list_all(Session& session);
+// LIST "" "*", decoded and split on the server's separator. With
+// `with_counts` and LIST-STATUS (RFC 5819), each folder's message count
+// comes in the same answer: no extra round trip.
+Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts = false);
+
+// One "* STATUS name (... MESSAGES n ...)" response: the name as the server
+// spells it and the count; nullopt if it is not one or has no count.
+std::optional<std::pair<std::string, std::uint32_t>> parse_status_messages(const Response& r);
 
 class ImapSource : public Source {
   public:

@@ -8,6 +8,7 @@ import json
 import mailbox
 import os
 import random
+import re
 import signal
 import subprocess
 import tempfile
@@ -178,6 +179,28 @@ class BackupTest(unittest.TestCase):
         report = self.backup("--folder", "Big")
         self.assertTrue(report["folders"][0]["unchanged"])
         self.assertEqual(report["totals"]["fetched"], 0)
+
+    def test_several_connections_start_on_the_biggest_folder(self):
+        # The run lasts as long as its busiest connection: a big folder taken
+        # last would run alone at the end. LIST-STATUS gives the counts with
+        # the listing, so the first connection starts on the biggest folder.
+        d = self.dovecot
+        d.save_many(self.user, "Zbig", [make_message(i) for i in range(100, 200)])
+        d.save_many(self.user, "Aaa", [make_message(i) for i in range(10, 20)])
+        d.save_many(self.user, "INBOX", [make_message(i) for i in range(1, 4)])
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--connections", "3"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertTrue('LIST "" "*" RETURN (STATUS (MESSAGES))' in r.stderr, "no counts asked with LIST")
+        listed = re.findall(r'S: \* \[?LIST \([^)]*\) "/" "?([^"\]\r\n]+)', r.stderr)
+        self.assertTrue(listed and listed[0] != "Zbig", f"the server listed Zbig first: proves nothing ({listed})")
+        examined = re.findall(r'C: M\d+ EXAMINE "([^"]+)"', r.stderr)
+        self.assertEqual(examined[0], "Zbig", examined)
+        self.assertEqual(sorted(examined), ["Aaa", "INBOX", "Zbig"])
+        report = json.loads(r.stdout)
+        self.assertEqual(report["totals"]["fetched"], 113)
+        self.assert_archive_equals_server()
 
     def test_bodies_that_look_like_protocol_are_kept(self):
         lines = ["From me", ">From x", ".", "..", "* 1 FETCH (UID 1)", "A001 OK done", "M1 OK fake", ")"]
