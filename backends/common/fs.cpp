@@ -81,6 +81,18 @@ Status sync_filesystem_of(const std::string& path) {
     return {};
 }
 
+void drop_cached(int fd, std::uint64_t offset) {
+    (void)::posix_fadvise(fd, static_cast<off_t>(offset), 0, POSIX_FADV_DONTNEED);
+}
+
+void drop_cached(const std::string& path) {
+    // O_NOATIME: reading nothing, and no inode update; refused (EPERM) for
+    // a file of another owner, where plain O_RDONLY does as well.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME));
+    if (!fd && errno == EPERM) fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd) drop_cached(fd.get());
+}
+
 Status replace_file(const std::string& path, std::string_view data) {
     std::string tmp = path + ".tmp";
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

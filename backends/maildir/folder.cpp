@@ -451,6 +451,8 @@ Status MaildirFolder::commit() {
     }
     if (auto s = fs::fsync_path(m_dir + "/cur"); !s) return s;
     test::durable_step("maildir cur synced");
+    for (const auto& p : m_pending)
+        if (!p.tmp_name.empty()) fs::drop_cached(m_dir + "/cur/" + p.final_name);
 
     if (auto s = m_db.begin(); !s) return s;
     Status s;

@@ -601,6 +601,7 @@ Status MboxFolder::commit() {
     Status s;
     if (!m_pending.empty() && ::fsync(m_fd.get()) != 0)
         s = std::unexpected(fs::io_error("cannot fsync", m_path, errno));
+    if (s && !m_pending.empty()) fs::drop_cached(m_fd.get(), m_pending.front().record.offset);
     if (s && !lines.empty()) s = append_index(lines);
     if (!s) { // nothing of the batch is held: take its bytes back out
         if (!m_pending.empty()) (void)truncate_mbox(m_pending.front().record.offset);

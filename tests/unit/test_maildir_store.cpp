@@ -160,3 +160,26 @@ TEST_CASE("held_among looks up listed messages only, and a flag change still fin
     for (const auto& h : again->held)
         if (h.id == "1") CHECK(h.flags == Flags{flag_seen | flag_answered, {}});
 }
+
+TEST_CASE("committed messages leave the page cache, once durable") {
+    Archive a;
+    if (!mf::test::cache_is_droppable(a.tmp.path)) {
+        MESSAGE("skipped: the temporary directory is on tmpfs, whose files are the page cache");
+        return;
+    }
+    std::string body = "Subject: big\r\n\r\n";
+    for (int i = 0; i < 4000; ++i) body += "a line of text that fills the pages of the file\r\n";
+    auto control = mf::test::write_control_file(a.tmp.path, body.size());
+    auto folder = a.open();
+    REQUIRE(folder->load());
+    deliver(*folder, "1", body);
+    REQUIRE(folder->commit());
+    auto files = files_of(a.dir);
+    REQUIRE(files.size() == 1);
+    auto control_cached = mf::test::cached_pages(control);
+    auto file_cached = mf::test::cached_pages(a.dir + "/cur/" + files[0]);
+    REQUIRE(control_cached);
+    REQUIRE(file_cached);
+    CHECK(*control_cached >= 40); // written the same way, not dropped: the look can see cached pages
+    CHECK(*file_cached == 0);
+}

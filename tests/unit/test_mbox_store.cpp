@@ -545,3 +545,26 @@ TEST_CASE("mbox: held_among looks up listed messages only; flags, reading and ap
     REQUIRE(decoded.size() == 3);
     CHECK(decoded[2].body.size() > 12000);
 }
+
+TEST_CASE("mbox: committed messages leave the page cache, once durable") {
+    Archive a;
+    if (!mf::test::cache_is_droppable(a.dir.path)) {
+        MESSAGE("skipped: the temporary directory is on tmpfs, whose files are the page cache");
+        return;
+    }
+    std::string body = "Subject: big\r\n\r\n";
+    for (int i = 0; i < 4000; ++i) body += "a line of text that fills the pages of the file\r\n";
+    auto control = mf::test::write_control_file(a.dir.path, body.size());
+    {
+        auto f = a.open();
+        REQUIRE(f->load());
+        REQUIRE(deliver(*f, Message{"1", body, flags_of(0), 1}));
+        REQUIRE(f->commit());
+    }
+    auto control_cached = mf::test::cached_pages(control);
+    auto mbox_cached = mf::test::cached_pages(a.mbox());
+    REQUIRE(control_cached);
+    REQUIRE(mbox_cached);
+    CHECK(*control_cached >= 40); // written the same way, not dropped: the look can see cached pages
+    CHECK(*mbox_cached == 0);
+}
