@@ -83,7 +83,8 @@ Result<std::uint64_t> crlf_size_of(const std::string& path) {
 // a sink which must state it first (IMAP APPEND) can stream the file
 // instead of holding it. A file of one chunk is read once and sent from
 // memory; a larger one is read twice, which costs a copy from the page
-// cache and spares holding the message.
+// cache and spares holding the message. Once read, the file's pages are let
+// go (fs::drop_cached): a restore reads the archive once.
 Status stream_message_file(const std::string& path, const RemoteMessage& message, MessageSink& sink) {
     fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
@@ -103,14 +104,17 @@ Status stream_message_file(const std::string& path, const RemoteMessage& message
         out.reserve(*got + *got / 8);
         mail::LfToCrlf().feed(std::string_view(buf.get(), *got), out);
         buf.reset();
+        fs::drop_cached(fd.get());
         return sink.put(described(out.size()), out.size(), [&](const MessageSink::Send& send) { return send(out); });
     }
     auto size = count_crlf_size(fd.get(), buf.get(), *got, path);
     if (!size) return std::unexpected(size.error());
     buf.reset();
-    return sink.put(described(*size), *size, [&](const MessageSink::Send& send) {
+    auto sent = sink.put(described(*size), *size, [&](const MessageSink::Send& send) {
         return send_file(fd.get(), *size, path, send);
     });
+    fs::drop_cached(fd.get());
+    return sent;
 }
 
 } // namespace mf::maildir

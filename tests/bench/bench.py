@@ -47,7 +47,8 @@ With --delay-ms D > 0 a second section runs mailferry and mbsync (both FSync
 settings) through a TCP proxy that adds D ms each way (delayproxy.c, compiled
 at start; a Python one in this file if that fails), on fresh clones.  If
 `mailferry --help` lists `restore`, an upload comparison (mailferry restore vs
-mbsync Maildir -> IMAP push) runs too.
+mbsync Maildir -> IMAP push) runs too, each from its archive read cold (both
+dropped from the page cache first).
 
 It is a benchmark, not a test: nothing is asserted about time.  The exit
 status is 1 only if a tool crashed (unexpected exit status) or its result
@@ -482,6 +483,21 @@ def remove_tree(path: str) -> None:
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         list(ex.map(unlink, files, chunksize=64))
     shutil.rmtree(path, ignore_errors=True)
+
+
+def drop_page_cache(path: str) -> None:
+    """Lets the kernel forget the cached pages of every file under path
+    (POSIX_FADV_DONTNEED), so that the next reader reads from the disk."""
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
 
 
 def du_bytes(path: str) -> int:
@@ -1344,7 +1360,12 @@ def restore_comparison(ctx, mf_archive: str, mbsync_archive: str) -> dict:
     # mbsync uploads the "X-TUID: <12 chars>" header it added when it fetched
     runs.append(("mbsync", "mbsync push", "r-mbsync", 22, tool.command()[0]))
     for key, label, user, added, argv in runs:
+        # A restore reads an archive that is not in memory: both start cold
+        # (mailferry drops what it wrote, mbsync does not; verification
+        # reads both back in).
         os.sync()
+        drop_page_cache(mf_archive)
+        drop_page_cache(mbsync_archive)
         srv0 = dovecot_cpu(dc)
         m = run_measured(argv, env=dict(os.environ, MFBENCH_PASSWORD=PASSWORD),
                          log_prefix=os.path.join(d, key), timeout=ctx.args.timeout)

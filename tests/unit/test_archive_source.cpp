@@ -1,5 +1,6 @@
 // A Maildir archive read back as a source (restore): what open() lists and
 // what fetch() and keys() give for it, including a file gone since open().
+#include "backends/common/fs.h"
 #include "backends/maildir/archive_source.h"
 #include "store_test_support.h"
 
@@ -238,4 +239,31 @@ TEST_CASE("ArchiveSource lists in parts when asked, in id order, and fetches fro
     REQUIRE(whole);
     CHECK_FALSE(whole->more);
     CHECK(whole->messages.size() == 4);
+}
+
+TEST_CASE("ArchiveSource lets go of a file's cached pages once it has read it") {
+    Archive a;
+    if (!mf::test::cache_is_droppable(a.tmp.path)) {
+        MESSAGE("skipped: the temporary directory is on tmpfs, whose files are the page cache");
+        return;
+    }
+    // One file of one chunk (read once) and one past it (read twice).
+    std::string small = "Subject: s\n\n" + std::string(20000, 's') + "\n";
+    std::string large = "Subject: l\n\n" + std::string(200000, 'l') + "\n";
+    put(a.folder + "/cur/200.M1P1Q1.h,U=10:2,S", small, 4000);
+    put(a.folder + "/cur/200.M2P1Q1.h,U=11:2,S", large, 5000);
+    // An archive's files are on disk: dirty pages could not be let go.
+    for (const char* name : {"200.M1P1Q1.h,U=10:2,S", "200.M2P1Q1.h,U=11:2,S"})
+        REQUIRE(mf::fs::fsync_path(a.folder + "/cur/" + name));
+    auto control = mf::test::write_control_file(a.tmp.path, large.size());
+    ArchiveSource source(a.tmp.path);
+    auto snap = source.open(mf::FolderInfo{{"Work"}, true});
+    REQUIRE(snap);
+    AllSink sink;
+    std::vector<std::string> ids{"200.M1P1Q1.h", "200.M2P1Q1.h"};
+    REQUIRE(source.fetch(ids, sink));
+    REQUIRE(sink.done.size() == 2);
+    CHECK(*mf::test::cached_pages(control) >= 40); // the look can see cached pages
+    CHECK(*mf::test::cached_pages(a.folder + "/cur/200.M1P1Q1.h,U=10:2,S") == 0);
+    CHECK(*mf::test::cached_pages(a.folder + "/cur/200.M2P1Q1.h,U=11:2,S") == 0);
 }
