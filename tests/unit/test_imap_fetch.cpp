@@ -1,7 +1,8 @@
-// FETCH response interpretation and the spelling of flags, dates, UID sets
-// and strings in commands.
+// FETCH response interpretation, the spelling of flags, dates, UID sets and
+// strings in commands, and the message counts of LIST-STATUS (RFC 5819).
 #include "backends/imap/fetch.h"
 #include "backends/imap/reader.h"
+#include "backends/imap/source.h"
 
 #include <doctest/doctest.h>
 
@@ -234,4 +235,22 @@ TEST_CASE("quoted strings and when a literal is needed") {
     CHECK(needs_literal("a\nb"));
     CHECK(needs_literal(std::string("a\0b", 3)));
     CHECK(needs_literal("caf\xc3\xa9"));
+}
+
+using Count = std::optional<std::pair<std::string, std::uint32_t>>;
+
+TEST_CASE("a STATUS answer gives the folder's name as spelt and its message count") {
+    CHECK(parse_status_messages(parse("* STATUS \"INBOX\" (MESSAGES 5000)")) == Count{{"INBOX", 5000}});
+    CHECK(parse_status_messages(parse("* STATUS Re&AOc-us (UIDNEXT 4 MESSAGES 2 UNSEEN 1)")) ==
+          Count{{"Re&AOc-us", 2}});
+    CHECK(parse_status_messages(parse("* STATUS {4}\r\nWork (MESSAGES 0)")) == Count{{"Work", 0}});
+    CHECK(parse_status_messages(parse("* status \"a b\" (messages 7)")) == Count{{"a b", 7}});
+}
+
+TEST_CASE("anything else gives no message count") {
+    for (const char* line : {"* LIST (\\HasNoChildren) \"/\" INBOX", "* STATUS INBOX (UIDNEXT 4)",
+                             "* STATUS INBOX (MESSAGES)", "* STATUS INBOX (MESSAGES x)",
+                             "* STATUS INBOX (MESSAGES 4294967296)", "* STATUS INBOX MESSAGES 3",
+                             "* STATUS NIL (MESSAGES 3)", "* STATUS (MESSAGES 3)", "* 3 EXISTS"})
+        CHECK_MESSAGE(!parse_status_messages(parse(line)), line);
 }
