@@ -146,15 +146,24 @@ std::optional<std::pair<std::string, std::uint32_t>> parse_status_messages(const
 Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     std::vector<ListedFolder> out;
     std::map<std::string, std::uint32_t> counts; // by the server's spelling
-    with_counts = with_counts && session.has("LIST-STATUS");
-    std::string command = "LIST \"\" \"*\"";
-    if (with_counts) command += " RETURN (STATUS (MESSAGES))";
-    auto r = session.run_ok(command, "LIST", [&](const Response& resp) -> Status {
+    auto on_untagged = [&](const Response& resp) -> Status {
         if (auto f = parse_list(resp)) out.push_back(std::move(*f));
-        else if (auto c = with_counts ? parse_status_messages(resp) : std::nullopt) counts[c->first] = c->second;
+        else if (auto c = parse_status_messages(resp)) counts[c->first] = c->second;
         return {};
-    });
-    if (!r) return std::unexpected(r.error());
+    };
+    const std::string plain = "LIST \"\" \"*\"";
+    if (with_counts && session.has("LIST-STATUS")) {
+        auto r = session.run(plain + " RETURN (STATUS (MESSAGES))", on_untagged);
+        if (!r) return std::unexpected(r.error());
+        if (r->status != "OK") { // the counts are a nicety: a plain LIST then
+            out.clear();
+            counts.clear();
+        }
+    }
+    if (out.empty()) {
+        auto r = session.run_ok(plain, "LIST", on_untagged);
+        if (!r) return std::unexpected(r.error());
+    }
     for (auto& f : out)
         if (auto c = counts.find(f.raw_name); c != counts.end()) f.info.messages = c->second;
     return out;

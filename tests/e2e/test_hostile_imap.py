@@ -301,6 +301,38 @@ class ArchiveChangedTest(_Hostile):
             self.assertEqual(target.folders[b"Other"], [MSG2])
 
 
+class ListStatusTest(_Hostile):
+    """LIST-STATUS (RFC 5819) gives message counts with the folder list, so
+    that several connections start on the biggest folders. The counts are a
+    nicety: a server that refuses the extended LIST or sends nonsense
+    counts is backed up all the same."""
+    CAPS = b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ LIST-EXTENDED LIST-STATUS"
+
+    def test_a_refused_extended_list_falls_back_to_a_plain_one(self):
+        def refuse(server, tag, rest, selected):
+            return tag + b" BAD unknown RETURN option\r\n" if b"RETURN" in rest.upper() else None
+        with FakeImap({"INBOX": [MSG], "Work": [MSG2]}, capability=self.CAPS, overrides={"LIST": refuse}) as srv:
+            r = self.backup(srv, "--connections", "2")
+            lists = [c for c in srv.commands if b" LIST " in c]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(len(lists), 2 * len([c for c in lists if b"RETURN" in c]), lists)
+        self.assertTrue(any(b"RETURN (STATUS (MESSAGES))" in c for c in lists), lists)
+        self.assertEqual(self.held(), {"INBOX": {1: MSG}, "Work": {1: MSG2}})
+
+    def test_nonsense_counts_change_nothing(self):
+        def lying(server, tag, rest, selected):
+            if not tag.startswith(b"M"):
+                return None
+            return [b'* LIST () "/" INBOX\r\n', b"* STATUS INBOX (MESSAGES 4294967296)\r\n",
+                    b'* LIST () "/" Work\r\n', b"* STATUS Work (MESSAGES -3)\r\n",
+                    b"* STATUS Nowhere (MESSAGES 7)\r\n", b"* STATUS NIL (MESSAGES 9)\r\n",
+                    b"* STATUS INBOX MESSAGES\r\n", tag + b" OK done\r\n"]
+        with FakeImap({"INBOX": [MSG], "Work": [MSG2]}, capability=self.CAPS, overrides={"LIST": lying}) as srv:
+            r = self.backup(srv, "--connections", "2")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(self.held(), {"INBOX": {1: MSG}, "Work": {1: MSG2}})
+
+
 class FetchResponsesTest(_Hostile):
     # Defect (backends/imap/source.cpp, ImapSource::fetch): every FETCH
     # response carrying a body is stored, requested or not and however often
