@@ -56,7 +56,9 @@ std::string printable(std::string_view text) {
 net::TraceSink stderr_trace(std::string prefix) {
     return [prefix](net::TraceKind kind, std::string_view line) {
         const char* tag = kind == net::TraceKind::sent ? "C: " : kind == net::TraceKind::received ? "S: " : "* ";
-        std::cerr << prefix << tag << printable(line) << '\n';
+        // One write a line: several connections trace at once, and pieces
+        // written one by one would interleave mid-line.
+        std::cerr << (prefix + tag + printable(line) + '\n');
     };
 }
 
