@@ -16,9 +16,9 @@ namespace mf {
 struct FolderInfo {
     std::vector<std::string> path;
     bool selectable = true;
-    // How many messages the listing said the folder holds, where it said
-    // (IMAP LIST-STATUS). Only a hint, for doing big folders first; the
-    // folder's own snapshot is what counts.
+    // How many messages the source's folder list said the folder holds,
+    // where it said. Only a hint, for doing big folders first; the folder's
+    // own snapshot is what counts.
     std::optional<std::uint32_t> messages = std::nullopt;
 
     std::string display() const; // components joined with '/', for people

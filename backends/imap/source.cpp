@@ -152,15 +152,17 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
         return {};
     };
     const std::string plain = "LIST \"\" \"*\"";
+    bool listed = false;
     if (with_counts && session.has("LIST-STATUS")) {
         auto r = session.run(plain + " RETURN (STATUS (MESSAGES))", on_untagged);
         if (!r) return std::unexpected(r.error());
-        if (r->status != "OK") { // the counts are a nicety: a plain LIST then
+        listed = r->status == "OK";
+        if (!listed) { // the counts are a nicety: a plain LIST then
             out.clear();
             counts.clear();
         }
     }
-    if (out.empty()) {
+    if (!listed) {
         auto r = session.run_ok(plain, "LIST", on_untagged);
         if (!r) return std::unexpected(r.error());
     }

@@ -1,6 +1,7 @@
 // The executor against hand-written fakes: what reaches the store, when it
 // is committed, and what happens when the source or the store fails.
 #include "sync/backup.h"
+#include "progress_test_support.h"
 
 #include <doctest/doctest.h>
 
@@ -8,6 +9,7 @@
 #include <optional>
 
 using namespace mf;
+using mf::test::NullProgress;
 
 namespace {
 
@@ -185,14 +187,6 @@ struct FakeStore : Store {
         };
         return std::unique_ptr<FolderStore>(std::make_unique<Fwd>(*folder));
     }
-};
-
-struct NullProgress : Progress {
-    std::vector<std::string> notes;
-    void folder_started(const std::string&, std::size_t, std::uint64_t, bool) override {}
-    void message_done(std::uint64_t) override {}
-    void folder_finished(const FolderReport&) override {}
-    void note(const std::string& l) override { notes.push_back(l); }
 };
 
 FakeSource source_with(int n) {

@@ -1,11 +1,13 @@
 // The order in which several connections take the folders of a run.
 #include "sync/parallel.h"
+#include "progress_test_support.h"
 
 #include <doctest/doctest.h>
 
 #include <mutex>
 
 using namespace mf;
+using mf::test::NullProgress;
 
 namespace {
 
@@ -14,14 +16,6 @@ FolderInfo folder(std::string name, std::optional<std::uint32_t> messages) {
     f.messages = messages;
     return f;
 }
-
-class NullProgress : public Progress {
-  public:
-    void folder_started(const std::string&, std::size_t, std::uint64_t, bool) override {}
-    void message_done(std::uint64_t) override {}
-    void folder_finished(const FolderReport&) override {}
-    void note(const std::string&) override {}
-};
 
 // Records which folders were run, in the order they started. Each folder
 // says it has work, which is what brings the other workers in.

@@ -3,6 +3,7 @@
 // source listed in parts is copied part by part into an empty target, and
 // planned whole into one that holds messages.
 #include "sync/push.h"
+#include "progress_test_support.h"
 
 #include <doctest/doctest.h>
 
@@ -121,13 +122,6 @@ struct MemoryState : PushState {
     Result<bool> copying(const std::string&) override { return copying_flag; }
 };
 
-struct Quiet : Progress {
-    void folder_started(const std::string&, std::size_t, std::uint64_t, bool) override {}
-    void message_done(std::uint64_t) override {}
-    void folder_finished(const FolderReport&) override {}
-    void note(const std::string&) override {}
-};
-
 // Three source messages, all three already stored by the dead run, of which
 // the server shows one at first.
 std::size_t copies_after_a_dead_run(bool interrupted) {
@@ -140,7 +134,7 @@ std::size_t copies_after_a_dead_run(bool interrupted) {
     }
     MemoryState state;
     state.copying_flag = interrupted;
-    Quiet progress;
+    mf::test::NullProgress progress;
     PushRunOptions options;
     options.settle_quiet = std::chrono::milliseconds(1);
     auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
@@ -178,7 +172,7 @@ PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {}) {
     }
     target.visible = target.stored.size();
     MemoryState state;
-    Quiet progress;
+    mf::test::NullProgress progress;
     PushRunOptions options;
     options.list_part = 3;
     auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
