@@ -41,13 +41,19 @@ void Session::trace(net::TraceKind kind, std::string_view line) const {
     if (m_trace.sink) m_trace.sink(kind, line);
 }
 
-Result<Response> Session::run(std::string_view command, const UntaggedHandler& on_untagged,
-                              LiteralHandler* literals) {
+Result<std::string> Session::send(std::string_view command) {
     std::string tag = next_tag();
     std::string line = tag + ' ' + std::string(command) + "\r\n";
     trace(net::TraceKind::sent, net::redact_line(std::string_view(line).substr(0, line.size() - 2), false));
     if (auto s = m_conn->send_all(line); !s) return std::unexpected(s.error());
-    return read_until(tag, on_untagged, literals, false);
+    return tag;
+}
+
+Result<Response> Session::run(std::string_view command, const UntaggedHandler& on_untagged,
+                              LiteralHandler* literals) {
+    auto tag = send(command);
+    if (!tag) return std::unexpected(tag.error());
+    return read_until(*tag, on_untagged, literals, false);
 }
 
 Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
@@ -116,8 +122,8 @@ Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write
 
 Status Session::close_command() { return m_conn->send_all("\r\n"); }
 
-Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged) {
-    return read_until("", on_untagged, nullptr, false);
+Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged, LiteralHandler* literals) {
+    return read_until("", on_untagged, literals, false);
 }
 
 Result<Response> Session::read_until(const std::string& tag, const UntaggedHandler& on_untagged,
@@ -155,11 +161,16 @@ Result<Response> Session::run_ok(std::string_view command, std::string_view what
                                   const UntaggedHandler& on_untagged, LiteralHandler* literals) {
     auto r = run(command, on_untagged, literals);
     if (!r) return r;
-    if (r->status == "OK") return r;
+    if (auto s = check_ok(*r, what); !s) return std::unexpected(s.error());
+    return r;
+}
+
+Status Session::check_ok(const Response& tagged, std::string_view what) const {
+    if (tagged.status == "OK") return {};
     // The server's text, but not a megabyte of it.
-    std::string text = r->text.size() > 200 ? r->text.substr(0, 200) + "..." : r->text;
-    return fail(ErrorKind::protocol, r->status == "NO" ? Scope::folder : Scope::account,
-                std::string(what) + " failed: " + host() + " said " + r->status + " " + text);
+    std::string text = tagged.text.size() > 200 ? tagged.text.substr(0, 200) + "..." : tagged.text;
+    return fail(ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::account,
+                std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text);
 }
 
 Status Session::refresh_capabilities() {

@@ -56,7 +56,14 @@ class Session : private ByteStream {
     Result<std::string> open_command(std::string_view prefix);
     Status add_literal(std::string_view part, std::uint64_t size, const LiteralWriter& write);
     Status close_command();
-    Result<Response> read_tagged(const UntaggedHandler& on_untagged = {});
+    Result<Response> read_tagged(const UntaggedHandler& on_untagged = {}, LiteralHandler* literals = nullptr);
+
+    // Pipelining plain commands: sends `command` without waiting for its
+    // answer and returns its tag; read_tagged() reads the answers.
+    Result<std::string> send(std::string_view command);
+    // What run_ok() makes of a tagged answer: OK passes, NO and BAD become a
+    // Failure naming `what`.
+    Status check_ok(const Response& tagged, std::string_view what) const;
 
     bool has(std::string_view capability) const; // case-insensitive
     const std::set<std::string>& capabilities() const { return m_caps; }

@@ -64,6 +64,12 @@ class ImapSource : public Source {
 
     Status list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size, Snapshot& snap);
     Status list_next_part(Snapshot& snap);
+    // The UIDs of the next part (sorted), moving on past them; `more`: parts after it.
+    std::vector<std::uint32_t> take_next_part(bool& more);
+    bool parts_left() const { return m_parts.listed < m_parts.total; }
+    class BodyHandler; // streams BODY[] literals into a MessageSink
+    // One body FETCH, with the next part's listing sent behind it.
+    Status fetch_listing_ahead(const std::string& command, const UntaggedHandler& on_body, BodyHandler& body);
 
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;
@@ -79,6 +85,16 @@ class ImapSource : public Source {
         std::size_t total = 0, listed = 0;
     };
     Parts m_parts;
+    // The next part's listing, asked for behind the current part's body
+    // FETCH (see fetch_listing_ahead) and handed out by next_part().
+    struct Ahead {
+        bool asked = false;
+        bool more = false; // parts after this one
+        std::vector<std::uint32_t> uids;
+        std::vector<RemoteMessage> messages;
+        std::optional<Failure> failure; // given by next_part()
+    };
+    Ahead m_ahead;
 };
 
 // A mailbox name as a command argument: quoted, or a failure if it would

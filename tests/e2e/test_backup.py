@@ -169,6 +169,13 @@ class BackupTest(unittest.TestCase):
         last = r.stderr.index("UID FETCH 4098:4500 (UID FLAGS RFC822.SIZE INTERNALDATE)")
         self.assertIn("BODY.PEEK[]", r.stderr[first:second])
         self.assertLess(second, last)
+        # Each later part's listing goes out right behind the body FETCH of
+        # the part before, not after its answer: no round trip between parts.
+        body = re.search(r"C: (M\d+) UID FETCH 1:9,11:1025 \(UID FLAGS INTERNALDATE BODY\.PEEK\[\]\)", r.stderr)
+        self.assertIsNotNone(body, "no body FETCH for the first part")
+        self.assertLess(body.end(), second)
+        self.assertFalse(f"S: {body.group(1)} OK" in r.stderr[body.end():second],
+                         "the second part was listed only after the first part's bodies had come")
         self.assertNotIn("UID FETCH 1:* ", r.stderr)
         report = json.loads(r.stdout)
         self.assertEqual(report["totals"]["found"], 4499)

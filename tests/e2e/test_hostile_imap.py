@@ -333,6 +333,119 @@ class ListStatusTest(_Hostile):
         self.assertEqual(self.held(), {"INBOX": {1: MSG}, "Work": {1: MSG2}})
 
 
+def uid_set(text: bytes, top: int) -> list:
+    """b"1:3,7" -> [1, 2, 3, 7]; "*" is `top`."""
+    out = []
+    for part in text.replace(b"*", b"%d" % top).split(b","):
+        lo, _, hi = part.partition(b":")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+class PartsServer:
+    """A large folder listed in parts (ESEARCH, more than 4096 messages):
+    answers UID SEARCH, and a UID FETCH listing or body fetch for exactly
+    the UIDs asked. `during_bodies(uids)` gives untagged lines sent in the
+    middle of a body answer for `uids`; `on_listing(uids, tag)` may replace
+    a listing's answer."""
+    CAPS = b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ ESEARCH"
+
+    def __init__(self, count=4100):
+        self.bodies = {i: b"Subject: m%d\r\nMessage-ID: <m%d@x>\r\n\r\nbody %d\r\n" % (i, i, i)
+                       for i in range(1, count + 1)}
+        self.during_bodies = lambda uids: []
+        self.on_listing = lambda uids, tag: None
+        self.listings = []   # the UID lists asked for, in order
+
+    def line(self, uid, body):
+        data = self.bodies[uid]
+        out = b'* %d FETCH (UID %d FLAGS () INTERNALDATE "01-Jan-2024 00:00:00 +0000" RFC822.SIZE %d' % (
+            uid, uid, len(data))
+        return out + (b" BODY[] {%d}\r\n" % len(data) + data if body else b"") + b")\r\n"
+
+    def answer(self, server, tag, rest, selected):
+        words = rest.split(b" ")
+        if words[1].upper() == b"SEARCH":
+            return [b'* ESEARCH (TAG "%s") UID ALL 1:%d\r\n' % (tag, len(self.bodies)), tag + b" OK done\r\n"]
+        uids = [u for u in uid_set(words[2], len(self.bodies)) if u in self.bodies]
+        if b"BODY.PEEK[]" not in rest.upper():
+            self.listings.append(uids)
+            custom = self.on_listing(uids, tag)
+            if custom is not None:
+                return custom
+            return [self.line(u, False) for u in uids] + [tag + b" OK done\r\n"]
+        half = len(uids) // 2
+        return ([self.line(u, True) for u in uids[:half]] + list(self.during_bodies(uids)) +
+                [self.line(u, True) for u in uids[half:]] + [tag + b" OK done\r\n"])
+
+
+class PartsAheadTest(_Hostile):
+    """A folder listed in parts gets the next part's listing asked for right
+    behind the current part's body FETCH. A server may answer the two
+    interleaved (Dovecot does), fail the listing, or mix in FETCH responses
+    of its own; none of it may lose, duplicate or invent a message."""
+
+    def run_parts(self, parts: PartsServer, *extra):
+        inbox = [parts.bodies[u] for u in sorted(parts.bodies)]
+        with FakeImap({"INBOX": inbox}, capability=PartsServer.CAPS, overrides={"UID": parts.answer}) as srv:
+            r = self.backup(srv, *extra, timeout_s=10)
+            commands = list(srv.commands)
+        return r, commands
+
+    def test_listing_answers_interleaved_with_bodies(self):
+        parts = PartsServer()
+        sent_early = set()
+
+        def next_part_lines(uids):
+            # The next part's listing, sent before it is even asked for, in
+            # the middle of this part's bodies: Dovecot's order at worst.
+            nxt = [u for u in range(uids[-1] + 1, uids[-1] + 1025) if u in parts.bodies]
+            sent_early.update(nxt)
+            return [parts.line(u, False) for u in nxt]
+        parts.during_bodies = next_part_lines
+        parts.on_listing = lambda uids, tag: [tag + b" OK done\r\n"] if set(uids) <= sent_early else None
+        r, commands = self.run_parts(parts)
+        self.assertEqual(r.returncode, 0, r.output[-2000:])
+        self.assertEqual(self.held(), {"INBOX": parts.bodies})
+        # Five parts: the first listed on its own, the other four behind a body FETCH.
+        self.assertEqual([len(x) for x in parts.listings], [1024, 1024, 1024, 1024, 4])
+        bodies_then_listing = [i for i, c in enumerate(commands) if b"BODY.PEEK[]" in c and i + 1 < len(commands)
+                               and b"RFC822.SIZE" in commands[i + 1]]
+        self.assertEqual(len(bodies_then_listing), 4, commands)
+
+    def test_stray_fetch_responses_among_the_answers_are_harmless(self):
+        parts = PartsServer()
+        parts.during_bodies = lambda uids: [
+            b"* 7 FETCH (FLAGS (\\Seen))\r\n",                                  # a flag change, no UID
+            b'* 1 FETCH (UID 1 FLAGS () INTERNALDATE "01-Jan-2024 00:00:00 +0000" RFC822.SIZE 9)\r\n',  # not the next part
+            b"* 99999 FETCH (UID 99999 FLAGS () RFC822.SIZE 12)\r\n",              # no such message
+            b"* 4101 EXISTS\r\n"]
+        r, _ = self.run_parts(parts)
+        self.assertEqual(r.returncode, 0, r.output[-2000:])
+        self.assertEqual(self.held(), {"INBOX": parts.bodies})
+
+    def test_a_refused_listing_ahead_fails_the_folder_and_a_rerun_completes(self):
+        parts = PartsServer()
+        parts.on_listing = lambda uids, tag: [tag + b" NO [UNAVAILABLE] try later\r\n"] if uids[0] == 2049 else None
+        r, _ = self.run_parts(parts)
+        self.assert_failed(r, r"listing INBOX failed.*try later")
+        held = self.held()["INBOX"]
+        self.assertEqual(sorted(held), list(range(1, 2049)))   # the parts before it, whole
+        parts.on_listing = lambda uids, tag: None
+        r, _ = self.run_parts(parts)
+        self.assertEqual(r.returncode, 0, r.output[-2000:])
+        self.assertEqual(self.held(), {"INBOX": parts.bodies})
+
+    def test_a_listing_line_without_uid_fails_the_part_it_belongs_to(self):
+        parts = PartsServer()
+        parts.during_bodies = lambda uids: (
+            [b'* 3000 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 00:00:00 +0000" RFC822.SIZE 40)\r\n']
+            if uids[0] == 1025 else [])
+        r, _ = self.run_parts(parts)
+        self.assert_failed(r, r"cannot be read")
+        self.assertEqual(sorted(self.held()["INBOX"]), list(range(1, 2049)))
+
+
 class FetchResponsesTest(_Hostile):
     # Defect (backends/imap/source.cpp, ImapSource::fetch): every FETCH
     # response carrying a body is stored, requested or not and however often
