@@ -1,6 +1,7 @@
 #include "backends/imap/session.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace mf::imap {
 
@@ -13,7 +14,57 @@ std::string upper(std::string_view s) {
     return out;
 }
 
+// "CAPABILITY a b c" as a response's items or a response code.
+std::optional<std::set<std::string>> capability_list(const std::vector<Value>& items) {
+    if (items.empty() || !is_atom(items[0], "CAPABILITY")) return std::nullopt;
+    std::set<std::string> caps;
+    for (std::size_t i = 1; i < items.size(); ++i)
+        if (auto s = as_string(items[i])) caps.insert(upper(*s));
+    return caps;
+}
+
+// Lines already received, as a stream for the response reader.
+class LinesStream : public ByteStream {
+  public:
+    explicit LinesStream(const std::vector<std::string>& lines) {
+        for (const auto& line : lines) m_text.append(line).append("\r\n");
+    }
+    Result<std::size_t> read_some(char* buf, std::size_t len) override {
+        if (m_at == m_text.size()) return fail(ErrorKind::protocol, Scope::account, "end of the login answer");
+        std::size_t n = std::min(len, m_text.size() - m_at);
+        std::copy_n(m_text.data() + m_at, n, buf);
+        m_at += n;
+        return n;
+    }
+
+  private:
+    std::string m_text;
+    std::size_t m_at = 0;
+};
+
 } // namespace
+
+// Servers may send their capabilities with the answer to the login: an
+// untagged CAPABILITY, or a CAPABILITY code in the tagged OK (RFC 9051
+// 6.2.3; Dovecot does the first). Taken only from an answer that ends in
+// OK and names IMAP4rev1 or IMAP4rev2; otherwise the caller asks.
+std::optional<std::set<std::string>> login_capabilities(const std::vector<std::string>& lines) {
+    LinesStream stream(lines);
+    ResponseReader reader(stream);
+    std::optional<std::set<std::string>> caps;
+    for (;;) {
+        auto r = reader.read();
+        if (!r) return std::nullopt; // the end came before a tagged answer, or a malformed one
+        if (r->kind != Response::Kind::tagged) {
+            if (auto c = capability_list(r->items)) caps = std::move(c);
+            continue;
+        }
+        if (r->status != "OK") return std::nullopt;
+        if (auto c = capability_list(r->code)) caps = std::move(c);
+        if (caps && !caps->contains("IMAP4REV1") && !caps->contains("IMAP4REV2")) return std::nullopt;
+        return caps;
+    }
+}
 
 Session::Session(std::unique_ptr<net::Connection> conn, TraceOptions trace)
     : m_conn(std::move(conn)), m_trace(std::move(trace)), m_reader(*this) {}
@@ -28,8 +79,14 @@ Result<std::unique_ptr<Session>> Session::open(const net::Endpoint& endpoint, Tr
     if (!conn) return std::unexpected(conn.error());
     std::unique_ptr<Session> session(new Session(std::move(*conn), std::move(trace)));
     // libcurl consumed the pre-login CAPABILITY; the server's list may differ
-    // after login (RFC 3501 6.2.2), so ask again.
-    if (auto s = session->refresh_capabilities(); !s) return std::unexpected(s.error());
+    // after login (RFC 3501 6.2.2). Where the login's answer did not give it,
+    // ask again (a round trip per connection).
+    if (auto caps = login_capabilities(session->m_conn->login_reply())) {
+        session->m_caps = std::move(*caps);
+        session->trace(net::TraceKind::info, "capabilities as the login's answer gave them");
+    } else if (auto s = session->refresh_capabilities(); !s) {
+        return std::unexpected(s.error());
+    }
     return session;
 }
 
@@ -146,11 +203,7 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
         if (r->status == "BYE")
             return fail(ErrorKind::connect, Scope::account,
                         host() + " closed the session: " + r->text.substr(0, 200));
-        if (!r->items.empty() && is_atom(r->items[0], "CAPABILITY")) {
-            m_caps.clear();
-            for (std::size_t i = 1; i < r->items.size(); ++i)
-                if (auto s = as_string(r->items[i])) m_caps.insert(upper(*s));
-        }
+        if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
         if (on_untagged) {
             if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
         }

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -19,6 +20,10 @@ struct TraceOptions {
 };
 
 using UntaggedHandler = std::function<Status(const Response&)>;
+
+// The capabilities in the lines a server answered a login with (see
+// net::Connection::login_reply); nullopt: none there, ask for them.
+std::optional<std::set<std::string>> login_capabilities(const std::vector<std::string>& lines);
 
 class Session : private ByteStream {
   public:

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <unordered_set>
 #include <utility>
 
@@ -81,21 +82,25 @@ class Listing {
         if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(m_exists);
         if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
         auto data = parse_fetch(r);
+        // Among another command's answers only what carries RFC822.SIZE, which
+        // just the listing asks for, is a listing line; the rest are that
+        // command's or flag changes (RFC 3501 7.4.2).
+        if (m_only && data && !data->size) return {};
         // A listing line we cannot read must not make a message silently
         // disappear from the backup: the folder fails (check()), naming them.
         if (!data || !data->uid) {
-            // Among another command's answers, FLAGS alone without a UID is
-            // a flag change (RFC 3501 7.4.2), not a listing line.
-            if (m_only && data && !data->size && !data->internal_date) return {};
             ++m_unreadable;
             return {};
         }
         if (m_only && !std::binary_search(m_only->begin(), m_only->end(), *data->uid)) return {};
         // A server streaming FETCH responses without end must not grow our
-        // memory without end: one per announced message, with some slack.
-        if (m_out.size() - m_start > std::size_t{m_exists} + 1000)
+        // memory without end: one per message asked for (or announced), with
+        // some slack.
+        const std::size_t cap = m_only ? m_only->size() : std::size_t{m_exists};
+        if (m_out.size() - m_start > cap + 1000)
             return fail(ErrorKind::protocol, Scope::account,
-                        m_host + " sent more FETCH responses than its EXISTS count announced");
+                        m_host + " sent more FETCH responses than " +
+                            (m_only ? "messages were asked for" : "its EXISTS count announced"));
         RemoteMessage m;
         m.id = std::to_string(*data->uid);
         m.size = data->size.value_or(0);
@@ -119,6 +124,14 @@ class Listing {
     const std::vector<std::uint32_t>* m_only;
     std::size_t m_unreadable = 0;
 };
+
+// A failure while a command's answer was still being read (the sink could
+// not store a message, the connection broke): whatever its cause, the rest
+// of the answer is unread, so the session cannot serve another folder.
+std::unexpected<Failure> unfinished(Failure f) {
+    if (f.scope != Scope::run) f.scope = Scope::account;
+    return std::unexpected(std::move(f));
+}
 
 // A listing command for `set` (a UID set).
 std::string listing_command(const std::string& set, const std::string& modifier = {}) {
@@ -490,10 +503,11 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         if (i + 1 == sets.size() && parts_left() && !m_ahead.asked) {
             s = fetch_listing_ahead(command, on_body, body);
         } else {
-            auto done = m_session->run_ok(command, "fetching messages", [&](const Response& r) -> Status {
+            auto done = m_session->run(command, [&](const Response& r) -> Status {
                 return body.open() ? on_body(r) : Status{};
             }, &body);
-            if (!done) s = std::unexpected(done.error());
+            if (!done) s = unfinished(done.error());
+            else s = m_session->check_ok(*done, "fetching messages");
         }
         if (!s) {
             body.abandon();
@@ -518,30 +532,30 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
     m_ahead = Ahead{};
     m_ahead.asked = true;
     m_ahead.uids = take_next_part(m_ahead.more);
-    std::vector<std::string> listing_tags;
+    std::set<std::string> listing_tags;
     for (const auto& set : uid_sets(m_ahead.uids, k_max_set_chars)) {
         auto tag = m_session->send(listing_command(set));
         if (!tag) return std::unexpected(tag.error());
-        listing_tags.push_back(std::move(*tag));
+        listing_tags.insert(std::move(*tag));
     }
     Listing listing(m_ahead.messages, m_parts.exists, m_session->host(), &m_ahead.uids);
     auto on_untagged = [&](const Response& r) { return body.open() ? on_body(r) : listing.take(r); };
-    Status body_status;
-    for (std::size_t waiting = 1 + listing_tags.size(); waiting > 0; --waiting) {
+    std::optional<Status> body_status; // set once the body FETCH is answered
+    while (!body_status || !listing_tags.empty()) {
         auto r = m_session->read_tagged(on_untagged, &body);
-        if (!r) return std::unexpected(r.error());
-        if (r->tag == *body_tag) {
+        if (!r) return unfinished(r.error());
+        if (r->tag == *body_tag && !body_status) {
             body_status = m_session->check_ok(*r, "fetching messages");
-        } else if (std::find(listing_tags.begin(), listing_tags.end(), r->tag) != listing_tags.end()) {
+        } else if (listing_tags.erase(r->tag) == 1) {
             auto s = m_session->check_ok(*r, "listing " + m_parts.folder.display());
             if (!s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
-        } else {
+        } else { // a tag never sent, or answered twice
             return fail(ErrorKind::protocol, Scope::account,
                         m_session->host() + " answered a command that was not sent (tag " + r->tag + ")");
         }
     }
     if (auto s = listing.check(m_parts.folder); !s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
-    return body_status;
+    return *body_status;
 }
 
 Status ImapSource::remove(const std::vector<std::string>&) {

@@ -33,6 +33,9 @@ struct Connection::Impl {
     TlsInfo tls;
     bool in_sasl = false; // the client is answering SASL challenges
     SSL* ssl = nullptr;   // OpenSSL's connection object, once TLS is up
+    bool logging_in = false;              // inside curl_easy_perform
+    std::vector<std::string> login_reply; // since the client's last line
+    std::size_t login_reply_bytes = 0;
     char error[CURL_ERROR_SIZE] = {};
     std::string password;   // held only while curl_easy_perform runs
     std::string token;
@@ -135,6 +138,27 @@ SSL* openssl_of(CURL* curl) {
     return static_cast<SSL*>(info->internals);
 }
 
+// A server's answer to a login is a few lines; one that sends more is not
+// kept past this (the protocol then asks for what it needs).
+constexpr std::size_t k_login_reply_max = 16 * 1024;
+
+void keep_login_reply(Connection::Impl& impl, std::string_view data) {
+    if (!impl.logging_in) return;
+    impl.login_reply_bytes += data.size();
+    if (impl.login_reply_bytes > k_login_reply_max) {
+        impl.login_reply.clear();
+        return;
+    }
+    while (!data.empty()) {
+        auto nl = data.find('\n');
+        std::string_view line = data.substr(0, nl);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        impl.login_reply.emplace_back(line);
+        if (nl == std::string_view::npos) break;
+        data.remove_prefix(nl + 1);
+    }
+}
+
 int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user) {
     auto& impl = *static_cast<Connection::Impl*>(user);
     std::string_view text(data, size);
@@ -143,9 +167,14 @@ int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user
         note_tls(impl.tls, text);
         if (impl.trace) trace_lines(impl, TraceKind::info, text);
         break;
-    case CURLINFO_HEADER_OUT: trace_lines(impl, TraceKind::sent, text); break;
+    case CURLINFO_HEADER_OUT:
+        impl.login_reply.clear();
+        impl.login_reply_bytes = 0;
+        trace_lines(impl, TraceKind::sent, text);
+        break;
     case CURLINFO_HEADER_IN:
         if (SSL* ssl = openssl_of(curl)) impl.ssl = ssl; // the latest: the one logged in
+        keep_login_reply(impl, text);
         trace_lines(impl, TraceKind::received, text);
         break;
     default: break; // payloads: none during the connection phase
@@ -304,7 +333,9 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
     impl->endpoint = endpoint;
     impl->trace = std::move(trace);
     set_options(*impl);
+    impl->logging_in = true;
     CURLcode code = curl_easy_perform(impl->curl);
+    impl->logging_in = false;
     // The password is no longer needed once libcurl has logged in.
     curl_easy_setopt(impl->curl, CURLOPT_PASSWORD, "");
     curl_easy_setopt(impl->curl, CURLOPT_XOAUTH2_BEARER, "");
@@ -369,5 +400,6 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
 
 const TlsInfo& Connection::tls() const { return m_impl->tls; }
 const Endpoint& Connection::endpoint() const { return m_impl->endpoint; }
+const std::vector<std::string>& Connection::login_reply() const { return m_impl->login_reply; }
 
 } // namespace mf::net

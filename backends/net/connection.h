@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace mf::net {
@@ -36,6 +37,10 @@ class Connection {
     Result<std::size_t> read_some(char* buf, std::size_t len);
     const TlsInfo& tls() const;
     const Endpoint& endpoint() const;
+    // The lines (without CRLF) the server sent after the client's last line
+    // of the login: its answer to the login itself, which may carry what a
+    // protocol would otherwise ask for again (IMAP's capabilities).
+    const std::vector<std::string>& login_reply() const;
 
     struct Impl;
 

@@ -204,6 +204,9 @@ class BackupTest(unittest.TestCase):
         self.assertTrue(listed and listed[0] != "Zbig", f"the server listed Zbig first: proves nothing ({listed})")
         examined = re.findall(r'C: M\d+ EXAMINE "([^"]+)"', r.stderr)
         self.assertEqual(examined[0], "Zbig", examined)
+        # Dovecot sends its capabilities with "Logged in": no connection asks again.
+        self.assertIn("capabilities as the login's answer gave them", r.stderr)
+        self.assertIsNone(re.search(r"C: M\d+ CAPABILITY", r.stderr), "a connection asked for CAPABILITY")
         self.assertEqual(sorted(examined), ["Aaa", "INBOX", "Zbig"])
         report = json.loads(r.stdout)
         self.assertEqual(report["totals"]["fetched"], 113)

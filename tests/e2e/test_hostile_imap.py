@@ -12,6 +12,7 @@ Every case: no crash (no signal, no sanitizer report), peak memory below
 control character of the server's on the terminal, nothing written outside
 the archive, and no credentials in clear when TLS was required."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -375,6 +376,7 @@ class PartsServer:
                 return custom
             return [self.line(u, False) for u in uids] + [tag + b" OK done\r\n"]
         half = len(uids) // 2
+        self.body_tag = tag
         return ([self.line(u, True) for u in uids[:half]] + list(self.during_bodies(uids)) +
                 [self.line(u, True) for u in uids[half:]] + [tag + b" OK done\r\n"])
 
@@ -420,9 +422,15 @@ class PartsAheadTest(_Hostile):
             b'* 1 FETCH (UID 1 FLAGS () INTERNALDATE "01-Jan-2024 00:00:00 +0000" RFC822.SIZE 9)\r\n',  # not the next part
             b"* 99999 FETCH (UID 99999 FLAGS () RFC822.SIZE 12)\r\n",              # no such message
             b"* 4101 EXISTS\r\n"]
-        r, _ = self.run_parts(parts)
+        r, commands = self.run_parts(parts, "--json")
         self.assertEqual(r.returncode, 0, r.output[-2000:])
         self.assertEqual(self.held(), {"INBOX": parts.bodies})
+        # Neither the stray UID 1 nor the unknown 99999 went into a listing:
+        # UID 1 was fetched once, 99999 never, and nothing counts as vanished.
+        fetched = [u for c in commands if b"BODY.PEEK[]" in c for u in uid_set(c.split(b" ")[3], 4100)]
+        self.assertEqual(fetched.count(1), 1)
+        self.assertNotIn(99999, fetched)
+        self.assertEqual(json.loads(r.stdout)["folders"][0]["vanished"], 0)
 
     def test_a_refused_listing_ahead_fails_the_folder_and_a_rerun_completes(self):
         parts = PartsServer()
@@ -436,7 +444,22 @@ class PartsAheadTest(_Hostile):
         self.assertEqual(r.returncode, 0, r.output[-2000:])
         self.assertEqual(self.held(), {"INBOX": parts.bodies})
 
-    def test_a_listing_line_without_uid_fails_the_part_it_belongs_to(self):
+    def test_an_answer_to_the_listing_before_it_was_sent_ends_the_session(self):
+        # The listing goes out right after the body FETCH, tagged one higher:
+        # a server that answers that tag early, and again for real, has
+        # answered a command twice. Nothing past that may be trusted.
+        parts = PartsServer()
+        parts.during_bodies = lambda uids: (
+            [b"M%d OK early\r\n" % (int(parts.body_tag[1:]) + 1)] if uids[0] == 1025 else [])
+        r, _ = self.run_parts(parts)
+        self.assert_failed(r, r"answered a command that was not sent")
+        held = self.held()["INBOX"]
+        self.assertTrue(set(held) <= set(parts.bodies) and len(held) >= 1024, len(held))
+        r, _ = self.run_parts(PartsServer())
+        self.assertEqual(r.returncode, 0, r.output[-2000:])
+        self.assertEqual(self.held(), {"INBOX": parts.bodies})
+
+    def test_a_listing_line_without_uid_fails_the_next_part(self):
         parts = PartsServer()
         parts.during_bodies = lambda uids: (
             [b'* 3000 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 00:00:00 +0000" RFC822.SIZE 40)\r\n']
@@ -589,6 +612,43 @@ class CapabilityTest(_Hostile):
                     self.assertEqual(self.held()["INBOX"], {1: MSG})
                 else:
                     self.assertRegex(r.stderr, r"IMAP: ")
+
+
+class LoginCapabilityTest(_Hostile):
+    """A server may send its capabilities with the answer to the login; then
+    each connection is spared a CAPABILITY round trip. An answer without
+    them, or with an odd list, makes mailferry ask as before."""
+
+    def run_with_login_answer(self, untagged: bytes, code: bytes = b""):
+        def login(server, tag, rest, selected):
+            return untagged + tag + b" OK " + code + b"Logged in\r\n"
+        with FakeImap({"INBOX": [MSG]}, overrides={"AUTHENTICATE": login}) as srv:
+            r = self.backup(srv)
+            ours = [c for c in srv.commands if c.startswith(b"M")]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(self.held()["INBOX"], {1: MSG})
+        asked = [c for c in ours if c.split(b" ")[1].upper() == b"CAPABILITY"]
+        examine = next(c for c in ours if b" EXAMINE " in c.upper())
+        return asked, examine
+
+    def test_capabilities_in_the_login_answer_are_used(self):
+        # CONDSTORE is only in the login's answer, not in what CAPABILITY
+        # would say: EXAMINE asking for it shows which list was used.
+        for untagged, code in ((b"* CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+ CONDSTORE\r\n", b""),
+                               (b"", b"[CAPABILITY IMAP4rev1 LITERAL+ CONDSTORE] ")):
+            with self.subTest(untagged=untagged, code=code):
+                shutil.rmtree(self.archive, ignore_errors=True)
+                asked, examine = self.run_with_login_answer(untagged, code)
+                self.assertEqual(asked, [])
+                self.assertIn(b"(CONDSTORE)", examine)
+
+    def test_no_or_odd_capabilities_in_the_login_answer_are_asked_for(self):
+        for untagged in (b"", b"* CAPABILITY CONDSTORE\r\n", b"* CAPABILITY (IMAP4rev1 CONDSTORE\r\n"):
+            with self.subTest(untagged=untagged):
+                shutil.rmtree(self.archive, ignore_errors=True)
+                asked, examine = self.run_with_login_answer(untagged)
+                self.assertEqual(len(asked), 1, asked)
+                self.assertNotIn(b"CONDSTORE", examine)
 
 
 class AppendUidTest(_Hostile):
