@@ -1,6 +1,9 @@
 #include "cli/app.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 int main(int argc, char** argv) {
     // One malloc arena for all threads: with an arena per folder worker,
@@ -8,5 +11,13 @@ int main(int argc, char** argv) {
     // sum of each arena's own peak (~0.4 MB more at four connections). Most
     // allocations are served from glibc's per-thread caches without the lock.
     mallopt(M_ARENA_MAX, 1);
+    // A Maildir batch keeps a descriptor open per unwritten message until it
+    // is durable (fs::UnnamedFile): raise the soft limit, often 1024, to the
+    // hard one (capped), as a process that needs them may.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = std::min<rlim_t>(files.rlim_max, 1 << 16);
+        (void)setrlimit(RLIMIT_NOFILE, &files);
+    }
     return mf::cli::run_app(argc, argv);
 }

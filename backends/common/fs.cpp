@@ -1,8 +1,11 @@
 #include "backends/common/fs.h"
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,6 +107,60 @@ Status replace_file(const std::string& path, std::string_view data) {
         return std::unexpected(io_error("cannot rename into", path, errno));
     auto slash = path.find_last_of('/');
     return fsync_path(slash == std::string::npos ? "." : path.substr(0, slash));
+}
+
+namespace {
+
+// Unnamed files hold a descriptor each until their batch is durable (256 a
+// folder worker): they may use half the descriptor limit, the rest is for
+// connections, the database and the directories.
+std::atomic<long> g_unnamed_open{0};
+
+long unnamed_budget() {
+    static const long budget = [] {
+        if (std::getenv("MAILFERRY_TEST_NAMED_TEMP_FILES")) return 0L;
+        if (::access("/proc/self/fd", X_OK) != 0) return 0L; // nothing to name them through
+        rlimit r{};
+        if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 512L;
+        return static_cast<long>(r.rlim_cur / 2);
+    }();
+    return budget;
+}
+
+} // namespace
+
+UnnamedFile UnnamedFile::create(const std::string& dir) {
+    UnnamedFile file;
+    if (g_unnamed_open.fetch_add(1) >= unnamed_budget()) {
+        g_unnamed_open.fetch_sub(1);
+        return file;
+    }
+    file.m_fd = Fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    if (!file.m_fd) g_unnamed_open.fetch_sub(1); // EOPNOTSUPP, EISDIR (old kernels)...: named files then
+    return file;
+}
+
+UnnamedFile& UnnamedFile::operator=(UnnamedFile&& o) noexcept {
+    if (this != &o) {
+        close();
+        m_fd = std::move(o.m_fd);
+    }
+    return *this;
+}
+
+void UnnamedFile::close() {
+    if (!m_fd) return;
+    m_fd.reset();
+    g_unnamed_open.fetch_sub(1);
+}
+
+// linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link of
+// the descriptor, followed, names the same inode for any user.
+Status UnnamedFile::link_as(const std::string& path) const {
+    const std::string self = "/proc/self/fd/" + std::to_string(m_fd.get());
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0)
+        return std::unexpected(io_error("cannot link into", path, errno));
+    return {};
 }
 
 } // namespace mf::fs

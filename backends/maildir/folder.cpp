@@ -256,13 +256,16 @@ Status MaildirFolder::save_keywords() {
 Status MaildirFolder::begin(std::uint64_t) {
     abandon();
     if (auto s = ensure_dirs(); !s) return s;
-    m_tmp_name = std::to_string(m_pid) + '.' + std::to_string(++m_counter) + ".mailferry";
-    std::string path = m_dir + "/tmp/" + m_tmp_name;
-    m_fd = fs::Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!m_fd) {
-        auto f = fs::io_error("cannot create", path, errno);
-        m_tmp_name.clear();
-        return std::unexpected(f);
+    m_unnamed = fs::UnnamedFile::create(m_dir + "/tmp");
+    if (!m_unnamed) {
+        m_tmp_name = std::to_string(m_pid) + '.' + std::to_string(++m_counter) + ".mailferry";
+        std::string path = m_dir + "/tmp/" + m_tmp_name;
+        m_fd = fs::Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!m_fd) {
+            auto f = fs::io_error("cannot create", path, errno);
+            m_tmp_name.clear();
+            return std::unexpected(f);
+        }
     }
     m_crlf = mail::CrlfToLf{};
     m_headers = mail::HeaderScanner{};
@@ -271,7 +274,7 @@ Status MaildirFolder::begin(std::uint64_t) {
 }
 
 Status MaildirFolder::flush_buffer() {
-    auto s = fs::write_all(m_fd.get(), m_buffer, m_dir + "/tmp/" + m_tmp_name);
+    auto s = fs::write_all(out_fd(), m_buffer, out_path());
     m_buffer.clear();
     return s;
 }
@@ -290,21 +293,20 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
     // so a restore can give the date back.
     if (message.internal_date > 0) {
         timespec times[2] = {{message.internal_date, 0}, {message.internal_date, 0}};
-        ::futimens(m_fd.get(), times);
+        ::futimens(out_fd(), times);
     }
-    m_fd.reset();
+    m_fd.reset(); // an unnamed file stays open until it is named (commit)
     if (!m_headers.done()) m_headers.finish();
     if (auto adopted = adopt_by_digest(message)) {
         // The copy just written was never durable nor named: drop it.
-        ::unlink((m_dir + "/tmp/" + m_tmp_name).c_str());
-        m_tmp_name.clear();
+        abandon();
         m_pending.push_back(std::move(*adopted));
         return {};
     }
     std::string final_name = file_name(message.id, message.size, message.flags);
     archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
                                m_headers.message_id(), message.internal_date, 0};
-    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row)});
+    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed), false});
     m_tmp_name.clear();
     return {};
 }
@@ -329,10 +331,11 @@ std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const Remot
     archive::StoredMessage row{message.id, base_of(file.name()),
                                info_to_flags(parsed->info_flags, m_keywords), message.size,
                                m_headers.message_id(), mtime_of(path_of(file)), 0};
-    return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir())};
+    return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir()), {}, true};
 }
 
 void MaildirFolder::abandon() {
+    m_unnamed.close(); // an unnamed file vanishes with its descriptor
     if (m_tmp_name.empty()) return;
     m_fd.reset();
     ::unlink((m_dir + "/tmp/" + m_tmp_name).c_str());
@@ -441,18 +444,31 @@ Status MaildirFolder::commit() {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
         if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
         test::durable_step("maildir batch synced");
-        for (const auto& p : m_pending) {
-            if (p.tmp_name.empty()) continue; // adopted: already in place
-            std::string from = m_dir + "/tmp/" + p.tmp_name, to = m_dir + "/cur/" + p.final_name;
-            if (::rename(from.c_str(), to.c_str()) != 0)
-                return std::unexpected(fs::io_error("cannot rename into", to, errno));
-            test::durable_step("maildir file renamed into cur");
+        for (auto& p : m_pending) {
+            if (p.in_place) continue;
+            const std::string to = m_dir + "/cur/" + p.final_name;
+            if (p.unnamed) {
+                if (auto s = p.unnamed.link_as(to); !s) return s;
+                test::durable_step("maildir file linked into cur");
+            } else {
+                const std::string from = m_dir + "/tmp/" + p.tmp_name;
+                if (::rename(from.c_str(), to.c_str()) != 0)
+                    return std::unexpected(fs::io_error("cannot rename into", to, errno));
+                test::durable_step("maildir file renamed into cur");
+            }
+            p.in_place = true;
         }
     }
     if (auto s = fs::fsync_path(m_dir + "/cur"); !s) return s;
     test::durable_step("maildir cur synced");
-    for (const auto& p : m_pending)
-        if (!p.tmp_name.empty()) fs::drop_cached(m_dir + "/cur/" + p.final_name);
+    for (auto& p : m_pending) {
+        if (p.unnamed) {
+            fs::drop_cached(p.unnamed.get());
+            p.unnamed.close();
+        } else if (!p.tmp_name.empty()) {
+            fs::drop_cached(m_dir + "/cur/" + p.final_name);
+        }
+    }
 
     if (auto s = m_db.begin(); !s) return s;
     Status s;

@@ -66,10 +66,12 @@ class MaildirFolder : public FolderStore {
         std::optional<std::size_t> find(std::string_view base) const;
     };
     struct Pending {           // finished, not yet durable
-        std::string tmp_name;  // "" when an unrecorded file was adopted instead
+        std::string tmp_name;  // its name in tmp/; "" if unnamed, or adopted
         std::string final_name;
         archive::StoredMessage row;
         std::string subdir = "cur";
+        fs::UnnamedFile unnamed; // the file, when written without a name
+        bool in_place = false;   // in cur/ already: adopted, or named by an earlier commit()
     };
 
     Status ensure_dirs();
@@ -110,9 +112,12 @@ class MaildirFolder : public FolderStore {
     std::optional<std::string> m_change_token;
     std::vector<std::string> m_removed;
 
-    // The message being written.
+    // The message being written: an unnamed file, or else a named one in tmp/.
+    fs::UnnamedFile m_unnamed;
     fs::Fd m_fd;
     std::string m_tmp_name;
+    int out_fd() const { return m_unnamed ? m_unnamed.get() : m_fd.get(); }
+    std::string out_path() const { return m_dir + "/tmp/" + (m_unnamed ? "(unnamed file)" : m_tmp_name); }
     std::string m_buffer;
     mail::CrlfToLf m_crlf;
     mail::HeaderScanner m_headers; // finds the Message-ID as bytes pass

@@ -41,6 +41,7 @@ class CrashStepsTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.steps_file = os.path.join(self.tmp.name, "steps")
+        self.extra_env = {}
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -56,7 +57,7 @@ class CrashStepsTest(unittest.TestCase):
         self.src.add_flags(user, "INBOX", 1, "\\Seen $Label1")
 
     def run_mf(self, args, crash_at=None, count=False):
-        env = {}
+        env = dict(self.extra_env)
         if crash_at:
             env["MAILFERRY_TEST_CRASH_AT"] = str(crash_at)
         if count:
@@ -89,6 +90,19 @@ class CrashStepsTest(unittest.TestCase):
         return kinds
 
     def test_imap_backup_maildir(self):
+        # Messages are written as unnamed files (O_TMPFILE), named into cur/.
+        kinds = self.imap_backup_maildir()
+        self.assertIn("maildir file linked into cur", kinds)
+        self.assertNotIn("maildir file renamed into cur", kinds)
+
+    def test_imap_backup_maildir_with_named_temporary_files(self):
+        # Where unnamed files cannot be had: a named file in tmp/, renamed.
+        self.extra_env = {"MAILFERRY_TEST_NAMED_TEMP_FILES": "1"}
+        kinds = self.imap_backup_maildir()
+        self.assertIn("maildir file renamed into cur", kinds)
+        self.assertNotIn("maildir file linked into cur", kinds)
+
+    def imap_backup_maildir(self):
         user = self.new_user(self.src)
         self.load(user, 30 if LONG else 8)
         archive = os.path.join(self.tmp.name, "a")
@@ -108,8 +122,8 @@ class CrashStepsTest(unittest.TestCase):
         args = lambda: ["backup", self.src.url("imaps", user), archive, "--cacert", self.src.cacert,
                         "--password-env", "MF_TEST_PASSWORD", "--quiet"]
         kinds = self.every_step(args, fresh, check)
-        self.assertIn("maildir file renamed into cur", kinds)
         self.assertIn("state committed", kinds)
+        return kinds
 
     def test_pop3_backup_with_delete_after_download(self):
         user = self.new_user(self.src)

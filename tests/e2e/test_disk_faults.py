@@ -202,16 +202,19 @@ class DiskFullTest(_DiskBase):
 class InjectedErrorsTest(_DiskBase):
     """One failing system call at a chosen point of an otherwise good run."""
 
-    TRACED = "write,pwrite64,rename,renameat,renameat2,fsync,fdatasync,syncfs,ftruncate"
+    TRACED = "write,pwrite64,rename,renameat,renameat2,linkat,fsync,fdatasync,syncfs,ftruncate"
+    # Maildir messages are written as unnamed files and linked into cur/;
+    # with this test hook, as named files in tmp/ renamed into cur/.
+    NAMED = {"MAILFERRY_TEST_NAMED_TEMP_FILES": "1"}
 
-    def nth_call(self, scheme, fmt, syscall, path_regex, nth=1, after=None):
+    def nth_call(self, scheme, fmt, syscall, path_regex, nth=1, after=None, env=None):
         """Which invocation of `syscall` (counted from 1, in the main
         thread, as strace's when= counts) is the nth one on a path matching
         path_regex (and after a traced call matching `after`), in a clean
         run on a fresh archive."""
         probe = os.path.join(self.tmp.name, "probe")
         trace = os.path.join(self.tmp.name, "trace")
-        r = self.backup(probe, "--format", fmt, "--quiet", scheme=scheme,
+        r = self.backup(probe, "--format", fmt, "--quiet", scheme=scheme, env=env,
                         argv0=["strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=" + self.TRACED])
         self.assertEqual(r.returncode, 0, r.output)
         shutil.rmtree(probe)
@@ -236,14 +239,14 @@ class InjectedErrorsTest(_DiskBase):
         self.fail(f"no call {nth} of {syscall} on {path_regex} in a clean run")
 
     def inject(self, syscall, errno_name, path_regex, nth=1, fmt="maildir", scheme="imaps", extra=(),
-               count=6, problem=None, after=None):
+               count=6, problem=None, after=None, env=None):
         msgs = self.load(count, 20_000)
         # The probe runs without `extra`: --delete-after-download would empty
         # the server; the calls before the fault are the same either way.
-        when = self.nth_call(scheme, fmt, syscall, path_regex, nth, after)
+        when = self.nth_call(scheme, fmt, syscall, path_regex, nth, after, env)
         archive = os.path.join(self.tmp.name, "archive")
         # --quiet in both runs: progress lines on stderr are write() calls too.
-        r = self.backup(archive, "--format", fmt, "--quiet", *extra, scheme=scheme,
+        r = self.backup(archive, "--format", fmt, "--quiet", *extra, scheme=scheme, env=env,
                         argv0=["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
                                "-e", f"inject={syscall}:error={errno_name}:when={when}"])
         self.assert_failed(r, problem or (NO_SPACE if errno_name == "ENOSPC" else IO_ERROR))
@@ -251,8 +254,8 @@ class InjectedErrorsTest(_DiskBase):
         # visible to a mail reader); the rerun's scan removes them.
         return msgs, archive, self.held(archive, fmt, tmp_clean=False)
 
-    def check(self, syscall, errno_name, path_regex, nth=1, fmt="maildir", problem=None, stops=True):
-        msgs, archive, held = self.inject(syscall, errno_name, path_regex, nth, fmt, problem=problem)
+    def check(self, syscall, errno_name, path_regex, nth=1, fmt="maildir", problem=None, stops=True, env=None):
+        msgs, archive, held = self.inject(syscall, errno_name, path_regex, nth, fmt, problem=problem, env=env)
         if stops:
             self.assertLess(len(held), len(msgs), "the fault did not stop anything")
         self.assert_rerun_fetches_exactly_the_rest(archive, fmt, len(msgs), len(held))
@@ -260,11 +263,17 @@ class InjectedErrorsTest(_DiskBase):
     def test_maildir_write_enospc(self):
         self.check("write", "ENOSPC", r"/INBOX/tmp/", nth=3)
 
+    def test_maildir_write_enospc_named_files(self):
+        self.check("write", "ENOSPC", r"/INBOX/tmp/", nth=3, env=self.NAMED)
+
     def test_maildir_syncfs_eio(self):
         self.check("syncfs", "EIO", r"/INBOX/tmp")
 
     def test_maildir_rename_eio(self):
-        self.check("rename", "EIO", r"/INBOX/tmp/", nth=2)
+        self.check("rename", "EIO", r"/INBOX/tmp/", nth=2, env=self.NAMED)
+
+    def test_maildir_link_eio(self):
+        self.check("linkat", "EIO", r"/INBOX/cur/", nth=2)
 
     def test_maildir_directory_fsync_eio(self):
         # The files are already renamed into cur/ when the directory's fsync
@@ -276,7 +285,7 @@ class InjectedErrorsTest(_DiskBase):
         # database cannot record them; the rerun adopts them by name. (The
         # database runs synchronous=NORMAL in WAL mode, so a commit is a WAL
         # write without fdatasync; the first fdatasync is the checkpoint's.)
-        msgs, archive, held = self.inject("pwrite64", "ENOSPC", r"state\.db-wal>", after=r"rename\(.*/cur/",
+        msgs, archive, held = self.inject("pwrite64", "ENOSPC", r"state\.db-wal>", after=r"(rename|linkat)\(.*/cur/",
                                           problem="disk is full")
         self.assertEqual(len(held), len(msgs))
         self.assert_rerun_fetches_exactly_the_rest(archive, "maildir", len(msgs), len(held))
