@@ -15,9 +15,12 @@ int main(int argc, char** argv) {
     // is durable (fs::UnnamedFile): raise the soft limit, often 1024, to the
     // hard one (capped), as a process that needs them may.
     rlimit files{};
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-        files.rlim_cur = std::min<rlim_t>(files.rlim_max, 1 << 16);
-        (void)setrlimit(RLIMIT_NOFILE, &files);
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+        const rlim_t wanted = std::min<rlim_t>(files.rlim_max, 1 << 16);
+        if (files.rlim_cur < wanted) {
+            files.rlim_cur = wanted;
+            (void)setrlimit(RLIMIT_NOFILE, &files);
+        }
     }
     return mf::cli::run_app(argc, argv);
 }

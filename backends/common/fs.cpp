@@ -115,6 +115,7 @@ namespace {
 // folder worker): they may use half the descriptor limit, the rest is for
 // connections, the database and the directories.
 std::atomic<long> g_unnamed_open{0};
+std::atomic<bool> g_unnamed_off{false}; // naming one failed: named files from now on
 
 long unnamed_budget() {
     static const long budget = [] {
@@ -124,10 +125,32 @@ long unnamed_budget() {
         if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 512L;
         return static_cast<long>(r.rlim_cur / 2);
     }();
-    return budget;
+    return g_unnamed_off ? 0L : budget;
+}
+
+// linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link of
+// the descriptor, followed, names the same inode for any user.
+Status link_descriptor(int fd, const std::string& path) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        const int err = errno;
+        if (err != EEXIST && err != ENOSPC && err != EDQUOT && err != EIO) g_unnamed_off = true;
+        return std::unexpected(io_error("cannot link into", path, err));
+    }
+    return {};
 }
 
 } // namespace
+
+bool UnnamedFile::usable_in(const std::string& dir, const std::string& probe_path) {
+    if (unnamed_budget() == 0) return false;
+    Fd probe(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    if (!probe || !link_descriptor(probe.get(), probe_path)) return false;
+    ::unlink(probe_path.c_str());
+    return true;
+}
+
+long UnnamedFile::open_count() { return g_unnamed_open; }
 
 UnnamedFile UnnamedFile::create(const std::string& dir) {
     UnnamedFile file;
@@ -154,13 +177,6 @@ void UnnamedFile::close() {
     g_unnamed_open.fetch_sub(1);
 }
 
-// linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link of
-// the descriptor, followed, names the same inode for any user.
-Status UnnamedFile::link_as(const std::string& path) const {
-    const std::string self = "/proc/self/fd/" + std::to_string(m_fd.get());
-    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0)
-        return std::unexpected(io_error("cannot link into", path, errno));
-    return {};
-}
+Status UnnamedFile::link_as(const std::string& path) const { return link_descriptor(m_fd.get(), path); }
 
 } // namespace mf::fs

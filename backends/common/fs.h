@@ -63,6 +63,13 @@ class UnnamedFile {
     // spent, or the test hook MAILFERRY_TEST_NAMED_TEMP_FILES set): the
     // caller then writes a named temporary file instead.
     static UnnamedFile create(const std::string& dir);
+    // Whether unnamed files can be made in `dir` and named, tried with one
+    // that is linked as `probe_path` and removed at once. A refusal to name
+    // it (a sandbox or security module that forbids it, a file system
+    // without hard links) turns unnamed files off for the whole process.
+    static bool usable_in(const std::string& dir, const std::string& probe_path);
+    // Descriptors of unnamed files open now, in all threads (for tests).
+    static long open_count();
     UnnamedFile() = default;
     UnnamedFile(UnnamedFile&& o) noexcept : m_fd(std::move(o.m_fd)) {}
     UnnamedFile& operator=(UnnamedFile&& o) noexcept;

@@ -256,7 +256,9 @@ Status MaildirFolder::save_keywords() {
 Status MaildirFolder::begin(std::uint64_t) {
     abandon();
     if (auto s = ensure_dirs(); !s) return s;
-    m_unnamed = fs::UnnamedFile::create(m_dir + "/tmp");
+    if (!m_unnamed_ok)
+        m_unnamed_ok = fs::UnnamedFile::usable_in(m_dir + "/tmp", m_dir + "/tmp/" + std::to_string(m_pid) + ".probe.mailferry");
+    if (*m_unnamed_ok) m_unnamed = fs::UnnamedFile::create(m_dir + "/tmp");
     if (!m_unnamed) {
         m_tmp_name = std::to_string(m_pid) + '.' + std::to_string(++m_counter) + ".mailferry";
         std::string path = m_dir + "/tmp/" + m_tmp_name;
@@ -430,16 +432,10 @@ Status MaildirFolder::set_source_state(const std::string& id, SourceState state)
     return {};
 }
 
-// Order is the whole point: data durable -> renamed into cur/ -> directory
-// durable -> recorded. A crash before the rename loses only tmp/ files (the
-// next run fetches again); after it, the next load() adopts the files.
-Status MaildirFolder::commit() {
-    // An empty folder is kept too, so a restore can give it back.
-    if (auto s = ensure_dirs(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
-        !m_change_token && m_removed.empty())
-        return {};
-    if (auto s = save_keywords(); !s) return s;
+// Steps 2 to 4 of commit(): the batch's data durable, each file named in
+// cur/, the names durable.
+Status MaildirFolder::durable_names() {
+    bool linked = false;
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
         if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
@@ -449,6 +445,7 @@ Status MaildirFolder::commit() {
             const std::string to = m_dir + "/cur/" + p.final_name;
             if (p.unnamed) {
                 if (auto s = p.unnamed.link_as(to); !s) return s;
+                linked = true;
                 test::durable_step("maildir file linked into cur");
             } else {
                 const std::string from = m_dir + "/tmp/" + p.tmp_name;
@@ -459,8 +456,30 @@ Status MaildirFolder::commit() {
             p.in_place = true;
         }
     }
-    if (auto s = fs::fsync_path(m_dir + "/cur"); !s) return s;
+    // A linked file's inode changed too (its link count went from 0 to 1).
+    // A journal commits that with the directory's fsync; a file system
+    // without one (ext2, ext4 without journal) writes it only with the
+    // inode, so then one more syncfs, which writes both.
+    if (auto s = linked ? fs::sync_filesystem_of(m_dir + "/cur") : fs::fsync_path(m_dir + "/cur"); !s) return s;
     test::durable_step("maildir cur synced");
+    return {};
+}
+
+// Order is the whole point: data durable -> renamed into cur/ -> directory
+// durable -> recorded. A crash before the rename loses only tmp/ files (the
+// next run fetches again); after it, the next load() adopts the files.
+Status MaildirFolder::commit() {
+    // An empty folder is kept too, so a restore can give it back.
+    if (auto s = ensure_dirs(); !s) return s;
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
+        !m_change_token && m_removed.empty())
+        return {};
+    if (auto s = save_keywords(); !s) return s;
+    if (m_commit_failure) return std::unexpected(*m_commit_failure);
+    if (auto s = durable_names(); !s) {
+        m_commit_failure = s.error();
+        return s;
+    }
     for (auto& p : m_pending) {
         if (p.unnamed) {
             fs::drop_cached(p.unnamed.get());

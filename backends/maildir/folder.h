@@ -111,8 +111,15 @@ class MaildirFolder : public FolderStore {
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
     std::optional<std::string> m_change_token;
     std::vector<std::string> m_removed;
+    // A commit that failed after it began to make files durable or name
+    // them: a sync error is reported once by the kernel, so a second try
+    // could pass and record what never reached the disk. Every later
+    // commit fails the same; the next run adopts what is whole in cur/.
+    std::optional<Failure> m_commit_failure;
+    Status durable_names(); // commit()'s steps 2 to 4
 
     // The message being written: an unnamed file, or else a named one in tmp/.
+    std::optional<bool> m_unnamed_ok; // tried at the first message
     fs::UnnamedFile m_unnamed;
     fs::Fd m_fd;
     std::string m_tmp_name;

@@ -278,7 +278,13 @@ class InjectedErrorsTest(_DiskBase):
     def test_maildir_directory_fsync_eio(self):
         # The files are already renamed into cur/ when the directory's fsync
         # fails; the state is not committed, the rerun adopts them by name.
-        self.check("fsync", "EIO", r"/INBOX/cur", stops=False)
+        self.check("fsync", "EIO", r"/INBOX/cur", stops=False, env=self.NAMED)
+
+    def test_maildir_sync_after_linking_eio(self):
+        # Linked files are made durable with a second syncfs (their link
+        # count too, which a file system without a journal writes only with
+        # the inode); when it fails, the same as a failed directory fsync.
+        self.check("syncfs", "EIO", r"/INBOX/cur", stops=False)
 
     def test_state_database_write_enospc(self):
         # The commit that records the batch: the files are in cur/, the

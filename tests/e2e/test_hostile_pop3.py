@@ -194,7 +194,7 @@ class LongUidlTest(_Pop3):
             with open(steps_file) as f:
                 kinds = [line.split(" ", 1)[1].strip() for line in f]
             os.unlink(steps_file)
-            self.assertIn("maildir file renamed into cur", kinds)
+            self.assertTrue({"maildir file linked into cur", "maildir file renamed into cur"} & set(kinds), kinds)
             for n in range(1, len(kinds) + 1):
                 with self.subTest(options=options, step=n, what=kinds[n - 1]):
                     shutil.rmtree(self.archive, ignore_errors=True)
