@@ -269,6 +269,15 @@ class InjectedErrorsTest(_DiskBase):
     def test_maildir_syncfs_eio(self):
         self.check("syncfs", "EIO", r"/INBOX/tmp")
 
+    def test_maildir_failed_sync_is_not_retried_in_the_run(self):
+        # The first batch (256 messages) fails to sync in the middle of the
+        # fetch; the run's closing commit must not try again: the kernel
+        # reports a write-back error once, so a second syncfs could pass
+        # and record what never reached the disk.
+        msgs, archive, held = self.inject("syncfs", "EIO", r"/INBOX/tmp", count=300)
+        self.assertEqual(held, {})
+        self.assert_rerun_fetches_exactly_the_rest(archive, "maildir", len(msgs), 0)
+
     def test_maildir_rename_eio(self):
         self.check("rename", "EIO", r"/INBOX/tmp/", nth=2, env=self.NAMED)
 
