@@ -80,7 +80,11 @@ Status fsync_path(const std::string& path) {
 Status sync_filesystem_of(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::unexpected(io_error("cannot open", path, errno));
-    if (::syncfs(fd.get()) != 0) return std::unexpected(io_error("cannot sync the filesystem of", path, errno));
+    return sync_filesystem(fd.get(), path);
+}
+
+Status sync_filesystem(int fd, const std::string& path) {
+    if (::syncfs(fd) != 0) return std::unexpected(io_error("cannot sync the filesystem of", path, errno));
     return {};
 }
 

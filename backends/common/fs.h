@@ -15,6 +15,11 @@ Status make_dirs(const std::string& path);
 Status write_all(int fd, std::string_view data, const std::string& path);
 Status fsync_path(const std::string& path); // a file or a directory
 Status sync_filesystem_of(const std::string& path); // syncfs(2)
+// syncfs(2) through a descriptor already open on the file system. Since
+// Linux 5.8 it reports the write-back errors met since *that descriptor*
+// was opened (by anyone's syncfs or the kernel's own write-back), so one
+// opened before a batch's first byte misses none of the batch's.
+Status sync_filesystem(int fd, const std::string& path);
 
 // Lets the kernel drop the cached pages of a file (from `offset` on) whose
 // bytes are already durable. An archive is written once and seldom read

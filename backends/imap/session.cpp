@@ -49,21 +49,25 @@ class LinesStream : public ByteStream {
 // 6.2.3; Dovecot does the first). Taken only from an answer that ends in
 // OK and names IMAP4rev1 or IMAP4rev2; otherwise the caller asks.
 std::optional<std::set<std::string>> login_capabilities(const std::vector<std::string>& lines) {
-    LinesStream stream(lines);
-    ResponseReader reader(stream);
     std::optional<std::set<std::string>> caps;
-    for (;;) {
+    std::optional<Response> last; // the last tagged line: the login's own answer
+    for (const auto& line : lines) {
+        // Line by line: a literal, which no sane login answer has, or a
+        // malformed line means asking instead.
+        LinesStream stream({line});
+        ResponseReader reader(stream);
         auto r = reader.read();
-        if (!r) return std::nullopt; // the end came before a tagged answer, or a malformed one
+        if (!r) return std::nullopt;
         if (r->kind != Response::Kind::tagged) {
             if (auto c = capability_list(r->items)) caps = std::move(c);
             continue;
         }
-        if (r->status != "OK") return std::nullopt;
         if (auto c = capability_list(r->code)) caps = std::move(c);
-        if (caps && !caps->contains("IMAP4REV1") && !caps->contains("IMAP4REV2")) return std::nullopt;
-        return caps;
+        last = std::move(*r);
     }
+    if (!last || last->status != "OK") return std::nullopt;
+    if (caps && !caps->contains("IMAP4REV1") && !caps->contains("IMAP4REV2")) return std::nullopt;
+    return caps;
 }
 
 Session::Session(std::unique_ptr<net::Connection> conn, TraceOptions trace)

@@ -84,8 +84,14 @@ class Listing {
         auto data = parse_fetch(r);
         // Among another command's answers only what carries RFC822.SIZE, which
         // just the listing asks for, is a listing line; the rest are that
-        // command's or flag changes (RFC 3501 7.4.2).
-        if (m_only && data && !data->size) return {};
+        // command's or flag changes (RFC 3501 7.4.2). A UID of the part seen
+        // only so is a listing line without its size (check()).
+        if (m_only && data && !data->size) {
+            if (data->uid && std::binary_search(m_only->begin(), m_only->end(), *data->uid) &&
+                m_sizeless.size() <= m_only->size())
+                m_sizeless.push_back(*data->uid);
+            return {};
+        }
         // A listing line we cannot read must not make a message silently
         // disappear from the backup: the folder fails (check()), naming them.
         if (!data || !data->uid) {
@@ -109,7 +115,15 @@ class Listing {
         m_out.push_back(std::move(m));
         return {};
     }
-    Status check(const FolderInfo& folder) const {
+    Status check(const FolderInfo& folder) {
+        if (!m_sizeless.empty()) {
+            std::unordered_set<std::string> listed;
+            for (std::size_t i = m_start; i < m_out.size(); ++i) listed.insert(m_out[i].id);
+            std::sort(m_sizeless.begin(), m_sizeless.end());
+            m_sizeless.erase(std::unique(m_sizeless.begin(), m_sizeless.end()), m_sizeless.end());
+            for (auto uid : m_sizeless)
+                if (!listed.contains(std::to_string(uid))) ++m_unreadable;
+        }
         if (m_unreadable == 0) return {};
         return fail(ErrorKind::protocol, Scope::folder,
                     m_host + " listed " + std::to_string(m_unreadable) + " message(s) of " + folder.display() +
@@ -122,6 +136,7 @@ class Listing {
     std::uint32_t m_exists;
     std::string m_host;
     const std::vector<std::uint32_t>* m_only;
+    std::vector<std::uint32_t> m_sizeless; // of the part, seen without RFC822.SIZE
     std::size_t m_unreadable = 0;
 };
 

@@ -256,6 +256,11 @@ Status MaildirFolder::save_keywords() {
 Status MaildirFolder::begin(std::uint64_t) {
     abandon();
     if (auto s = ensure_dirs(); !s) return s;
+    if (!m_batch_dir) {
+        const std::string tmp = m_dir + "/tmp";
+        m_batch_dir = fs::Fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!m_batch_dir) return std::unexpected(fs::io_error("cannot open", tmp, errno));
+    }
     if (!m_unnamed_ok)
         m_unnamed_ok = fs::UnnamedFile::usable_in(m_dir + "/tmp", m_dir + "/tmp/" + std::to_string(m_pid) + ".probe.mailferry");
     if (*m_unnamed_ok) m_unnamed = fs::UnnamedFile::create(m_dir + "/tmp");
@@ -435,10 +440,12 @@ Status MaildirFolder::set_source_state(const std::string& id, SourceState state)
 // Steps 2 to 4 of commit(): the batch's data durable, each file named in
 // cur/, the names durable.
 Status MaildirFolder::durable_names() {
+    const std::string tmp = m_dir + "/tmp";
+    auto sync = [&] { return m_batch_dir ? fs::sync_filesystem(m_batch_dir.get(), tmp) : fs::sync_filesystem_of(tmp); };
     bool linked = false;
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
-        if (auto s = fs::sync_filesystem_of(m_dir + "/tmp"); !s) return s;
+        if (auto s = sync(); !s) return s;
         test::durable_step("maildir batch synced");
         for (auto& p : m_pending) {
             if (p.in_place) continue;
@@ -460,8 +467,9 @@ Status MaildirFolder::durable_names() {
     // A journal commits that with the directory's fsync; a file system
     // without one (ext2, ext4 without journal) writes it only with the
     // inode, so then one more syncfs, which writes both.
-    if (auto s = linked ? fs::sync_filesystem_of(m_dir + "/cur") : fs::fsync_path(m_dir + "/cur"); !s) return s;
+    if (auto s = linked ? sync() : fs::fsync_path(m_dir + "/cur"); !s) return s;
     test::durable_step("maildir cur synced");
+    m_batch_dir.reset(); // the next batch watches from its own first message on
     return {};
 }
 

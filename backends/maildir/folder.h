@@ -116,6 +116,11 @@ class MaildirFolder : public FolderStore {
     // could pass and record what never reached the disk. Every later
     // commit fails the same; the next run adopts what is whole in cur/.
     std::optional<Failure> m_commit_failure;
+    // tmp/, opened at the batch's first message and used for its syncs: a
+    // descriptor opened at commit time would miss a write-back error that
+    // another worker's syncfs, or the kernel's own write-back, met first
+    // (see fs::sync_filesystem).
+    fs::Fd m_batch_dir;
     Status durable_names(); // commit()'s steps 2 to 4
 
     // The message being written: an unnamed file, or else a named one in tmp/.

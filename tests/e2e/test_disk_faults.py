@@ -293,7 +293,7 @@ class InjectedErrorsTest(_DiskBase):
         # Linked files are made durable with a second syncfs (their link
         # count too, which a file system without a journal writes only with
         # the inode); when it fails, the same as a failed directory fsync.
-        self.check("syncfs", "EIO", r"/INBOX/cur", stops=False)
+        self.check("syncfs", "EIO", r"/INBOX/tmp", nth=2, stops=False)
 
     def test_state_database_write_enospc(self):
         # The commit that records the batch: the files are in cur/, the

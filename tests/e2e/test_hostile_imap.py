@@ -459,6 +459,22 @@ class PartsAheadTest(_Hostile):
         self.assertEqual(r.returncode, 0, r.output[-2000:])
         self.assertEqual(self.held(), {"INBOX": parts.bodies})
 
+    def test_a_listing_line_without_size_fails_the_next_part(self):
+        # Flag changes carry no RFC822.SIZE and are passed over; a UID of the
+        # part that only ever comes so is a listing line that cannot be read,
+        # not a message that vanished.
+        parts = PartsServer()
+
+        def sizeless(uids, tag):
+            if uids[0] != 2049:
+                return None
+            return ([parts.line(u, False) for u in uids if u != 2050] +
+                    [b"* 2050 FETCH (UID 2050 FLAGS ())\r\n", tag + b" OK done\r\n"])
+        parts.on_listing = sizeless
+        r, _ = self.run_parts(parts)
+        self.assert_failed(r, r"cannot be read")
+        self.assertEqual(sorted(self.held()["INBOX"]), list(range(1, 2049)))
+
     def test_a_listing_line_without_uid_fails_the_next_part(self):
         parts = PartsServer()
         parts.during_bodies = lambda uids: (

@@ -46,6 +46,16 @@ TEST_CASE("login capabilities: malformed lines never count") {
     CHECK_FALSE(login_capabilities(Lines{"garbage without a tag", "A002 OK [CAPABILITY IMAP4rev1] x"}));
 }
 
+TEST_CASE("login capabilities: the last tagged line is the login's answer") {
+    // libcurl passes over a tagged line that is not its own; the last one is.
+    auto caps = login_capabilities(Lines{"* CAPABILITY IMAP4rev1 EARLY", "X9 OK stray",
+                                         "A003 OK [CAPABILITY IMAP4rev1 REAL] Logged in"});
+    REQUIRE(caps);
+    CHECK(caps->contains("REAL"));
+    CHECK_FALSE(caps->contains("EARLY"));
+    CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY IMAP4rev1 X", "X9 OK stray", "A003 NO failed"}));
+}
+
 TEST_CASE("login capabilities: the last list given wins, other answers are passed over") {
     auto caps = login_capabilities(Lines{"* CAPABILITY IMAP4rev1 OLD", "* OK [ALERT] welcome",
                                          "* CAPABILITY IMAP4rev1 NEW", "A002 OK Logged in"});
