@@ -144,11 +144,13 @@ Status link_descriptor(int fd, const std::string& path) {
     return {};
 }
 
+Fd open_unnamed(const std::string& dir) { return Fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)); }
+
 } // namespace
 
 bool UnnamedFile::usable_in(const std::string& dir, const std::string& probe_path) {
     if (unnamed_budget() == 0) return false;
-    Fd probe(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    Fd probe = open_unnamed(dir);
     if (!probe || !link_descriptor(probe.get(), probe_path)) return false;
     ::unlink(probe_path.c_str());
     return true;
@@ -162,7 +164,7 @@ UnnamedFile UnnamedFile::create(const std::string& dir) {
         g_unnamed_open.fetch_sub(1);
         return file;
     }
-    file.m_fd = Fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    file.m_fd = open_unnamed(dir);
     if (!file.m_fd) g_unnamed_open.fetch_sub(1); // EOPNOTSUPP, EISDIR (old kernels)...: named files then
     return file;
 }

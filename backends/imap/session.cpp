@@ -23,12 +23,10 @@ std::optional<std::set<std::string>> capability_list(const std::vector<Value>& i
     return caps;
 }
 
-// Lines already received, as a stream for the response reader.
-class LinesStream : public ByteStream {
+// A line already received, as a stream for the response reader.
+class LineStream : public ByteStream {
   public:
-    explicit LinesStream(const std::vector<std::string>& lines) {
-        for (const auto& line : lines) m_text.append(line).append("\r\n");
-    }
+    explicit LineStream(std::string_view line) : m_text(std::string(line) + "\r\n") {}
     Result<std::size_t> read_some(char* buf, std::size_t len) override {
         if (m_at == m_text.size()) return fail(ErrorKind::protocol, Scope::account, "end of the login answer");
         std::size_t n = std::min(len, m_text.size() - m_at);
@@ -54,7 +52,7 @@ std::optional<std::set<std::string>> login_capabilities(const std::vector<std::s
     for (const auto& line : lines) {
         // Line by line: a literal, which no sane login answer has, or a
         // malformed line means asking instead.
-        LinesStream stream({line});
+        LineStream stream(line);
         ResponseReader reader(stream);
         auto r = reader.read();
         if (!r) return std::nullopt;

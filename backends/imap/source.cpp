@@ -76,21 +76,28 @@ class Listing {
   public:
     Listing(std::vector<RemoteMessage>& out, std::uint32_t exists, std::string host,
             const std::vector<std::uint32_t>* only = nullptr)
-        : m_out(out), m_start(out.size()), m_exists(exists), m_host(std::move(host)), m_only(only) {}
+        : m_out(out), m_start(out.size()), m_exists(exists), m_host(std::move(host)), m_only(only) {
+        if (!m_only) return;
+        m_sized.assign(m_only->size(), false);
+        m_sizeless.assign(m_only->size(), false);
+    }
 
     Status take(const Response& r) {
         if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(m_exists);
         if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
         auto data = parse_fetch(r);
-        // Among another command's answers only what carries RFC822.SIZE, which
-        // just the listing asks for, is a listing line; the rest are that
-        // command's or flag changes (RFC 3501 7.4.2). A UID of the part seen
-        // only so is a listing line without its size (check()).
-        if (m_only && data && !data->size) {
-            if (data->uid && std::binary_search(m_only->begin(), m_only->end(), *data->uid) &&
-                m_sizeless.size() <= m_only->size())
-                m_sizeless.push_back(*data->uid);
-            return {};
+        if (m_only && data) {
+            // Among another command's answers only what carries RFC822.SIZE,
+            // which just the listing asks for, is a listing line; the rest
+            // are that command's or flag changes (RFC 3501 7.4.2). A UID of
+            // the part seen only so is a listing line without its size.
+            auto at = data->uid ? position(*data->uid) : std::nullopt;
+            if (!data->size) {
+                if (at) m_sizeless[*at] = true;
+                return {};
+            }
+            if (data->uid && !at) return {}; // not of this part
+            if (at) m_sized[*at] = true;
         }
         // A listing line we cannot read must not make a message silently
         // disappear from the backup: the folder fails (check()), naming them.
@@ -98,7 +105,6 @@ class Listing {
             ++m_unreadable;
             return {};
         }
-        if (m_only && !std::binary_search(m_only->begin(), m_only->end(), *data->uid)) return {};
         // A server streaming FETCH responses without end must not grow our
         // memory without end: one per message asked for (or announced), with
         // some slack.
@@ -115,28 +121,29 @@ class Listing {
         m_out.push_back(std::move(m));
         return {};
     }
-    Status check(const FolderInfo& folder) {
-        if (!m_sizeless.empty()) {
-            std::unordered_set<std::string> listed;
-            for (std::size_t i = m_start; i < m_out.size(); ++i) listed.insert(m_out[i].id);
-            std::sort(m_sizeless.begin(), m_sizeless.end());
-            m_sizeless.erase(std::unique(m_sizeless.begin(), m_sizeless.end()), m_sizeless.end());
-            for (auto uid : m_sizeless)
-                if (!listed.contains(std::to_string(uid))) ++m_unreadable;
-        }
-        if (m_unreadable == 0) return {};
+    Status check(const FolderInfo& folder) const {
+        std::size_t unreadable = m_unreadable;
+        for (std::size_t i = 0; i < m_sizeless.size(); ++i)
+            if (m_sizeless[i] && !m_sized[i]) ++unreadable;
+        if (unreadable == 0) return {};
         return fail(ErrorKind::protocol, Scope::folder,
-                    m_host + " listed " + std::to_string(m_unreadable) + " message(s) of " + folder.display() +
+                    m_host + " listed " + std::to_string(unreadable) + " message(s) of " + folder.display() +
                         " in a form that cannot be read (bad UID or size); folder not backed up");
     }
 
   private:
+    std::optional<std::size_t> position(std::uint32_t uid) const {
+        auto it = std::lower_bound(m_only->begin(), m_only->end(), uid);
+        if (it == m_only->end() || *it != uid) return std::nullopt;
+        return static_cast<std::size_t>(it - m_only->begin());
+    }
+
     std::vector<RemoteMessage>& m_out;
     std::size_t m_start;
     std::uint32_t m_exists;
     std::string m_host;
     const std::vector<std::uint32_t>* m_only;
-    std::vector<std::uint32_t> m_sizeless; // of the part, seen without RFC822.SIZE
+    std::vector<bool> m_sized, m_sizeless; // with `only`: by position, lines with / without RFC822.SIZE
     std::size_t m_unreadable = 0;
 };
 

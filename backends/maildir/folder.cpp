@@ -313,7 +313,7 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
     std::string final_name = file_name(message.id, message.size, message.flags);
     archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
                                m_headers.message_id(), message.internal_date, 0};
-    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed), false});
+    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed)});
     m_tmp_name.clear();
     return {};
 }
@@ -338,7 +338,7 @@ std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const Remot
     archive::StoredMessage row{message.id, base_of(file.name()),
                                info_to_flags(parsed->info_flags, m_keywords), message.size,
                                m_headers.message_id(), mtime_of(path_of(file)), 0};
-    return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir()), {}, true};
+    return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir()), {}};
 }
 
 void MaildirFolder::abandon() {
@@ -448,7 +448,7 @@ Status MaildirFolder::durable_names() {
         if (auto s = sync(); !s) return s;
         test::durable_step("maildir batch synced");
         for (auto& p : m_pending) {
-            if (p.in_place) continue;
+            if (p.adopted()) continue;
             const std::string to = m_dir + "/cur/" + p.final_name;
             if (p.unnamed) {
                 if (auto s = p.unnamed.link_as(to); !s) return s;
@@ -460,7 +460,6 @@ Status MaildirFolder::durable_names() {
                     return std::unexpected(fs::io_error("cannot rename into", to, errno));
                 test::durable_step("maildir file renamed into cur");
             }
-            p.in_place = true;
         }
     }
     // A linked file's inode changed too (its link count went from 0 to 1).

@@ -71,7 +71,8 @@ class MaildirFolder : public FolderStore {
         archive::StoredMessage row;
         std::string subdir = "cur";
         fs::UnnamedFile unnamed; // the file, when written without a name
-        bool in_place = false;   // in cur/ already: adopted, or named by an earlier commit()
+        // An unrecorded file adopted in place of a copy: already in cur/.
+        bool adopted() const { return tmp_name.empty() && !unnamed; }
     };
 
     Status ensure_dirs();

@@ -105,11 +105,21 @@ void note_tls(TlsInfo& tls, std::string_view text) {
     }
 }
 
-void trace_lines(Connection::Impl& impl, TraceKind kind, std::string_view data) {
+// Calls `each` with every line of `data`, without its CR LF.
+template <typename Each>
+void for_each_line(std::string_view data, Each each) {
     while (!data.empty()) {
         auto nl = data.find('\n');
         std::string_view line = data.substr(0, nl);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        each(line);
+        if (nl == std::string_view::npos) break;
+        data.remove_prefix(nl + 1);
+    }
+}
+
+void trace_lines(Connection::Impl& impl, TraceKind kind, std::string_view data) {
+    for_each_line(data, [&](std::string_view line) {
         if (kind == TraceKind::sent) {
             std::string shown = redact_line(line, impl.in_sasl);
             std::string u(line.substr(0, 40));
@@ -121,9 +131,7 @@ void trace_lines(Connection::Impl& impl, TraceKind kind, std::string_view data) 
             if (kind == TraceKind::received && !line.starts_with("+")) impl.in_sasl = false;
             if (impl.trace) impl.trace(kind, line);
         }
-        if (nl == std::string_view::npos) break;
-        data.remove_prefix(nl + 1);
-    }
+    });
 }
 
 // The connection's OpenSSL object, if libcurl uses OpenSSL and TLS is up.
@@ -149,14 +157,7 @@ void keep_login_reply(Connection::Impl& impl, std::string_view data) {
         impl.login_reply.clear();
         return;
     }
-    while (!data.empty()) {
-        auto nl = data.find('\n');
-        std::string_view line = data.substr(0, nl);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        impl.login_reply.emplace_back(line);
-        if (nl == std::string_view::npos) break;
-        data.remove_prefix(nl + 1);
-    }
+    for_each_line(data, [&](std::string_view line) { impl.login_reply.emplace_back(line); });
 }
 
 int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user) {
