@@ -141,6 +141,12 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
 Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
                               const BackupOptions& options) {
     const bool whole = options.dry_run || options.mirror || options.removal.active();
+    if (!whole && !memo.change_token.empty() && folder.change_token == memo.change_token) {
+        Snapshot snap; // the folder list already said: not even opened
+        snap.change_token = memo.change_token;
+        snap.unchanged = true;
+        return snap;
+    }
     const std::size_t part_size = !whole && memo.held == 0 ? options.list_part : 0;
     return source.open_since(folder, whole ? std::string() : memo.change_token, !whole, part_size);
 }

@@ -20,6 +20,10 @@ struct FolderInfo {
     // where it said. Only a hint, for doing big folders first; the folder's
     // own snapshot is what counts.
     std::optional<std::uint32_t> messages = std::nullopt;
+    // The folder's change token (Snapshot::change_token) as the folder list
+    // gave it, "" where it gave none. Equal to the token of the last
+    // complete run, it says the folder is unchanged without opening it.
+    std::string change_token = {};
 
     std::string display() const; // components joined with '/', for people
 };

@@ -224,43 +224,70 @@ std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t m
     return sets;
 }
 
-std::optional<std::pair<std::string, std::uint32_t>> parse_status_messages(const Response& r) {
+std::optional<StatusData> parse_status(const Response& r) {
     if (r.items.size() != 3 || !is_atom(r.items[0], "STATUS") || r.items[2].type != Value::Type::list)
         return std::nullopt;
     auto name = as_string(r.items[1]);
     if (!name) return std::nullopt;
+    StatusData d{std::move(*name), {}, {}, {}, {}};
     const auto& attrs = r.items[2].items;
-    for (std::size_t i = 0; i + 1 < attrs.size(); i += 2)
-        if (is_atom(attrs[i], "MESSAGES"))
-            if (auto n = to_u32(attrs[i + 1])) return std::pair{std::move(*name), *n};
-    return std::nullopt;
+    for (std::size_t i = 0; i + 1 < attrs.size(); i += 2) {
+        const Value& v = attrs[i + 1];
+        if (is_atom(attrs[i], "MESSAGES")) d.messages = to_u32(v);
+        else if (is_atom(attrs[i], "UIDNEXT")) d.uidnext = to_u32(v);
+        else if (is_atom(attrs[i], "UIDVALIDITY")) d.uidvalidity = to_u32(v);
+        else if (is_atom(attrs[i], "HIGHESTMODSEQ")) d.highestmodseq = to_u64(v);
+    }
+    return d;
 }
 
+std::string condstore_token(std::uint32_t validity, std::optional<std::uint32_t> uidnext,
+                            std::optional<std::uint64_t> modseq, std::uint32_t exists) {
+    if (!modseq || *modseq == 0 || !uidnext) return {};
+    return "imap-condstore " + std::to_string(validity) + ' ' + std::to_string(*uidnext) + ' ' +
+           std::to_string(*modseq) + ' ' + std::to_string(exists);
+}
+
+std::string status_token(const StatusData& d) {
+    if (!d.uidvalidity || !d.messages) return {};
+    return condstore_token(*d.uidvalidity, d.uidnext, d.highestmodseq, *d.messages);
+}
+
+// With CONDSTORE, LIST-STATUS also gives what a change token is made of
+// (RFC 7162 3.1.3 makes HIGHESTMODSEQ a STATUS item): a folder unchanged
+// since the last run then needs no EXAMINE, and a run with nothing new is
+// LOGIN and LIST however many folders the account has.
 Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     std::vector<ListedFolder> out;
-    std::map<std::string, std::uint32_t> counts; // by the server's spelling
+    std::map<std::string, StatusData> statuses; // by the server's spelling
     auto on_untagged = [&](const Response& resp) -> Status {
         if (auto f = parse_list(resp)) out.push_back(std::move(*f));
-        else if (auto c = parse_status_messages(resp)) counts[c->first] = c->second;
+        else if (auto d = parse_status(resp)) statuses[d->name] = std::move(*d);
         return {};
     };
     const std::string plain = "LIST \"\" \"*\"";
     bool listed = false;
     if (with_counts && session.has("LIST-STATUS")) {
-        auto r = session.run(plain + " RETURN (STATUS (MESSAGES))", on_untagged);
+        const char* items = session.has("CONDSTORE") ? " RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))"
+                                                     : " RETURN (STATUS (MESSAGES))";
+        auto r = session.run(plain + items, on_untagged);
         if (!r) return std::unexpected(r.error());
         listed = r->status == "OK";
         if (!listed) { // the counts are a nicety: a plain LIST then
             out.clear();
-            counts.clear();
+            statuses.clear();
         }
     }
     if (!listed) {
         auto r = session.run_ok(plain, "LIST", on_untagged);
         if (!r) return std::unexpected(r.error());
     }
-    for (auto& f : out)
-        if (auto c = counts.find(f.raw_name); c != counts.end()) f.info.messages = c->second;
+    for (auto& f : out) {
+        auto d = statuses.find(f.raw_name);
+        if (d == statuses.end()) continue;
+        f.info.messages = d->second.messages;
+        f.info.change_token = status_token(d->second);
+    }
     return out;
 }
 
@@ -366,12 +393,6 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
     snap.delta = true;
     snap.total = now.exists;
     return {};
-}
-
-std::string ImapSource::token_of(const Examined& e) {
-    if (!e.modseq || !e.uidnext) return {};
-    return "imap-condstore " + std::to_string(e.validity) + ' ' + std::to_string(*e.uidnext) + ' ' +
-           std::to_string(*e.modseq) + ' ' + std::to_string(e.exists);
 }
 
 std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& token) {

@@ -21,12 +21,26 @@ struct ListedFolder {
 
 // LIST "" "*", decoded and split on the server's separator. With
 // `with_counts` and LIST-STATUS (RFC 5819), each folder's message count
-// comes in the same answer: no extra round trip.
+// comes in the same answer: no extra round trip; with CONDSTORE too, so does
+// its change token (FolderInfo::change_token).
 Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts = false);
 
-// One "* STATUS name (... MESSAGES n ...)" response: the name as the server
-// spells it and the count; nullopt if it is not one or has no count.
-std::optional<std::pair<std::string, std::uint32_t>> parse_status_messages(const Response& r);
+// What one "* STATUS name (...)" response says, each item where it was given.
+struct StatusData {
+    std::string name; // as the server spells it
+    std::optional<std::uint32_t> messages, uidnext, uidvalidity;
+    std::optional<std::uint64_t> highestmodseq;
+};
+// nullopt if `r` is not a STATUS response with a readable name and list.
+std::optional<StatusData> parse_status(const Response& r);
+
+// The change token of a folder with CONDSTORE: the same whether EXAMINE or
+// STATUS gave the four values. "" without a usable HIGHESTMODSEQ (absent, or
+// 0, which STATUS gives for a folder without persistent mod-sequences).
+std::string condstore_token(std::uint32_t validity, std::optional<std::uint32_t> uidnext,
+                            std::optional<std::uint64_t> modseq, std::uint32_t exists);
+// A folder's token from its STATUS: "" unless all four values came.
+std::string status_token(const StatusData& d);
 
 class ImapSource : public Source {
   public:
@@ -53,7 +67,9 @@ class ImapSource : public Source {
         std::uint32_t validity = 0, uidnext = 0, exists = 0;
         std::uint64_t modseq = 0;
     };
-    static std::string token_of(const Examined& e);
+    static std::string token_of(const Examined& e) {
+        return condstore_token(e.validity, e.uidnext, e.modseq, e.exists);
+    }
     static std::optional<Known> parse_token(const std::string& token);
     Result<Examined> examine(const FolderInfo& folder);
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);

@@ -388,6 +388,47 @@ TEST_CASE("a mirror, a removal policy or a dry run never uses the recorded token
     CHECK(src.asked_token == std::string("T"));
 }
 
+TEST_CASE("a folder whose listed token equals the recorded one is not opened at all") {
+    FakeSource src = source_with(3);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    store.token = "T";
+    store.held_count = 3;
+    NullProgress progress;
+    FolderInfo info{{"INBOX"}, true};
+    info.change_token = "T";
+    auto out = backup_folder(src, store, info, BackupOptions{}, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(out.report.unchanged);
+    CHECK(out.report.held == 3);
+    CHECK_FALSE(src.asked_token); // open_since never called
+    CHECK(src.fetch_calls.empty());
+    CHECK(folder.commits == 0);
+}
+
+TEST_CASE("a listed token that differs, or none recorded, or a run that looks at everything, opens the folder") {
+    struct Case {
+        std::string recorded, listed;
+        bool mirror;
+    };
+    for (const Case& c : {Case{"T", "U", false}, Case{"", "", false}, Case{"", "T", false}, Case{"T", "T", true}}) {
+        FakeSource src = source_with(1);
+        FakeFolder folder;
+        FakeStore store(&folder);
+        store.token = c.recorded;
+        NullProgress progress;
+        FolderInfo info{{"INBOX"}, true};
+        info.change_token = c.listed;
+        BackupOptions o;
+        o.mirror = c.mirror;
+        auto out = backup_folder(src, store, info, o, progress);
+        CAPTURE(c.recorded);
+        CAPTURE(c.listed);
+        CHECK(src.asked_token);
+        CHECK_FALSE(out.report.unchanged);
+    }
+}
+
 TEST_CASE("a folder the archive holds nothing of is listed and stored a part at a time") {
     FakeSource src = source_with(10);
     src.parts_of = 4;

@@ -239,12 +239,18 @@ TEST_CASE("quoted strings and when a literal is needed") {
 
 using Count = std::optional<std::pair<std::string, std::uint32_t>>;
 
+// The name and count of a STATUS answer, as LIST-STATUS uses them.
+Count count_of(const char* line) {
+    auto d = parse_status(parse(line));
+    if (!d || !d->messages) return std::nullopt;
+    return Count{{d->name, *d->messages}};
+}
+
 TEST_CASE("a STATUS answer gives the folder's name as spelt and its message count") {
-    CHECK(parse_status_messages(parse("* STATUS \"INBOX\" (MESSAGES 5000)")) == Count{{"INBOX", 5000}});
-    CHECK(parse_status_messages(parse("* STATUS Re&AOc-us (UIDNEXT 4 MESSAGES 2 UNSEEN 1)")) ==
-          Count{{"Re&AOc-us", 2}});
-    CHECK(parse_status_messages(parse("* STATUS {4}\r\nWork (MESSAGES 0)")) == Count{{"Work", 0}});
-    CHECK(parse_status_messages(parse("* status \"a b\" (messages 7)")) == Count{{"a b", 7}});
+    CHECK(count_of("* STATUS \"INBOX\" (MESSAGES 5000)") == Count{{"INBOX", 5000}});
+    CHECK(count_of("* STATUS Re&AOc-us (UIDNEXT 4 MESSAGES 2 UNSEEN 1)") == Count{{"Re&AOc-us", 2}});
+    CHECK(count_of("* STATUS {4}\r\nWork (MESSAGES 0)") == Count{{"Work", 0}});
+    CHECK(count_of("* status \"a b\" (messages 7)") == Count{{"a b", 7}});
 }
 
 TEST_CASE("anything else gives no message count") {
@@ -252,5 +258,33 @@ TEST_CASE("anything else gives no message count") {
                              "* STATUS INBOX (MESSAGES)", "* STATUS INBOX (MESSAGES x)",
                              "* STATUS INBOX (MESSAGES 4294967296)", "* STATUS INBOX MESSAGES 3",
                              "* STATUS NIL (MESSAGES 3)", "* STATUS (MESSAGES 3)", "* 3 EXISTS"})
-        CHECK_MESSAGE(!parse_status_messages(parse(line)), line);
+        CHECK_MESSAGE(!count_of(line), line);
+}
+
+TEST_CASE("a STATUS with all four CONDSTORE values gives the token EXAMINE would give") {
+    auto d = parse_status(parse("* STATUS Sent (MESSAGES 1250 UIDNEXT 1251 UIDVALIDITY 1796313088 HIGHESTMODSEQ 2)"));
+    REQUIRE(d);
+    CHECK(status_token(*d) == condstore_token(1796313088, 1251, 2, 1250));
+    CHECK(status_token(*d) == "imap-condstore 1796313088 1251 2 1250");
+    // any order, any case, with items it does not use
+    auto e = parse_status(parse("* STATUS Sent (highestmodseq 2 UNSEEN 9 uidvalidity 1796313088 MESSAGES 1250 "
+                                "UIDNEXT 1251)"));
+    REQUIRE(e);
+    CHECK(status_token(*e) == status_token(*d));
+}
+
+TEST_CASE("a STATUS without one of the four, or with HIGHESTMODSEQ 0, gives no token") {
+    for (const char* line : {"* STATUS A (UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
+                             "* STATUS A (MESSAGES 4 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
+                             "* STATUS A (MESSAGES 4 UIDNEXT 5 HIGHESTMODSEQ 9)",
+                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7)",
+                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 0)",
+                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ x)",
+                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 99999999999 HIGHESTMODSEQ 9)"}) {
+        auto d = parse_status(parse(line));
+        REQUIRE_MESSAGE(d, line);
+        CHECK_MESSAGE(status_token(*d).empty(), line);
+    }
+    CHECK(condstore_token(7, 5, std::nullopt, 4).empty());
+    CHECK(condstore_token(7, std::nullopt, 9, 4).empty());
 }
