@@ -160,6 +160,40 @@ std::string listing_command(const std::string& set, const std::string& modifier 
     return "UID FETCH " + set + " (UID FLAGS RFC822.SIZE INTERNALDATE)" + modifier;
 }
 
+// Limits a listing to the messages whose mod-sequence is above `modseq`:
+// new or re-flagged since (RFC 7162 3.1.4).
+std::string changed_since(std::uint64_t modseq) { return " (CHANGEDSINCE " + std::to_string(modseq) + ")"; }
+
+std::string examine_command(const std::string& mailbox, bool condstore) {
+    return "EXAMINE " + mailbox + (condstore ? " (CONDSTORE)" : "");
+}
+
+// What the answer to EXAMINE says of the folder.
+class ExamineAnswer {
+  public:
+    Status take(const Response& r) {
+        if (r.status == "OK" && r.code.size() >= 2) {
+            if (is_atom(r.code[0], "UIDVALIDITY")) m_validity = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "UIDNEXT")) m_uidnext = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "HIGHESTMODSEQ")) m_modseq = to_u64(r.code[1]);
+        }
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(0);
+        return {};
+    }
+    template <class Examined>
+    Result<Examined> result(const Session& session, const Response& tagged, const FolderInfo& folder) const {
+        if (auto s = session.check_ok(tagged, "opening " + folder.display()); !s) return std::unexpected(s.error());
+        if (!m_validity)
+            return fail(ErrorKind::protocol, Scope::folder, session.host() + " gave no UIDVALIDITY for " + folder.display());
+        return Examined{*m_validity, m_exists, m_uidnext, m_modseq};
+    }
+
+  private:
+    std::optional<std::uint32_t> m_validity, m_uidnext;
+    std::optional<std::uint64_t> m_modseq;
+    std::uint32_t m_exists = 0;
+};
+
 } // namespace
 
 // Streams BODY[] literals into the sink; everything else stays in the tree.
@@ -314,30 +348,77 @@ Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
         return fail(ErrorKind::not_found, Scope::folder, "no folder " + folder.display() + " on the server");
     auto arg = mailbox_argument(raw->second);
     if (!arg) return std::unexpected(arg.error());
-    Examined e;
-    std::optional<std::uint32_t> validity;
-    std::string command = "EXAMINE " + *arg + (m_session->has("CONDSTORE") ? " (CONDSTORE)" : "");
-    auto examined = m_session->run_ok(command, "opening " + folder.display(), [&](const Response& r) -> Status {
-        if (r.status == "OK" && r.code.size() >= 2) {
-            if (is_atom(r.code[0], "UIDVALIDITY")) validity = to_u32(r.code[1]);
-            if (is_atom(r.code[0], "UIDNEXT")) e.uidnext = to_u32(r.code[1]);
-            if (is_atom(r.code[0], "HIGHESTMODSEQ")) e.modseq = to_u64(r.code[1]);
-        }
-        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) e.exists = to_u32(r.items[0]).value_or(0);
-        return {};
-    });
+    ExamineAnswer answer;
+    auto examined = m_session->run(examine_command(*arg, m_session->has("CONDSTORE")),
+                                   [&](const Response& r) { return answer.take(r); });
     if (!examined) return std::unexpected(examined.error());
-    if (!validity)
-        return fail(ErrorKind::protocol, Scope::folder,
-                    m_session->host() + " gave no UIDVALIDITY for " + folder.display());
-    e.validity = *validity;
+    return answer.result<Examined>(*m_session, *examined, folder);
+}
+
+// Saves the round trip between EXAMINE and the listing. Should EXAMINE fail,
+// the server refuses the listing too (no folder is selected then, RFC 3501
+// 6.3.1): both answers are read, so the session stays in step either way.
+Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& folder, const std::string& listing) {
+    auto raw = m_raw_names.find(folder.path);
+    if (raw == m_raw_names.end()) return examine(folder);
+    auto arg = mailbox_argument(raw->second);
+    if (!arg) return std::unexpected(arg.error());
+    auto examine_tag = m_session->send(examine_command(*arg, m_session->has("CONDSTORE")));
+    if (!examine_tag) return std::unexpected(examine_tag.error());
+    auto listing_tag = m_session->send(listing);
+    if (!listing_tag) return std::unexpected(listing_tag.error());
+    // The listing depends on EXAMINE: answered in any other order, neither
+    // answer can be trusted.
+    auto in_order = [&](const Result<Response>& r, const std::string& tag) -> Status {
+        if (!r) return std::unexpected(r.error());
+        if (r->tag == tag) return {};
+        return fail(ErrorKind::protocol, Scope::account,
+                    m_session->host() + " answered the listing of " + folder.display() + " before opening it");
+    };
+    ExamineAnswer answer;
+    auto examined = m_session->read_tagged([&](const Response& r) { return answer.take(r); });
+    if (auto s = in_order(examined, *examine_tag); !s) return std::unexpected(s.error());
+    auto e = answer.result<Examined>(*m_session, *examined, folder);
+    Prelisted pre{listing, {}, {}};
+    Listing lines(pre.messages, e ? e->exists : 0, m_session->host());
+    auto listed = m_session->read_tagged([&](const Response& r) { return e ? lines.take(r) : Status{}; });
+    if (auto s = in_order(listed, *listing_tag); !s) return std::unexpected(s.error());
+    if (!e) return e;
+    pre.status = m_session->check_ok(*listed, "listing " + folder.display());
+    if (pre.status) pre.status = lines.check(folder);
+    m_prelisted = std::move(pre);
     return e;
+}
+
+std::string ImapSource::predicted_listing(const FolderInfo& folder, const std::string& known_token,
+                                          bool changes_only, std::size_t part_size) const {
+    auto listed = parse_token(folder.change_token);
+    if (!listed) return {};
+    if (known_token.empty()) {
+        // No archive to compare with: the whole folder, unless it is big
+        // enough to come in parts (then ESEARCH first).
+        if (part_size > 0 && listed->exists > std::max(part_size, k_min_parted)) return {};
+        return listed->exists > 0 ? listing_command("1:*") : std::string();
+    }
+    auto known = parse_token(known_token);
+    // What list_changes() asks for when only changes need listing.
+    if (changes_only && known && known->validity == listed->validity && known->uidnext > 0 &&
+        listed->uidnext >= known->uidnext && listed->modseq > known->modseq)
+        return listing_command("1:*", changed_since(known->modseq));
+    return {};
 }
 
 Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
                               Snapshot& snap, std::uint32_t exists) {
+    const std::string command = listing_command(uids, modifier);
+    if (auto pre = std::exchange(m_prelisted, std::nullopt); pre && pre->command == command) {
+        if (!pre->status) return pre->status;
+        snap.messages.insert(snap.messages.end(), std::make_move_iterator(pre->messages.begin()),
+                             std::make_move_iterator(pre->messages.end()));
+        return {};
+    }
     Listing listing(snap.messages, exists, m_session->host());
-    auto listed = m_session->run_ok(listing_command(uids, modifier), "listing " + folder.display(),
+    auto listed = m_session->run_ok(command, "listing " + folder.display(),
                                     [&](const Response& r) { return listing.take(r); });
     if (!listed) return std::unexpected(listed.error());
     return listing.check(folder);
@@ -365,7 +446,7 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
 }
 
 // Lists only what changed since `known`, when nothing was expunged since:
-// the messages from the old UIDNEXT on, and older ones whose flags changed
+// the messages that arrived since, and older ones whose flags changed
 // (CHANGEDSINCE, RFC 7162 3.3.1). A daily run over a folder of 100 000
 // messages then lists tens, not 100 000. Leaves snap.delta unset when the
 // folder must be listed whole.
@@ -373,23 +454,28 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
     // Both only grow (RFC 3501 2.3.1.1, RFC 7162 3.1.1); a server where
     // they did not is listed whole.
     if (*now.uidnext < known.uidnext || *now.modseq < known.modseq || known.uidnext == 0) return {};
-    if (*now.uidnext > known.uidnext) {
+    if (*now.modseq > known.modseq) {
+        // A message added since has a mod-sequence above the old
+        // HIGHESTMODSEQ (RFC 7162 3.1.1): one CHANGEDSINCE over the whole
+        // folder names the new messages and the re-flagged old ones in one
+        // round trip.
+        if (auto s = list_range(folder, "1:*", changed_since(known.modseq), snap, now.exists); !s) return s;
+    } else if (*now.uidnext > known.uidnext) {
+        // New mail under an unchanged HIGHESTMODSEQ breaks RFC 7162: list it by UID.
         if (auto s = list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, now.exists); !s) return s;
         // "N:*" names the last message even when its UID is below N.
         std::erase_if(snap.messages, [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
     }
+    sort_by_uid(snap.messages); // and drops repeats, which must not count twice
     // Every message below the old UIDNEXT is still there only if the count
-    // says so: those plus the new ones make EXISTS.
-    if (std::size_t{known.exists} + snap.messages.size() != now.exists) {
+    // says so: those plus the new ones make EXISTS. A server that left a new
+    // message out of CHANGEDSINCE fails this too.
+    auto added = std::count_if(snap.messages.begin(), snap.messages.end(),
+                               [&](const auto& m) { return parse_uid(m.id) >= known.uidnext; });
+    if (std::size_t{known.exists} + static_cast<std::size_t>(added) != now.exists) {
         snap.messages.clear();
         return {};
     }
-    if (*now.modseq > known.modseq && known.uidnext > 1)
-        if (auto s = list_range(folder, "1:" + std::to_string(known.uidnext - 1),
-                                " (CHANGEDSINCE " + std::to_string(known.modseq) + ")", snap, now.exists);
-            !s)
-            return s;
-    sort_by_uid(snap.messages);
     snap.delta = true;
     snap.total = now.exists;
     return {};
@@ -490,8 +576,15 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
     // Whatever the folder opened before left unfinished is void now.
     m_parts = Parts{};
     m_ahead = Ahead{};
-    auto e = examine(folder);
+    m_prelisted.reset();
+    const std::string predicted = predicted_listing(folder, known_token, changes_only, part_size);
+    auto e = predicted.empty() ? examine(folder) : examine_and_list(folder, predicted);
     if (!e) return std::unexpected(e.error());
+    // A prediction the folder's state proved wrong is never used later.
+    struct Drop {
+        std::optional<Prelisted>& slot;
+        ~Drop() { slot.reset(); }
+    } drop{m_prelisted};
     Snapshot snap;
     snap.validity = e->validity;
     snap.change_token = token_of(*e);

@@ -72,6 +72,13 @@ class ImapSource : public Source {
     }
     static std::optional<Known> parse_token(const std::string& token);
     Result<Examined> examine(const FolderInfo& folder);
+    // EXAMINE with a listing sent right behind it, in the same round trip;
+    // its answer waits in m_prelisted for list_range() (see predicted_listing).
+    Result<Examined> examine_and_list(const FolderInfo& folder, const std::string& listing);
+    // The listing open_since() will ask for once EXAMINE has answered, when
+    // the folder list's STATUS lets it be told beforehand; "" when it does not.
+    std::string predicted_listing(const FolderInfo& folder, const std::string& known_token, bool changes_only,
+                                  std::size_t part_size) const;
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
     // Appends what UID FETCH <uids> says of each message to snap.messages.
@@ -111,6 +118,14 @@ class ImapSource : public Source {
         std::optional<Failure> failure; // given by next_part()
     };
     Ahead m_ahead;
+    // A listing sent behind EXAMINE and its answer, taken by the list_range()
+    // that asks for the same command; dropped by any other.
+    struct Prelisted {
+        std::string command;
+        std::vector<RemoteMessage> messages;
+        Status status;
+    };
+    std::optional<Prelisted> m_prelisted;
 };
 
 // A mailbox name as a command argument: quoted, or a failure if it would

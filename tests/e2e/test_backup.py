@@ -16,7 +16,7 @@ import time
 import unittest
 
 from archive import folder_dirs, read_maildir, tmp_files
-from mfharness import Dovecot, make_message, mailferry_path, run_mailferry, sample_mailbox
+from mfharness import Dovecot, imap_utf7_encode, make_message, mailferry_path, run_mailferry, sample_mailbox
 
 PASSWORD = "Backup-Canary-77a1"
 
@@ -47,6 +47,20 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(r.returncode, expect, r.stderr + r.stdout)
         self.assertNotIn(PASSWORD, r.stdout + r.stderr)
         return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def assert_listings_follow_examine(self, trace, folders):
+        """Each EXAMINE of `folders` (as the server spells them) in the
+        --debug trace is followed by its listing before any answer to it was
+        read: one round trip for both."""
+        lines = [l for l in trace.splitlines() if re.match(r"[CS]: M\d+ ", l)]
+        after = {}
+        for i, line in enumerate(lines):
+            m = re.match(r'C: M\d+ EXAMINE "([^"]+)"', line)
+            if m and m.group(1) in folders:
+                after[m.group(1)] = lines[i + 1] if i + 1 < len(lines) else ""
+        self.assertEqual(sorted(after), sorted(folders))
+        for folder, line in after.items():
+            self.assertRegex(line, r"^C: M\d+ UID FETCH 1:\* \(UID FLAGS RFC822\.SIZE", folder)
 
     def unseen_everywhere(self):
         return {f: self.dovecot.unseen(self.user, f) for f in self.dovecot.folders(self.user)}
@@ -111,6 +125,18 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(work["flags_updated"], 1)
         self.assert_archive_equals_server()
 
+    def test_a_first_backup_lists_each_small_folder_in_the_round_trip_of_its_examine(self):
+        d = self.dovecot
+        sample_mailbox(d, self.user)
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--connections", "1"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        folders = [imap_utf7_encode(f) for f in d.folders(self.user) if d.count(self.user, f) > 0]
+        self.assertGreater(len(folders), 2)
+        self.assert_listings_follow_examine(r.stderr, folders)
+        self.assert_archive_equals_server()
+
     def test_mail_delivered_behind_the_servers_back_is_seen_by_the_folder_list(self):
         # An MDA writing into the server's Maildir updates no index: the
         # folder list's STATUS must still see the message, or an unchanged
@@ -152,10 +178,15 @@ class BackupTest(unittest.TestCase):
                 "--password-env", "MF_TEST_PASSWORD", "--debug", "--json"]
         r = run_mailferry(args, password=PASSWORD)
         self.assertEqual(r.returncode, 0, r.stderr)
-        # New mail from the old UIDNEXT on, flag changes since the old
-        # HIGHESTMODSEQ: never the whole folder.
-        self.assertNotIn("UID FETCH 1:* ", r.stderr)
-        self.assertIn("(CHANGEDSINCE ", r.stderr)
+        # New mail and flag changes, both above the old HIGHESTMODSEQ: one
+        # CHANGEDSINCE listing for each changed folder, never the whole folder.
+        listings = re.findall(r"C: M\d+ (UID FETCH \S+ \(UID FLAGS RFC822\.SIZE.*)", r.stderr)
+        self.assertEqual(len(listings), 2, listings)  # Work and INBOX
+        for listing in listings:
+            self.assertIn("(CHANGEDSINCE ", listing)
+        # The folder list's STATUS told which listing each would need: it went
+        # out behind EXAMINE, before EXAMINE was answered.
+        self.assert_listings_follow_examine(r.stderr, ["Work", "INBOX"])
         report = json.loads(r.stdout)
         self.assertEqual(report["totals"]["fetched"], 1)
         self.assertEqual(report["totals"]["flags_updated"], 1)

@@ -334,6 +334,58 @@ class ListStatusTest(_Hostile):
         self.assertEqual(self.held(), {"INBOX": {1: MSG}, "Work": {1: MSG2}})
 
 
+class PipelinedListingTest(_Hostile):
+    """With CONDSTORE and LIST-STATUS the folder list tells which listing a
+    folder will need, and that listing is sent right behind EXAMINE. A
+    server that refuses the EXAMINE (and, like this one, keeps the folder
+    selected before it) answers the listing from the wrong folder: those
+    lines must be dropped. A server that answers the two out of order is
+    not trusted with either."""
+    CAPS = b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ LIST-EXTENDED LIST-STATUS CONDSTORE"
+    FOLDERS = {"A": [MSG, MSG2], "Gone": [MSG2], "C": [MSG]}
+
+    def list_with_status(self, server, tag, rest, selected):
+        if b"RETURN" not in rest.upper():
+            return None
+        out = []
+        for name, msgs in server.folders.items():
+            out.append(b'* LIST () "/" ' + name + b"\r\n")
+            out.append(b"* STATUS " + name + b" (MESSAGES %d UIDNEXT %d UIDVALIDITY %d HIGHESTMODSEQ 5)\r\n"
+                       % (len(msgs), len(msgs) + 1, server.uidvalidity))
+        return out + [tag + b" OK done\r\n"]
+
+    def test_a_refused_examine_drops_the_listing_sent_behind_it(self):
+        def refuse_gone(server, tag, rest, selected):
+            if b'"Gone"' in rest or rest.rstrip().endswith(b"Gone"):
+                return tag + b" NO [NONEXISTENT] gone meanwhile\r\n", selected  # still on the old folder
+            return None
+        with FakeImap(self.FOLDERS, capability=self.CAPS,
+                      overrides={"LIST": self.list_with_status, "EXAMINE": refuse_gone}) as srv:
+            r = self.backup(srv, "--connections", "1", "--json")
+            listings = [c for c in srv.commands if c.upper().startswith(b"M") and b"RFC822.SIZE" in c.upper()]
+        self.assertEqual(r.returncode, 1, r.output[-2000:])  # partial: one folder failed
+        report = json.loads(r.stdout)
+        gone = next(f for f in report["folders"] if f["folder"] == "Gone")
+        self.assertIn("Gone", gone["error"])
+        self.assertEqual(len(listings), 3, listings)  # one behind each EXAMINE, Gone's too
+        held = self.held()
+        self.assertEqual(held.get("A"), {1: MSG, 2: MSG2})
+        self.assertEqual(held.get("C"), {1: MSG})
+        self.assertFalse(held.get("Gone"), held)
+
+    def test_answers_out_of_order_end_the_session_with_a_clear_error(self):
+        def answer_listing_first(server, tag, rest, selected):
+            following = b"M%d" % (int(tag[1:]) + 1)
+            return following + b" OK fetched\r\n" + tag + b" OK done\r\n", selected
+        with FakeImap(self.FOLDERS, capability=self.CAPS,
+                      overrides={"LIST": self.list_with_status, "EXAMINE": answer_listing_first}) as srv:
+            r = self.backup(srv, "--connections", "1")
+        self.assertEqual(r.returncode, 7, r.output[-2000:])  # the server said what cannot be accepted
+        self.assertIn("answered the listing of", r.output)
+        self.assertIn("before opening it", r.output)
+        self.assertEqual({f: m for f, m in self.held().items() if m}, {})
+
+
 def uid_set(text: bytes, top: int) -> list:
     """b"1:3,7" -> [1, 2, 3, 7]; "*" is `top`."""
     out = []
