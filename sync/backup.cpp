@@ -138,10 +138,18 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
 // or a removal policy looks at the whole folder every time: an unchanged
 // source can still hold what a mirror must prune (left by an earlier plain
 // backup) or what has aged past a removal cutoff.
+bool looks_at_everything(const BackupOptions& options) {
+    return options.dry_run || options.mirror || options.removal.active();
+}
+
+bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo, const BackupOptions& options) {
+    return !looks_at_everything(options) && !memo.change_token.empty() && folder.change_token == memo.change_token;
+}
+
 Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
                               const BackupOptions& options) {
-    const bool whole = options.dry_run || options.mirror || options.removal.active();
-    if (!whole && !memo.change_token.empty() && folder.change_token == memo.change_token) {
+    const bool whole = looks_at_everything(options);
+    if (unchanged_by_list(folder, memo, options)) {
         Snapshot snap; // the folder list already said: not even opened
         snap.change_token = memo.change_token;
         snap.unchanged = true;
@@ -168,6 +176,11 @@ Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
 }
 
 } // namespace
+
+bool listed_unchanged(Store& store, const FolderInfo& folder, const BackupOptions& options) {
+    auto memo = store.memo(folder);
+    return memo && unchanged_by_list(folder, *memo, options);
+}
 
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
                             const BackupOptions& options, Progress& progress) {

@@ -43,4 +43,9 @@ struct FolderOutcome {
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
                             const BackupOptions& options, Progress& progress);
 
+// True when the folder list alone shows `folder` unchanged since the last
+// complete run (FolderInfo::change_token): backup_folder() then sends the
+// source nothing for it, so no connection need be opened for it.
+bool listed_unchanged(Store& store, const FolderInfo& folder, const BackupOptions& options);
+
 } // namespace mf

@@ -137,6 +137,23 @@ class BackupTest(unittest.TestCase):
         self.assert_listings_follow_examine(r.stderr, folders)
         self.assert_archive_equals_server()
 
+    def test_new_mail_in_one_folder_opens_no_extra_connection(self):
+        # The folder list shows every other folder unchanged: they need no
+        # connection, and one folder with work is done on the first.
+        d = self.dovecot
+        sample_mailbox(d, self.user)
+        self.backup()
+        d.save_many(self.user, "Work", [make_message(i) for i in range(9200, 9280)])  # enough to share out
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--connections", "4"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(len(re.findall(r"AUTHENTICATE PLAIN", r.stderr)), 1, "more than one login")
+        report = json.loads(r.stdout)
+        self.assertEqual(report["totals"]["fetched"], 80)
+        self.assertEqual([f["folder"] for f in report["folders"] if not f["unchanged"]], ["Work"])
+        self.assert_archive_equals_server()
+
     def test_mail_delivered_behind_the_servers_back_is_seen_by_the_folder_list(self):
         # An MDA writing into the server's Maildir updates no index: the
         # folder list's STATUS must still see the message, or an unchanged

@@ -406,6 +406,23 @@ TEST_CASE("a folder whose listed token equals the recorded one is not opened at 
     CHECK(folder.commits == 0);
 }
 
+TEST_CASE("listed_unchanged says what backup_folder would skip without the source") {
+    FakeFolder folder;
+    FakeStore store(&folder);
+    FolderInfo info{{"INBOX"}, true};
+    info.change_token = "T";
+    BackupOptions plain, mirror, dry;
+    mirror.mirror = true;
+    dry.dry_run = true;
+    CHECK_FALSE(listed_unchanged(store, info, plain)); // nothing recorded
+    store.token = "T";
+    CHECK(listed_unchanged(store, info, plain));
+    CHECK_FALSE(listed_unchanged(store, info, mirror));
+    CHECK_FALSE(listed_unchanged(store, info, dry));
+    info.change_token = "U";
+    CHECK_FALSE(listed_unchanged(store, info, plain));
+}
+
 TEST_CASE("a listed token that differs, or none recorded, or a run that looks at everything, opens the folder") {
     struct Case {
         std::string recorded, listed;
