@@ -380,6 +380,8 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     if (auto s = in_order(examined, *examine_tag); !s) return std::unexpected(s.error());
     auto e = answer.result<Examined>(*m_session, *examined, folder);
     Prelisted pre{listing, {}, {}};
+    // As list() does: EXISTS comes from the server, never trusted for an allocation.
+    if (e && listing == listing_command("1:*")) pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
     Listing lines(pre.messages, e ? e->exists : 0, m_session->host());
     auto listed = m_session->read_tagged([&](const Response& r) { return e ? lines.take(r) : Status{}; });
     if (auto s = in_order(listed, *listing_tag); !s) return std::unexpected(s.error());
@@ -413,8 +415,10 @@ Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids,
     const std::string command = listing_command(uids, modifier);
     if (auto pre = std::exchange(m_prelisted, std::nullopt); pre && pre->command == command) {
         if (!pre->status) return pre->status;
-        snap.messages.insert(snap.messages.end(), std::make_move_iterator(pre->messages.begin()),
-                             std::make_move_iterator(pre->messages.end()));
+        if (snap.messages.empty()) snap.messages = std::move(pre->messages); // no second copy held
+        else
+            snap.messages.insert(snap.messages.end(), std::make_move_iterator(pre->messages.begin()),
+                                 std::make_move_iterator(pre->messages.end()));
         return {};
     }
     Listing listing(snap.messages, exists, m_session->host());
@@ -438,8 +442,9 @@ void sort_by_uid(std::vector<RemoteMessage>& messages) {
 
 Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
     if (exists == 0) return {};
-    // EXISTS comes from the server: never trust it for an allocation.
-    snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
+    // EXISTS comes from the server: never trust it for an allocation. A
+    // listing already received behind EXAMINE is taken as it is.
+    if (!m_prelisted) snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
     if (auto s = list_range(folder, "1:*", "", snap, exists); !s) return s;
     sort_by_uid(snap.messages);
     return {};
