@@ -161,7 +161,7 @@ std::string listing_command(const std::string& set, const std::string& modifier 
 }
 
 // Limits a listing to the messages whose mod-sequence is above `modseq`:
-// new or re-flagged since (RFC 7162 3.1.4).
+// new or re-flagged since (RFC 7162, the CHANGEDSINCE FETCH modifier).
 std::string changed_since(std::uint64_t modseq) { return " (CHANGEDSINCE " + std::to_string(modseq) + ")"; }
 
 std::string examine_command(const std::string& mailbox, bool condstore) {
@@ -288,7 +288,7 @@ std::string status_token(const StatusData& d) {
 }
 
 // With CONDSTORE, LIST-STATUS also gives what a change token is made of
-// (RFC 7162 3.1.3 makes HIGHESTMODSEQ a STATUS item): a folder unchanged
+// (RFC 7162 makes HIGHESTMODSEQ a STATUS data item): a folder unchanged
 // since the last run then needs no EXAMINE, and a run with nothing new is
 // LOGIN and LIST however many folders the account has.
 Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
@@ -302,12 +302,16 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     const std::string plain = "LIST \"\" \"*\"";
     bool listed = false;
     if (with_counts && session.has("LIST-STATUS")) {
-        const char* items = session.has("CONDSTORE") ? " RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))"
-                                                     : " RETURN (STATUS (MESSAGES))";
-        auto r = session.run(plain + items, on_untagged);
-        if (!r) return std::unexpected(r.error());
-        listed = r->status == "OK";
-        if (!listed) { // the counts are a nicety: a plain LIST then
+        // The tokens and the counts are a nicety: refused, the counts alone,
+        // then a plain LIST.
+        std::vector<std::string> forms;
+        if (session.has("CONDSTORE")) forms.push_back(" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))");
+        forms.push_back(" RETURN (STATUS (MESSAGES))");
+        for (const auto& items : forms) {
+            auto r = session.run(plain + items, on_untagged);
+            if (!r) return std::unexpected(r.error());
+            listed = r->status == "OK";
+            if (listed) break;
             out.clear();
             statuses.clear();
         }
@@ -356,8 +360,11 @@ Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
 }
 
 // Saves the round trip between EXAMINE and the listing. Should EXAMINE fail,
-// the server refuses the listing too (no folder is selected then, RFC 3501
-// 6.3.1): both answers are read, so the session stays in step either way.
+// a server that said NO has no folder selected and refuses the listing
+// (RFC 3501 6.3.1), but one that said BAD may still have the previous folder
+// selected and list that one. Both answers are always read, so the session
+// stays in step; after a failed EXAMINE nothing of the listing's answer is
+// used, not even its status.
 Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& folder, const std::string& listing) {
     auto raw = m_raw_names.find(folder.path);
     if (raw == m_raw_names.end()) return examine(folder);
@@ -373,7 +380,8 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
         if (!r) return std::unexpected(r.error());
         if (r->tag == tag) return {};
         return fail(ErrorKind::protocol, Scope::account,
-                    m_session->host() + " answered the listing of " + folder.display() + " before opening it");
+                    m_session->host() + " answered out of order (tag " + r->tag + ") while opening " +
+                        folder.display());
     };
     ExamineAnswer answer;
     auto examined = m_session->read_tagged([&](const Response& r) { return answer.take(r); });
@@ -444,7 +452,8 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
     if (exists == 0) return {};
     // EXISTS comes from the server: never trust it for an allocation. A
     // listing already received behind EXAMINE is taken as it is.
-    if (!m_prelisted) snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
+    if (!m_prelisted || m_prelisted->command != listing_command("1:*"))
+        snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
     if (auto s = list_range(folder, "1:*", "", snap, exists); !s) return s;
     sort_by_uid(snap.messages);
     return {};
@@ -452,7 +461,7 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
 
 // Lists only what changed since `known`, when nothing was expunged since:
 // the messages that arrived since, and older ones whose flags changed
-// (CHANGEDSINCE, RFC 7162 3.3.1). A daily run over a folder of 100 000
+// (CHANGEDSINCE, RFC 7162). A daily run over a folder of 100 000
 // messages then lists tens, not 100 000. Leaves snap.delta unset when the
 // folder must be listed whole.
 Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap) {
@@ -473,11 +482,13 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
     }
     sort_by_uid(snap.messages); // and drops repeats, which must not count twice
     // Every message below the old UIDNEXT is still there only if the count
-    // says so: those plus the new ones make EXISTS. A server that left a new
-    // message out of CHANGEDSINCE fails this too.
+    // says so: those plus the new ones make EXISTS. Mail that arrived (UIDNEXT
+    // moved) with none of it listed, gone since or left out by a server that
+    // breaks RFC 7162, is not left to the count either: listed whole.
     auto added = std::count_if(snap.messages.begin(), snap.messages.end(),
                                [&](const auto& m) { return parse_uid(m.id) >= known.uidnext; });
-    if (std::size_t{known.exists} + static_cast<std::size_t>(added) != now.exists) {
+    if (std::size_t{known.exists} + static_cast<std::size_t>(added) != now.exists ||
+        (*now.uidnext > known.uidnext && added == 0)) {
         snap.messages.clear();
         return {};
     }
@@ -527,8 +538,10 @@ Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, 
     if (m_parts.total != now.exists || m_parts.uids.empty()) {
         // No answer, an unreadable one, or one that disagrees with EXISTS (an
         // expunge meanwhile, or a broken server): list the folder whole,
-        // never trust a part-listing to have named every message.
+        // never trust a part-listing to have named every message. A listing
+        // sent behind EXAMINE is older than that disagreement: listed afresh.
         m_parts = Parts{};
+        m_prelisted.reset();
         return list(folder, snap, now.exists);
     }
     snap.total = now.exists;
