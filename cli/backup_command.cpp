@@ -82,32 +82,9 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, cons
     // POP3 has one mailbox and allows one session on it.
     std::size_t workers = endpoint.protocol == net::Protocol::pop3 ? 1 : static_cast<std::size_t>(args.connections);
     auto first = std::make_unique<BackupWorker>(std::move(source), archive, options);
-    // What the folder list already shows unchanged takes no connection: done
-    // here first, so that extra connections are opened (and counted) only
-    // for the folders that may hold work. A cron run with new mail in one
-    // folder then logs in once, not once per connection.
-    ParallelOutcome outcome;
-    outcome.folders.resize(folders.size());
-    std::vector<FolderInfo> rest;
-    std::vector<std::size_t> rest_at;
-    bool stopped = false; // a failure that ends the run (as run_folders would)
-    for (std::size_t i = 0; i < folders.size() && !stopped; ++i) {
-        if (listed_unchanged(archive.store(), folders[i], options)) {
-            outcome.folders[i] = first->run(folders[i], progress);
-            stopped = outcome.folders[i]->failure && outcome.folders[i]->failure->scope == Scope::run;
-            continue;
-        }
-        rest.push_back(folders[i]);
-        rest_at.push_back(i);
-    }
-    if (stopped) {
-        rest.clear();
-        rest_at.clear();
-    }
-    auto worked = mf::run_folders(rest, std::move(first), more, workers, progress);
-    for (std::size_t j = 0; j < rest_at.size(); ++j) outcome.folders[rest_at[j]] = std::move(worked.folders[j]);
-    outcome.unstarted = std::move(worked.unstarted);
-    add_outcomes(std::move(outcome), report, progress);
+    // What the folder list already shows unchanged takes no connection.
+    auto idle = [&](const FolderInfo& folder) { return listed_unchanged(archive.store(), folder, options); };
+    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle), report, progress);
 }
 
 } // namespace

@@ -132,12 +132,9 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
     return {};
 }
 
-// Opens the folder on the source, asking for as little as the run allows:
-// nothing if unchanged since the last complete run, what changed if only
-// that, and a listing in parts if the archive holds nothing of it. A mirror
-// or a removal policy looks at the whole folder every time: an unchanged
-// source can still hold what a mirror must prune (left by an earlier plain
-// backup) or what has aged past a removal cutoff.
+// A mirror or a removal policy looks at the whole folder every time: an
+// unchanged source can still hold what a mirror must prune (left by an
+// earlier plain backup) or what has aged past a removal cutoff.
 bool looks_at_everything(const BackupOptions& options) {
     return options.dry_run || options.mirror || options.removal.active();
 }
@@ -146,6 +143,10 @@ bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo, const B
     return !looks_at_everything(options) && !memo.change_token.empty() && folder.change_token == memo.change_token;
 }
 
+// Opens the folder on the source, asking for as little as the run allows:
+// nothing if the folder list shows it unchanged since the last complete run
+// (or the source says so once it is opened), what changed if only that, and
+// a listing in parts if the archive holds nothing of it.
 Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
                               const BackupOptions& options) {
     const bool whole = looks_at_everything(options);

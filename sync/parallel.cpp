@@ -110,8 +110,10 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders) {
     return order;
 }
 
-ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                            const WorkerFactory& more, std::size_t workers, Progress& progress) {
+namespace {
+
+ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
+                         const WorkerFactory& more, std::size_t workers, Progress& progress) {
     // One worker: no threads, no locking, exactly the sequential run.
     if (workers <= 1 || folders.size() <= 1) {
         std::vector<std::size_t> as_given(folders.size());
@@ -140,6 +142,33 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
     std::call_once(launched, [] {});      // no launch from now on
     threads.clear();                      // joins
     return pool.take();
+}
+
+} // namespace
+
+// What needs no connection is done first, so that a cron run with new mail
+// in one folder logs in once, not once per connection.
+ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
+                            const WorkerFactory& more, std::size_t workers, Progress& progress,
+                            const IdleFolder& idle) {
+    if (!idle) return run_pool(folders, std::move(first), more, workers, progress);
+    ParallelOutcome outcome;
+    outcome.folders.resize(folders.size());
+    std::vector<FolderInfo> rest;
+    std::vector<std::size_t> rest_at;
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+        if (!idle(folders[i])) {
+            rest.push_back(folders[i]);
+            rest_at.push_back(i);
+            continue;
+        }
+        auto& out = outcome.folders[i] = first->run(folders[i], progress);
+        if (out->failure && out->failure->scope == Scope::run) return outcome; // the rest never attempted
+    }
+    auto worked = run_pool(rest, std::move(first), more, workers, progress);
+    for (std::size_t j = 0; j < rest_at.size(); ++j) outcome.folders[rest_at[j]] = std::move(worked.folders[j]);
+    outcome.unstarted = std::move(worked.unstarted);
+    return outcome;
 }
 
 Result<PushMapping> LockedPushState::load(const std::string& folder) {

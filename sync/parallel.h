@@ -47,9 +47,13 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // `workers - 1` more are made by `more`. A worker whose failure reaches past
 // its folder (Scope::account: its connection is gone) stops taking folders;
 // the others go on. A Scope::run failure stops every worker after the
-// folder it is on.
+// folder it is on. Folders for which `idle` is true (the worker will send
+// the source nothing for them) are done first, on `first`, before any other
+// worker is made: extra workers are counted for the other folders only.
+using IdleFolder = std::function<bool(const FolderInfo&)>;
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                            const WorkerFactory& more, std::size_t workers, Progress& progress);
+                            const WorkerFactory& more, std::size_t workers, Progress& progress,
+                            const IdleFolder& idle = {});
 
 // One PushState for several workers, a call at a time. Each record is a
 // tiny transaction: on one shared handle they take turns in microseconds,

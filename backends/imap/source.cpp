@@ -168,32 +168,6 @@ std::string examine_command(const std::string& mailbox, bool condstore) {
     return "EXAMINE " + mailbox + (condstore ? " (CONDSTORE)" : "");
 }
 
-// What the answer to EXAMINE says of the folder.
-class ExamineAnswer {
-  public:
-    Status take(const Response& r) {
-        if (r.status == "OK" && r.code.size() >= 2) {
-            if (is_atom(r.code[0], "UIDVALIDITY")) m_validity = to_u32(r.code[1]);
-            if (is_atom(r.code[0], "UIDNEXT")) m_uidnext = to_u32(r.code[1]);
-            if (is_atom(r.code[0], "HIGHESTMODSEQ")) m_modseq = to_u64(r.code[1]);
-        }
-        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(0);
-        return {};
-    }
-    template <class Examined>
-    Result<Examined> result(const Session& session, const Response& tagged, const FolderInfo& folder) const {
-        if (auto s = session.check_ok(tagged, "opening " + folder.display()); !s) return std::unexpected(s.error());
-        if (!m_validity)
-            return fail(ErrorKind::protocol, Scope::folder, session.host() + " gave no UIDVALIDITY for " + folder.display());
-        return Examined{*m_validity, m_exists, m_uidnext, m_modseq};
-    }
-
-  private:
-    std::optional<std::uint32_t> m_validity, m_uidnext;
-    std::optional<std::uint64_t> m_modseq;
-    std::uint32_t m_exists = 0;
-};
-
 } // namespace
 
 // Streams BODY[] literals into the sink; everything else stays in the tree.
@@ -343,6 +317,37 @@ Result<std::vector<FolderInfo>> ImapSource::list_folders() {
     return out;
 }
 
+// What the answer to EXAMINE says of the folder.
+class ImapSource::ExamineAnswer {
+  public:
+    Status take(const Response& r) {
+        if (r.status == "OK" && r.code.size() >= 2) {
+            if (is_atom(r.code[0], "UIDVALIDITY")) m_validity = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "UIDNEXT")) m_uidnext = to_u32(r.code[1]);
+            if (is_atom(r.code[0], "HIGHESTMODSEQ")) m_modseq = to_u64(r.code[1]);
+        }
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(0);
+        return {};
+    }
+    Result<Examined> result(const Session& session, const Response& tagged, const FolderInfo& folder) const {
+        if (auto s = session.check_ok(tagged, "opening " + folder.display()); !s) return std::unexpected(s.error());
+        if (!m_validity)
+            return fail(ErrorKind::protocol, Scope::folder, session.host() + " gave no UIDVALIDITY for " + folder.display());
+        return Examined{*m_validity, m_exists, m_uidnext, m_modseq};
+    }
+
+  private:
+    std::optional<std::uint32_t> m_validity, m_uidnext;
+    std::optional<std::uint64_t> m_modseq;
+    std::uint32_t m_exists = 0;
+};
+
+// Parts only for a large folder (each costs a round trip between fetches),
+// and only with ESEARCH.
+bool ImapSource::in_parts(std::size_t part_size, std::uint32_t exists) const {
+    return part_size > 0 && exists > std::max(part_size, k_min_parted) && m_session->has("ESEARCH");
+}
+
 // EXAMINE, never SELECT: a read-only open cannot change \Recent or \Seen.
 // With CONDSTORE the server also gives HIGHESTMODSEQ, which changes with
 // every flag change, expunge or arrival (RFC 7162 3.1.1).
@@ -356,7 +361,7 @@ Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
     auto examined = m_session->run(examine_command(*arg, m_session->has("CONDSTORE")),
                                    [&](const Response& r) { return answer.take(r); });
     if (!examined) return std::unexpected(examined.error());
-    return answer.result<Examined>(*m_session, *examined, folder);
+    return answer.result(*m_session, *examined, folder);
 }
 
 // Saves the round trip between EXAMINE and the listing. Should EXAMINE fail,
@@ -386,7 +391,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     ExamineAnswer answer;
     auto examined = m_session->read_tagged([&](const Response& r) { return answer.take(r); });
     if (auto s = in_order(examined, *examine_tag); !s) return std::unexpected(s.error());
-    auto e = answer.result<Examined>(*m_session, *examined, folder);
+    auto e = answer.result(*m_session, *examined, folder);
     Prelisted pre{listing, {}, {}};
     // As list() does: EXISTS comes from the server, never trusted for an allocation.
     if (e && listing == listing_command("1:*")) pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
@@ -405,9 +410,9 @@ std::string ImapSource::predicted_listing(const FolderInfo& folder, const std::s
     auto listed = parse_token(folder.change_token);
     if (!listed) return {};
     if (known_token.empty()) {
-        // No archive to compare with: the whole folder, unless it is big
-        // enough to come in parts (then ESEARCH first).
-        if (part_size > 0 && listed->exists > std::max(part_size, k_min_parted)) return {};
+        // No archive to compare with: the whole folder, unless it comes in
+        // parts (then ESEARCH first).
+        if (in_parts(part_size, listed->exists)) return {};
         return listed->exists > 0 ? listing_command("1:*") : std::string();
     }
     auto known = parse_token(known_token);
@@ -615,9 +620,7 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
         if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
         if (snap.delta) return snap;
     }
-    // Parts only for a large folder (each costs a round trip between
-    // fetches), and only with ESEARCH.
-    if (part_size > 0 && e->exists > std::max(part_size, k_min_parted) && m_session->has("ESEARCH")) {
+    if (in_parts(part_size, e->exists)) {
         if (auto s = list_in_parts(folder, *e, part_size, snap); !s) return std::unexpected(s.error());
         return snap;
     }

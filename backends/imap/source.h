@@ -71,7 +71,10 @@ class ImapSource : public Source {
         return condstore_token(e.validity, e.uidnext, e.modseq, e.exists);
     }
     static std::optional<Known> parse_token(const std::string& token);
+    class ExamineAnswer; // what the answer to EXAMINE says of the folder
     Result<Examined> examine(const FolderInfo& folder);
+    // Whether a folder of `exists` messages is listed in parts (see open_since).
+    bool in_parts(std::size_t part_size, std::uint32_t exists) const;
     // EXAMINE with a listing sent right behind it, in the same round trip;
     // its answer waits in m_prelisted for list_range() (see predicted_listing).
     Result<Examined> examine_and_list(const FolderInfo& folder, const std::string& listing);

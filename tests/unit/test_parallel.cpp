@@ -81,3 +81,23 @@ TEST_CASE("one worker takes the folders in the order given") {
     run_folders(folders, std::make_unique<RecordingWorker>(journal), more, 1, progress);
     CHECK(journal.started == std::vector<std::string>{"Sent", "INBOX", "Work"});
 }
+
+TEST_CASE("idle folders are done first on the first worker; extra workers count only the others") {
+    std::vector<FolderInfo> folders{folder("Sent", 10), folder("INBOX", 900), folder("Work", 50), folder("Old", 5)};
+    Journal journal;
+    NullProgress progress;
+    int made = 0;
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        ++made;
+        return std::make_unique<RecordingWorker>(journal);
+    };
+    IdleFolder idle = [](const FolderInfo& f) { return f.display() != "Work"; };
+    auto out = run_folders(folders, std::make_unique<RecordingWorker>(journal), more, 4, progress, idle);
+    CHECK(journal.started == std::vector<std::string>{"Sent", "INBOX", "Old", "Work"});
+    CHECK(made == 0); // one folder with work: no other connection
+    REQUIRE(out.folders.size() == 4);
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+        REQUIRE(out.folders[i]);
+        CHECK(out.folders[i]->report.folder == folders[i].display());
+    }
+}
