@@ -1,6 +1,6 @@
 // `mailferry backup SOURCE ARCHIVE`: every folder of an account into a local
 // archive, incrementally, changing nothing on the server.
-#include "backends/archive/archive.h"
+#include "backends/open/archive.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"

@@ -1,12 +1,12 @@
 // `mailferry migrate|restore|mirror SOURCE TARGET`: push mail into an IMAP
 // account from POP3, IMAP or a local archive, each message once, flags and
 // dates kept; a mirror also makes the target lose what the source lost.
-#include "backends/archive/archive.h"
 #include "backends/archive/lock.h"
 #include "backends/archive/push_state.h"
-#include "backends/archive/store_source.h"
 #include "backends/common/fs.h"
 #include "backends/maildir/archive_source.h"
+#include "backends/open/archive.h"
+#include "backends/open/store_source.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"

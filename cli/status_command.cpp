@@ -1,7 +1,7 @@
 // `mailferry status ARCHIVE`: what an archive holds and how its last runs
 // went, read from its state database without locking or changing anything.
 // `mailferry verify SOURCE ARCHIVE`: the archive compared with the server.
-#include "backends/archive/archive.h"
+#include "backends/open/archive.h"
 #include "backends/archive/folder_path.h"
 #include "cli/commands.h"
 #include "cli/connect.h"

@@ -28,6 +28,7 @@
 // Nothing here touches the file system.
 #pragma once
 
+#include "backends/common/id_escape.h"
 #include "sync/flags.h"
 
 #include <array>
@@ -86,11 +87,9 @@ std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
 // an escaped id is accepted at any length (archives written before the bound).
 std::optional<MaildirName> parse_name(std::string_view file_name);
 
-// Makes an id safe in a file name: '%', '/', ':', ',', '!' (the "!2,"
-// separator) and every byte outside 0x21-0x7E become %XX (upper-case hex).
-std::string escape_id(std::string_view id);
-// The inverse; nullopt unless `escaped` is exactly what escape_id produces.
-std::optional<std::string> unescape_id(std::string_view escaped);
+// The U= field's spelling of an id (shared with the mbox index).
+using mail::escape_id;
+using mail::unescape_id;
 
 // A folder's keyword letters, in Dovecot's dovecot-keywords format. Letter
 // 'a' + n stands for the keyword on line "n keyword". Only 26 fit.

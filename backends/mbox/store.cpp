@@ -3,7 +3,7 @@
 #include "backends/archive/change_token.h"
 #include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
-#include "backends/maildir/names.h"
+#include "backends/common/id_escape.h"
 #include "backends/mbox/folder.h"
 
 #include <algorithm>
@@ -91,7 +91,7 @@ std::string flags_text(const Flags& flags) {
     for (auto [letter, flag] : k_letters)
         if (flags.has(flag)) out += letter;
     for (const auto& k : flags.keywords)
-        out += ',' + maildir::escape_id(k);
+        out += ',' + mail::escape_id(k);
     return out.empty() ? "-" : out;
 }
 
@@ -104,7 +104,7 @@ std::optional<Flags> parse_flags_text(std::string_view text) {
         for (auto [letter, flag] : k_letters)
             if (c == letter) flags.system |= flag;
     for (std::size_t i = 1; i < parts.size(); ++i) {
-        auto keyword = maildir::unescape_id(parts[i]);
+        auto keyword = mail::unescape_id(parts[i]);
         if (!keyword || keyword->empty()) return std::nullopt;
         flags.keywords.push_back(std::move(*keyword));
     }
@@ -114,19 +114,19 @@ std::optional<Flags> parse_flags_text(std::string_view text) {
 
 std::string message_line(const IndexRecord& r) {
     return "M " + std::to_string(r.offset) + ' ' + std::to_string(r.length) + ' ' +
-           std::to_string(r.validity) + ' ' + maildir::escape_id(r.id) + ' ' +
+           std::to_string(r.validity) + ' ' + mail::escape_id(r.id) + ' ' +
            std::to_string(r.size) + ' ' + flags_text(r.flags) + '\n';
 }
 
 std::string flags_line(std::uint32_t validity, const std::string& id, const Flags& flags) {
-    return "F " + std::to_string(validity) + ' ' + maildir::escape_id(id) + ' ' +
+    return "F " + std::to_string(validity) + ' ' + mail::escape_id(id) + ' ' +
            flags_text(flags) + '\n';
 }
 
 std::string rename_line(std::uint32_t old_validity, const std::string& old_id,
                         std::uint32_t new_validity, const std::string& new_id) {
-    return "V " + std::to_string(old_validity) + ' ' + maildir::escape_id(old_id) + ' ' +
-           std::to_string(new_validity) + ' ' + maildir::escape_id(new_id) + '\n';
+    return "V " + std::to_string(old_validity) + ' ' + mail::escape_id(old_id) + ' ' +
+           std::to_string(new_validity) + ' ' + mail::escape_id(new_id) + '\n';
 }
 
 std::string base_line(std::uint64_t offset) {
@@ -142,7 +142,7 @@ void IndexReplay::apply(std::string_view line) {
     if (f[0] == "M" && f.size() == 7) {
         auto offset = parse_u64(f[1]), length = parse_u64(f[2]), size = parse_u64(f[5]);
         auto validity = parse_u32(f[3]);
-        auto id = maildir::unescape_id(f[4]);
+        auto id = mail::unescape_id(f[4]);
         auto flags = parse_flags_text(f[6]);
         if (!offset || !length || !size || !validity || !id || !flags) return;
         if (*offset + *length < *offset) return; // overflow: not something we wrote
@@ -150,14 +150,14 @@ void IndexReplay::apply(std::string_view line) {
         m_records[key(r.validity, r.id)] = std::move(r);
     } else if (f[0] == "F" && f.size() == 4) {
         auto validity = parse_u32(f[1]);
-        auto id = maildir::unescape_id(f[2]);
+        auto id = mail::unescape_id(f[2]);
         auto flags = parse_flags_text(f[3]);
         if (!validity || !id || !flags) return;
         auto it = m_records.find(key(*validity, *id));
         if (it != m_records.end()) it->second.flags = std::move(*flags);
     } else if (f[0] == "V" && f.size() == 5) {
         auto old_validity = parse_u32(f[1]), new_validity = parse_u32(f[3]);
-        auto old_id = maildir::unescape_id(f[2]), new_id = maildir::unescape_id(f[4]);
+        auto old_id = mail::unescape_id(f[2]), new_id = mail::unescape_id(f[4]);
         if (!old_validity || !new_validity || !old_id || !new_id) return;
         m_last_rename = {*old_validity, *new_validity};
         auto node = m_records.extract(key(*old_validity, *old_id));

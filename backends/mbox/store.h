@@ -8,7 +8,7 @@
 // archive self-describing, so a lost state database is rebuilt from it.
 //
 // Index format: text, append-only, one record per line ending in '\n'. Fields
-// are separated by one space; ids are spelled by maildir::escape_id (so they
+// are separated by one space; ids are spelled by mail::escape_id (so they
 // hold no space). Lines are applied in order:
 //
 //   M <offset> <length> <validity> <id> <crlf-size> <flags>

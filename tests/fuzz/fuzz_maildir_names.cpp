@@ -1,6 +1,7 @@
 // libFuzzer target: Maildir file names, ids and keyword tables.
 //   clang++-14 -std=c++2b -g -O1 -fsanitize=fuzzer,address,undefined -I/work/main \
-//     tests/fuzz/fuzz_maildir_names.cpp backends/maildir/names.cpp sync/flags.cpp \
+//     tests/fuzz/fuzz_maildir_names.cpp backends/maildir/names.cpp backends/common/id_escape.cpp \
+//     sync/flags.cpp \
 //     -o /tmp/fuzz_maildir_names
 //   /tmp/fuzz_maildir_names -max_total_time=20
 #include "backends/maildir/names.h"

@@ -1,4 +1,4 @@
-#include "backends/archive/store_source.h"
+#include "backends/open/store_source.h"
 
 #include "backends/archive/folder_path.h"
 

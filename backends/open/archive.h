@@ -1,3 +1,7 @@
+// The composition root of the archive formats: which store for which
+// format. It sits above backends/maildir and backends/mbox, which sit above
+// backends/archive (state database, lock, paths); nothing below includes it.
+//
 // An archive on disk: the folder a user names on the command line. Opening
 // it takes the lock, opens the state database and checks that the archive
 // holds what this run expects (the same account, the same format), so two

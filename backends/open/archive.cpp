@@ -1,4 +1,4 @@
-#include "backends/archive/archive.h"
+#include "backends/open/archive.h"
 
 #include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
