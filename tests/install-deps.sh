@@ -16,6 +16,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+bash "$(dirname "${BASH_SOURCE[0]}")/install-servers.sh"   # Cyrus, Courier: unpacked, not installed (test_servers)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
