@@ -27,10 +27,11 @@ client sees.
 
 Cyrus (master in the foreground, -C/-M private imapd.conf and cyrus.conf):
 upstream's default namespace, altnamespace and unixhierarchysep on: folders
-"Work/Projects" beside INBOX, separator "/".  Logins checked by SASL against
+"Work/Projects" beside INBOX, separator "/"; or, with
+``Cyrus(inbox_namespace=True)``, Debian's settings: "INBOX.Work.Projects".  Logins checked by SASL against
 a private sasldb (saslpasswd2 -f) in realm ``mailferry-cyrus`` (the
 servername); the admin ``cyrus`` (password random) creates each user's
-"user/NAME".  Plain LOGIN only after STARTTLS (allowplaintext: no).  Cyrus
+"user/NAME" (or "user.NAME").  Plain LOGIN only after STARTTLS (allowplaintext: no).  Cyrus
 logs to syslog only; there is no log file to read.  CONDSTORE, QRESYNC,
 LIST-STATUS, MULTIAPPEND, LITERAL+.
 
@@ -409,10 +410,20 @@ SASLPASSWD2 = "/usr/sbin/saslpasswd2"
 
 
 class Cyrus(_Server):
+    """inbox_namespace=True: Debian's own imapd.conf settings (altnamespace
+    and unixhierarchysep off): every folder under "INBOX.", separator ".",
+    as on many Cyrus installations (and Fastmail's old layout)."""
+
     kind = "Cyrus"
     separator = "/"
     prefix = ""
     tmp_prefix = "mfcyrus-"
+
+    def __init__(self, inbox_namespace: bool = False, die_with_parent: bool = True):
+        super().__init__(die_with_parent)
+        self.inbox_namespace = inbox_namespace
+        if inbox_namespace:
+            self.kind, self.separator, self.prefix = "Cyrus (INBOX. namespace)", ".", "INBOX."
 
     def _check_installed(self) -> None:
         for path in (os.path.join(CYRUS_BIN, "master"), os.path.join(CYRUS_BIN, "imapd"), SASLPASSWD2):
@@ -444,8 +455,8 @@ lmtpsocket: {t}/run/lmtp
 idlesocket: {t}/run/idle
 notifysocket: {t}/run/notify
 admins: cyrus
-altnamespace: yes
-unixhierarchysep: yes
+altnamespace: {"no" if self.inbox_namespace else "yes"}
+unixhierarchysep: {"no" if self.inbox_namespace else "yes"}
 allowplaintext: no
 sasl_pwcheck_method: auxprop
 sasl_auxprop_plugin: sasldb
@@ -494,7 +505,7 @@ EVENTS {{
         if known:
             return
         with self.session("cyrus") as c:
-            typ, data = c.create(_quote("user/" + name))
+            typ, data = c.create(_quote("user" + self.separator + name))
             if typ != "OK":
                 raise HarnessError(f"Cyrus: CREATE user/{name} failed: {data}")
 
