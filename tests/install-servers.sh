@@ -56,13 +56,18 @@ if ! apt-cache policy cyrus-imapd 2>/dev/null | grep -q 'Candidate: [0-9]'; then
 fi
 
 work=$(mktemp -d /tmp/mf-install-servers.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+made_policy=0
+trap 'rm -rf "$work"; [ $made_policy -eq 0 ] || rm -f /usr/sbin/policy-rc.d' EXIT
 
 cd "$work"                     # apt-get download writes into the current directory
 # (apt warns that its sandbox user cannot reach root's temporary directory
 # and downloads as root: harmless.)
-apt-get download -qq "${cyrus_debs[@]}" "${courier_debs[@]}" >/dev/null 2>&1 ||
+# Lists older than the mirror (a version superseded by a security update)
+# fail here: update them once and try again.
+if ! apt-get download -qq "${cyrus_debs[@]}" "${courier_debs[@]}" >/dev/null 2>&1; then
+  apt-get update -qq
   apt-get download -q "${cyrus_debs[@]}" "${courier_debs[@]}"
+fi
 
 # Libraries and tools from the Depends fields (first alternative of each).
 deps=$(for d in ./*.deb; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' |
@@ -72,14 +77,12 @@ need=()
 for p in $deps "${extra[@]}"; do installed "$p" || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   # Keep any service (saslauthd) from starting.
-  made_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
     made_policy=1
   fi
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  [ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
   echo "install-servers: installed ${need[*]}" >&2
 fi
 
