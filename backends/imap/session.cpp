@@ -68,7 +68,7 @@ std::optional<std::set<std::string>> login_capabilities(const std::vector<std::s
     return caps;
 }
 
-Session::Session(std::unique_ptr<net::Connection> conn, TraceOptions trace)
+Session::Session(std::unique_ptr<net::Transport> conn, TraceOptions trace)
     : m_conn(std::move(conn)), m_trace(std::move(trace)), m_reader(*this) {}
 
 Session::~Session() {
@@ -76,10 +76,8 @@ Session::~Session() {
     if (m_conn) (void)m_conn->send_all("Z LOGOUT\r\n");
 }
 
-Result<std::unique_ptr<Session>> Session::open(const net::Endpoint& endpoint, TraceOptions trace) {
-    auto conn = net::Connection::open(endpoint, trace.sink);
-    if (!conn) return std::unexpected(conn.error());
-    std::unique_ptr<Session> session(new Session(std::move(*conn), std::move(trace)));
+Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> transport, TraceOptions trace) {
+    std::unique_ptr<Session> session(new Session(std::move(transport), std::move(trace)));
     // libcurl consumed the pre-login CAPABILITY; the server's list may differ
     // after login (RFC 3501 6.2.2). Where the login's answer did not give it,
     // ask again (a round trip per connection).

@@ -1,11 +1,14 @@
 // An IMAP session over an authenticated connection: tagged commands, the
 // response loop, capabilities. libcurl logged in (see net/connection.h);
 // everything after that is ours, written to RFC 3501/9051, not to one server.
+// The session sees its connection only as a net::Transport, so tests run it
+// over a scripted server (tests/unit/transcript.h).
 #pragma once
 
 #include "backends/imap/reader.h"
 #include "backends/imap/response.h"
 #include "backends/net/connection.h"
+#include "backends/net/transport.h"
 
 #include <functional>
 #include <memory>
@@ -22,12 +25,21 @@ struct TraceOptions {
 using UntaggedHandler = std::function<Status(const Response&)>;
 
 // The capabilities in the lines a server answered a login with (see
-// net::Connection::login_reply); nullopt: none there, ask for them.
+// net::Transport::login_reply); nullopt: none there, ask for them.
 std::optional<std::set<std::string>> login_capabilities(const std::vector<std::string>& lines);
 
 class Session : private ByteStream {
   public:
-    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, TraceOptions trace);
+    // Connects and logs in (net::Connection), then start()s. Inline, so a
+    // program that only ever start()s (the fuzz targets) needs no libcurl.
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, TraceOptions trace) {
+        auto conn = net::Connection::open(endpoint, trace.sink);
+        if (!conn) return std::unexpected(conn.error());
+        return start(std::move(*conn), std::move(trace));
+    }
+    // A session over a transport that is already logged in: takes the
+    // capabilities from the login's answer, or asks for them.
+    static Result<std::unique_ptr<Session>> start(std::unique_ptr<net::Transport> transport, TraceOptions trace);
     ~Session() override;
 
     // Sends `command` (without tag and CRLF) and reads until its tagged
@@ -72,11 +84,11 @@ class Session : private ByteStream {
 
     bool has(std::string_view capability) const; // case-insensitive
     const std::set<std::string>& capabilities() const { return m_caps; }
-    const net::Connection& connection() const { return *m_conn; }
+    const net::Transport& connection() const { return *m_conn; }
     std::string host() const { return m_conn->endpoint().host; }
 
   private:
-    explicit Session(std::unique_ptr<net::Connection> conn, TraceOptions trace);
+    explicit Session(std::unique_ptr<net::Transport> conn, TraceOptions trace);
     Result<std::size_t> read_some(char* buf, std::size_t len) override;
     Status refresh_capabilities();
     Status send_literal_body(std::uint64_t size, const LiteralWriter& write);
@@ -90,7 +102,7 @@ class Session : private ByteStream {
     }
     void trace(net::TraceKind kind, std::string_view line) const;
 
-    std::unique_ptr<net::Connection> m_conn;
+    std::unique_ptr<net::Transport> m_conn;
     TraceOptions m_trace;
     ResponseReader m_reader;
     std::uint32_t m_next_tag = 1;

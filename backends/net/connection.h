@@ -2,45 +2,37 @@
 // connection phase (TCP, TLS or STARTTLS, greeting, capabilities, SASL login)
 // with CURLOPT_CONNECT_ONLY and then hands the socket over; mailferry speaks
 // the protocol itself through send_all/read_some (see DESIGN.md for why:
-// libcurl's own IMAP commands set \Seen and lose flags and dates).
+// libcurl's own IMAP commands set \Seen and lose flags and dates). Sessions
+// hold it as a net::Transport (transport.h), the seam tests script.
 #pragma once
 
 #include "backends/net/endpoint.h"
 #include "backends/net/trace.h"
+#include "backends/net/transport.h"
 #include "sync/result.h"
 
 #include <memory>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 namespace mf::net {
 
-struct TlsInfo {
-    bool active = false;
-    std::string version;     // "TLSv1.3"
-    std::string cipher;      // "TLS_AES_256_GCM_SHA384"
-    bool verified = false;   // certificate chain and host name checked and good
-};
-
-class Connection {
+// The one Transport that talks to a real server. libcurl stays inside
+// connection.cpp.
+class Connection final : public Transport {
   public:
     // Connects and logs in. Failures carry their class: connect, tls, auth.
     static Result<std::unique_ptr<Connection>> open(const Endpoint& endpoint, TraceSink trace);
-    ~Connection();
+    ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    Status send_all(std::string_view data);
-    // Blocks until some bytes arrive (at most `len`), the server closes the
-    // connection (a failure) or the endpoint's timeout passes (a failure).
-    Result<std::size_t> read_some(char* buf, std::size_t len);
-    const TlsInfo& tls() const;
-    const Endpoint& endpoint() const;
-    // The lines (without CRLF) the server sent after the client's last line
-    // of the login: its answer to the login itself, which may carry what a
-    // protocol would otherwise ask for again (IMAP's capabilities).
-    const std::vector<std::string>& login_reply() const;
+    Status send_all(std::string_view data) override;
+    Result<std::size_t> read_some(char* buf, std::size_t len) override;
+    const TlsInfo& tls() const override;
+    const Endpoint& endpoint() const override;
+    const std::vector<std::string>& login_reply() const override;
 
     struct Impl;
 

@@ -19,7 +19,7 @@ std::string excerpt(std::string_view reply) {
 }
 } // namespace
 
-Session::Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace)
+Session::Session(std::unique_ptr<net::Transport> conn, net::TraceSink trace)
     : m_conn(std::move(conn)), m_trace(std::move(trace)) {}
 
 Session::~Session() {
@@ -27,10 +27,8 @@ Session::~Session() {
     // that asked for them may do. Closing without QUIT leaves the mailbox as it was.
 }
 
-Result<std::unique_ptr<Session>> Session::open(const net::Endpoint& endpoint, net::TraceSink trace) {
-    auto conn = net::Connection::open(endpoint, trace);
-    if (!conn) return std::unexpected(conn.error());
-    return std::unique_ptr<Session>(new Session(std::move(*conn), std::move(trace)));
+std::unique_ptr<Session> Session::start(std::unique_ptr<net::Transport> transport, net::TraceSink trace) {
+    return std::unique_ptr<Session>(new Session(std::move(transport), std::move(trace)));
 }
 
 Status Session::send(std::string_view line) {

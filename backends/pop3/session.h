@@ -1,10 +1,13 @@
 // A POP3 session (RFC 1939, 2449) over an authenticated connection. libcurl
 // ran the greeting, STLS and login; the commands after that are ours, so a
 // message can be read with TOP instead of RETR (RETR marks it read on
-// servers that also speak IMAP) and commands can be pipelined.
+// servers that also speak IMAP) and commands can be pipelined. The session
+// sees its connection only as a net::Transport, so tests run it over a
+// scripted server (tests/unit/transcript.h).
 #pragma once
 
 #include "backends/net/connection.h"
+#include "backends/net/transport.h"
 
 #include <functional>
 #include <memory>
@@ -14,7 +17,15 @@ namespace mf::pop3 {
 
 class Session {
   public:
-    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, net::TraceSink trace);
+    // Connects and logs in (net::Connection), then start()s. Inline, so a
+    // program that only ever start()s (the fuzz targets) needs no libcurl.
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, net::TraceSink trace) {
+        auto conn = net::Connection::open(endpoint, trace);
+        if (!conn) return std::unexpected(conn.error());
+        return start(std::move(*conn), std::move(trace));
+    }
+    // A session over a transport that is already logged in.
+    static std::unique_ptr<Session> start(std::unique_ptr<net::Transport> transport, net::TraceSink trace);
     ~Session();
 
     // A single-line command; returns the text after "+OK". "-ERR" is a
@@ -32,13 +43,13 @@ class Session {
     // QUIT: the server commits DELEs only now (RFC 1939 6).
     Status quit();
     std::string host() const { return m_conn->endpoint().host; }
-    const net::Connection& connection() const { return *m_conn; }
+    const net::Transport& connection() const { return *m_conn; }
 
   private:
-    explicit Session(std::unique_ptr<net::Connection> conn, net::TraceSink trace);
+    explicit Session(std::unique_ptr<net::Transport> conn, net::TraceSink trace);
     Result<std::string_view> read_line();
 
-    std::unique_ptr<net::Connection> m_conn;
+    std::unique_ptr<net::Transport> m_conn;
     net::TraceSink m_trace;
     std::string m_buffer;  // received, not yet consumed
     std::size_t m_pos = 0; // start of unconsumed data in m_buffer

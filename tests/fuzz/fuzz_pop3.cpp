@@ -10,9 +10,10 @@
 //   /tmp/fuzz_pop3 -max_total_time=20 -max_len=8192 tests/fuzz/corpus/pop3
 //
 // A unity build, like fuzz_imap_reader.cpp (clang 14 and libstdc++ 12's
-// std::expected): the sources under test are #included below, and
-// net::Connection, whose libcurl half cannot run here, is replaced by a fake
-// that plays the input as the server's side of the session, after login.
+// std::expected): the sources under test are #included below. The session
+// runs over a fake net::Transport that plays the input as the server's side
+// of the session, after login; no libcurl is linked (pop3::Session::open,
+// the one caller of net::Connection, is inline and unused here).
 //
 // The whole input is the server's byte stream. Its last byte, XOR '\n',
 // picks the piece size of each read (so a transcript ending in LF, like the
@@ -40,54 +41,37 @@ void require(bool condition) {
     if (!condition) std::abort();
 }
 
-struct FuzzInput {
-    const std::uint8_t* data = nullptr;
-    std::size_t size = 0;
-    std::size_t pos = 0;
-    std::size_t piece = 1;
-    std::size_t sent_bytes = 0;
+// The fake transport: reads come from the fuzz input, in pieces of `piece`
+// bytes; writes are dropped.
+class FuzzTransport : public mf::net::Transport {
+  public:
+    FuzzTransport(const std::uint8_t* data, std::size_t size, std::size_t piece)
+        : m_data(data), m_size(size), m_piece(piece) {
+        m_endpoint.protocol = mf::net::Protocol::pop3;
+        m_endpoint.host = "fuzz.invalid";
+    }
+    mf::Status send_all(std::string_view data) override {
+        (void)data;
+        return {};
+    }
+    mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
+        if (m_pos == m_size) return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "closed the connection");
+        const std::size_t n = std::min({len, m_piece, m_size - m_pos});
+        std::copy(m_data + m_pos, m_data + m_pos + n, buf);
+        m_pos += n;
+        return n;
+    }
+    const mf::net::Endpoint& endpoint() const override { return m_endpoint; }
+    const mf::net::TlsInfo& tls() const override { return m_tls; }
+    const std::vector<std::string>& login_reply() const override { return m_login_reply; }
+
+  private:
+    const std::uint8_t* m_data;
+    std::size_t m_size, m_pos = 0, m_piece;
+    mf::net::Endpoint m_endpoint;
+    mf::net::TlsInfo m_tls;
+    std::vector<std::string> m_login_reply;
 };
-FuzzInput g_input;
-
-} // namespace
-
-// The fake transport: reads come from the fuzz input, writes are counted.
-namespace mf::net {
-
-struct Connection::Impl {
-    Endpoint endpoint;
-    TlsInfo tls;
-};
-
-Connection::Connection(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
-Connection::~Connection() = default;
-
-Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, TraceSink) {
-    auto impl = std::make_unique<Impl>();
-    impl->endpoint = endpoint;
-    return std::unique_ptr<Connection>(new Connection(std::move(impl)));
-}
-
-Status Connection::send_all(std::string_view data) {
-    g_input.sent_bytes += data.size();
-    return {};
-}
-
-Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
-    if (g_input.pos == g_input.size)
-        return fail(ErrorKind::connect, Scope::account, "closed the connection");
-    const std::size_t n = std::min({len, g_input.piece, g_input.size - g_input.pos});
-    std::copy(g_input.data + g_input.pos, g_input.data + g_input.pos + n, buf);
-    g_input.pos += n;
-    return n;
-}
-
-const TlsInfo& Connection::tls() const { return m_impl->tls; }
-const Endpoint& Connection::endpoint() const { return m_impl->endpoint; }
-
-} // namespace mf::net
-
-namespace {
 
 // Checks the source keeps the sink's contract: write only inside a message,
 // finish only with an id that was asked for, each id at most once.
@@ -127,14 +111,8 @@ class CheckingSink : public mf::MessageSink {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     static constexpr std::size_t k_pieces[] = {65536, 1, 2, 3, 7, 64, 4096, 65536};
-    g_input = FuzzInput{data, size, 0, k_pieces[(data[size - 1] ^ '\n') & 7], 0};
-
-    mf::net::Endpoint endpoint;
-    endpoint.protocol = mf::net::Protocol::pop3;
-    endpoint.host = "fuzz.invalid";
-    auto session = mf::pop3::Session::open(endpoint, nullptr);
-    require(session.has_value());
-    mf::pop3::Pop3Source source(std::move(*session));
+    const std::size_t piece = k_pieces[(data[size - 1] ^ '\n') & 7];
+    mf::pop3::Pop3Source source(mf::pop3::Session::start(std::make_unique<FuzzTransport>(data, size, piece), nullptr));
 
     auto folders = source.list_folders();
     require(folders && folders->size() == 1);
