@@ -23,7 +23,7 @@ namespace {
 Result<archive::Format> parse_format(const std::string& name) {
     if (name == "maildir") return archive::Format::maildir;
     if (name == "mbox") return archive::Format::mbox;
-    return fail(ErrorKind::usage, Scope::run, "unknown format '" + name + "' (use maildir or mbox)");
+    return fail(ErrorKind::usage, Scope::account, "unknown format '" + name + "' (use maildir or mbox)");
 }
 
 BackupOptions backup_options(const BackupArgs& args) {
@@ -96,11 +96,11 @@ int run_backup(const BackupArgs& args) {
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
     if ((args.delete_after_download || args.delete_older_than > 0) && endpoint->protocol != net::Protocol::pop3)
-        return report_failure({ErrorKind::usage, Scope::run,
+        return report_failure({ErrorKind::usage, Scope::account,
                                "--delete-after-download and --delete-older-than apply to POP3 only"},
                               args.json);
     if (args.delete_older_than < 0)
-        return report_failure({ErrorKind::usage, Scope::run, "--delete-older-than takes a number of days"},
+        return report_failure({ErrorKind::usage, Scope::account, "--delete-older-than takes a number of days"},
                               args.json);
 
     auto archive = archive::Archive::open({args.archive, *format, endpoint->identity(), args.dry_run});

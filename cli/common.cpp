@@ -34,7 +34,7 @@ Result<net::Endpoint> make_endpoint(const ConnectionArgs& args) {
     endpoint->cacert = args.cacert;
     endpoint->insecure = args.insecure;
     endpoint->timeout_seconds = args.timeout;
-    if (args.timeout <= 0) return fail(ErrorKind::usage, Scope::run, "--timeout must be at least 1 second");
+    if (args.timeout <= 0) return fail(ErrorKind::usage, Scope::account, "--timeout must be at least 1 second");
     if (auto s = attach_credentials(args.credentials, *endpoint); !s) return std::unexpected(s.error());
     return endpoint;
 }

@@ -21,7 +21,7 @@ Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bo
 
 Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug) {
     if (endpoint.protocol != net::Protocol::imap)
-        return fail(ErrorKind::usage, Scope::run, "the target must be an IMAP account (imap:// or imaps://)");
+        return fail(ErrorKind::usage, Scope::account, "the target must be an IMAP account (imap:// or imaps://)");
     auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("[target] ") : nullptr});
     if (!session) return std::unexpected(session.error());
     auto target = imap::ImapTarget::open_account(std::move(*session));

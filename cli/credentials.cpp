@@ -14,8 +14,8 @@ namespace mf::cli {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::run, std::move(what)}; }
-Failure auth_setup(std::string what) { return Failure{ErrorKind::auth, Scope::run, std::move(what)}; }
+Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
+Failure auth_setup(std::string what) { return Failure{ErrorKind::auth, Scope::account, std::move(what)}; }
 
 std::string first_line(std::string text) {
     auto nl = text.find_first_of("\r\n");

@@ -43,7 +43,7 @@ Result<FolderMap> FolderMap::parse(const std::vector<std::string>& specs) {
     for (const auto& spec : specs) {
         auto eq = spec.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-            return fail(ErrorKind::usage, Scope::run, "--map takes SRC=DST, e.g. INBOX=Archive/Old-POP; got '" + spec + "'");
+            return fail(ErrorKind::usage, Scope::account, "--map takes SRC=DST, e.g. INBOX=Archive/Old-POP; got '" + spec + "'");
         map.m_rules.emplace_back(split(spec.substr(0, eq)), split(spec.substr(eq + 1)));
     }
     return map;

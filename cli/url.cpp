@@ -7,7 +7,7 @@ namespace mf::cli {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::run, std::move(what)}; }
+Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
 
 int hex(char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -153,11 +153,13 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
     if (unchanged_by_list(folder, memo, options)) {
         Snapshot snap; // the folder list already said: not even opened
         snap.change_token = memo.change_token;
-        snap.unchanged = true;
+        snap.listing = ListingKind::unchanged;
         return snap;
     }
-    const std::size_t part_size = !whole && memo.held == 0 ? options.list_part : 0;
-    return source.open_since(folder, whole ? std::string() : memo.change_token, !whole, part_size);
+    OpenRequest request;
+    if (!whole) request.known_token = memo.change_token;
+    if (!whole && memo.held == 0) request.part_size = options.list_part;
+    return source.open(folder, request);
 }
 
 // Stores what the plan fetches, then, for a folder listed in parts, each
@@ -199,22 +201,23 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (!memo) return failed(memo.error());
     auto snap = open_listing(source, folder, *memo, options);
     if (!snap) return failed(snap.error());
-    if (snap->unchanged) {
+    if (snap->listing == ListingKind::unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
         report.unchanged = true;
         report.found = report.held = memo->held;
         progress.folder_finished(report);
         return out;
     }
-    report.found = snap->delta || snap->more ? snap->total : snap->messages.size();
+    const bool delta = snap->listing == ListingKind::delta, in_parts = snap->listing == ListingKind::parts;
+    report.found = delta || in_parts ? snap->total : snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
-    auto loaded = snap->delta ? held_part(**fstore, *snap) : (*fstore)->load_brief();
+    auto loaded = delta ? held_part(**fstore, *snap) : (*fstore)->load_brief();
     if (!loaded) return failed(loaded.error());
     FolderState state = as_state(std::move(loaded));
     // The archive holds some after all (files adopted after the database was
     // lost): what is gone can only be told from the whole listing.
-    if (snap->more && !state.held.empty())
+    if (in_parts && !state.held.empty())
         if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
 
     if (needs_revalidation(*snap, state) && !options.dry_run) {
@@ -227,10 +230,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     }
     BackupPlan plan = plan_backup(*snap, state);
     // Of a partial listing, every message not listed is held already.
-    report.held = snap->delta ? report.found - plan.fetch.size() : plan.held;
+    report.held = delta ? report.found - plan.fetch.size() : plan.held;
     // Of a folder listed in parts nothing is held: all of it is planned, so
     // a run that fails part way counts the parts it never reached as failed.
-    report.planned = snap->more ? snap->total : plan.fetch.size();
+    report.planned = in_parts ? snap->total : plan.fetch.size();
     report.gone = plan.gone.size();
     start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
     if (options.mirror) {

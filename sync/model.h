@@ -37,6 +37,20 @@ struct RemoteMessage {
     Flags flags;
 };
 
+// What a Snapshot's `messages` are of the folder.
+enum class ListingKind : std::uint8_t {
+    whole,     // every message of the folder
+    // One part of a whole listing, in id order; Snapshot::more says whether
+    // another follows (Source::next_part). `total` counts the whole folder.
+    parts,
+    // Only what changed since the known token (OpenRequest::known_token):
+    // messages that arrived since, and older ones whose flags changed.
+    // Nothing was removed, so every other message is as the last complete
+    // run left it. `total` counts the whole folder.
+    delta,
+    unchanged, // the token equals the known one: nothing changed, nothing listed
+};
+
 struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;
@@ -45,18 +59,9 @@ struct Snapshot {
     // does (IMAP with CONDSTORE: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
     // EXISTS); "" when the source cannot offer one.
     std::string change_token;
-    // The token equals the one given to open(): nothing changed, and
-    // `messages` was not listed.
-    bool unchanged = false;
-    // Only what changed since the given token was listed: messages that
-    // arrived since, and older ones whose flags changed. Nothing was removed,
-    // so every other message is as the last complete run left it. `total`
-    // counts the whole folder.
-    bool delta = false;
-    // More of a whole listing follows (Source::next_part): `messages` is one
-    // part, in id order, and `total` counts the whole folder.
-    bool more = false;
-    std::size_t total = 0;
+    ListingKind listing = ListingKind::whole;
+    bool more = false;          // ListingKind::parts only: another part follows
+    std::size_t total = 0;      // ListingKind::parts and delta: the folder's count
 };
 
 // What an archive holds of one folder.

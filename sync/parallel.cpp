@@ -77,7 +77,7 @@ class Pool {
             std::size_t i = m_order[next];
             FolderOutcome out = worker->run(m_folders[i], m_progress);
             bool stop = stops_worker(out);
-            if (out.failure && out.failure->scope == Scope::run) m_stop = true;
+            if (out.failure && out.failure->scope == Scope::account) m_stop = true;
             m_outcome.folders[i] = std::move(out);
             if (stop) break;
         }
@@ -163,7 +163,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
             continue;
         }
         auto& out = outcome.folders[i] = first->run(folders[i], progress);
-        if (out->failure && out->failure->scope == Scope::run) return outcome; // the rest never attempted
+        if (out->failure && out->failure->scope == Scope::account) return outcome; // the rest never attempted
     }
     auto worked = run_pool(rest, std::move(first), more, workers, progress);
     for (std::size_t j = 0; j < rest_at.size(); ++j) outcome.folders[rest_at[j]] = std::move(worked.folders[j]);

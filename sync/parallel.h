@@ -45,8 +45,8 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // one worker: in the order given); outcomes are in the order given.
 // `first` is the worker whose connection listed the folders; up to
 // `workers - 1` more are made by `more`. A worker whose failure reaches past
-// its folder (Scope::account: its connection is gone) stops taking folders;
-// the others go on. A Scope::run failure stops every worker after the
+// its folder (Scope::session: its connection is gone) stops taking folders;
+// the others go on. A Scope::account failure stops every worker after the
 // folder it is on. Folders for which `idle` is true (the worker will send
 // the source nothing for them) are done first, on `first`, before any other
 // worker is made: extra workers are counted for the other folders only.

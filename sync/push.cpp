@@ -132,7 +132,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         progress.folder_finished(report);
         return out;
     };
-    auto snap = source.open_since(from, std::string(), false, options.dry_run ? 0 : options.list_part);
+    OpenRequest request;
+    if (!options.dry_run) request.part_size = options.list_part;
+    auto snap = source.open(from, request);
     if (!snap) return failed(snap.error());
     auto folder = open_target(target, to, options.dry_run);
     if (!folder) return failed(folder.error());
@@ -148,9 +150,10 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     // Only into an empty target, with nothing recorded of it, can each part
     // be planned alone: nothing there to match, re-flag or delete, so a
     // part's plan is to copy it. Anything else is planned on the whole.
-    if (snap->more && (!folder->messages.empty() || !mapping->entries.empty()))
+    if (snap->listing == ListingKind::parts && (!folder->messages.empty() || !mapping->entries.empty()))
         if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
-    report.found = snap->more ? snap->total : snap->messages.size();
+    const bool in_parts = snap->listing == ListingKind::parts;
+    report.found = in_parts ? snap->total : snap->messages.size();
     auto keys = match_keys(source, target, *snap, *folder, *mapping);
     if (!keys) return failed(keys.error());
 
@@ -158,7 +161,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     report.held = plan.already;
     // Into an empty target, all of a folder listed in parts is to be copied:
     // a run that fails part way counts the parts it never reached as failed.
-    report.planned = snap->more ? snap->total : plan.copy.size();
+    report.planned = in_parts ? snap->total : plan.copy.size();
     report.planned_deletions = plan.remove.size();
     report.rematched = plan.adopt.size();
     if (auto why = mirror_guard(folder->messages.size(), plan.remove.size(), report.found,

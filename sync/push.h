@@ -19,7 +19,7 @@ struct PushRunOptions {
     bool force = false;            // override the guard
     std::size_t fetch_chunk = 2000;
     // Into an empty target, a large source folder is listed, planned and
-    // copied this many messages at a time (see Source::open_since), so a
+    // copied this many messages at a time (see OpenRequest::part_size), so a
     // restore of 100 000 messages never holds the whole listing.
     std::size_t list_part = 1024;
     // After an interrupted run: how long the target must stay unchanged

@@ -8,11 +8,14 @@
 
 namespace mf {
 
+// How far a failure reaches. Backends say which; the engine alone decides
+// what follows (sync/scope.h): the next message, the next folder, a new
+// session, or the end of the run.
 enum class Scope {
     message, // this one message could not be handled; the others can
-    folder,  // this folder is unusable for this run
-    account, // the connection or the account is gone; stop using it
-    run,     // nothing more can be done (e.g. the archive is locked)
+    folder,  // this folder is unusable for this run; other folders are fine
+    session, // this connection is gone or out of step; a new one may work
+    account, // nothing more can be done (the archive is locked, the login refused)
 };
 
 // What went wrong, in the classes that have their own exit code.
@@ -29,7 +32,7 @@ enum class ErrorKind {
 
 struct Failure {
     ErrorKind kind = ErrorKind::protocol;
-    Scope scope = Scope::account;
+    Scope scope = Scope::session;
     std::string what; // one line, for a person; never contains a secret
 };
 

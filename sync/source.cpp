@@ -21,6 +21,7 @@ Status gather_parts(Source& source, Snapshot& snap) {
         std::move(snap.messages.begin(), snap.messages.end(), std::back_inserter(all));
     }
     snap.messages = std::move(all);
+    snap.listing = ListingKind::whole;
     return {};
 }
 

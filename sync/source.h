@@ -2,7 +2,7 @@
 // messages (an IMAP account, a POP3 mailbox, a local archive).
 //
 // Contract: a Source never changes anything on the server unless a method
-// says so by name. Methods that fail with Scope::account leave the source
+// says so by name. Methods that fail with Scope::session leave the source
 // unusable; Scope::folder failures leave it usable for other folders.
 #pragma once
 
@@ -50,30 +50,33 @@ struct MessageKey {
     std::int64_t date = 0; // where the snapshot had none (POP3): from the headers
 };
 
+// What the engine asks of Source::open.
+struct OpenRequest {
+    // The change token the last complete run of the folder recorded; "" when
+    // there is none or the whole folder is wanted. Given, the source may
+    // answer ListingKind::unchanged when the folder's token still equals it, or
+    // ListingKind::delta when the token shows that messages were only added or
+    // re-flagged since.
+    std::string known_token;
+    // > 0 when the archive holds nothing of the folder: a whole listing may
+    // come in parts of about this many messages (ListingKind::parts). The engine
+    // stores each part before asking for the next, so a first backup of a
+    // large folder never lists it all at once.
+    std::size_t part_size = 0;
+};
+
 class Source {
   public:
     virtual ~Source() = default;
     virtual Result<std::vector<FolderInfo>> list_folders() = 0;
-    // Opens `folder` read-only and lists its messages. Later calls to fetch
-    // and keys refer to the folder opened last.
-    virtual Result<Snapshot> open(const FolderInfo& folder) = 0;
-    // Like open(), but when the folder's change token still equals
-    // `known_token` the source may skip listing it (Snapshot::unchanged);
-    // with `changes_only`, when the token shows that messages were only
-    // added or re-flagged since, it may list just those (Snapshot::delta).
-    // With `part_size` > 0 (the archive holds nothing of the folder), a
-    // folder listed whole may come in parts of about that many messages
-    // (Snapshot::more): the engine stores each part before asking for the
-    // next, so a first backup of a large folder never lists it all at once.
-    virtual Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                        bool changes_only = false, std::size_t part_size = 0) {
-        (void)known_token;
-        (void)changes_only;
-        (void)part_size;
-        return open(folder);
-    }
-    // Replaces snap.messages with the next part of a listing that had
-    // Snapshot::more, and updates `more`. Fetches may come in between.
+    // Opens `folder` read-only and lists its messages as `request` allows
+    // (see OpenRequest; a source may always answer ListingKind::whole). Later
+    // calls to fetch and keys refer to the folder opened last.
+    virtual Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) = 0;
+    // The whole listing, in one piece.
+    Result<Snapshot> open(const FolderInfo& folder) { return open(folder, OpenRequest{}); }
+    // Replaces snap.messages with the next part of a ListingKind::parts listing
+    // that had Snapshot::more, and updates `more`. Fetches may come in between.
     virtual Status next_part(Snapshot& snap) {
         snap.messages.clear();
         snap.more = false;

@@ -60,7 +60,7 @@ class FolderStore : public MessageSink {
     virtual Status read(const std::string& id, MessageSink& sink) {
         (void)id;
         (void)sink;
-        return fail(ErrorKind::usage, Scope::run, "this archive format cannot be read back yet");
+        return fail(ErrorKind::usage, Scope::account, "this archive format cannot be read back yet");
     }
 };
 

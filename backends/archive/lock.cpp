@@ -13,15 +13,15 @@ Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) { return a
 Result<ArchiveLock> ArchiveLock::acquire_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(ErrorKind::local_io, Scope::run,
+        return fail(ErrorKind::local_io, Scope::account,
                     "cannot open lock file " + path + ": " + std::strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
         ::close(fd);
         if (err == EWOULDBLOCK)
-            return fail(ErrorKind::locked, Scope::run,
+            return fail(ErrorKind::locked, Scope::account,
                         "the archive (or migration state) is in use by another mailferry run (lock " + path + ")");
-        return fail(ErrorKind::local_io, Scope::run, "cannot lock " + path + ": " + std::strerror(err));
+        return fail(ErrorKind::local_io, Scope::account, "cannot lock " + path + ": " + std::strerror(err));
     }
     // Note who holds it, for a person looking at a stuck archive.
     std::string pid = std::to_string(getpid()) + "\n";

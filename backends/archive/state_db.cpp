@@ -122,7 +122,7 @@ struct StateDb::Impl {
 
     Failure error(const std::string& doing) const {
         // Called with a C string or a std::string.
-        return Failure{ErrorKind::local_io, Scope::run,
+        return Failure{ErrorKind::local_io, Scope::account,
                        "state database " + path + ": " + doing + ": " + sqlite3_errmsg(db)};
     }
     Status exec(const char* sql, const std::string& doing) {
@@ -158,13 +158,13 @@ Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
     sqlite3* file = nullptr;
     if (sqlite3_open_v2(path.c_str(), &file, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         sqlite3_close(file);
-        return fail(ErrorKind::local_io, Scope::run, "state database " + path + ": cannot open to read");
+        return fail(ErrorKind::local_io, Scope::account, "state database " + path + ": cannot open to read");
     }
     sqlite3_backup* copy = sqlite3_backup_init((*mem)->m_impl->db, "main", file, "main");
     int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
     sqlite3_backup_finish(copy);
     sqlite3_close(file);
-    if (rc != SQLITE_DONE) return fail(ErrorKind::local_io, Scope::run, "state database " + path + ": cannot read");
+    if (rc != SQLITE_DONE) return fail(ErrorKind::local_io, Scope::account, "state database " + path + ": cannot read");
     return mem;
 }
 

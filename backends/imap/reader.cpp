@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t k_buffer_size = 64 * 1024;
 
 std::unexpected<Failure> protocol_error(const std::string& what) {
-    return fail(ErrorKind::protocol, Scope::account, "IMAP: " + what);
+    return fail(ErrorKind::protocol, Scope::session, "IMAP: " + what);
 }
 
 // Liberal on purpose: RFC atoms exclude more (%, *, ], \, controls), but
@@ -133,7 +133,7 @@ class Input {
         } else if (*got == 0 || *got > k_buffer_size) {
             // A stream that reports no progress would make us spin forever.
             m_failure =
-                Failure{ErrorKind::connect, Scope::account, "IMAP: connection returned no data"};
+                Failure{ErrorKind::connect, Scope::session, "IMAP: connection returned no data"};
         } else {
             m_pos = 0;
             m_end = *got;

@@ -63,7 +63,7 @@ class ResponseReader {
     ResponseReader& operator=(const ResponseReader&) = delete;
 
     // Reads one whole response, CRLF included. Protocol errors come back as
-    // ErrorKind::protocol, Scope::account; stream and handler failures as
+    // ErrorKind::protocol, Scope::session; stream and handler failures as
     // they were reported.
     mf::Result<Response> read(LiteralHandler* handler = nullptr);
 

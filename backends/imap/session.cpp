@@ -28,7 +28,7 @@ class LineStream : public ByteStream {
   public:
     explicit LineStream(std::string_view line) : m_text(std::string(line) + "\r\n") {}
     Result<std::size_t> read_some(char* buf, std::size_t len) override {
-        if (m_at == m_text.size()) return fail(ErrorKind::protocol, Scope::account, "end of the login answer");
+        if (m_at == m_text.size()) return fail(ErrorKind::protocol, Scope::session, "end of the login answer");
         std::size_t n = std::min(len, m_text.size() - m_at);
         std::copy_n(m_text.data() + m_at, n, buf);
         m_at += n;
@@ -158,22 +158,22 @@ Status Session::add_literal(std::string_view part, std::uint64_t size, const Lit
 // the server reads exactly `size` octets as the message, whatever they are.
 // A writer that fails part way (a file that could not be read to its end)
 // or would send more or fewer octets leaves the session out of step, so
-// any failure here ends the session (Scope::account); the server discards
+// any failure here ends the session (Scope::session); the server discards
 // the unfinished command when the connection goes.
 Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write) {
     std::uint64_t sent = 0;
     auto send = [&](std::string_view bytes) -> Status {
         if (bytes.size() > size - sent)
-            return fail(ErrorKind::local_io, Scope::account,
+            return fail(ErrorKind::local_io, Scope::session,
                         "internal error: a literal of " + std::to_string(size) + " octets was given more");
         sent += bytes.size();
         return m_conn->send_all(bytes);
     };
     auto s = write(send);
     if (s && sent != size)
-        s = fail(ErrorKind::local_io, Scope::account,
+        s = fail(ErrorKind::local_io, Scope::session,
                  "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
-    if (!s) s.error().scope = Scope::account;
+    if (!s) s.error().scope = Scope::session;
     return s;
 }
 
@@ -193,15 +193,15 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
         if (r->kind == Response::Kind::tagged) {
             // An empty tag: any tagged answer (pipelined commands).
             if (r->tag == tag || tag.empty()) return std::move(*r);
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         host() + " answered a command that was not sent (tag " + r->tag + ")");
         }
         if (r->kind == Response::Kind::continuation) {
             if (until_continuation) return std::move(*r);
-            return fail(ErrorKind::protocol, Scope::account, host() + " asked for data that was not announced");
+            return fail(ErrorKind::protocol, Scope::session, host() + " asked for data that was not announced");
         }
         if (r->status == "BYE")
-            return fail(ErrorKind::connect, Scope::account,
+            return fail(ErrorKind::connect, Scope::session,
                         host() + " closed the session: " + r->text.substr(0, 200));
         if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
         if (on_untagged) {
@@ -222,7 +222,7 @@ Status Session::check_ok(const Response& tagged, std::string_view what) const {
     if (tagged.status == "OK") return {};
     // The server's text, but not a megabyte of it.
     std::string text = tagged.text.size() > 200 ? tagged.text.substr(0, 200) + "..." : tagged.text;
-    return fail(ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::account,
+    return fail(ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
                 std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text);
 }
 

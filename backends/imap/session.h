@@ -46,7 +46,7 @@ class Session : private ByteStream {
     // response, which is returned whatever its status: NO and BAD are the
     // caller's to judge. Untagged responses go to `on_untagged`; literals
     // may be claimed by `literals`. Transport or protocol failures end the
-    // session (Scope::account).
+    // session (Scope::session).
     Result<Response> run(std::string_view command, const UntaggedHandler& on_untagged = {},
                          LiteralHandler* literals = nullptr);
     // Like run(), but a tagged NO or BAD becomes a Failure naming `what`.

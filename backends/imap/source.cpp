@@ -110,7 +110,7 @@ class Listing {
         // some slack.
         const std::size_t cap = m_only ? m_only->size() : std::size_t{m_exists};
         if (m_out.size() - m_start > cap + 1000)
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         m_host + " sent more FETCH responses than " +
                             (m_only ? "messages were asked for" : "its EXISTS count announced"));
         RemoteMessage m;
@@ -151,7 +151,7 @@ class Listing {
 // not store a message, the connection broke): whatever its cause, the rest
 // of the answer is unread, so the session cannot serve another folder.
 std::unexpected<Failure> unfinished(Failure f) {
-    if (f.scope != Scope::run) f.scope = Scope::account;
+    if (f.scope != Scope::account) f.scope = Scope::session;
     return std::unexpected(std::move(f));
 }
 
@@ -384,7 +384,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     auto in_order = [&](const Result<Response>& r, const std::string& tag) -> Status {
         if (!r) return std::unexpected(r.error());
         if (r->tag == tag) return {};
-        return fail(ErrorKind::protocol, Scope::account,
+        return fail(ErrorKind::protocol, Scope::session,
                     m_session->host() + " answered out of order (tag " + r->tag + ") while opening " +
                         folder.display());
     };
@@ -405,19 +405,18 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     return e;
 }
 
-std::string ImapSource::predicted_listing(const FolderInfo& folder, const std::string& known_token,
-                                          bool changes_only, std::size_t part_size) const {
+std::string ImapSource::predicted_listing(const FolderInfo& folder, const OpenRequest& request) const {
     auto listed = parse_token(folder.change_token);
     if (!listed) return {};
-    if (known_token.empty()) {
+    if (request.known_token.empty()) {
         // No archive to compare with: the whole folder, unless it comes in
         // parts (then ESEARCH first).
-        if (in_parts(part_size, listed->exists)) return {};
+        if (in_parts(request.part_size, listed->exists)) return {};
         return listed->exists > 0 ? listing_command("1:*") : std::string();
     }
-    auto known = parse_token(known_token);
+    auto known = parse_token(request.known_token);
     // What list_changes() asks for when only changes need listing.
-    if (changes_only && known && known->validity == listed->validity && known->uidnext > 0 &&
+    if (known && known->validity == listed->validity && known->uidnext > 0 &&
         listed->uidnext >= known->uidnext && listed->modseq > known->modseq)
         return listing_command("1:*", changed_since(known->modseq));
     return {};
@@ -467,7 +466,7 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
 // Lists only what changed since `known`, when nothing was expunged since:
 // the messages that arrived since, and older ones whose flags changed
 // (CHANGEDSINCE, RFC 7162). A daily run over a folder of 100 000
-// messages then lists tens, not 100 000. Leaves snap.delta unset when the
+// messages then lists tens, not 100 000. Leaves snap.listing whole when the
 // folder must be listed whole.
 Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap) {
     // Both only grow (RFC 3501 2.3.1.1, RFC 7162 3.1.1); a server where
@@ -497,7 +496,7 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
         snap.messages.clear();
         return {};
     }
-    snap.delta = true;
+    snap.listing = ListingKind::delta;
     snap.total = now.exists;
     return {};
 }
@@ -550,6 +549,7 @@ Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, 
         return list(folder, snap, now.exists);
     }
     snap.total = now.exists;
+    snap.listing = ListingKind::parts;
     return list_next_part(snap);
 }
 
@@ -592,15 +592,12 @@ Status ImapSource::next_part(Snapshot& snap) {
     return {};
 }
 
-Result<Snapshot> ImapSource::open(const FolderInfo& folder) { return open_since(folder, {}); }
-
-Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only,
-                                        std::size_t part_size) {
+Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& request) {
     // Whatever the folder opened before left unfinished is void now.
     m_parts = Parts{};
     m_ahead = Ahead{};
     m_prelisted.reset();
-    const std::string predicted = predicted_listing(folder, known_token, changes_only, part_size);
+    const std::string predicted = predicted_listing(folder, request);
     auto e = predicted.empty() ? examine(folder) : examine_and_list(folder, predicted);
     if (!e) return std::unexpected(e.error());
     // A prediction the folder's state proved wrong is never used later.
@@ -611,17 +608,17 @@ Result<Snapshot> ImapSource::open_since(const FolderInfo& folder, const std::str
     Snapshot snap;
     snap.validity = e->validity;
     snap.change_token = token_of(*e);
-    if (!known_token.empty() && snap.change_token == known_token) {
-        snap.unchanged = true;
+    if (!request.known_token.empty() && snap.change_token == request.known_token) {
+        snap.listing = ListingKind::unchanged;
         return snap;
     }
-    auto known = parse_token(known_token);
-    if (changes_only && known && known->validity == e->validity && !snap.change_token.empty()) {
+    auto known = parse_token(request.known_token);
+    if (known && known->validity == e->validity && !snap.change_token.empty()) {
         if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
-        if (snap.delta) return snap;
+        if (snap.listing == ListingKind::delta) return snap;
     }
-    if (in_parts(part_size, e->exists)) {
-        if (auto s = list_in_parts(folder, *e, part_size, snap); !s) return std::unexpected(s.error());
+    if (in_parts(request.part_size, e->exists)) {
+        if (auto s = list_in_parts(folder, *e, request.part_size, snap); !s) return std::unexpected(s.error());
         return snap;
     }
     if (auto s = list(folder, snap, e->exists); !s) return std::unexpected(s.error());
@@ -640,7 +637,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         auto data = parse_fetch(r);
         if (!data || !data->uid) {
             sink.abandon();
-            return fail(ErrorKind::protocol, Scope::account, m_session->host() + " sent a message body without its UID");
+            return fail(ErrorKind::protocol, Scope::session, m_session->host() + " sent a message body without its UID");
         }
         if (wanted.erase(*data->uid) == 0) {
             sink.abandon();
@@ -707,7 +704,7 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
             auto s = m_session->check_ok(*r, "listing " + m_parts.folder.display());
             if (!s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
         } else { // a tag never sent, or answered twice
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         m_session->host() + " answered a command that was not sent (tag " + r->tag + ")");
         }
     }
@@ -717,7 +714,7 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
 
 Status ImapSource::remove(const std::vector<std::string>&) {
     // A backup never deletes on an IMAP server (mirror will, with UID EXPUNGE).
-    return fail(ErrorKind::usage, Scope::run, "deleting messages from an IMAP source is not supported");
+    return fail(ErrorKind::usage, Scope::account, "deleting messages from an IMAP source is not supported");
 }
 
 Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>& ids) {

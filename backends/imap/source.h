@@ -46,9 +46,8 @@ class ImapSource : public Source {
   public:
     explicit ImapSource(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
-    Result<Snapshot> open(const FolderInfo& folder) override;
-    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                bool changes_only = false, std::size_t part_size = 0) override;
+    using Source::open;
+    Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) override;
     Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
@@ -73,15 +72,14 @@ class ImapSource : public Source {
     static std::optional<Known> parse_token(const std::string& token);
     class ExamineAnswer; // what the answer to EXAMINE says of the folder
     Result<Examined> examine(const FolderInfo& folder);
-    // Whether a folder of `exists` messages is listed in parts (see open_since).
+    // Whether a folder of `exists` messages is listed in parts (see open).
     bool in_parts(std::size_t part_size, std::uint32_t exists) const;
     // EXAMINE with a listing sent right behind it, in the same round trip;
     // its answer waits in m_prelisted for list_range() (see predicted_listing).
     Result<Examined> examine_and_list(const FolderInfo& folder, const std::string& listing);
-    // The listing open_since() will ask for once EXAMINE has answered, when
-    // the folder list's STATUS lets it be told beforehand; "" when it does not.
-    std::string predicted_listing(const FolderInfo& folder, const std::string& known_token, bool changes_only,
-                                  std::size_t part_size) const;
+    // The listing open() will ask for once EXAMINE has answered, when the
+    // folder list's STATUS lets it be told beforehand; "" when it does not.
+    std::string predicted_listing(const FolderInfo& folder, const OpenRequest& request) const;
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
     // Appends what UID FETCH <uids> says of each message to snap.messages.

@@ -204,7 +204,7 @@ class ImapTarget::Appender : public MessageSink {
         if (!r) return std::unexpected(r.error());
         auto it = m_pending.find(r->tag);
         if (it == m_pending.end())
-            return fail(ErrorKind::protocol, Scope::account, "the target answered a command that was not sent");
+            return fail(ErrorKind::protocol, Scope::session, "the target answered a command that was not sent");
         std::vector<RemoteMessage> messages = std::move(it->second);
         m_pending.erase(it);
         return confirmed(*r, messages);

@@ -67,7 +67,7 @@ constexpr std::size_t k_names_block = 64 * 1024;
 ArchiveSource::ArchiveSource(std::string root) : m_root(std::move(root)) {}
 
 Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
-    if (!is_dir(m_root)) return fail(ErrorKind::usage, Scope::run, "no archive at " + m_root);
+    if (!is_dir(m_root)) return fail(ErrorKind::usage, Scope::account, "no archive at " + m_root);
     std::vector<FolderInfo> out;
     std::vector<std::string> components;
     walk(m_root, components, out);
@@ -107,8 +107,6 @@ std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const str
     return m;
 }
 
-Result<Snapshot> ArchiveSource::open(const FolderInfo& folder) { return open_since(folder, {}, false, 0); }
-
 Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     m_dir = m_root + '/' + archive::relative_folder_path(folder.path);
     m_keywords = KeywordTable();
@@ -138,10 +136,11 @@ Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     return snap;
 }
 
-Result<Snapshot> ArchiveSource::open_since(const FolderInfo& folder, const std::string&, bool,
-                                          std::size_t part_size) {
-    m_part_size = part_size;
-    return list(folder);
+Result<Snapshot> ArchiveSource::open(const FolderInfo& folder, const OpenRequest& request) {
+    m_part_size = request.part_size;
+    auto snap = list(folder);
+    if (snap && snap->more) snap->listing = ListingKind::parts;
+    return snap;
 }
 
 // The next part of the listing (all of it, when not in parts).
@@ -220,7 +219,7 @@ Result<std::vector<MessageKey>> ArchiveSource::keys(const std::vector<std::strin
 }
 
 Status ArchiveSource::remove(const std::vector<std::string>&) {
-    return fail(ErrorKind::usage, Scope::run, "mailferry never deletes from an archive it restores from");
+    return fail(ErrorKind::usage, Scope::account, "mailferry never deletes from an archive it restores from");
 }
 
 } // namespace mf::maildir

@@ -22,12 +22,11 @@ class ArchiveSource : public Source {
   public:
     explicit ArchiveSource(std::string root);
     Result<std::vector<FolderInfo>> list_folders() override;
-    Result<Snapshot> open(const FolderInfo& folder) override;
+    using Source::open;
     // In parts of `part_size` messages when asked: the file list is read
     // whole (fetch needs it), but the engine then never holds a description
     // of every message at once.
-    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token, bool changes_only,
-                                std::size_t part_size) override;
+    Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) override;
     Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;

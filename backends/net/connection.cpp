@@ -232,7 +232,7 @@ Failure classify(CURLcode code, const Connection::Impl& impl) {
     const Endpoint& e = impl.endpoint;
     std::string detail = impl.error[0] ? impl.error : curl_easy_strerror(code);
     std::string where = e.host + " port " + std::to_string(e.port);
-    auto f = [](ErrorKind k, std::string w) { return Failure{k, Scope::account, std::move(w)}; };
+    auto f = [](ErrorKind k, std::string w) { return Failure{k, Scope::session, std::move(w)}; };
     switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST: return f(ErrorKind::connect, "cannot resolve host name " + e.host);
     case CURLE_COULDNT_CONNECT:
@@ -330,7 +330,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
     global_init();
     auto impl = std::make_unique<Impl>();
     impl->curl = curl_easy_init();
-    if (!impl->curl) return fail(ErrorKind::local_io, Scope::run, "cannot initialise libcurl");
+    if (!impl->curl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
     impl->endpoint = endpoint;
     impl->trace = std::move(trace);
     set_options(*impl);
@@ -360,13 +360,13 @@ Status Connection::send_all(std::string_view data) {
         const int err = errno;
         if (code == CURLE_AGAIN) {
             if (!wait_for(impl.curl, POLLOUT, deadline))
-                return fail(ErrorKind::connect, Scope::account,
+                return fail(ErrorKind::connect, Scope::session,
                             "timed out sending to " + impl.endpoint.host + " (no progress for " +
                                 std::to_string(impl.endpoint.timeout_seconds) + " s)");
             continue;
         }
         if (code != CURLE_OK)
-            return fail(ErrorKind::connect, Scope::account,
+            return fail(ErrorKind::connect, Scope::session,
                         "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
         data.remove_prefix(sent);
@@ -385,14 +385,14 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
         const int err = errno;
         if (code == CURLE_OK && got > 0) return got;
         if (code == CURLE_OK)
-            return fail(ErrorKind::connect, Scope::account,
+            return fail(ErrorKind::connect, Scope::session,
                         impl.endpoint.host + " closed the connection");
         if (code != CURLE_AGAIN)
-            return fail(ErrorKind::connect, Scope::account,
+            return fail(ErrorKind::connect, Scope::session,
                         "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
         if (!wait_for(impl.curl, POLLIN, deadline))
-            return fail(ErrorKind::connect, Scope::account,
+            return fail(ErrorKind::connect, Scope::session,
                         impl.endpoint.host + " sent nothing for " +
                             std::to_string(impl.endpoint.timeout_seconds) +
                             " s (timeout; see --timeout)");

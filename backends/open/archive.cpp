@@ -11,7 +11,7 @@ namespace mf::archive {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::run, std::move(what)}; }
+Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
 
 // The archive must hold one account in one format; a mismatch is refused
 // before anything is written.
@@ -45,7 +45,7 @@ Status Archive::note_run(const FolderInfo& folder, const std::string& error) {
 Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
     std::string path = root + "/.mailferry/state.db";
     if (!fs::exists(path))
-        return fail(ErrorKind::usage, Scope::run, root + " is not a mailferry archive (no .mailferry/state.db)");
+        return fail(ErrorKind::usage, Scope::account, root + " is not a mailferry archive (no .mailferry/state.db)");
     return StateDb::open_copy(path);
 }
 

@@ -47,7 +47,7 @@ Result<std::vector<FolderInfo>> StoreSource::list_folders() {
     return out;
 }
 
-Result<Snapshot> StoreSource::open(const FolderInfo& folder) {
+Result<Snapshot> StoreSource::open(const FolderInfo& folder, const OpenRequest&) {
     auto fstore = m_store.open_folder(folder, 0);
     if (!fstore) return std::unexpected(fstore.error());
     auto state = (*fstore)->load();
@@ -86,7 +86,7 @@ Result<std::vector<MessageKey>> StoreSource::keys(const std::vector<std::string>
 }
 
 Status StoreSource::remove(const std::vector<std::string>&) {
-    return fail(ErrorKind::usage, Scope::run, "mailferry never deletes from an archive it restores from");
+    return fail(ErrorKind::usage, Scope::account, "mailferry never deletes from an archive it restores from");
 }
 
 } // namespace mf::archive

@@ -18,7 +18,8 @@ class StoreSource : public Source {
   public:
     StoreSource(StateDb& db, Store& store) : m_db(db), m_store(store) {}
     Result<std::vector<FolderInfo>> list_folders() override;
-    Result<Snapshot> open(const FolderInfo& folder) override;
+    using Source::open;
+    Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;

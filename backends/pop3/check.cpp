@@ -25,7 +25,7 @@ Result<net::AccountCheck> check_pop3(const net::Endpoint& endpoint, net::TraceSi
         out.capabilities.emplace_back(line);
         return {};
     });
-    if (!capa && capa.error().scope == Scope::account) return std::unexpected(capa.error());
+    if (!capa && capa.error().scope == Scope::session) return std::unexpected(capa.error());
     for (const auto& c : out.capabilities) {
         if (c == "UIDL" || c.starts_with("UIDL ")) out.uidl = true;
         if (c == "TOP" || c.starts_with("TOP ")) out.top = true;

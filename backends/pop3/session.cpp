@@ -52,7 +52,7 @@ Result<std::string_view> Session::read_line() {
             return std::string_view(m_line);
         }
         if (m_buffer.size() - m_pos > k_max_line)
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         host() + " sent a line longer than " + std::to_string(k_max_line) + " bytes");
         m_buffer.erase(0, m_pos);
         m_pos = 0;
@@ -78,7 +78,7 @@ Result<std::string> Session::read_status() {
     if (reply->starts_with("+OK")) return std::string(reply->substr(std::min<std::size_t>(4, reply->size())));
     if (reply->starts_with("-ERR"))
         return fail(ErrorKind::protocol, Scope::message, host() + " answered " + excerpt(*reply));
-    return fail(ErrorKind::protocol, Scope::account, host() + " sent a malformed reply: " + excerpt(*reply));
+    return fail(ErrorKind::protocol, Scope::session, host() + " sent a malformed reply: " + excerpt(*reply));
 }
 
 Status Session::multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line) {

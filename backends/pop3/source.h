@@ -22,9 +22,8 @@ class Pop3Source : public Source {
   public:
     explicit Pop3Source(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
-    Result<Snapshot> open(const FolderInfo& folder) override;
-    Result<Snapshot> open_since(const FolderInfo& folder, const std::string& known_token,
-                                bool changes_only = false, std::size_t part_size = 0) override;
+    using Source::open;
+    Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) override;
     Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;

@@ -46,7 +46,7 @@ class FuzzStream : public ByteStream {
 
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
         if (m_pos == m_size) {
-            return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "connection closed");
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "connection closed");
         }
         const std::size_t count = std::min({len, m_piece, m_size - m_pos});
         std::copy(m_data + m_pos, m_data + m_pos + count, buf);

@@ -55,7 +55,7 @@ class FuzzTransport : public mf::net::Transport {
         return {};
     }
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
-        if (m_pos == m_size) return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "closed the connection");
+        if (m_pos == m_size) return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "closed the connection");
         const std::size_t n = std::min({len, m_piece, m_size - m_pos});
         std::copy(m_data + m_pos, m_data + m_pos + n, buf);
         m_pos += n;
@@ -128,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CheckingSink sink(ids);
     auto fetched = source.fetch(ids, sink);
     require(!sink.open() || !fetched); // a finished fetch leaves no message open
-    if (!fetched && fetched.error().scope == mf::Scope::account) return 0;
+    if (!fetched && fetched.error().scope == mf::Scope::session) return 0;
     auto keys = source.keys(ids);
     if (keys) {
         for (const auto& k : *keys) require(unique.count(k.id) == 1);

@@ -217,7 +217,7 @@ TEST_CASE("ArchiveSource lists in parts when asked, in id order, and fetches fro
     Archive a;
     put(a.folder + "/cur/100.M9P1Q1.h,U=9:2,S", "Subject: n\n\nnine\n", 4000);
     ArchiveSource source(a.tmp.path);
-    auto snap = source.open_since(mf::FolderInfo{{"Work"}, true}, "", false, 3);
+    auto snap = source.open(mf::FolderInfo{{"Work"}, true}, mf::OpenRequest{"", 3});
     REQUIRE(snap);
     CHECK(snap->more);
     CHECK(snap->total == 4);

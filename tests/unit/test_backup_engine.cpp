@@ -21,20 +21,19 @@ struct FakeSource : Source {
     std::vector<std::vector<std::string>> fetch_calls;
 
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
-    Result<Snapshot> open(const FolderInfo&) override { return snap; }
-    std::optional<bool> asked_changes_only; // what the last open_since() was told
+    std::optional<bool> asked_changes_only; // what the last open() was told: a known token
     std::optional<std::size_t> asked_part_size;
     std::size_t parts_of = 0;        // >0: answer a request for parts with parts of this many
     std::size_t listed = 0;          // messages handed out in parts so far
     std::vector<std::string> events; // "list" and "fetch", in order
     std::optional<std::string> asked_token;
-    Result<Snapshot> open_since(const FolderInfo& f, const std::string& token, bool changes_only,
-                                std::size_t part_size) override {
-        asked_token = token;
-        asked_changes_only = changes_only;
-        asked_part_size = part_size;
-        if (part_size == 0 || parts_of == 0) return open(f);
+    Result<Snapshot> open(const FolderInfo&, const OpenRequest& request) override {
+        asked_token = request.known_token;
+        asked_changes_only = !request.known_token.empty();
+        asked_part_size = request.part_size;
+        if (request.part_size == 0 || parts_of == 0) return snap;
         Snapshot part = snap;
+        part.listing = ListingKind::parts;
         part.total = snap.messages.size();
         listed = 0;
         if (auto s = next_part(part); !s) return std::unexpected(s.error());
@@ -57,7 +56,7 @@ struct FakeSource : Source {
                 if (auto s = sink.begin(10); !s) return s;
                 (void)sink.write("partial");
                 sink.abandon();
-                return fail(ErrorKind::connect, Scope::account, "connection dropped");
+                return fail(ErrorKind::connect, Scope::session, "connection dropped");
             }
             --fail_after;
             const auto& body = bodies.at(id);
@@ -227,7 +226,7 @@ TEST_CASE("a dropped connection keeps the finished messages and abandons the par
     NullProgress progress;
     auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     REQUIRE(out.failure);
-    CHECK(out.failure->scope == Scope::account);
+    CHECK(out.failure->scope == Scope::session);
     CHECK(out.report.fetched == 3);
     CHECK(out.report.failed == 2);
     CHECK(folder.durable.size() == 3);
@@ -335,7 +334,7 @@ TEST_CASE("messages removed by another client are reported once") {
 
 TEST_CASE("a partial listing is planned against the listed messages only") {
     FakeSource src = source_with(2); // "1": re-flagged on the source; "2": new
-    src.snap.delta = true;
+    src.snap.listing = ListingKind::delta;
     src.snap.total = 50;
     src.snap.messages[0].flags.system = flag_seen;
     FakeFolder folder;
@@ -401,7 +400,7 @@ TEST_CASE("a folder whose listed token equals the recorded one is not opened at 
     CHECK_FALSE(out.failure);
     CHECK(out.report.unchanged);
     CHECK(out.report.held == 3);
-    CHECK_FALSE(src.asked_token); // open_since never called
+    CHECK_FALSE(src.asked_token); // open never called
     CHECK(src.fetch_calls.empty());
     CHECK(folder.commits == 0);
 }

@@ -20,7 +20,7 @@ class StringStream : public ByteStream {
     explicit StringStream(std::string data) : m_data(std::move(data)) {}
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
         if (m_pos == m_data.size()) {
-            return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "connection closed");
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "connection closed");
         }
         const std::size_t count = std::min(len, m_data.size() - m_pos);
         m_data.copy(buf, count, m_pos);

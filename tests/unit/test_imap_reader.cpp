@@ -23,7 +23,7 @@ class ScriptedStream : public ByteStream {
 
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
         if (m_pos == m_data.size()) {
-            return mf::fail(mf::ErrorKind::connect, mf::Scope::account, "connection closed");
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "connection closed");
         }
         std::size_t end =
             std::min({m_data.size(), m_pos + len, m_pos + std::min(len, m_max_piece)});
@@ -391,7 +391,7 @@ TEST_CASE("hostile input fails cleanly") {
         auto r = read_one(c.input);
         REQUIRE_FALSE(r);
         CHECK(r.error().kind == c.kind);
-        CHECK(r.error().scope == mf::Scope::account);
+        CHECK(r.error().scope == mf::Scope::session);
         CHECK(r.error().what.find(c.message_part) != std::string::npos);
     }
 }

@@ -16,7 +16,7 @@ namespace {
 struct OneFolderSource : Source {
     Snapshot snap;
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
-    Result<Snapshot> open(const FolderInfo&) override { return snap; }
+    Result<Snapshot> open(const FolderInfo&, const OpenRequest&) override { return snap; }
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         for (const auto& id : ids) {
             std::string body(100 + std::stoul(id), 'x');
@@ -42,12 +42,13 @@ struct PartedSource : OneFolderSource {
     std::size_t part = 0, next = 0;
     std::string log;
     std::string fail_at; // an id whose fetch fails, ending the run
-    Result<Snapshot> open_since(const FolderInfo&, const std::string&, bool, std::size_t part_size) override {
-        part = part_size;
+    Result<Snapshot> open(const FolderInfo&, const OpenRequest& request) override {
+        part = request.part_size;
         next = 0;
         Snapshot s;
         s.validity = 1;
         if (auto st = next_part(s); !st) return std::unexpected(st.error());
+        if (s.more) s.listing = ListingKind::parts;
         return s;
     }
     Status next_part(Snapshot& s) override {
@@ -63,7 +64,7 @@ struct PartedSource : OneFolderSource {
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         log += 'F';
         for (const auto& id : ids) {
-            if (id == fail_at) return fail(ErrorKind::connect, Scope::account, "connection lost");
+            if (id == fail_at) return fail(ErrorKind::connect, Scope::session, "connection lost");
             if (auto s = OneFolderSource::fetch(std::span(&id, 1), sink); !s) return s;
         }
         return {};
