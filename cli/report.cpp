@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+
 namespace mf::cli {
 
 std::size_t RunReport::total_fetched() const {
@@ -16,7 +18,7 @@ std::size_t RunReport::total_fetched() const {
 int RunReport::decide_exit_code() const {
     if (failures.empty()) return 0;
     for (const auto& f : folders)
-        if (f.error.empty()) return 1; // something completed: partial failure
+        if (f.error.empty() || !f.failed_messages.empty()) return 1; // something completed: partial failure
     return exit_code_for(failures.front().kind);
 }
 
@@ -34,6 +36,13 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {push ? "deleted_from_target" : "deleted_from_source", f.deleted},
                      {"planned_deletions", f.planned_deletions}};
     if (!f.error.empty()) j["error"] = f.error;
+    if (f.not_attempted) j["not_attempted"] = true;
+    if (!f.failed_messages.empty()) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& m : f.failed_messages) list.push_back({{"id", m.id}, {"error", m.what}});
+        j["failed_messages"] = list;
+    }
+    if (f.sessions > 1) j["sessions"] = f.sessions;
     return j;
 }
 
@@ -42,8 +51,10 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
 void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progress) {
     for (const auto& f : outcome.unstarted)
         progress.note("note: one more connection could not be opened (" + f.what + "); went on with fewer");
+    report.reconnects += outcome.reconnects;
+    report.waited_seconds += std::chrono::duration<double>(outcome.waited).count();
     for (auto& slot : outcome.folders) {
-        if (!slot) continue;
+        if (!slot) continue; // never: the engine accounts for every folder
         report.folders.push_back(std::move(slot->report));
         if (!slot->caveat.empty() && report.caveat.empty()) {
             report.caveat = slot->caveat;
@@ -69,7 +80,8 @@ std::string report_json(const RunReport& r) {
     for (const auto& e : r.failures) errors.push_back(e.what);
     nlohmann::json j{{"ok", r.exit_code == 0}, {"exit_code", r.exit_code}, {"source", r.source},
                      {r.push ? "target" : "archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
-                     {"folders", folders},   {"totals", totals},        {"errors", errors}};
+                     {"folders", folders},   {"totals", totals},        {"errors", errors},
+                     {"reconnects", r.reconnects}, {"backoff_seconds", r.waited_seconds}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -105,6 +117,11 @@ void print_summary(const RunReport& r, std::ostream& out) {
         out << "warning: " << others
             << " messages were removed from the server by another client since the last run\n";
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
+    if (r.reconnects) {
+        std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
+        out << "note: logged in again " << r.reconnects << " times after lost connections (waited " << secs
+            << " s)\n";
+    }
     for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
 }
 

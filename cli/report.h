@@ -20,12 +20,14 @@ struct RunReport {
     std::vector<Failure> failures;
     double seconds = 0;
     std::string caveat; // how the source was read, when the user should know
+    std::size_t reconnects = 0; // new sessions after lost or out-of-step ones
+    double waited_seconds = 0;  // backing off before them
     int exit_code = 0;
 
     std::size_t total_fetched() const;
-    // 0 when nothing failed; the failure's own class when no folder
-    // completed (nothing got done, e.g. the connection dropped at once);
-    // otherwise 1, partial.
+    // 0 when nothing failed; 1, partial, when a folder completed or only
+    // some of its messages failed; otherwise the failure's own class
+    // (nothing got done, e.g. the connection dropped at once).
     int decide_exit_code() const;
 };
 

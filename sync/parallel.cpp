@@ -48,54 +48,153 @@ class LockedProgress : public Progress {
     std::mutex m_mutex;
 };
 
-bool stops_worker(const FolderOutcome& out) {
-    return out.failure && out.failure->scope != Scope::folder && out.failure->scope != Scope::message;
-}
-
-// What the workers share: the folders, the next one to take, and the results
-// (each slot written by the one worker that took that folder).
+// What the workers share: the folders, the next one to take, the results
+// (each slot written by the one worker that took that folder), and the
+// budget of new sessions after failures.
 class Pool {
   public:
-    Pool(const std::vector<FolderInfo>& folders, Progress& progress, std::vector<std::size_t> order)
-        : m_folders(folders), m_order(std::move(order)), m_progress(progress),
+    Pool(const std::vector<FolderInfo>& folders, Progress& progress, std::vector<std::size_t> order,
+         const WorkerFactory& more, const RecoveryPolicy& recovery)
+        : m_folders(folders), m_order(std::move(order)), m_progress(progress), m_more(more), m_recovery(recovery),
+          m_started(std::chrono::steady_clock::now()),
           m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}} {}
 
-    void work(std::unique_ptr<FolderWorker> worker, const WorkerFactory* more) {
+    // Takes folders until none is left, the run is stopped, or the worker's
+    // session is lost for good; gives back the worker if it still has one.
+    std::unique_ptr<FolderWorker> work(std::unique_ptr<FolderWorker> worker) {
         if (!worker) {
-            if (done()) return;
-            auto made = (*more)();
+            if (done()) return worker;
+            auto made = m_more();
             if (!made) {
                 std::lock_guard lock(m_mutex);
                 m_outcome.unstarted.push_back(made.error());
-                return;
+                return worker;
             }
             worker = std::move(*made);
         }
-        while (!m_stop) {
+        while (!done()) {
+            // The last folder used up its sessions: a new one for the next.
+            if (!worker && !(worker = replace("the next folder", 1, last_loss()))) break;
             std::size_t next = m_next++;
             if (next >= m_order.size()) break;
             std::size_t i = m_order[next];
-            FolderOutcome out = worker->run(m_folders[i], m_progress);
-            bool stop = stops_worker(out);
-            if (out.failure && out.failure->scope == Scope::account) m_stop = true;
+            FolderOutcome out = run_recovering(worker, m_folders[i]);
+            if (out.failure && out.failure->scope == Scope::account) stop(*out.failure);
             m_outcome.folders[i] = std::move(out);
-            if (stop) break;
         }
+        return worker;
     }
 
-    ParallelOutcome take() { return std::move(m_outcome); }
+    bool stopped() const { return m_stop; }
+    const std::string& stop_reason() const { return m_stop_reason; }
+
+    // Every folder no worker reached gets an outcome that says why.
+    ParallelOutcome take() {
+        std::string why = m_stop ? m_stop_reason : "every connection was lost (last: " + m_last_loss.what + ")";
+        for (std::size_t i = 0; i < m_folders.size(); ++i)
+            if (!m_outcome.folders[i]) m_outcome.folders[i] = not_attempted(m_folders[i], why);
+        return std::move(m_outcome);
+    }
 
   private:
     bool done() const { return m_stop || m_next >= m_order.size(); }
 
+    void stop(const Failure& f) {
+        std::lock_guard lock(m_mutex);
+        if (!m_stop) m_stop_reason = f.what;
+        m_stop = true;
+    }
+
+    // Runs `folder`, and again on a new session after each session failure
+    // while the policy allows. Leaves `worker` empty when its session is
+    // gone and no new one could be had.
+    FolderOutcome run_recovering(std::unique_ptr<FolderWorker>& worker, const FolderInfo& folder) {
+        for (std::size_t session = 1;; ++session) {
+            FolderOutcome out = worker->run(folder, m_progress);
+            out.report.sessions = session;
+            if (!out.failure || out.failure->scope != Scope::session) return out;
+            worker.reset(); // its connection is gone or out of step
+            note_loss(*out.failure);
+            if (session >= m_recovery.sessions_per_folder) return out;
+            if (!(worker = replace(folder.display(), session, *out.failure))) return out;
+        }
+    }
+
+    // A new worker after a lost session, within the run's budget; none when
+    // the budget or the deadline is spent or the login fails (a failure that
+    // waiting will not mend stops the run).
+    std::unique_ptr<FolderWorker> replace(const std::string& label, std::size_t session, const Failure& why) {
+        if (!take_reconnect()) return nullptr;
+        auto made = reconnect(label, session, why);
+        if (made) return std::move(*made);
+        note_loss(made.error());
+        if (!worth_retrying(made.error())) stop(made.error());
+        return nullptr;
+    }
+
+    void note_loss(const Failure& f) {
+        std::lock_guard lock(m_mutex);
+        m_last_loss = f;
+    }
+    Failure last_loss() {
+        std::lock_guard lock(m_mutex);
+        return m_last_loss;
+    }
+
+    bool take_reconnect() {
+        std::lock_guard lock(m_mutex);
+        if (m_outcome.reconnects >= m_recovery.max_reconnects ||
+            std::chrono::steady_clock::now() - m_started >= m_recovery.deadline)
+            return false;
+        ++m_outcome.reconnects;
+        return true;
+    }
+
+    Result<std::unique_ptr<FolderWorker>> reconnect(const std::string& label, std::size_t session,
+                                                    const Failure& why) {
+        auto delay = backoff(m_recovery, session, why);
+        m_progress.note(label + ": " + why.what + "; logging in again in " +
+                        std::to_string(delay.count()) + " ms");
+        if (m_recovery.sleep) m_recovery.sleep(delay);
+        else std::this_thread::sleep_for(delay);
+        {
+            std::lock_guard lock(m_mutex);
+            m_outcome.waited += delay;
+        }
+        return m_more();
+    }
+
+  public:
+    static FolderOutcome not_attempted(const FolderInfo& folder, const std::string& why) {
+        FolderOutcome out;
+        out.report.folder = folder.display();
+        out.report.not_attempted = true;
+        out.report.sessions = 0;
+        out.report.error = "not attempted: " + why;
+        out.failure = Failure{ErrorKind::protocol, Scope::folder, out.report.folder + ": " + out.report.error};
+        return out;
+    }
+
+  private:
     const std::vector<FolderInfo>& m_folders;
     const std::vector<std::size_t> m_order; // indexes into m_folders
     Progress& m_progress;
+    const WorkerFactory& m_more;
+    const RecoveryPolicy& m_recovery;
+    const std::chrono::steady_clock::time_point m_started;
     ParallelOutcome m_outcome;
     std::atomic<std::size_t> m_next{0};
     std::atomic<bool> m_stop{false};
+    std::string m_stop_reason;
+    Failure m_last_loss; // the last lost session's failure, or the last failed login
     std::mutex m_mutex;
 };
+
+std::vector<std::size_t> as_given(std::size_t n) {
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    return order;
+}
 
 } // namespace
 
@@ -113,13 +212,12 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders) {
 namespace {
 
 ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                         const WorkerFactory& more, std::size_t workers, Progress& progress) {
+                         const WorkerFactory& more, std::size_t workers, Progress& progress,
+                         const RecoveryPolicy& recovery) {
     // One worker: no threads, no locking, exactly the sequential run.
     if (workers <= 1 || folders.size() <= 1) {
-        std::vector<std::size_t> as_given(folders.size());
-        std::iota(as_given.begin(), as_given.end(), std::size_t{0});
-        Pool pool(folders, progress, std::move(as_given));
-        pool.work(std::move(first), nullptr);
+        Pool pool(folders, progress, as_given(folders.size()), more, recovery);
+        pool.work(std::move(first));
         return pool.take();
     }
     // The extra connections open only once a folder turns out to hold work:
@@ -132,15 +230,15 @@ ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr
         std::call_once(launched, [&] {
             std::size_t extra = std::min(workers, folders.size()) - 1;
             threads.reserve(extra);
-            for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { shared->work(nullptr, &more); });
+            for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { shared->work(nullptr); });
         });
     };
     LockedProgress locked(progress, launch);
-    Pool pool(folders, locked, biggest_first(folders));
+    Pool pool(folders, locked, biggest_first(folders), more, recovery);
     shared = &pool;
-    pool.work(std::move(first), nullptr); // the first worker runs on this thread
-    std::call_once(launched, [] {});      // no launch from now on
-    threads.clear();                      // joins
+    pool.work(std::move(first)); // the first worker runs on this thread
+    std::call_once(launched, [] {}); // no launch from now on
+    threads.clear();                 // joins
     return pool.take();
 }
 
@@ -150,24 +248,36 @@ ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr
 // in one folder logs in once, not once per connection.
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
                             const WorkerFactory& more, std::size_t workers, Progress& progress,
-                            const IdleFolder& idle) {
-    if (!idle) return run_pool(folders, std::move(first), more, workers, progress);
+                            const IdleFolder& idle, const RecoveryPolicy& recovery) {
+    std::vector<FolderInfo> quiet, rest;
+    std::vector<std::size_t> quiet_at, rest_at;
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+        bool is_idle = idle && idle(folders[i]);
+        (is_idle ? quiet : rest).push_back(folders[i]);
+        (is_idle ? quiet_at : rest_at).push_back(i);
+    }
+    if (quiet.empty()) return run_pool(folders, std::move(first), more, workers, progress, recovery);
+    // The idle folders on the first worker alone: a pool of one, so the same
+    // rules hold for their failures.
+    Pool idle_pool(quiet, progress, as_given(quiet.size()), more, recovery);
+    first = idle_pool.work(std::move(first));
+    const bool stopped = idle_pool.stopped();
+    const std::string why = idle_pool.stop_reason();
+    ParallelOutcome done = idle_pool.take();
+    ParallelOutcome worked;
+    if (stopped) {
+        worked.folders.resize(rest.size());
+        for (std::size_t j = 0; j < rest.size(); ++j) worked.folders[j] = Pool::not_attempted(rest[j], why);
+    } else {
+        worked = run_pool(rest, std::move(first), more, workers, progress, recovery);
+    }
     ParallelOutcome outcome;
     outcome.folders.resize(folders.size());
-    std::vector<FolderInfo> rest;
-    std::vector<std::size_t> rest_at;
-    for (std::size_t i = 0; i < folders.size(); ++i) {
-        if (!idle(folders[i])) {
-            rest.push_back(folders[i]);
-            rest_at.push_back(i);
-            continue;
-        }
-        auto& out = outcome.folders[i] = first->run(folders[i], progress);
-        if (out->failure && out->failure->scope == Scope::account) return outcome; // the rest never attempted
-    }
-    auto worked = run_pool(rest, std::move(first), more, workers, progress);
+    for (std::size_t j = 0; j < quiet_at.size(); ++j) outcome.folders[quiet_at[j]] = std::move(done.folders[j]);
     for (std::size_t j = 0; j < rest_at.size(); ++j) outcome.folders[rest_at[j]] = std::move(worked.folders[j]);
     outcome.unstarted = std::move(worked.unstarted);
+    outcome.reconnects = done.reconnects + worked.reconnects;
+    outcome.waited = done.waited + worked.waited;
     return outcome;
 }
 

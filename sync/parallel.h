@@ -6,6 +6,7 @@
 #pragma once
 
 #include "sync/backup.h"
+#include "sync/recovery.h"
 #include "sync/target.h"
 
 #include <functional>
@@ -25,15 +26,20 @@ class FolderWorker {
 };
 
 // Makes one more worker (opens its connections). Called on the worker's own
-// thread, and only while folders are left to do.
+// thread, while folders are left to do: for an extra connection, or to
+// replace a worker whose session failed (Scope::session).
 using WorkerFactory = std::function<Result<std::unique_ptr<FolderWorker>>()>;
 
 struct ParallelOutcome {
-    // In the order of the folders given; nullopt: never attempted, because
-    // every worker had stopped (a run-scoped failure, or all connections lost).
+    // In the order of the folders given, every one of them: a folder never
+    // attempted (an account-scope failure stopped the run, or every session
+    // was lost and none could be made again) has an outcome that says so
+    // (FolderReport::not_attempted) and why.
     std::vector<std::optional<FolderOutcome>> folders;
     // Extra workers that could not start; the others did their folders.
     std::vector<Failure> unstarted;
+    std::size_t reconnects = 0; // new sessions after session failures
+    std::chrono::milliseconds waited{0}; // spent backing off before them
 };
 
 // The order in which several workers take `folders` (indexes): the biggest
@@ -44,16 +50,20 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // Folders are taken biggest first where FolderInfo::messages tells (with
 // one worker: in the order given); outcomes are in the order given.
 // `first` is the worker whose connection listed the folders; up to
-// `workers - 1` more are made by `more`. A worker whose failure reaches past
-// its folder (Scope::session: its connection is gone) stops taking folders;
-// the others go on. A Scope::account failure stops every worker after the
-// folder it is on. Folders for which `idle` is true (the worker will send
-// the source nothing for them) are done first, on `first`, before any other
-// worker is made: extra workers are counted for the other folders only.
+// `workers - 1` more are made by `more`. What a failure means is decided
+// here, by its scope, for every kind of worker: a message or folder failure
+// ends that folder's outcome and the worker takes the next folder; after a
+// session failure the worker is replaced by a new one from `more` (see
+// RecoveryPolicy) and the folder is run again, resuming from what its store
+// committed; a worker that cannot be replaced stops, and the others go on.
+// An account failure stops every worker after the folder it is on. Folders
+// for which `idle` is true (the worker will send the source nothing for them)
+// are done first, on `first`, before any other worker is made: extra workers
+// are counted for the other folders only.
 using IdleFolder = std::function<bool(const FolderInfo&)>;
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
                             const WorkerFactory& more, std::size_t workers, Progress& progress,
-                            const IdleFolder& idle = {});
+                            const IdleFolder& idle = {}, const RecoveryPolicy& recovery = {});
 
 // One PushState for several workers, a call at a time. Each record is a
 // tiny transaction: on one shared handle they take turns in microseconds,

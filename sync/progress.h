@@ -9,6 +9,12 @@
 
 namespace mf {
 
+// A message that could not be handled, and the source's or target's words.
+struct MessageProblem {
+    std::string id;
+    std::string what;
+};
+
 struct FolderReport {
     std::string folder;
     std::size_t found = 0;    // messages on the source
@@ -26,6 +32,9 @@ struct FolderReport {
     std::uint64_t bytes = 0;  // bytes fetched
     bool revalidated = false;
     bool unchanged = false;   // the source said nothing changed: not listed
+    bool not_attempted = false; // the run stopped before this folder (error says why)
+    std::size_t sessions = 1; // sessions the folder took (more after a lost connection)
+    std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
     std::string error;        // "" when the folder completed
 };
 

@@ -3,7 +3,9 @@
 // model: skip a bad message, abandon a bad folder, give up on the account).
 #pragma once
 
+#include <chrono>
 #include <expected>
+#include <optional>
 #include <string>
 
 namespace mf {
@@ -34,6 +36,9 @@ struct Failure {
     ErrorKind kind = ErrorKind::protocol;
     Scope scope = Scope::session;
     std::string what; // one line, for a person; never contains a secret
+    // How long the server asked us to wait before trying again (a throttling
+    // answer), where it said; the engine's back-off never waits less.
+    std::optional<std::chrono::milliseconds> retry_after = std::nullopt;
 };
 
 template <class T> using Result = std::expected<T, Failure>;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <optional>
 
 using namespace mf;
@@ -19,6 +20,7 @@ struct FakeSource : Source {
     std::vector<MessageKey> key_list;
     std::size_t fail_after = SIZE_MAX; // finished messages before a dropped connection
     std::vector<std::vector<std::string>> fetch_calls;
+    std::set<std::string> refused; // ids whose fetch fails with Scope::message
 
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
     std::optional<bool> asked_changes_only; // what the last open() was told: a known token
@@ -52,6 +54,9 @@ struct FakeSource : Source {
         fetch_calls.emplace_back(ids.begin(), ids.end());
         events.push_back("fetch");
         for (const auto& id : ids) {
+            // As a server answering NO to the whole set at the first message
+            // it will not give (Yahoo's NO [UNAVAILABLE], issue 18).
+            if (refused.contains(id)) return fail(ErrorKind::protocol, Scope::message, "NO [UNAVAILABLE] " + id);
             if (fail_after == 0) {
                 if (auto s = sink.begin(10); !s) return s;
                 (void)sink.write("partial");
@@ -348,7 +353,7 @@ TEST_CASE("a partial listing is planned against the listed messages only") {
     NullProgress progress;
     auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     CHECK_FALSE(out.failure);
-    CHECK(src.asked_changes_only == true);
+    CHECK(src.asked_token == std::string()); // nothing recorded: no token to list changes against
     CHECK(folder.loads == 0);
     CHECK(folder.lookups == 1);
     CHECK(out.report.fetched == 1);
@@ -514,4 +519,44 @@ TEST_CASE("a folder with held messages is never listed in parts") {
     (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     CHECK(src.asked_part_size == std::size_t{0});
     CHECK(src.events == std::vector<std::string>{"fetch"});
+}
+
+TEST_CASE("a message the server refuses is narrowed down; the rest of its folder is stored") {
+    FakeSource src = source_with(40);
+    src.refused = {"7", "31"};
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::message);
+    CHECK(out.failure->what.find("id 7: NO [UNAVAILABLE] 7") != std::string::npos);
+    CHECK(folder.durable.size() == 38);
+    CHECK_FALSE(folder.durable.contains("7"));
+    CHECK_FALSE(folder.durable.contains("31"));
+    REQUIRE(out.report.failed_messages.size() == 2);
+    CHECK(out.report.failed_messages[0].id == "7");
+    CHECK(out.report.failed_messages[1].id == "31");
+    CHECK(out.report.failed == 2);
+    CHECK(out.report.fetched == 38);
+    CHECK(out.report.vanished == 0);
+    // Each message that arrived was asked for until it arrived, not again.
+    std::size_t asked = 0;
+    for (const auto& call : src.fetch_calls) asked += call.size();
+    CHECK(src.fetch_calls.size() < 30);
+    CHECK(asked < 40 * 4);
+}
+
+TEST_CASE("a failure that is not the message's own still ends the folder at once") {
+    FakeSource src = source_with(10);
+    src.fail_after = 4;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::session);
+    CHECK(src.fetch_calls.size() == 1);
+    CHECK(folder.durable.size() == 4);
+    CHECK(out.report.failed_messages.empty());
 }

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <mutex>
 
 using namespace mf;
@@ -100,4 +101,166 @@ TEST_CASE("idle folders are done first on the first worker; extra workers count 
         REQUIRE(out.folders[i]);
         CHECK(out.folders[i]->report.folder == folders[i].display());
     }
+}
+
+namespace {
+
+// Fails the folders named in `scripted` with the failure given, once each
+// (the first session that runs them); all other folders complete.
+struct Script {
+    std::mutex mutex;
+    std::map<std::string, Failure> fail_once;
+    std::vector<std::string> runs; // "folder@worker", in order
+    int workers_made = 0;
+};
+
+class ScriptedWorker : public FolderWorker {
+  public:
+    ScriptedWorker(Script& script, int number) : m_script(script), m_number(number) {}
+    FolderOutcome run(const FolderInfo& f, Progress&) override {
+        std::lock_guard lock(m_script.mutex);
+        m_script.runs.push_back(f.display() + "@" + std::to_string(m_number));
+        FolderOutcome out;
+        out.report.folder = f.display();
+        if (auto it = m_script.fail_once.find(f.display()); it != m_script.fail_once.end()) {
+            out.failure = it->second;
+            out.report.error = it->second.what;
+            m_script.fail_once.erase(it);
+        }
+        return out;
+    }
+
+  private:
+    Script& m_script;
+    int m_number;
+};
+
+WorkerFactory scripted_factory(Script& script) {
+    return [&script]() -> Result<std::unique_ptr<FolderWorker>> {
+        std::lock_guard lock(script.mutex);
+        return std::make_unique<ScriptedWorker>(script, ++script.workers_made);
+    };
+}
+
+RecoveryPolicy no_sleep(std::vector<std::chrono::milliseconds>& waits) {
+    RecoveryPolicy p;
+    p.sleep = [&waits](std::chrono::milliseconds d) { waits.push_back(d); };
+    return p;
+}
+
+std::vector<FolderInfo> four_folders() {
+    return {folder("INBOX", std::nullopt), folder("Sent", std::nullopt), folder("Work", std::nullopt),
+            folder("Old", std::nullopt)};
+}
+
+} // namespace
+
+TEST_CASE("a lost session is replaced and its folder run again; the folders after it are done") {
+    Script script;
+    script.fail_once["Sent"] = Failure{ErrorKind::connect, Scope::session, "BYE throttled",
+                                       std::chrono::milliseconds(30000)};
+    std::vector<std::chrono::milliseconds> waits;
+    NullProgress progress;
+    auto folders = four_folders();
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), scripted_factory(script), 1,
+                           progress, {}, no_sleep(waits));
+    CHECK(script.runs == std::vector<std::string>{"INBOX@0", "Sent@0", "Sent@1", "Work@1", "Old@1"});
+    for (auto& slot : out.folders) {
+        REQUIRE(slot);
+        CHECK_FALSE(slot->failure);
+    }
+    CHECK(out.folders[1]->report.sessions == 2);
+    CHECK(out.reconnects == 1);
+    REQUIRE(waits.size() == 1);
+    CHECK(waits[0] >= std::chrono::milliseconds(30000)); // the server's suggested back-off
+}
+
+TEST_CASE("an account failure stops the run; every folder not reached is reported with the reason") {
+    Script script;
+    script.fail_once["Sent"] = Failure{ErrorKind::local_io, Scope::account, "the disk is full"};
+    std::vector<std::chrono::milliseconds> waits;
+    NullProgress progress;
+    auto folders = four_folders();
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), scripted_factory(script), 1,
+                           progress, {}, no_sleep(waits));
+    REQUIRE(out.folders.size() == 4);
+    CHECK_FALSE(out.folders[0]->failure);
+    CHECK(out.folders[1]->failure->scope == Scope::account);
+    for (std::size_t i : {2u, 3u}) {
+        REQUIRE(out.folders[i]);
+        CHECK(out.folders[i]->report.not_attempted);
+        CHECK(out.folders[i]->report.folder == folders[i].display());
+        CHECK(out.folders[i]->report.error == "not attempted: the disk is full");
+        REQUIRE(out.folders[i]->failure);
+    }
+    CHECK(script.workers_made == 0);
+}
+
+TEST_CASE("a session that cannot be had again: the rest are not attempted, and say so") {
+    Script script;
+    script.fail_once["INBOX"] = Failure{ErrorKind::connect, Scope::session, "connection reset"};
+    std::vector<std::chrono::milliseconds> waits;
+    NullProgress progress;
+    auto folders = four_folders();
+    WorkerFactory refused = []() -> Result<std::unique_ptr<FolderWorker>> {
+        return fail(ErrorKind::auth, Scope::session, "login refused");
+    };
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), refused, 1, progress, {},
+                           no_sleep(waits));
+    CHECK(out.folders[0]->failure->what == "connection reset");
+    for (std::size_t i : {1u, 2u, 3u}) {
+        CHECK(out.folders[i]->report.not_attempted);
+        CHECK(out.folders[i]->report.error == "not attempted: login refused");
+    }
+}
+
+TEST_CASE("reconnects are bounded per folder and per run") {
+    Script script;
+    NullProgress progress;
+    std::vector<std::chrono::milliseconds> waits;
+    RecoveryPolicy policy = no_sleep(waits);
+    policy.sessions_per_folder = 2;
+    // A worker whose every run loses its session.
+    struct Dropping : FolderWorker {
+        int* runs;
+        explicit Dropping(int* r) : runs(r) {}
+        FolderOutcome run(const FolderInfo& f, Progress&) override {
+            ++*runs;
+            FolderOutcome out;
+            out.report.folder = f.display();
+            out.failure = Failure{ErrorKind::connect, Scope::session, "dropped"};
+            return out;
+        }
+    };
+    int runs = 0;
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> { return std::make_unique<Dropping>(&runs); };
+    auto folders = four_folders();
+    auto out = run_folders(folders, std::make_unique<Dropping>(&runs), more, 1, progress, {}, policy);
+    // Two sessions for INBOX, then a new worker for Sent (from the budget of
+    // five), and so on until the budget is spent.
+    CHECK(out.reconnects == policy.max_reconnects);
+    CHECK(runs <= 8);
+    for (auto& slot : out.folders) {
+        REQUIRE(slot);
+        CHECK(slot->failure);
+    }
+}
+
+TEST_CASE("back-off doubles, is bounded, and never waits less than the server asked") {
+    RecoveryPolicy p;
+    p.base_delay = std::chrono::milliseconds(1000);
+    p.max_delay = std::chrono::milliseconds(8000);
+    Failure plain{ErrorKind::connect, Scope::session, "x"};
+    for (int i = 0; i < 50; ++i) {
+        auto d1 = backoff(p, 1, plain), d3 = backoff(p, 3, plain), d9 = backoff(p, 9, plain);
+        CHECK(d1 >= std::chrono::milliseconds(500));
+        CHECK(d1 <= std::chrono::milliseconds(1000));
+        CHECK(d3 >= std::chrono::milliseconds(2000));
+        CHECK(d3 <= std::chrono::milliseconds(4000));
+        CHECK(d9 <= std::chrono::milliseconds(8000));
+    }
+    Failure throttled{ErrorKind::connect, Scope::session, "x", std::chrono::milliseconds(30000)};
+    CHECK(backoff(p, 1, throttled) == std::chrono::milliseconds(30000));
+    CHECK_FALSE(worth_retrying(Failure{ErrorKind::auth, Scope::session, "refused"}));
+    CHECK(worth_retrying(Failure{ErrorKind::connect, Scope::session, "reset"}));
 }
