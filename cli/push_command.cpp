@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/url.h"
+#include "sync/fnv.h"
 #include "sync/parallel.h"
 #include "sync/push.h"
 
@@ -51,12 +52,9 @@ struct PushSetup {
     PushLane first;
 };
 
+// Names the push state file: persisted, hence the persisted basis.
 std::string hex_hash(const std::string& text) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : text) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
+    std::uint64_t h = fnv1a64(text, k_fnv1a64_persisted_basis);
     char buf[20];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
     return buf;
@@ -67,7 +65,7 @@ std::string hex_hash(const std::string& text) {
 Result<std::string> default_state_dir() {
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/mailferry";
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/mailferry";
-    return fail(ErrorKind::usage, Scope::run, "no HOME or XDG_STATE_HOME: give --state FILE");
+    return fail(ErrorKind::usage, Scope::account, "no HOME or XDG_STATE_HOME: give --state FILE");
 }
 
 // Opens the lane's source: an account (listed, so that it knows the
@@ -103,7 +101,7 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     const std::string& root = args.source.url;
     std::string meta = root + "/.mailferry";
     if (!fs::exists(meta + "/state.db"))
-        return fail(ErrorKind::usage, Scope::run, root + " is not a mailferry archive (no .mailferry/state.db)");
+        return fail(ErrorKind::usage, Scope::account, root + " is not a mailferry archive (no .mailferry/state.db)");
     auto state = archive::Archive::read_state(root);
     if (!state) return std::unexpected(state.error());
     auto format = (*state)->meta("format");
@@ -159,7 +157,7 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
     bool remote = looks_like_url(args.source.url) ||
                   (!fs::exists(args.source.url) && args.source.url.find('@') != std::string::npos);
     if (args.kind == PushKind::restore && remote)
-        return fail(ErrorKind::usage, Scope::run, "restore takes an archive folder as its source; use migrate for accounts");
+        return fail(ErrorKind::usage, Scope::account, "restore takes an archive folder as its source; use migrate for accounts");
     Status s = remote ? open_remote_source(args, *setup) : open_archive_source(args, *setup);
     if (!s) return std::unexpected(s.error());
     auto db = archive::StateDb::open(setup->state_path);
@@ -255,7 +253,7 @@ int run_push(const PushArgs& args) {
     if (args.kind == PushKind::mirror && !looks_like_url(args.target.url) &&
         args.target.url.find('@') == std::string::npos) {
         if (!args.maps.empty())
-            return report_failure({ErrorKind::usage, Scope::run, "--map is not available when mirroring into an archive"},
+            return report_failure({ErrorKind::usage, Scope::account, "--map is not available when mirroring into an archive"},
                                   args.json);
         return mirror_into_archive(args);
     }
@@ -263,7 +261,7 @@ int run_push(const PushArgs& args) {
     auto map = FolderMap::parse(args.maps);
     if (!map) return report_failure(map.error(), args.json);
     if (args.max_delete_percent < 0 || args.max_delete_percent > 100)
-        return report_failure({ErrorKind::usage, Scope::run, "--max-delete takes a percentage from 0 to 100"}, args.json);
+        return report_failure({ErrorKind::usage, Scope::account, "--max-delete takes a percentage from 0 to 100"}, args.json);
     auto opened = set_up(args);
     if (!opened) return report_failure(opened.error(), args.json);
     PushSetup& setup = **opened;

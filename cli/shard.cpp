@@ -4,15 +4,6 @@
 
 namespace mf::cli {
 
-std::uint64_t fnv1a64(std::string_view text) {
-    std::uint64_t hash = 14695981039346656037ull;
-    for (unsigned char c : text) {
-        hash ^= c;
-        hash *= 1099511628211ull;
-    }
-    return hash;
-}
-
 namespace {
 
 std::optional<std::uint64_t> number(std::string_view text) {

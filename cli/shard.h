@@ -6,6 +6,8 @@
 // mailferry-jobs(5); changing it would move jobs between machines).
 #pragma once
 
+#include "sync/fnv.h"
+
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -17,8 +19,8 @@ struct Shard {
     std::uint64_t count = 1;
 };
 
-// FNV-1a, 64 bits, over the bytes of `text`.
-std::uint64_t fnv1a64(std::string_view text);
+// FNV-1a, 64 bits, with the published basis (sync/fnv.h).
+using mf::fnv1a64;
 
 // "I/N" with 0 <= I < N; nullopt for anything else.
 std::optional<Shard> parse_shard(std::string_view text);

@@ -1,5 +1,7 @@
 #include "sync/verify.h"
 
+#include "sync/fnv.h"
+
 #include <unordered_map>
 
 namespace mf {
@@ -11,15 +13,12 @@ namespace {
 class HashSink : public MessageSink {
   public:
     Status begin(std::uint64_t) override {
-        m_hash = 1469598103934665603ull;
+        m_hash = k_fnv1a64_basis;
         m_bytes = 0;
         return {};
     }
     Status write(std::string_view chunk) override {
-        for (unsigned char c : chunk) {
-            m_hash ^= c;
-            m_hash *= 1099511628211ull;
-        }
+        m_hash = fnv1a64(chunk, m_hash);
         m_bytes += chunk.size();
         return {};
     }

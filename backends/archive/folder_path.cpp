@@ -1,5 +1,7 @@
 #include "backends/archive/folder_path.h"
 
+#include "sync/fnv.h"
+
 #include <cstdint>
 
 namespace mf::archive {
@@ -83,15 +85,6 @@ std::string escape(std::string_view name, std::size_t limit) {
         out += unit;
     }
     return out;
-}
-
-std::uint64_t fnv1a64(std::string_view s) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
 }
 
 std::string hex16(std::uint64_t v) {

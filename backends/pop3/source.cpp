@@ -2,6 +2,7 @@
 
 #include "backends/common/crashpoint.h"
 #include "backends/common/headers.h"
+#include "sync/fnv.h"
 
 #include <algorithm>
 #include <charconv>
@@ -39,15 +40,8 @@ std::int64_t date_of(const mail::HeaderScanner& h) {
     return 0;
 }
 
-constexpr std::uint64_t k_fnv_start = 1469598103934665603ull;
-
-std::uint64_t fnv1a64(std::string_view bytes, std::uint64_t h = k_fnv_start) {
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+// Persisted in change tokens and ids: see sync/fnv.h.
+constexpr std::uint64_t k_fnv_start = k_fnv1a64_persisted_basis;
 
 // The mailbox's ids in order, hashed: its change token is the count and the
 // hash, and a mailbox whose first `count` ids still hash the same has only
@@ -77,7 +71,7 @@ std::optional<std::size_t> token_count(const std::string& token) {
 std::string hashed_id(const char* prefix, std::string_view bytes, std::uint64_t n) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%s-%016llx-%llu", prefix,
-                  static_cast<unsigned long long>(fnv1a64(bytes)),
+                  static_cast<unsigned long long>(fnv1a64(bytes, k_fnv_start)),
                   static_cast<unsigned long long>(n));
     return buf;
 }
