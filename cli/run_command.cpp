@@ -57,7 +57,7 @@ Result<std::string> default_job_file() {
         return std::string(x) + "/mailferry/jobs.json";
     if (const char* h = std::getenv("HOME"); h && *h)
         return std::string(h) + "/.config/mailferry/jobs.json";
-    return fail(ErrorKind::usage, Scope::run,
+    return fail(ErrorKind::usage, Scope::account,
                 "no job file given, and neither XDG_CONFIG_HOME nor HOME is set");
 }
 
@@ -110,11 +110,11 @@ Result<RunLock> RunLock::acquire(const std::string& job_file) {
         if (!fd) continue;
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return RunLock(std::move(fd));
         if (errno == EWOULDBLOCK)
-            return fail(ErrorKind::locked, Scope::run,
+            return fail(ErrorKind::locked, Scope::account,
                         "another 'mailferry run' of " + job_file + " is in progress (lock " + path +
                             ")");
     }
-    return fail(ErrorKind::local_io, Scope::run,
+    return fail(ErrorKind::local_io, Scope::account,
                 "cannot create a lock file for " + job_file + " (tried " + candidates.front() +
                     " and a temporary directory)");
 }
@@ -443,27 +443,6 @@ json run_json(const std::string& file, int code, const std::vector<JobResult>& r
 
 // --- output ------------------------------------------------------------------------
 
-// Temporary file in the same directory, fsync, rename, fsync the directory:
-// a reader (node_exporter, a monitoring script) sees the old file or the new
-// one, never half of one.
-Status write_atomically(const std::string& path, const std::string& data, mode_t mode) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    fs::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return std::unexpected(fs::io_error("cannot create", tmp, errno));
-    Status s = fs::write_all(fd.get(), data, tmp);
-    if (s && ::fchmod(fd.get(), mode) != 0)
-        s = std::unexpected(fs::io_error("cannot chmod", tmp, errno));
-    if (s && ::fsync(fd.get()) != 0) s = std::unexpected(fs::io_error("cannot fsync", tmp, errno));
-    fd.reset();
-    if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
-        s = std::unexpected(fs::io_error("cannot rename into", path, errno));
-    if (!s) {
-        ::unlink(tmp.c_str());
-        return s;
-    }
-    return fs::fsync_path(directory_of(path));
-}
-
 std::string read_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
@@ -529,7 +508,7 @@ int refuse(const std::string& file, const std::vector<std::string>& errors, cons
            {"jobs", json::array()}};
     if (args.json) std::cout << dump(j) << '\n';
     if (!args.report_file.empty() && code == exit_usage)
-        if (auto s = write_atomically(args.report_file, dump(j) + "\n", 0600); !s)
+        if (auto s = fs::replace_file(args.report_file, dump(j) + "\n", 0600); !s)
             std::cerr << "mailferry: " << s.error().what << '\n';
     return code;
 }
@@ -563,7 +542,7 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
         if (code == exit_ok) code = exit_local_io;
     };
     if (!args.report_file.empty())
-        failed(write_atomically(args.report_file, dump(report) + "\n", 0600));
+        failed(fs::replace_file(args.report_file, dump(report) + "\n", 0600));
     if (!args.metrics_file.empty()) {
         std::vector<JobOutcome> outcomes;
         for (const auto& r : results)
@@ -572,7 +551,8 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
         for (const auto& j : file.jobs)
             known.push_back(j.name);
         // Metrics hold no secrets, and node_exporter runs as another user.
-        failed(write_atomically(
+        // Written whole or not at all: node_exporter may read it at any moment.
+        failed(fs::replace_file(
             args.metrics_file,
             render_metrics(outcomes, parse_metrics(read_text(args.metrics_file)), known), 0644));
     }

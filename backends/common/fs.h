@@ -5,6 +5,7 @@
 #include "sync/result.h"
 
 #include <cstdint>
+#include <sys/types.h>
 #include <string>
 #include <string_view>
 
@@ -30,8 +31,11 @@ Status sync_filesystem(int fd, const std::string& path);
 // 280 MB backup). Best effort: a failure changes nothing but the cache.
 void drop_cached(int fd, std::uint64_t offset = 0);
 void drop_cached(const std::string& path);
-// Writes `data` to `path` atomically: temporary file, fsync, rename, fsync dir.
-Status replace_file(const std::string& path, std::string_view data);
+// Writes `data` to `path` atomically, with permissions `mode`: temporary
+// file beside it, fsync, rename, fsync the directory. A reader sees the old
+// file or the new one; on failure the old one stays and no temporary file
+// is left behind.
+Status replace_file(const std::string& path, std::string_view data, mode_t mode = 0600);
 Failure io_error(const std::string& doing, const std::string& path, int err);
 bool exists(const std::string& path);
 // A small file's whole content ("" if it cannot be read): keyword tables and such.
