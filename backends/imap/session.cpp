@@ -1,6 +1,9 @@
 #include "backends/imap/session.h"
 
 #include <algorithm>
+#include <charconv>
+
+#include <algorithm>
 #include <optional>
 
 namespace mf::imap {
@@ -200,9 +203,11 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
             if (until_continuation) return std::move(*r);
             return fail(ErrorKind::protocol, Scope::session, host() + " asked for data that was not announced");
         }
-        if (r->status == "BYE")
-            return fail(ErrorKind::connect, Scope::session,
-                        host() + " closed the session: " + r->text.substr(0, 200));
+        if (r->status == "BYE") {
+            Failure bye{ErrorKind::connect, Scope::session, host() + " closed the session: " + r->text.substr(0, 200),
+                        suggested_backoff(r->text)};
+            return std::unexpected(std::move(bye));
+        }
         if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
         if (on_untagged) {
             if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
@@ -222,8 +227,30 @@ Status Session::check_ok(const Response& tagged, std::string_view what) const {
     if (tagged.status == "OK") return {};
     // The server's text, but not a megabyte of it.
     std::string text = tagged.text.size() > 200 ? tagged.text.substr(0, 200) + "..." : tagged.text;
-    return fail(ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
-                std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text);
+    // The response code is the server's words too ([UNAVAILABLE], [THROTTLED]...).
+    if (auto code = tagged.code.empty() ? std::nullopt : as_string(tagged.code.front()); code && code->size() <= 40)
+        text = "[" + *code + "] " + text;
+    return std::unexpected(Failure{ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
+                                   std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text,
+                                   suggested_backoff(tagged.text)});
+}
+
+// Office 365 and Exchange Online say how long to wait in the text of a
+// throttling answer: "NO [THROTTLED] Request is throttled. Suggested Backoff
+// Time: 30000 milliseconds" (as seen and reported in issue 18; Microsoft's
+// "Throttling in Exchange Online" describes the back-off). No other server is
+// known to give a figure; the engine's own back-off covers them.
+std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text) {
+    static constexpr std::string_view k_label = "Suggested Backoff Time:";
+    auto at = text.find(k_label);
+    if (at == std::string_view::npos) return std::nullopt;
+    text.remove_prefix(at + k_label.size());
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    std::uint32_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec != std::errc() || end == text.data()) return std::nullopt;
+    // A figure past ten minutes is not a back-off the run should sit out.
+    return std::chrono::milliseconds(std::min<std::uint32_t>(ms, 600000));
 }
 
 Status Session::refresh_capabilities() {

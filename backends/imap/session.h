@@ -10,6 +10,7 @@
 #include "backends/net/connection.h"
 #include "backends/net/transport.h"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,6 +18,10 @@
 #include <string>
 
 namespace mf::imap {
+
+// The wait a server's text asks for ("Suggested Backoff Time: N
+// milliseconds"), where it says; see session.cpp.
+std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text);
 
 struct TraceOptions {
     net::TraceSink sink;   // null: no trace

@@ -147,6 +147,14 @@ class Listing {
     std::size_t m_unreadable = 0;
 };
 
+// A NO to a body FETCH may be about one message of the set (Yahoo's
+// NO [UNAVAILABLE] for a message it cannot serve, issue 18): the engine
+// narrows it down. A BAD stays what check_ok() made it.
+Status message_scoped(Status s) {
+    if (!s && s.error().scope == Scope::folder) s.error().scope = Scope::message;
+    return s;
+}
+
 // A failure while a command's answer was still being read (the sink could
 // not store a message, the connection broke): whatever its cause, the rest
 // of the answer is unread, so the session cannot serve another folder.
@@ -650,6 +658,14 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         m.flags = data->flags.value_or(Flags{});
         return sink.finish(m);
     };
+    // UIDs the server answered for without a body (no BODY[], or BODY[]
+    // NIL): each is that message's failure, not an expunge.
+    std::vector<std::uint32_t> bodiless;
+    auto on_other = [&](const Response& r) -> Status {
+        if (auto data = parse_fetch(r); data && data->uid && wanted.contains(*data->uid))
+            bodiless.push_back(*data->uid);
+        return {};
+    };
     const auto sets = uid_sets(uids, k_max_set_chars);
     for (std::size_t i = 0; i < sets.size(); ++i) {
         const std::string command = "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE BODY.PEEK[])";
@@ -658,16 +674,20 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
             s = fetch_listing_ahead(command, on_body, body);
         } else {
             auto done = m_session->run(command, [&](const Response& r) -> Status {
-                return body.open() ? on_body(r) : Status{};
+                return body.open() ? on_body(r) : on_other(r);
             }, &body);
             if (!done) s = unfinished(done.error());
-            else s = m_session->check_ok(*done, "fetching messages");
+            else s = message_scoped(m_session->check_ok(*done, "fetching messages"));
         }
         if (!s) {
             body.abandon();
             return s;
         }
     }
+    std::erase_if(bodiless, [&](std::uint32_t uid) { return !wanted.contains(uid); }); // a body came later
+    if (!bodiless.empty())
+        return fail(ErrorKind::protocol, Scope::message,
+                    m_session->host() + " sent no body for UID " + std::to_string(bodiless.front()));
     return {};
 }
 
@@ -699,7 +719,7 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
         auto r = m_session->read_tagged(on_untagged, &body);
         if (!r) return unfinished(r.error());
         if (r->tag == *body_tag && !body_status) {
-            body_status = m_session->check_ok(*r, "fetching messages");
+            body_status = message_scoped(m_session->check_ok(*r, "fetching messages"));
         } else if (listing_tags.erase(r->tag) == 1) {
             auto s = m_session->check_ok(*r, "listing " + m_parts.folder.display());
             if (!s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
