@@ -115,7 +115,10 @@ class Pool {
             if (!out.failure || out.failure->scope != Scope::session) return out;
             worker.reset(); // its connection is gone or out of step
             note_loss(*out.failure);
-            if (session >= m_recovery.sessions_per_folder) return out;
+            // A local failure (a full disk) that ended the session is not
+            // the session's fault: a new session serves the next folder,
+            // not this one again.
+            if (session >= m_recovery.sessions_per_folder || out.failure->kind == ErrorKind::local_io) return out;
             if (!(worker = replace(folder.display(), session, *out.failure))) return out;
         }
     }
