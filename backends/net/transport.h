@@ -20,9 +20,9 @@ namespace mf::net {
 
 struct TlsInfo {
     bool active = false;
-    std::string version;     // "TLSv1.3"
-    std::string cipher;      // "TLS_AES_256_GCM_SHA384"
-    bool verified = false;   // certificate chain and host name checked and good
+    std::string version;   // "TLSv1.3"
+    std::string cipher;    // "TLS_AES_256_GCM_SHA384"
+    bool verified = false; // certificate chain and host name checked and good
 };
 
 // An authenticated byte stream to a server. Failures are the session's end

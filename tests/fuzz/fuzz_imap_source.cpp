@@ -67,11 +67,13 @@ class FuzzTransport : public mf::net::Transport {
         : m_data(data), m_size(size), m_piece(piece) {
         m_endpoint.host = "fuzz.invalid";
         if (capabilities)
-            m_login_reply.push_back("A1 OK [CAPABILITY IMAP4rev1 LITERAL+ CONDSTORE LIST-STATUS ESEARCH] Logged in");
+            m_login_reply.push_back(
+                "A1 OK [CAPABILITY IMAP4rev1 LITERAL+ CONDSTORE LIST-STATUS ESEARCH] Logged in");
     }
     mf::Status send_all(std::string_view) override { return {}; }
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
-        if (m_pos == m_size) return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "closed the connection");
+        if (m_pos == m_size)
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "closed the connection");
         const std::size_t n = std::min({len, m_piece, m_size - m_pos});
         std::copy(m_data + m_pos, m_data + m_pos + n, buf);
         m_pos += n;
@@ -94,7 +96,9 @@ class FuzzTransport : public mf::net::Transport {
 // size it streamed.
 class CheckingSink : public mf::MessageSink {
   public:
-    void expect(const std::vector<std::string>& wanted) { m_wanted = {wanted.begin(), wanted.end()}; }
+    void expect(const std::vector<std::string>& wanted) {
+        m_wanted = {wanted.begin(), wanted.end()};
+    }
     mf::Status begin(std::uint64_t) override {
         // KNOWN DEFECT, allowed until fixed: one FETCH response with two
         // BODY[] literals makes ImapSource's BodyHandler begin a second
@@ -126,7 +130,9 @@ class CheckingSink : public mf::MessageSink {
     std::uint64_t m_bytes = 0;
 };
 
-bool session_gone(const mf::Failure& f) { return f.scope == mf::Scope::session || f.scope == mf::Scope::account; }
+bool session_gone(const mf::Failure& f) {
+    return f.scope == mf::Scope::session || f.scope == mf::Scope::account;
+}
 
 // Checks a listing: ids are UIDs, each once, in order (every kind of listing
 // is sorted by UID).
@@ -164,12 +170,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static constexpr std::size_t k_pieces[] = {65536, 1, 2, 3, 7, 64, 4096, 65536};
     static constexpr std::size_t k_part_sizes[] = {0, 1, 4098, 100000};
     const unsigned mode = (data[size - 1] ^ '\n') & 0xff;
-    auto transport = std::make_unique<FuzzTransport>(data, size, k_pieces[mode & 7], (mode & 8) == 0);
+    auto transport =
+        std::make_unique<FuzzTransport>(data, size, k_pieces[mode & 7], (mode & 8) == 0);
     mf::imap::TraceOptions trace;
     if (std::getenv("MAILFERRY_FUZZ_TRACE")) // replaying one input: the session's lines on stderr
         trace.sink = [](mf::net::TraceKind kind, std::string_view line) {
-            std::fprintf(stderr, "%s %.*s\n", kind == mf::net::TraceKind::sent ? "C:" : "S:", static_cast<int>(line.size()),
-                         line.data());
+            std::fprintf(stderr, "%s %.*s\n", kind == mf::net::TraceKind::sent ? "C:" : "S:",
+                         static_cast<int>(line.size()), line.data());
         };
     auto session = mf::imap::Session::start(std::move(transport), std::move(trace));
     if (!session) return 0;

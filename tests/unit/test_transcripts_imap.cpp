@@ -22,7 +22,8 @@ constexpr std::size_t k_read_sizes[] = {SIZE_MAX, 1, 7};
 // transcript's verdict.
 template <class R> std::string why(const R& r, const Transcript& script) {
     std::string out = r ? std::string() : r.error().what;
-    if (!script.verdict().empty() && out != "transcript: " + script.verdict()) out += "\n" + script.verdict();
+    if (!script.verdict().empty() && out != "transcript: " + script.verdict())
+        out += "\n" + script.verdict();
     return out;
 }
 
@@ -39,7 +40,9 @@ const FolderInfo& named(const std::vector<FolderInfo>& folders, const std::strin
     return folders.front();
 }
 
-Flags flags(std::uint8_t system) { return Flags{system, {}}; }
+Flags flags(std::uint8_t system) {
+    return Flags{system, {}};
+}
 
 } // namespace
 
@@ -50,14 +53,16 @@ TEST_CASE("transcript imap: a CONDSTORE delta lists what changed, behind EXAMINE
         RecordingSink sink;
         {
             auto source = start(*script, max_read);
-            CHECK(source->session().has("CONDSTORE")); // from the login's answer: no CAPABILITY sent
+            CHECK(
+                source->session().has("CONDSTORE")); // from the login's answer: no CAPABILITY sent
             auto folders = source->list_folders();
             REQUIRE_MESSAGE(folders, why(folders, *script));
             REQUIRE(folders->size() == 1);
             CHECK(folders->front().change_token == "imap-condstore 7 15 120 13");
             CHECK(folders->front().messages == 13u);
 
-            auto snap = source->open(folders->front(), OpenRequest{"imap-condstore 7 13 100 11", 0});
+            auto snap =
+                source->open(folders->front(), OpenRequest{"imap-condstore 7 13 100 11", 0});
             REQUIRE_MESSAGE(snap, why(snap, *script));
             CHECK(snap->listing == ListingKind::delta);
             CHECK(snap->total == 13);
@@ -117,12 +122,12 @@ TEST_CASE("transcript imap: parts, the next part's listing sent behind the body 
         }
         CHECK(script->verdict() == "");
         CHECK(sink.abandoned == 0);
-        CHECK(sink.bodies() == std::map<std::string, std::string>{
-                                   {"1", "Subject: m1\r\n\r\n"},
-                                   {"2", "Subject: m2\r\n\r\n"},
-                                   {"3", "Subject: m3\r\n\r\n"},
-                                   {"4099", "Subject: m4099\r\n\r\n"},
-                                   {"4100", "Subject: m4100\r\n\r\n"}});
+        CHECK(sink.bodies() ==
+              std::map<std::string, std::string>{{"1", "Subject: m1\r\n\r\n"},
+                                                 {"2", "Subject: m2\r\n\r\n"},
+                                                 {"3", "Subject: m3\r\n\r\n"},
+                                                 {"4099", "Subject: m4099\r\n\r\n"},
+                                                 {"4100", "Subject: m4100\r\n\r\n"}});
     }
 }
 
@@ -169,8 +174,9 @@ TEST_CASE("transcript: a wrong command fails naming the line") {
     auto r = (*session)->run("CHECK");
     REQUIRE_FALSE(r);
     CHECK(r.error().scope == Scope::session);
-    CHECK(script->verdict() == "inline.txt line 2: expected the client to send\n  \"${t} NOOP\"\nbut it sent\n"
-                               "  \"M1 CHECK\"");
+    CHECK(script->verdict() ==
+          "inline.txt line 2: expected the client to send\n  \"${t} NOOP\"\nbut it sent\n"
+          "  \"M1 CHECK\"");
 }
 
 TEST_CASE("transcript: waiting where the client should speak, and lines never reached") {
@@ -189,6 +195,7 @@ TEST_CASE("transcript: waiting where the client should speak, and lines never re
         auto waits = (*session)->read_tagged();
         REQUIRE_FALSE(waits);
     }
-    CHECK(script->verdict() == "inline.txt line 4: the client waits for the server, but the transcript expects it "
-                               "to send\n  \"${u} NOOP\"");
+    CHECK(script->verdict() ==
+          "inline.txt line 4: the client waits for the server, but the transcript expects it "
+          "to send\n  \"${u} NOOP\"");
 }

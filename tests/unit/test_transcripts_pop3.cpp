@@ -20,7 +20,8 @@ constexpr std::size_t k_read_sizes[] = {SIZE_MAX, 1, 7};
 
 template <class R> std::string why(const R& r, const Transcript& script) {
     std::string out = r ? std::string() : r.error().what;
-    if (!script.verdict().empty() && out != "transcript: " + script.verdict()) out += "\n" + script.verdict();
+    if (!script.verdict().empty() && out != "transcript: " + script.verdict())
+        out += "\n" + script.verdict();
     return out;
 }
 
@@ -45,7 +46,8 @@ TEST_CASE("transcript pop3: a backup lists with LIST and UIDL and reads with pip
             CHECK(snap->listing == ListingKind::whole);
             CHECK_FALSE(snap->has_flags);
             CHECK(snap->change_token.starts_with("pop3 3 "));
-            REQUIRE(ids_of(snap->messages) == std::vector<std::string>{"uid-aaa", "uid-bbb", "uid-ccc"});
+            REQUIRE(ids_of(snap->messages) ==
+                    std::vector<std::string>{"uid-aaa", "uid-bbb", "uid-ccc"});
             CHECK(snap->messages[1].size == 31);
 
             auto fetched = source.fetch(ids_of(snap->messages), sink);
@@ -85,6 +87,7 @@ TEST_CASE("transcript pop3: -ERR to one TOP fails that message only") {
             REQUIRE_MESSAGE(closed, why(closed, *script));
         }
         CHECK(script->verdict() == "");
-        CHECK(sink.bodies() == std::map<std::string, std::string>{{"uid-fine", "Subject: fine\r\n\r\nok\r\n"}});
+        CHECK(sink.bodies() ==
+              std::map<std::string, std::string>{{"uid-fine", "Subject: fine\r\n\r\nok\r\n"}});
     }
 }

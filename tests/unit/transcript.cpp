@@ -21,9 +21,12 @@ std::filesystem::path transcript_dir() {
 std::string shown(std::string_view text) {
     std::string out = "\"";
     for (char c : text) {
-        if (c == '\r') out += "\\r";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out + "\"";
 }
@@ -131,7 +134,9 @@ void Transcript::reset() {
     m_client_lines.clear();
 }
 
-std::string Transcript::where(const Step& step) const { return m_name + " line " + std::to_string(step.line); }
+std::string Transcript::where(const Step& step) const {
+    return m_name + " line " + std::to_string(step.line);
+}
 
 void Transcript::mismatch(std::string what) {
     if (m_error.empty()) m_error = std::move(what);
@@ -152,7 +157,8 @@ std::string Transcript::render(const Step& step) {
         }
         auto value = m_vars.find(name);
         if (value == m_vars.end()) {
-            mismatch(where(step) + ": ${" + std::string(name) + "} is used before a client line named it");
+            mismatch(where(step) + ": ${" + std::string(name) +
+                     "} is used before a client line named it");
             return {};
         }
         out += value->second;
@@ -175,11 +181,14 @@ bool Transcript::match(const Step& step, std::string_view line) {
         }
         at += name.size() + 3;
         std::string_view value;
-        if (auto known = m_vars.find(name); known != m_vars.end()) value = known->second;
-        else if (auto now = bound.find(name); now != bound.end()) value = now->second;
+        if (auto known = m_vars.find(name); known != m_vars.end())
+            value = known->second;
+        else if (auto now = bound.find(name); now != bound.end())
+            value = now->second;
         else {
             auto end = line.find(' ', got);
-            value = line.substr(got, end == std::string_view::npos ? std::string_view::npos : end - got);
+            value = line.substr(got,
+                                end == std::string_view::npos ? std::string_view::npos : end - got);
             if (value.empty()) return false;
             bound.emplace(std::string(name), std::string(value));
         }
@@ -211,8 +220,8 @@ Status Transcript::take_client_line(std::string_view line) {
     }
     const Step& step = m_steps[m_next];
     if (!match(step, line)) {
-        mismatch(where(step) + ": expected the client to send\n  " + shown(step.text) + "\nbut it sent\n  " +
-                 shown(line));
+        mismatch(where(step) + ": expected the client to send\n  " + shown(step.text) +
+                 "\nbut it sent\n  " + shown(line));
         return failure();
     }
     ++m_next;
@@ -237,16 +246,19 @@ Status Transcript::on_send(std::string_view data) {
 Result<std::size_t> Transcript::on_read(char* buf, std::size_t len, std::size_t max_read) {
     if (!m_error.empty()) return failure();
     if (!m_partial.empty()) {
-        mismatch(m_name + ": the client waits for the server with " + shown(m_partial) + " sent but no CRLF");
+        mismatch(m_name + ": the client waits for the server with " + shown(m_partial) +
+                 " sent but no CRLF");
         return failure();
     }
     if (m_read == m_in_flight.size()) send_server_steps();
     if (!m_error.empty()) return failure();
     if (m_read == m_in_flight.size()) {
         if (m_next == m_steps.size())
-            return fail(ErrorKind::connect, Scope::session, "server.test closed the connection (end of the transcript)");
+            return fail(ErrorKind::connect, Scope::session,
+                        "server.test closed the connection (end of the transcript)");
         const Step& step = m_steps[m_next];
-        mismatch(where(step) + ": the client waits for the server, but the transcript expects it to send\n  " +
+        mismatch(where(step) +
+                 ": the client waits for the server, but the transcript expects it to send\n  " +
                  shown(step.text));
         return failure();
     }
@@ -258,10 +270,12 @@ Result<std::size_t> Transcript::on_read(char* buf, std::size_t len, std::size_t 
 
 std::string Transcript::verdict() const {
     if (!m_error.empty()) return m_error;
-    if (!m_partial.empty()) return m_name + ": the client left " + shown(m_partial) + " without CRLF";
+    if (!m_partial.empty())
+        return m_name + ": the client left " + shown(m_partial) + " without CRLF";
     if (m_next < m_steps.size()) {
         const Step& step = m_steps[m_next];
-        return where(step) + ": never reached (" + (step.from_server ? "S: " : "C: ") + step.text + ")";
+        return where(step) + ": never reached (" + (step.from_server ? "S: " : "C: ") + step.text +
+               ")";
     }
     if (m_read < m_in_flight.size())
         return m_name + ": the client never read " + shown(m_in_flight.substr(m_read, 200));

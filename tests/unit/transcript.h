@@ -87,10 +87,10 @@ class Transcript : public std::enable_shared_from_this<Transcript> {
     std::vector<Step> m_steps;
     std::vector<std::string> m_login_reply;
     // Playing state.
-    std::size_t m_next = 0;       // the next step
-    std::string m_in_flight;      // server bytes sent, not yet read
-    std::size_t m_read = 0;       // of m_in_flight
-    std::string m_partial;        // client bytes without their CRLF yet
+    std::size_t m_next = 0;  // the next step
+    std::string m_in_flight; // server bytes sent, not yet read
+    std::size_t m_read = 0;  // of m_in_flight
+    std::string m_partial;   // client bytes without their CRLF yet
     std::map<std::string, std::string, std::less<>> m_vars;
     std::string m_error;
     std::vector<std::string> m_client_lines;

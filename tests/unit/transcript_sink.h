@@ -40,7 +40,8 @@ struct RecordingSink : MessageSink {
     // id -> bytes of every finished message.
     std::map<std::string, std::string> bodies() const {
         std::map<std::string, std::string> out;
-        for (const auto& s : finished) out[s.message.id] = s.bytes;
+        for (const auto& s : finished)
+            out[s.message.id] = s.bytes;
         return out;
     }
 
@@ -52,7 +53,8 @@ struct RecordingSink : MessageSink {
 // The ids of `messages`, in order.
 inline std::vector<std::string> ids_of(const std::vector<RemoteMessage>& messages) {
     std::vector<std::string> out;
-    for (const auto& m : messages) out.push_back(m.id);
+    for (const auto& m : messages)
+        out.push_back(m.id);
     return out;
 }
 
