@@ -108,7 +108,7 @@ Status Pop3Source::read_capabilities() {
         if (line == "TOP" || line.starts_with("TOP ")) top = true;
         return {};
     });
-    if (!capa && capa.error().scope == Scope::account) return capa;
+    if (!capa && capa.error().scope == Scope::session) return capa;
     m_use_retr = !top;
     return {};
 }
@@ -118,7 +118,7 @@ Status Pop3Source::list_sizes() {
         auto n = numbered(line);
         std::uint64_t size = 0;
         if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec != std::errc())
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         m_session->host() + " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
         m_listing.add_listed(n->first, size);
         return {};
@@ -134,13 +134,13 @@ Status Pop3Source::list_uidls() {
     std::size_t hashed = 0;
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
-        if (!n) return fail(ErrorKind::protocol, Scope::account,
+        if (!n) return fail(ErrorKind::protocol, Scope::session,
                             m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
         // Only numbers LIST gave, each once: an endless or repeating UIDL
         // answer cannot grow memory past the mailbox's size.
         if (n->second.size() > k_max_uidl) ++hashed;
         if (!m_listing.set_id(n->first, bounded_uidl(n->second)))
-            return fail(ErrorKind::protocol, Scope::account,
+            return fail(ErrorKind::protocol, Scope::session,
                         m_session->host() + " sent a UIDL line for a message LIST did not have: " +
                             std::string(line.substr(0, 80)));
         return {};
@@ -173,14 +173,12 @@ Status Pop3Source::fingerprint_ids() {
     return {};
 }
 
-Result<Snapshot> Pop3Source::open(const FolderInfo& folder) { return open_since(folder, {}); }
-
 // The whole mailbox is listed anyway (UIDL has no "since"); what a token
 // saves is the archive's side: an unchanged mailbox is not compared with the
 // archive at all, and one that only gained messages is compared for those.
 // The token hashes every listed id in order, duplicates included.
-Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::string& known_token,
-                                        bool changes_only, std::size_t part_size) {
+Result<Snapshot> Pop3Source::open(const FolderInfo& folder, const OpenRequest& request) {
+    const std::string& known_token = request.known_token;
     if (auto s = list_mailbox(folder); !s) return std::unexpected(s.error());
     ListingHash all, prefix;
     auto known_count = token_count(known_token);
@@ -200,23 +198,23 @@ Result<Snapshot> Pop3Source::open_since(const FolderInfo& folder, const std::str
     std::size_t first = 0;
     if (known_count && prefix.token() == known_token) {
         if (*known_count == all.count) {
-            snap.unchanged = true;
+            snap.listing = ListingKind::unchanged;
             m_listing.clear(); // nothing will be fetched
             return snap;
         }
-        if (changes_only) {
-            first = after_prefix;
-            snap.delta = true;
-        }
+        first = after_prefix;
+        snap.listing = ListingKind::delta;
     }
     m_listing.keep_from(first);
     snap.total = 0;
     for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.skipped(i);
     // A first backup takes the (compact) listing a part at a time, so the
-    // engine's copy of it and its plan stay small (Source::open_since).
+    // engine's copy of it and its plan stay small (OpenRequest::part_size).
     m_next = first;
-    m_part_size = part_size > 0 && !snap.delta ? part_size : m_listing.size();
+    const bool delta = snap.listing == ListingKind::delta;
+    m_part_size = request.part_size > 0 && !delta ? request.part_size : m_listing.size();
     if (auto s = next_part(snap); !s) return std::unexpected(s.error());
+    if (!delta && snap.more) snap.listing = ListingKind::parts;
     return snap;
 }
 
