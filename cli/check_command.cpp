@@ -52,6 +52,7 @@ void print_text(const net::AccountCheck& c) {
         else
             line += " " + std::to_string(f.messages.value_or(0)) + " messages, " +
                     std::to_string(f.unseen.value_or(0)) + " unseen";
+        if (!f.special_use.empty()) line += " [" + printable(f.special_use) + "]";
         if (!f.name_valid) line += " (name is not valid modified UTF-7; shown raw)";
         std::cout << line << '\n';
     }
@@ -83,6 +84,7 @@ nlohmann::json to_json(const net::AccountCheck& c) {
         nlohmann::json jf{{"name", f.name}, {"selectable", f.selectable}, {"name_valid", f.name_valid}};
         if (f.messages) jf["messages"] = *f.messages;
         if (f.unseen) jf["unseen"] = *f.unseen;
+        if (!f.special_use.empty()) jf["special_use"] = f.special_use;
         if (!f.error.empty()) jf["error"] = f.error;
         j["folders"].push_back(jf);
     }

@@ -24,6 +24,9 @@ struct FolderInfo {
     // gave it, "" where it gave none. Equal to the token of the last
     // complete run, it says the folder is unchanged without opening it.
     std::string change_token = {};
+    // The folder's special use as the source names it ("\Sent", "\Trash":
+    // RFC 6154 for IMAP), "" for none; more than one separated by spaces.
+    std::string special_use = {};
 
     std::string display() const; // components joined with '/', for people
 };

@@ -20,6 +20,7 @@ net::FolderStatus status_of(Session& session, const ListedFolder& f) {
     st.name = joined(f.info.path, f.separator);
     st.selectable = f.info.selectable;
     st.name_valid = f.name_valid;
+    st.special_use = f.info.special_use;
     if (!f.info.selectable) return st;
     auto arg = mailbox_argument(f.raw_name);
     if (!arg) {
@@ -49,6 +50,8 @@ Result<net::AccountCheck> check_imap(const net::Endpoint& endpoint, TraceOptions
     out.endpoint = endpoint;
     out.tls = (*session)->connection().tls();
     out.capabilities.assign((*session)->capabilities().begin(), (*session)->capabilities().end());
+    // Names as a backup would see them (UTF-8 where the server offers it).
+    if (auto utf8 = enable_utf8(**session); !utf8) return std::unexpected(utf8.error());
     auto listed = list_all(**session);
     if (!listed) return std::unexpected(listed.error());
     for (const auto& f : *listed) {

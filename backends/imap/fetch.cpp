@@ -304,4 +304,10 @@ std::string quote_string(std::string_view text) {
     return out;
 }
 
+std::string literal_argument(std::string_view text) {
+    std::string out = "{" + std::to_string(text.size()) + "}\r\n";
+    out.append(text);
+    return out;
+}
+
 } // namespace mf::imap

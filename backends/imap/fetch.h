@@ -58,4 +58,8 @@ bool needs_literal(std::string_view text);
 // "\"text\"" with \ and " escaped.
 std::string quote_string(std::string_view text);
 
+// `text` as a literal in a command: "{n}" CRLF and the n octets (RFC 3501
+// 4.3). Session makes it non-synchronizing where the server allows.
+std::string literal_argument(std::string_view text);
+
 } // namespace mf::imap

@@ -190,4 +190,13 @@ std::string encode_mutf7(std::string_view utf8) {
     return out;
 }
 
+bool valid_utf8(std::string_view text) {
+    for (std::size_t pos = 0; pos < text.size();) {
+        const std::size_t start = pos;
+        // A real U+FFFD takes three bytes; a one-byte step is a bad sequence.
+        if (next_code_point(text, pos) == k_replacement && pos == start + 1) return false;
+    }
+    return true;
+}
+
 } // namespace mf::imap

@@ -21,4 +21,8 @@ std::optional<std::string> decode_mutf7(std::string_view mutf7);
 // forms, encoded surrogates, values past U+10FFFF) become U+FFFD, one per byte.
 std::string encode_mutf7(std::string_view utf8);
 
+// True when `text` is well-formed UTF-8 (RFC 3629), as names are once
+// UTF8=ACCEPT is enabled (RFC 6855): no overlong forms, no surrogates.
+bool valid_utf8(std::string_view text);
+
 } // namespace mf::imap

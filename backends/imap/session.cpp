@@ -45,6 +45,25 @@ class LineStream : public ByteStream {
 
 } // namespace
 
+std::optional<std::vector<CommandLiteral>> command_literals(std::string_view command) {
+    std::vector<CommandLiteral> out;
+    std::size_t at = 0;
+    for (;;) {
+        auto crlf = command.find("\r\n", at);
+        if (crlf == std::string_view::npos) return out;
+        // Only a literal's head ends a line inside a command: "{n}" CRLF.
+        if (crlf == 0 || command[crlf - 1] != '}') return std::nullopt;
+        auto open = command.rfind('{', crlf - 1);
+        if (open == std::string_view::npos || open < at) return std::nullopt;
+        std::uint64_t size = 0;
+        auto [end, ec] = std::from_chars(command.data() + open + 1, command.data() + crlf - 1, size);
+        if (ec != std::errc() || end != command.data() + crlf - 1 || size > command.size() - crlf - 2)
+            return std::nullopt;
+        out.push_back({crlf - 1, crlf + 2, size});
+        at = crlf + 2 + static_cast<std::size_t>(size);
+    }
+}
+
 // Servers may send their capabilities with the answer to the login: an
 // untagged CAPABILITY, or a CAPABILITY code in the tagged OK (RFC 9051
 // 6.2.3; Dovecot does the first). Taken only from an answer that ends in
@@ -102,18 +121,60 @@ void Session::trace(net::TraceKind kind, std::string_view line) const {
 }
 
 Result<std::string> Session::send(std::string_view command) {
+    if (waits_for_continuation(command))
+        return fail(ErrorKind::protocol, Scope::session,
+                    "internal error: a command that waits for the server's \"+\" was pipelined");
     std::string tag = next_tag();
-    std::string line = tag + ' ' + std::string(command) + "\r\n";
-    trace(net::TraceKind::sent, net::redact_line(std::string_view(line).substr(0, line.size() - 2), false));
-    if (auto s = m_conn->send_all(line); !s) return std::unexpected(s.error());
+    auto refused = write_command(tag, command, {});
+    if (!refused) return std::unexpected(refused.error());
     return tag;
 }
 
 Result<Response> Session::run(std::string_view command, const UntaggedHandler& on_untagged,
                               LiteralHandler* literals) {
-    auto tag = send(command);
-    if (!tag) return std::unexpected(tag.error());
-    return read_until(*tag, on_untagged, literals, false);
+    std::string tag = next_tag();
+    auto refused = write_command(tag, command, on_untagged);
+    if (!refused) return std::unexpected(refused.error());
+    if (*refused) return std::move(**refused); // answered before a literal was sent
+    return read_until(tag, on_untagged, literals, false);
+}
+
+bool Session::non_synchronizing(std::uint64_t literal_size) const {
+    return has("LITERAL+") || (has("LITERAL-") && literal_size <= 4096);
+}
+
+bool Session::waits_for_continuation(std::string_view command) const {
+    auto literals = command_literals(command);
+    return literals && std::any_of(literals->begin(), literals->end(),
+                                   [&](const CommandLiteral& l) { return !non_synchronizing(l.size); });
+}
+
+Result<std::optional<Response>> Session::write_command(const std::string& tag, std::string_view command,
+                                                        const UntaggedHandler& on_untagged) {
+    auto literals = command_literals(command);
+    if (!literals)
+        return fail(ErrorKind::protocol, Scope::session, "internal error: a command with a malformed literal");
+    std::string line = tag + ' ';
+    std::size_t from = 0;
+    for (const auto& l : *literals) {
+        const bool wait = !non_synchronizing(l.size);
+        line.append(command.substr(from, l.close - from)).append(wait ? "}" : "+}");
+        trace(net::TraceKind::sent, net::redact_line(line, false));
+        if (auto s = m_conn->send_all(line + "\r\n"); !s) return std::unexpected(s.error());
+        if (wait) {
+            // The server may refuse the command here (a tagged BAD or NO):
+            // then the octets are never sent, and the session stays in step.
+            auto go = read_until(tag, on_untagged, nullptr, true);
+            if (!go) return std::unexpected(go.error());
+            if (go->kind == Response::Kind::tagged) return std::optional<Response>(std::move(*go));
+        }
+        line.clear();
+        from = l.data;
+    }
+    line.append(command.substr(from));
+    trace(net::TraceKind::sent, net::redact_line(line, false));
+    if (auto s = m_conn->send_all(line.append("\r\n")); !s) return std::unexpected(s.error());
+    return std::optional<Response>();
 }
 
 Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
@@ -260,5 +321,21 @@ Status Session::refresh_capabilities() {
 }
 
 bool Session::has(std::string_view capability) const { return m_caps.contains(upper(capability)); }
+
+bool Session::enabled(std::string_view extension) const { return m_enabled.contains(upper(extension)); }
+
+Result<bool> Session::enable(std::string_view extension) {
+    if (enabled(extension)) return true;
+    if (!has("ENABLE") || !has(extension)) return false;
+    auto r = run("ENABLE " + std::string(extension), [&](const Response& resp) -> Status {
+        if (!resp.items.empty() && is_atom(resp.items[0], "ENABLED"))
+            for (std::size_t i = 1; i < resp.items.size(); ++i)
+                if (auto e = as_string(resp.items[i])) m_enabled.insert(upper(*e));
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    // A refusal is no failure: the session goes on without the extension.
+    return enabled(extension);
+}
 
 } // namespace mf::imap

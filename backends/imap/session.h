@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace mf::imap {
 
@@ -28,6 +29,15 @@ struct TraceOptions {
 };
 
 using UntaggedHandler = std::function<Status(const Response&)>;
+
+// A literal in a command written as on the wire (see Session::send): where
+// its "}" stands, where its octets start, and how many there are.
+struct CommandLiteral {
+    std::size_t close = 0, data = 0;
+    std::uint64_t size = 0;
+};
+// nullopt when a line break in `command` is not a literal's head.
+std::optional<std::vector<CommandLiteral>> command_literals(std::string_view command);
 
 // The capabilities in the lines a server answered a login with (see
 // net::Transport::login_reply); nullopt: none there, ask for them.
@@ -81,8 +91,20 @@ class Session : private ByteStream {
     Result<Response> read_tagged(const UntaggedHandler& on_untagged = {}, LiteralHandler* literals = nullptr);
 
     // Pipelining plain commands: sends `command` without waiting for its
-    // answer and returns its tag; read_tagged() reads the answers.
+    // answer and returns its tag; read_tagged() reads the answers. A
+    // command with a literal that must wait for the server's "+" (see
+    // waits_for_continuation) cannot be pipelined: run() it.
     Result<std::string> send(std::string_view command);
+    // Commands given to run() and send() are written as on the wire: a
+    // literal argument is "{n}" CRLF and its n octets (see literal_argument
+    // in fetch.h). The session makes it non-synchronizing where the server
+    // allows (LITERAL+, or LITERAL- for up to 4096 octets: RFC 7888), else
+    // sends the octets once the server has answered "+" (RFC 3501 4.3).
+    bool waits_for_continuation(std::string_view command) const;
+    // ENABLE `extension` (RFC 5161) where the server offers it; true once
+    // the server said it is enabled (an untagged ENABLED naming it).
+    Result<bool> enable(std::string_view extension);
+    bool enabled(std::string_view extension) const; // case-insensitive
     // What run_ok() makes of a tagged answer: OK passes, NO and BAD become a
     // Failure naming `what`.
     Status check_ok(const Response& tagged, std::string_view what) const;
@@ -106,12 +128,19 @@ class Session : private ByteStream {
         return tag.insert(0, 1, 'M'); // not "M" + ...: g++ 12 -O3 warns falsely (-Wrestrict)
     }
     void trace(net::TraceKind kind, std::string_view line) const;
+    bool non_synchronizing(std::uint64_t literal_size) const;
+    // Sends `tag command` CRLF, literals and all (see send()); returns the
+    // tagged answer when the server refused the command before a literal's
+    // octets, nullopt when the command went out whole.
+    Result<std::optional<Response>> write_command(const std::string& tag, std::string_view command,
+                                                  const UntaggedHandler& on_untagged);
 
     std::unique_ptr<net::Transport> m_conn;
     TraceOptions m_trace;
     ResponseReader m_reader;
     std::uint32_t m_next_tag = 1;
     std::set<std::string> m_caps; // upper case
+    std::set<std::string> m_enabled; // upper case: what ENABLE turned on
 };
 
 } // namespace mf::imap

@@ -34,19 +34,35 @@ std::vector<std::string> split_name(const std::string& name, char separator) {
     return parts;
 }
 
+// The special-use attributes of RFC 6154 (and \\Important, RFC 8457), as
+// the RFCs spell them, whatever case the server used.
+constexpr std::string_view k_special_uses[] = {"\\All",     "\\Archive", "\\Drafts", "\\Flagged",
+                                               "\\Important", "\\Junk",    "\\Sent",   "\\Trash"};
+
+void take_attribute(const Value& a, ListedFolder& f) {
+    if (is_atom(a, "\\NOSELECT") || is_atom(a, "\\NONEXISTENT")) f.info.selectable = false;
+    for (auto use : k_special_uses) {
+        if (!is_atom(a, use)) continue;
+        if (!f.info.special_use.empty()) f.info.special_use += ' ';
+        f.info.special_use += use;
+    }
+}
+
 // One "* LIST (attrs) sep name" response, or nullopt if it is not one.
-std::optional<ListedFolder> parse_list(const Response& r) {
+// Names are modified UTF-7 unless UTF8=ACCEPT is enabled: then they are
+// UTF-8 (RFC 6855 3), and an "&" in one is just an "&".
+std::optional<ListedFolder> parse_list(const Response& r, bool utf8_names) {
     if (r.items.size() != 4 || !is_atom(r.items[0], "LIST") || r.items[1].type != Value::Type::list)
         return std::nullopt;
     ListedFolder f;
-    for (const auto& a : r.items[1].items)
-        if (is_atom(a, "\\NOSELECT") || is_atom(a, "\\NONEXISTENT")) f.info.selectable = false;
+    for (const auto& a : r.items[1].items) take_attribute(a, f);
     if (r.items[2].type == Value::Type::string && r.items[2].text.size() == 1)
         f.separator = r.items[2].text[0];
     auto raw = as_string(r.items[3]);
     if (!raw) return std::nullopt;
     f.raw_name = *raw;
-    auto decoded = decode_mutf7(f.raw_name);
+    auto decoded = utf8_names ? (valid_utf8(f.raw_name) ? std::optional(f.raw_name) : std::nullopt)
+                              : decode_mutf7(f.raw_name);
     f.name_valid = decoded.has_value();
     f.info.path = split_name(decoded.value_or(f.raw_name), f.separator);
     // INBOX is case-insensitive (RFC 3501 5.1): one spelling in the archive.
@@ -84,6 +100,8 @@ class Listing {
 
     Status take(const Response& r) {
         if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(m_exists);
+        // An expunge meanwhile (RFC 3501 7.4.1) leaves one message fewer to list.
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXPUNGE") && m_exists > 0) --m_exists;
         if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
         auto data = parse_fetch(r);
         if (m_only && data) {
@@ -121,6 +139,8 @@ class Listing {
         m_out.push_back(std::move(m));
         return {};
     }
+    // The folder's message count as the last EXISTS and EXPUNGE left it.
+    std::uint32_t exists() const { return m_exists; }
     Status check(const FolderInfo& folder) const {
         std::size_t unreadable = m_unreadable;
         for (std::size_t i = 0; i < m_sizeless.size(); ++i)
@@ -184,6 +204,9 @@ class ImapSource::BodyHandler : public LiteralHandler {
     explicit BodyHandler(MessageSink& sink) : m_sink(sink) {}
     bool claim(std::string_view preceding, std::uint64_t size) override {
         if (!iequals(preceding.substr(0, 6), "BODY[]")) return false;
+        // A second BODY[] in one FETCH answer (found by fuzz_imap_source):
+        // the first is dropped, never left open under the second.
+        if (m_open) m_sink.abandon();
         m_status = m_sink.begin(size);
         m_open = true;
         m_size = size;
@@ -213,9 +236,13 @@ class ImapSource::BodyHandler : public LiteralHandler {
 };
 
 Result<std::string> mailbox_argument(std::string_view raw_name) {
-    if (raw_name.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
-        return fail(ErrorKind::protocol, Scope::folder, "folder name contains CR, LF or NUL");
-    return quote_string(raw_name);
+    if (raw_name.find('\0') != std::string_view::npos)
+        return fail(ErrorKind::protocol, Scope::folder, "folder name contains NUL, which no IMAP string can carry");
+    // A quoted string carries 7-bit text without CR or LF (RFC 3501 9,
+    // QUOTED-CHAR); a server that lists a name with raw 8-bit bytes answers
+    // BAD to it quoted, so such a name goes back as the server sent it: a
+    // literal, which carries any octet but NUL.
+    return needs_literal(raw_name) ? literal_argument(raw_name) : quote_string(raw_name);
 }
 
 std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t max_chars) {
@@ -264,6 +291,11 @@ std::string condstore_token(std::uint32_t validity, std::optional<std::uint32_t>
            std::to_string(*modseq) + ' ' + std::to_string(exists);
 }
 
+// Names as UTF-8 where the server offers it (RFC 6855): a server that
+// keeps names in UTF-8 then needs no modified UTF-7 either way. Before the
+// first LIST, since names are spelt one way or the other from then on.
+Result<bool> enable_utf8(Session& session) { return session.enable("UTF8=ACCEPT"); }
+
 std::string status_token(const StatusData& d) {
     if (!d.uidvalidity || !d.messages) return {};
     return condstore_token(*d.uidvalidity, d.uidnext, d.highestmodseq, *d.messages);
@@ -277,7 +309,7 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     std::vector<ListedFolder> out;
     std::map<std::string, StatusData> statuses; // by the server's spelling
     auto on_untagged = [&](const Response& resp) -> Status {
-        if (auto f = parse_list(resp)) out.push_back(std::move(*f));
+        if (auto f = parse_list(resp, session.enabled("UTF8=ACCEPT"))) out.push_back(std::move(*f));
         else if (auto d = parse_status(resp)) statuses[d->name] = std::move(*d);
         return {};
     };
@@ -314,6 +346,7 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
 ImapSource::ImapSource(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
 
 Result<std::vector<FolderInfo>> ImapSource::list_folders() {
+    if (auto utf8 = enable_utf8(*m_session); !utf8) return std::unexpected(utf8.error());
     auto listed = list_all(*m_session, true);
     if (!listed) return std::unexpected(listed.error());
     std::vector<FolderInfo> out;
@@ -383,7 +416,11 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     if (raw == m_raw_names.end()) return examine(folder);
     auto arg = mailbox_argument(raw->second);
     if (!arg) return std::unexpected(arg.error());
-    auto examine_tag = m_session->send(examine_command(*arg, m_session->has("CONDSTORE")));
+    const std::string command = examine_command(*arg, m_session->has("CONDSTORE"));
+    // A name sent as a literal the server must first accept ("+") cannot
+    // have the listing sent behind it: EXAMINE alone, then the listing.
+    if (m_session->waits_for_continuation(command)) return examine(folder);
+    auto examine_tag = m_session->send(command);
     if (!examine_tag) return std::unexpected(examine_tag.error());
     auto listing_tag = m_session->send(listing);
     if (!listing_tag) return std::unexpected(listing_tag.error());
@@ -400,7 +437,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     auto examined = m_session->read_tagged([&](const Response& r) { return answer.take(r); });
     if (auto s = in_order(examined, *examine_tag); !s) return std::unexpected(s.error());
     auto e = answer.result(*m_session, *examined, folder);
-    Prelisted pre{listing, {}, {}};
+    Prelisted pre{listing, {}, {}, 0};
     // As list() does: EXISTS comes from the server, never trusted for an allocation.
     if (e && listing == listing_command("1:*")) pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
     Listing lines(pre.messages, e ? e->exists : 0, m_session->host());
@@ -409,6 +446,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     if (!e) return e;
     pre.status = m_session->check_ok(*listed, "listing " + folder.display());
     if (pre.status) pre.status = lines.check(folder);
+    pre.exists = lines.exists();
     m_prelisted = std::move(pre);
     return e;
 }
@@ -431,10 +469,11 @@ std::string ImapSource::predicted_listing(const FolderInfo& folder, const OpenRe
 }
 
 Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
-                              Snapshot& snap, std::uint32_t exists) {
+                              Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after) {
     const std::string command = listing_command(uids, modifier);
     if (auto pre = std::exchange(m_prelisted, std::nullopt); pre && pre->command == command) {
         if (!pre->status) return pre->status;
+        if (exists_after) *exists_after = pre->exists;
         if (snap.messages.empty()) snap.messages = std::move(pre->messages); // no second copy held
         else
             snap.messages.insert(snap.messages.end(), std::make_move_iterator(pre->messages.begin()),
@@ -445,6 +484,7 @@ Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids,
     auto listed = m_session->run_ok(command, "listing " + folder.display(),
                                     [&](const Response& r) { return listing.take(r); });
     if (!listed) return std::unexpected(listed.error());
+    if (exists_after) *exists_after = listing.exists();
     return listing.check(folder);
 }
 
@@ -466,9 +506,57 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
     // listing already received behind EXAMINE is taken as it is.
     if (!m_prelisted || m_prelisted->command != listing_command("1:*"))
         snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
-    if (auto s = list_range(folder, "1:*", "", snap, exists); !s) return s;
+    std::uint32_t now = exists;
+    if (auto s = list_range(folder, "1:*", "", snap, exists, &now); !s) return s;
     sort_by_uid(snap.messages);
+    return complete(folder, snap, now);
+}
+
+// A whole listing must name every message the folder holds: EXISTS, and the
+// folder list's STATUS MESSAGES where it gave that. Yahoo shows only the
+// newest 10 000 messages of a larger folder unless UIDONLY (RFC 9586) is
+// enabled (issue 18; rustmailer/bichon#271, djc/imap-proto#198): a short
+// listing taken as the folder would leave the rest out of the backup and
+// end with exit 0. Older messages are asked for by UID range, a page below
+// the oldest listed at a time, while that brings more; still short, the
+// folder fails, naming both counts.
+Status ImapSource::complete(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {
+    const std::size_t want = std::max<std::size_t>(exists, folder.messages.value_or(0));
+    while (snap.messages.size() < want && !snap.messages.empty()) {
+        const auto oldest = parse_uid(snap.messages.front().id).value_or(1);
+        if (oldest <= 1) break;
+        const std::size_t before = snap.messages.size();
+        if (auto s = list_range(folder, "1:" + std::to_string(oldest - 1), "", snap, exists); !s) return s;
+        sort_by_uid(snap.messages);
+        if (snap.messages.size() == before) break;
+    }
+    if (snap.messages.size() < exists)
+        return short_listing(folder, snap.messages.size(), std::to_string(exists) + " EXISTS announced");
+    if (snap.messages.size() >= want) return {};
+    // Short of the folder list's count only: mail deleted since that LIST
+    // would explain it, so the server is asked again. STATUS on the folder
+    // being examined is frowned on (RFC 3501 6.3.10), hence only here.
+    auto arg = mailbox_argument(m_raw_names.at(folder.path));
+    if (!arg) return std::unexpected(arg.error());
+    std::optional<std::uint32_t> messages;
+    auto r = m_session->run_ok("STATUS " + *arg + " (MESSAGES)", "asking " + folder.display() + " for its count",
+                               [&](const Response& resp) -> Status {
+        if (auto d = parse_status(resp)) messages = d->messages;
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    if (messages && *messages > snap.messages.size())
+        return short_listing(folder, snap.messages.size(), std::to_string(*messages) + " STATUS gives");
     return {};
+}
+
+std::unexpected<Failure> ImapSource::short_listing(const FolderInfo& folder, std::size_t listed,
+                                                   const std::string& count) const {
+    return fail(ErrorKind::protocol, Scope::folder,
+                m_session->host() + " listed " + std::to_string(listed) + " of the " + count + " messages of " +
+                    folder.display() +
+                    "; folder not backed up (the server shows only part of it: Yahoo, for one, shows only the "
+                    "newest 10 000 messages of a folder)");
 }
 
 // Lists only what changed since `known`, when nothing was expunged since:
@@ -739,12 +827,16 @@ Status ImapSource::remove(const std::vector<std::string>&) {
 
 Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>& ids) {
     std::vector<MessageKey> out;
+    // Only what was asked for: an unsolicited FETCH (a flag change) also
+    // carries a UID (found by fuzz_imap_source).
+    const auto asked = to_uids(ids);
+    const std::unordered_set<std::uint32_t> wanted(asked.begin(), asked.end());
     for (const auto& set : uid_sets(to_uids(ids), k_max_set_chars)) {
         auto r = m_session->run_ok(
             "UID FETCH " + set + " (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
             "reading Message-IDs", [&](const Response& resp) -> Status {
                 auto data = parse_fetch(resp);
-                if (!data || !data->uid) return {};
+                if (!data || !data->uid || !wanted.contains(*data->uid)) return {};
                 mail::HeaderScanner scanner;
                 scanner.feed(data->header.value_or(""));
                 scanner.finish();

@@ -14,9 +14,9 @@ namespace mf::imap {
 
 struct ListedFolder {
     FolderInfo info;
-    std::string raw_name;  // as the server spells it (modified UTF-7)
+    std::string raw_name;  // as the server spells it (modified UTF-7, or UTF-8 under UTF8=ACCEPT)
     char separator = 0;    // 0: flat (NIL)
-    bool name_valid = true; // false: not valid modified UTF-7, shown raw
+    bool name_valid = true; // false: not valid modified UTF-7 (UTF-8 under UTF8=ACCEPT), shown raw
 };
 
 // LIST "" "*", decoded and split on the server's separator. With
@@ -83,8 +83,14 @@ class ImapSource : public Source {
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
     // Appends what UID FETCH <uids> says of each message to snap.messages.
+    // `exists_after`: the count as EXISTS and EXPUNGE during the listing left it.
     Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
-                      Snapshot& snap, std::uint32_t exists);
+                      Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after = nullptr);
+    // Checks a whole listing against the folder's counts, paging down by UID
+    // where it fell short (see source.cpp).
+    Status complete(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
+    std::unexpected<Failure> short_listing(const FolderInfo& folder, std::size_t listed,
+                                           const std::string& count) const;
 
     Status list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size, Snapshot& snap);
     Status list_next_part(Snapshot& snap);
@@ -125,13 +131,18 @@ class ImapSource : public Source {
         std::string command;
         std::vector<RemoteMessage> messages;
         Status status;
+        std::uint32_t exists = 0; // as the listing's EXISTS and EXPUNGE left it
     };
     std::optional<Prelisted> m_prelisted;
 };
 
-// A mailbox name as a command argument: quoted, or a failure if it would
-// need a literal (CR, LF, NUL), which no sane server sends us in LIST.
+// A mailbox name as a command argument: quoted, or a literal (see
+// Session::send) where a quoted string cannot carry it (8-bit bytes, CR,
+// LF); a failure for NUL, which neither can.
 Result<std::string> mailbox_argument(std::string_view raw_name);
+
+// ENABLE UTF8=ACCEPT where offered; list_all() then reads names as UTF-8.
+Result<bool> enable_utf8(Session& session);
 
 // UID sets of at most `max_chars` each, covering `uids` (sorted or not).
 std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t max_chars);

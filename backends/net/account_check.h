@@ -14,6 +14,7 @@ struct FolderStatus {
     std::string name;           // UTF-8, components joined with the separator
     bool selectable = true;
     bool name_valid = true;     // false: the server's name is not valid modified UTF-7
+    std::string special_use;    // "\Sent", "\Trash"... (RFC 6154), "" for none
     std::optional<std::uint32_t> messages, unseen;
     std::string error;          // STATUS refused
 };

@@ -28,8 +28,30 @@ Scripting, for the hostile-server suite:
 * ``before_continuation(size)``, if set, is called before the server
   answers "+" to a synchronizing literal of ``size`` octets: the moment a
   client has promised the size and not yet sent a byte.
+* ``sasl_accept`` (set after construction, like ``before_continuation``:
+  a list of mechanism names, e.g. ``[b"PLAIN"]``) makes the login strict:
+  AUTHENTICATE succeeds only with those mechanisms (PLAIN, LOGIN, XOAUTH2,
+  OAUTHBEARER, with their continuations, with or without an initial
+  response; the token or password is not checked); any
+  other mechanism and the LOGIN command are refused with ``NO``. ``logins``
+  records each attempt: the mechanism, or b"LOGIN" for the command. None
+  (the default) accepts any login at once.
 * APPEND stores the message in the named folder (created if missing) and
   answers OK [APPENDUID validity uid] unless ``appenduid`` is False.
+* A mailbox argument may come quoted, as an atom or as a literal ({n} or
+  {n+}). ``bad_8bit_quoted`` answers BAD to a quoted one with 8-bit bytes,
+  as RFC 3501 section 9 allows (QUOTED-CHAR is 7-bit text): what a server
+  that lists names in raw 8-bit does (issue 18).
+* ``list_status`` answers LIST ... RETURN (STATUS (...)) (RFC 5819) with a
+  STATUS line after each LIST line; offer LIST-STATUS in ``capability``.
+* ``window`` (a count) emulates Yahoo's limited view of a large folder
+  (issue 18; Yahoo documents it as the default "Limited mode", with all
+  messages only after ENABLE UIDONLY: see djc/imap-proto#198 and
+  rustmailer/bichon#271): a UID FETCH answers for only the newest
+  ``window`` messages. With ``window_scope`` "command" (the default) that is
+  of the UIDs the command names, so asking by UID range reaches older ones;
+  with "folder" the older ones are never shown. ``window_exists`` makes
+  EXAMINE's EXISTS the window too, leaving the true count to STATUS.
 """
 
 from __future__ import annotations
@@ -46,7 +68,9 @@ class FakeImap:
     def __init__(self, folders: dict, separator: str = "/", uidvalidity: int = 42,
                  greeting: bytes | None = None, capability: bytes = b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+",
                  overrides: dict | None = None, tls_context: ssl.SSLContext | None = None,
-                 starttls_reply: bytes | None = None, appenduid: bool = True):
+                 starttls_reply: bytes | None = None, appenduid: bool = True,
+                 bad_8bit_quoted: bool = False, list_status: bool = False, window: int | None = None,
+                 window_scope: str = "command", window_exists: bool = False):
         self.folders = {k if isinstance(k, bytes) else k.encode(): list(v) for k, v in folders.items()}
         self.separator = separator
         self.uidvalidity = uidvalidity
@@ -56,12 +80,19 @@ class FakeImap:
         self.tls_context = tls_context
         self.starttls_reply = starttls_reply
         self.appenduid = appenduid
+        self.bad_8bit_quoted = bad_8bit_quoted
+        self.list_status = list_status
+        self.window = window
+        self.window_scope = window_scope
+        self.window_exists = window_exists
         self.commands: list[bytes] = []
         self.tls_commands: list[bytes] = []
         self.plain_received = bytearray()
         self.appended: list[tuple[bytes, bytes]] = []     # (folder, message)
         self.errors: list[str] = []
         self.before_continuation = None
+        self.sasl_accept: list | None = None
+        self.logins: list[bytes] = []
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -118,6 +149,11 @@ class FakeImap:
                 verb = rest.split(b" ", 1)[0].upper()
                 if verb == b"STARTTLS" and self.tls_context is not None and verb not in self.overrides:
                     if not self._starttls(state, tag):
+                        return
+                    continue
+                if (verb in (b"AUTHENTICATE", b"LOGIN") and self.sasl_accept is not None
+                        and verb.decode() not in self.overrides):
+                    if not self._strict_login(state, tag, rest):
                         return
                     continue
                 out = self._dispatch(tag, rest, state)
@@ -192,6 +228,39 @@ class FakeImap:
         state["buf"] = b""      # RFC 3207 / 2595: nothing read before TLS counts after it
         return True
 
+    # The prompts of each mechanism after the command: one empty challenge
+    # (RFC 4616 PLAIN, XOAUTH2, RFC 7628 OAUTHBEARER), or "Username:" then
+    # "Password:" (the LOGIN mechanism).
+    _SASL_PROMPTS = {b"PLAIN": [b"+ \r\n"], b"LOGIN": [b"+ VXNlcm5hbWU6\r\n", b"+ UGFzc3dvcmQ6\r\n"],
+                     b"XOAUTH2": [b"+ \r\n"], b"OAUTHBEARER": [b"+ \r\n"]}
+
+    def _strict_login(self, state, tag, rest) -> bool:
+        """A login that only ``sasl_accept`` mechanisms pass. The refusals are
+        Exchange's words ("NO AUTHENTICATE failed.", "NO LOGIN failed."; the
+        sources are named in test_login_methods.py)."""
+        words = rest.split(b" ")
+        if words[0].upper() == b"LOGIN":
+            self.logins.append(b"LOGIN")
+            state["conn"].sendall(tag + b" NO LOGIN failed.\r\n")
+            return True
+        mech = words[1].upper() if len(words) > 1 else b""
+        self.logins.append(mech)
+        accepted = [m.upper() for m in self.sasl_accept]
+        if mech not in accepted or mech not in self._SASL_PROMPTS:
+            state["conn"].sendall(tag + b" NO AUTHENTICATE failed.\r\n")
+            return True
+        prompts = self._SASL_PROMPTS[mech][1 if len(words) > 2 else 0:]
+        for prompt in prompts:
+            state["conn"].sendall(prompt)
+            answer = self._read_command(state)
+            if answer is None:
+                return False
+            if answer == b"*":
+                state["conn"].sendall(tag + b" BAD AUTHENTICATE cancelled.\r\n")
+                return True
+        state["conn"].sendall(tag + b" OK AUTHENTICATE completed.\r\n")
+        return True
+
     def _dispatch(self, tag, rest, state):
         verb = rest.split(b" ", 1)[0].upper()
         hook = self.overrides.get(verb.decode(errors="replace"))
@@ -211,9 +280,34 @@ class FakeImap:
 
     _literal = literal   # the old name
 
+    @staticmethod
+    def _quoted_8bit(rest: bytes) -> bool:
+        """Whether the command's first argument is a quoted string with 8-bit bytes."""
+        parts = rest.split(b" ", 1)
+        arg = parts[1].lstrip() if len(parts) > 1 else b""
+        if not arg.startswith(b'"'):
+            return False
+        end = 1
+        while end < len(arg) and arg[end:end + 1] != b'"':
+            end += 2 if arg[end:end + 1] == b"\\" else 1
+        return any(c >= 0x80 for c in arg[1:end])
+
+    def _list(self, tag, rest, selected):
+        out = b""
+        with_status = self.list_status and b"RETURN (STATUS" in rest.upper()
+        for name in self.folders:
+            out += b'* LIST () "' + self.separator.encode() + b'" ' + self._literal(name) + b"\r\n"
+            if with_status:
+                out += b"* STATUS " + self._literal(name) + b" (MESSAGES %d)\r\n" % len(self.folders[name])
+        return out + tag + b" OK done\r\n", selected
+
     def _answer(self, tag: bytes, rest: bytes, selected):
         verb = rest.split(b" ", 1)[0].upper()
         ok = tag + b" OK done\r\n"
+        if self.bad_8bit_quoted and verb in (b"EXAMINE", b"SELECT", b"STATUS", b"CREATE") and self._quoted_8bit(rest):
+            return tag + b" BAD [CLIENTBUG] 8-bit text in a quoted string\r\n", selected
+        if verb == b"LIST" and self.list_status:
+            return self._list(tag, rest, selected)
         if verb == b"CAPABILITY":
             return b"* CAPABILITY " + self.capability + b"\r\n" + ok, selected
         if verb in (b"LOGIN", b"AUTHENTICATE", b"NOOP", b"LOGOUT", b"SUBSCRIBE", b"CHECK"):
@@ -236,7 +330,10 @@ class FakeImap:
                 return tag + b" NO no such folder\r\n", selected
             if verb == b"STATUS":
                 return (b"* STATUS " + self._literal(name) + b" (MESSAGES %d UNSEEN 0)\r\n" % len(msgs)) + ok, selected
-            return (b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n" % (len(msgs), self.uidvalidity)) + ok, name
+            exists = min(len(msgs), self.window) if self.window is not None and self.window_exists else len(msgs)
+            return (b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n" % (exists, self.uidvalidity)) + ok, name
+        if verb == b"UID" and selected is not None and self.window is not None:
+            return self._windowed_fetch(rest, self.folders[selected]) + ok, selected
         if verb == b"UID" and selected is not None:
             return self._fetch(tag, rest, self.folders[selected]) + ok, selected
         return tag + b" BAD unknown command\r\n", selected
@@ -257,6 +354,9 @@ class FakeImap:
 
     @staticmethod
     def _mailbox_arg(arg: bytes) -> bytes:
+        literal = re.match(rb"\s*\{(\d+)\+?\}\r\n", arg)
+        if literal:     # as _read_command spliced it in
+            return arg[literal.end():literal.end() + int(literal.group(1))]
         arg = arg.strip()
         if arg.startswith(b'"'):
             end = 1
@@ -284,3 +384,30 @@ class FakeImap:
         for i, body in enumerate(msgs, 1):
             out += self.fetch_items(i, body, want_body)
         return out
+
+    @staticmethod
+    def uid_set(text: bytes, top: int) -> set:
+        """The UIDs 1..top a UID set names ("1:5,9", "3:*")."""
+        out = set()
+        for part in text.split(b","):
+            lo, _, hi = part.partition(b":")
+            lo = top if lo == b"*" else int(lo)
+            hi = lo if not hi else (top if hi == b"*" else int(hi))
+            lo, hi = min(lo, hi), max(lo, hi)
+            out.update(range(max(lo, 1), min(hi, top) + 1))
+        if text.endswith(b"*") and top:
+            out.add(top)    # "n:*" names the last message even when n > top
+        return out
+
+    def _windowed_fetch(self, rest, msgs):
+        """UID FETCH through the window (see ``window`` above); UID = position."""
+        args = rest.split(b" ")
+        uids = sorted(self.uid_set(args[2], len(msgs)))
+        if self.window_scope == "folder":
+            visible = set(range(len(msgs) - self.window + 1, len(msgs) + 1))
+            uids = [u for u in uids if u in visible]
+        want_body = b"BODY.PEEK[]" in rest.upper()
+        if not want_body:
+            uids = uids[-self.window:]
+        return b"".join(self.fetch_items(u, msgs[u - 1], want_body) for u in uids)
+

@@ -207,6 +207,25 @@ class CheckTest(unittest.TestCase):
         self.assertNotIn(b"LOGIN", fake.received.upper())
         self.assertNotIn(b"AUTHENTICATE", fake.received.upper())
 
+    def test_special_use_attributes_are_shown(self):
+        # The harness's Dovecot marks Drafts, Sent, Trash and Junk (RFC 6154);
+        # a user of its own, so the shared one's folders stay as they are.
+        d = self.dovecot
+        d.add_user("sue", PASSWORD)
+        for folder in ("Sent", "Trash", "Drafts", "Junk", "Plain"):
+            d.create_folder("sue", folder)
+        args = ["check", d.url("imaps", "sue"), "--password-env", "MF_TEST_PASSWORD", "--cacert", d.cacert]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for folder in ("Sent", "Trash", "Drafts", "Junk"):
+            self.assertRegex(r.stdout, rf"(?m)^  {folder}\s.*\[\\{folder}\]$")
+        self.assertRegex(r.stdout, r"(?m)^  Plain\s+0 messages, 0 unseen$")
+        doc = json.loads(run_mailferry(args + ["--json"], password=PASSWORD).stdout)
+        by_name = {f["name"]: f for f in doc["folders"]}
+        self.assertEqual(by_name["Sent"]["special_use"], "\\Sent")
+        self.assertEqual(by_name["Junk"]["special_use"], "\\Junk")
+        self.assertNotIn("special_use", by_name["Plain"])
+
 
 if __name__ == "__main__":
     unittest.main()
