@@ -20,12 +20,6 @@ namespace mf::cli {
 
 namespace {
 
-Result<archive::Format> parse_format(const std::string& name) {
-    if (name == "maildir") return archive::Format::maildir;
-    if (name == "mbox") return archive::Format::mbox;
-    return fail(ErrorKind::usage, Scope::account, "unknown format '" + name + "' (use maildir or mbox)");
-}
-
 BackupOptions backup_options(const BackupArgs& args) {
     BackupOptions options;
     options.dry_run = args.dry_run;
@@ -91,8 +85,11 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, cons
 
 int run_backup(const BackupArgs& args) {
     auto started = std::chrono::steady_clock::now();
-    auto format = parse_format(args.format);
-    if (!format) return report_failure(format.error(), args.json);
+    auto format = archive::parse_format(args.format);
+    if (!format)
+        return report_failure({ErrorKind::usage, Scope::account,
+                               "unknown format '" + args.format + "' (use maildir or mbox)"},
+                              args.json);
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
     if ((args.delete_after_download || args.delete_older_than > 0) && endpoint->protocol != net::Protocol::pop3)
@@ -103,7 +100,8 @@ int run_backup(const BackupArgs& args) {
         return report_failure({ErrorKind::usage, Scope::account, "--delete-older-than takes a number of days"},
                               args.json);
 
-    auto archive = archive::Archive::open({args.archive, *format, endpoint->identity(), args.dry_run});
+    auto archive = archive::Archive::open({args.archive, *format, endpoint->identity(),
+                                           args.dry_run ? archive::Mode::dry_run : archive::Mode::write});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);

@@ -3,6 +3,7 @@
 // key, so that a person reading cron mail can fix it without guessing.
 #include "cli/jobs.h"
 
+#include "backends/open/archive.h"
 #include "cli/url.h"
 
 #include <nlohmann/json.hpp>
@@ -530,7 +531,7 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     if (fields.contains("max_delete_percent") && number("max_delete_percent") > 100)
         error(where, "max_delete_percent", "must be a percentage from 0 to 100");
     std::string format = str(fields, "format");
-    if (!format.empty() && format != "maildir" && format != "mbox")
+    if (!format.empty() && !archive::parse_format(format))
         error(where, "format", "'" + format + "' is not maildir or mbox");
     // Accepted by the format so that files can be written for what is coming,
     // but refused at run time: a job must never pretend to filter.

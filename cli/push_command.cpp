@@ -100,17 +100,14 @@ Result<std::unique_ptr<PushLane>> open_lane(const PushArgs& args, const PushSetu
 Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     const std::string& root = args.source.url;
     std::string meta = root + "/.mailferry";
-    if (!fs::exists(meta + "/state.db"))
-        return fail(ErrorKind::usage, Scope::account, root + " is not a mailferry archive (no .mailferry/state.db)");
-    auto state = archive::Archive::read_state(root);
+    auto state = archive::Archive::read_state(root); // read-only, not copied: two facts
     if (!state) return std::unexpected(state.error());
     auto format = (*state)->meta("format");
     auto identity = (*state)->meta("source");
     if (!format || !identity) return std::unexpected(!format ? format.error() : identity.error());
-    if (*format == "mbox") {
-        // Opened as for a dry run (takes the lock, writes nothing), then read
-        // through the store itself.
-        auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, true});
+    if (archive::parse_format(*format) == archive::Format::mbox) {
+        // Locked and read through the store itself.
+        auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, archive::Mode::read_only});
         if (!opened) return std::unexpected(opened.error());
         setup.archive = std::move(*opened);
         setup.first.source = std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());

@@ -112,14 +112,9 @@ int run_status(const StatusArgs& args) {
 int run_verify(const VerifyArgs& args) {
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
-    auto db = archive::Archive::read_state(args.archive);
-    if (!db) return report_failure(db.error(), args.json);
-    auto format = (*db)->meta("format");
-    if (!format) return report_failure(format.error(), args.json);
-    // Opened as for a dry run: a private copy of the state, nothing written.
-    auto archive = archive::Archive::open({args.archive,
-                                           *format == "mbox" ? archive::Format::mbox : archive::Format::maildir,
-                                           endpoint->identity(), true});
+    // In the format it holds; nothing written.
+    auto archive =
+        archive::Archive::open({args.archive, std::nullopt, endpoint->identity(), archive::Mode::read_only});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);

@@ -152,6 +152,18 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
+// No schema set-up: it writes (the journal mode, the tables), and every
+// archive's database got its tables when its first backup opened it.
+Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path) {
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+        return std::unexpected(impl->error("cannot open to read"));
+    sqlite3_busy_timeout(impl->db, 5000);
+    impl->cache.emplace().attach(impl->db);
+    return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
+}
+
 Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
     auto mem = open(":memory:");
     if (!mem) return mem;

@@ -43,6 +43,9 @@ class StateDb {
     // A private in-memory copy of the database at `path` (for --dry-run:
     // whatever the run records is thrown away, the file is not touched).
     static Result<std::unique_ptr<StateDb>> open_copy(const std::string& path);
+    // The database at `path` opened read-only (SQLITE_OPEN_READONLY), as it
+    // is: for reading a few facts without copying it. Any write fails.
+    static Result<std::unique_ptr<StateDb>> open_read_only(const std::string& path);
     ~StateDb();
     StateDb(const StateDb&) = delete;
     StateDb& operator=(const StateDb&) = delete;

@@ -2,16 +2,20 @@
 
 #include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
-
-#include <ctime>
 #include "backends/maildir/store.h"
 #include "backends/mbox/store.h"
+
+#include <ctime>
 
 namespace mf::archive {
 
 namespace {
 
 Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
+
+Failure not_an_archive(const std::string& root) {
+    return usage(root + " is not a mailferry archive (no .mailferry/state.db)");
+}
 
 // The archive must hold one account in one format; a mismatch is refused
 // before anything is written.
@@ -23,14 +27,14 @@ Status check_identity(StateDb& db, const ArchiveOptions& o) {
                                      ", not of " + o.source + "; use another archive folder"));
     auto format = db.meta("format");
     if (!format) return std::unexpected(format.error());
-    if (!format->empty() && *format != format_name(o.format))
+    if (!format->empty() && *format != format_name(*o.format))
         return std::unexpected(usage("the archive " + o.root + " is in " + *format + " format, not " +
-                                     format_name(o.format) + "; use --format " + *format));
-    if (o.dry_run) return {};
+                                     format_name(*o.format) + "; use --format " + *format));
+    if (o.mode != Mode::write) return {};
     if (source->empty())
         if (auto s = db.set_meta("source", o.source); !s) return s;
     if (format->empty())
-        if (auto s = db.set_meta("format", format_name(o.format)); !s) return s;
+        if (auto s = db.set_meta("format", format_name(*o.format)); !s) return s;
     return {};
 }
 
@@ -44,25 +48,42 @@ Status Archive::note_run(const FolderInfo& folder, const std::string& error) {
 
 Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
     std::string path = root + "/.mailferry/state.db";
-    if (!fs::exists(path))
-        return fail(ErrorKind::usage, Scope::account, root + " is not a mailferry archive (no .mailferry/state.db)");
-    return StateDb::open_copy(path);
+    if (!fs::exists(path)) return std::unexpected(not_an_archive(root));
+    return StateDb::open_read_only(path);
 }
 
 const char* format_name(Format format) { return format == Format::maildir ? "maildir" : "mbox"; }
 
-// A dry run plans against a throwaway copy of the state (or an empty one for
-// a new archive): nothing it records is kept.
+std::optional<Format> parse_format(std::string_view name) {
+    if (name == "maildir") return Format::maildir;
+    if (name == "mbox") return Format::mbox;
+    return std::nullopt;
+}
+
+// Asked for none: the format the archive remembers (an archive that has not
+// recorded one yet was never backed up into, so it is read as Maildir).
+Status Archive::resolve_format() {
+    if (m_options.format) return {};
+    auto name = m_db->meta("format");
+    if (!name) return std::unexpected(name.error());
+    m_options.format = parse_format(*name).value_or(Format::maildir);
+    return {};
+}
+
+// A dry run, or a read-only open, plans against a throwaway copy of the state
+// (or an empty one for a new archive): nothing it records is kept.
 Status Archive::open_db_and_store(bool existed) {
     const ArchiveOptions& o = m_options;
+    const bool writes = o.mode == Mode::write;
     std::string path = o.root + "/.mailferry/state.db";
-    auto db = !o.dry_run ? StateDb::open(path) : existed ? StateDb::open_copy(path) : StateDb::open(":memory:");
+    auto db = writes ? StateDb::open(path) : existed ? StateDb::open_copy(path) : StateDb::open(":memory:");
     if (!db) return std::unexpected(db.error());
     m_db = std::move(*db);
-    if (o.format == Format::maildir)
-        m_store = std::make_unique<maildir::MaildirStore>(o.root, *m_db, o.dry_run);
+    if (auto s = resolve_format(); !s) return s;
+    if (*o.format == Format::maildir)
+        m_store = std::make_unique<maildir::MaildirStore>(o.root, *m_db, !writes);
     else
-        m_store = std::make_unique<mbox::MboxStore>(o.root, *m_db, o.dry_run);
+        m_store = std::make_unique<mbox::MboxStore>(o.root, *m_db, !writes);
     return {};
 }
 
@@ -71,7 +92,10 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     a->m_options = o;
     std::string meta = o.root + "/.mailferry";
     bool exists = fs::exists(meta + "/state.db");
-    if (!o.dry_run) {
+    if (o.mode == Mode::read_only && !exists) return std::unexpected(not_an_archive(o.root));
+    if (!o.format && o.mode != Mode::read_only)
+        return std::unexpected(usage("a backup names the archive's format"));
+    if (o.mode == Mode::write) {
         if (auto s = fs::make_dirs(meta); !s) return std::unexpected(s.error());
     }
     if (fs::exists(meta)) {
@@ -80,7 +104,7 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
         a->m_lock.emplace(std::move(*lock));
     }
     if (auto s = a->open_db_and_store(exists); !s) return std::unexpected(s.error());
-    if (auto s = check_identity(*a->m_db, o); !s) return std::unexpected(s.error());
+    if (auto s = check_identity(*a->m_db, a->m_options); !s) return std::unexpected(s.error());
     return a;
 }
 

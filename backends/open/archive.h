@@ -20,16 +20,37 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mf::archive {
 
 enum class Format { maildir, mbox };
 
+// The one spelling of each format: --format, job files and the state
+// database's "format" all use it.
+const char* format_name(Format format);
+std::optional<Format> parse_format(std::string_view name);
+
+enum class Mode {
+    // A backup: the archive is created if missing, locked and written.
+    write,
+    // A backup that changes nothing: locked if it exists, and a missing
+    // archive reads as empty; what the run records goes to a private copy of
+    // the state and is thrown away.
+    dry_run,
+    // Verify and restore: the archive must exist; it is locked (no backup
+    // writes it meanwhile) and nothing is written. Its stores still read
+    // through a private copy of the state: loading a folder reconciles the
+    // database with the files, and those writes must go somewhere.
+    read_only,
+};
+
 struct ArchiveOptions {
     std::string root;
-    Format format = Format::maildir;
-    std::string source;   // the account, e.g. "imaps://user@host:993"
-    bool dry_run = false; // create nothing; a missing archive reads as empty
+    // The format expected; nullopt (read_only only): the one the archive holds.
+    std::optional<Format> format = Format::maildir;
+    std::string source; // the account, e.g. "imaps://user@host:993"
+    Mode mode = Mode::write;
 };
 
 class Archive {
@@ -38,8 +59,10 @@ class Archive {
     Store& store() { return *m_store; }
     // Records how this run went for a folder (for `mailferry status`).
     Status note_run(const FolderInfo& folder, const std::string& error);
-    // Opens an existing archive to read its state only: no lock, no store.
+    // Opens an existing archive's state database to read it only: no lock,
+    // no store, no copy (SQLite read-only). For status and for a few facts.
     static Result<std::unique_ptr<StateDb>> read_state(const std::string& root);
+    Format format() const { return *m_options.format; }
     StateDb& db() { return *m_db; }
     // Another handle on this open archive, for a worker thread: its own
     // database connection and store, under this handle's lock (it takes
@@ -49,12 +72,11 @@ class Archive {
   private:
     Archive() = default;
     Status open_db_and_store(bool existed);
+    Status resolve_format();
     ArchiveOptions m_options;
     std::optional<ArchiveLock> m_lock;
     std::unique_ptr<StateDb> m_db;
     std::unique_ptr<Store> m_store;
 };
-
-const char* format_name(Format format);
 
 } // namespace mf::archive
