@@ -3,6 +3,7 @@
 // checks that).
 #include "cli/app.h"
 
+#include "backends/net/login.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 
@@ -17,6 +18,18 @@ namespace mf::cli {
 namespace {
 
 constexpr const char* k_version = "0.1.0";
+
+// --auth MECH: a mechanism libcurl knows (net/login.h), else a usage error
+// naming it.
+CLI::Validator auth_mechanism() {
+    return CLI::Validator(
+        [](std::string& value) { return net::known_mechanism(value).empty() ? unknown_auth_message(value) : ""; },
+        "MECH");
+}
+
+constexpr const char* k_auth_help =
+    "Log in with this SASL mechanism only (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, CRAM-MD5, ...); "
+    "default: PLAIN or LOGIN with a password, OAUTHBEARER or XOAUTH2 with a token";
 
 void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     cmd.add_option("--password-env", c.credentials.password_env,
@@ -34,6 +47,7 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
                  "password unencrypted)");
     cmd.add_option("--timeout", c.timeout, "Seconds to wait for the server before giving up")
         ->capture_default_str();
+    cmd.add_option("--auth", c.auth, k_auth_help)->check(auth_mechanism());
     cmd.add_flag("--debug", c.debug, "Print the protocol exchange to stderr (passwords are hidden)");
 }
 
@@ -112,6 +126,11 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--allow-plaintext", a.source.allow_plaintext, "Go on without STARTTLS where a server lacks it");
     cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
         ->capture_default_str();
+    cmd->add_option("--auth", a.auth, std::string(k_auth_help) + " (both sides)")->check(auth_mechanism());
+    cmd->add_option("--source-auth", a.source.auth, "Log in to the source with this SASL mechanism only")
+        ->check(auth_mechanism());
+    cmd->add_option("--target-auth", a.target.auth, "Log in to the target with this SASL mechanism only")
+        ->check(auth_mechanism());
     cmd->add_flag("--debug", a.source.debug, "Print the protocol exchanges to stderr (passwords are hidden)");
     cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")->allow_extra_args(false);
     cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
@@ -135,6 +154,8 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         // The transport options are given once and apply to both sides.
         if (a.source.cacert.empty()) a.source.cacert = a.cacert;
         if (a.target.cacert.empty()) a.target.cacert = a.cacert;
+        if (a.source.auth.empty()) a.source.auth = a.auth;
+        if (a.target.auth.empty()) a.target.auth = a.auth;
         a.target.insecure = a.source.insecure;
         a.target.allow_plaintext = a.source.allow_plaintext;
         a.target.timeout = a.source.timeout;

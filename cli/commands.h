@@ -22,6 +22,7 @@ struct ConnectionArgs {
     bool insecure = false;        // skip certificate verification
     bool allow_plaintext = false; // imap:// or pop3:// without STARTTLS
     int timeout = 60;             // seconds
+    std::string auth;             // --auth MECH: the login mechanism; "" = chosen (net/login.h)
     bool debug = false;           // protocol trace on stderr, secrets redacted
 };
 
@@ -58,6 +59,7 @@ struct PushArgs {
     std::vector<std::string> maps; // "SRC=DST" folder renames
     std::string state;       // state database; "" = the default place
     std::string cacert;      // for both sides, unless a side has its own
+    std::string auth;        // --auth, for both sides, unless a side has its own
     bool dry_run = false;
     bool json = false;
     bool verbose = false;
@@ -70,6 +72,8 @@ struct PushArgs {
 // The endpoint for a URL plus options; credentials read now so that a bad
 // setup fails before anything connects.
 Result<net::Endpoint> make_endpoint(const ConnectionArgs& args);
+// "unknown login mechanism 'X' for --auth (known: PLAIN, ...)"
+std::string unknown_auth_message(const std::string& auth);
 
 int run_check(const CheckArgs& args);
 int run_backup(const BackupArgs& args);

@@ -1,4 +1,6 @@
 #include "cli/commands.h"
+
+#include "backends/net/login.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/url.h"
@@ -25,7 +27,30 @@ const char* kind_name(ErrorKind kind) {
     return "unknown";
 }
 
+// --auth MECH: a mechanism libcurl knows, and one the credential given can
+// serve (XOAUTH2 and OAUTHBEARER take a token, the others a password).
+Status choose_auth(const std::string& auth, net::Endpoint& endpoint) {
+    if (auth.empty()) return {};
+    endpoint.auth_mechanism = net::known_mechanism(auth);
+    if (endpoint.auth_mechanism.empty()) return fail(ErrorKind::usage, Scope::account, unknown_auth_message(auth));
+    const bool wants_token = endpoint.auth_mechanism == "XOAUTH2" || endpoint.auth_mechanism == "OAUTHBEARER";
+    if (wants_token && !endpoint.oauth2_token)
+        return fail(ErrorKind::usage, Scope::account,
+                    "--auth " + endpoint.auth_mechanism + " needs an OAuth2 token: use --oauth2-token-command");
+    if (!wants_token && endpoint.oauth2_token)
+        return fail(ErrorKind::usage, Scope::account,
+                    "--auth " + endpoint.auth_mechanism +
+                        " needs a password, not an OAuth2 token: use XOAUTH2 or OAUTHBEARER");
+    return {};
+}
+
 } // namespace
+
+std::string unknown_auth_message(const std::string& auth) {
+    std::string known;
+    for (const auto& m : net::known_mechanisms()) known += (known.empty() ? "" : ", ") + m;
+    return "unknown login mechanism '" + auth + "' for --auth (known: " + known + ")";
+}
 
 Result<net::Endpoint> make_endpoint(const ConnectionArgs& args) {
     auto endpoint = parse_account_url(args.url);
@@ -36,6 +61,7 @@ Result<net::Endpoint> make_endpoint(const ConnectionArgs& args) {
     endpoint->timeout_seconds = args.timeout;
     if (args.timeout <= 0) return fail(ErrorKind::usage, Scope::account, "--timeout must be at least 1 second");
     if (auto s = attach_credentials(args.credentials, *endpoint); !s) return std::unexpected(s.error());
+    if (auto s = choose_auth(args.auth, *endpoint); !s) return std::unexpected(s.error());
     return endpoint;
 }
 

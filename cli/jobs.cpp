@@ -3,6 +3,7 @@
 // key, so that a person reading cron mail can fix it without guessing.
 #include "cli/jobs.h"
 
+#include "backends/net/login.h"
 #include "backends/open/archive.h"
 #include "cli/url.h"
 
@@ -60,6 +61,9 @@ constexpr KeySpec k_keys[] = {
     {"cacert", Type::string, k_all},
     {"source_cacert", Type::string, k_from_account},
     {"target_cacert", Type::string, k_push},
+    {"auth", Type::string, k_all},
+    {"source_auth", Type::string, k_from_account},
+    {"target_auth", Type::string, k_push},
     {"insecure", Type::boolean, k_all},
     {"allow_plaintext", Type::boolean, k_all},
     {"timeout", Type::integer, k_all},
@@ -492,7 +496,7 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
         job.source = resolve(source);
         for (const char* key :
              {"source_password_env", "source_password_file", "source_password_command",
-              "source_oauth2_token_command", "source_cacert", "state"}) {
+              "source_oauth2_token_command", "source_cacert", "source_auth", "state"}) {
             if (!fields.contains(key)) continue;
             if (fields[key].from_job)
                 error(where, key,
@@ -528,6 +532,9 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
         error(where, "timeout", "must be at least 1 (seconds)");
     if (fields.contains("connections") && (number("connections") < 1 || number("connections") > 15))
         error(where, "connections", "must be from 1 to 15");
+    for (const char* key : {"auth", "source_auth", "target_auth"})
+        if (fields.contains(key) && net::known_mechanism(str(fields, key)).empty())
+            error(where, key, unknown_auth_message(str(fields, key)));
     if (fields.contains("max_delete_percent") && number("max_delete_percent") > 100)
         error(where, "max_delete_percent", "must be a percentage from 0 to 100");
     std::string format = str(fields, "format");
@@ -562,6 +569,9 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.cacert = path("cacert");
     job.source_cacert = path("source_cacert");
     job.target_cacert = path("target_cacert");
+    job.auth = str(fields, "auth");
+    job.source_auth = str(fields, "source_auth");
+    job.target_auth = str(fields, "target_auth");
     job.state = path("state");
     job.insecure = flag("insecure");
     job.allow_plaintext = flag("allow_plaintext");
@@ -669,6 +679,8 @@ std::vector<std::string> job_arguments(const Job& job) {
         credentials("target-", job.target_credentials);
         option("source-cacert", job.source_cacert);
         option("target-cacert", job.target_cacert);
+        option("source-auth", job.source_auth);
+        option("target-auth", job.target_auth);
         for (const auto& [from, to] : job.map)
             option("map", from + "=" + to);
         option("state", job.state);
@@ -677,6 +689,7 @@ std::vector<std::string> job_arguments(const Job& job) {
         flag("force", job.force);
     }
     option("cacert", job.cacert);
+    option("auth", job.auth);
     flag("insecure", job.insecure);
     flag("allow-plaintext", job.allow_plaintext);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));

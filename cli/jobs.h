@@ -32,6 +32,7 @@ struct Job {
     CredentialOptions source_credentials; // migrate, mirror: a source account's
     CredentialOptions target_credentials; // migrate, restore, mirror
     std::string cacert, source_cacert, target_cacert;
+    std::string auth, source_auth, target_auth; // login mechanisms (--auth); "": chosen
     bool insecure = false;
     bool allow_plaintext = false;
     int timeout = 0; // seconds; 0: the command's default

@@ -1,5 +1,8 @@
 #include "backends/net/connection.h"
 
+#include "backends/net/login.h"
+#include "backends/net/progress.h"
+
 #include <curl/curl.h>
 #include <dirent.h>
 #include <openssl/ssl.h>
@@ -39,6 +42,9 @@ struct Connection::Impl {
     char error[CURL_ERROR_SIZE] = {};
     std::string password;   // held only while curl_easy_perform runs
     std::string token;
+    bool login_sent = false;               // a line that begins a login went out
+    std::vector<std::string> offered;      // the SASL mechanisms announced last
+    ProgressGuard reading, sending;        // the minimum rate (progress.h)
 
     ~Impl() {
         if (curl) curl_easy_cleanup(curl);
@@ -160,6 +166,14 @@ void keep_login_reply(Connection::Impl& impl, std::string_view data) {
     for_each_line(data, [&](std::string_view line) { impl.login_reply.emplace_back(line); });
 }
 
+void note_offered(Connection::Impl& impl, std::string_view data) {
+    if (!impl.logging_in) return;
+    for_each_line(data, [&](std::string_view line) {
+        if (auto o = offered_mechanisms(impl.endpoint.protocol, line.substr(0, 4096)); o.is_list)
+            impl.offered = std::move(o.mechanisms);
+    });
+}
+
 int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user) {
     auto& impl = *static_cast<Connection::Impl*>(user);
     std::string_view text(data, size);
@@ -171,11 +185,15 @@ int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user
     case CURLINFO_HEADER_OUT:
         impl.login_reply.clear();
         impl.login_reply_bytes = 0;
+        for_each_line(text, [&](std::string_view line) {
+            if (begins_login(impl.endpoint.protocol, line)) impl.login_sent = true;
+        });
         trace_lines(impl, TraceKind::sent, text);
         break;
     case CURLINFO_HEADER_IN:
         if (SSL* ssl = openssl_of(curl)) impl.ssl = ssl; // the latest: the one logged in
         keep_login_reply(impl, text);
+        note_offered(impl, text);
         trace_lines(impl, TraceKind::received, text);
         break;
     default: break; // payloads: none during the connection phase
@@ -188,7 +206,7 @@ std::string url_for(const Endpoint& e) {
     return e.scheme() + "://" + host + ':' + std::to_string(e.port) + '/';
 }
 
-void set_options(Connection::Impl& impl) {
+void set_options(Connection::Impl& impl, const char* login_options) {
     CURL* c = impl.curl;
     const Endpoint& e = impl.endpoint;
     curl_easy_setopt(c, CURLOPT_URL, url_for(e).c_str());
@@ -196,6 +214,12 @@ void set_options(Connection::Impl& impl) {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, impl.error);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(e.timeout_seconds));
+    // A connection that is idle for a while (the source while a large APPEND
+    // goes to the target, a back-off) must survive NAT and firewall idle
+    // timers, and a peer that vanished must be noticed by the kernel too.
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 60L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 20L);
     // Verbose output goes only to our callback: it tells the TLS version.
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
@@ -219,6 +243,7 @@ void set_options(Connection::Impl& impl) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     curl_easy_setopt(c, CURLOPT_USERNAME, e.user.c_str());
+    curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, login_options); // nullptr: libcurl's choice
     if (e.oauth2_token) {
         impl.token = e.oauth2_token();
         curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, impl.token.c_str());
@@ -323,24 +348,70 @@ void read_ahead(Connection::Impl& impl) {
 
 } // namespace
 
-Connection::Connection(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
-Connection::~Connection() = default;
+namespace {
+
+std::unique_ptr<Connection::Impl> make_impl(const Endpoint& endpoint, const TraceSink& trace) {
+    auto impl = std::make_unique<Connection::Impl>();
+    impl->curl = curl_easy_init();
+    if (!impl->curl) return nullptr;
+    impl->endpoint = endpoint;
+    impl->trace = trace;
+    const auto window = std::chrono::seconds(endpoint.timeout_seconds);
+    impl->reading = ProgressGuard(window);
+    impl->sending = ProgressGuard(window);
+    return impl;
+}
+
+// One connection and login, with these CURLOPT_LOGIN_OPTIONS.
+CURLcode log_in(Connection::Impl& impl, const char* login_options) {
+    set_options(impl, login_options);
+    impl.logging_in = true;
+    CURLcode code = curl_easy_perform(impl.curl);
+    impl.logging_in = false;
+    // The password is no longer needed once libcurl has logged in.
+    curl_easy_setopt(impl.curl, CURLOPT_PASSWORD, "");
+    curl_easy_setopt(impl.curl, CURLOPT_XOAUTH2_BEARER, "");
+    impl.wipe();
+    return code;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : " ") + n;
+    return out;
+}
+
+// libcurl refused to log in without sending a login: the server offers
+// none of the mechanisms chosen (login.h).
+Failure not_offered(const Connection::Impl& impl, const LoginChoice& choice) {
+    const Endpoint& e = impl.endpoint;
+    std::string offers = impl.offered.empty() ? "it announces no SASL mechanism"
+                                              : "it offers " + joined(impl.offered);
+    std::string what = e.host + " does not offer " + choice.wanted + " (" + offers + ")";
+    if (!e.auth_mechanism.empty()) what += "; choose one it offers with --auth";
+    else if (e.oauth2_token) what += ", so the OAuth2 token cannot be used";
+    return Failure{ErrorKind::auth, Scope::session, "login as " + e.user + " on " + e.host + " failed: " + what};
+}
+
+} // namespace
 
 Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, TraceSink trace) {
     global_init();
-    auto impl = std::make_unique<Impl>();
-    impl->curl = curl_easy_init();
-    if (!impl->curl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
-    impl->endpoint = endpoint;
-    impl->trace = std::move(trace);
-    set_options(*impl);
-    impl->logging_in = true;
-    CURLcode code = curl_easy_perform(impl->curl);
-    impl->logging_in = false;
-    // The password is no longer needed once libcurl has logged in.
-    curl_easy_setopt(impl->curl, CURLOPT_PASSWORD, "");
-    curl_easy_setopt(impl->curl, CURLOPT_XOAUTH2_BEARER, "");
-    impl->wipe();
+    const LoginChoice choice = choose_login(endpoint);
+    auto impl = make_impl(endpoint, trace);
+    if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
+    CURLcode code = log_in(*impl, choice.options.c_str());
+    // Nothing of the login went out: the server offers none of the chosen
+    // mechanisms. Only then is a second connection worth it (login.h).
+    if (code == CURLE_LOGIN_DENIED && !impl->login_sent) {
+        if (choice.on_no_match == OnNoMatch::fail) return std::unexpected(not_offered(*impl, choice));
+        if (trace)
+            trace(TraceKind::info, endpoint.host + " offers neither PLAIN nor LOGIN; connecting again, "
+                                                   "letting libcurl choose among what it offers");
+        impl = make_impl(endpoint, trace);
+        if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
+        code = log_in(*impl, nullptr);
+    }
     if (code != CURLE_OK) return std::unexpected(classify(code, *impl));
     long verify = 1;
     curl_easy_getinfo(impl->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
@@ -350,19 +421,51 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
     return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Failure too_slow(const Connection::Impl& impl, const ProgressGuard& guard, std::string_view doing) {
+    const Endpoint& e = impl.endpoint;
+    if (guard.bytes() == 0) // a plain stall that ended with the window
+        return Failure{ErrorKind::connect, Scope::session,
+                       doing == "reading from" ? e.host + " sent nothing for " + std::to_string(e.timeout_seconds) +
+                                                     " s (timeout; see --timeout)"
+                                               : "timed out sending to " + e.host + " (no progress for " +
+                                                     std::to_string(e.timeout_seconds) + " s)"};
+    return Failure{ErrorKind::connect, Scope::session,
+                   "timed out " + std::string(doing) + " " + e.host + ": " + std::to_string(guard.bytes()) +
+                       " bytes in " + std::to_string(e.timeout_seconds) + " s, below the minimum of " +
+                       std::to_string(k_min_bytes_per_second) + " bytes a second (see --timeout)"};
+}
+
+} // namespace
+
+Connection::Connection(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Connection::~Connection() = default;
+
 Status Connection::send_all(std::string_view data) {
     Impl& impl = *m_impl;
-    auto deadline = deadline_after(impl.endpoint.timeout_seconds);
+    const int timeout = impl.endpoint.timeout_seconds;
+    // A new command: the server's answer to it is judged from now on.
+    impl.reading.restart();
+    auto idle_deadline = deadline_after(timeout);
     while (!data.empty()) {
         size_t sent = 0;
         errno = 0;
+        const auto start = Clock::now();
         CURLcode code = curl_easy_send(impl.curl, data.data(), data.size(), &sent);
         const int err = errno;
         if (code == CURLE_AGAIN) {
-            if (!wait_for(impl.curl, POLLOUT, deadline))
+            // Wait for room, at most to the end of the rate window.
+            const auto until = std::min(idle_deadline, start + impl.sending.left());
+            const bool ready = wait_for(impl.curl, POLLOUT, until);
+            if (!impl.sending.record(Clock::now() - start, 0))
+                return std::unexpected(too_slow(impl, impl.sending, "sending to"));
+            if (!ready && Clock::now() >= idle_deadline)
                 return fail(ErrorKind::connect, Scope::session,
                             "timed out sending to " + impl.endpoint.host + " (no progress for " +
-                                std::to_string(impl.endpoint.timeout_seconds) + " s)");
+                                std::to_string(timeout) + " s)");
             continue;
         }
         if (code != CURLE_OK)
@@ -370,20 +473,28 @@ Status Connection::send_all(std::string_view data) {
                         "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
         data.remove_prefix(sent);
-        if (sent > 0) deadline = deadline_after(impl.endpoint.timeout_seconds); // progress
+        impl.sending.record(Clock::duration::zero(), sent);
+        if (sent > 0) idle_deadline = deadline_after(timeout); // progress
     }
     return {};
 }
 
 Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
     Impl& impl = *m_impl;
-    const auto deadline = deadline_after(impl.endpoint.timeout_seconds);
+    const int timeout = impl.endpoint.timeout_seconds;
+    const auto idle_deadline = deadline_after(timeout);
+    auto start = Clock::now();
     for (;;) {
         size_t got = 0;
         errno = 0;
         CURLcode code = curl_easy_recv(impl.curl, buf, len, &got);
         const int err = errno;
-        if (code == CURLE_OK && got > 0) return got;
+        if (code == CURLE_OK && got > 0) {
+            // A trickle keeps the stall rule quiet; the rate rule catches it.
+            if (!impl.reading.record(Clock::now() - start, got))
+                return std::unexpected(too_slow(impl, impl.reading, "reading from"));
+            return got;
+        }
         if (code == CURLE_OK)
             return fail(ErrorKind::connect, Scope::session,
                         impl.endpoint.host + " closed the connection");
@@ -391,10 +502,16 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
             return fail(ErrorKind::connect, Scope::session,
                         "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
-        if (!wait_for(impl.curl, POLLIN, deadline))
+        // Wait for data, at most to the end of the rate window, where a
+        // window that brought too little ends the connection at once.
+        const bool ready = wait_for(impl.curl, POLLIN, std::min(idle_deadline, start + impl.reading.left()));
+        const auto now = Clock::now();
+        if (!impl.reading.record(now - start, 0))
+            return std::unexpected(too_slow(impl, impl.reading, "reading from"));
+        start = now;
+        if (!ready && now >= idle_deadline)
             return fail(ErrorKind::connect, Scope::session,
-                        impl.endpoint.host + " sent nothing for " +
-                            std::to_string(impl.endpoint.timeout_seconds) +
+                        impl.endpoint.host + " sent nothing for " + std::to_string(timeout) +
                             " s (timeout; see --timeout)");
     }
 }

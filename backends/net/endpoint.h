@@ -32,7 +32,10 @@ struct Endpoint {
     SecretProvider oauth2_token; // set: log in with XOAUTH2/OAUTHBEARER
     std::string cacert;          // extra CA bundle file, "" = system store
     bool insecure = false;       // skip certificate and host name checks
-    int timeout_seconds = 60;    // connect, and each read or write stall
+    int timeout_seconds = 60;    // connect, each stall, and the minimum rate (progress.h)
+    // The SASL mechanism --auth forces ("PLAIN", "XOAUTH2", ...), upper
+    // case; "" = chosen by login.h from the credential and what is offered.
+    std::string auth_mechanism;
 
     std::string scheme() const;  // "imaps", "pop3", ...
     std::string display() const; // "imaps://user@host:993", no secret
