@@ -53,9 +53,13 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
 
 // Dovecot allows 10 connections per user and address, Gmail 15; the
 // default stays well inside both.
-void add_connections_option(CLI::App& cmd, int& connections) {
+void add_connections_option(CLI::App& cmd, int& connections, int& reconnects) {
     cmd.add_option("--connections", connections, "IMAP: work on up to this many folders at once, one connection each")
         ->check(CLI::Range(1, 15))
+        ->capture_default_str();
+    cmd.add_option("--reconnects", reconnects,
+                   "Log in again up to this many times in a run after a lost or throttled connection (0: never)")
+        ->check(CLI::Range(0, 100))
         ->capture_default_str();
 }
 
@@ -87,7 +91,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->add_option("--delete-older-than", a.delete_older_than,
                     "POP3: delete messages held in the archive and older than this many days (0: never)")
         ->capture_default_str();
-    add_connections_option(*cmd, a.connections);
+    add_connections_option(*cmd, a.connections, a.reconnects);
     cmd->callback([&] { code = run_backup(a); });
 }
 
@@ -142,7 +146,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
-    add_connections_option(*cmd, a.connections);
+    add_connections_option(*cmd, a.connections, a.reconnects);
     if (kind == PushKind::mirror) {
         cmd->add_option("--max-delete", a.max_delete_percent,
                         "Refuse to delete more than this percentage of a target folder")

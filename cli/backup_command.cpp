@@ -78,7 +78,9 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, cons
     auto first = std::make_unique<BackupWorker>(std::move(source), archive, options);
     // What the folder list already shows unchanged takes no connection.
     auto idle = [&](const FolderInfo& folder) { return listed_unchanged(archive.store(), folder, options); };
-    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle), report, progress);
+    RecoveryPolicy recovery;
+    recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
+    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery), report, progress);
 }
 
 } // namespace

@@ -14,6 +14,8 @@ namespace mf::cli {
 // Folders worked on at once by default, one connection each: well inside
 // Dovecot's 10 connections per user and address and Gmail's 15.
 inline constexpr int k_default_connections = 4;
+// Sessions a run may open again after lost or out-of-step ones (RecoveryPolicy).
+inline constexpr int k_default_reconnects = 5;
 
 struct ConnectionArgs {
     std::string url;
@@ -47,6 +49,7 @@ struct BackupArgs {
     int max_delete_percent = 50;
     bool force = false;
     int connections = k_default_connections; // IMAP: folders backed up at once, one connection each
+    int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
 };
 
 enum class PushKind { migrate, restore, mirror };
@@ -67,6 +70,7 @@ struct PushArgs {
     int max_delete_percent = 50; // mirror guard
     bool force = false;
     int connections = k_default_connections; // folders pushed at once, one connection per side each
+    int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

@@ -68,6 +68,7 @@ constexpr KeySpec k_keys[] = {
     {"allow_plaintext", Type::boolean, k_all},
     {"timeout", Type::integer, k_all},
     {"connections", Type::integer, k_all},
+    {"reconnects", Type::integer, k_all},
     {"folders", Type::strings, k_all},
     {"exclude", Type::strings, k_all},
     {"map", Type::string_map, k_push},
@@ -532,6 +533,8 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
         error(where, "timeout", "must be at least 1 (seconds)");
     if (fields.contains("connections") && (number("connections") < 1 || number("connections") > 15))
         error(where, "connections", "must be from 1 to 15");
+    if (fields.contains("reconnects") && (number("reconnects") < 0 || number("reconnects") > 100))
+        error(where, "reconnects", "must be from 0 to 100");
     for (const char* key : {"auth", "source_auth", "target_auth"})
         if (fields.contains(key) && net::known_mechanism(str(fields, key)).empty())
             error(where, key, unknown_auth_message(str(fields, key)));
@@ -577,6 +580,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.allow_plaintext = flag("allow_plaintext");
     job.timeout = number("timeout", 0);
     job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
+    job.reconnects = number("reconnects", -1);
     job.format = str(fields, "format");
     job.force = flag("force");
     job.max_delete_percent = number("max_delete_percent", -1);
@@ -694,6 +698,7 @@ std::vector<std::string> job_arguments(const Job& job) {
     flag("allow-plaintext", job.allow_plaintext);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
     option("connections", std::to_string(job.connections));
+    if (job.reconnects >= 0) option("reconnects", std::to_string(job.reconnects));
     for (const auto& g : job.folders)
         option("folder", g);
     for (const auto& g : job.exclude)

@@ -243,6 +243,7 @@ int mirror_into_archive(const PushArgs& args) {
     b.mirror = true;
     b.max_delete_percent = args.max_delete_percent;
     b.force = args.force;
+    b.reconnects = args.reconnects;
     return run_backup(b);
 }
 
@@ -285,7 +286,10 @@ int run_push(const PushArgs& args) {
         return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, args, options);
     };
     auto first = std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, args, options);
-    add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress),
+    RecoveryPolicy recovery;
+    recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
+    add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress,
+                             {}, recovery),
                  report, progress);
     if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())
         remove_vanished_folders(*setup.first.target, kept, args, report, progress);

@@ -240,15 +240,6 @@ Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
     return status;
 }
 
-// One line naming each message that could not be fetched, with the server's words.
-std::string describe(const std::vector<MessageProblem>& failed) {
-    std::string text = std::to_string(failed.size()) + (failed.size() == 1 ? " message" : " messages") +
-                       " could not be fetched: ";
-    for (std::size_t i = 0; i < failed.size() && i < 5; ++i)
-        text += (i ? "; " : "") + std::string("id ") + failed[i].id + ": " + failed[i].what;
-    if (failed.size() > 5) text += "; ...";
-    return text;
-}
 
 } // namespace
 
@@ -353,7 +344,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         // next run lists these again and tries them again.
         report.failed = report.failed_messages.size();
         report.vanished = missing - std::min(missing, report.failed);
-        return failed(Failure{ErrorKind::protocol, Scope::message, report.folder + ": " + describe(report.failed_messages)});
+        return failed(Failure{ErrorKind::protocol, Scope::message, report.folder + ": " + describe_failed(report.failed_messages, "fetched")});
     }
     // The fetch completed, so what did not arrive was expunged meanwhile.
     report.vanished = missing;

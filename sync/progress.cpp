@@ -14,4 +14,13 @@ void start_folder(Progress& progress, const std::string& folder, const Snapshot&
     progress.folder_started(folder, snap.total, static_cast<std::uint64_t>(whole), true);
 }
 
+std::string describe_failed(const std::vector<MessageProblem>& failed, std::string_view verb) {
+    std::string text = std::to_string(failed.size()) + (failed.size() == 1 ? " message" : " messages") +
+                       " could not be " + std::string(verb) + ": ";
+    for (std::size_t i = 0; i < failed.size() && i < 5; ++i)
+        text += (i ? "; " : "") + std::string("id ") + failed[i].id + ": " + failed[i].what;
+    if (failed.size() > 5) text += "; ...";
+    return text;
+}
+
 } // namespace mf

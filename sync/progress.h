@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace mf {
 
@@ -37,6 +39,10 @@ struct FolderReport {
     std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
     std::string error;        // "" when the folder completed
 };
+
+// One line naming the first few failed messages with the server's words:
+// "2 messages could not be <verb>: id 7: ...; id 31: ...".
+std::string describe_failed(const std::vector<MessageProblem>& failed, std::string_view verb);
 
 class Progress {
   public:

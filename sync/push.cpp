@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
 
 namespace mf {
 
@@ -23,8 +24,16 @@ class RecordingAppend {
         // the message by content instead.
         return uid ? m_state.record(m_key, m.id, uid) : Status{};
     }
+    // A refused message: named in the report when it was refused alone,
+    // tried again alone when its batch was refused.
+    void refused(const RemoteMessage& m, const Failure& f, bool alone) {
+        if (alone) m_failed.push_back(MessageProblem{m.id, f.what});
+        else m_batch_refused.push_back(m.id);
+    }
     std::size_t count() const { return m_count; }
     std::uint64_t bytes() const { return m_bytes; }
+    std::vector<std::string> take_batch_refused() { return std::exchange(m_batch_refused, {}); }
+    std::vector<MessageProblem>& failed() { return m_failed; }
 
   private:
     PushState& m_state;
@@ -32,6 +41,8 @@ class RecordingAppend {
     Progress& m_progress;
     std::size_t m_count = 0;
     std::uint64_t m_bytes = 0;
+    std::vector<std::string> m_batch_refused;
+    std::vector<MessageProblem> m_failed;
 };
 
 Result<TargetFolder> open_target(Target& target, const FolderInfo& to, bool dry_run) {
@@ -75,14 +86,29 @@ Status record_plan(PushState& state, const std::string& key, const PushPlan& pla
     return {};
 }
 
-Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
+Status copy_ids(Source& source, Target& target, const std::vector<std::string>& ids, RecordingAppend& recorder,
                 std::size_t chunk) {
-    MessageSink& sink = target.appender([&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); });
-    if (auto s = fetch_in_chunks(source, plan.copy, sink, chunk); !s) {
+    MessageSink& sink = target.appender(
+        {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
+         [&](const RemoteMessage& m, const Failure& f, bool alone) { recorder.refused(m, f, alone); }});
+    if (auto s = fetch_in_chunks(source, ids, sink, chunk); !s) {
         (void)target.flush(); // record what the target did confirm
         return s;
     }
     return target.flush();
+}
+
+// A batch the target refused is tried again a message at a time, so that
+// one message it will not take keeps none of the others out.
+Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
+                std::size_t chunk) {
+    if (auto s = copy_ids(source, target, plan.copy, recorder, chunk); !s) return s;
+    auto again = recorder.take_batch_refused();
+    if (again.empty()) return {};
+    target.append_singly(true);
+    auto s = copy_ids(source, target, again, recorder, chunk);
+    target.append_singly(false);
+    return s;
 }
 
 // The later parts of a listing into an empty target: each is listed,
@@ -194,9 +220,17 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);
+    report.failed_messages = std::move(recorder.failed());
     if (!copied) {
         report.failed = missing;
         return failed(copied.error());
+    }
+    if (!report.failed_messages.empty()) {
+        // The rest is on the target; the refused ones are tried again next run.
+        report.failed = report.failed_messages.size();
+        report.vanished = missing - std::min(missing, report.failed);
+        return failed(Failure{ErrorKind::protocol, Scope::message,
+                              report.folder + ": " + describe_failed(report.failed_messages, "copied")});
     }
     report.vanished = missing;
     if (!plan.copy.empty() || *interrupted)

@@ -33,6 +33,18 @@ struct TargetFolder {
 // Called for each message the target confirmed: source message, new UID
 // (0 when the server does not say, i.e. no UIDPLUS).
 using AppendedFn = std::function<Status(const RemoteMessage&, std::uint32_t uid)>;
+// Called for each message the target refused (Scope::message: its answer
+// was NO or BAD, or the message is larger than the target takes). `alone`
+// is false when the refusal was for a batch the message was part of
+// (MULTIAPPEND is all or nothing): the message itself may be fine.
+using RefusedFn = std::function<void(const RemoteMessage&, const Failure&, bool alone)>;
+
+struct AppendCallbacks {
+    AppendedFn appended;
+    // Unset: a refusal fails the folder (Scope::folder), as before a
+    // caller handled refusals.
+    RefusedFn refused;
+};
 
 class Target {
   public:
@@ -45,9 +57,14 @@ class Target {
     // Message-IDs of messages in the open folder, for matching by content.
     virtual Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) = 0;
     // A sink that appends each finished message to the open folder with its
-    // flags and date, and calls `appended` once the target confirmed it.
-    // Appends may be pipelined: confirmations can come later, up to flush().
-    virtual MessageSink& appender(AppendedFn appended) = 0;
+    // flags and date, and calls `appended` once the target confirmed it, or
+    // `refused` when it did not; a refusal never fails the sink, so the
+    // source's stream goes on. Appends may be pipelined: confirmations and
+    // refusals can come later, up to flush().
+    virtual MessageSink& appender(AppendCallbacks callbacks) = 0;
+    // From now on one message a command (no batches), for messages of a
+    // refused batch tried again; false goes back to batches.
+    virtual void append_singly(bool singly) { (void)singly; }
     // Waits for every outstanding append's confirmation.
     virtual Status flush() = 0;
     virtual Status set_flags(std::uint32_t uid, const Flags& flags) = 0;

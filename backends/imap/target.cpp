@@ -111,7 +111,8 @@ class ImapTarget::Appender : public MessageSink {
     static constexpr std::uint64_t k_batch_bytes = 1u << 20;
     static constexpr std::size_t k_batch_window = 4;
     explicit Appender(ImapTarget& target) : m_target(target) {}
-    AppendedFn appended;
+    AppendCallbacks callbacks;
+    bool singly = false; // no MULTIAPPEND batches (a refused batch's messages tried again)
 
     Status begin(std::uint64_t) override {
         m_spool.clear();
@@ -159,7 +160,7 @@ class ImapTarget::Appender : public MessageSink {
             if (!r) return std::unexpected(r.error());
             return confirmed(*r, {message});
         }
-        if (!session.has("MULTIAPPEND")) {
+        if (!session.has("MULTIAPPEND") || singly) {
             auto tag = session.send_literal(prefix + attributes, size, write);
             if (!tag) return std::unexpected(tag.error());
             m_pending.emplace(*tag, std::vector<RemoteMessage>{message});
@@ -211,8 +212,19 @@ class ImapTarget::Appender : public MessageSink {
     }
 
     Status confirmed(const Response& r, const std::vector<RemoteMessage>& messages) {
-        if (r.status != "OK")
-            return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
+        if (r.status != "OK") {
+            auto refusal = m_target.m_session->check_ok(r, "APPEND");
+            if (!callbacks.refused)
+                return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
+            // NO [TOOBIG], a NO or BAD for one message (Exchange's "BAD
+            // Command Argument Error. 11" for a large one, Cyrus refusing NUL
+            // bytes: issue 18): that message's failure. With LITERAL+ the
+            // literal was sent whole, so the session is still in step.
+            Failure f = refusal.error();
+            f.scope = Scope::message;
+            for (const auto& m : messages) callbacks.refused(m, f, messages.size() == 1);
+            return {};
+        }
         // [APPENDUID validity uid-set] (RFC 4315), when the server has UIDPLUS.
         // A set that does not name one UID per message is not used: the
         // messages are then recognised by content on the next run.
@@ -221,8 +233,8 @@ class ImapTarget::Appender : public MessageSink {
             uids = expand_uid_set(r.code[2].text, messages.size());
         if (uids.size() != messages.size()) uids.assign(messages.size(), 0);
         for (std::size_t i = 0; i < messages.size(); ++i)
-            if (appended)
-                if (auto s = appended(messages[i], uids[i]); !s) return s;
+            if (callbacks.appended)
+                if (auto s = callbacks.appended(messages[i], uids[i]); !s) return s;
         return {};
     }
 
@@ -378,10 +390,12 @@ Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32
 
 Status ImapTarget::flush() { return m_appender->drain(); }
 
-MessageSink& ImapTarget::appender(AppendedFn appended) {
-    m_appender->appended = std::move(appended);
+MessageSink& ImapTarget::appender(AppendCallbacks callbacks) {
+    m_appender->callbacks = std::move(callbacks);
     return *m_appender;
 }
+
+void ImapTarget::append_singly(bool singly) { m_appender->singly = singly; }
 
 // System flags always; keywords only where the folder's PERMANENTFLAGS let
 // them stay (a server that drops them silently would otherwise differ).

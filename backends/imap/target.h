@@ -28,7 +28,8 @@ class ImapTarget : public Target {
     Status delete_folder(const FolderInfo& folder) override;
     Result<TargetFolder> open(const FolderInfo& folder) override;
     Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) override;
-    MessageSink& appender(AppendedFn appended) override;
+    MessageSink& appender(AppendCallbacks callbacks) override;
+    void append_singly(bool singly) override;
     Status flush() override;
     Status set_flags(std::uint32_t uid, const Flags& flags) override;
     Status remove(const std::vector<std::uint32_t>& uids) override;

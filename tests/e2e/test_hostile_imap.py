@@ -1014,3 +1014,39 @@ class SessionScopeTest(_Hostile):
         self.assertTrue(by_name["Work"].get("not_attempted"), by_name["Work"])
         self.assertIn("not attempted", by_name["Work"]["error"])
         self.assertEqual(self.held(), {"INBOX": {1: MSG}})
+
+
+class PushMessageScopeTest(_Hostile):
+    """Issue 18: a message the target refuses (NO [TOOBIG] for a size over
+    its limit, as Gmail and Exchange do) is that message's failure: the rest
+    of its folder and the folders after it are copied, the source's FETCH is
+    never cut short, and a rerun adds nothing twice."""
+
+    REFUSED = b"Subject: big\r\nMessage-ID: <refuse-me@x>\r\n\r\nrefuse-me\r\n"
+
+    def migrate(self, src, dst, *extra):
+        return self.run_mf(["migrate", f"imap://u@127.0.0.1:{src.port}", f"imap://u@127.0.0.1:{dst.port}",
+                            "--allow-plaintext", "--source-password-env", "MF_TEST_PASSWORD",
+                            "--target-password-env", "MF_TEST_PASSWORD", "--state", self.outer + "/state.db",
+                            "--connections", "1", "--json", *extra])
+
+    def test_a_message_the_target_refuses_fails_alone(self):
+        def append(server, tag, rest, selected):
+            if b"refuse-me" in rest:
+                return tag + b" NO [TOOBIG] Message too large\r\n"
+            return None
+        src = FakeImap({"INBOX": [MSG, self.REFUSED, MSG3], "Work": [MSG2]})
+        dst = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS",
+                       overrides={"APPEND": append})
+        with src, dst:
+            r = self.migrate(src, dst)
+            self.assertEqual(r.returncode, 1, r.output)
+            self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
+            self.assertEqual(dst.folders[b"Work"], [MSG2])
+            inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
+            self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
+            self.assertIn("TOOBIG", inbox["failed_messages"][0]["error"])
+            again = self.migrate(src, dst)
+            self.assertEqual(again.returncode, 1, again.output)
+            self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]), "a rerun copied twice")
+            self.assertEqual(dst.folders[b"Work"], [MSG2])

@@ -10,7 +10,13 @@ migrations, an APPEND whose OK never arrived must not leave two copies.
 
 Pattern-based faults need to see the protocol, so those runs use the plain
 ports with --allow-plaintext (the proxy hides STARTTLS); byte-count faults
-also run through TLS. MAILFERRY_LONG=1 adds cuts at many byte offsets."""
+also run through TLS. MAILFERRY_LONG=1 adds cuts at many byte offsets.
+
+A run through the proxy is given --reconnects 0: what a broken run leaves
+behind is what these cases look at, and a run that logs in again (the
+default) would not be broken.
+test_a_cut_inside_a_literal_is_recovered_in_the_same_run shows that with
+the default the same run completes."""
 
 import collections
 import json
@@ -86,6 +92,8 @@ class ImapBackupFaultsTest(_Base):
         # first connection, and the fault must meet the folder it aims at.
         if "--connections" not in extra:
             extra = ("--connections", "1", *extra)
+        if port is not None and "--reconnects" not in extra:
+            extra = ("--reconnects", "0", *extra)
         return run_measured(["backup", url, self.archive, *tls, "--password-env", "MF_TEST_PASSWORD",
                              *extra], password=PASSWORD, timeout=timeout)
 
@@ -182,6 +190,24 @@ class ImapBackupFaultsTest(_Base):
     def test_cut_during_login(self):
         self.fault_then_rerun(Fault("c2s", "cut", pattern=b"AUTHENTICATE", offset=16))
 
+    def test_a_cut_inside_a_literal_is_recovered_in_the_same_run(self):
+        # Issue 18: a session failure means a new session. With --reconnects
+        # (default 5) a cut inside a message literal is followed by a new
+        # login, and the same run completes, each message once.
+        load_mailbox(self.src, self.user)
+        server = self.server()
+        with FaultProxy(self.src.imap_port, Fault("s2c", "cut", pattern=b"BODY[] {", offset=50),
+                        hide_starttls=True, connections={0}) as proxy:
+            r = self.backup(proxy.port, "imap", ("--json", "--reconnects", "5"))
+            self.assertTrue(proxy.fired, "the fault never fired: the test proves nothing")
+            self.assertEqual(proxy.accepted, 2, "one new login after the cut")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(json.loads(r.stdout)["reconnects"], 1)
+        self.assert_complete(server)
+        again = self.backup()
+        self.assertEqual(again.returncode, 0, again.output)
+        self.assertIn("fetched 0", again.stdout)
+
     def test_cut_inside_a_message_literal(self):
         self.fault_then_rerun(Fault("s2c", "cut", pattern=b"BODY[] {", offset=200))
 
@@ -272,7 +298,7 @@ class Pop3BackupFaultsTest(_Base):
         if port is None:
             url, tls = self.src.url("pop3s", self.user), ["--cacert", self.src.cacert]
         else:
-            url, tls = f"pop3://{self.user}@127.0.0.1:{port}", ["--allow-plaintext"]
+            url, tls = f"pop3://{self.user}@127.0.0.1:{port}", ["--allow-plaintext", "--reconnects", "0"]
         return run_measured(["backup", url, self.archive, *tls, "--password-env", "MF_TEST_PASSWORD",
                              "--delete-after-download", *extra], password=PASSWORD, timeout=timeout)
 
@@ -399,7 +425,8 @@ class PushFaultsTest(_Base):
             target, dst_tls = self.dst.url("imaps", self.target), ["--target-cacert", self.dst.cacert]
         else:
             target, dst_tls = f"imap://{self.target}@127.0.0.1:{target_port}", []
-        plain = ["--allow-plaintext"] if (target_port or source_port) else []
+        # Through the proxy: no new session in the run (see the docstring).
+        plain = ["--allow-plaintext", "--reconnects", "0"] if (target_port or source_port) else []
         creds = ["--target-password-env", "MF_TEST_PASSWORD"]
         if "://" in source:
             creds += ["--source-password-env", "MF_TEST_PASSWORD", "--state", self.state]
@@ -563,3 +590,4 @@ class PushFaultsTest(_Base):
 
 if __name__ == "__main__":
     unittest.main()
+

@@ -163,6 +163,7 @@ TEST_CASE("job errors") {
         {R"("since": "2024-01-01")", "key 'since': not supported yet"},
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
         {R"("max_size": 1000000)", "key 'max_size': not supported yet"},
+        {R"("reconnects": 101)", "key 'reconnects': must be from 0 to 100"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.fields);
@@ -351,4 +352,14 @@ TEST_CASE("a job's connections default to the commands', are 1 for POP3 and neve
             "archive": "a", "password_env": "P", "connections": )") + bad + "}]}");
         CHECK_MESSAGE(!r.errors.empty(), bad);
     }
+}
+
+TEST_CASE("reconnects: passed on only when the job sets it") {
+    auto set = parse(one(R"("reconnects": 0)"));
+    REQUIRE(set.errors.empty());
+    auto args = job_arguments(set.file.jobs[0]);
+    CHECK(std::find(args.begin(), args.end(), "--reconnects=0") != args.end());
+    auto unset = parse(one(""));
+    REQUIRE(unset.errors.empty());
+    for (const auto& a : job_arguments(unset.file.jobs[0])) CHECK(a.rfind("--reconnects", 0) != 0);
 }

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 using namespace mf;
@@ -92,8 +93,8 @@ struct LaggingTarget : Target, MessageSink {
         for (auto& m : folder.messages) m.message_id = stored[m.uid - 1].message_id;
         return {};
     }
-    MessageSink& appender(AppendedFn fn) override {
-        on_appended = std::move(fn);
+    MessageSink& appender(AppendCallbacks callbacks) override {
+        on_appended = std::move(callbacks.appended);
         return *this;
     }
     Status flush() override { return {}; }
@@ -209,4 +210,66 @@ TEST_CASE("a push in parts that fails part way counts the parts it never reached
     CHECK(run.report.planned == 10);
     CHECK(run.report.fetched == 4);
     CHECK(run.report.failed == 6);
+}
+
+namespace {
+
+// An empty target that takes MULTIAPPEND-like batches of three (all or
+// nothing) unless told to take messages singly, and refuses message "4"
+// whatever way it comes (NO [TOOBIG]).
+struct RefusingTarget : LaggingTarget {
+    AppendCallbacks callbacks;
+    bool singly = false;
+    std::vector<RemoteMessage> batch;
+    std::vector<std::string> stored_ids;
+    std::size_t commands = 0;
+
+    MessageSink& appender(AppendCallbacks c) override {
+        callbacks = std::move(c);
+        return *this;
+    }
+    void append_singly(bool s) override { singly = s; }
+    Result<TargetFolder> open(const FolderInfo&) override { return TargetFolder{true, 7, {}}; }
+    Status finish(const RemoteMessage& m) override {
+        batch.push_back(m);
+        return batch.size() >= (singly ? 1u : 3u) ? send() : Status{};
+    }
+    Status flush() override { return batch.empty() ? Status{} : send(); }
+    Status send() {
+        ++commands;
+        bool refused = std::any_of(batch.begin(), batch.end(), [](const auto& m) { return m.id == "4"; });
+        for (const auto& m : batch) {
+            if (refused) {
+                callbacks.refused(m, Failure{ErrorKind::protocol, Scope::message, "NO [TOOBIG] too large"},
+                                  batch.size() == 1);
+            } else {
+                stored_ids.push_back(m.id);
+                if (auto s = callbacks.appended(m, static_cast<std::uint32_t>(stored_ids.size())); !s) return s;
+            }
+        }
+        batch.clear();
+        return {};
+    }
+};
+
+} // namespace
+
+TEST_CASE("a message the target refuses fails alone; the rest of its refused batch is copied singly") {
+    OneFolderSource source;
+    source.snap.validity = 1;
+    for (int i = 1; i <= 7; ++i) source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
+    RefusingTarget target;
+    MemoryState state;
+    mf::test::NullProgress progress;
+    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, PushRunOptions{}, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::message);
+    std::sort(target.stored_ids.begin(), target.stored_ids.end());
+    CHECK(target.stored_ids == std::vector<std::string>{"1", "2", "3", "5", "6", "7"});
+    REQUIRE(out.report.failed_messages.size() == 1);
+    CHECK(out.report.failed_messages[0].id == "4");
+    CHECK(out.report.failed_messages[0].what.find("TOOBIG") != std::string::npos);
+    CHECK(out.report.fetched == 6);
+    CHECK(out.report.failed == 1);
+    CHECK_FALSE(target.singly); // batches again afterwards
 }
