@@ -90,7 +90,7 @@ ADDED = 100
 SAMPLE = 20
 
 STEPS = ["full", "noop", "add100"]
-ALL_TOOLS = ["cp", "mailferry", "mailferry-1conn", "mailferry-mbox", "mbsync-fsync", "mbsync-nofsync",
+ALL_TOOLS = ["cp", "mailferry", "mailferry-before", "mailferry-1conn", "mailferry-mbox", "mbsync-fsync", "mbsync-nofsync",
              "mailferry-pop3", "mpop", "fetchmail"]
 APT_PACKAGE = {"mbsync": "isync", "mpop": "mpop", "fetchmail": "fetchmail"}
 
@@ -736,6 +736,19 @@ class Mailferry(Tool):
         return scan_mbox(self.archive) if self.fmt == "mbox" else scan_maildir(self.archive)
 
 
+class MailferryBefore(Mailferry):
+    """mailferry built from an earlier commit (--before PATH), side by side
+    with this build in the same run: a change must leave the happy path
+    where it was, and one run is the only fair comparison on a shared machine."""
+    name = "mailferry-before"
+    binary = ""  # set from --before (a copy, like this build's)
+
+    def command(self):
+        argv, env = super().command()
+        argv[0] = self.binary
+        return argv, env
+
+
 class MailferryOneConnection(Mailferry):
     """The same on one connection (the default opens up to 4, one per folder)."""
     name = "mailferry-1conn"
@@ -872,7 +885,7 @@ class CopyFloor(Tool):
             dict(os.environ)
 
 
-TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryOneConnection, MailferryMbox, Mbsync,
+TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryBefore, MailferryOneConnection, MailferryMbox, Mbsync,
                                     MbsyncNoFsync, MailferryPop3, Mpop, Fetchmail)}
 BINARY = {"mbsync-fsync": "mbsync", "mbsync-nofsync": "mbsync", "mpop": "mpop",
           "fetchmail": "fetchmail"}
@@ -1430,6 +1443,8 @@ def main() -> int:
     ap.add_argument("--delay-ms", type=float, default=0.0,
                     help="also run mailferry and mbsync through a proxy adding this latency each way")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--before", help="a mailferry binary built from an earlier commit: adds the tool "
+                                     "mailferry-before, run side by side with this build")
     ap.add_argument("--workdir", help="parent of the work directory (default: $TMPDIR or /tmp)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
     ap.add_argument("--server-dir", help="parent of Dovecot's directory: a path, or 'tmp' for "
@@ -1440,7 +1455,7 @@ def main() -> int:
         return 2
     if args.messages < 10 or args.folders < 1:
         ap.error("--messages must be >= 10, --folders >= 1")
-    names = selected(args.only)
+    names = [n for n in selected(args.only) if n != "mailferry-before" or args.before]
     ctx = Context()
     ctx.args = args
     ctx.failed = False
@@ -1466,6 +1481,9 @@ def main() -> int:
     shutil.copy2(ctx.mailferry_origin, snapshot)
     os.environ["MAILFERRY"] = snapshot
     MAILFERRY_ORIGIN = ctx.mailferry_origin
+    if args.before:
+        MailferryBefore.binary = os.path.join(ctx.work, "mailferry-before.bin")
+        shutil.copy2(args.before, MailferryBefore.binary)
     machine = machine_text(ctx.work)
     t_start = time.monotonic()
     skipped: dict[str, str] = {}
