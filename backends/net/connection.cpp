@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 // GnuTLS initialises itself in its library constructor, before main, unless
 // the program defines this function: GnuTLS's own opt-out (the
@@ -427,12 +428,6 @@ using Clock = std::chrono::steady_clock;
 
 Failure too_slow(const Connection::Impl& impl, const ProgressGuard& guard, std::string_view doing) {
     const Endpoint& e = impl.endpoint;
-    if (guard.bytes() == 0) // a plain stall that ended with the window
-        return Failure{ErrorKind::connect, Scope::session,
-                       doing == "reading from" ? e.host + " sent nothing for " + std::to_string(e.timeout_seconds) +
-                                                     " s (timeout; see --timeout)"
-                                               : "timed out sending to " + e.host + " (no progress for " +
-                                                     std::to_string(e.timeout_seconds) + " s)"};
     return Failure{ErrorKind::connect, Scope::session,
                    "timed out " + std::string(doing) + " " + e.host + ": " + std::to_string(guard.bytes()) +
                        " bytes in " + std::to_string(e.timeout_seconds) + " s, below the minimum of " +
@@ -450,6 +445,7 @@ Status Connection::send_all(std::string_view data) {
     // A new command: the server's answer to it is judged from now on.
     impl.reading.restart();
     auto idle_deadline = deadline_after(timeout);
+    Clock::duration waited{};
     while (!data.empty()) {
         size_t sent = 0;
         errno = 0;
@@ -457,15 +453,11 @@ Status Connection::send_all(std::string_view data) {
         CURLcode code = curl_easy_send(impl.curl, data.data(), data.size(), &sent);
         const int err = errno;
         if (code == CURLE_AGAIN) {
-            // Wait for room, at most to the end of the rate window.
-            const auto until = std::min(idle_deadline, start + impl.sending.left());
-            const bool ready = wait_for(impl.curl, POLLOUT, until);
-            if (!impl.sending.record(Clock::now() - start, 0))
-                return std::unexpected(too_slow(impl, impl.sending, "sending to"));
-            if (!ready && Clock::now() >= idle_deadline)
+            if (!wait_for(impl.curl, POLLOUT, idle_deadline))
                 return fail(ErrorKind::connect, Scope::session,
                             "timed out sending to " + impl.endpoint.host + " (no progress for " +
                                 std::to_string(timeout) + " s)");
+            waited += Clock::now() - start;
             continue;
         }
         if (code != CURLE_OK)
@@ -473,8 +465,11 @@ Status Connection::send_all(std::string_view data) {
                         "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
         data.remove_prefix(sent);
-        impl.sending.record(Clock::duration::zero(), sent);
-        if (sent > 0) idle_deadline = deadline_after(timeout); // progress
+        if (sent == 0) continue;
+        // The peer reads, but perhaps a byte at a time.
+        if (!impl.sending.record(std::exchange(waited, Clock::duration::zero()), sent))
+            return std::unexpected(too_slow(impl, impl.sending, "sending to"));
+        idle_deadline = deadline_after(timeout); // progress
     }
     return {};
 }
@@ -482,8 +477,8 @@ Status Connection::send_all(std::string_view data) {
 Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
     Impl& impl = *m_impl;
     const int timeout = impl.endpoint.timeout_seconds;
-    const auto idle_deadline = deadline_after(timeout);
-    auto start = Clock::now();
+    const auto start = Clock::now();
+    const auto idle_deadline = start + std::chrono::seconds(timeout);
     for (;;) {
         size_t got = 0;
         errno = 0;
@@ -502,14 +497,7 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
             return fail(ErrorKind::connect, Scope::session,
                         "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
                             system_reason(code, err));
-        // Wait for data, at most to the end of the rate window, where a
-        // window that brought too little ends the connection at once.
-        const bool ready = wait_for(impl.curl, POLLIN, std::min(idle_deadline, start + impl.reading.left()));
-        const auto now = Clock::now();
-        if (!impl.reading.record(now - start, 0))
-            return std::unexpected(too_slow(impl, impl.reading, "reading from"));
-        start = now;
-        if (!ready && now >= idle_deadline)
+        if (!wait_for(impl.curl, POLLIN, idle_deadline))
             return fail(ErrorKind::connect, Scope::session,
                         impl.endpoint.host + " sent nothing for " + std::to_string(timeout) +
                             " s (timeout; see --timeout)");

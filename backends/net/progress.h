@@ -13,6 +13,9 @@
 // Each command the client sends starts a new window, so a server that thinks
 // long before a short answer is judged by the stall rule alone.
 //
+// The rate is judged when bytes arrive, never at the end of a silence: a
+// server that sent a little and then nothing is a stall, and says so.
+//
 // 128 bytes a second is far below any real link (a 2G modem gives 5 KB/s)
 // and far above a trickle meant to keep a session open (a byte a second).
 // It is judged over a whole --timeout window: a burst then a pause is fine.
@@ -38,9 +41,9 @@ class ProgressGuard {
         m_bytes = 0;
     }
 
-    // `waited` more spent waiting for the peer, which brought `bytes`. False
-    // when a whole window has passed with fewer bytes than the rate asks
-    // for; a window that passed with enough starts the next one.
+    // `bytes` arrived (or went out) after `waited` more spent waiting for
+    // the peer. False when a whole window has passed with fewer bytes than
+    // the rate asks for; a window that passed with enough starts the next.
     bool record(Duration waited, std::size_t bytes) {
         m_waited += waited;
         m_bytes += bytes;
@@ -50,14 +53,11 @@ class ProgressGuard {
         return true;
     }
 
-    // How much more waiting the current window allows.
-    Duration left() const { return m_window - m_waited; }
     // What the current window has brought, and what a window must bring.
     std::size_t bytes() const { return m_bytes; }
     std::size_t needed() const {
-        auto seconds =
-            std::chrono::duration_cast<std::chrono::milliseconds>(m_window).count() / 1000.0;
-        return static_cast<std::size_t>(seconds * static_cast<double>(k_min_bytes_per_second));
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(m_window).count();
+        return static_cast<std::size_t>(ms) * k_min_bytes_per_second / 1000;
     }
 
   private:
