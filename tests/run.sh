@@ -3,6 +3,8 @@
 # (unit tests and end-to-end tests against private Dovecot servers).
 #   bash tests/run.sh                 # normal build in build/
 #   MAILFERRY_SANITIZE=1 bash tests/run.sh   # address+undefined sanitizers, in build-asan/
+#   MAILFERRY_TSAN=1 bash tests/run.sh       # thread sanitizer, in build-tsan/
+# Arguments go to ctest (e.g. -R unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,10 @@ flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [ "${MAILFERRY_SANITIZE:-0}" = 1 ]; then
   build=build-asan
   flags+=(-DMAILFERRY_SANITIZE=ON)
+fi
+if [ "${MAILFERRY_TSAN:-0}" = 1 ]; then
+  build=build-tsan
+  flags+=(-DMAILFERRY_TSAN=ON)
 fi
 [ "${CI:-}" = true ] && flags+=(-DMAILFERRY_WERROR=ON)
 

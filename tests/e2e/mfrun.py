@@ -39,18 +39,19 @@ class Run:
 
 
 def sanitized_build() -> bool:
-    """True when the binary under test was built with AddressSanitizer (its
-    memory figures then include shadow memory and the quarantine)."""
+    """True when the binary under test was built with AddressSanitizer or
+    ThreadSanitizer (its memory figures then include shadow memory and, for
+    ASan, the quarantine)."""
     try:
         out = subprocess.run(["ldd", mailferry_path()], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return False
-    return "libasan" in out
+    return "libasan" in out or "libtsan" in out
 
 
 def rss_limit_kb() -> int:
     """Peak memory a run against a hostile server may use: 64 MB, or 512 MB
-    under ASan (still far below the 1 GiB a careless reader would hold)."""
+    under ASan or TSan (still far below the 1 GiB a careless reader would hold)."""
     return (512 if sanitized_build() else 64) * 1024
 
 
