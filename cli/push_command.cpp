@@ -183,7 +183,15 @@ class PushWorker : public FolderWorker {
     FolderOutcome run(const FolderInfo& from, Progress& progress) override {
         FolderInfo to = m_map.apply(from);
         if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
-        return push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
+        auto out = push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
+        if (out.failure && out.failure->scope == Scope::session) {
+            // The engine replaces this worker: its connections are closed
+            // now, also on the first lane, which outlives the worker (a POP3
+            // source keeps its mailbox locked while its session is open).
+            m_lane.source.reset();
+            m_lane.target.reset();
+        }
+        return out;
     }
 
   private:
@@ -291,8 +299,17 @@ int run_push(const PushArgs& args) {
     add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress,
                              {}, recovery),
                  report, progress);
-    if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty())
-        remove_vanished_folders(*setup.first.target, kept, args, report, progress);
+    if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty()) {
+        // The first lane's target is gone if its session was lost and replaced.
+        std::unique_ptr<PushLane> fresh;
+        Target* target = setup.first.target.get();
+        if (!target) {
+            auto lane = open_lane(args, setup);
+            if (lane) target = ((fresh = std::move(*lane)))->target.get();
+            else report.failures.push_back(lane.error());
+        }
+        if (target) remove_vanished_folders(*target, kept, args, report, progress);
+    }
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;

@@ -86,11 +86,12 @@ class Pool {
     }
 
     bool stopped() const { return m_stop; }
-    const std::string& stop_reason() const { return m_stop_reason; }
+    const Failure& stop_cause() const { return m_stop_cause; }
 
     // Every folder no worker reached gets an outcome that says why.
     ParallelOutcome take() {
-        std::string why = m_stop ? m_stop_reason : "every connection was lost (last: " + m_last_loss.what + ")";
+        Failure why = m_stop ? m_stop_cause : m_last_loss;
+        if (!m_stop) why.what = "every connection was lost (last: " + why.what + ")";
         for (std::size_t i = 0; i < m_folders.size(); ++i)
             if (!m_outcome.folders[i]) m_outcome.folders[i] = not_attempted(m_folders[i], why);
         return std::move(m_outcome);
@@ -101,7 +102,7 @@ class Pool {
 
     void stop(const Failure& f) {
         std::lock_guard lock(m_mutex);
-        if (!m_stop) m_stop_reason = f.what;
+        if (!m_stop) m_stop_cause = f;
         m_stop = true;
     }
 
@@ -168,13 +169,15 @@ class Pool {
     }
 
   public:
-    static FolderOutcome not_attempted(const FolderInfo& folder, const std::string& why) {
+    // Of the kind of what stopped the run, so that the exit status is that
+    // failure's class whichever folder's outcome is reported first.
+    static FolderOutcome not_attempted(const FolderInfo& folder, const Failure& why) {
         FolderOutcome out;
         out.report.folder = folder.display();
         out.report.not_attempted = true;
         out.report.sessions = 0;
-        out.report.error = "not attempted: " + why;
-        out.failure = Failure{ErrorKind::protocol, Scope::folder, out.report.folder + ": " + out.report.error};
+        out.report.error = "not attempted: " + why.what;
+        out.failure = Failure{why.kind, Scope::folder, out.report.folder + ": " + out.report.error};
         return out;
     }
 
@@ -188,7 +191,7 @@ class Pool {
     ParallelOutcome m_outcome;
     std::atomic<std::size_t> m_next{0};
     std::atomic<bool> m_stop{false};
-    std::string m_stop_reason;
+    Failure m_stop_cause;
     Failure m_last_loss; // the last lost session's failure, or the last failed login
     std::mutex m_mutex;
 };
@@ -265,7 +268,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
     Pool idle_pool(quiet, progress, as_given(quiet.size()), more, recovery);
     first = idle_pool.work(std::move(first));
     const bool stopped = idle_pool.stopped();
-    const std::string why = idle_pool.stop_reason();
+    const Failure why = idle_pool.stop_cause();
     ParallelOutcome done = idle_pool.take();
     ParallelOutcome worked;
     if (stopped) {

@@ -92,7 +92,9 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
         {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
          [&](const RemoteMessage& m, const Failure& f, bool alone) { recorder.refused(m, f, alone); }});
     if (auto s = fetch_in_chunks(source, ids, sink, chunk); !s) {
-        (void)target.flush(); // record what the target did confirm
+        // Record what the target did confirm; a target that is gone too
+        // must be replaced, whatever the source's failure was.
+        if (auto flushed = target.flush(); !flushed && flushed.error().scope == Scope::session) return flushed;
         return s;
     }
     return target.flush();
@@ -226,7 +228,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return failed(copied.error());
     }
     if (!report.failed_messages.empty()) {
-        // The rest is on the target; the refused ones are tried again next run.
+        // The rest is on the target; the refused ones are tried again next
+        // run. Every append was answered: nothing for a rerun to wait for.
+        if (auto s = state.set_copying(key, false); !s) return failed(s.error());
         report.failed = report.failed_messages.size();
         report.vanished = missing - std::min(missing, report.failed);
         return failed(Failure{ErrorKind::protocol, Scope::message,

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include <algorithm>
 #include <optional>
 
 namespace mf::imap {

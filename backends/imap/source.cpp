@@ -170,8 +170,15 @@ class Listing {
 // A NO to a body FETCH may be about one message of the set (Yahoo's
 // NO [UNAVAILABLE] for a message it cannot serve, issue 18): the engine
 // narrows it down. A BAD stays what check_ok() made it.
+// A throttling answer (Office 365's [THROTTLED] with a suggested back-off,
+// Gmail's [THROTTLED] or [LIMIT]) is about the session, not the messages:
+// the engine backs off and logs in again rather than narrowing it down.
 Status message_scoped(Status s) {
-    if (!s && s.error().scope == Scope::folder) s.error().scope = Scope::message;
+    if (s || s.error().scope != Scope::folder) return s;
+    const std::string& what = s.error().what;
+    const bool throttled = s.error().retry_after || what.find("[THROTTLED]") != std::string::npos ||
+                           what.find("[LIMIT]") != std::string::npos;
+    s.error().scope = throttled ? Scope::session : Scope::message;
     return s;
 }
 
@@ -759,7 +766,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         const std::string command = "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE BODY.PEEK[])";
         Status s;
         if (i + 1 == sets.size() && parts_left() && !m_ahead.asked) {
-            s = fetch_listing_ahead(command, on_body, body);
+            s = fetch_listing_ahead(command, on_body, on_other, body);
         } else {
             auto done = m_session->run(command, [&](const Response& r) -> Status {
                 return body.open() ? on_body(r) : on_other(r);
@@ -788,7 +795,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
 // part's failure (next_part()); both tagged answers are read before this
 // returns, so the session stays in step for the next command.
 Status ImapSource::fetch_listing_ahead(const std::string& command, const UntaggedHandler& on_body,
-                                       BodyHandler& body) {
+                                       const UntaggedHandler& on_other, BodyHandler& body) {
     auto body_tag = m_session->send(command);
     if (!body_tag) return std::unexpected(body_tag.error());
     m_ahead = Ahead{};
@@ -801,7 +808,13 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
         listing_tags.insert(std::move(*tag));
     }
     Listing listing(m_ahead.messages, m_parts.exists, m_session->host(), &m_ahead.uids);
-    auto on_untagged = [&](const Response& r) { return body.open() ? on_body(r) : listing.take(r); };
+    // A line without a body may name a message of this part (no body for
+    // it: on_other) or one of the next part's listing.
+    auto on_untagged = [&](const Response& r) -> Status {
+        if (body.open()) return on_body(r);
+        if (auto s = on_other(r); !s) return s;
+        return listing.take(r);
+    };
     std::optional<Status> body_status; // set once the body FETCH is answered
     while (!body_status || !listing_tags.empty()) {
         auto r = m_session->read_tagged(on_untagged, &body);

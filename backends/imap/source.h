@@ -99,7 +99,8 @@ class ImapSource : public Source {
     bool parts_left() const { return m_parts.listed < m_parts.total; }
     class BodyHandler; // streams BODY[] literals into a MessageSink
     // One body FETCH, with the next part's listing sent behind it.
-    Status fetch_listing_ahead(const std::string& command, const UntaggedHandler& on_body, BodyHandler& body);
+    Status fetch_listing_ahead(const std::string& command, const UntaggedHandler& on_body,
+                               const UntaggedHandler& on_other, BodyHandler& body);
 
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;

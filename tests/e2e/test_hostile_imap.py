@@ -1050,3 +1050,31 @@ class PushMessageScopeTest(_Hostile):
             self.assertEqual(again.returncode, 1, again.output)
             self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]), "a rerun copied twice")
             self.assertEqual(dst.folders[b"Work"], [MSG2])
+
+
+class ThrottledFetchTest(_Hostile):
+    """Issue 18: Office 365 answers a FETCH with NO [THROTTLED] and a
+    suggested back-off (as seen and quoted in the issue). That is the
+    session's problem, not the messages': the run waits at least as long as
+    asked, logs in again and completes; nothing is named as a failed message."""
+
+    def test_a_throttled_fetch_is_backed_off_not_narrowed_down(self):
+        state = {"throttled": 0}
+
+        def answer(server, tag, rest, selected):
+            if b"BODY.PEEK[]" in rest.upper() and state["throttled"] == 0:
+                state["throttled"] += 1
+                return tag + b" NO [THROTTLED] Request is throttled. Suggested Backoff Time: 1200 milliseconds\r\n"
+            return None
+        with FakeImap({"INBOX": [MSG, MSG2, MSG3]}, overrides={"UID": answer}) as srv:
+            started = time.monotonic()
+            r = self.backup(srv, "--json", "--connections", "1")
+            took = time.monotonic() - started
+            fetches = [c for c in srv.commands if b"BODY.PEEK[]" in c.upper()]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(self.held(), {"INBOX": {1: MSG, 2: MSG2, 3: MSG3}})
+        report = json.loads(r.stdout)
+        self.assertEqual(report["reconnects"], 1)
+        self.assertNotIn("failed_messages", report["folders"][0])
+        self.assertGreaterEqual(took, 1.2)
+        self.assertEqual(len(fetches), 2, fetches)  # the throttled one, then one on the new session
