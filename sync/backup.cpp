@@ -24,7 +24,6 @@ class BatchingSink : public MessageSink {
     void abandon() override { m_store.abandon(); }
     Status finish(const RemoteMessage& message) override {
         if (auto s = m_store.finish(message); !s) return s;
-        m_arrived.push_back(message.id);
         if (m_options.removal.active()) {
             HeldMessage h;
             h.id = message.id;
@@ -52,8 +51,6 @@ class BatchingSink : public MessageSink {
     // Messages this run made durable (kept only when a removal policy needs them).
     std::vector<HeldMessage>& committed_held() { return m_committed_held; }
     std::uint64_t committed_bytes() const { return m_committed_bytes; }
-    // The ids finished since the last call, for narrowing down a failure.
-    std::vector<std::string> take_arrived() { return std::exchange(m_arrived, {}); }
 
   private:
     FolderStore& m_store;
@@ -62,64 +59,8 @@ class BatchingSink : public MessageSink {
     std::size_t m_pending = 0, m_committed = 0;
     std::uint64_t m_pending_bytes = 0, m_committed_bytes = 0;
     std::vector<HeldMessage> m_pending_held, m_committed_held;
-    std::vector<std::string> m_arrived;
 };
 
-// Narrows a message-scope failure down to the messages that cause it: the
-// set that failed, less what arrived, is split in halves and fetched again
-// until each failing message stands alone. One message the server will not
-// give then costs about two commands per halving, and never stops its folder.
-class Isolating {
-  public:
-    Isolating(Source& source, BatchingSink& sink, std::vector<MessageProblem>& failed)
-        : m_source(source), m_sink(sink), m_failed(failed) {}
-
-    Status fetch(std::span<const std::string> ids) {
-        (void)m_sink.take_arrived();
-        auto s = m_source.fetch(ids, m_sink);
-        if (s || s.error().scope != Scope::message) return s;
-        std::vector<std::string> left = without(ids, m_sink.take_arrived());
-        if (left.empty()) return {};
-        if (left.size() == 1) {
-            m_failed.push_back(MessageProblem{left.front(), s.error().what});
-            return {};
-        }
-        if (m_budget == 0)
-            return fail(s.error().kind, Scope::folder,
-                        s.error().what + " (and more messages failed than are looked at one by one in a run)");
-        --m_budget;
-        std::span<const std::string> all(left);
-        const std::size_t half = left.size() / 2;
-        if (auto r = fetch(all.first(half)); !r) return r;
-        return fetch(all.subspan(half));
-    }
-
-  private:
-    static std::vector<std::string> without(std::span<const std::string> ids, std::vector<std::string> arrived) {
-        std::sort(arrived.begin(), arrived.end());
-        std::vector<std::string> left;
-        for (const auto& id : ids)
-            if (!std::binary_search(arrived.begin(), arrived.end(), id)) left.push_back(id);
-        return left;
-    }
-
-    // Splits a folder may spend: bounded, so that a server refusing every
-    // message (which is a folder's problem) is not asked for each alone.
-    static constexpr std::size_t k_max_splits = 256;
-
-    Source& m_source;
-    BatchingSink& m_sink;
-    std::vector<MessageProblem>& m_failed;
-    std::size_t m_budget = k_max_splits;
-};
-
-Status fetch_isolating(Isolating& isolating, const std::vector<std::string>& ids, std::size_t chunk) {
-    for (std::size_t at = 0; at < ids.size(); at += chunk) {
-        auto end = std::min(ids.size(), at + chunk);
-        if (auto s = isolating.fetch(std::span(ids).subspan(at, end - at)); !s) return s;
-    }
-    return {};
-}
 
 FolderState as_state(Result<FolderState>&& r) { return r ? std::move(*r) : FolderState{}; }
 
@@ -228,14 +169,14 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
 Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
-                       Isolating& isolating, const BackupOptions& options) {
-    Status status = fetch_isolating(isolating, first.fetch, options.fetch_chunk);
+                       MessageSink& sink, std::vector<MessageProblem>& failed, const BackupOptions& options) {
+    Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {
         status = source.next_part(snap);
         if (!status) break;
         BackupPlan part = plan_backup(snap, state);
         release(snap.messages);
-        status = fetch_isolating(isolating, part.fetch, options.fetch_chunk);
+        status = fetch_isolating(source, part.fetch, sink, options.fetch_chunk, failed);
     }
     return status;
 }
@@ -326,10 +267,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         release(state.held);
     }
     BatchingSink sink(**fstore, options, progress);
-    Isolating isolating(source, sink, report.failed_messages);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_all_parts(source, *snap, state, plan, isolating, options);
+    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

@@ -54,6 +54,12 @@ enum class ListingKind : std::uint8_t {
     unchanged, // the token equals the known one: nothing changed, nothing listed
 };
 
+// A message that could not be handled, and the source's or target's words.
+struct MessageProblem {
+    std::string id;
+    std::string what;
+};
+
 struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;

@@ -11,12 +11,6 @@
 
 namespace mf {
 
-// A message that could not be handled, and the source's or target's words.
-struct MessageProblem {
-    std::string id;
-    std::string what;
-};
-
 struct FolderReport {
     std::string folder;
     std::size_t found = 0;    // messages on the source

@@ -91,7 +91,7 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
     MessageSink& sink = target.appender(
         {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
          [&](const RemoteMessage& m, const Failure& f, bool alone) { recorder.refused(m, f, alone); }});
-    if (auto s = fetch_in_chunks(source, ids, sink, chunk); !s) {
+    if (auto s = fetch_isolating(source, ids, sink, chunk, recorder.failed()); !s) {
         // Record what the target did confirm; a target that is gone too
         // must be replaced, whatever the source's failure was.
         if (auto flushed = target.flush(); !flushed && flushed.error().scope == Scope::session) return flushed;

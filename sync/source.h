@@ -106,4 +106,14 @@ Status gather_parts(Source& source, Snapshot& snap);
 // builds one enormous command; stops at the first failure.
 Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk);
 
+// Like fetch_in_chunks, but a message-scope failure is narrowed down to the
+// messages that cause it: the set that failed, less what arrived, is split
+// in halves and fetched again until each failing message stands alone. Each
+// is added to `failed` with the source's words, and the others are fetched:
+// one message the source will not give costs about two commands a halving
+// and never stops the rest. At most 256 splits a call; past that, and for
+// any other scope, the failure is returned.
+Status fetch_isolating(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk,
+                       std::vector<MessageProblem>& failed);
+
 } // namespace mf

@@ -1052,6 +1052,23 @@ class PushMessageScopeTest(_Hostile):
             self.assertEqual(dst.folders[b"Work"], [MSG2])
 
 
+    def test_a_message_the_source_will_not_give_fails_alone_on_migrate(self):
+        def answer(server, tag, rest, selected):
+            if b"BODY.PEEK[]" in rest.upper() and 2 in fetched_uids(rest):
+                return tag + b" NO [UNAVAILABLE] UID FETCH Server error while fetching messages\r\n"
+            return None
+        src = FakeImap({"INBOX": [MSG, MSG2, MSG3], "Work": [MSG2]}, overrides={"UID": answer})
+        dst = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS")
+        with src, dst:
+            r = self.migrate(src, dst)
+            self.assertEqual(r.returncode, 1, r.output)
+            self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
+            self.assertEqual(dst.folders[b"Work"], [MSG2])
+            inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
+            self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
+            self.assertIn("UNAVAILABLE", inbox["failed_messages"][0]["error"])
+
+
 class ThrottledFetchTest(_Hostile):
     """Issue 18: Office 365 answers a FETCH with NO [THROTTLED] and a
     suggested back-off (as seen and quoted in the issue). That is the
