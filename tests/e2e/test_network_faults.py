@@ -157,7 +157,9 @@ class ImapBackupFaultsTest(_Base):
         with FaultProxy(self.src.imap_port, Fault("s2c", "trickle", pattern=b"BODY[] {", delay=0.0005, connection=0),
                         Fault("s2c", "cut", pattern=b"BODY[] {", offset=100, connection=1),
                         hide_starttls=True) as proxy:
-            r = self.backup(proxy.port, "imap", ("--connections", "2", "--json"))
+            # The trickled connection takes about 55 s on an idle machine
+            # (before this session too); a busy one needs more than 60.
+            r = self.backup(proxy.port, "imap", ("--connections", "2", "--json"), timeout=180)
             self.assertIn(1, [index for index, _ in proxy.fired], "the cut never fired: the test proves nothing")
         self.assertEqual(r.returncode, 1, r.output)  # partial
         folders = {f["folder"]: f for f in json.loads(r.stdout)["folders"]}
