@@ -9,12 +9,6 @@
 
 namespace mf::cli {
 
-std::size_t RunReport::total_fetched() const {
-    std::size_t n = 0;
-    for (const auto& f : folders) n += f.fetched;
-    return n;
-}
-
 int RunReport::decide_exit_code() const {
     if (failures.empty()) return 0;
     for (const auto& f : folders)

@@ -24,7 +24,6 @@ struct RunReport {
     double waited_seconds = 0;  // backing off before them
     int exit_code = 0;
 
-    std::size_t total_fetched() const;
     // 0 when nothing failed; 1, partial, when a folder completed or only
     // some of its messages failed; otherwise the failure's own class
     // (nothing got done, e.g. the connection dropped at once).

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <span>
-#include <utility>
 
 namespace mf {
 

@@ -26,14 +26,6 @@ Status gather_parts(Source& source, Snapshot& snap) {
     return {};
 }
 
-Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk) {
-    for (std::size_t at = 0; at < ids.size(); at += chunk) {
-        auto end = std::min(ids.size(), at + chunk);
-        if (auto s = source.fetch(std::span(ids).subspan(at, end - at), sink); !s) return s;
-    }
-    return {};
-}
-
 namespace {
 
 // Passes everything on to `inner`, noting the ids that arrived whole.

@@ -103,11 +103,8 @@ class Source {
 Status gather_parts(Source& source, Snapshot& snap);
 
 // Fetches `ids` in calls of at most `chunk` ids each, so a source never
-// builds one enormous command; stops at the first failure.
-Status fetch_in_chunks(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk);
-
-// Like fetch_in_chunks, but a message-scope failure is narrowed down to the
-// messages that cause it: the set that failed, less what arrived, is split
+// builds one enormous command. A message-scope failure is narrowed down to
+// the messages that cause it: the set that failed, less what arrived, is split
 // in halves and fetched again until each failing message stands alone. Each
 // is added to `failed` with the source's words, and the others are fetched:
 // one message the source will not give costs about two commands a halving

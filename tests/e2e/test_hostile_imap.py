@@ -1030,6 +1030,15 @@ class PushMessageScopeTest(_Hostile):
                             "--target-password-env", "MF_TEST_PASSWORD", "--state", self.outer + "/state.db",
                             "--connections", "1", "--json", *extra])
 
+    def assert_only_uid_2_failed(self, r, dst, words):
+        """Exit 1; INBOX holds 1 and 3, Work its message; UID 2 named with `words`."""
+        self.assertEqual(r.returncode, 1, r.output)
+        self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
+        self.assertEqual(dst.folders[b"Work"], [MSG2])
+        inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
+        self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
+        self.assertIn(words, inbox["failed_messages"][0]["error"])
+
     def test_a_message_the_target_refuses_fails_alone(self):
         def append(server, tag, rest, selected):
             if b"refuse-me" in rest:
@@ -1039,18 +1048,11 @@ class PushMessageScopeTest(_Hostile):
         dst = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS",
                        overrides={"APPEND": append})
         with src, dst:
-            r = self.migrate(src, dst)
-            self.assertEqual(r.returncode, 1, r.output)
-            self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
-            self.assertEqual(dst.folders[b"Work"], [MSG2])
-            inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
-            self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
-            self.assertIn("TOOBIG", inbox["failed_messages"][0]["error"])
+            self.assert_only_uid_2_failed(self.migrate(src, dst), dst, "TOOBIG")
             again = self.migrate(src, dst)
             self.assertEqual(again.returncode, 1, again.output)
             self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]), "a rerun copied twice")
             self.assertEqual(dst.folders[b"Work"], [MSG2])
-
 
     def test_a_message_the_source_will_not_give_fails_alone_on_migrate(self):
         def answer(server, tag, rest, selected):
@@ -1060,13 +1062,7 @@ class PushMessageScopeTest(_Hostile):
         src = FakeImap({"INBOX": [MSG, MSG2, MSG3], "Work": [MSG2]}, overrides={"UID": answer})
         dst = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS")
         with src, dst:
-            r = self.migrate(src, dst)
-            self.assertEqual(r.returncode, 1, r.output)
-            self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
-            self.assertEqual(dst.folders[b"Work"], [MSG2])
-            inbox = next(f for f in json.loads(r.stdout)["folders"] if f["folder"] == "INBOX")
-            self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
-            self.assertIn("UNAVAILABLE", inbox["failed_messages"][0]["error"])
+            self.assert_only_uid_2_failed(self.migrate(src, dst), dst, "UNAVAILABLE")
 
 
 class ThrottledFetchTest(_Hostile):
