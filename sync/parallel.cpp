@@ -11,20 +11,15 @@ namespace mf {
 
 namespace {
 
+class Pool;
+
 // The workers report through one Progress; this makes its calls one at a
-// time. It also sees when a folder has real work in it, which is when more
-// connections are worth opening (see run_folders).
+// time, and tells the pool how much work each folder turned out to hold.
 class LockedProgress : public Progress {
   public:
-    LockedProgress(Progress& inner, std::function<void()> on_work) : m_inner(inner), m_on_work(std::move(on_work)) {}
+    LockedProgress(Progress& inner, Pool& pool) : m_inner(inner), m_pool(pool) {}
     void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
-                        bool estimated) override {
-        {
-            std::lock_guard lock(m_mutex);
-            m_inner.folder_started(folder, messages, bytes, estimated);
-        }
-        if (messages >= k_share_messages || bytes >= k_share_bytes) m_on_work();
-    }
+                        bool estimated) override;
     void message_done(std::uint64_t bytes) override {
         std::lock_guard lock(m_mutex);
         m_inner.message_done(bytes);
@@ -38,26 +33,43 @@ class LockedProgress : public Progress {
         m_inner.note(line);
     }
 
-    // Below this, a folder is done before another connection could log in.
-    static constexpr std::size_t k_share_messages = 64;
-    static constexpr std::uint64_t k_share_bytes = 4u << 20;
-
   private:
     Progress& m_inner;
-    std::function<void()> m_on_work;
+    Pool& m_pool;
     std::mutex m_mutex;
 };
 
 // What the workers share: the folders, the next one to take, the results
 // (each slot written by the one worker that took that folder), and the
-// budget of new sessions after failures.
+// budget of new sessions after failures. The pool also decides when its
+// extra workers start, each on a thread it owns.
 class Pool {
   public:
     Pool(const std::vector<FolderInfo>& folders, Progress& progress, std::vector<std::size_t> order,
-         const WorkerFactory& more, const RecoveryPolicy& recovery)
-        : m_folders(folders), m_order(std::move(order)), m_progress(progress), m_more(more), m_recovery(recovery),
-          m_started(std::chrono::steady_clock::now()),
-          m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}} {}
+         const WorkerFactory& more, const RecoveryPolicy& recovery, std::size_t extra_workers = 0)
+        : m_folders(folders), m_order(std::move(order)), m_progress(progress, *this), m_more(more),
+          m_recovery(recovery), m_started(std::chrono::steady_clock::now()),
+          m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}}, m_extra(extra_workers) {}
+
+    // The extra connections open only once a folder turns out to hold work
+    // (as its worker reports it starting): a run with nothing new (the
+    // usual cron run) stays on one connection and pays for no more logins.
+    void found_work(std::size_t messages, std::uint64_t bytes) {
+        if (messages < k_share_messages && bytes < k_share_bytes) return;
+        std::call_once(m_grown, [&] {
+            m_threads.reserve(m_extra);
+            for (std::size_t i = 0; i < m_extra; ++i) m_threads.emplace_back([this] { work(nullptr); });
+        });
+    }
+
+    // Runs the folders on `first` (on this thread) and on any extra workers
+    // started meanwhile, and waits for them all.
+    ParallelOutcome run(std::unique_ptr<FolderWorker> first) {
+        work(std::move(first));
+        std::call_once(m_grown, [] {}); // no extra worker from now on
+        m_threads.clear();              // joins
+        return take();
+    }
 
     // Takes folders until none is left, the run is stopped, or the worker's
     // session is lost for good; gives back the worker if it still has one.
@@ -184,7 +196,11 @@ class Pool {
   private:
     const std::vector<FolderInfo>& m_folders;
     const std::vector<std::size_t> m_order; // indexes into m_folders
-    Progress& m_progress;
+    // Below this, a folder is done before another connection could log in.
+    static constexpr std::size_t k_share_messages = 64;
+    static constexpr std::uint64_t k_share_bytes = 4u << 20;
+
+    LockedProgress m_progress;
     const WorkerFactory& m_more;
     const RecoveryPolicy& m_recovery;
     const std::chrono::steady_clock::time_point m_started;
@@ -194,7 +210,19 @@ class Pool {
     Failure m_stop_cause;
     Failure m_last_loss; // the last lost session's failure, or the last failed login
     std::mutex m_mutex;
+    const std::size_t m_extra;
+    std::once_flag m_grown;
+    std::vector<std::jthread> m_threads; // last: joined before the rest goes
 };
+
+void LockedProgress::folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
+                                    bool estimated) {
+    {
+        std::lock_guard lock(m_mutex);
+        m_inner.folder_started(folder, messages, bytes, estimated);
+    }
+    m_pool.found_work(messages, bytes);
+}
 
 std::vector<std::size_t> as_given(std::size_t n) {
     std::vector<std::size_t> order(n);
@@ -220,32 +248,11 @@ namespace {
 ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
                          const WorkerFactory& more, std::size_t workers, Progress& progress,
                          const RecoveryPolicy& recovery) {
-    // One worker: no threads, no locking, exactly the sequential run.
-    if (workers <= 1 || folders.size() <= 1) {
-        Pool pool(folders, progress, as_given(folders.size()), more, recovery);
-        pool.work(std::move(first));
-        return pool.take();
-    }
-    // The extra connections open only once a folder turns out to hold work:
-    // a run with nothing new (the usual cron run) stays on one connection
-    // and pays for no more logins.
-    std::vector<std::jthread> threads;
-    std::once_flag launched;
-    Pool* shared = nullptr;
-    auto launch = [&] {
-        std::call_once(launched, [&] {
-            std::size_t extra = std::min(workers, folders.size()) - 1;
-            threads.reserve(extra);
-            for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([&] { shared->work(nullptr); });
-        });
-    };
-    LockedProgress locked(progress, launch);
-    Pool pool(folders, locked, biggest_first(folders), more, recovery);
-    shared = &pool;
-    pool.work(std::move(first)); // the first worker runs on this thread
-    std::call_once(launched, [] {}); // no launch from now on
-    threads.clear();                 // joins
-    return pool.take();
+    // One worker: no threads, exactly the sequential run.
+    if (workers <= 1 || folders.size() <= 1)
+        return Pool(folders, progress, as_given(folders.size()), more, recovery).run(std::move(first));
+    std::size_t extra = std::min(workers, folders.size()) - 1;
+    return Pool(folders, progress, biggest_first(folders), more, recovery, extra).run(std::move(first));
 }
 
 } // namespace
