@@ -114,6 +114,7 @@ class Stmt {
 struct StateDb::Impl {
     sqlite3* db = nullptr;
     std::string path;
+    bool read_only = false;
     std::optional<StmtCache> cache; // finalized before the connection closes
     ~Impl() {
         cache.reset();
@@ -157,6 +158,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
 Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path) {
     auto impl = std::make_unique<Impl>();
     impl->path = path;
+    impl->read_only = true;
     if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
         return std::unexpected(impl->error("cannot open to read"));
     sqlite3_busy_timeout(impl->db, 5000);
@@ -193,13 +195,21 @@ Status StateDb::set_meta(const std::string& key, const std::string& value) {
     return m_impl->run(s, "recording the archive's facts");
 }
 
+// Read-only, a folder the state never recorded is one with nothing recorded:
+// key 0 matches no row (SQLite's keys start at 1).
 Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
-    Stmt ins(*m_impl->cache, "INSERT OR IGNORE INTO folders (path) VALUES (?)");
-    ins.bind(1, rel_path);
-    if (auto r = m_impl->run(ins, "adding a folder"); !r) return std::unexpected(r.error());
+    if (!m_impl->read_only) {
+        Stmt ins(*m_impl->cache, "INSERT OR IGNORE INTO folders (path) VALUES (?)");
+        ins.bind(1, rel_path);
+        if (auto r = m_impl->run(ins, "adding a folder"); !r) return std::unexpected(r.error());
+    }
     Stmt s(*m_impl->cache, "SELECT key, validity FROM folders WHERE path=?");
     s.bind(1, rel_path);
-    if (!s.ok() || s.step() != SQLITE_ROW) return std::unexpected(m_impl->error("reading a folder"));
+    if (!s.ok()) return std::unexpected(m_impl->error("reading a folder"));
+    int step = s.step();
+    if (step != SQLITE_ROW && !(m_impl->read_only && step == SQLITE_DONE))
+        return std::unexpected(m_impl->error("reading a folder"));
+    if (step == SQLITE_DONE) return FolderRecord{};
     FolderRecord rec;
     rec.key = s.integer(0);
     rec.known = !s.is_null(1);

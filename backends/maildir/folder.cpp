@@ -187,7 +187,9 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     if (!rows) return std::unexpected(rows.error());
     auto adopted = adopt_unrecorded(matched, state);
     if (!adopted) return std::unexpected(adopted.error());
-    if (!stale.empty() || !adopted->empty() || (!m_record.known && !state.held.empty())) {
+    // Read-only (verify, a restore's source), what was found is used as
+    // found and the database is left as it is.
+    if (!m_read_only && (!stale.empty() || !adopted->empty() || (!m_record.known && !state.held.empty()))) {
         if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
         Status s;
         for (const auto& id : stale)
@@ -200,7 +202,9 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
             m_db.rollback();
             return std::unexpected(s.error());
         }
-        if (!m_record.known) m_record = {m_record.key, true, m_validity};
+    }
+    if (!m_record.known && !state.held.empty()) {
+        m_record = {m_record.key, true, m_validity};
         state.known = true;
     }
     return state;

@@ -362,18 +362,21 @@ Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& record
     }
     bool record_validity = finish_rename || (!m_record.known && !state.held.empty());
     if (stale.empty() && puts.empty() && !record_validity) return state;
-
-    if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
-    Status s;
-    for (const auto& id : stale)
-        if (s) s = m_db.remove(m_record.key, id);
-    for (const auto& row : puts)
-        if (s) s = m_db.put(m_record.key, row);
-    if (s && record_validity) s = m_db.set_validity(m_record.key, m_validity);
-    if (s) s = m_db.commit();
-    if (!s) {
-        m_db.rollback();
-        return std::unexpected(s.error());
+    // Read-only (verify, a restore's source), what was found is used as
+    // found and the database is left as it is.
+    if (!m_read_only) {
+        if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
+        Status s;
+        for (const auto& id : stale)
+            if (s) s = m_db.remove(m_record.key, id);
+        for (const auto& row : puts)
+            if (s) s = m_db.put(m_record.key, row);
+        if (s && record_validity) s = m_db.set_validity(m_record.key, m_validity);
+        if (s) s = m_db.commit();
+        if (!s) {
+            m_db.rollback();
+            return std::unexpected(s.error());
+        }
     }
     if (record_validity) {
         m_record = {m_record.key, true, m_validity};

@@ -70,13 +70,17 @@ Status Archive::resolve_format() {
     return {};
 }
 
-// A dry run, or a read-only open, plans against a throwaway copy of the state
-// (or an empty one for a new archive): nothing it records is kept.
+// A dry run plans against a throwaway copy of the state (or an empty one for
+// a new archive): nothing it records is kept. A read-only open reads the
+// database itself, opened read-only, and records nothing.
 Status Archive::open_db_and_store(bool existed) {
     const ArchiveOptions& o = m_options;
     const bool writes = o.mode == Mode::write;
     std::string path = o.root + "/.mailferry/state.db";
-    auto db = writes ? StateDb::open(path) : existed ? StateDb::open_copy(path) : StateDb::open(":memory:");
+    auto db = writes                       ? StateDb::open(path)
+              : o.mode == Mode::read_only ? StateDb::open_read_only(path)
+              : existed                   ? StateDb::open_copy(path)
+                                          : StateDb::open(":memory:");
     if (!db) return std::unexpected(db.error());
     m_db = std::move(*db);
     if (auto s = resolve_format(); !s) return s;

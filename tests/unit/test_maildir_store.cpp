@@ -183,3 +183,35 @@ TEST_CASE("committed messages leave the page cache, once durable") {
     CHECK(*control_cached >= 40); // written the same way, not dropped: the look can see cached pages
     CHECK(*file_cached == 0);
 }
+
+// verify and a restore's source open the state database read-only (no copy):
+// loading must then use what it finds without writing it back, for a folder
+// the database never recorded as for files deleted by hand.
+TEST_CASE("a read-only store loads from a read-only database, writing nothing") {
+    Archive a;
+    {
+        auto f = a.open();
+        REQUIRE(f->load());
+        deliver(*f, "1", k_one);
+        deliver(*f, "2", k_two);
+        REQUIRE(f->commit());
+    }
+    std::filesystem::remove(a.dir + "/cur/" + files_of(a.dir)[0]); // deleted by hand
+    a.store.reset();
+    a.db.reset();
+    const auto before = std::filesystem::last_write_time(a.tmp.path + "/state.db");
+    auto ro = archive::StateDb::open_read_only(a.tmp.path + "/state.db");
+    REQUIRE(ro);
+    maildir::MaildirStore store(a.tmp.path + "/archive", **ro, true);
+    auto f = store.open_folder(FolderInfo{{"INBOX"}}, 7);
+    REQUIRE(f);
+    auto state = (*f)->load();
+    REQUIRE(state);
+    CHECK(state->held.size() == 1);
+    auto never = store.open_folder(FolderInfo{{"Never"}}, 3);
+    REQUIRE(never);
+    auto empty = (*never)->load();
+    REQUIRE(empty);
+    CHECK(empty->held.empty());
+    CHECK(std::filesystem::last_write_time(a.tmp.path + "/state.db") == before);
+}
