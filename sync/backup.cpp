@@ -259,8 +259,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
 
     if (!options.removal.active()) {
         // Only a removal policy looks at the listing or the held list again:
-        // give their memory back before the fetch (4 MB for a listing of
-        // 50 000 messages, 6 MB for as many held).
+        // give their memory back before the fetch, where a big folder's
+        // peak is.
         release(snap->messages);
         release(state.held);
     }

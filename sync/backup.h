@@ -16,15 +16,15 @@ struct BackupOptions {
     bool dry_run = false;
     // Commit at least every this many messages: a batch's file names and
     // rows wait in memory (and in SQLite's page cache) until its commit.
-    // 256 costs no time against 1000 on the benchmark (stores make a batch
-    // durable at once) and ~1 MB less peak memory with four folders at once.
+    // Small batches cost no time (stores make a batch durable at once) and
+    // save memory with several folders at once (tests/bench/README.md).
     std::size_t batch_messages = 256;
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
     std::size_t fetch_chunk = 5000;      // ids per source fetch call
     // A folder the archive holds nothing of is listed in parts of this many
-    // messages where the source can (0: at once). A part's listing and plan
-    // take ~120 bytes a message; four folders of 20 000 at once took 9 MB,
-    // parts of 4096 1.5 MB more than parts of 1024 (100 000 messages).
+    // messages where the source can (0: at once): a part's listing and plan
+    // are held in memory, so big parts cost memory on big first backups
+    // (tests/bench/README.md).
     std::size_t list_part = 1024;
     RemovalPolicy removal;               // delete from the source afterwards
     // Mirror into the archive: remove what the source no longer has, unless

@@ -204,7 +204,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return out;
     }
     // From here on only the plan is needed: give back both listings, the
-    // mapping and the keys before the copy (at 100 000 messages, tens of MB).
+    // mapping and the keys before the copy, where a big folder's peak is.
     release(snap->messages);
     release(folder->messages);
     release(mapping->entries);
