@@ -92,6 +92,10 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
                     "POP3: delete messages held in the archive and older than this many days (0: never)")
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
+    cmd->add_option("--skip-after", a.skip_after,
+                    "Skip a message the server has refused in this many runs in a row (0: never skip)")
+        ->check(CLI::Range(0, 1000))
+        ->capture_default_str();
     cmd->callback([&] { code = run_backup(a); });
 }
 

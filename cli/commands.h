@@ -16,6 +16,7 @@ namespace mf::cli {
 inline constexpr int k_default_connections = 4;
 // Sessions a run may open again after lost or out-of-step ones (RecoveryPolicy).
 inline constexpr int k_default_reconnects = 5;
+inline constexpr int k_default_skip_after = 3;
 
 struct ConnectionArgs {
     std::string url;
@@ -50,6 +51,7 @@ struct BackupArgs {
     bool force = false;
     int connections = k_default_connections; // IMAP: folders backed up at once, one connection each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
+    int skip_after = k_default_skip_after;   // runs a message may fail before it is skipped; 0: never
 };
 
 enum class PushKind { migrate, restore, mirror };

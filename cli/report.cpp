@@ -5,12 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mf::cli {
 
 int RunReport::decide_exit_code() const {
-    if (failures.empty()) return 0;
+    // A skipped message leaves the archive short of it: partial, every run.
+    const bool skipped = std::any_of(folders.begin(), folders.end(),
+                                     [](const FolderReport& f) { return !f.skipped_messages.empty(); });
+    if (failures.empty()) return skipped ? 1 : 0;
     for (const auto& f : folders)
         if (f.error.empty() || !f.failed_messages.empty()) return 1; // something completed: partial failure
     return exit_code_for(failures.front().kind);
@@ -35,6 +39,11 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& m : f.failed_messages) list.push_back({{"id", m.id}, {"error", m.what}});
         j["failed_messages"] = list;
+    }
+    if (!f.skipped_messages.empty()) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& m : f.skipped_messages) list.push_back({{"id", m.id}, {"error", m.what}});
+        j["skipped_messages"] = list;
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;
     return j;
@@ -116,6 +125,10 @@ void print_summary(const RunReport& r, std::ostream& out) {
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited " << secs
             << " s)\n";
     }
+    for (const auto& f : r.folders)
+        if (!f.skipped_messages.empty())
+            out << "warning: " << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))
+                << "; --skip-after 0 tries them again\n";
     for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
 }
 

@@ -1,5 +1,6 @@
 #include "sync/backup.h"
 
+#include "sync/failure_memory.h"
 #include "sync/memory.h"
 #include "sync/push_plan.h"
 
@@ -167,18 +168,30 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
 Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
-                       MessageSink& sink, std::vector<MessageProblem>& failed, const BackupOptions& options) {
+                       MessageSink& sink, std::vector<MessageProblem>& failed, FailureMemory& memory,
+                       const BackupOptions& options) {
     Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {
         status = source.next_part(snap);
         if (!status) break;
         BackupPlan part = plan_backup(snap, state);
+        memory.skip(part.fetch);
         release(snap.messages);
         status = fetch_isolating(source, part.fetch, sink, options.fetch_chunk, failed);
     }
     return status;
 }
 
+
+// Counts another run for each message that failed, and forgets those that
+// were fetched at last or are gone (only when the fetch ran to its end: a
+// message it never reached has not recovered).
+Status remember_failures(Store& store, const FolderInfo& folder, const FailureMemory& memory,
+                         const FolderReport& report, bool completed, std::vector<std::string> cleared) {
+    if (completed)
+        for (auto& id : memory.recovered(report.failed_messages)) cleared.push_back(std::move(id));
+    return store.record_failures(folder, report.failed_messages, cleared);
+}
 
 } // namespace
 
@@ -201,12 +214,14 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
 
     auto memo = store.memo(folder);
     if (!memo) return failed(memo.error());
+    FailureMemory memory(memo->failures, options.skip_after);
     auto snap = open_listing(source, folder, *memo, options);
     if (!snap) return failed(snap.error());
     if (snap->listing == ListingKind::unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
         report.unchanged = true;
         report.found = report.held = memo->held;
+        report.skipped_messages = memory.to_skip();
         progress.folder_finished(report);
         return out;
     }
@@ -231,6 +246,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             return failed(s.error());
     }
     BackupPlan plan = plan_backup(*snap, state);
+    memory.skip(plan.fetch);
+    // A whole listing tells which failed messages are gone from the source.
+    std::vector<std::string> unlisted;
+    if (snap->listing == ListingKind::whole) unlisted = memory.unlisted(snap->messages);
     // Of a partial listing, every message not listed is held already.
     report.held = delta ? report.found - plan.fetch.size() : plan.held;
     // Of a folder listed in parts nothing is held: all of it is planned, so
@@ -267,11 +286,16 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, options);
+    if (status)
+        status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, memory, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();
     report.bytes = sink.committed_bytes();
+    report.skipped_messages = memory.skipped();
+    if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
+    if (auto s = remember_failures(store, folder, memory, report, status && committed, unlisted); !s)
+        return failed(s.error());
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     if (!status || !committed) {
         report.failed = missing;

@@ -32,6 +32,9 @@ struct BackupOptions {
     bool mirror = false;
     double max_delete_share = 0.5;
     bool force = false;
+    // A message that failed in this many runs in a row is skipped from then
+    // on (see sync/failure_memory.h); 0: never skipped.
+    std::size_t skip_after = 3;
 };
 
 struct FolderOutcome {

@@ -60,6 +60,14 @@ struct MessageProblem {
     std::string what;
 };
 
+// A message that failed in earlier runs: how many runs in a row, and the
+// last failure's words.
+struct MessageFailure {
+    std::string id;
+    std::size_t runs = 0;
+    std::string what;
+};
+
 struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;

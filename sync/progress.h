@@ -31,6 +31,7 @@ struct FolderReport {
     bool not_attempted = false; // the run stopped before this folder (error says why)
     std::size_t sessions = 1; // sessions the folder took (more after a lost connection)
     std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
+    std::vector<MessageProblem> skipped_messages; // failed in too many runs: not tried (BackupOptions::skip_after)
     std::string error;        // "" when the folder completed
 };
 

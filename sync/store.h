@@ -68,6 +68,7 @@ class FolderStore : public MessageSink {
 struct FolderMemo {
     std::string change_token; // "" if none
     std::size_t held = 0;
+    std::vector<MessageFailure> failures; // messages that failed in earlier runs
 };
 
 class Store {
@@ -80,6 +81,15 @@ class Store {
     }
     virtual Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                              std::uint32_t validity) = 0;
+    // Counts one more run for each message of `failed` (keeping its words)
+    // and forgets the failures of `cleared`; memo() reads them back.
+    virtual Status record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
+                                   const std::vector<std::string>& cleared) {
+        (void)folder;
+        (void)failed;
+        (void)cleared;
+        return {};
+    }
 };
 
 } // namespace mf

@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS push_map (
   uid INTEGER NOT NULL,
   PRIMARY KEY (folder, source_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS message_failures (
+  folder INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  runs INTEGER NOT NULL,
+  what TEXT NOT NULL,
+  PRIMARY KEY (folder, id)
+) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
@@ -179,6 +186,8 @@ Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
     sqlite3_backup_finish(copy);
     sqlite3_close(file);
     if (rc != SQLITE_DONE) return fail(ErrorKind::local_io, Scope::account, "state database " + path + ": cannot read");
+    // The copy has the file's schema: an archive older than a table gets it.
+    if (auto s = (*mem)->m_impl->exec(k_schema, "cannot set up the schema"); !s) return std::unexpected(s.error());
     return mem;
 }
 
@@ -230,6 +239,42 @@ Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel
     s.bind(1, rel_path);
     if (s.step() != SQLITE_ROW) return std::pair<std::string, std::size_t>{};
     return std::pair<std::string, std::size_t>{s.text(0), static_cast<std::size_t>(s.integer(1))};
+}
+
+Result<std::vector<MessageFailure>> StateDb::failures(const std::string& rel_path) {
+    Stmt s(*m_impl->cache, "SELECT x.id, x.runs, x.what FROM message_failures x JOIN folders f ON x.folder = f.key "
+                           "WHERE f.path=?");
+    if (!s.ok()) return std::unexpected(m_impl->error("reading failed messages"));
+    s.bind(1, rel_path);
+    std::vector<MessageFailure> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+        out.push_back(MessageFailure{s.text(0), static_cast<std::size_t>(s.integer(1)), s.text(2)});
+    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading failed messages"));
+    return out;
+}
+
+Status StateDb::record_failures(const std::string& rel_path, const std::vector<MessageProblem>& failed,
+                                const std::vector<std::string>& cleared) {
+    if (failed.empty() && cleared.empty()) return {};
+    auto record = folder(rel_path);
+    if (!record) return std::unexpected(record.error());
+    if (auto s = begin(); !s) return s;
+    Status s;
+    for (const auto& m : failed) {
+        Stmt up(*m_impl->cache, "INSERT INTO message_failures VALUES (?,?,1,?) "
+                                "ON CONFLICT (folder, id) DO UPDATE SET runs = runs + 1, what = excluded.what");
+        up.bind(1, record->key).bind(2, m.id).bind(3, m.what);
+        if (s) s = m_impl->run(up, "recording a failed message");
+    }
+    for (const auto& id : cleared) {
+        Stmt del(*m_impl->cache, "DELETE FROM message_failures WHERE folder=? AND id=?");
+        del.bind(1, record->key).bind(2, id);
+        if (s) s = m_impl->run(del, "forgetting a failed message");
+    }
+    if (s) s = commit();
+    if (!s) rollback();
+    return s;
 }
 
 Result<std::string> StateDb::location(std::int64_t folder, const std::string& id) {

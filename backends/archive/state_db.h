@@ -59,6 +59,10 @@ class StateDb {
     Status set_validity(std::int64_t folder, std::uint32_t validity);
     // The source's change token and the number of messages held.
     Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);
+    // Messages of the folder that failed in earlier runs (Store::record_failures).
+    Result<std::vector<MessageFailure>> failures(const std::string& rel_path);
+    Status record_failures(const std::string& rel_path, const std::vector<MessageProblem>& failed,
+                           const std::vector<std::string>& cleared);
     Status set_change_token(std::int64_t folder, const std::string& token);
     // One held message (without its Message-ID); nothing if it is not held.
     Result<std::optional<StoredMessage>> message(std::int64_t folder, const std::string& id);

@@ -1,6 +1,7 @@
 #include "backends/maildir/store.h"
 
 #include "backends/archive/change_token.h"
+#include "backends/archive/folder_memo.h"
 #include "backends/archive/folder_path.h"
 #include "backends/maildir/folder.h"
 
@@ -11,9 +12,12 @@ MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_onl
 
 Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
-    auto m = m_db.memo(rel);
-    if (!m) return std::unexpected(m.error());
-    return archive::memo_if_unchanged(*m, directory_stamp(m_root + '/' + rel));
+    return archive::folder_memo(m_db, rel, directory_stamp(m_root + '/' + rel));
+}
+
+Status MaildirStore::record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
+                              const std::vector<std::string>& cleared) {
+    return m_db.record_failures(archive::relative_folder_path(folder.path), failed, cleared);
 }
 
 Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo& folder,

@@ -1,6 +1,7 @@
 #include "backends/mbox/store.h"
 
 #include "backends/archive/change_token.h"
+#include "backends/archive/folder_memo.h"
 #include "backends/archive/folder_path.h"
 #include "backends/common/fs.h"
 #include "backends/common/id_escape.h"
@@ -69,9 +70,12 @@ std::string file_stamp(const std::string& mbox_path) {
 
 Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
-    auto m = m_db.memo(rel);
-    if (!m) return std::unexpected(m.error());
-    return archive::memo_if_unchanged(*m, file_stamp(m_root + '/' + rel + ".mbox"));
+    return archive::folder_memo(m_db, rel, file_stamp(m_root + '/' + rel + ".mbox"));
+}
+
+Status MboxStore::record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
+                              const std::vector<std::string>& cleared) {
+    return m_db.record_failures(archive::relative_folder_path(folder.path), failed, cleared);
 }
 
 Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& folder,

@@ -56,6 +56,8 @@ class MboxStore : public Store {
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo& folder,
                                                      std::uint32_t validity) override;
     Result<FolderMemo> memo(const FolderInfo& folder) override;
+    Status record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
+                           const std::vector<std::string>& cleared) override;
 
   private:
     std::string m_root;

@@ -943,6 +943,68 @@ class MessageScopeTest(_Hostile):
         self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"])
         self.assertIn("UNAVAILABLE", inbox["failed_messages"][0]["error"])
 
+    def test_a_message_refused_in_three_runs_is_skipped_and_reported_in_every_run(self):
+        # Issue 18: each failing run is counted in the state; from the fourth
+        # run on the message is not asked for, the rest of the folder is
+        # complete, and every report still names it (exit 1).
+        asked = []
+
+        def answer(server, tag, rest, selected):
+            if b"BODY.PEEK[]" in rest.upper() and 2 in fetched_uids(rest):
+                asked.append(rest)
+                return tag + b" NO [UNAVAILABLE] UID FETCH Server error while fetching messages\r\n"
+            return None
+        with FakeImap({"INBOX": [MSG, MSG2, MSG3]}, overrides={"UID": answer}) as srv:
+            for run in range(3):
+                r = self.backup(srv, "--json")
+                self.assertEqual(r.returncode, 1, r.output)
+                inbox = self.report(r)["folders"][0]
+                self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2"], run)
+                self.assertNotIn("skipped_messages", inbox)
+            before = len(asked)
+            for run in range(2):
+                r = self.backup(srv, "--json")
+                self.assertEqual(r.returncode, 1, r.output)
+                inbox = self.report(r)["folders"][0]
+                self.assertNotIn("failed_messages", inbox)
+                self.assertEqual([m["id"] for m in inbox["skipped_messages"]], ["2"])
+                self.assertRegex(inbox["skipped_messages"][0]["error"], r"failed in 3 runs.*UNAVAILABLE")
+            self.assertEqual(len(asked), before)  # not asked for again
+            r = self.backup(srv)
+            self.assertEqual(r.returncode, 1, r.output)
+            self.assertRegex(r.output, r"warning: INBOX: 1 message could not be fetched: id 2: skipped.*--skip-after 0")
+            # --skip-after 0 tries it again (and it fails again).
+            r = self.backup(srv, "--json", "--skip-after", "0")
+            self.assertEqual(r.returncode, 1, r.output)
+            self.assertEqual([m["id"] for m in self.report(r)["folders"][0]["failed_messages"]], ["2"])
+            self.assertEqual(len(asked), before + 1)
+        self.assertEqual(self.held()["INBOX"], {1: MSG, 3: MSG3})
+
+    def test_a_message_that_fails_then_arrives_is_forgotten(self):
+        refuse = [True]
+
+        def answer(server, tag, rest, selected):
+            if refuse[0] and b"BODY.PEEK[]" in rest.upper() and 2 in fetched_uids(rest):
+                return tag + b" NO [UNAVAILABLE] try later\r\n"
+            return None
+
+        def recorded():
+            import sqlite3
+            db = sqlite3.connect(os.path.join(self.archive, ".mailferry", "state.db"))
+            try:
+                return db.execute("SELECT id, runs FROM message_failures").fetchall()
+            finally:
+                db.close()
+        with FakeImap({"INBOX": [MSG, MSG2, MSG3]}, overrides={"UID": answer}) as srv:
+            for run in range(2):
+                self.assertEqual(self.backup(srv).returncode, 1)
+            self.assertEqual(recorded(), [("2", 2)])
+            refuse[0] = False
+            r = self.backup(srv)
+            self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(recorded(), [])
+        self.assertEqual(self.held()["INBOX"], {1: MSG, 2: MSG2, 3: MSG3})
+
     def test_a_fetch_answered_without_a_body_is_that_message_failure_not_vanished(self):
         def answer(server, tag, rest, selected):
             if b"BODY.PEEK[]" not in rest.upper():

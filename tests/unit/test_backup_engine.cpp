@@ -167,8 +167,22 @@ struct FakeStore : Store {
     FakeFolder* folder;
     std::size_t held_count = 0; // what memo() says is held
     std::string token;          // ...and the change token it gives
+    std::map<std::string, MessageFailure> failures; // what record_failures() kept
     explicit FakeStore(FakeFolder* f) : folder(f) {}
-    Result<FolderMemo> memo(const FolderInfo&) override { return FolderMemo{token, held_count}; }
+    Result<FolderMemo> memo(const FolderInfo&) override {
+        FolderMemo m{token, held_count, {}};
+        for (const auto& [id, f] : failures) m.failures.push_back(f);
+        return m;
+    }
+    Status record_failures(const FolderInfo&, const std::vector<MessageProblem>& failed,
+                           const std::vector<std::string>& cleared) override {
+        for (const auto& m : failed) {
+            auto& f = failures[m.id];
+            f = MessageFailure{m.id, f.runs + 1, m.what};
+        }
+        for (const auto& id : cleared) failures.erase(id);
+        return {};
+    }
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo&, std::uint32_t) override {
         // The test keeps ownership; hand out a forwarding wrapper.
         struct Fwd : FolderStore {
