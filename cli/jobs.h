@@ -1,8 +1,11 @@
-// Job files for `mailferry run`: the model, the parser and its validation,
-// the translation of a job into the command line of the command that runs
-// it, and the Prometheus metrics of a run. Pure functions apart from
-// load_job_file(); nlohmann/json stays inside jobs.cpp. The format is
-// documented in man/mailferry-jobs.5 and examples/jobs.schema.json.
+// Job files for `mailferry run`: the model, the parser and its validation
+// (cli/job_validate.cpp, cli/job_fields.cpp, the keys in cli/job_keys.cpp),
+// reading the file (cli/job_load.cpp), the translation of a job into the
+// command line of the command that runs it (cli/job_args.cpp), and the
+// Prometheus metrics of a run (cli/job_metrics.cpp). Pure functions apart
+// from load_job_file(); nlohmann/json stays inside the validator
+// (cli/job_validator.h, private to it). The format is documented in
+// man/mailferry-jobs.5 and examples/jobs.schema.json.
 #pragma once
 
 #include "cli/commands.h"

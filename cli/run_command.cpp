@@ -9,30 +9,20 @@
 #include "backends/common/fs.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/job_children.h"
+#include "cli/job_scheduler.h"
 #include "cli/jobs.h"
+#include "cli/run_lock.h"
 #include "cli/shard.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <climits>
-#include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <fcntl.h>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <poll.h>
 #include <sstream>
-#include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace mf::cli {
@@ -40,11 +30,6 @@ namespace mf::cli {
 namespace {
 
 using json = nlohmann::json;
-
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string dump(const json& j) {
     return j.dump(2, ' ', false, json::error_handler_t::replace);
@@ -66,245 +51,6 @@ std::string directory_of(const std::string& path) {
     if (slash == std::string::npos) return ".";
     return slash == 0 ? "/" : path.substr(0, slash);
 }
-
-std::string hex(std::uint64_t value) {
-    char buf[20];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
-    return buf;
-}
-
-// --- one run per job file ------------------------------------------------------
-
-// An flock held until the run ends; the kernel drops it if the run dies.
-class RunLock {
-  public:
-    static Result<RunLock> acquire(const std::string& job_file);
-    RunLock(RunLock&& o) noexcept : m_fd(std::move(o.m_fd)) {}
-
-  private:
-    explicit RunLock(fs::Fd fd) : m_fd(std::move(fd)) {}
-    fs::Fd m_fd;
-};
-
-fs::Fd open_lock_file(const std::string& path) {
-    // O_NOFOLLOW: in a shared directory such as /tmp, a symlink planted by
-    // someone else must not make us create or truncate a file elsewhere.
-    fs::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    struct stat st;
-    if (fd && (::fstat(fd.get(), &st) != 0 || st.st_uid != ::geteuid() || !S_ISREG(st.st_mode)))
-        fd.reset();
-    return fd;
-}
-
-// JOBFILE.lock beside the file; where that directory is not ours to write
-// (/etc), a lock named after the file's real path in XDG_RUNTIME_DIR or /tmp.
-Result<RunLock> RunLock::acquire(const std::string& job_file) {
-    std::vector<std::string> candidates{job_file + ".lock"};
-    char real[PATH_MAX];
-    std::string id = hex(fnv1a64(::realpath(job_file.c_str(), real) ? real : job_file));
-    if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run && *run)
-        candidates.push_back(std::string(run) + "/mailferry-" + id + ".lock");
-    candidates.push_back("/tmp/mailferry-" + std::to_string(::geteuid()) + "-" + id + ".lock");
-    for (const auto& path : candidates) {
-        fs::Fd fd = open_lock_file(path);
-        if (!fd) continue;
-        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return RunLock(std::move(fd));
-        if (errno == EWOULDBLOCK)
-            return fail(ErrorKind::locked, Scope::account,
-                        "another 'mailferry run' of " + job_file + " is in progress (lock " + path +
-                            ")");
-    }
-    return fail(ErrorKind::local_io, Scope::account,
-                "cannot create a lock file for " + job_file + " (tried " + candidates.front() +
-                    " and a temporary directory)");
-}
-
-// --- children --------------------------------------------------------------------
-
-struct Child {
-    const Job* job = nullptr;
-    pid_t pid = -1;
-    fs::Fd out, err;
-    std::string out_text, err_text;
-    double started = 0;
-};
-
-struct Finished {
-    const Job* job = nullptr;
-    int exit_code = 0;
-    int signal = 0;
-    double started = 0, finished = 0;
-    std::string out_text, err_text;
-};
-
-constexpr std::size_t k_max_stdout = 64u << 20;  // a report; far more than any real one
-constexpr std::size_t k_max_stderr = 256u << 10; // the end of it, which says what went wrong
-
-// fork + exec of /proc/self/exe: the very binary that runs, even if it was
-// replaced on disk since. The child runs in the job file's directory.
-Result<Child> spawn(const Job& job, const std::string& dir) {
-    std::vector<std::string> args = job_arguments(job);
-    std::vector<char*> argv{const_cast<char*>("mailferry")};
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0)
-        return std::unexpected(fs::io_error("cannot create", "a pipe", errno));
-    if (::pipe2(err, O_CLOEXEC) != 0) {
-        int e = errno;
-        ::close(out[0]), ::close(out[1]);
-        return std::unexpected(fs::io_error("cannot create", "a pipe", e));
-    }
-    Child child;
-    child.job = &job;
-    child.out = fs::Fd(out[0]);
-    child.err = fs::Fd(err[0]);
-    fs::Fd out_w(out[1]), err_w(err[1]);
-    pid_t parent = ::getpid();
-    child.started = unix_now();
-    child.pid = ::fork();
-    if (child.pid < 0)
-        return std::unexpected(
-            fs::io_error("cannot start a process for job " + job.name, "", errno));
-    if (child.pid == 0) {
-        // If the run is killed (systemd stop, a timeout), its jobs go with it.
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) ::_exit(exit_partial);
-        int null = ::open("/dev/null", O_RDONLY);
-        if (null >= 0) ::dup2(null, 0);
-        ::dup2(out_w.get(), 1);
-        ::dup2(err_w.get(), 2);
-        if (::chdir(dir.c_str()) != 0) {
-            std::fprintf(stderr, "mailferry: cannot enter %s: %s\n", dir.c_str(),
-                         std::strerror(errno));
-            ::_exit(exit_local_io);
-        }
-        ::execv("/proc/self/exe", argv.data());
-        std::fprintf(stderr, "mailferry: cannot run /proc/self/exe: %s\n", std::strerror(errno));
-        ::_exit(exit_local_io);
-    }
-    ::fcntl(child.out.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(child.err.get(), F_SETFL, O_NONBLOCK);
-    return child;
-}
-
-// Reads what is there; closes the pipe at its end.
-void drain(fs::Fd& fd, std::string& text, std::size_t limit, bool keep_tail) {
-    char buf[65536];
-    while (fd) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return;
-        if (n <= 0) return fd.reset();
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > limit) {
-            if (keep_tail)
-                text.erase(0, text.size() - limit);
-            else
-                text.resize(limit);
-        }
-    }
-}
-
-void wait_for_output(std::vector<Child>& running) {
-    std::vector<pollfd> fds;
-    for (auto& c : running)
-        for (fs::Fd* fd : {&c.out, &c.err})
-            if (*fd) fds.push_back({fd->get(), POLLIN, 0});
-    // The timeout also catches a child that exited while something it started
-    // (a password command left running) still holds its pipes open.
-    ::poll(fds.data(), fds.size(), 200);
-    for (auto& c : running) {
-        drain(c.out, c.out_text, k_max_stdout, false);
-        drain(c.err, c.err_text, k_max_stderr, true);
-    }
-}
-
-std::optional<Finished> reap(Child& c) {
-    int status = 0;
-    pid_t r = ::waitpid(c.pid, &status, c.out || c.err ? WNOHANG : 0);
-    if (r == 0 || (r < 0 && errno == EINTR)) return std::nullopt;
-    drain(c.out, c.out_text, k_max_stdout, false);
-    drain(c.err, c.err_text, k_max_stderr, true);
-    Finished f{c.job,
-               exit_partial,
-               0,
-               c.started,
-               unix_now(),
-               std::move(c.out_text),
-               std::move(c.err_text)};
-    if (r > 0 && WIFEXITED(status)) f.exit_code = WEXITSTATUS(status);
-    if (r > 0 && WIFSIGNALED(status)) f.signal = WTERMSIG(status), f.exit_code = 128 + f.signal;
-    return f;
-}
-
-// --- the schedule ------------------------------------------------------------------
-
-// Up to `parallel` jobs at once, and never more than the file's
-// max_connections_per_host connections against one server (a job opens
-// `connections` of them, capped at that budget so that it always fits alone). Jobs start in the order
-// of the file, except that a job waiting for a busy server does not hold up
-// the jobs behind it.
-class Scheduler {
-  public:
-    Scheduler(std::vector<const Job*> jobs, int parallel, int per_host, std::string dir)
-        : m_pending(jobs.begin(), jobs.end()), m_parallel(parallel), m_per_host(per_host),
-          m_dir(std::move(dir)) {}
-
-    template <class OnFinish> void run(OnFinish on_finish) {
-        while (!m_pending.empty() || !m_running.empty()) {
-            start_ready(on_finish);
-            if (m_running.empty()) continue;
-            wait_for_output(m_running);
-            for (std::size_t i = 0; i < m_running.size();) {
-                auto done = reap(m_running[i]);
-                if (!done) {
-                    ++i;
-                    continue;
-                }
-                for (const auto& h : m_running[i].job->hosts)
-                    m_busy[h] -= m_running[i].job->connections;
-                m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));
-                on_finish(std::move(*done));
-            }
-        }
-    }
-
-  private:
-    bool fits(const Job& job) {
-        return std::all_of(job.hosts.begin(), job.hosts.end(),
-                           [&](const std::string& h) { return m_busy[h] + job.connections <= m_per_host; });
-    }
-
-    template <class OnFinish> void start_ready(OnFinish& on_finish) {
-        for (auto it = m_pending.begin();
-             it != m_pending.end() && static_cast<int>(m_running.size()) < m_parallel;) {
-            if (!fits(**it)) {
-                ++it;
-                continue;
-            }
-            const Job* job = *it;
-            it = m_pending.erase(it);
-            auto child = spawn(*job, m_dir);
-            if (!child) {
-                double now = unix_now();
-                on_finish(Finished{job, exit_local_io, 0, now, now, "",
-                                   "mailferry: " + child.error().what + "\n"});
-                continue;
-            }
-            for (const auto& h : job->hosts)
-                m_busy[h] += job->connections;
-            m_running.push_back(std::move(*child));
-        }
-    }
-
-    std::deque<const Job*> m_pending;
-    std::vector<Child> m_running;
-    std::map<std::string, int> m_busy;
-    int m_parallel, m_per_host;
-    std::string m_dir;
-};
 
 // --- results -------------------------------------------------------------------
 
