@@ -13,6 +13,7 @@ SessionScopeTest and ThrottledFetchTest), NO [TOOBIG] to an APPEND
 (PushMessageScopeTest), capabilities in the login's answer
 (LoginCapabilityTest), Yahoo's listing window (test_listing_window)."""
 
+import imaplib
 import json
 import os
 import shutil
@@ -83,6 +84,54 @@ class _Provider(unittest.TestCase):
     @staticmethod
     def report(r):
         return json.loads(r.stdout)
+
+
+class EmulatorTest(unittest.TestCase):
+    """The emulators themselves, through Python's imaplib: they do what
+    providers.py cites, so that the tests below test mailferry, not them."""
+
+    def login(self, srv):
+        c = imaplib.IMAP4("127.0.0.1", srv.port)
+        c.login("u", PASSWORD)
+        return c
+
+    def test_gmail_labels_all_mail_and_limits(self):
+        with gmail(gmail_account(), user_labels=["Work"]) as srv:
+            c = self.login(srv)
+            caps = c.capability()[1][0].split()
+            self.assertIn(b"X-GM-EXT-1", caps)
+            self.assertIn(b"APPENDLIMIT=35651584", caps)
+            listed = b"\n".join(b"".join(i) if isinstance(i, tuple) else i for i in c.list()[1])
+            self.assertIn(b"\\All", listed)
+            self.assertIn(b"\\Noselect", listed)
+
+            def fetch(folder):
+                c.select('"' + folder + '"', readonly=True)
+                return [i for i in c.uid("FETCH", "1:*", "(X-GM-MSGID X-GM-LABELS)")[1] if i]
+            work = fetch("Work")
+            all_mail = [line for line in fetch("[Gmail]/All Mail") if b"Work" in line]
+            self.assertEqual(len(work), 1)
+            # The same message, its own UID in each folder, the same X-GM-MSGID and labels.
+            self.assertEqual(work[0].split(b"X-GM-MSGID")[1], all_mail[0].split(b"X-GM-MSGID")[1])
+            self.assertRegex(work[0], rb'X-GM-MSGID \d+ X-GM-LABELS \("Work" \\Inbox\)')
+            c.logout()
+            srv.other_sessions = 14            # 15 in use with ours: the 16th is refused
+            held = self.login(srv)
+            extra = imaplib.IMAP4("127.0.0.1", srv.port)
+            with self.assertRaisesRegex(imaplib.IMAP4.error, r"\[ALERT\] Too many simultaneous connections"):
+                extra.login("u", PASSWORD)
+            extra.shutdown()
+            held.logout()
+
+    def test_exchange_login_answer_and_case_insensitive_names(self):
+        with ExchangeImap({"INBOX": [], "SWEET": [message(1)]}) as srv:
+            c = self.login(srv)
+            self.assertNotIn(b"CONDSTORE", c.capability()[1][0].split())
+            with self.assertRaisesRegex(Exception, "Command Error. 10"):
+                c._simple_command("ENABLE", "CONDSTORE")
+            self.assertEqual(c.select("sweet", readonly=True), ("OK", [b"1"]))
+            self.assertEqual(c.create("Sweet")[0], "NO")
+            c.logout()
 
 
 # -- Gmail --------------------------------------------------------------------
