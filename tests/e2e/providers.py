@@ -371,10 +371,24 @@ EXCHANGE_TOO_LARGE = b"BAD Command Argument Error. 11"
 EXCHANGE_COMMAND_ERROR = b"BAD Command Error. 10"
 
 
+# After ten errors in succession on a session, Exchange 2010 SP1 stops
+# answering it: "After ten of these errors have been issued in succession,
+# the Exchange server appears to stop responding to the IMAP session ... the
+# 10th request ... is the last request to be logged" (a Server Fault
+# question, "IMAPSync Migration to Exchange 2010 SP1: Exchange drops
+# connections while checking for existence of folders", mirrored at
+# http://www.developerit.com/2012/07/01/imapsync-migration-to-exchange-2010-sp1-exchange-drops-connections-while-checking-for-existence-of-folders).
+# Issue 18 calls it the connection dropped after 10 errors; the source shows
+# a session left silent, which is what is emulated.
+EXCHANGE_ERROR_LIMIT = 10
+
+
 class ExchangeImap(ProviderImap):
     """Office 365 / Exchange. ``max_append`` (octets, None: none) is the
     server's message size limit (a tenant's or server's setting); over it an
-    APPEND gets EXCHANGE_TOO_LARGE and the connection is closed. Folder names
+    APPEND gets EXCHANGE_TOO_LARGE and the connection is closed. After
+    ``error_limit`` NO or BAD answers in a row on a connection, the commands
+    that follow get no answer (EXCHANGE_ERROR_LIMIT). Folder names
     are case-insensitive: "sweet" names the folder listed as "SWEET" (an
     Office 365 log in MailKit issue 803,
     https://github.com/jstedfast/MailKit/issues/803), and CREATE of a name
@@ -382,14 +396,29 @@ class ExchangeImap(ProviderImap):
     name (RFC 3501 section 6.3.3: "It is an error to attempt to create ...
     a mailbox with a name that refers to an extant mailbox")."""
 
-    def __init__(self, folders: dict, max_append: int | None = None, on_premises: bool = False, **kw):
+    def __init__(self, folders: dict, max_append: int | None = None, on_premises: bool = False,
+                 error_limit: int | None = EXCHANGE_ERROR_LIMIT, **kw):
         kw.setdefault("capability", EXCHANGE_CAPABILITY if on_premises else O365_CAPABILITY)
         kw.setdefault("prelogin_capability", EXCHANGE_CAPABILITY if on_premises else O365_PRELOGIN)
         # The greeting (MailKit issue 849 above; Exchange's default banner).
         kw.setdefault("greeting", b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n")
         super().__init__(folders, **kw)
         self.max_append = max_append
+        self.error_limit = error_limit
         self.bad_answers = 0
+        self.ignored: list[bytes] = []      # commands left unanswered after the error limit
+
+    def _dispatch(self, tag, rest, state):
+        errors = state.setdefault("errors_in_a_row", 0)
+        if self.error_limit is not None and errors >= self.error_limit:
+            self.ignored.append(tag + b" " + rest[:80])
+            return None
+        out = super()._dispatch(tag, rest, state)
+        if isinstance(out, (bytes, bytearray)):
+            last = out.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
+            failed = last.startswith(tag + b" NO") or last.startswith(tag + b" BAD")
+            state["errors_in_a_row"] = errors + 1 if failed else 0
+        return out
 
     def login_answer(self, tag):
         return tag + b" OK AUTHENTICATE completed.\r\n"    # no capabilities (MailKit issue 849)

@@ -131,7 +131,13 @@ class EmulatorTest(unittest.TestCase):
                 c._simple_command("ENABLE", "CONDSTORE")
             self.assertEqual(c.select("sweet", readonly=True), ("OK", [b"1"]))
             self.assertEqual(c.create("Sweet")[0], "NO")
-            c.logout()
+            for n in range(9):      # ten errors in a row, then silence
+                self.assertEqual(c.select(f"Missing{n}", readonly=True)[0], "NO")
+            c.sock.settimeout(1)
+            with self.assertRaises(OSError):
+                c.noop()
+            self.assertEqual(len(srv.ignored), 1)
+            c.shutdown()
 
 
 # -- Gmail --------------------------------------------------------------------
