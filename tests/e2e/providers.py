@@ -116,17 +116,6 @@ class ProviderImap(FakeImap):
         if verb == b"LIST":
             return self._list_with_attributes(tag, b"RETURN (STATUS" in rest.upper() and self._has(b"LIST-STATUS")), \
                 selected
-        if verb == b"APPEND":
-            out = self._append(tag, rest)
-            name = self._mailbox_arg(rest.partition(b"\r\n")[0].split(b" ", 1)[1])
-            self.flags.setdefault(name, []).extend(set() for _ in range(len(self.folders[name]) -
-                                                                       len(self.flags.get(name, []))))
-            return out, selected
-        if verb == b"CREATE":
-            out = super()._answer(tag, rest, selected)
-            for name in self.folders:
-                self.flags.setdefault(name, [])
-            return out
         if (verb == b"UID" and len(words) > 2 and words[1].upper() == b"FETCH" and selected is not None
                 and selected in self.folders):
             return self._uid_fetch(tag, words[2], rest.upper(), selected), selected
@@ -157,7 +146,7 @@ class ProviderImap(FakeImap):
             self.on_body_fetch(folder, uid)
         parts = [b"UID %d" % uid]
         if b"FLAGS" in upper:
-            parts.append(b"FLAGS (" + b" ".join(sorted(self.flags[folder][uid - 1])) + b")")
+            parts.append(b"FLAGS (" + b" ".join(sorted(self.flags_of(folder, uid))) + b")")
         if b"INTERNALDATE" in upper:
             parts.append(b"INTERNALDATE " + _DATE)
         if b"RFC822.SIZE" in upper:
@@ -170,6 +159,13 @@ class ProviderImap(FakeImap):
             self.bodies_sent.append((folder, uid))
             parts.append(b"BODY[] " + self.literal(body))
         return parts
+
+    def flags_of(self, folder: bytes, uid: int) -> set:
+        """The flags of a message (a set of bytes), appended ones included."""
+        flags = self.flags.setdefault(folder, [])
+        while len(flags) < uid:
+            flags.append(set())
+        return flags[uid - 1]
 
     # Hooks for the profiles.
     def on_body_fetch(self, folder: bytes, uid: int) -> None:
@@ -478,7 +474,7 @@ class ExchangeImap(ProviderImap):
 # by the maintainer on an iCloud account and by no other provider.
 class ICloudImap(ProviderImap):
     def on_body_fetch(self, folder, uid):
-        self.flags[folder][uid - 1].add(b"\\Seen")
+        self.flags_of(folder, uid).add(b"\\Seen")
 
 
 # -- hMailServer --------------------------------------------------------------
