@@ -326,6 +326,28 @@ class ExchangeTest(_Provider):
         self.assertEqual(self.report(r)["reconnects"], 1)
         self.assertGreaterEqual(took, 1.2)
 
+    def test_access_token_expired_bye_runs_the_token_command_again(self):
+        # Exchange Online ends an OAuth2 session whose token expired with
+        # "* BYE Session invalidated - AccessTokenExpired" (iroco-co/aioimaplib
+        # issue 83, https://github.com/iroco-co/aioimaplib/issues/83); the man
+        # page: a new login runs --oauth2-token-command again.
+        count = os.path.join(self.outer, "tokens")
+        token = os.path.join(self.outer, "token.sh")
+        with open(token, "w") as f:
+            f.write(f"#!/bin/sh\necho x >> {count}\necho Token-Canary-5e1d\n")
+        os.chmod(token, 0o700)
+        expired = body_fetch_once(lambda tag: Hangup(b"* BYE Session invalidated - AccessTokenExpired\r\n"))
+        with ExchangeImap({"INBOX": [message(1), message(2)]}, overrides={"UID": expired}) as srv:
+            r = self.run_mf("backup", f"imap://u@127.0.0.1:{srv.port}", self.archive, "--allow-plaintext",
+                            "--oauth2-token-command", token, "--timeout", "10", "--json", "--connections", "1")
+            logins = [c.split(b" ")[2] for c in srv.commands if b" AUTHENTICATE " in c.upper()]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertNotIn("Token-Canary-5e1d", r.output)
+        self.assertEqual(self.held_bytes(), {"INBOX": [message(1), message(2)]})
+        self.assertEqual(logins, [b"XOAUTH2", b"XOAUTH2"])
+        with open(count) as f:
+            self.assertEqual(len(f.readlines()), 2, "the token command ran once per login")
+
     @unittest.expectedFailure
     # not yet: issue 18 — Exchange's BYE and "BAD Command Argument Error. 11"
     # to a too large APPEND are taken for a lost session: the APPEND is tried
