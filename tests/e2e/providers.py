@@ -361,9 +361,12 @@ EXCHANGE_CLOSED = b"* BYE Connection closed. 14\r\n"
 # (imapsync issue 5, https://github.com/imapsync/imapsync/issues/5; the same
 # BAD for single messages in imapsync issues 88, 161 and 389).
 EXCHANGE_TOO_LARGE = b"BAD Command Argument Error. 11"
-# Exchange's answer to a command it cannot parse (an Office 365 log in
-# thunderbird/thunderbird-android issue 1809,
-# https://github.com/thunderbird/thunderbird-android/issues/1809).
+# A command using an extension Office 365 does not offer is answered BAD
+# (RFC 3501 section 7.1.5: a command "not recognized"). The words are
+# Exchange's BAD as Office 365 sent it to an APPEND it refused
+# (thunderbird/thunderbird-android issue 1809,
+# https://github.com/thunderbird/thunderbird-android/issues/1809); its text
+# for an unknown command is not documented.
 EXCHANGE_COMMAND_ERROR = b"BAD Command Error. 10"
 
 
