@@ -93,6 +93,12 @@ class ProviderImap(FakeImap):
 
     # -- answers ----------------------------------------------------------
 
+    def ok(self, tag: bytes, verb: bytes) -> bytes:
+        """The tagged OK of the answers made here. Gmail's words: "OK Success"
+        (https://developers.google.com/gmail/imap/imap-extensions, the example
+        handshake; MailKit issue 1396)."""
+        return tag + b" OK Success\r\n"
+
     def _has(self, extension: bytes) -> bool:
         return extension.upper() in self.capability.upper().split()
 
@@ -103,16 +109,16 @@ class ProviderImap(FakeImap):
             caps = self.capability
             if self.prelogin_capability is not None and not getattr(self._local, "logged_in", False):
                 caps = self.prelogin_capability
-            return b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK Success\r\n", selected
+            return b"* CAPABILITY " + caps + b"\r\n" + self.ok(tag, verb), selected
         if verb == b"ENABLE" and self._has(b"ENABLE"):     # RFC 5161
             wanted = [w for w in words[1:] if self._has(w)]
-            return b"* ENABLED " + b" ".join(wanted) + b"\r\n" + tag + b" OK Success\r\n", selected
+            return b"* ENABLED " + b" ".join(wanted) + b"\r\n" + self.ok(tag, verb), selected
         if verb == b"NAMESPACE" and self._has(b"NAMESPACE"):
             # RFC 2342: one personal namespace, no prefix. Gmail's answer as
             # logged in MailKit issue 1396 (below); Office 365 lists its
             # folders at the top with "/" too (MailKit issue 803, below).
             sep = self.separator.encode()
-            return b'* NAMESPACE (("" "' + sep + b'")) NIL NIL\r\n' + tag + b" OK Success\r\n", selected
+            return b'* NAMESPACE (("" "' + sep + b'")) NIL NIL\r\n' + self.ok(tag, verb), selected
         if verb == b"LIST":
             return self._list_with_attributes(tag, b"RETURN (STATUS" in rest.upper() and self._has(b"LIST-STATUS")), \
                 selected
@@ -129,14 +135,14 @@ class ProviderImap(FakeImap):
             out += (b"* LIST (" + attrs + b') "' + self.separator.encode() + b'" ' + self.literal(name) + b"\r\n")
             if with_status and b"\\NOSELECT" not in attrs.upper():
                 out += b"* STATUS " + self.literal(name) + b" (MESSAGES %d)\r\n" % len(self.folders[name])
-        return out + tag + b" OK Success\r\n"
+        return out + self.ok(tag, b"LIST")
 
     def _uid_fetch(self, tag, uid_set, upper, folder):
         msgs = self.folders[folder]
         out = b""
         for uid in sorted(self.uid_set(uid_set, len(msgs))):
             out += b"* %d FETCH (" % uid + b" ".join(self.fetch_parts(folder, uid, upper)) + b")\r\n"
-        return out + tag + b" OK done\r\n"
+        return out + self.ok(tag, b"FETCH")
 
     def fetch_parts(self, folder: bytes, uid: int, upper: bytes) -> list[bytes]:
         """The items of one FETCH response, as the command asked for them."""
@@ -294,8 +300,10 @@ class GmailImap(ProviderImap):
     def _answer(self, tag, rest, selected):
         verb = rest.split(b" ", 1)[0].upper()
         if verb in (b"EXAMINE", b"SELECT") and self._mailbox_arg(rest.split(b" ", 1)[1]) == b"[Gmail]":
-            # \Noselect (RFC 3501 section 7.2.2: "It is not possible to use this name as a selectable mailbox").
-            return tag + b" NO [NONEXISTENT] Unknown Mailbox: [Gmail] (Failure)\r\n", selected
+            # \Noselect (RFC 3501 section 7.2.2: "It is not possible to use
+            # this name as a selectable mailbox"); Gmail's words are not
+            # documented, the code is RFC 5530's.
+            return tag + b" NO [NONEXISTENT] not a selectable mailbox\r\n", selected
         return super()._answer(tag, rest, selected)
 
     def appendlimit(self) -> int | None:
@@ -421,6 +429,10 @@ class ExchangeImap(ProviderImap):
 
     def login_answer(self, tag):
         return tag + b" OK AUTHENTICATE completed.\r\n"    # no capabilities (MailKit issue 849)
+
+    def ok(self, tag, verb):
+        # "OK CAPABILITY completed." (MailKit issue 849), "OK LIST completed." (issue 803).
+        return tag + b" OK " + verb + b" completed.\r\n"
 
     def _canonical(self, name: bytes) -> bytes:
         for existing in self.folders:
