@@ -52,6 +52,9 @@ Scripting, for the hostile-server suite:
   of the UIDs the command names, so asking by UID range reaches older ones;
   with "folder" the older ones are never shown. ``window_exists`` makes
   EXAMINE's EXISTS the window too, leaving the true count to STATUS.
+* An answer (from an override or a subclass) of type ``Hangup`` is sent
+  and the connection closed after it, as a server that ends a session
+  with its answer does (providers.py: Exchange after a too large APPEND).
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ import ssl
 import threading
 
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}$")
+
+
+class Hangup(bytes):
+    """An answer after which the server closes the connection."""
 
 
 class FakeImap:
@@ -159,7 +166,7 @@ class FakeImap:
                 out = self._dispatch(tag, rest, state)
                 if not self._send(state["conn"], out):
                     return
-                if verb == b"LOGOUT":
+                if verb == b"LOGOUT" or isinstance(out, Hangup):
                     return
         except (OSError, ssl.SSLError, ValueError) as e:
             self.errors.append(repr(e))
