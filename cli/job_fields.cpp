@@ -143,6 +143,8 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
         error(where, "connections", "must be from 1 to 15");
     if (fields.contains("reconnects") && (number("reconnects") < 0 || number("reconnects") > 100))
         error(where, "reconnects", "must be from 0 to 100");
+    if (fields.contains("skip_after") && (number("skip_after") < 0 || number("skip_after") > 1000))
+        error(where, "skip_after", "must be from 0 to 1000");
     for (const char* key : {"auth", "source_auth", "target_auth"})
         if (fields.contains(key) && net::known_mechanism(str(fields, key)).empty())
             error(where, key, unknown_auth_message(str(fields, key)));
@@ -189,6 +191,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.timeout = number("timeout", 0);
     job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
     job.reconnects = number("reconnects", -1);
+    job.skip_after = number("skip_after", -1);
     job.format = str(fields, "format");
     job.force = flag("force");
     job.max_delete_percent = number("max_delete_percent", -1);

@@ -1,4 +1,4 @@
-// Job files (cli/jobs.cpp), --shard (cli/shard.cpp) and the metrics of a run.
+// Job files (cli/job_*.cpp), --shard (cli/shard.cpp) and the metrics of a run.
 #include "cli/jobs.h"
 #include "cli/shard.h"
 
@@ -164,6 +164,7 @@ TEST_CASE("job errors") {
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
         {R"("max_size": 1000000)", "key 'max_size': not supported yet"},
         {R"("reconnects": 101)", "key 'reconnects': must be from 0 to 100"},
+        {R"("skip_after": 1001)", "key 'skip_after': must be from 0 to 1000"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.fields);
@@ -362,4 +363,14 @@ TEST_CASE("reconnects: passed on only when the job sets it") {
     auto unset = parse(one(""));
     REQUIRE(unset.errors.empty());
     for (const auto& a : job_arguments(unset.file.jobs[0])) CHECK(a.rfind("--reconnects", 0) != 0);
+}
+
+TEST_CASE("skip_after: a backup job's key, passed on only when set") {
+    auto set = parse(one(R"("skip_after": 0)"));
+    REQUIRE(set.errors.empty());
+    auto args = job_arguments(set.file.jobs[0]);
+    CHECK(std::find(args.begin(), args.end(), "--skip-after=0") != args.end());
+    auto unset = parse(one(""));
+    REQUIRE(unset.errors.empty());
+    for (const auto& a : job_arguments(unset.file.jobs[0])) CHECK(a.rfind("--skip-after", 0) != 0);
 }
