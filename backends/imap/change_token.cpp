@@ -42,9 +42,9 @@ std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& toke
 
 // Lists only what changed since `known`, when nothing was expunged since:
 // the messages that arrived since, and older ones whose flags changed
-// (CHANGEDSINCE, RFC 7162). A daily run over a folder of 100 000
-// messages then lists tens, not 100 000. Leaves snap.listing whole when the
-// folder must be listed whole.
+// (CHANGEDSINCE, RFC 7162). A daily run over a large folder then lists the
+// few messages that changed, not the whole folder. Leaves snap.listing whole
+// when the folder must be listed whole.
 Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap) {
     // Both only grow (RFC 3501 2.3.1.1, RFC 7162 3.1.1); a server where
     // they did not is listed whole.

@@ -15,7 +15,7 @@ namespace mf::imap {
 namespace {
 
 // Folders up to this size are listed at once: their listing is small, and
-// every part costs a round trip between fetches (40 ms on a slow link).
+// every part costs a round trip between fetches, dear on a slow link.
 constexpr std::size_t k_min_parted = 4096;
 
 } // namespace

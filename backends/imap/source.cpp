@@ -200,7 +200,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
 
 // Sends a part's body FETCH and, right behind it, the listing of the next
 // part, so a folder in parts streams on without a round trip between parts
-// (at 40 ms each, 100 parts of a large folder cost 4 s). The server may run
+// (on a slow link those add up over a large folder's many parts). The server may run
 // both at once and interleave their answers (Dovecot does): an untagged
 // FETCH with a body goes to the sink, any other to the next part's listing,
 // which keeps only the UIDs it asked for. A failed listing is the next

@@ -27,8 +27,8 @@ std::string replace_all(std::string s, char from, char to) {
 // answer is read, so a slow link costs one round trip per window, not per
 // message. With MULTIAPPEND (RFC 3502) as well, one command carries up to
 // k_batch messages: the server stores them in one transaction, which costs
-// it far less than a transaction per message (Dovecot, 10 000 messages:
-// 2.6 s of server CPU instead of 6.7 s; batches of 100 saved little more).
+// it far less than a transaction per message; larger batches saved little
+// more (measured with Dovecot: tests/bench/README.md).
 // A batch is atomic: all of it is on the target or none, and a batch whose
 // answer never came is matched by content on the next run.
 class ImapTarget::Appender : public MessageSink {
