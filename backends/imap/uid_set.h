@@ -37,6 +37,7 @@ std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limi
 // "7,1:3,2" -> [1,3] [7,7]: the UIDs a set names, as sorted ranges with
 // overlaps merged (a UID apiece would grow with the folder; its ESEARCH set
 // is usually one range). Empty if malformed or naming more than `limit` UIDs.
-std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit);
+std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set,
+                                                                std::size_t limit);
 
 } // namespace mf::imap

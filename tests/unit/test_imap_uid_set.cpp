@@ -17,7 +17,8 @@ using S = std::vector<std::string>;
 TEST_CASE("a UID is a whole positive 32-bit decimal") {
     CHECK(parse_uid("1") == 1u);
     CHECK(parse_uid("4294967295") == 4294967295u);
-    for (const char* bad : {"", "0", "00", "4294967296", "-1", "+1", " 1", "1 ", "1a", "0x1", "1:2"})
+    for (const char* bad :
+         {"", "0", "00", "4294967296", "-1", "+1", " 1", "1 ", "1a", "0x1", "1:2"})
         CHECK_MESSAGE(!parse_uid(bad), bad);
 }
 
@@ -51,9 +52,11 @@ TEST_CASE("a long UID list is split into sets of at most max_chars, never inside
     CHECK(uid_sets({1, 3, 5, 7}, 3) == S{"1,3", "5,7"});
     CHECK(uid_sets({1, 3, 5, 7}, 4) == S{"1,3", "5,7"});
     CHECK(uid_sets({1, 3, 5, 7}, 5) == S{"1,3,5", "7"});
-    CHECK(uid_sets({10, 11, 12, 20}, 4) == S{"10:12", "20"}); // a range longer than max_chars stays whole
+    CHECK(uid_sets({10, 11, 12, 20}, 4) ==
+          S{"10:12", "20"}); // a range longer than max_chars stays whole
     V every_other;
-    for (std::uint32_t u = 1; u < 20000; u += 2) every_other.push_back(u);
+    for (std::uint32_t u = 1; u < 20000; u += 2)
+        every_other.push_back(u);
     const auto sets = uid_sets(every_other, k_max_uid_set_chars);
     CHECK(sets.size() > 1);
     V back;
@@ -78,7 +81,8 @@ TEST_CASE("a malformed or oversized APPENDUID set names no UID") {
     // server could name 2^32 of them).
     CHECK(expand_uid_set("1:4294967295", 16).empty());
     CHECK(expand_uid_set("1:3,5", 3).empty());
-    for (const char* bad : {"", "0", "0:3", "1:", ":3", "a", "1,,2", "1:2:3", "4294967296", "-1", "1 2", "*"})
+    for (const char* bad :
+         {"", "0", "0:3", "1:", ":3", "a", "1,,2", "1:2:3", "4294967296", "-1", "1 2", "*"})
         CHECK_MESSAGE(expand_uid_set(bad, 16).empty(), bad);
 }
 
@@ -87,8 +91,8 @@ using R = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
 TEST_CASE("an ESEARCH set becomes sorted, merged UID ranges") {
     CHECK(uid_ranges("1:20000", 20000) == R{{1, 20000}});
     CHECK(uid_ranges("7,1:3,2", 10) == R{{1, 3}, {7, 7}});
-    CHECK(uid_ranges("4:2,5,9:8", 10) == R{{2, 5}, {8, 9}});     // reversed, adjacent
-    CHECK(uid_ranges("1:5,3:8,8", 10) == R{{1, 8}});             // overlapping, repeated
+    CHECK(uid_ranges("4:2,5,9:8", 10) == R{{2, 5}, {8, 9}}); // reversed, adjacent
+    CHECK(uid_ranges("1:5,3:8,8", 10) == R{{1, 8}});         // overlapping, repeated
     CHECK(uid_ranges("4294967294:4294967295,1", 3) == R{{1, 1}, {4294967294u, 4294967295u}});
 }
 
@@ -96,6 +100,7 @@ TEST_CASE("a malformed or oversized ESEARCH set names no UID range") {
     CHECK(uid_ranges("1:4294967295", 100000).empty()); // more than the folder can hold
     CHECK(uid_ranges("1:3,5", 3).empty());
     CHECK(uid_ranges("1,1,1,1", 3).empty()); // more ranges than the limit, even if the same UID
-    for (const char* bad : {"", "0", "0:3", "1:", ":3", "a", "1,,2", "1:2:3", "4294967296", "-1", "1 2", "*"})
+    for (const char* bad :
+         {"", "0", "0:3", "1:", ":3", "a", "1,,2", "1:2:3", "4294967296", "-1", "1 2", "*"})
         CHECK_MESSAGE(uid_ranges(bad, 16).empty(), bad);
 }
