@@ -271,23 +271,6 @@ std::optional<std::int64_t> parse_internal_date(std::string_view text) {
     return local - *zone;
 }
 
-std::string sequence_set(std::vector<std::uint32_t> uids) {
-    std::sort(uids.begin(), uids.end());
-    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
-    uids.erase(std::remove(uids.begin(), uids.end(), 0u), uids.end());
-    std::string out;
-    for (std::size_t first = 0; first < uids.size();) {
-        std::size_t last = first;
-        while (last + 1 < uids.size() && uids[last + 1] == std::uint64_t{uids[last]} + 1)
-            ++last;
-        if (!out.empty()) out += ',';
-        out += std::to_string(uids[first]);
-        if (last > first) out += ':' + std::to_string(uids[last]);
-        first = last + 1;
-    }
-    return out;
-}
-
 bool needs_literal(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) {
         return c == '\r' || c == '\n' || c == '\0' || static_cast<unsigned char>(c) >= 0x80;

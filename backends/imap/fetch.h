@@ -1,5 +1,6 @@
 // Pure helpers around FETCH, STORE and APPEND: reading a parsed FETCH
-// response, and spelling flags, dates, UID sets and strings for commands.
+// response, and spelling flags, dates and strings for commands (UID sets:
+// uid_set.h).
 #pragma once
 
 #include "backends/imap/response.h"
@@ -9,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace mf::imap {
 
@@ -46,10 +46,6 @@ std::string format_internal_date(std::int64_t epoch);
 
 // Accepts "17-Jul-1996 02:44:25 -0700", " 7-Jul-1996 ..." and "7-Jul-1996 ...".
 std::optional<std::int64_t> parse_internal_date(std::string_view text);
-
-// Sorted, de-duplicated and compressed: {9,1,2,3,5} -> "1:3,5,9". UID 0 does
-// not exist in IMAP and is left out; empty input gives "".
-std::string sequence_set(std::vector<std::uint32_t> uids);
 
 // True when `text` cannot travel as a quoted string (CR, LF, NUL or 8-bit
 // bytes): send it as a literal instead.

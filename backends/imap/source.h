@@ -87,7 +87,7 @@ class ImapSource : public Source {
     Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
                       Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after = nullptr);
     // Checks a whole listing against the folder's counts, paging down by UID
-    // where it fell short (see source.cpp).
+    // where it fell short (see listing.cpp).
     Status complete(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     std::unexpected<Failure> short_listing(const FolderInfo& folder, std::size_t listed,
                                            const std::string& count) const;
@@ -144,8 +144,5 @@ Result<std::string> mailbox_argument(std::string_view raw_name);
 
 // ENABLE UTF8=ACCEPT where offered; list_all() then reads names as UTF-8.
 Result<bool> enable_utf8(Session& session);
-
-// UID sets of at most `max_chars` each, covering `uids` (sorted or not).
-std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t max_chars);
 
 } // namespace mf::imap

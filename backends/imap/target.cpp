@@ -5,17 +5,14 @@
 #include "backends/imap/fetch.h"
 #include "backends/imap/mutf7.h"
 #include "backends/imap/source.h"
+#include "backends/imap/uid_set.h"
 
 #include <algorithm>
-#include <charconv>
-#include <optional>
 #include <map>
 
 namespace mf::imap {
 
 namespace {
-
-constexpr std::size_t k_max_set_chars = 4000;
 
 std::string replace_all(std::string s, char from, char to) {
     std::replace(s.begin(), s.end(), from, to);
@@ -24,84 +21,14 @@ std::string replace_all(std::string s, char from, char to) {
 
 } // namespace
 
-namespace {
-
-std::optional<std::uint32_t> parse_uid(std::string_view text) {
-    std::uint32_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v == 0) return std::nullopt;
-    return v;
-}
-
-} // namespace
-
-namespace {
-
-using UidRange = std::pair<std::uint32_t, std::uint32_t>;
-
-// The ranges of a UID set in the order written, each low:high; nullopt if
-// malformed or longer than `max_ranges`.
-std::optional<std::vector<UidRange>> parse_uid_set(std::string_view set, std::size_t max_ranges) {
-    std::vector<UidRange> out;
-    while (!set.empty()) {
-        std::size_t comma = set.find(',');
-        std::string_view range = set.substr(0, comma);
-        set = comma == std::string_view::npos ? std::string_view() : set.substr(comma + 1);
-        std::size_t colon = range.find(':');
-        auto a = parse_uid(range.substr(0, colon));
-        auto b = colon == std::string_view::npos ? a : parse_uid(range.substr(colon + 1));
-        if (!a || !b || out.size() >= max_ranges) return std::nullopt;
-        out.emplace_back(std::min(*a, *b), std::max(*a, *b));
-    }
-    return out;
-}
-
-std::uint64_t width(const UidRange& r) { return std::uint64_t{r.second} - r.first + 1; }
-
-} // namespace
-
-std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limit) {
-    auto ranges = parse_uid_set(set, limit);
-    if (!ranges) return {};
-    std::uint64_t count = 0;
-    for (const auto& r : *ranges)
-        if ((count += width(r)) > limit) return {};
-    std::vector<std::uint32_t> out;
-    out.reserve(count);
-    for (const auto& [lo, hi] : *ranges)
-        for (std::uint64_t u = lo; u <= hi; ++u) out.push_back(static_cast<std::uint32_t>(u));
-    return out;
-}
-
-std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit) {
-    auto parsed = parse_uid_set(set, limit);
-    if (!parsed) return {};
-    std::vector<UidRange>& out = *parsed;
-    std::sort(out.begin(), out.end());
-    std::size_t kept = 0;
-    std::uint64_t count = 0;
-    for (const auto& r : out) {
-        if (kept > 0 && std::uint64_t{r.first} <= std::uint64_t{out[kept - 1].second} + 1) {
-            count -= width(out[kept - 1]);
-            out[kept - 1].second = std::max(out[kept - 1].second, r.second);
-        } else {
-            out[kept++] = r;
-        }
-        count += width(out[kept - 1]);
-        if (count > limit) return {};
-    }
-    out.resize(kept);
-    return out;
-}
-
 // Spools each message (its size must be known before APPEND) and appends it
 // when the source says it is complete. With LITERAL+ the appends are
 // pipelined: up to k_window commands are on the wire before the first
 // answer is read, so a slow link costs one round trip per window, not per
 // message. With MULTIAPPEND (RFC 3502) as well, one command carries up to
 // k_batch messages: the server stores them in one transaction, which costs
-// it far less than a transaction per message (Dovecot, 10 000 messages:
-// 2.6 s of server CPU instead of 6.7 s; batches of 100 saved little more).
+// it far less than a transaction per message; larger batches saved little
+// more (measured with Dovecot: tests/bench/README.md).
 // A batch is atomic: all of it is on the target or none, and a batch whose
 // answer never came is matched by content on the next run.
 class ImapTarget::Appender : public MessageSink {
@@ -372,7 +299,7 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
 Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) {
     std::unordered_map<std::uint32_t, TargetMessage*> by_uid;
     for (auto& m : folder.messages) by_uid[m.uid] = &m;
-    for (const auto& set : uid_sets(uids, k_max_set_chars)) {
+    for (const auto& set : uid_sets(uids, k_max_uid_set_chars)) {
         auto r = m_session->run_ok("UID FETCH " + set + " (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
                                    "reading Message-IDs on the target", [&](const Response& resp) -> Status {
             auto d = parse_fetch(resp);
@@ -420,7 +347,7 @@ Status ImapTarget::remove(const std::vector<std::uint32_t>& uids) {
     if (!m_session->has("UIDPLUS"))
         return fail(ErrorKind::protocol, Scope::folder,
                     "the target has no UIDPLUS, so messages cannot be expunged selectively; nothing deleted");
-    for (const auto& set : uid_sets(uids, k_max_set_chars)) {
+    for (const auto& set : uid_sets(uids, k_max_uid_set_chars)) {
         auto r = m_session->run_ok("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)", "marking for deletion");
         if (!r) return std::unexpected(r.error());
         test::durable_step("target messages flagged deleted");

@@ -51,15 +51,4 @@ class ImapTarget : public Target {
     std::set<std::string> m_keywords_allowed;
 };
 
-// "1:3,7" -> 1 2 3 7, in order (RFC 4315 gives a MULTIAPPEND's UIDs in the
-// order of its messages; a range may be written high:low). Empty if
-// malformed or naming more than `limit` UIDs.
-std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limit);
-
-// "7,1:3,2" -> [1,3] [7,7]: the UIDs a set names, as sorted ranges with
-// overlaps merged (4 bytes a UID would be 200 KB for a 50 000-message
-// folder; its ESEARCH set is usually one range). Empty if malformed or
-// naming more than `limit` UIDs.
-std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit);
-
 } // namespace mf::imap

@@ -178,11 +178,6 @@ std::string make_bounded_unique_part(std::int64_t seconds, std::int64_t micros, 
     return unique_part(seconds, micros, pid, counter, id_field(id), crlf_size);
 }
 
-std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
-                             std::uint64_t counter, std::string_view id, std::uint64_t crlf_size) {
-    return unique_part(seconds, micros, pid, counter, escape_id(id), crlf_size);
-}
-
 std::optional<MaildirName> parse_name(std::string_view file_name) {
     if (file_name.empty() || file_name.front() == '.') return std::nullopt;
     if (file_name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)

@@ -74,11 +74,6 @@ std::string id_digest_of(std::string_view id);
 std::string make_bounded_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
                                      std::uint64_t counter, std::string_view id,
                                      std::uint64_t crlf_size);
-// The same with `id` always escaped in full (U=<escape_id(id)>), so that
-// parse_name gives back every id; ids escaping past k_max_spelled_id may
-// make the name exceed NAME_MAX. Message files use make_bounded_unique_part.
-std::string make_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
-                             std::uint64_t counter, std::string_view id, std::uint64_t crlf_size);
 
 // nullopt for names that cannot be a message file: empty, containing '/' or
 // NUL, or hidden (starting with '.'). Unknown ",X=" fields are ignored; a

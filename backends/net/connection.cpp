@@ -22,7 +22,8 @@
 // GNUTLS_SKIP_GLOBAL_INIT macro of <gnutls/gnutls.h>). mailferry never uses
 // GnuTLS; Debian's libcurl only drags it in through libldap and librtmp,
 // which call gnutls_global_init() themselves if they ever need it. Skipping
-// the implicit initialisation saves about 0.9 MB of resident memory.
+// the implicit initialisation saves resident memory in every run
+// (measured: tests/bench/README.md).
 extern "C" int _gnutls_global_init_skip(void);
 extern "C" int _gnutls_global_init_skip(void) {
     return 1;
@@ -232,11 +233,12 @@ void set_options(Connection::Impl& impl, const char* login_options) {
     } else if (g_ca_directory_only) {
         // Debian's libcurl trusts both the bundle ca-certificates.crt and the
         // directory /etc/ssl/certs, which update-ca-certificates fills with
-        // the same certificates. Given the bundle, OpenSSL parses all ~140 of
-        // them for every connection (0.85 MB each, measured, and per parallel
-        // connection); from the directory it reads only those a server's
-        // chain names, looked up by hash. libcurl 7.88 cannot share one store
-        // between easy handles (its CA cache lives in each handle's own multi).
+        // the same certificates. Given the bundle, OpenSSL parses all of
+        // them for every connection (resident memory for each, and per
+        // parallel connection; measured: tests/bench/README.md); from the
+        // directory it reads only those a server's chain names, looked up
+        // by hash. libcurl 7.88 cannot share one store between easy handles
+        // (its CA cache lives in each handle's own multi).
         curl_easy_setopt(c, CURLOPT_CAINFO, static_cast<char*>(nullptr));
     }
     if (e.insecure) {
@@ -328,10 +330,10 @@ std::chrono::steady_clock::time_point deadline_after(int seconds) {
     return std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
 }
 
-// Servers send TLS records of a few KB (Dovecot: 4 KB of text each). OpenSSL
-// reads each record with two recv() calls, its 5-byte header and then its
-// body: 140 000 system calls for a 280 MB backup. With read-ahead it fills
-// its record buffer (16 KB) from the socket in one call and decrypts from
+// Servers send TLS records of a few KB. OpenSSL reads each record with two
+// recv() calls, its 5-byte header and then its body: two system calls for
+// every few KB of a backup (counted: tests/bench/README.md). With read-ahead
+// it fills its record buffer from the socket in one call and decrypts from
 // there; curl_easy_recv still hands out a record at a time.
 // Only once libcurl has logged in: its own waits (greeting, CAPABILITY,
 // LOGIN) ask SSL_pending(), which does not count records read ahead but not

@@ -29,19 +29,18 @@
 #include "backends/common/crlf.cpp"
 #include "backends/common/headers.cpp"
 #include "backends/common/spool.cpp"
+#include "backends/imap/change_token.cpp"
+#include "backends/imap/examine.cpp"
 #include "backends/imap/fetch.cpp"
+#include "backends/imap/folder_list.cpp"
+#include "backends/imap/listing.cpp"
 #include "backends/imap/mutf7.cpp"
+#include "backends/imap/parts.cpp"
 #include "backends/imap/reader.cpp"
 #include "backends/imap/response.cpp"
 #include "backends/imap/session.cpp"
 #include "backends/imap/source.cpp"
-// For uid_ranges(). Its private helpers share names with source.cpp's
-// (the issue 22 list of copies): renamed here so the unity build compiles.
-#define k_max_set_chars target_k_max_set_chars
-#define parse_uid target_parse_uid
-#include "backends/imap/target.cpp"
-#undef k_max_set_chars
-#undef parse_uid
+#include "backends/imap/uid_set.cpp"
 #include "backends/net/trace.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"

@@ -27,12 +27,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(unescape_id(escaped) == input);
     if (const auto id = unescape_id(input)) require(escape_id(*id) == input);
 
-    // A name we write parses back to what went in.
-    const auto unique = make_unique_part(static_cast<std::int64_t>(size), 1, 2, 3, input, size);
-    const auto name = with_flags(unique, input);
-    const auto parsed = parse_name(name);
-    require(parsed && parsed->unique == unique && parsed->id == input && parsed->crlf_size == size);
-    require(with_flags(name, parsed->info_flags) == name);
+    // A name we write parses back to what went in: the id itself, or its
+    // digest where it escapes long. So does a name of an older archive,
+    // with the id spelled out however long.
+    const bool spelled = escaped.size() <= k_max_spelled_id;
+    const std::string seconds = std::to_string(size), crlf_size = std::to_string(size);
+    for (const bool bounded : {true, false}) {
+        const auto unique =
+            bounded ? make_bounded_unique_part(static_cast<std::int64_t>(size), 1, 2, 3, input, size)
+                    : seconds + ".M1P2Q3.mailferry,U=" + escaped + ",W=" + crlf_size;
+        const auto name = with_flags(unique, input);
+        const auto parsed = parse_name(name);
+        require(parsed && parsed->unique == unique && parsed->crlf_size == size);
+        if (spelled || !bounded) require(parsed->id == input && !parsed->id_digest);
+        else require(!parsed->id && parsed->id_digest == id_digest_of(input));
+        require(with_flags(name, parsed->info_flags) == name);
+    }
 
     // Any name: no crash; if accepted, replacing its flags keeps its unique part.
     if (const auto any = parse_name(input)) {

@@ -203,28 +203,6 @@ TEST_CASE("internal dates") {
     }
 }
 
-TEST_CASE("sequence_set compresses UID lists") {
-    struct Case {
-        std::vector<std::uint32_t> uids;
-        std::string set;
-    };
-    const std::vector<Case> cases = {
-        {{}, ""},
-        {{5}, "5"},
-        {{1, 3}, "1,3"},
-        {{1, 2}, "1:2"},
-        {{1, 2, 3, 5, 7, 8, 9, 12}, "1:3,5,7:9,12"},
-        {{12, 9, 8, 7, 7, 5, 3, 2, 1, 1}, "1:3,5,7:9,12"},
-        {{0, 1, 0}, "1"},
-        {{0}, ""},
-        {{4294967295u, 4294967294u, 1}, "1,4294967294:4294967295"},
-    };
-    for (const Case& c : cases) {
-        CAPTURE(c.set);
-        CHECK(sequence_set(c.uids) == c.set);
-    }
-}
-
 TEST_CASE("quoted strings and when a literal is needed") {
     CHECK(quote_string("INBOX") == "\"INBOX\"");
     CHECK(quote_string("") == "\"\"");

@@ -3,12 +3,26 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace mf::maildir;
 using namespace std::string_literals;
+
+namespace {
+
+// A unique part with the id escaped in full however long, as archives
+// written before ids were bounded (k_max_spelled_id) have them.
+std::string spelled_unique_part(std::int64_t seconds, std::int64_t micros, int pid, std::uint64_t counter,
+                                std::string_view id, std::uint64_t crlf_size) {
+    return std::to_string(seconds) + ".M" + std::to_string(micros) + "P" + std::to_string(pid) + "Q" +
+           std::to_string(counter) + ".mailferry,U=" + escape_id(id) + ",W=" + std::to_string(crlf_size);
+}
+
+} // namespace
 
 TEST_CASE("escape_id keeps ids safe in a file name") {
     struct Case {
@@ -38,8 +52,8 @@ TEST_CASE("escape_id keeps ids safe in a file name") {
     }
 }
 
-TEST_CASE("make_unique_part and parse_name agree") {
-    const auto unique = make_unique_part(1700000000, 123456, 4242, 7, "a/b:c,d%", 12345);
+TEST_CASE("make_bounded_unique_part and parse_name agree") {
+    const auto unique = make_bounded_unique_part(1700000000, 123456, 4242, 7, "a/b:c,d%", 12345);
     CHECK(unique == "1700000000.M123456P4242Q7.mailferry,U=a%2Fb%3Ac%2Cd%25,W=12345");
     const auto parsed = parse_name(unique + ":2,FS");
     REQUIRE(parsed);
@@ -194,22 +208,35 @@ TEST_CASE("property: ids and flags survive a name round trip") {
         for (auto& c : id)
             c = static_cast<char>(rng() % 3 ? 0x21 + rng() % 94 : rng() % 256);
         const auto size = static_cast<std::uint64_t>(rng()) << (rng() % 32);
-        const auto unique = make_unique_part(rng(), rng() % 1000000,
-                                             static_cast<int>(rng() % 99999), rng(), id, size);
+        const auto seconds = rng(), micros = rng() % 1000000, counter = rng();
+        const auto pid = static_cast<int>(rng() % 99999);
         std::string letters;
         for (char c : std::string("DFRSTabcz"))
             if (rng() % 2) letters += c;
-        const auto name = with_flags(unique, letters);
         CAPTURE(id);
-        CHECK(name.find('/') == std::string::npos);
-        CHECK(name.find('\0') == std::string::npos);
-        CHECK(std::count(name.begin(), name.end(), ':') == 1);
-        const auto parsed = parse_name(name);
-        REQUIRE(parsed);
-        CHECK(parsed->unique == unique);
-        CHECK(parsed->id == id);
-        CHECK(parsed->crlf_size == size);
-        CHECK(parsed->info_flags == letters);
-        CHECK(with_flags(name, letters) == name);
+        // As mailferry writes names now (the id by digest when it escapes
+        // long), and as older archives hold them (the id always spelled out).
+        const bool spelled = escape_id(id).size() <= k_max_spelled_id;
+        for (const bool bounded : {true, false}) {
+            const auto unique = bounded ? make_bounded_unique_part(seconds, micros, pid, counter, id, size)
+                                        : spelled_unique_part(seconds, micros, pid, counter, id, size);
+            const auto name = with_flags(unique, letters);
+            CHECK(name.find('/') == std::string::npos);
+            CHECK(name.find('\0') == std::string::npos);
+            CHECK(std::count(name.begin(), name.end(), ':') == 1);
+            const auto parsed = parse_name(name);
+            REQUIRE(parsed);
+            CHECK(parsed->unique == unique);
+            if (spelled || !bounded) {
+                CHECK(parsed->id == id);
+                CHECK_FALSE(parsed->id_digest.has_value());
+            } else {
+                CHECK_FALSE(parsed->id.has_value());
+                CHECK(parsed->id_digest == id_digest_of(id));
+            }
+            CHECK(parsed->crlf_size == size);
+            CHECK(parsed->info_flags == letters);
+            CHECK(with_flags(name, letters) == name);
+        }
     }
 }

@@ -1,0 +1,53 @@
+// What the files of ImapSource share about listing a folder: the UID FETCH
+// that lists messages, and the collector of its answers. Internal to
+// ImapSource (source.cpp, examine.cpp, listing.cpp, change_token.cpp,
+// parts.cpp); other callers use source.h.
+#pragma once
+
+#include "backends/imap/response.h"
+#include "sync/source.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mf::imap {
+
+// A listing command for `set` (a UID set).
+std::string listing_command(const std::string& set, const std::string& modifier = {});
+
+// Limits a listing to the messages whose mod-sequence is above `modseq`:
+// new or re-flagged since (RFC 7162, the CHANGEDSINCE FETCH modifier).
+std::string changed_since(std::uint64_t modseq);
+
+// A server may repeat a FETCH for one UID (flag updates): keep the last.
+void sort_by_uid(std::vector<RemoteMessage>& messages);
+
+// Gathers what the untagged answers to UID FETCH (UID FLAGS RFC822.SIZE
+// INTERNALDATE) say of each message. With `only`, a FETCH for a UID not in
+// it is left alone (another command's answer, or a flag change).
+class Listing {
+  public:
+    Listing(std::vector<RemoteMessage>& out, std::uint32_t exists, std::string host,
+            const std::vector<std::uint32_t>* only = nullptr);
+
+    Status take(const Response& r);
+    // The folder's message count as the last EXISTS and EXPUNGE left it.
+    std::uint32_t exists() const { return m_exists; }
+    Status check(const FolderInfo& folder) const;
+
+  private:
+    std::optional<std::size_t> position(std::uint32_t uid) const;
+
+    std::vector<RemoteMessage>& m_out;
+    std::size_t m_start;
+    std::uint32_t m_exists;
+    std::string m_host;
+    const std::vector<std::uint32_t>* m_only;
+    std::vector<bool> m_sized, m_sizeless; // with `only`: by position, lines with / without RFC822.SIZE
+    std::size_t m_unreadable = 0;
+};
+
+} // namespace mf::imap
