@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
+#include "cli/folder_accounting.h"
 #include "cli/folder_map.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -84,6 +85,15 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, cons
     add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery), report, progress);
 }
 
+// The folders the run left out, and those only the archive still has.
+void account_for_the_rest(archive::Archive& archive, const std::vector<FolderInfo>& all, const BackupArgs& args,
+                          RunReport& report) {
+    for (auto& r : left_out(all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
+    auto held = archive.db().summaries();
+    if (!held) return report.failures.push_back(held.error());
+    for (auto& r : gone_from_server(*held, all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
+}
+
 } // namespace
 
 int run_backup(const BackupArgs& args) {
@@ -119,6 +129,7 @@ int run_backup(const BackupArgs& args) {
     report.push = args.mirror; // deletions happen in the archive
     run_folders(std::move(*source), **archive, *endpoint, select_folders(*all, args.folders, args.excludes), args, progress,
                 report);
+    account_for_the_rest(**archive, *all, args, report);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;

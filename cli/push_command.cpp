@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
+#include "cli/folder_accounting.h"
 #include "cli/folder_map.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -299,6 +300,7 @@ int run_push(const PushArgs& args) {
     add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress,
                              {}, recovery),
                  report, progress);
+    for (auto& r : left_out(*all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
     if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty()) {
         // The first lane's target is gone if its session was lost and replaced.
         std::unique_ptr<PushLane> fresh;

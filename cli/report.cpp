@@ -16,13 +16,15 @@ int RunReport::decide_exit_code() const {
                                      [](const FolderReport& f) { return !f.skipped_messages.empty(); });
     if (failures.empty()) return skipped ? 1 : 0;
     for (const auto& f : folders)
-        if (f.error.empty() || !f.failed_messages.empty()) return 1; // something completed: partial failure
+        if (f.left_out.empty() && (f.error.empty() || !f.failed_messages.empty()))
+            return 1; // something completed: partial failure
     return exit_code_for(failures.front().kind);
 }
 
 namespace {
 
 nlohmann::json folder_json(const FolderReport& f, bool push) {
+    if (!f.left_out.empty()) return {{"folder", f.folder}, {"left_out", f.left_out}};
     nlohmann::json j{{"folder", f.folder},   {"found", f.found},
                      {"held", f.held},       {"planned", f.planned}, {"fetched", f.fetched},
                      {"failed", f.failed},   {"vanished", f.vanished},
@@ -89,6 +91,23 @@ std::string report_json(const RunReport& r) {
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// One line for the folders the run left out, naming the first few.
+void print_left_out(const RunReport& r, std::ostream& out) {
+    std::size_t n = 0;
+    std::string names;
+    for (const auto& f : r.folders) {
+        if (f.left_out.empty()) continue;
+        if (++n <= 5) names += (n > 1 ? "; " : "") + f.folder + " (" + f.left_out + ")";
+    }
+    if (n == 0) return;
+    out << "note: " << n << (n == 1 ? " folder" : " folders") << " left out: " << printable(names)
+        << (n > 5 ? "; ..." : "") << '\n';
+}
+
+} // namespace
+
 void print_summary(const RunReport& r, std::ostream& out) {
     std::size_t found = 0, fetched = 0, held = 0, flags = 0, failed = 0;
     std::uint64_t bytes = 0;
@@ -100,7 +119,9 @@ void print_summary(const RunReport& r, std::ostream& out) {
         failed += f.failed;
         bytes += f.bytes;
     }
-    out << (r.dry_run ? "dry run: " : "") << r.folders.size() << " folders, " << found << " messages on the server: "
+    const auto left = std::count_if(r.folders.begin(), r.folders.end(),
+                                    [](const FolderReport& f) { return !f.left_out.empty(); });
+    out << (r.dry_run ? "dry run: " : "") << r.folders.size() - static_cast<std::size_t>(left) << " folders, " << found << " messages on the server: "
         << (r.dry_run ? "would fetch " : "fetched ") << fetched << " (" << human_bytes(bytes) << "), "
         << held << " already held, " << flags << " flag updates";
     if (failed) out << ", " << failed << " FAILED";
@@ -125,6 +146,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited " << secs
             << " s)\n";
     }
+    print_left_out(r, out);
     for (const auto& f : r.folders)
         if (!f.skipped_messages.empty())
             out << "warning: " << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))

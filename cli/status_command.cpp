@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
+#include "cli/folder_accounting.h"
 #include "cli/folder_map.h"
 #include "cli/output.h"
 #include "sync/verify.h"
@@ -25,20 +26,6 @@ std::string when(std::int64_t t) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&tt));
     return buf;
-}
-
-// The escaped relative path back to the folder's name.
-std::string folder_name(const std::string& rel) {
-    std::string out;
-    std::size_t start = 0;
-    for (;;) {
-        auto at = rel.find('/', start);
-        std::string part = rel.substr(start, at - start);
-        if (!out.empty()) out += '/';
-        out += archive::unescape_component(part).value_or(part);
-        if (at == std::string::npos) return out;
-        start = at + 1;
-    }
 }
 
 nlohmann::json verify_json(const VerifyReport& r) {

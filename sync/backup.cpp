@@ -141,8 +141,17 @@ bool looks_at_everything(const BackupOptions& options) {
     return options.dry_run || options.mirror || options.removal.active();
 }
 
+// A folder with a failed message this run will try again is listed, even
+// if its token is unchanged (a skipped message tried with --skip-after 0).
+bool retries_failures(const FolderMemo& memo, const BackupOptions& options) {
+    return std::any_of(memo.failures.begin(), memo.failures.end(), [&](const MessageFailure& f) {
+        return options.skip_after == 0 || f.runs < options.skip_after;
+    });
+}
+
 bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo, const BackupOptions& options) {
-    return !looks_at_everything(options) && !memo.change_token.empty() && folder.change_token == memo.change_token;
+    return !looks_at_everything(options) && !retries_failures(memo, options) && !memo.change_token.empty() &&
+           folder.change_token == memo.change_token;
 }
 
 // Opens the folder on the source, asking for as little as the run allows:
@@ -151,11 +160,13 @@ bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo, const B
 // a listing in parts if the archive holds nothing of it.
 Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
                               const BackupOptions& options) {
-    const bool whole = looks_at_everything(options);
+    const bool whole = looks_at_everything(options) || retries_failures(memo, options);
     if (unchanged_by_list(folder, memo, options)) {
         Snapshot snap; // the folder list already said: not even opened
         snap.change_token = memo.change_token;
         snap.listing = ListingKind::unchanged;
+        // The folder list's count; the token matched, so it is this run's.
+        snap.total = folder.messages.value_or(memo.held);
         return snap;
     }
     OpenRequest request;
@@ -220,7 +231,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (snap->listing == ListingKind::unchanged) {
         // Nothing changed since a complete run: a handful of commands in all.
         report.unchanged = true;
-        report.found = report.held = memo->held;
+        // The server's count at this run: the archive may hold fewer (a
+        // skipped message) and never decides what is on the server.
+        report.found = snap->total;
+        report.held = memo->held;
         report.skipped_messages = memory.to_skip();
         progress.folder_finished(report);
         return out;

@@ -78,7 +78,7 @@ struct Snapshot {
     std::string change_token;
     ListingKind listing = ListingKind::whole;
     bool more = false;          // ListingKind::parts only: another part follows
-    std::size_t total = 0;      // ListingKind::parts and delta: the folder's count
+    std::size_t total = 0;      // parts, delta and unchanged: the folder's count on the source
 };
 
 // What an archive holds of one folder.

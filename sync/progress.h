@@ -33,6 +33,9 @@ struct FolderReport {
     std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
     std::vector<MessageProblem> skipped_messages; // failed in too many runs: not tried (BackupOptions::skip_after)
     std::string error;        // "" when the folder completed
+    // Not worked on, and why (not a mailbox, excluded, gone from the
+    // server); such a report carries no counts and no error.
+    std::string left_out;
 };
 
 // One line naming the first few failed messages with the server's words:

@@ -125,6 +125,7 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
     snap.change_token = token_of(*e);
     if (!request.known_token.empty() && snap.change_token == request.known_token) {
         snap.listing = ListingKind::unchanged;
+        snap.total = e->exists;
         return snap;
     }
     auto known = parse_token(request.known_token);

@@ -199,6 +199,7 @@ Result<Snapshot> Pop3Source::open(const FolderInfo& folder, const OpenRequest& r
     if (known_count && prefix.token() == known_token) {
         if (*known_count == all.count) {
             snap.listing = ListingKind::unchanged;
+            snap.total = all.count;
             m_listing.clear(); // nothing will be fetched
             return snap;
         }

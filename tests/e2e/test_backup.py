@@ -62,6 +62,29 @@ class BackupTest(unittest.TestCase):
         for folder, line in after.items():
             self.assertRegex(line, r"^C: M\d+ UID FETCH 1:\* \(UID FLAGS RFC822\.SIZE", folder)
 
+    def test_every_folder_is_accounted_for_excluded_and_gone_ones_too(self):
+        # Issue 18: a folder the filters leave out, and one deleted on the
+        # server since the last run, are in the report with the reason; the
+        # deleted one stays in the archive. Neither changes the exit status.
+        d = self.dovecot
+        for folder in ("Keep", "Drop", "Junk"):
+            d.create_folder(self.user, folder)
+            d.save(self.user, folder, make_message(1, subject=folder))
+        d.save(self.user, "INBOX", make_message(2))
+        self.backup("--exclude", "Junk")
+        d.delete_folder(self.user, "Drop")
+        report = self.backup("--exclude", "Junk")
+        by = {f["folder"]: f for f in report["folders"]}
+        self.assertEqual(by["Junk"], {"folder": "Junk", "left_out": "excluded by --exclude"})
+        self.assertRegex(by["Drop"]["left_out"], r"gone from the server; its 1 message is kept in the archive")
+        self.assertIn("Drop", folder_dirs(self.archive))
+        self.assertNotIn("left_out", by["Keep"])
+        r = run_mailferry(["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                           "--password-env", "MF_TEST_PASSWORD", "--exclude", "Junk"], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^2 folders, ")
+        self.assertIn("note: 2 folders left out: Junk (excluded by --exclude); Drop (gone from the server", r.stdout)
+
     def unseen_everywhere(self):
         return {f: self.dovecot.unseen(self.user, f) for f in self.dovecot.folders(self.user)}
 
@@ -345,7 +368,11 @@ class BackupTest(unittest.TestCase):
     def test_folder_filters(self):
         sample_mailbox(self.dovecot, self.user)
         report = self.backup("--folder", "Work*", "--exclude", "Work/Projects")
-        self.assertEqual([f["folder"] for f in report["folders"]], ["Work"])
+        # The folders left out are in the report too, with the reason (issue 18).
+        self.assertEqual([f["folder"] for f in report["folders"] if "left_out" not in f], ["Work"])
+        left = {f["folder"]: f["left_out"] for f in report["folders"] if "left_out" in f}
+        self.assertEqual(left["Work/Projects"], "excluded by --exclude")
+        self.assertEqual(left["INBOX"], "not matched by --folder")
 
     def test_archive_of_another_account_is_refused(self):
         self.dovecot.save(self.user, "INBOX", make_message(1))

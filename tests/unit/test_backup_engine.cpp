@@ -574,3 +574,30 @@ TEST_CASE("a failure that is not the message's own still ends the folder at once
     CHECK(folder.durable.size() == 4);
     CHECK(out.report.failed_messages.empty());
 }
+
+TEST_CASE("an unchanged folder reports the server's count, not the archive's, and its skipped messages") {
+    FakeSource src = source_with(3);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    store.token = "T";
+    store.held_count = 2; // one message skipped after failing in three runs
+    store.failures["2"] = MessageFailure{"2", 3, "NO [UNAVAILABLE]"};
+    NullProgress progress;
+    FolderInfo info{{"INBOX"}, true};
+    info.change_token = "T";
+    info.messages = 3;
+    auto out = backup_folder(src, store, info, BackupOptions{}, progress);
+    CHECK(out.report.unchanged);
+    CHECK(out.report.found == 3);
+    CHECK(out.report.held == 2);
+    REQUIRE(out.report.skipped_messages.size() == 1);
+    CHECK(out.report.skipped_messages[0].id == "2");
+    CHECK(src.fetch_calls.empty());
+    // --skip-after 0 tries it again: the folder is listed and 2 is fetched.
+    BackupOptions never;
+    never.skip_after = 0;
+    auto again = backup_folder(src, store, info, never, progress);
+    CHECK_FALSE(again.report.unchanged);
+    CHECK(again.report.skipped_messages.empty());
+    REQUIRE(src.fetch_calls.size() == 1);
+}

@@ -1,0 +1,30 @@
+// Every folder the server lists, and every folder the archive holds, ends
+// up in a run's report: the folders a run works on report themselves; these
+// are the others, each with the reason it was left out.
+#pragma once
+
+#include "backends/archive/state_db.h"
+#include "sync/model.h"
+#include "sync/progress.h"
+
+#include <string>
+#include <vector>
+
+namespace mf::cli {
+
+// Folders of `all` that select_folders() leaves out: not a mailbox
+// (\Noselect: holds folders only) or not matching the filters.
+std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all, const std::vector<std::string>& include,
+                                   const std::vector<std::string>& exclude);
+
+// Folders the archive holds messages of that the server no longer lists
+// (and that the filters would have selected): kept in the archive.
+std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::FolderSummary>& held,
+                                           const std::vector<FolderInfo>& all,
+                                           const std::vector<std::string>& include,
+                                           const std::vector<std::string>& exclude);
+
+// An archive's escaped relative path back to the folder's '/'-joined name.
+std::string folder_name(const std::string& rel);
+
+} // namespace mf::cli
