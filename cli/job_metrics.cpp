@@ -24,6 +24,10 @@ constexpr Family k_families[] = {
     {"mailferry_job_bytes_fetched", "Bytes of messages copied by the last run of the job."},
     {"mailferry_job_errors", "Errors reported by the last run of the job."},
     {"mailferry_job_duration_seconds", "How long the last run of the job took."},
+    {"mailferry_job_reconnects", "New sessions the last run of the job opened after lost or throttled ones."},
+    {"mailferry_job_backoff_seconds", "Time the last run of the job waited before logging in again."},
+    {"mailferry_job_messages_failed", "Messages the last run of the job could not copy (tried again next run)."},
+    {"mailferry_job_messages_skipped", "Messages skipped after failing in too many runs (see --skip-after)."},
 };
 
 std::string seconds(double value) {
@@ -106,6 +110,10 @@ std::string render_metrics(const std::vector<JobOutcome>& outcomes, const Metric
         now["mailferry_job_errors"][o.name] = std::to_string(o.errors);
         now["mailferry_job_duration_seconds"][o.name] =
             seconds(std::max(0.0, o.finished - o.started));
+        now["mailferry_job_reconnects"][o.name] = std::to_string(o.reconnects);
+        now["mailferry_job_backoff_seconds"][o.name] = seconds(o.backoff_seconds);
+        now["mailferry_job_messages_failed"][o.name] = std::to_string(o.failed);
+        now["mailferry_job_messages_skipped"][o.name] = std::to_string(o.skipped);
     }
     std::string out;
     for (const auto& family : k_families) {

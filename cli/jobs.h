@@ -95,6 +95,11 @@ struct JobOutcome {
     bool ok = false;
     double started = 0, finished = 0; // Unix time, seconds
     std::uint64_t messages = 0, bytes = 0, errors = 0;
+    // What the run survived or left: new sessions after lost ones, time
+    // spent backing off, messages that failed and that were skipped.
+    std::uint64_t reconnects = 0;
+    double backoff_seconds = 0;
+    std::uint64_t failed = 0, skipped = 0;
 };
 
 // metric name -> job -> value, as read back from a metrics file.

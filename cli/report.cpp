@@ -70,7 +70,8 @@ void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progre
 }
 
 std::string report_json(const RunReport& r) {
-    nlohmann::json totals{{"found", 0}, {"held", 0}, {"fetched", 0}, {"failed", 0}, {"bytes", 0}, {"flags_updated", 0}};
+    nlohmann::json totals{{"found", 0},   {"held", 0},          {"fetched", 0}, {"failed", 0},
+                          {"skipped", 0}, {"flags_updated", 0}, {"bytes", 0}};
     nlohmann::json folders = nlohmann::json::array();
     for (const auto& f : r.folders) {
         folders.push_back(folder_json(f, r.push));
@@ -78,6 +79,7 @@ std::string report_json(const RunReport& r) {
         totals["held"] = totals["held"].get<std::size_t>() + f.held;
         totals["fetched"] = totals["fetched"].get<std::size_t>() + f.fetched;
         totals["failed"] = totals["failed"].get<std::size_t>() + f.failed;
+        totals["skipped"] = totals["skipped"].get<std::size_t>() + f.skipped_messages.size();
         totals["bytes"] = totals["bytes"].get<std::uint64_t>() + f.bytes;
         totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
     }

@@ -304,7 +304,7 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
                       "mailferry_job_errors{job=\"old\"} 0\n");
     CHECK(previous["mailferry_job_success"]["old"] == "1");
     std::vector<JobOutcome> outcomes{{"a", true, 100, 112.5, 7, 7000, 0},
-                                     {"b", false, 100, 101, 0, 0, 1}};
+                                     {"b", false, 100, 101, 0, 0, 1, 2, 3.5, 4, 1}};
     std::string text = render_metrics(outcomes, previous, {"a", "b", "old"});
     CHECK(text.find("# HELP mailferry_job_success ") != std::string::npos);
     CHECK(text.find("# TYPE mailferry_job_success gauge\n") != std::string::npos);
@@ -323,6 +323,11 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
     CHECK(text.find("mailferry_job_bytes_fetched{job=\"a\"} 7000\n") != std::string::npos);
     CHECK(text.find("mailferry_job_errors{job=\"b\"} 1\n") != std::string::npos);
     CHECK(text.find("mailferry_job_duration_seconds{job=\"a\"} 12.500\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_reconnects{job=\"b\"} 2\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_backoff_seconds{job=\"b\"} 3.500\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_messages_failed{job=\"b\"} 4\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_messages_skipped{job=\"b\"} 1\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_messages_skipped{job=\"a\"} 0\n") != std::string::npos);
     // A family's lines stand together, after its HELP and TYPE.
     auto type = text.find("# TYPE mailferry_job_errors gauge");
     CHECK(text.find("mailferry_job_errors{job=\"a\"}") > type);
