@@ -6,12 +6,14 @@ else the runs leave behind, neither as it is nor inside base64 (SASL PLAIN).
 Archives and state are private: directories 0700, files 0600."""
 
 import os
+import re
 import random
 import shutil
 import stat
 import tempfile
 import unittest
 
+from faultproxy import Fault, FaultProxy
 from mfharness import Dovecot, sample_mailbox
 from mfrun import assert_sane_exit, run_measured, secret_forms
 
@@ -96,6 +98,14 @@ class SecretsTest(unittest.TestCase):
         os.chmod(pwfile, 0o600)
         cls.mf("backup password file", ["backup", s.url("imaps", cls.user), cls.path("backup-pwfile"),
                                         *src_tls, "--password-file", pwfile, "--json"], None)
+        # A connection cut in the middle of a message: the run logs in again
+        # (issue 18), so the password goes out twice, in clear text here.
+        with FaultProxy(s.imap_port, Fault("s2c", "cut", pattern=b"BODY[] {", offset=40), hide_starttls=True,
+                        connections={0}) as proxy:
+            cls.reconnected = cls.mf("backup after a lost connection",
+                                     ["backup", f"imap://{cls.user}@127.0.0.1:{proxy.port}",
+                                      cls.path("backup-reconnect"), "--allow-plaintext", "--connections", "1",
+                                      "--password-env", "MF_TEST_PASSWORD", "--json"])
 
     # -- the checks ----------------------------------------------------------
 
@@ -111,6 +121,9 @@ class SecretsTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 0, r.output[-1500:])
         traces = "".join(r.stderr for _, r in self.runs)
         self.assertRegex(traces, r"AUTHENTICATE PLAIN <redacted>|AUTH PLAIN <redacted>|LOGIN .*<redacted>")
+        import json
+        self.assertGreaterEqual(json.loads(self.reconnected.stdout)["reconnects"], 1)
+        self.assertGreaterEqual(len(re.findall(r"(AUTHENTICATE|LOGIN) .*<redacted>", self.reconnected.stderr)), 2)
 
     def test_no_secret_in_any_output(self):
         for name, r in self.runs:
