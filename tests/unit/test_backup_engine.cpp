@@ -601,3 +601,19 @@ TEST_CASE("an unchanged folder reports the server's count, not the archive's, an
     CHECK(again.report.skipped_messages.empty());
     REQUIRE(src.fetch_calls.size() == 1);
 }
+
+TEST_CASE("a source that refuses every message is not asked for each alone: the folder fails, bounded") {
+    FakeSource src = source_with(2000);
+    for (int i = 1; i <= 2000; ++i) src.refused.insert(std::to_string(i));
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::folder);
+    CHECK(out.failure->what.find("more messages failed than are looked at one by one") != std::string::npos);
+    CHECK(src.fetch_calls.size() <= 1 + 2 * 256);
+    CHECK(folder.durable.empty());
+    // What was narrowed down before the budget ran out is remembered.
+    CHECK(store.failures.size() == out.report.failed_messages.size());
+}
