@@ -3,6 +3,7 @@
 #include "sync/failure_memory.h"
 #include "sync/memory.h"
 #include "sync/push_plan.h"
+#include "sync/rematch.h"
 
 #include <algorithm>
 #include <iterator>
@@ -260,6 +261,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             return failed(s.error());
     }
     BackupPlan plan = plan_backup(*snap, state);
+    if (!options.dry_run && snap->listing == ListingKind::whole)
+        if (auto s = rematch_returned(source, **fstore, *snap, state, plan, report, progress); !s)
+            return failed(s.error());
     memory.skip(plan.fetch);
     // A whole listing tells which failed messages are gone from the source.
     std::vector<std::string> unlisted;

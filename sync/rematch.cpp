@@ -1,0 +1,65 @@
+#include "sync/rematch.h"
+
+#include <unordered_set>
+
+namespace mf {
+
+namespace {
+
+// New ids of the plan whose size equals that of a held message the listing
+// no longer names: the only ones that can be such a message come back.
+std::vector<std::string> candidates(const Snapshot& snap, const FolderState& state, const BackupPlan& plan) {
+    std::unordered_set<std::string> gone(plan.gone.begin(), plan.gone.end());
+    std::unordered_set<std::uint64_t> sizes;
+    for (const auto& h : state.held)
+        if (gone.contains(h.id)) sizes.insert(h.size);
+    std::unordered_set<std::string> fetch(plan.fetch.begin(), plan.fetch.end());
+    std::vector<std::string> out;
+    for (const auto& m : snap.messages)
+        if (sizes.contains(m.size) && fetch.contains(m.id)) out.push_back(m.id);
+    return out;
+}
+
+// The held messages the listing no longer names, with their Message-IDs.
+Result<std::vector<HeldMessage>> gone_with_ids(FolderStore& store, const BackupPlan& plan) {
+    auto full = store.load();
+    if (!full) return std::unexpected(full.error());
+    std::unordered_set<std::string> gone(plan.gone.begin(), plan.gone.end());
+    std::vector<HeldMessage> out;
+    for (auto& h : full->held)
+        if (gone.contains(h.id)) out.push_back(std::move(h));
+    return out;
+}
+
+} // namespace
+
+Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap, FolderState& state,
+                        BackupPlan& plan, FolderReport& report, Progress& progress) {
+    if (plan.fetch.empty() || plan.gone.empty()) return {};
+    auto ids = candidates(snap, state, plan);
+    if (ids.empty()) return {};
+    auto keys = source.keys(ids);
+    if (!keys) return std::unexpected(keys.error());
+    auto gone = gone_with_ids(store, plan);
+    if (!gone) return std::unexpected(gone.error());
+    auto renames = match_by_key(*gone, *keys);
+    if (renames.empty()) return {};
+    // revalidate() keeps only what it is given: every other held message
+    // stays under its own id.
+    std::unordered_set<std::string> moved;
+    for (const auto& [from, to] : renames) moved.insert(from);
+    auto all = renames;
+    for (const auto& h : state.held)
+        if (!moved.contains(h.id)) all.emplace_back(h.id, h.id);
+    if (auto s = store.revalidate(snap.validity, all); !s) return s;
+    progress.note(report.folder + ": " + std::to_string(renames.size()) +
+                  " held messages came back under new ids (a restore?): matched by Message-ID, not fetched again");
+    report.rematched += renames.size();
+    auto reloaded = store.load_brief();
+    if (!reloaded) return std::unexpected(reloaded.error());
+    state = std::move(*reloaded);
+    plan = plan_backup(snap, state);
+    return {};
+}
+
+} // namespace mf
