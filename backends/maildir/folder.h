@@ -1,4 +1,10 @@
 // One Maildir folder of an archive: the FolderStore behind MaildirStore.
+//
+// Its parts: folder.cpp (directories, keywords, the name helpers below),
+// folder_scan.cpp (listing cur/ and new/, finding and reading a held
+// message's file), folder_load.cpp (load, and adopting files the database
+// lacks), folder_deliver.cpp (writing a message), folder_commit.cpp (flag
+// changes, removals, commit, revalidate).
 #pragma once
 
 #include "backends/archive/state_db.h"
