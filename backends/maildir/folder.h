@@ -59,8 +59,8 @@ class MaildirFolder : public FolderStore {
         std::string_view name() const { return std::string_view(rel).substr(rel.find('/') + 1); }
     };
     // What scan() found in cur/ and new/, with an index sorted by base name
-    // (the part of a name that flag changes keep): about 140 bytes a file,
-    // where a map from id to file cost twice that.
+    // (the part of a name that flag changes keep): one string and a few
+    // bytes a file, far less than a map from id to file.
     struct Scan {
         std::vector<OnDisk> files;
         std::vector<std::uint32_t> order; // indexes into files, by base name

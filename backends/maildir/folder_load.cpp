@@ -47,7 +47,7 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     FolderState state;
     state.known = m_record.known;
     state.validity = m_validity;
-    state.held.reserve(files.size()); // no doubling: at 50 000 messages that is 6 MB
+    state.held.reserve(files.size()); // once: growth by doubling could nearly double it
     std::vector<bool> matched(files.size());
     std::vector<std::string> stale;
     // Row by row: a folder of 50 000 messages is not held twice.
