@@ -27,8 +27,8 @@ Status sync_filesystem(int fd, const std::string& path);
 // back: kept in the page cache it would push out what the machine is using
 // (rsync --drop-cache and nocache do the same). The freed pages are also
 // what the next batch is written into, which is cheaper than pages the
-// kernel has not touched yet (measured: a third less system time for a
-// 280 MB backup). Best effort: a failure changes nothing but the cache.
+// kernel has not touched yet. Best effort: a failure changes nothing but the
+// cache.
 void drop_cached(int fd, std::uint64_t offset = 0);
 void drop_cached(const std::string& path);
 // Writes `data` to `path` atomically, with permissions `mode`: temporary
@@ -62,7 +62,7 @@ class Fd {
 // named by link_as(), and vanishes by itself if the process dies before, so
 // a crash leaves nothing to clean up. Naming it is one directory change
 // where a named temporary file costs three (create in tmp/, remove from
-// tmp/, add to cur/): measured on ext4, 35 us less system time a message.
+// tmp/, add to cur/), and every message pays those in system time.
 // Its descriptor stays open until the file is named and durable; all such
 // descriptors together are kept to half the process's limit.
 class UnnamedFile {

@@ -128,7 +128,7 @@ Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     }
     // Sorted by id, the files alone: each message is described as it goes
     // into the snapshot, so no second list of the folder is held while
-    // sorting (at 100 000 messages, some 10 MB).
+    // sorting.
     std::sort(m_files.begin(), m_files.end(), [](const File& a, const File& b) { return id_of(a) < id_of(b); });
     m_files.shrink_to_fit();
     m_listed = 0;

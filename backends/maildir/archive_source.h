@@ -37,8 +37,8 @@ class ArchiveSource : public Source {
     // A message file of the open folder: its name, in a block of m_names.
     // Nothing else is kept of it; the date and size are read when the
     // message is described, a part at a time. At 100 000 messages this list
-    // is what a restore holds for the whole run: about 90 bytes a file, where
-    // a string and a description each took some 140.
+    // is what a restore holds for the whole run: a pointer and a length a
+    // file, where a string and a description each took far more.
     struct File {
         const char* name;
         std::uint16_t length;

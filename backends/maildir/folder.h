@@ -1,4 +1,10 @@
 // One Maildir folder of an archive: the FolderStore behind MaildirStore.
+//
+// Its parts: folder.cpp (directories, keywords, the name helpers below),
+// folder_scan.cpp (listing cur/ and new/, finding and reading a held
+// message's file), folder_load.cpp (load, and adopting files the database
+// lacks), folder_deliver.cpp (writing a message), folder_commit.cpp (flag
+// changes, removals, commit, revalidate).
 #pragma once
 
 #include "backends/archive/state_db.h"
@@ -53,8 +59,8 @@ class MaildirFolder : public FolderStore {
         std::string_view name() const { return std::string_view(rel).substr(rel.find('/') + 1); }
     };
     // What scan() found in cur/ and new/, with an index sorted by base name
-    // (the part of a name that flag changes keep): about 140 bytes a file,
-    // where a map from id to file cost twice that.
+    // (the part of a name that flag changes keep): one string and a few
+    // bytes a file, far less than a map from id to file.
     struct Scan {
         std::vector<OnDisk> files;
         std::vector<std::uint32_t> order; // indexes into files, by base name

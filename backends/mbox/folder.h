@@ -1,16 +1,22 @@
 // One mbox folder of an archive: the FolderStore behind MboxStore. The file
-// layout and the index format are described in store.h.
+// layout is described in store.h, the index format in index.h.
 //
 // While a folder is open for writing (from the first begin(), or a repair in
 // load(), until it is destroyed) it holds an fcntl write lock on the mbox and
 // the dotlock <file>.lock, which mutt and other mail readers honour.
+//
+// Its parts: folder.cpp (locks and files), folder_load.cpp (load, repair and
+// reconciling the database with the index), folder_deliver.cpp (writing a
+// message), folder_read.cpp (finding and reading a held message),
+// folder_commit.cpp (flag changes, commit, revalidate).
 #pragma once
 
 #include "backends/archive/state_db.h"
 #include "backends/common/fs.h"
 #include "backends/common/headers.h"
+#include "backends/mbox/dotlock.h"
+#include "backends/mbox/index.h"
 #include "backends/mbox/mboxrd.h"
-#include "backends/mbox/store.h"
 #include "sync/store.h"
 
 #include <optional>
@@ -46,6 +52,10 @@ class MboxFolder : public FolderStore {
     void abandon() override;
 
   private:
+    // Bytes of a message buffered before they go to the mbox; also the
+    // block a message is read back in.
+    static constexpr std::size_t k_write_buffer = 64 * 1024;
+
     bool m_read_only = false;
     struct Held { // a message the index records under the current validity
         std::uint64_t offset = 0, length = 0, size = 0;
@@ -79,8 +89,6 @@ class MboxFolder : public FolderStore {
 
     // Locks and files.
     Status lock_mbox(bool create);
-    Status take_dotlock();
-    Result<bool> make_dotlock();
     Status open_index();
     void close_files();
     Status append_index(const std::string& lines);
@@ -88,7 +96,7 @@ class MboxFolder : public FolderStore {
 
     Status flush_buffer();
 
-    std::string m_path, m_index_path, m_lock_path;
+    std::string m_path, m_index_path;
     std::optional<std::string> m_change_token; // recorded with the next commit
     archive::StateDb& m_db;
     archive::FolderRecord m_record;
@@ -107,7 +115,7 @@ class MboxFolder : public FolderStore {
 
     fs::Fd m_fd;       // the mbox, locked, while open for writing
     fs::Fd m_index_fd; // the index, O_APPEND
-    bool m_dotlocked = false;
+    Dotlock m_dotlock; // <file>.lock
     std::uint64_t m_end = 0; // where the next message goes
     std::optional<Writing> m_writing;
 };

@@ -152,7 +152,7 @@ void Encoder::feed(std::string_view chunk) {
     while (i < chunk.size()) {
         // Inside a line with nothing held back, everything up to the next CR
         // or LF is copied as it is, found with memchr: byte by byte through
-        // on_byte() cost half the CPU of an mbox backup. Line ends and line
+        // on_byte() took most of an mbox backup's CPU. Line ends and line
         // starts (where ">*From " needs quoting) go through the state machine.
         if (!m_line_start && !m_pending_cr) {
             std::string_view rest = chunk.substr(i, std::min(chunk.size() - i, k_buffer));

@@ -19,7 +19,8 @@
 namespace mf::net {
 
 // The one Transport that talks to a real server. libcurl stays inside
-// connection.cpp.
+// backends/net's sources (connection.cpp, connect_setup.cpp,
+// connect_watch.cpp) and the private connection_impl.h they share.
 class Connection final : public Transport {
   public:
     // Connects and logs in. Failures carry their class: connect, tls, auth.

@@ -2,6 +2,7 @@
 // delivery, reopening, crash recovery, flag changes, a lost database, and a
 // UIDVALIDITY change.
 #include "backends/mbox/folder.h"
+#include "backends/mbox/index.h"
 #include "backends/mbox/mboxrd.h"
 #include "backends/mbox/store.h"
 #include "store_test_support.h"
