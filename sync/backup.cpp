@@ -1,6 +1,7 @@
 #include "sync/backup.h"
 
 #include "sync/failure_memory.h"
+#include "sync/identity.h"
 #include "sync/memory.h"
 #include "sync/push_plan.h"
 #include "sync/rematch.h"
@@ -73,7 +74,9 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
     for (const auto& m : snap.messages) ids.push_back(m.id);
     auto keys = source.keys(ids);
     if (!keys) return std::unexpected(keys.error());
-    auto renames = match_by_key(state.held, *keys);
+    auto matched = match_identities(source, store, state.held, *keys);
+    if (!matched) return std::unexpected(matched.error());
+    const auto& renames = *matched;
     progress.note(report.folder + ": UIDVALIDITY changed from " + std::to_string(state.validity) +
                   " to " + std::to_string(snap.validity) + "; " + std::to_string(renames.size()) +
                   " of " + std::to_string(state.held.size()) + " held messages matched by Message-ID");

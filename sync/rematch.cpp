@@ -1,5 +1,7 @@
 #include "sync/rematch.h"
 
+#include "sync/identity.h"
+
 #include <unordered_set>
 
 namespace mf {
@@ -42,7 +44,9 @@ Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap
     if (!keys) return std::unexpected(keys.error());
     auto gone = gone_with_ids(store, plan);
     if (!gone) return std::unexpected(gone.error());
-    auto renames = match_by_key(*gone, *keys);
+    auto matched = match_identities(source, store, *gone, *keys);
+    if (!matched) return std::unexpected(matched.error());
+    auto& renames = *matched;
     if (renames.empty()) return {};
     // revalidate() keeps only what it is given: every other held message
     // stays under its own id.
@@ -53,7 +57,7 @@ Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap
         if (!moved.contains(h.id)) all.emplace_back(h.id, h.id);
     if (auto s = store.revalidate(snap.validity, all); !s) return s;
     progress.note(report.folder + ": " + std::to_string(renames.size()) +
-                  " held messages came back under new ids (a restore?): matched by Message-ID, not fetched again");
+                  " held messages came back under new ids (a restore?): matched by identity, not fetched again");
     report.rematched += renames.size();
     auto reloaded = store.load_brief();
     if (!reloaded) return std::unexpected(reloaded.error());

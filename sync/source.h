@@ -86,6 +86,13 @@ class Source {
     // at the first failure; messages already finished stay finished.
     virtual Status fetch(std::span<const std::string> ids, MessageSink& sink) = 0;
     virtual Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) = 0;
+    // The header block of each of `ids` (up to and with its empty line, CRLF
+    // line ends), for telling messages without a Message-ID apart
+    // (sync/identity.h). A source that cannot gives none.
+    virtual Result<std::vector<std::pair<std::string, std::string>>> headers(const std::vector<std::string>& ids) {
+        (void)ids;
+        return std::vector<std::pair<std::string, std::string>>{};
+    }
     // Deletes messages of the open folder on the source: the only method
     // that changes the source. Called only for messages the store has made
     // durable. Sources that cannot delete return a Failure.

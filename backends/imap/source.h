@@ -51,6 +51,7 @@ class ImapSource : public Source {
     Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
+    Result<std::vector<std::pair<std::string, std::string>>> headers(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status close() override { return {}; }
     Session& session() { return *m_session; }
