@@ -14,7 +14,9 @@ started privately by servers.py), in the core scenarios:
 * restore of the archive into an empty account on the same server: every
   message once, bytes and flags equal; a rerun copies 0; restore into
   Dovecot: the same, each folder under the name the user sees (the prefix
-  taken off: Courier's INBOX/Sent is Sent);
+  taken off: Courier's INBOX/Sent is Sent); an archive without the recorded
+  prefix (made before it was recorded) restores with the names it holds,
+  and its next backup records it;
 * migrate between two different servers, both directions: Dovecot -> Cyrus,
   Courier -> Dovecot and Dovecot -> Courier (MAILFERRY_LONG=1 adds Cyrus ->
   Dovecot and Cyrus -> Courier): every message once with its flags, in the
@@ -37,6 +39,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -328,6 +331,24 @@ class CourierTest(_Scenarios, unittest.TestCase):
     # To Dovecot the prefix "INBOX." comes off (INBOX.Sent is Sent there);
     # from Dovecot it goes on.
     migrations = (("self", "dovecot"), ("dovecot", "self"))
+
+    def test_an_archive_without_a_recorded_prefix_still_restores(self):
+        # An archive made before the prefix was recorded: restored with the
+        # names it holds; its next backup records the prefix, no new download.
+        load_layout(self.srv, self.user)
+        self.backup()
+        with sqlite3.connect(os.path.join(self.archive, ".mailferry", "state.db")) as db:
+            self.assertEqual(db.execute("DELETE FROM meta WHERE key='personal_prefix'").rowcount, 1)
+        db.close()
+        as_held, renamed = "o" + self.user, "n" + self.user
+        for user in (as_held, renamed):
+            self.dovecot.add_user(user, PASSWORD)
+        self.mf(self.push_args("restore", self.archive, None, self.dovecot, as_held, None))
+        self.assertEqual(sorted(mailbox_content(self.dovecot, as_held)),
+                         sorted(self.archive_name(f) for f in LAYOUT))
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+        self.mf(self.push_args("restore", self.archive, None, self.dovecot, renamed, None))
+        self.assertEqual(mailbox_content(self.dovecot, renamed), mailbox_content(self.srv, self.user))
 
 
 if __name__ == "__main__":
