@@ -16,12 +16,15 @@ std::optional<PersonalNamespace> parse_namespace(const Response& r) {
     if (!prefix) return std::nullopt;
     PersonalNamespace ns{*prefix, 0};
     const Value& sep = first.items[1];
-    if (sep.type == Value::Type::string && sep.text.size() == 1) ns.separator = sep.text[0];
-    else if (sep.type != Value::Type::nil) return std::nullopt;
+    if (sep.type == Value::Type::string && sep.text.size() == 1)
+        ns.separator = sep.text[0];
+    else if (sep.type != Value::Type::nil)
+        return std::nullopt;
     return ns;
 }
 
-std::optional<std::vector<std::string>> prefix_components(const PersonalNamespace& ns, bool utf8_names) {
+std::optional<std::vector<std::string>> prefix_components(const PersonalNamespace& ns,
+                                                          bool utf8_names) {
     if (ns.prefix.empty()) return std::vector<std::string>{};
     if (ns.separator == 0 || ns.prefix.back() != ns.separator) return std::nullopt;
     auto decoded = utf8_names ? (valid_utf8(ns.prefix) ? std::optional(ns.prefix) : std::nullopt)

@@ -27,6 +27,7 @@ std::optional<PersonalNamespace> parse_namespace(const Response& r);
 // {"INBOX"}; "" -> {}). nullopt where it is not whole components (a prefix
 // that does not end with its separator, or a name that does not decode):
 // then nothing is inferred.
-std::optional<std::vector<std::string>> prefix_components(const PersonalNamespace& ns, bool utf8_names);
+std::optional<std::vector<std::string>> prefix_components(const PersonalNamespace& ns,
+                                                          bool utf8_names);
 
 } // namespace mf::imap
