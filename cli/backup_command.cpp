@@ -1,5 +1,6 @@
 // `mailferry backup SOURCE ARCHIVE`: every folder of an account into a local
 // archive, incrementally, changing nothing on the server.
+#include "backends/archive/personal_prefix.h"
 #include "backends/open/archive.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
@@ -120,6 +121,8 @@ int run_backup(const BackupArgs& args) {
     if (!source) return report_failure(source.error(), args.json);
     auto all = (*source)->list_folders();
     if (!all) return report_failure(all.error(), args.json);
+    if (auto s = archive::record_personal_prefix((*archive)->db(), personal_prefix(*all)); !s)
+        return report_failure(s.error(), args.json);
 
     ConsoleProgress progress(args.verbose, args.quiet || args.json);
     RunReport report;

@@ -49,15 +49,46 @@ Result<FolderMap> FolderMap::parse(const std::vector<std::string>& specs) {
     return map;
 }
 
-FolderInfo FolderMap::apply(const FolderInfo& folder) const {
+// The first rule whose SRC is `path` or a parent of it; `matched` is SRC's length.
+const std::vector<std::string>* FolderMap::rule_for(const std::vector<std::string>& path, std::size_t& matched) const {
     for (const auto& [from, to] : m_rules) {
-        if (folder.path.size() < from.size() || !std::equal(from.begin(), from.end(), folder.path.begin())) continue;
-        FolderInfo out = folder;
-        out.path = to;
-        out.path.insert(out.path.end(), folder.path.begin() + static_cast<std::ptrdiff_t>(from.size()), folder.path.end());
-        return out;
+        if (path.size() < from.size() || !std::equal(from.begin(), from.end(), path.begin())) continue;
+        matched = from.size();
+        return &to;
     }
-    return folder;
+    return nullptr;
+}
+
+FolderInfo FolderMap::apply(const FolderInfo& folder) const {
+    std::size_t matched = 0;
+    const auto* to = rule_for(folder.path, matched);
+    if (!to) return folder;
+    FolderInfo out = folder;
+    out.path = *to;
+    out.path.insert(out.path.end(), folder.path.begin() + static_cast<std::ptrdiff_t>(matched), folder.path.end());
+    out.prefix_depth = 0;
+    return out;
+}
+
+FolderInfo FolderMap::target_of(const FolderInfo& folder) const {
+    std::size_t matched = 0;
+    if (folder.prefix_depth == 0 || folder.prefix_depth >= folder.path.size() || rule_for(folder.path, matched))
+        return apply(folder);
+    FolderInfo bare = folder;
+    bare.path.erase(bare.path.begin(), bare.path.begin() + static_cast<std::ptrdiff_t>(folder.prefix_depth));
+    bare.prefix_depth = 0;
+    return apply(bare);
+}
+
+std::vector<std::string> personal_prefix(const std::vector<FolderInfo>& folders) {
+    for (const auto& f : folders)
+        if (f.prefix_depth > 0 && f.prefix_depth < f.path.size())
+            return {f.path.begin(), f.path.begin() + static_cast<std::ptrdiff_t>(f.prefix_depth)};
+    return {};
+}
+
+void mark_personal_prefix(std::vector<FolderInfo>& folders, const std::vector<std::string>& prefix) {
+    for (auto& f : folders) f.prefix_depth = prefix_depth(f.path, prefix);
 }
 
 } // namespace mf::cli

@@ -18,13 +18,28 @@ bool matches_any(const std::vector<std::string>& globs, const std::string& name)
 std::vector<FolderInfo> select_folders(const std::vector<FolderInfo>& all, const std::vector<std::string>& include,
                                        const std::vector<std::string>& exclude);
 
+// The source's personal namespace prefix as its listing shows it: the
+// leading components of a folder below it (FolderInfo::prefix_depth); {}
+// when no folder lies below one.
+std::vector<std::string> personal_prefix(const std::vector<FolderInfo>& folders);
+
+// Sets the prefix_depth of folders read from an archive whose backups
+// recorded the source's personal `prefix`.
+void mark_personal_prefix(std::vector<FolderInfo>& folders, const std::vector<std::string>& prefix);
+
 class FolderMap {
   public:
     static Result<FolderMap> parse(const std::vector<std::string>& specs);
     // "SRC" -> "DST", and "SRC/child" -> "DST/child"; otherwise unchanged.
     FolderInfo apply(const FolderInfo& folder) const;
+    // What a source folder is called on the target (NAMESPACES in the man
+    // page): a rule for its whole name wins; else the source's personal
+    // prefix comes off (Courier's INBOX/Sent is Sent) and the rules apply to
+    // the rest. The target puts its own prefix on.
+    FolderInfo target_of(const FolderInfo& folder) const;
 
   private:
+    const std::vector<std::string>* rule_for(const std::vector<std::string>& path, std::size_t& matched) const;
     std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> m_rules;
 };
 

@@ -2,6 +2,7 @@
 // account from POP3, IMAP or a local archive, each message once, flags and
 // dates kept; a mirror also makes the target lose what the source lost.
 #include "backends/archive/lock.h"
+#include "backends/archive/personal_prefix.h"
 #include "backends/archive/push_state.h"
 #include "backends/common/fs.h"
 #include "backends/maildir/archive_source.h"
@@ -47,6 +48,7 @@ struct PushSetup {
     std::string state_path;
     std::optional<net::Endpoint> source_endpoint; // an account; else an archive
     std::optional<net::Endpoint> target_endpoint;
+    std::vector<std::string> archive_prefix; // the personal prefix an archive's backups recorded
     std::unique_ptr<archive::StateDb> db;
     std::unique_ptr<PushState> state;        // over db
     std::unique_ptr<PushState> shared_state; // state, for several workers at once
@@ -106,6 +108,9 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     auto format = (*state)->meta("format");
     auto identity = (*state)->meta("source");
     if (!format || !identity) return std::unexpected(!format ? format.error() : identity.error());
+    auto prefix = archive::recorded_personal_prefix(**state);
+    if (!prefix) return std::unexpected(prefix.error());
+    setup.archive_prefix = std::move(*prefix);
     if (archive::parse_format(*format) == archive::Format::mbox) {
         // Locked and read through the store itself.
         auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, archive::Mode::read_only});
@@ -182,7 +187,7 @@ class PushWorker : public FolderWorker {
         : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_args(args), m_options(options) {}
 
     FolderOutcome run(const FolderInfo& from, Progress& progress) override {
-        FolderInfo to = m_map.apply(from);
+        FolderInfo to = m_map.target_of(from);
         if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
         auto out = push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
         if (out.failure && out.failure->scope == Scope::session) {
@@ -274,6 +279,7 @@ int run_push(const PushArgs& args) {
     PushSetup& setup = **opened;
     auto all = setup.first.source->list_folders();
     if (!all) return report_failure(all.error(), args.json);
+    if (!setup.source_endpoint) mark_personal_prefix(*all, setup.archive_prefix);
 
     ConsoleProgress progress(args.verbose, args.quiet || args.json);
     RunReport report;
@@ -288,7 +294,7 @@ int run_push(const PushArgs& args) {
     options.force = args.force;
     auto folders = select_folders(*all, args.folders, args.excludes);
     std::set<std::vector<std::string>> kept;
-    for (const auto& from : folders) kept.insert(map->apply(from).path);
+    for (const auto& from : folders) kept.insert(map->target_of(from).path);
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto lane = open_lane(args, setup);
         if (!lane) return std::unexpected(lane.error());

@@ -1,5 +1,7 @@
 #include "sync/model.h"
 
+#include <algorithm>
+
 namespace mf {
 std::string FolderInfo::display() const {
     std::string out;
@@ -8,5 +10,20 @@ std::string FolderInfo::display() const {
         out += path[i];
     }
     return out;
+}
+
+namespace {
+bool is_inbox(const std::string& name) {
+    // INBOX is case-insensitive (RFC 3501 5.1); ASCII only.
+    return std::equal(name.begin(), name.end(), "INBOX", "INBOX" + 5,
+                      [](char a, char b) { return (a >= 'a' && a <= 'z' ? a - 32 : a) == b; });
+}
+} // namespace
+
+std::size_t prefix_depth(const std::vector<std::string>& path, const std::vector<std::string>& prefix) {
+    if (prefix.empty() || path.size() <= prefix.size()) return 0;
+    if (!std::equal(prefix.begin(), prefix.end(), path.begin())) return 0;
+    if (is_inbox(path[prefix.size()])) return 0;
+    return prefix.size();
 }
 } // namespace mf

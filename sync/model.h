@@ -3,6 +3,7 @@
 
 #include "sync/flags.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,9 +28,22 @@ struct FolderInfo {
     // The folder's special use as the source names it ("\Sent", "\Trash":
     // RFC 6154 for IMAP), "" for none; more than one separated by spaces.
     std::string special_use = {};
+    // How many leading components of `path` are the source's personal
+    // namespace prefix (IMAP NAMESPACE: Courier's "INBOX.Sent" is
+    // {"INBOX", "Sent"} with 1). Opaque to the engine: a push to another
+    // server drops them, and the target puts its own prefix on. 0 for INBOX,
+    // for folders outside the personal namespace and for sources without one.
+    std::size_t prefix_depth = 0;
 
     std::string display() const; // components joined with '/', for people
 };
+
+// How many leading components of `path` are `prefix`: prefix.size() when
+// the path lies below it, else 0 (FolderInfo::prefix_depth). INBOX itself,
+// a folder outside the prefix, the prefix's own node, and a folder whose
+// name without the prefix would be INBOX (it would meet the real one) keep
+// their whole path.
+std::size_t prefix_depth(const std::vector<std::string>& path, const std::vector<std::string>& prefix);
 
 // One message on the source. `id` is stable across sessions while the
 // folder's validity is unchanged: an IMAP UID in decimal, a POP3 UIDL.

@@ -51,7 +51,8 @@ class StateDb {
     StateDb& operator=(const StateDb&) = delete;
 
     // Archive-wide facts: "source" (the account backed up here, e.g.
-    // "imaps://user@host:993"), "format" (maildir or mbox). "" if unset.
+    // "imaps://user@host:993"), "format" (maildir or mbox), "personal_prefix"
+    // (archive/personal_prefix.h). "" if unset.
     Result<std::string> meta(const std::string& key);
     Status set_meta(const std::string& key, const std::string& value);
 

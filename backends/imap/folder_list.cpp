@@ -4,6 +4,7 @@
 
 #include "backends/imap/fetch.h"
 #include "backends/imap/mutf7.h"
+#include "backends/imap/namespace.h"
 
 #include <map>
 
@@ -134,6 +135,31 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
         f.info.change_token = status_token(d->second);
     }
     return out;
+}
+
+// Without NAMESPACE nothing is inferred (RFC 2342 leaves the prefix to the
+// server, and guessing "INBOX." would move folders of a server without one).
+Result<std::optional<PersonalNamespace>> read_personal_namespace(Session& session) {
+    if (!session.has("NAMESPACE")) return std::nullopt;
+    std::optional<PersonalNamespace> out;
+    auto r = session.run("NAMESPACE", [&](const Response& resp) -> Status {
+        if (auto ns = parse_namespace(resp)) out = std::move(*ns);
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    // Refused: a nicety lost, not a reason to stop; names stay as listed.
+    return r->status == "OK" ? out : std::nullopt;
+}
+
+Status mark_personal_prefix(Session& session, std::vector<ListedFolder>& folders) {
+    auto ns = read_personal_namespace(session);
+    if (!ns) return std::unexpected(ns.error());
+    if (!*ns) return {};
+    auto prefix = prefix_components(**ns, session.enabled("UTF8=ACCEPT"));
+    if (!prefix) return {};
+    for (auto& f : folders)
+        if (f.separator == (*ns)->separator) f.info.prefix_depth = prefix_depth(f.info.path, *prefix);
+    return {};
 }
 
 } // namespace mf::imap

@@ -87,6 +87,7 @@ Result<std::vector<FolderInfo>> ImapSource::list_folders() {
     if (auto utf8 = enable_utf8(*m_session); !utf8) return std::unexpected(utf8.error());
     auto listed = list_all(*m_session, true);
     if (!listed) return std::unexpected(listed.error());
+    if (auto s = mark_personal_prefix(*m_session, *listed); !s) return std::unexpected(s.error());
     std::vector<FolderInfo> out;
     m_raw_names.clear();
     for (auto& f : *listed) {

@@ -3,6 +3,7 @@
 // on the server (RFC 3501 6.3.2, 6.4.5).
 #pragma once
 
+#include "backends/imap/namespace.h"
 #include "backends/imap/session.h"
 #include "sync/source.h"
 
@@ -24,6 +25,12 @@ struct ListedFolder {
 // comes in the same answer: no extra round trip; with CONDSTORE too, so does
 // its change token (FolderInfo::change_token).
 Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts = false);
+
+// The server's personal namespace (NAMESPACE, RFC 2342); nullopt where the
+// server has no NAMESPACE or names no personal namespace.
+Result<std::optional<PersonalNamespace>> read_personal_namespace(Session& session);
+// Sets each folder's FolderInfo::prefix_depth from the personal namespace.
+Status mark_personal_prefix(Session& session, std::vector<ListedFolder>& folders);
 
 // What one "* STATUS name (...)" response says, each item where it was given.
 struct StatusData {

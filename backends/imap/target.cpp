@@ -184,29 +184,24 @@ Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Ses
     return t;
 }
 
-// "* NAMESPACE (("INBOX." ".")) NIL NIL": the first personal namespace.
+// The first personal namespace ("* NAMESPACE (("INBOX." ".")) NIL NIL" on
+// Courier): folders go under its prefix. Without NAMESPACE, no prefix, and
+// the separator that LIST "" "" gives.
 Status ImapTarget::read_namespace() {
-    if (!m_session->has("NAMESPACE")) {
-        auto listed = m_session->run_ok("LIST \"\" \"\"", "LIST", [&](const Response& r) -> Status {
-            if (r.items.size() >= 3 && is_atom(r.items[0], "LIST") && r.items[2].type == Value::Type::string &&
-                r.items[2].text.size() == 1)
-                m_separator = r.items[2].text[0];
-            return {};
-        });
-        return listed ? Status{} : std::unexpected(listed.error());
+    auto ns = read_personal_namespace(*m_session);
+    if (!ns) return std::unexpected(ns.error());
+    if (*ns) {
+        m_prefix = (*ns)->prefix;
+        if ((*ns)->separator != 0) m_separator = (*ns)->separator;
+        return {};
     }
-    auto r = m_session->run_ok("NAMESPACE", "NAMESPACE", [&](const Response& resp) -> Status {
-        if (resp.items.size() < 2 || !is_atom(resp.items[0], "NAMESPACE")) return {};
-        const Value& personal = resp.items[1];
-        if (personal.type != Value::Type::list || personal.items.empty()) return {};
-        const Value& first = personal.items[0];
-        if (first.type != Value::Type::list || first.items.size() < 2) return {};
-        m_prefix = as_string(first.items[0]).value_or("");
-        if (first.items[1].type == Value::Type::string && first.items[1].text.size() == 1)
-            m_separator = first.items[1].text[0];
+    auto listed = m_session->run_ok("LIST \"\" \"\"", "LIST", [&](const Response& r) -> Status {
+        if (r.items.size() >= 3 && is_atom(r.items[0], "LIST") && r.items[2].type == Value::Type::string &&
+            r.items[2].text.size() == 1)
+            m_separator = r.items[2].text[0];
         return {};
     });
-    return r ? Status{} : std::unexpected(r.error());
+    return listed ? Status{} : std::unexpected(listed.error());
 }
 
 std::string ImapTarget::target_name(const FolderInfo& folder) const {

@@ -5,17 +5,23 @@ started privately by servers.py), in the core scenarios:
 * a full backup of several folders, one nested (Work/Projects), into a
   Maildir archive: every message byte for byte with its flags (keywords
   included) and its INTERNALDATE as mtime; the archive's folders named as the
-  user sees them (without the server's namespace prefix);
+  server names them (Courier's "INBOX.Sent" is INBOX/Sent: the personal
+  namespace prefix is kept, and recorded for a restore);
 * a rerun with nothing new fetches 0; new mail and flag changes on the
   server are picked up by the next rerun;
 * kill -9 at random moments of a backup, then a run to the end: each
   message exactly once, no tmp/ files, a further run fetches 0;
 * restore of the archive into an empty account on the same server: every
-  message once, bytes and flags equal; a rerun copies 0;
-* migrate between two different servers, both directions: Dovecot -> Cyrus
-  and Courier -> Dovecot (MAILFERRY_LONG=1 adds Cyrus -> Dovecot, Dovecot ->
-  Courier and Cyrus -> Courier): every message once with its flags, in the
-  folder of the same name; a rerun copies 0.
+  message once, bytes and flags equal; a rerun copies 0; restore into
+  Dovecot: the same, each folder under the name the user sees (the prefix
+  taken off: Courier's INBOX/Sent is Sent); an archive without the recorded
+  prefix (made before it was recorded) restores with the names it holds,
+  and its next backup records it;
+* migrate between two different servers, both directions: Dovecot -> Cyrus,
+  Courier -> Dovecot and Dovecot -> Courier (MAILFERRY_LONG=1 adds Cyrus ->
+  Dovecot and Cyrus -> Courier): every message once with its flags, in the
+  folder of the same name as the user sees it (the source's namespace prefix
+  off, the target's on); a rerun copies 0.
 
 Cyrus here has altnamespace and unixhierarchysep on (folders beside INBOX,
 separator "/"), CONDSTORE, LIST-STATUS, MULTIAPPEND; Courier has the
@@ -33,6 +39,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -53,12 +60,6 @@ LAYOUT = {
     "Sent": [(10, ("\\Seen",)), (11, ("\\Seen", "\\Draft"))],
     "Work/Projects": [(20, ("\\Seen", "$Project")), (21, ()), (22, ("\\Flagged",)), (23, ("\\Seen",))],
 }
-
-NAMESPACE_DEFECT = ("mailferry keeps the server's personal namespace prefix: Courier's "
-                    "\"INBOX.Work.Projects\" (prefix \"INBOX.\", separator \".\") becomes the "
-                    "archive folder INBOX/Work/Projects and, migrated to Dovecot, the folder "
-                    "INBOX/Work/Projects instead of Work/Projects")
-
 
 def _date(i):
     import datetime as dt
@@ -151,16 +152,19 @@ class _Scenarios:
 
     # -- reading the archive -------------------------------------------------------
 
+    def archive_name(self, folder):
+        """The archive folder of a server folder: the server's full name,
+        personal namespace prefix and all ("INBOX.Work.Projects" on Courier
+        is INBOX/Work/Projects; NAMESPACES in the man page)."""
+        if folder == "INBOX":
+            return folder
+        return "/".join((self.srv.prefix + folder.replace("/", self.srv.separator)).split(self.srv.separator))
+
     def archive_dir(self, folder):
-        """The archive's Maildir for a server folder: named as the user sees
-        it, or (the namespace defect) with the server's prefix kept."""
         dirs = folder_dirs(self.archive)
-        if folder in dirs:
-            return dirs[folder]
-        prefixed = (self.srv.prefix + folder.replace("/", self.srv.separator)).replace(self.srv.separator, "/") \
-            if folder != "INBOX" else folder
-        self.assertIn(prefixed, dirs, f"no archive folder for {folder!r}: {sorted(dirs)}")
-        return dirs[prefixed]
+        name = self.archive_name(folder)
+        self.assertIn(name, dirs, f"no archive folder for {folder!r}: {sorted(dirs)}")
+        return dirs[name]
 
     def assert_archive_equals_server(self, folders=None):
         self.assertEqual(tmp_files(self.archive), [])
@@ -200,10 +204,11 @@ class _Scenarios:
         self.assert_archive_equals_server()
         self.assertEqual(self.backup()["totals"]["fetched"], 0)
 
-    def test_archive_folders_are_named_as_the_user_sees_them(self):
+    def test_archive_folders_keep_the_servers_names(self):
         load_layout(self.srv, self.user)
         self.backup()
-        self.assertEqual(sorted(folder_dirs(self.archive)), self.srv.folders(self.user))
+        self.assertEqual(sorted(folder_dirs(self.archive)),
+                         sorted(self.archive_name(f) for f in self.srv.folders(self.user)))
 
     def test_kill9_mid_backup_then_rerun(self):
         big = 300 if LONG else 120
@@ -251,6 +256,17 @@ class _Scenarios:
         self.assertEqual(report["totals"]["fetched"], sum(map(len, LAYOUT.values())))
         self.assertEqual(mailbox_content(self.srv, target), mailbox_content(self.srv, self.user))
         self.assertEqual(self.mf(args)["totals"]["fetched"], 0)
+
+    def test_restore_into_dovecot_takes_the_prefix_off(self):
+        # The archive keeps the server's names; a restore elsewhere takes the
+        # recorded personal prefix off: Courier's INBOX/Sent becomes Sent.
+        load_layout(self.srv, self.user)
+        self.backup()
+        target = "d" + self.user
+        self.dovecot.add_user(target, PASSWORD)
+        args = self.push_args("restore", self.archive, None, self.dovecot, target, None)
+        self.assertEqual(self.mf(args)["totals"]["fetched"], sum(map(len, LAYOUT.values())))
+        self.assertEqual(mailbox_content(self.dovecot, target), mailbox_content(self.srv, self.user))
 
     # -- migrate ---------------------------------------------------------------------
 
@@ -309,37 +325,30 @@ class CyrusInboxNamespaceTest(_Scenarios, unittest.TestCase):
     server_args = {"inbox_namespace": True}
     migrations = (("self", "dovecot"), ("dovecot", "self"))
 
-    # Defect: the personal namespace prefix is not mapped between servers
-    # (see CourierTest): "INBOX.Work.Projects" is archived as
-    # INBOX/Work/Projects and migrated to Dovecot as INBOX/Work/Projects.
-    @unittest.expectedFailure
-    def test_archive_folders_are_named_as_the_user_sees_them(self):
-        super().test_archive_folders_are_named_as_the_user_sees_them()
-
-    @unittest.expectedFailure
-    def test_migrate_keeps_folder_names(self):
-        super().test_migrate_keeps_folder_names()
-
 
 class CourierTest(_Scenarios, unittest.TestCase):
     server_class = Courier
-    migrations = (("self", "dovecot"),)
-    long_migrations = (("dovecot", "self"),)
+    # To Dovecot the prefix "INBOX." comes off (INBOX.Sent is Sent there);
+    # from Dovecot it goes on.
+    migrations = (("self", "dovecot"), ("dovecot", "self"))
 
-    # Defect: the personal namespace prefix is not mapped between servers.
-    # mailferry names archive folders and target folders after the server's
-    # full name, "INBOX.Work.Projects" -> INBOX/Work/Projects, instead of the
-    # name under the personal namespace ("Work/Projects"); a migrate from
-    # Courier to Dovecot creates INBOX/Sent and INBOX/Work/Projects there.
-    # Fix: strip the personal namespace prefix (NAMESPACE) on the source and
-    # add the target's.  See NAMESPACE_DEFECT.
-    @unittest.expectedFailure
-    def test_archive_folders_are_named_as_the_user_sees_them(self):
-        super().test_archive_folders_are_named_as_the_user_sees_them()
-
-    @unittest.expectedFailure
-    def test_migrate_keeps_folder_names(self):
-        super().test_migrate_keeps_folder_names()
+    def test_an_archive_without_a_recorded_prefix_still_restores(self):
+        # An archive made before the prefix was recorded: restored with the
+        # names it holds; its next backup records the prefix, no new download.
+        load_layout(self.srv, self.user)
+        self.backup()
+        with sqlite3.connect(os.path.join(self.archive, ".mailferry", "state.db")) as db:
+            self.assertEqual(db.execute("DELETE FROM meta WHERE key='personal_prefix'").rowcount, 1)
+        db.close()
+        as_held, renamed = "o" + self.user, "n" + self.user
+        for user in (as_held, renamed):
+            self.dovecot.add_user(user, PASSWORD)
+        self.mf(self.push_args("restore", self.archive, None, self.dovecot, as_held, None))
+        self.assertEqual(sorted(mailbox_content(self.dovecot, as_held)),
+                         sorted(self.archive_name(f) for f in LAYOUT))
+        self.assertEqual(self.backup()["totals"]["fetched"], 0)
+        self.mf(self.push_args("restore", self.archive, None, self.dovecot, renamed, None))
+        self.assertEqual(mailbox_content(self.dovecot, renamed), mailbox_content(self.srv, self.user))
 
 
 if __name__ == "__main__":

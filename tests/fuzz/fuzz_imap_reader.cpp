@@ -1,5 +1,6 @@
 // libFuzzer target: arbitrary server bytes through ResponseReader, and every
-// parsed response through parse_fetch and describe.
+// parsed response through parse_fetch, parse_namespace (with the prefix as
+// path components) and describe.
 //
 // Not part of the CMake build. Build and run (from /work/main):
 //
@@ -22,9 +23,12 @@
 #include "tests/fuzz/expected_shim.h"
 
 #include "backends/imap/fetch.cpp"
+#include "backends/imap/mutf7.cpp"
+#include "backends/imap/namespace.cpp"
 #include "backends/imap/reader.cpp"
 #include "backends/imap/response.cpp"
 #include "sync/flags.cpp"
+#include "sync/model.cpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -93,8 +97,22 @@ class CheckingHandler : public LiteralHandler {
     std::uint64_t m_received = 0;
 };
 
+void exercise_namespace(const Response& response) {
+    auto ns = parse_namespace(response);
+    if (!ns) return;
+    for (bool utf8 : {false, true}) {
+        auto prefix = prefix_components(*ns, utf8);
+        if (!prefix) continue;
+        require(prefix->empty() == ns->prefix.empty());
+        std::vector<std::string> path = *prefix;
+        path.push_back("Sent");
+        require(mf::prefix_depth(path, *prefix) == prefix->size());
+    }
+}
+
 void exercise(const Response& response) {
     require(!describe(response).empty());
+    exercise_namespace(response);
     if (auto fetch = parse_fetch(response)) {
         require(fetch->seq != 0);
         if (fetch->flags) (void)flags_to_imap(*fetch->flags);

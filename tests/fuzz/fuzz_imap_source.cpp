@@ -35,6 +35,7 @@
 #include "backends/imap/folder_list.cpp"
 #include "backends/imap/listing.cpp"
 #include "backends/imap/mutf7.cpp"
+#include "backends/imap/namespace.cpp"
 #include "backends/imap/parts.cpp"
 #include "backends/imap/reader.cpp"
 #include "backends/imap/response.cpp"

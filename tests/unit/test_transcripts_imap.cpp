@@ -4,6 +4,7 @@
 // answers. Each transcript is played three ways: the server's bursts whole,
 // a byte a read, and 7 bytes a read.
 #include "backends/imap/source.h"
+#include "backends/imap/target.h"
 #include "transcript.h"
 #include "transcript_sink.h"
 
@@ -164,6 +165,65 @@ TEST_CASE("transcript imap: a refused EXAMINE fails the folder, and the session 
 
 // The transcript player itself: a client that strays fails the transcript,
 // naming the line.
+TEST_CASE("transcript imap: the personal namespace prefix is found below INBOX., not on INBOX") {
+    auto script = Transcript::load("imap/namespace_prefix.txt");
+    for (std::size_t max_read : k_read_sizes) {
+        CAPTURE(max_read);
+        {
+            auto source = start(*script, max_read);
+            auto folders = source->list_folders();
+            REQUIRE_MESSAGE(folders, why(folders, *script));
+            REQUIRE(folders->size() == 6);
+            CHECK(named(*folders, "INBOX").prefix_depth == 0);
+            CHECK(named(*folders, "INBOX/Sent").prefix_depth == 1);
+            CHECK(named(*folders, "INBOX/Work").prefix_depth == 1);
+            CHECK(named(*folders, "INBOX/Work/Projects").prefix_depth == 1);
+            CHECK(named(*folders, "INBOX/inbox").prefix_depth == 0);
+            CHECK(named(*folders, "shared/team").prefix_depth == 0);
+        }
+        CHECK(script->verdict() == "");
+    }
+}
+
+TEST_CASE("transcript imap: a target puts its own personal namespace prefix on") {
+    struct Case {
+        const char* server;
+        std::vector<std::string> path;
+        std::string name;
+    };
+    const char* courier = "login: A1 OK [CAPABILITY IMAP4rev1 NAMESPACE] hi\n"
+                          "C: ${n} NAMESPACE\n"
+                          "S: * NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\n"
+                          "S: ${n} OK done\n"
+                          "C: Z LOGOUT\n";
+    const char* dovecot = "login: A1 OK [CAPABILITY IMAP4rev1 NAMESPACE] hi\n"
+                          "C: ${n} NAMESPACE\n"
+                          "S: * NAMESPACE ((\"\" \"/\")) NIL NIL\n"
+                          "S: ${n} OK done\n"
+                          "C: Z LOGOUT\n";
+    const Case cases[] = {
+        {courier, {"Sent"}, "INBOX.Sent"},
+        {courier, {"Work", "Projects"}, "INBOX.Work.Projects"},
+        {courier, {"INBOX"}, "INBOX"},
+        {dovecot, {"Sent"}, "Sent"},
+        {dovecot, {"Work", "Projects"}, "Work/Projects"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        auto script = Transcript::parse(c.server, "inline.txt");
+        {
+            auto session = imap::Session::start(script->transport(), {});
+            REQUIRE(session);
+            auto target = imap::ImapTarget::open_account(std::move(*session));
+            REQUIRE_MESSAGE(target, why(target, *script));
+            FolderInfo folder;
+            folder.path = c.path;
+            CHECK((*target)->target_name(folder) == c.name);
+        }
+        CHECK(script->verdict() == "");
+    }
+}
+
 TEST_CASE("transcript: a wrong command fails naming the line") {
     auto script = Transcript::parse("login: A1 OK [CAPABILITY IMAP4rev1] hi\n"
                                     "C: ${t} NOOP\n"
