@@ -38,6 +38,7 @@
 #include "backends/imap/parts.cpp"
 #include "backends/imap/reader.cpp"
 #include "backends/imap/response.cpp"
+#include "backends/imap/seen_repair.cpp"
 #include "backends/imap/session.cpp"
 #include "backends/imap/source.cpp"
 #include "backends/imap/uid_set.cpp"
