@@ -96,6 +96,8 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
                     "Skip a message the server has refused in this many runs in a row (0: never skip)")
         ->check(CLI::Range(0, 1000))
         ->capture_default_str();
+    cmd->add_flag("--undo-server-seen", a.undo_server_seen,
+                  "IMAP: mark unread again on the server the messages it marked read when they were fetched");
     cmd->callback([&] { code = run_backup(a); });
 }
 

@@ -30,6 +30,7 @@ BackupOptions backup_options(const BackupArgs& args) {
     options.max_delete_share = args.max_delete_percent / 100.0;
     options.force = args.force;
     options.skip_after = static_cast<std::size_t>(args.skip_after);
+    options.undo_server_seen = args.undo_server_seen;
     if (args.delete_older_than > 0)
         options.removal.older_than = static_cast<std::int64_t>(std::time(nullptr)) -
                                      static_cast<std::int64_t>(args.delete_older_than) * 86400;

@@ -52,6 +52,7 @@ struct BackupArgs {
     int connections = k_default_connections; // IMAP: folders backed up at once, one connection each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
     int skip_after = k_default_skip_after;   // runs a message may fail before it is skipped; 0: never
+    bool undo_server_seen = false;           // IMAP: take back the \Seen a fetch made the server set
 };
 
 enum class PushKind { migrate, restore, mirror };

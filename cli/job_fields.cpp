@@ -192,6 +192,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
     job.reconnects = number("reconnects", -1);
     job.skip_after = number("skip_after", -1);
+    job.undo_server_seen = flag("undo_server_seen");
     job.format = str(fields, "format");
     job.force = flag("force");
     job.max_delete_percent = number("max_delete_percent", -1);

@@ -42,6 +42,7 @@ struct Job {
     int connections = k_default_connections; // folders at once, one connection each (per side)
     int reconnects = -1; // new sessions after lost ones, in the whole run; -1: the command's default
     int skip_after = -1; // backup: runs a message may fail before it is skipped; -1: the command's default
+    bool undo_server_seen = false; // backup: --undo-server-seen
     bool pop3_source = false; // one connection, whatever `connections` says
     std::vector<std::string> folders, exclude;
     std::vector<std::pair<std::string, std::string>> map; // SRC -> DST

@@ -33,6 +33,8 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
                      {"removed_by_others", f.removed_by_others},
+                     {"marked_read_by_server", f.marked_read},
+                     {"marked_unread_again", f.marked_unread_again},
                      {push ? "deleted_from_target" : "deleted_from_source", f.deleted},
                      {"planned_deletions", f.planned_deletions}};
     if (!f.error.empty()) j["error"] = f.error;
@@ -49,6 +51,19 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;
     return j;
+}
+
+// A server that marks messages read when they are fetched (iCloud): the
+// archive has them unread, and the server now read, unless undone.
+void print_marked_read(const FolderReport& f, std::ostream& out) {
+    if (f.marked_read == 0) return;
+    const std::string said = f.folder + ": the server marked " + std::to_string(f.marked_read) +
+                             " messages read while they were fetched";
+    if (f.marked_unread_again == f.marked_read)
+        out << "note: " << printable(said + "; marked unread again (--undo-server-seen)") << '\n';
+    else
+        out << "warning: " << printable(said + "; archived as unread; --undo-server-seen marks them unread on "
+                                               "the server again") << '\n';
 }
 
 } // namespace
@@ -149,6 +164,8 @@ void print_summary(const RunReport& r, std::ostream& out) {
             << " s)\n";
     }
     print_left_out(r, out);
+    for (const auto& f : r.folders)
+        print_marked_read(f, out);
     for (const auto& f : r.folders)
         if (!f.skipped_messages.empty())
             out << "warning: " << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))

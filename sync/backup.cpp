@@ -198,6 +198,18 @@ Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
 }
 
 
+// A source that marked messages read by fetching them (iCloud): the store
+// kept them unread; the report says how many, and on request the source
+// takes its marks back.
+Status settle_marked_read(Source& source, bool undo, FolderReport& report) {
+    const auto ids = source.marked_read_by_fetch();
+    report.marked_read = ids.size();
+    if (ids.empty() || !undo) return {};
+    if (auto s = source.undo_marked_read(ids); !s) return s;
+    report.marked_unread_again = ids.size();
+    return {};
+}
+
 // Counts another run for each message that failed, and forgets those that
 // were fetched at last or are gone (only when the fetch ran to its end: a
 // message it never reached has not recovered).
@@ -317,6 +329,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
     if (auto s = remember_failures(store, folder, memory, report, status && committed, unlisted); !s)
         return failed(s.error());
+    // After a failed fetch the session may be unusable: the marks stay, and
+    // the next run archives them as the server's.
+    if (auto s = settle_marked_read(source, options.undo_server_seen && status && committed, report); !s)
+        status = s;
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     if (!status || !committed) {
         report.failed = missing;

@@ -35,6 +35,10 @@ struct BackupOptions {
     // A message that failed in this many runs in a row is skipped from then
     // on (see sync/failure_memory.h); 0: never skipped.
     std::size_t skip_after = 3;
+    // Mark unread again, on the source, the messages it marked read when
+    // they were fetched (Source::marked_read_by_fetch): the only write to a
+    // backup source besides a removal policy's, and only on request.
+    bool undo_server_seen = false;
 };
 
 struct FolderOutcome {

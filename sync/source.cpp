@@ -15,6 +15,10 @@ Status MessageSink::put(const RemoteMessage& message, std::uint64_t size, const 
     return finish(message);
 }
 
+Status Source::undo_marked_read(const std::vector<std::string>&) {
+    return fail(ErrorKind::usage, Scope::folder, "this source cannot mark messages unread");
+}
+
 Status gather_parts(Source& source, Snapshot& snap) {
     std::vector<RemoteMessage> all = std::move(snap.messages);
     while (snap.more) {

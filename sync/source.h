@@ -100,6 +100,15 @@ class Source {
     // Ends the session so that removals take effect (POP3 commits DELE only
     // at QUIT; RFC 1939 6). Without it, removals may be rolled back.
     virtual Status close() = 0;
+    // Messages of the open folder that the source marked read as a side
+    // effect of fetch(): listed unread, then read once fetched (iCloud sets
+    // \Seen even on a read-only open and a peek). Their read mark was not
+    // passed to the sink. Empty where the source cannot tell, or did not.
+    virtual std::vector<std::string> marked_read_by_fetch() const { return {}; }
+    // Marks `ids` (of marked_read_by_fetch) unread on the source again: the
+    // only method besides remove() that changes the source, called only when
+    // the user asked for it.
+    virtual Status undo_marked_read(const std::vector<std::string>& ids);
     // Something the user should know about how the source was read (e.g. a
     // POP3 server without UIDL); "" if nothing.
     virtual std::string caveat() const { return {}; }

@@ -5,6 +5,7 @@
 #include "backends/imap/listing.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 namespace mf::imap {
@@ -46,16 +47,27 @@ class ImapSource::ExamineAnswer {
 // With CONDSTORE the server also gives HIGHESTMODSEQ, which changes with
 // every flag change, expunge or arrival (RFC 7162 3.1.1).
 Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
+    return open_as(folder, [&](const std::string& arg) { return examine_command(arg, m_session->has("CONDSTORE")); });
+}
+
+// The one read-write open, for undo_marked_read() only. Never followed by
+// CLOSE, which would expunge what is marked \Deleted (RFC 3501 6.4.2): the
+// next EXAMINE or LOGOUT leaves the folder as it is.
+Result<ImapSource::Examined> ImapSource::select(const FolderInfo& folder) {
+    return open_as(folder, [](const std::string& arg) { return "SELECT " + arg; });
+}
+
+Result<ImapSource::Examined> ImapSource::open_as(const FolderInfo& folder,
+                                                 const std::function<std::string(const std::string&)>& command) {
     auto raw = m_raw_names.find(folder.path);
     if (raw == m_raw_names.end())
         return fail(ErrorKind::not_found, Scope::folder, "no folder " + folder.display() + " on the server");
     auto arg = mailbox_argument(raw->second);
     if (!arg) return std::unexpected(arg.error());
     ExamineAnswer answer;
-    auto examined = m_session->run(examine_command(*arg, m_session->has("CONDSTORE")),
-                                   [&](const Response& r) { return answer.take(r); });
-    if (!examined) return std::unexpected(examined.error());
-    return answer.result(*m_session, *examined, folder);
+    auto opened = m_session->run(command(*arg), [&](const Response& r) { return answer.take(r); });
+    if (!opened) return std::unexpected(opened.error());
+    return answer.result(*m_session, *opened, folder);
 }
 
 // Saves the round trip between EXAMINE and the listing. Should EXAMINE fail,
@@ -115,7 +127,7 @@ std::string ImapSource::predicted_listing(const FolderInfo& folder, const OpenRe
     }
     auto known = parse_token(request.known_token);
     // What list_changes() asks for when only changes need listing.
-    if (known && known->validity == listed->validity && known->uidnext > 0 &&
+    if (known && known->validity == listed->validity && known->uidnext > 0 && known->modseq > 0 &&
         listed->uidnext >= known->uidnext && listed->modseq > known->modseq)
         return listing_command("1:*", changed_since(known->modseq));
     return {};

@@ -101,6 +101,11 @@ Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids,
                                  std::make_move_iterator(pre->messages.end()));
         return {};
     }
+    return list_by(folder, command, snap, exists, exists_after);
+}
+
+Status ImapSource::list_by(const FolderInfo& folder, const std::string& command, Snapshot& snap,
+                           std::uint32_t exists, std::uint32_t* exists_after) {
     Listing listing(snap.messages, exists, m_session->host());
     auto listed = m_session->run_ok(command, "listing " + folder.display(),
                                     [&](const Response& r) { return listing.take(r); });

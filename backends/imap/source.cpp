@@ -3,7 +3,8 @@
 // Message-IDs. The rest of it has files of its own: folder_list.cpp (LIST),
 // examine.cpp (EXAMINE, and the listing sent behind it), listing.cpp (a whole
 // listing), change_token.cpp (CONDSTORE, and listing only what changed),
-// parts.cpp (listing in parts).
+// parts.cpp (listing in parts), seen_repair.cpp (a server that marks fetched
+// messages read).
 #include "backends/imap/source.h"
 
 #include "backends/common/headers.h"
@@ -99,12 +100,17 @@ Result<std::vector<FolderInfo>> ImapSource::list_folders() {
 
 Status ImapSource::next_part(Snapshot& snap) {
     if (!snap.more) return Source::next_part(snap);
-    if (!m_ahead.asked) return list_next_part(snap);
+    if (!m_ahead.asked) {
+        auto s = list_next_part(snap);
+        if (s) remember_unseen(snap.messages);
+        return s;
+    }
     Ahead ahead = std::exchange(m_ahead, Ahead{});
     if (ahead.failure) return std::unexpected(std::move(*ahead.failure));
     snap.messages = std::move(ahead.messages);
     snap.more = ahead.more;
     sort_by_uid(snap.messages);
+    remember_unseen(snap.messages);
     return {};
 }
 
@@ -113,6 +119,8 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
     m_parts = Parts{};
     m_ahead = Ahead{};
     m_prelisted.reset();
+    m_unseen.clear();
+    m_marked_read.clear();
     const std::string predicted = predicted_listing(folder, request);
     auto e = predicted.empty() ? examine(folder) : examine_and_list(folder, predicted);
     if (!e) return std::unexpected(e.error());
@@ -121,24 +129,40 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
         std::optional<Prelisted>& slot;
         ~Drop() { slot.reset(); }
     } drop{m_prelisted};
+    m_open = folder;
+    m_open_validity = e->validity;
+    auto snap = list_opened(folder, request, *e);
+    if (snap) remember_unseen(snap->messages);
+    return snap;
+}
+
+// Lists the folder EXAMINE opened as `request` allows: nothing, what changed,
+// the known and the new apart (without CONDSTORE), in parts, or whole.
+Result<Snapshot> ImapSource::list_opened(const FolderInfo& folder, const OpenRequest& request, const Examined& e) {
     Snapshot snap;
-    snap.validity = e->validity;
-    snap.change_token = token_of(*e);
-    if (!request.known_token.empty() && snap.change_token == request.known_token) {
+    snap.validity = e.validity;
+    snap.change_token = token_of(e);
+    // Without HIGHESTMODSEQ an equal token says nothing of flag changes.
+    if (has_modseq(e) && snap.change_token == request.known_token) {
         snap.listing = ListingKind::unchanged;
-        snap.total = e->exists;
+        snap.total = e.exists;
         return snap;
     }
     auto known = parse_token(request.known_token);
-    if (known && known->validity == e->validity && !snap.change_token.empty()) {
-        if (auto s = list_changes(folder, *known, *e, snap); !s) return std::unexpected(s.error());
+    if (known && known->validity == e.validity && has_modseq(e) && known->modseq > 0) {
+        if (auto s = list_changes(folder, *known, e, snap); !s) return std::unexpected(s.error());
         if (snap.listing == ListingKind::delta) return snap;
     }
-    if (in_parts(request.part_size, e->exists)) {
-        if (auto s = list_in_parts(folder, *e, request.part_size, snap); !s) return std::unexpected(s.error());
+    if (in_parts(request.part_size, e.exists)) {
+        if (auto s = list_in_parts(folder, e, request.part_size, snap); !s) return std::unexpected(s.error());
         return snap;
     }
-    if (auto s = list(folder, snap, e->exists); !s) return std::unexpected(s.error());
+    if (known && known->validity == e.validity && !has_modseq(e)) {
+        auto listed = list_known_and_new(folder, *known, e, snap);
+        if (!listed) return std::unexpected(listed.error());
+        if (*listed) return snap;
+    }
+    if (auto s = list(folder, snap, e.exists); !s) return std::unexpected(s.error());
     return snap;
 }
 
@@ -165,6 +189,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         m.size = body.size(); // the literal's length, not a possibly wrong RFC822.SIZE
         m.internal_date = data->internal_date.value_or(0);
         m.flags = data->flags.value_or(Flags{});
+        keep_listed_unseen(*data->uid, m.flags);
         return sink.finish(m);
     };
     // UIDs the server answered for without a body (no BODY[], or BODY[]

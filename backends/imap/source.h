@@ -7,6 +7,7 @@
 #include "backends/imap/session.h"
 #include "sync/source.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -48,6 +49,10 @@ std::string condstore_token(std::uint32_t validity, std::optional<std::uint32_t>
                             std::optional<std::uint64_t> modseq, std::uint32_t exists);
 // A folder's token from its STATUS: "" unless all four values came.
 std::string status_token(const StatusData& d);
+// The change token of a folder without CONDSTORE: UIDVALIDITY and UIDNEXT,
+// which say where the new mail starts but nothing of flag changes, so two
+// equal ones never mean "unchanged" (see ImapSource::list_known_and_new).
+std::string uidnext_token(std::uint32_t validity, std::uint32_t uidnext);
 
 class ImapSource : public Source {
   public:
@@ -61,6 +66,8 @@ class ImapSource : public Source {
     Result<std::vector<std::pair<std::string, std::string>>> headers(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status close() override { return {}; }
+    std::vector<std::string> marked_read_by_fetch() const override;
+    Status undo_marked_read(const std::vector<std::string>& ids) override;
     Session& session() { return *m_session; }
 
   private:
@@ -69,17 +76,25 @@ class ImapSource : public Source {
         std::optional<std::uint32_t> uidnext;
         std::optional<std::uint64_t> modseq; // HIGHESTMODSEQ (CONDSTORE)
     };
-    // What a recorded change token says of the folder then.
+    // What a recorded change token says of the folder then. A token of a
+    // folder without CONDSTORE (uidnext_token) has modseq and exists 0.
     struct Known {
         std::uint32_t validity = 0, uidnext = 0, exists = 0;
         std::uint64_t modseq = 0;
     };
+    // Whether EXAMINE gave what a CONDSTORE token needs (HIGHESTMODSEQ, not 0).
+    static bool has_modseq(const Examined& e) { return e.uidnext && e.modseq && *e.modseq != 0; }
     static std::string token_of(const Examined& e) {
-        return condstore_token(e.validity, e.uidnext, e.modseq, e.exists);
+        if (has_modseq(e)) return condstore_token(e.validity, e.uidnext, e.modseq, e.exists);
+        return e.uidnext ? uidnext_token(e.validity, *e.uidnext) : std::string();
     }
     static std::optional<Known> parse_token(const std::string& token);
     class ExamineAnswer; // what the answer to EXAMINE says of the folder
     Result<Examined> examine(const FolderInfo& folder);
+    // SELECT, read-write: only for undo_marked_read().
+    Result<Examined> select(const FolderInfo& folder);
+    // `command` made of the folder's name as an argument, and its answer read.
+    Result<Examined> open_as(const FolderInfo& folder, const std::function<std::string(const std::string&)>& command);
     // Whether a folder of `exists` messages is listed in parts (see open).
     bool in_parts(std::size_t part_size, std::uint32_t exists) const;
     // EXAMINE with a listing sent right behind it, in the same round trip;
@@ -88,12 +103,21 @@ class ImapSource : public Source {
     // The listing open() will ask for once EXAMINE has answered, when the
     // folder list's STATUS lets it be told beforehand; "" when it does not.
     std::string predicted_listing(const FolderInfo& folder, const OpenRequest& request) const;
+    Result<Snapshot> list_opened(const FolderInfo& folder, const OpenRequest& request, const Examined& e);
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
+    // Without CONDSTORE: the known UIDs with their flags only, the new ones
+    // whole; false (nothing listed) when the count shows that this is not
+    // the whole folder.
+    Result<bool> list_known_and_new(const FolderInfo& folder, const Known& known, const Examined& now,
+                                    Snapshot& snap);
     // Appends what UID FETCH <uids> says of each message to snap.messages.
     // `exists_after`: the count as EXISTS and EXPUNGE during the listing left it.
     Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
                       Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after = nullptr);
+    // The same for any listing command (UID FETCH with UID among its items).
+    Status list_by(const FolderInfo& folder, const std::string& command, Snapshot& snap, std::uint32_t exists,
+                   std::uint32_t* exists_after);
     // Checks a whole listing against the folder's counts, paging down by UID
     // where it fell short (see listing.cpp).
     Status complete(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
@@ -109,6 +133,19 @@ class ImapSource : public Source {
     // One body FETCH, with the next part's listing sent behind it.
     Status fetch_listing_ahead(const std::string& command, const UntaggedHandler& on_body,
                                const UntaggedHandler& on_other, BodyHandler& body);
+
+    // The folder open() opened last, and its UIDVALIDITY.
+    FolderInfo m_open;
+    std::uint32_t m_open_validity = 0;
+    // Of the listing handed out last (open, next_part): the UIDs it showed
+    // without \Seen, sorted. A body FETCH that comes back with \Seen for one
+    // of them was marked read by the server (iCloud, issue 18): the archive
+    // keeps it unread, and its UID goes to m_marked_read.
+    void remember_unseen(const std::vector<RemoteMessage>& listed);
+    // Takes back from `flags` (a body FETCH's, for `uid`) the \Seen the fetch caused.
+    void keep_listed_unseen(std::uint32_t uid, Flags& flags);
+    std::vector<std::uint32_t> m_unseen;
+    std::vector<std::uint32_t> m_marked_read;
 
     std::unique_ptr<Session> m_session;
     std::map<std::vector<std::string>, std::string> m_raw_names;

@@ -42,6 +42,7 @@ class ProviderImap(FakeImap):
         self.list_attributes = {k if isinstance(k, bytes) else k.encode(): v
                                 for k, v in (list_attributes or {}).items()}
         self.bodies_sent: list[tuple[bytes, int]] = []     # (folder, UID) per BODY[] sent
+        self.stores: list[tuple[bytes, list, bytes, set]] = []   # (folder, UIDs, op, flags) per UID STORE
         self.max_sessions: int | None = None   # logged-in sessions allowed at once (all clients)
         self.other_sessions = 0                # sessions other clients hold (a phone, a laptop)
         self.session_refusal = b"NO too many sessions"
@@ -125,7 +126,35 @@ class ProviderImap(FakeImap):
         if (verb == b"UID" and len(words) > 2 and words[1].upper() == b"FETCH" and selected is not None
                 and selected in self.folders):
             return self._uid_fetch(tag, words[2], rest.upper(), selected), selected
+        if (verb == b"UID" and len(words) > 4 and words[1].upper() == b"STORE" and selected is not None
+                and selected in self.folders):
+            return self._uid_store(tag, words[2], words[3].upper(), rest, selected), selected
+        if verb in (b"EXAMINE", b"SELECT"):
+            self._local.read_only = verb == b"EXAMINE"
         return super()._answer(tag, rest, selected)
+
+    def _uid_store(self, tag, uid_set, op, rest, folder):
+        """UID STORE (RFC 3501 6.4.6): FLAGS, +FLAGS or -FLAGS, .SILENT or
+        not; refused on a folder opened with EXAMINE, as RFC 3501 6.3.2 has
+        it. Each accepted one is recorded in ``stores``."""
+        if getattr(self._local, "read_only", True):
+            return tag + b" NO [READ-ONLY] Mailbox is read-only\r\n"
+        flags = set(re.search(rb"\(([^)]*)\)", rest).group(1).split())
+        uids = sorted(self.uid_set(uid_set, len(self.folders[folder])))
+        self.stores.append((folder, uids, op, flags))
+        out = b""
+        for uid in uids:
+            have = self.flags_of(folder, uid)
+            if op.startswith(b"+"):
+                have |= flags
+            elif op.startswith(b"-"):
+                have -= flags
+            else:
+                have.clear()
+                have |= flags
+            if not op.endswith(b".SILENT"):
+                out += b"* %d FETCH (UID %d FLAGS (" % (uid, uid) + b" ".join(sorted(have)) + b"))\r\n"
+        return out + self.ok(tag, b"STORE")
 
     def _list_with_attributes(self, tag, with_status: bool):
         """LIST, with each folder's attributes, and its STATUS (RFC 5819) when asked."""
@@ -478,7 +507,15 @@ class ExchangeImap(ProviderImap):
             if m and int(m.group(1)) > self.max_append:
                 self.bad_answers += 1
                 return Hangup(EXCHANGE_CLOSED + tag + b" " + EXCHANGE_TOO_LARGE + b"\r\n"), selected
-        return super()._answer(tag, rest, selected)
+        out, now = super()._answer(tag, rest, selected)
+        answered = isinstance(out, (bytes, bytearray)) and out.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1].startswith(
+            tag + b" OK")
+        if verb in (b"EXAMINE", b"SELECT") and now in self.folders and answered:
+            # UIDNEXT, which RFC 3501 6.3.1 requires in the answer, and which
+            # Exchange gives (no CONDSTORE: a rerun lists from it, mbsync's
+            # way). UID = position here, so the next is one past the last.
+            out = b"* OK [UIDNEXT %d] The predicted next UID\r\n" % (len(self.folders[now]) + 1) + out
+        return out, now
 
 
 # -- iCloud -------------------------------------------------------------------

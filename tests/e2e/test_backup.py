@@ -429,5 +429,61 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(self.backup()["totals"]["fetched"], 0)
 
 
+# What Dovecot announces with CONDSTORE, QRESYNC, ESEARCH and LIST-STATUS
+# taken out: a server without CONDSTORE, as Exchange and Office 365 are.
+NO_CONDSTORE = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS "
+                "NAMESPACE CHILDREN UNSELECT SPECIAL-USE\n")
+
+
+class WithoutCondstoreTest(unittest.TestCase):
+    """A rerun against a server without CONDSTORE lists the UIDs the last
+    run knew with their flags only, and only the new ones with sizes and
+    dates (mbsync's way), and still sees flag changes and removals."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = Dovecot(extra_config=NO_CONDSTORE).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.archive = os.path.join(self.tmp.name, "archive")
+        self.user = f"u{random.randrange(10**9)}"
+        self.dovecot.add_user(self.user, PASSWORD)
+
+    def backup(self):
+        d = self.dovecot
+        r = run_mailferry(["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                           "--password-env", "MF_TEST_PASSWORD", "--json", "--debug"], password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        return json.loads(r.stdout), re.findall(r"C: M\d+ (UID FETCH .*)", r.stderr), r.stderr
+
+    def test_a_rerun_lists_known_uids_by_flags_and_sees_changes_and_removals(self):
+        d = self.dovecot
+        uids = d.save_many(self.user, "INBOX", [make_message(i) for i in range(1, 6)])
+        _, _, trace = self.backup()
+        self.assertNotIn("CONDSTORE", trace)
+        d.add_flags(self.user, "INBOX", uids[0], "\\Flagged")
+        d.expunge(self.user, "INBOX", uids[1])
+        new = d.save(self.user, "INBOX", make_message(9))
+        report, listings, _ = self.backup()
+        self.assertEqual(listings, [f"UID FETCH {new}:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+                                    f"UID FETCH 1:{new - 1} (UID FLAGS)",
+                                    f"UID FETCH {new} (UID FLAGS INTERNALDATE BODY.PEEK[])"])
+        inbox = next(f for f in report["folders"] if f["folder"] == "INBOX")
+        self.assertEqual((inbox["found"], inbox["fetched"], inbox["flags_updated"], inbox["removed_by_others"]),
+                         (5, 1, 1, 1))
+        held = read_maildir(folder_dirs(self.archive)["INBOX"])
+        self.assertEqual(sorted(held), sorted(uids + [new]))     # the removed one stays in the archive
+        self.assertEqual(held[uids[0]]["flags"], {"\\Flagged"})
+        # And with nothing new, the flags alone.
+        _, listings, _ = self.backup()
+        self.assertEqual(listings, [f"UID FETCH 1:{new} (UID FLAGS)"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -274,21 +274,54 @@ class ExchangeTest(_Provider):
         # The login's OK listed no capabilities: they are asked for again.
         self.assertIn(b"CAPABILITY", [c.split(b" ")[1].upper() for c in after_login])
 
-    @unittest.expectedFailure
-    # not yet: issue 18 — without CONDSTORE a rerun lists every known UID
-    # with its size and date again (mbsync's cheap rerun: known UIDs with
-    # UID FLAGS only, new ones from the recorded UIDNEXT).
     def test_rerun_without_condstore_lists_known_uids_by_flags_only(self):
+        # mbsync's cheap rerun: known UIDs with UID FLAGS only, new ones from
+        # the recorded UIDNEXT with sizes and dates.
         with ExchangeImap({"INBOX": [message(n) for n in range(1, 6)]}) as srv:
             self.assertEqual(self.backup(srv).returncode, 0)
             srv.folders[b"INBOX"].append(message(6))
+            srv.flags_of(b"INBOX", 2).add(b"\\Flagged")
             first = len(srv.commands)
-            r = self.backup(srv)
+            r = self.backup(srv, "--json")
             rerun = [c.upper() for c in srv.commands[first:] if b" UID FETCH " in c.upper()]
         self.assertEqual(r.returncode, 0, r.output)
         self.assertEqual(len(self.held()["INBOX"]), 6)
         sized = [c for c in rerun if b"RFC822.SIZE" in c]
         self.assertTrue(sized and all(c.split(b" ")[3] == b"6:*" for c in sized), rerun)
+        self.assertIn(b"UID FETCH 1:5 (UID FLAGS)", [c.split(b" ", 1)[1] for c in rerun])
+        self.assertEqual(self.held()["INBOX"][2]["flags"], {"\\Flagged"})
+        inbox = self.report(r)["folders"][0]
+        self.assertEqual((inbox["found"], inbox["fetched"], inbox["flags_updated"]), (6, 1, 1))
+
+    def test_rerun_without_condstore_and_no_new_mail_lists_flags_only(self):
+        with ExchangeImap({"INBOX": [message(n) for n in range(1, 4)]}) as srv:
+            self.assertEqual(self.backup(srv).returncode, 0)
+            first = len(srv.commands)
+            r = self.backup(srv, "--json")
+            rerun = [c.upper().split(b" ", 1)[1] for c in srv.commands[first:] if b" UID FETCH " in c.upper()]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(rerun, [b"UID FETCH 1:3 (UID FLAGS)"])
+        self.assertEqual(self.report(r)["folders"][0]["found"], 3)
+
+    def test_rerun_without_condstore_lists_whole_when_the_count_disagrees(self):
+        # A server whose UIDNEXT did not move although mail arrived breaks
+        # RFC 3501 2.3.1.1: the known UIDs then fall short of EXISTS, and the
+        # folder is listed whole, new message included.
+        with ExchangeImap({"INBOX": [message(n) for n in range(1, 4)]}) as srv:
+            self.assertEqual(self.backup(srv).returncode, 0)
+            srv.folders[b"INBOX"].append(message(4))
+            real = srv._answer
+
+            def stale_uidnext(tag, rest, selected):
+                out, now = real(tag, rest, selected)
+                return (out.replace(b"[UIDNEXT 5]", b"[UIDNEXT 4]") if isinstance(out, bytes) else out), now
+            srv._answer = stale_uidnext
+            first = len(srv.commands)
+            r = self.backup(srv, "--json")
+            rerun = [c.upper().split(b" ", 1)[1] for c in srv.commands[first:] if b" UID FETCH " in c.upper()]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(rerun[:2], [b"UID FETCH 1:3 (UID FLAGS)", b"UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"])
+        self.assertEqual(len(self.held()["INBOX"]), 4)
 
     @unittest.expectedFailure
     # not yet: issue 18 — Office 365's "NO Request is throttled. Suggested
@@ -389,20 +422,57 @@ class ICloudTest(_Provider):
         self.assertEqual(seen_now, [True, True])        # what iCloud did
         return r
 
-    @unittest.expectedFailure
-    # not yet: issue 18 — the flags returned with the body (after iCloud set
-    # \Seen) are archived, not those the folder's listing showed.
     def test_seen_set_by_the_fetch_is_not_archived(self):
         self.fetch_unread()
         flags = {uid: m["flags"] for uid, m in self.held()["INBOX"].items()}
         self.assertEqual(flags, {1: set(), 2: {"\\Seen"}})
 
-    @unittest.expectedFailure
-    # not yet: issue 18 — the run does not say that the server marked
-    # messages read while they were fetched.
     def test_the_run_says_the_server_marked_messages_read(self):
         r = self.fetch_unread()
-        self.assertRegex(r.output, r"server marked 1 messages? read")
+        self.assertRegex(r.output, r"warning: INBOX: the server marked 1 messages? read.*--undo-server-seen")
+
+    def test_the_json_report_counts_what_the_server_marked_read(self):
+        r = self.fetch_unread("--json")
+        inbox = self.report(r)["folders"][0]
+        self.assertEqual((inbox["marked_read_by_server"], inbox["marked_unread_again"]), (1, 0))
+
+    def test_undo_server_seen_takes_back_only_what_the_run_caused(self):
+        with ICloudImap({"INBOX": [message(1), message(2), message(3)], "Work": [message(4)]}) as srv:
+            srv.flags[b"INBOX"][1].add(b"\\Seen")       # read by the user
+            srv.flags[b"INBOX"][2].add(b"\\Flagged")
+            r = self.backup(srv, "--json", "--undo-server-seen", "--connections", "1")
+            seen_now = {f: [b"\\Seen" in x for x in srv.flags[f]] for f in (b"INBOX", b"Work")}
+            commands = [c.split(b" ", 1)[1] for c in srv.commands]
+            stores = list(srv.stores)
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(seen_now, {b"INBOX": [False, True, False], b"Work": [False]})
+        self.assertEqual(sorted(stores), [(b"INBOX", [1, 3], b"-FLAGS.SILENT", {b"\\Seen"}),
+                                          (b"Work", [1], b"-FLAGS.SILENT", {b"\\Seen"})])
+        # SELECT only to take the marks back: right before the STORE.
+        for i, c in enumerate(commands):
+            if c.upper().startswith(b"UID STORE"):
+                self.assertTrue(commands[i - 1].upper().startswith(b"SELECT "), commands)
+        self.assertEqual(len([c for c in commands if c.upper().startswith(b"SELECT ")]), 2, commands)
+        flags = {uid: m["flags"] for uid, m in self.held()["INBOX"].items()}
+        self.assertEqual(flags, {1: set(), 2: {"\\Seen"}, 3: {"\\Flagged"}})
+        inbox = next(f for f in self.report(r)["folders"] if f["folder"] == "INBOX")
+        self.assertEqual((inbox["marked_read_by_server"], inbox["marked_unread_again"]), (2, 2))
+
+    def test_undo_server_seen_says_what_it_did(self):
+        with ICloudImap({"INBOX": [message(1), message(2)]}) as srv:
+            r = self.backup(srv, "--undo-server-seen")
+            seen_now = [b"\\Seen" in f for f in srv.flags[b"INBOX"]]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(seen_now, [False, False])
+        self.assertRegex(r.output, r"note: INBOX: the server marked 2 messages read.*marked unread again")
+        self.assertNotIn("warning", r.output)
+
+    def test_undo_server_seen_writes_nothing_to_a_server_that_keeps_peek(self):
+        with ExchangeImap({"INBOX": [message(1), message(2)]}) as srv:
+            r = self.backup(srv, "--undo-server-seen")
+            sent = [c.split(b" ", 1)[1].split(b" ", 2) for c in srv.commands]
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertFalse([c for c in sent if c[0].upper() == b"SELECT" or b"STORE" in [w.upper() for w in c]])
 
 
 # -- hMailServer --------------------------------------------------------------

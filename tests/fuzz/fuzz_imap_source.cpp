@@ -19,6 +19,7 @@
 //   bit 3     the login's answer carries no capabilities (CAPABILITY is sent)
 //   bit 4     no known change token (else "imap-condstore 7 13 100 11")
 //   bits 5-6  part size 0, 1, 4098 or 100000 (parts need over 4096 messages)
+//   bit 7     the known token is a server's without CONDSTORE, "imap-uidnext 7 13"
 // so a transcript ending in LF (the seed corpus) runs with capabilities from
 // the login, the known token and no parts. The seeds are the server's side
 // of tests/transcripts/imap/*.txt. MAILFERRY_FUZZ_TRACE=1 in the environment
@@ -39,6 +40,7 @@
 #include "backends/imap/parts.cpp"
 #include "backends/imap/reader.cpp"
 #include "backends/imap/response.cpp"
+#include "backends/imap/seen_repair.cpp"
 #include "backends/imap/session.cpp"
 #include "backends/imap/source.cpp"
 #include "backends/imap/uid_set.cpp"
@@ -187,7 +189,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto folders = source.list_folders();
     if (!folders) return 0;
     mf::OpenRequest request;
-    if ((mode & 16) == 0) request.known_token = "imap-condstore 7 13 100 11";
+    if ((mode & 16) == 0) request.known_token = (mode & 128) ? "imap-uidnext 7 13" : "imap-condstore 7 13 100 11";
     request.part_size = k_part_sizes[(mode >> 5) & 3];
     std::size_t opened = 0;
     for (const auto& folder : *folders) {
@@ -206,6 +208,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (session_gone(next.error())) return 0;
                 break;
             }
+        }
+        // What a server marked read while fetching (iCloud), taken back.
+        if (auto marked = source.marked_read_by_fetch(); !marked.empty()) {
+            auto undone = source.undo_marked_read(marked);
+            if (!undone && session_gone(undone.error())) return 0;
         }
     }
     return 0;

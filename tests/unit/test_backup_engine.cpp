@@ -85,6 +85,14 @@ struct FakeSource : Source {
         closed = true;
         return {};
     }
+    std::vector<std::string> marked_read;            // what marked_read_by_fetch() answers
+    std::vector<std::vector<std::string>> unmarked; // each undo_marked_read() call
+    std::vector<std::string> marked_read_by_fetch() const override { return marked_read; }
+    Status undo_marked_read(const std::vector<std::string>& ids) override {
+        events.push_back("undo");
+        unmarked.push_back(ids);
+        return {};
+    }
 };
 
 struct FakeFolder : FolderStore {
@@ -616,4 +624,40 @@ TEST_CASE("a source that refuses every message is not asked for each alone: the 
     CHECK(folder.durable.empty());
     // What was narrowed down before the budget ran out is remembered.
     CHECK(store.failures.size() == out.report.failed_messages.size());
+}
+
+TEST_CASE("what the source marked read while fetching is counted, and taken back only on request") {
+    for (bool undo : {false, true}) {
+        CAPTURE(undo);
+        FakeSource src = source_with(3);
+        src.marked_read = {"1", "3"};
+        FakeFolder folder;
+        FakeStore store(&folder);
+        NullProgress progress;
+        BackupOptions o;
+        o.undo_server_seen = undo;
+        auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+        CHECK_FALSE(out.failure);
+        CHECK(out.report.marked_read == 2);
+        CHECK(out.report.marked_unread_again == (undo ? 2u : 0u));
+        CHECK(src.unmarked == (undo ? std::vector<std::vector<std::string>>{{"1", "3"}}
+                                    : std::vector<std::vector<std::string>>{}));
+        if (undo) CHECK(src.events.back() == "undo"); // after the fetch
+    }
+}
+
+TEST_CASE("nothing is taken back after a fetch that failed") {
+    FakeSource src = source_with(3);
+    src.marked_read = {"1"};
+    src.fail_after = 1;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.undo_server_seen = true;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::session);
+    CHECK(out.report.marked_read == 1);
+    CHECK(src.unmarked.empty());
 }

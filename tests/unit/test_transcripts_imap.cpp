@@ -163,6 +163,70 @@ TEST_CASE("transcript imap: a refused EXAMINE fails the folder, and the session 
     }
 }
 
+TEST_CASE("transcript imap: without CONDSTORE a rerun lists the known UIDs by their flags only") {
+    auto script = Transcript::load("imap/uidnext_rerun.txt");
+    for (std::size_t max_read : k_read_sizes) {
+        CAPTURE(max_read);
+        {
+            auto source = start(*script, max_read);
+            auto folders = source->list_folders();
+            REQUIRE_MESSAGE(folders, why(folders, *script));
+            REQUIRE(folders->size() == 1);
+            CHECK(folders->front().change_token == "");
+
+            auto snap = source->open(folders->front(), OpenRequest{"imap-uidnext 7 13", 0});
+            REQUIRE_MESSAGE(snap, why(snap, *script));
+            CHECK(snap->listing == ListingKind::whole);
+            CHECK(snap->change_token == "imap-uidnext 7 15");
+            REQUIRE(ids_of(snap->messages) ==
+                    std::vector<std::string>{"1", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14"});
+            CHECK(snap->messages[1].flags == flags(flag_seen | flag_flagged));
+            CHECK(snap->messages[1].size == 0); // held: its size is the archive's
+            CHECK(snap->messages[11].size == 21);
+            CHECK(snap->messages[12].internal_date == 1704276000); // 03-Jan-2024 10:00:00 +0000
+
+            // An equal token says nothing of flag changes: never "unchanged".
+            auto again = source->open(folders->front(), OpenRequest{"imap-uidnext 7 15", 0});
+            REQUIRE_MESSAGE(again, why(again, *script));
+            CHECK(again->listing == ListingKind::whole);
+            CHECK(again->messages.size() == 12);
+
+            auto whole = source->open(folders->front(), OpenRequest{"imap-uidnext 7 15", 0});
+            REQUIRE_MESSAGE(whole, why(whole, *script));
+            CHECK(whole->listing == ListingKind::whole);
+            REQUIRE(whole->messages.size() == 13);
+            CHECK(whole->messages[0].size == 1200);
+            CHECK(whole->messages[12].id == "15");
+        }
+        CHECK(script->verdict() == "");
+    }
+}
+
+TEST_CASE("transcript imap: \\Seen set by the body FETCH is kept out, named, and taken back on request") {
+    auto script = Transcript::load("imap/seen_by_fetch.txt");
+    for (std::size_t max_read : k_read_sizes) {
+        CAPTURE(max_read);
+        RecordingSink sink;
+        {
+            auto source = start(*script, max_read);
+            auto folders = source->list_folders();
+            REQUIRE_MESSAGE(folders, why(folders, *script));
+            auto snap = source->open(folders->front(), OpenRequest{});
+            REQUIRE_MESSAGE(snap, why(snap, *script));
+            CHECK(source->marked_read_by_fetch().empty());
+            auto fetched = source->fetch(std::vector<std::string>{"5", "6"}, sink);
+            REQUIRE_MESSAGE(fetched, why(fetched, *script));
+            CHECK(source->marked_read_by_fetch() == std::vector<std::string>{"5"});
+            auto undone = source->undo_marked_read(source->marked_read_by_fetch());
+            REQUIRE_MESSAGE(undone, why(undone, *script));
+        }
+        CHECK(script->verdict() == "");
+        REQUIRE(sink.finished.size() == 2);
+        CHECK(sink.finished[0].message.flags == flags(flag_flagged));
+        CHECK(sink.finished[1].message.flags == flags(flag_seen));
+    }
+}
+
 // The transcript player itself: a client that strays fails the transcript,
 // naming the line.
 TEST_CASE("transcript imap: the personal namespace prefix is found below INBOX., not on INBOX") {
