@@ -47,7 +47,8 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
     }
     if (!f.changed_messages.empty()) {
         nlohmann::json list = nlohmann::json::array();
-        for (const auto& m : f.changed_messages) list.push_back({{"id", m.id}, {"change", m.what}});
+        for (const auto& m : f.changed_messages)
+            list.push_back({{"id", m.id}, {"change", m.what}});
         j["changed_messages"] = list;
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;

@@ -32,7 +32,9 @@ class RecordingAppend {
         if (alone) m_failed.push_back(MessageProblem{m.id, f.what});
         else m_batch_refused.push_back(m.id);
     }
-    void changed(const RemoteMessage& m, const std::string& change) { m_changed.push_back({m.id, change}); }
+    void changed(const RemoteMessage& m, const std::string& change) {
+        m_changed.push_back({m.id, change});
+    }
     std::size_t count() const { return m_count; }
     std::uint64_t bytes() const { return m_bytes; }
     std::vector<std::string> take_batch_refused() { return std::exchange(m_batch_refused, {}); }
@@ -95,7 +97,9 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
                 std::size_t chunk) {
     MessageSink& sink = target.appender(
         {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
-         [&](const RemoteMessage& m, const Failure& f, bool alone) { recorder.refused(m, f, alone); },
+         [&](const RemoteMessage& m, const Failure& f, bool alone) {
+             recorder.refused(m, f, alone);
+         },
          [&](const RemoteMessage& m, const std::string& change) { recorder.changed(m, change); }});
     if (auto s = fetch_isolating(source, ids, sink, chunk, recorder.failed()); !s) {
         // Record what the target did confirm; a target that is gone too
@@ -108,12 +112,15 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
 
 // What an earlier session of this run failed on (RunRefusals) is not sent
 // again; it stays named among the folder's failures.
-std::vector<std::string> not_failed(const std::vector<std::string>& ids, const std::vector<MessageProblem>& failed) {
+std::vector<std::string> not_failed(const std::vector<std::string>& ids,
+                                    const std::vector<MessageProblem>& failed) {
     if (failed.empty()) return ids;
     std::set<std::string> skip;
-    for (const auto& f : failed) skip.insert(f.id);
+    for (const auto& f : failed)
+        skip.insert(f.id);
     std::vector<std::string> out;
-    std::copy_if(ids.begin(), ids.end(), std::back_inserter(out), [&](const auto& id) { return !skip.contains(id); });
+    std::copy_if(ids.begin(), ids.end(), std::back_inserter(out),
+                 [&](const auto& id) { return !skip.contains(id); });
     return out;
 }
 
@@ -121,7 +128,8 @@ std::vector<std::string> not_failed(const std::vector<std::string>& ids, const s
 // one message it will not take keeps none of the others out.
 Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
                 std::size_t chunk, const std::vector<MessageProblem>& earlier) {
-    if (auto s = copy_ids(source, target, not_failed(plan.copy, earlier), recorder, chunk); !s) return s;
+    if (auto s = copy_ids(source, target, not_failed(plan.copy, earlier), recorder, chunk); !s)
+        return s;
     auto again = recorder.take_batch_refused();
     if (again.empty()) return {};
     target.append_singly(true);
@@ -138,7 +146,8 @@ Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppen
         if (auto s = source.next_part(snap); !s) return s;
         PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
         release(snap.messages);
-        if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk, earlier); !s) return s;
+        if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk, earlier); !s)
+            return s;
     }
     return {};
 }
@@ -170,7 +179,8 @@ void RunRefusals::add(const std::string& folder, const std::vector<MessageProble
     std::lock_guard lock(m_mutex);
     auto& kept = m_failed[folder];
     for (const auto& f : failed)
-        if (std::none_of(kept.begin(), kept.end(), [&](const MessageProblem& k) { return k.id == f.id; }))
+        if (std::none_of(kept.begin(), kept.end(),
+                         [&](const MessageProblem& k) { return k.id == f.id; }))
             kept.push_back(f);
 }
 
@@ -248,10 +258,12 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     if (!plan.copy.empty())
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
-    const auto earlier = options.refusals ? options.refusals->of(key) : std::vector<MessageProblem>{};
+    const auto earlier =
+        options.refusals ? options.refusals->of(key) : std::vector<MessageProblem>{};
     recorder.failed() = earlier;
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk, earlier);
-    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options, earlier);
+    if (copied && snap->more)
+        copied = copy_parts(source, target, *snap, recorder, options, earlier);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);

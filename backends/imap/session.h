@@ -146,7 +146,7 @@ class Session : private ByteStream {
     std::uint32_t m_next_tag = 1;
     std::set<std::string> m_caps; // upper case
     std::set<std::string> m_enabled; // upper case: what ENABLE turned on
-    bool m_after_bye = false; // a BYE was read; what follows it is unread
+    bool m_after_bye = false;        // a BYE was read; what follows it is unread
 };
 
 } // namespace mf::imap

@@ -33,7 +33,7 @@ bool throttling(const Failure& f) {
 
 // "APPENDLIMIT=35651584" among the capabilities: no APPEND of more octets to
 // any mailbox (RFC 7889 section 3; Gmail announces it). A bare "APPENDLIMIT"
-// says that each mailbox has its own (see mailbox_append_limit).
+// says that each mailbox has its own (see read_folder_limit).
 std::optional<std::uint64_t> account_append_limit(const Session& session) {
     static constexpr std::string_view k_name = "APPENDLIMIT=";
     for (std::string_view cap : session.capabilities()) {
@@ -48,7 +48,8 @@ std::optional<std::uint64_t> account_append_limit(const Session& session) {
 
 // "* STATUS name (APPENDLIMIT 1048576)" (RFC 7889 section 4); NIL: no limit.
 std::optional<std::uint64_t> status_append_limit(const Response& r) {
-    if (r.items.size() < 3 || !is_atom(r.items[0], "STATUS") || r.items[2].type != Value::Type::list)
+    if (r.items.size() < 3 || !is_atom(r.items[0], "STATUS") ||
+        r.items[2].type != Value::Type::list)
         return std::nullopt;
     const auto& attributes = r.items[2].items;
     for (std::size_t i = 0; i + 1 < attributes.size(); i += 2)
@@ -76,10 +77,10 @@ class ImapTarget::Appender : public MessageSink {
     static constexpr std::size_t k_batch_window = 4;
     explicit Appender(ImapTarget& target) : m_target(target) {}
     bool singly = false; // no MULTIAPPEND batches (a refused batch's messages tried again)
-    bool final_crlf = false; // see ImapTarget::Options
+    bool final_crlf = false; // see TargetOptions
 
     void start(AppendCallbacks c) {
-        callbacks = std::move(c);
+        m_callbacks = std::move(c);
         m_halt.reset();
     }
 
@@ -103,7 +104,8 @@ class ImapTarget::Appender : public MessageSink {
             return send("\r\n");
         };
         auto s = append(message, m_spool.size() + (add_crlf ? 2 : 0), body);
-        if (s && add_crlf && callbacks.changed) callbacks.changed(message, "a final CRLF was added");
+        if (s && add_crlf && m_callbacks.changed)
+            m_callbacks.changed(message, "a final CRLF was added");
         m_spool.clear();
         return s;
     }
@@ -133,13 +135,14 @@ class ImapTarget::Appender : public MessageSink {
     }
 
   private:
-    AppendCallbacks callbacks;
+    AppendCallbacks m_callbacks;
 
     // APPENDs one message of `size` octets that `body` sends.
     Status append(const RemoteMessage& message, std::uint64_t size, const Producer& body) {
         // The server asked to wait: nothing more on this session.
         if (m_halt) return std::unexpected(*m_halt);
-        if (auto limit = m_target.append_limit(); limit && size > *limit) return over_limit(message, size, *limit);
+        if (auto limit = m_target.append_limit(); limit && size > *limit)
+            return over_limit(message, size, *limit);
         Session& session = *m_target.m_session;
         std::string attributes = " (" + m_target.flag_list(message.flags) + ")";
         if (message.internal_date > 0) attributes += " \"" + format_internal_date(message.internal_date) + "\"";
@@ -181,8 +184,8 @@ class ImapTarget::Appender : public MessageSink {
         Failure f{ErrorKind::protocol, Scope::message,
                   "larger than the server's APPENDLIMIT of " + std::to_string(limit) + " bytes (" +
                       std::to_string(size) + " bytes); not sent"};
-        if (!callbacks.refused) return std::unexpected(Failure{f.kind, Scope::folder, f.what});
-        callbacks.refused(message, f, true);
+        if (!m_callbacks.refused) return std::unexpected(Failure{f.kind, Scope::folder, f.what});
+        m_callbacks.refused(message, f, true);
         return {};
     }
 
@@ -228,7 +231,7 @@ class ImapTarget::Appender : public MessageSink {
     std::unexpected<Failure> refused_at_bye(Failure lost, std::vector<RemoteMessage> unpipelined) {
         // A throttling answer read before the end still says how long to wait.
         if (m_halt && !lost.retry_after) lost.retry_after = m_halt->retry_after;
-        if (!callbacks.refused) return std::unexpected(std::move(lost));
+        if (!m_callbacks.refused) return std::unexpected(std::move(lost));
         auto answer = m_target.m_session->answer_after_bye();
         if (!answer || answer->status == "OK") return std::unexpected(std::move(lost));
         std::vector<RemoteMessage> messages;
@@ -245,7 +248,8 @@ class ImapTarget::Appender : public MessageSink {
         }
         f.scope = Scope::message;
         f.what += "; the server then closed the connection";
-        for (const auto& m : messages) callbacks.refused(m, f, messages.size() == 1);
+        for (const auto& m : messages)
+            m_callbacks.refused(m, f, messages.size() == 1);
         return std::unexpected(std::move(lost));
     }
 
@@ -261,14 +265,15 @@ class ImapTarget::Appender : public MessageSink {
                 if (!m_halt) m_halt = f;
                 return {};
             }
-            if (!callbacks.refused)
+            if (!m_callbacks.refused)
                 return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
             // NO [TOOBIG], a NO or BAD for one message (Exchange's "BAD
             // Command Argument Error. 11" for a large one, Cyrus refusing NUL
             // bytes: issue 18): that message's failure. With LITERAL+ the
             // literal was sent whole, so the session is still in step.
             f.scope = Scope::message;
-            for (const auto& m : messages) callbacks.refused(m, f, messages.size() == 1);
+            for (const auto& m : messages)
+                m_callbacks.refused(m, f, messages.size() == 1);
             return {};
         }
         // [APPENDUID validity uid-set] (RFC 4315), when the server has UIDPLUS.
@@ -279,8 +284,8 @@ class ImapTarget::Appender : public MessageSink {
             uids = expand_uid_set(r.code[2].text, messages.size());
         if (uids.size() != messages.size()) uids.assign(messages.size(), 0);
         for (std::size_t i = 0; i < messages.size(); ++i)
-            if (callbacks.appended)
-                if (auto s = callbacks.appended(messages[i], uids[i]); !s) return s;
+            if (m_callbacks.appended)
+                if (auto s = m_callbacks.appended(messages[i], uids[i]); !s) return s;
         return {};
     }
 
@@ -302,7 +307,8 @@ ImapTarget::ImapTarget(std::unique_ptr<Session> session, Options options)
 
 ImapTarget::~ImapTarget() = default;
 
-Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Session> session, Options options) {
+Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Session> session,
+                                                             Options options) {
     std::unique_ptr<ImapTarget> t(new ImapTarget(std::move(session), options));
     if (auto s = t->read_namespace(); !s) return std::unexpected(s.error());
     return t;
@@ -319,10 +325,11 @@ std::optional<std::uint64_t> ImapTarget::append_limit() const {
 Status ImapTarget::read_folder_limit(const std::string& wire) {
     m_folder_limit.reset();
     if (!m_session->has("APPENDLIMIT")) return {};
-    auto r = m_session->run("STATUS " + quote_string(wire) + " (APPENDLIMIT)", [&](const Response& resp) -> Status {
-        if (auto limit = status_append_limit(resp)) m_folder_limit = limit;
-        return {};
-    });
+    auto r = m_session->run("STATUS " + quote_string(wire) + " (APPENDLIMIT)",
+                            [&](const Response& resp) -> Status {
+                                if (auto limit = status_append_limit(resp)) m_folder_limit = limit;
+                                return {};
+                            });
     return r ? Status{} : std::unexpected(r.error()); // a NO (no such folder yet): no limit known
 }
 

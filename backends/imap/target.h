@@ -29,7 +29,8 @@ struct TargetOptions {
 class ImapTarget : public Target {
   public:
     using Options = TargetOptions;
-    static Result<std::unique_ptr<ImapTarget>> open_account(std::unique_ptr<Session> session, Options options = {});
+    static Result<std::unique_ptr<ImapTarget>> open_account(std::unique_ptr<Session> session,
+                                                            Options options = {});
     ~ImapTarget() override;
 
     Result<std::vector<FolderInfo>> list_folders() override;
@@ -49,7 +50,7 @@ class ImapTarget : public Target {
     ImapTarget(std::unique_ptr<Session> session, Options options);
     Status read_namespace();
     Status read_folder_limit(const std::string& wire);
-    std::optional<std::uint64_t> append_limit() const; // octets an APPEND may carry (RFC 7889)
+    std::optional<std::uint64_t> append_limit() const;     // octets an APPEND may carry (RFC 7889)
     std::string wire_name(const FolderInfo& folder) const; // modified UTF-7, with prefix
     std::string flag_list(const Flags& flags) const;       // only what the folder accepts
 

@@ -298,14 +298,18 @@ struct HangingUpTarget : RefusingTarget {
         if (gone) return fail(ErrorKind::connect, Scope::session, "connection closed");
         sent.push_back(m.id);
         if (m.id == "4") {
-            callbacks.refused(m, Failure{ErrorKind::protocol, Scope::message, "BAD Command Argument Error. 11"}, true);
+            callbacks.refused(
+                m, Failure{ErrorKind::protocol, Scope::message, "BAD Command Argument Error. 11"},
+                true);
             gone = true;
             return fail(ErrorKind::connect, Scope::session, "closed the session");
         }
         stored_ids.push_back(m.id);
         return callbacks.appended(m, static_cast<std::uint32_t>(stored_ids.size()));
     }
-    Status flush() override { return gone ? fail(ErrorKind::connect, Scope::session, "connection closed") : Status{}; }
+    Status flush() override {
+        return gone ? fail(ErrorKind::connect, Scope::session, "connection closed") : Status{};
+    }
 };
 
 } // namespace
@@ -313,7 +317,8 @@ struct HangingUpTarget : RefusingTarget {
 TEST_CASE("a message refused as the session ended is not sent again when the folder resumes") {
     OneFolderSource source;
     source.snap.validity = 1;
-    for (int i = 1; i <= 7; ++i) source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
+    for (int i = 1; i <= 7; ++i)
+        source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
     MappingState state;
     mf::test::NullProgress progress;
     RunRefusals refusals;
@@ -321,15 +326,18 @@ TEST_CASE("a message refused as the session ended is not sent again when the fol
     options.refusals = &refusals;
     options.settle_limit = std::chrono::milliseconds(0);
     HangingUpTarget first;
-    auto lost = push_folder(source, first, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    auto lost =
+        push_folder(source, first, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
     REQUIRE(lost.failure);
     CHECK(lost.failure->scope == Scope::session);
     CHECK(first.sent == std::vector<std::string>{"1", "2", "3", "4"});
 
     HangingUpTarget second; // the engine's new session
-    for (std::uint32_t uid = 1; uid <= 3; ++uid) second.listed.push_back(TargetMessage{uid, {}, 100, 1000, {}});
+    for (std::uint32_t uid = 1; uid <= 3; ++uid)
+        second.listed.push_back(TargetMessage{uid, {}, 100, 1000, {}});
     second.stored_ids = first.stored_ids;
-    auto out = push_folder(source, second, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    auto out =
+        push_folder(source, second, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
     REQUIRE(out.failure);
     CHECK(out.failure->scope == Scope::message);
     CHECK(second.sent == std::vector<std::string>{"5", "6", "7"});
