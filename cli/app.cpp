@@ -153,6 +153,9 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
     add_connections_option(*cmd, a.connections, a.reconnects);
+    cmd->add_flag("--append-final-crlf", a.append_final_crlf,
+                  "Add a CRLF to a message that does not end in one (Yahoo refuses it); each is "
+                  "named in the report");
     if (kind == PushKind::mirror) {
         cmd->add_option("--max-delete", a.max_delete_percent,
                         "Refuse to delete more than this percentage of a target folder")

@@ -72,6 +72,7 @@ struct PushArgs {
     bool quiet = false;
     int max_delete_percent = 50; // mirror guard
     bool force = false;
+    bool append_final_crlf = false; // add a CRLF to a message that does not end in one (Yahoo)
     int connections = k_default_connections; // folders pushed at once, one connection per side each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
 };

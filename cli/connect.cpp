@@ -19,12 +19,13 @@ Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bo
     return std::unique_ptr<Source>(std::make_unique<imap::ImapSource>(std::move(*session)));
 }
 
-Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug) {
+Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug,
+                                               bool final_crlf) {
     if (endpoint.protocol != net::Protocol::imap)
         return fail(ErrorKind::usage, Scope::account, "the target must be an IMAP account (imap:// or imaps://)");
     auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("[target] ") : nullptr});
     if (!session) return std::unexpected(session.error());
-    auto target = imap::ImapTarget::open_account(std::move(*session));
+    auto target = imap::ImapTarget::open_account(std::move(*session), {.final_crlf = final_crlf});
     if (!target) return std::unexpected(target.error());
     return std::unique_ptr<Target>(std::move(*target));
 }

@@ -11,6 +11,8 @@
 namespace mf::cli {
 
 Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bool debug);
-Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug);
+// `final_crlf`: --append-final-crlf (see imap::TargetOptions).
+Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug,
+                                               bool final_crlf = false);
 
 } // namespace mf::cli

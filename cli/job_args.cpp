@@ -40,6 +40,7 @@ std::vector<std::string> job_arguments(const Job& job) {
         if (job.max_delete_percent >= 0)
             option("max-delete", std::to_string(job.max_delete_percent));
         flag("force", job.force);
+        flag("append-final-crlf", job.append_final_crlf);
     }
     option("cacert", job.cacert);
     option("auth", job.auth);

@@ -195,6 +195,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.undo_server_seen = flag("undo_server_seen");
     job.format = str(fields, "format");
     job.force = flag("force");
+    job.append_final_crlf = flag("append_final_crlf");
     job.max_delete_percent = number("max_delete_percent", -1);
     job.delete_after_download = flag("delete_after_download");
     job.delete_older_than_days = number("delete_older_than_days", 0);

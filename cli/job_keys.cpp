@@ -54,6 +54,7 @@ constexpr KeySpec k_keys[] = {
     {"delete_older_than_days", Type::integer, k_backup},
     {"max_delete_percent", Type::integer, k_mirror},
     {"force", Type::boolean, k_mirror},
+    {"append_final_crlf", Type::boolean, k_push},
     {"since", Type::string, k_all},
     {"before", Type::string, k_all},
     {"max_size", Type::integer, k_all},

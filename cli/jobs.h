@@ -52,6 +52,7 @@ struct Job {
     int delete_older_than_days = 0;
     int max_delete_percent = -1; // -1: the command's default
     bool force = false;
+    bool append_final_crlf = false; // push: --append-final-crlf
     // Lower-case names of the servers the job connects to: the unit of the
     // per-host connection budget.
     std::vector<std::string> hosts;

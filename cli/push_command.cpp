@@ -94,7 +94,7 @@ Status open_lane_source(const PushArgs& args, const PushSetup& setup, PushLane& 
 Result<std::unique_ptr<PushLane>> open_lane(const PushArgs& args, const PushSetup& setup) {
     auto lane = std::make_unique<PushLane>();
     if (auto s = open_lane_source(args, setup, *lane); !s) return std::unexpected(s.error());
-    auto target = connect_target(*setup.target_endpoint, args.target.debug);
+    auto target = connect_target(*setup.target_endpoint, args.target.debug, args.append_final_crlf);
     if (!target) return std::unexpected(target.error());
     lane->target = std::move(*target);
     return lane;
@@ -168,7 +168,7 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
     setup->db = std::move(*db);
     setup->state = std::make_unique<archive::DbPushState>(*setup->db);
     setup->shared_state = std::make_unique<LockedPushState>(*setup->state);
-    auto target = connect_target(*target_endpoint, args.target.debug);
+    auto target = connect_target(*target_endpoint, args.target.debug, args.append_final_crlf);
     if (!target) return std::unexpected(target.error());
     setup->first.target = std::move(*target);
     setup->target_endpoint = std::move(*target_endpoint);
@@ -292,6 +292,8 @@ int run_push(const PushArgs& args) {
     options.mirror = args.kind == PushKind::mirror;
     options.max_delete_share = args.max_delete_percent / 100.0;
     options.force = args.force;
+    RunRefusals refusals;
+    options.refusals = &refusals;
     auto folders = select_folders(*all, args.folders, args.excludes);
     std::set<std::vector<std::string>> kept;
     for (const auto& from : folders) kept.insert(map->target_of(from).path);

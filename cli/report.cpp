@@ -49,6 +49,12 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
         for (const auto& m : f.skipped_messages) list.push_back({{"id", m.id}, {"error", m.what}});
         j["skipped_messages"] = list;
     }
+    if (!f.changed_messages.empty()) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& m : f.changed_messages)
+            list.push_back({{"id", m.id}, {"change", m.what}});
+        j["changed_messages"] = list;
+    }
     if (f.sessions > 1) j["sessions"] = f.sessions;
     return j;
 }
@@ -64,6 +70,17 @@ void print_marked_read(const FolderReport& f, std::ostream& out) {
     else
         out << "warning: " << printable(said + "; archived as unread; --undo-server-seen marks them unread on "
                                                "the server again") << '\n';
+}
+
+// "INBOX: a final CRLF was added to 2 messages: id 1, id 3": every message
+// whose bytes the target got changed, named (one kind of change so far).
+std::string describe_changed(const FolderReport& f) {
+    std::string line = f.folder + ": " + f.changed_messages.front().what + " to " +
+                       std::to_string(f.changed_messages.size()) +
+                       (f.changed_messages.size() == 1 ? " message: " : " messages: ");
+    for (std::size_t i = 0; i < f.changed_messages.size(); ++i)
+        line += (i ? ", id " : "id ") + f.changed_messages[i].id;
+    return line;
 }
 
 } // namespace
@@ -170,6 +187,8 @@ void print_summary(const RunReport& r, std::ostream& out) {
         if (!f.skipped_messages.empty())
             out << "warning: " << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))
                 << "; --skip-after 0 tries them again\n";
+    for (const auto& f : r.folders)
+        if (!f.changed_messages.empty()) out << "note: " << printable(describe_changed(f)) << '\n';
     for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
 }
 

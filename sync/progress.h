@@ -34,6 +34,7 @@ struct FolderReport {
     std::size_t sessions = 1; // sessions the folder took (more after a lost connection)
     std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
     std::vector<MessageProblem> skipped_messages; // failed in too many runs: not tried (BackupOptions::skip_after)
+    std::vector<MessageProblem> changed_messages; // bytes changed as asked (what: how)
     std::string error;        // "" when the folder completed
     // Not worked on, and why (not a mailbox, excluded, gone from the
     // server); such a report carries no counts and no error.

@@ -3,6 +3,8 @@
 #include "sync/memory.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -30,10 +32,14 @@ class RecordingAppend {
         if (alone) m_failed.push_back(MessageProblem{m.id, f.what});
         else m_batch_refused.push_back(m.id);
     }
+    void changed(const RemoteMessage& m, const std::string& change) {
+        m_changed.push_back({m.id, change});
+    }
     std::size_t count() const { return m_count; }
     std::uint64_t bytes() const { return m_bytes; }
     std::vector<std::string> take_batch_refused() { return std::exchange(m_batch_refused, {}); }
     std::vector<MessageProblem>& failed() { return m_failed; }
+    std::vector<MessageProblem>& changed_messages() { return m_changed; }
 
   private:
     PushState& m_state;
@@ -43,6 +49,7 @@ class RecordingAppend {
     std::uint64_t m_bytes = 0;
     std::vector<std::string> m_batch_refused;
     std::vector<MessageProblem> m_failed;
+    std::vector<MessageProblem> m_changed;
 };
 
 Result<TargetFolder> open_target(Target& target, const FolderInfo& to, bool dry_run) {
@@ -90,7 +97,10 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
                 std::size_t chunk) {
     MessageSink& sink = target.appender(
         {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
-         [&](const RemoteMessage& m, const Failure& f, bool alone) { recorder.refused(m, f, alone); }});
+         [&](const RemoteMessage& m, const Failure& f, bool alone) {
+             recorder.refused(m, f, alone);
+         },
+         [&](const RemoteMessage& m, const std::string& change) { recorder.changed(m, change); }});
     if (auto s = fetch_isolating(source, ids, sink, chunk, recorder.failed()); !s) {
         // Record what the target did confirm; a target that is gone too
         // must be replaced, whatever the source's failure was.
@@ -100,11 +110,26 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
     return target.flush();
 }
 
+// What an earlier session of this run failed on (RunRefusals) is not sent
+// again; it stays named among the folder's failures.
+std::vector<std::string> not_failed(const std::vector<std::string>& ids,
+                                    const std::vector<MessageProblem>& failed) {
+    if (failed.empty()) return ids;
+    std::set<std::string> skip;
+    for (const auto& f : failed)
+        skip.insert(f.id);
+    std::vector<std::string> out;
+    std::copy_if(ids.begin(), ids.end(), std::back_inserter(out),
+                 [&](const auto& id) { return !skip.contains(id); });
+    return out;
+}
+
 // A batch the target refused is tried again a message at a time, so that
 // one message it will not take keeps none of the others out.
 Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingAppend& recorder,
-                std::size_t chunk) {
-    if (auto s = copy_ids(source, target, plan.copy, recorder, chunk); !s) return s;
+                std::size_t chunk, const std::vector<MessageProblem>& earlier) {
+    if (auto s = copy_ids(source, target, not_failed(plan.copy, earlier), recorder, chunk); !s)
+        return s;
     auto again = recorder.take_batch_refused();
     if (again.empty()) return {};
     target.append_singly(true);
@@ -116,12 +141,13 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
 // The later parts of a listing into an empty target: each is listed,
 // planned (all of it is copied) and copied before the next is listed.
 Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppend& recorder,
-                  const PushRunOptions& options) {
+                  const PushRunOptions& options, const std::vector<MessageProblem>& earlier) {
     while (snap.more) {
         if (auto s = source.next_part(snap); !s) return s;
         PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
         release(snap.messages);
-        if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk); !s) return s;
+        if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk, earlier); !s)
+            return s;
     }
     return {};
 }
@@ -148,6 +174,21 @@ Result<TargetFolder> settle_target(Target& target, const FolderInfo& to, TargetF
 }
 
 } // namespace
+
+void RunRefusals::add(const std::string& folder, const std::vector<MessageProblem>& failed) {
+    std::lock_guard lock(m_mutex);
+    auto& kept = m_failed[folder];
+    for (const auto& f : failed)
+        if (std::none_of(kept.begin(), kept.end(),
+                         [&](const MessageProblem& k) { return k.id == f.id; }))
+            kept.push_back(f);
+}
+
+std::vector<MessageProblem> RunRefusals::of(const std::string& folder) const {
+    std::lock_guard lock(m_mutex);
+    auto it = m_failed.find(folder);
+    return it == m_failed.end() ? std::vector<MessageProblem>{} : it->second;
+}
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,
                           const FolderInfo& to, const PushRunOptions& options, Progress& progress) {
@@ -217,13 +258,22 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     if (!plan.copy.empty())
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
-    Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk);
-    if (copied && snap->more) copied = copy_parts(source, target, *snap, recorder, options);
+    const auto earlier =
+        options.refusals ? options.refusals->of(key) : std::vector<MessageProblem>{};
+    recorder.failed() = earlier;
+    Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk, earlier);
+    if (copied && snap->more)
+        copied = copy_parts(source, target, *snap, recorder, options, earlier);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     report.failed_messages = std::move(recorder.failed());
+    report.changed_messages = std::move(recorder.changed_messages());
     if (!copied) {
+        // The engine resumes the folder on a new session: what failed on
+        // this one is not tried again there.
+        if (copied.error().scope == Scope::session && options.refusals)
+            options.refusals->add(key, report.failed_messages);
         report.failed = missing;
         return failed(copied.error());
     }

@@ -9,8 +9,28 @@
 #include "sync/target.h"
 
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
 
 namespace mf {
+
+// Messages a folder's copy failed on in one session, kept for the rest of
+// the run: when that session is lost and the engine resumes the folder on a
+// new one, they are not sent again but reported as failed. Exchange closes
+// the connection as it refuses a message over its size limit (target.cpp),
+// so sending it again would cost a session each time and then the folder.
+// Shared by the run's workers; the next run tries each message once more.
+class RunRefusals {
+  public:
+    void add(const std::string& folder, const std::vector<MessageProblem>& failed);
+    std::vector<MessageProblem> of(const std::string& folder) const;
+
+  private:
+    mutable std::mutex m_mutex;
+    std::map<std::string, std::vector<MessageProblem>> m_failed;
+};
 
 struct PushRunOptions {
     bool dry_run = false;
@@ -26,6 +46,7 @@ struct PushRunOptions {
     // before it is compared with the source (see settle_target).
     std::chrono::milliseconds settle_quiet{500};
     std::chrono::milliseconds settle_limit{10000};
+    RunRefusals* refusals = nullptr; // the run's; null: a lost session's failures are tried again
 };
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,

@@ -34,16 +34,22 @@ struct TargetFolder {
 // (0 when the server does not say, i.e. no UIDPLUS).
 using AppendedFn = std::function<Status(const RemoteMessage&, std::uint32_t uid)>;
 // Called for each message the target refused (Scope::message: its answer
-// was NO or BAD, or the message is larger than the target takes). `alone`
+// was NO or BAD, or the message is larger than the target takes, or the
+// server refused it as it closed the connection). `alone`
 // is false when the refusal was for a batch the message was part of
 // (MULTIAPPEND is all or nothing): the message itself may be fine.
 using RefusedFn = std::function<void(const RemoteMessage&, const Failure&, bool alone)>;
+
+// Called for each message whose bytes the target changed on the way, at the
+// user's request (a final CRLF added: --append-final-crlf), with what was done.
+using ChangedFn = std::function<void(const RemoteMessage&, const std::string& change)>;
 
 struct AppendCallbacks {
     AppendedFn appended;
     // Unset: a refusal fails the folder (Scope::folder), as before a
     // caller handled refusals.
     RefusedFn refused;
+    ChangedFn changed; // unset: not told
 };
 
 class Target {
@@ -60,12 +66,16 @@ class Target {
     // flags and date, and calls `appended` once the target confirmed it, or
     // `refused` when it did not; a refusal never fails the sink, so the
     // source's stream goes on. Appends may be pipelined: confirmations and
-    // refusals can come later, up to flush().
+    // refusals can come later, up to flush(). A throttling answer (the
+    // server asks to wait) is no refusal: the sink then fails with
+    // Scope::session and the failure's retry_after, so that the engine
+    // backs off and resumes on a new session.
     virtual MessageSink& appender(AppendCallbacks callbacks) = 0;
     // From now on one message a command (no batches), for messages of a
     // refused batch tried again; false goes back to batches.
     virtual void append_singly(bool singly) { (void)singly; }
-    // Waits for every outstanding append's confirmation.
+    // Waits for every outstanding append's confirmation: all of them are
+    // read, whatever fails, unless the session itself is gone.
     virtual Status flush() = 0;
     virtual Status set_flags(std::uint32_t uid, const Flags& flags) = 0;
     // Removes exactly these messages (UID EXPUNGE). Fails, changing nothing,

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include <optional>
+#include <utility>
 
 namespace mf::imap {
 
@@ -266,6 +267,7 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
         if (r->status == "BYE") {
             Failure bye{ErrorKind::connect, Scope::session, host() + " closed the session: " + r->text.substr(0, 200),
                         suggested_backoff(r->text)};
+            m_after_bye = true;
             return std::unexpected(std::move(bye));
         }
         if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
@@ -273,6 +275,21 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
             if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
         }
     }
+}
+
+// Exchange ends a session over a command it refuses with "* BYE Connection
+// closed. 14" and then the command's own answer, "BAD Command Argument
+// Error. 11" (imapsync issue 5, https://github.com/imapsync/imapsync/issues/5,
+// for an APPEND too large). That answer names the command that was refused.
+// Read only when asked: a server that sent BYE is closing the connection, so
+// the read ends at once, with the answer or with the end of the connection.
+std::optional<Response> Session::answer_after_bye() {
+    if (!std::exchange(m_after_bye, false)) return std::nullopt;
+    auto next = m_reader.read();
+    if (!next) return std::nullopt;
+    if (m_trace.sink) trace(net::TraceKind::received, describe(*next));
+    if (next->kind != Response::Kind::tagged) return std::nullopt;
+    return std::move(*next);
 }
 
 Result<Response> Session::run_ok(std::string_view command, std::string_view what,

@@ -109,6 +109,11 @@ class Session : private ByteStream {
     // Failure naming `what`.
     Status check_ok(const Response& tagged, std::string_view what) const;
 
+    // After a read failed on a BYE: the server's next response, when it is
+    // a tagged answer (see session.cpp), which names the command the server
+    // refused as it hung up. Reads one response at most, once per BYE.
+    std::optional<Response> answer_after_bye();
+
     bool has(std::string_view capability) const; // case-insensitive
     const std::set<std::string>& capabilities() const { return m_caps; }
     const net::Transport& connection() const { return *m_conn; }
@@ -141,6 +146,7 @@ class Session : private ByteStream {
     std::uint32_t m_next_tag = 1;
     std::set<std::string> m_caps; // upper case
     std::set<std::string> m_enabled; // upper case: what ENABLE turned on
+    bool m_after_bye = false;        // a BYE was read; what follows it is unread
 };
 
 } // namespace mf::imap

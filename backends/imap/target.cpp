@@ -8,6 +8,7 @@
 #include "backends/imap/uid_set.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 namespace mf::imap {
@@ -17,6 +18,43 @@ namespace {
 std::string replace_all(std::string s, char from, char to) {
     std::replace(s.begin(), s.end(), from, to);
     return s;
+}
+
+// Whether a refused APPEND asks the client to wait rather than refusing the
+// message: Office 365's "NO Request is throttled. Suggested Backoff Time: N
+// milliseconds" (imapsync issue 198,
+// https://github.com/imapsync/imapsync/issues/198; see suggested_backoff),
+// and the [THROTTLED] and [LIMIT] codes. The same test as the source's
+// message_scoped() (source.cpp) makes for a FETCH.
+bool throttling(const Failure& f) {
+    return f.retry_after || f.what.find("[THROTTLED]") != std::string::npos ||
+           f.what.find("[LIMIT]") != std::string::npos;
+}
+
+// "APPENDLIMIT=35651584" among the capabilities: no APPEND of more octets to
+// any mailbox (RFC 7889 section 3; Gmail announces it). A bare "APPENDLIMIT"
+// says that each mailbox has its own (see read_folder_limit).
+std::optional<std::uint64_t> account_append_limit(const Session& session) {
+    static constexpr std::string_view k_name = "APPENDLIMIT=";
+    for (std::string_view cap : session.capabilities()) {
+        if (!cap.starts_with(k_name)) continue;
+        cap.remove_prefix(k_name.size());
+        std::uint64_t limit = 0;
+        auto [end, ec] = std::from_chars(cap.data(), cap.data() + cap.size(), limit);
+        if (ec == std::errc() && end == cap.data() + cap.size()) return limit;
+    }
+    return std::nullopt;
+}
+
+// "* STATUS name (APPENDLIMIT 1048576)" (RFC 7889 section 4); NIL: no limit.
+std::optional<std::uint64_t> status_append_limit(const Response& r) {
+    if (r.items.size() < 3 || !is_atom(r.items[0], "STATUS") ||
+        r.items[2].type != Value::Type::list)
+        return std::nullopt;
+    const auto& attributes = r.items[2].items;
+    for (std::size_t i = 0; i + 1 < attributes.size(); i += 2)
+        if (is_atom(attributes[i], "APPENDLIMIT")) return to_u64(attributes[i + 1]);
+    return std::nullopt;
 }
 
 } // namespace
@@ -38,39 +76,73 @@ class ImapTarget::Appender : public MessageSink {
     static constexpr std::uint64_t k_batch_bytes = 1u << 20;
     static constexpr std::size_t k_batch_window = 4;
     explicit Appender(ImapTarget& target) : m_target(target) {}
-    AppendCallbacks callbacks;
     bool singly = false; // no MULTIAPPEND batches (a refused batch's messages tried again)
+    bool final_crlf = false; // see TargetOptions
+
+    void start(AppendCallbacks c) {
+        m_callbacks = std::move(c);
+        m_halt.reset();
+    }
 
     Status begin(std::uint64_t) override {
         m_spool.clear();
+        m_last = 0;
         return {};
     }
-    Status write(std::string_view chunk) override { return m_spool.write(chunk); }
+    Status write(std::string_view chunk) override {
+        if (!chunk.empty()) m_last = chunk.back();
+        return m_spool.write(chunk);
+    }
     void abandon() override { m_spool.clear(); }
 
     Status finish(const RemoteMessage& message) override {
-        auto s = append(message, m_spool.size(), [&](const MessageSink::Send& send) { return m_spool.replay(send); });
+        // The spool makes a bare LF a CRLF: the message ends in CRLF when
+        // its last octet is a LF.
+        const bool add_crlf = final_crlf && m_last != '\n';
+        auto body = [&](const MessageSink::Send& send) -> Status {
+            if (auto s = m_spool.replay(send); !s || !add_crlf) return s;
+            return send("\r\n");
+        };
+        auto s = append(message, m_spool.size() + (add_crlf ? 2 : 0), body);
+        if (s && add_crlf && m_callbacks.changed)
+            m_callbacks.changed(message, "a final CRLF was added");
         m_spool.clear();
         return s;
     }
 
     // The source knows the size up front: the message goes to the server as
-    // the source reads it, never held here.
+    // the source reads it, never held here. Unless a final CRLF may have to
+    // be added: its last octets must be seen before the size is stated.
     Status put(const RemoteMessage& message, std::uint64_t size, const Producer& produce) override {
+        if (final_crlf) return MessageSink::put(message, size, produce);
         m_spool.clear();
         return append(message, size, produce);
     }
 
+    // Reads every answer still due, even after a failure to record one, so
+    // that the session stays in step for the next command; only a session
+    // that is gone stops it.
     Status drain() {
-        if (auto s = close_batch(); !s) return s;
-        while (!m_pending.empty())
-            if (auto s = read_one(); !s) return s;
-        return {};
+        Status first = close_batch();
+        while (!m_pending.empty()) {
+            auto s = read_one();
+            if (s) continue;
+            if (s.error().scope == Scope::session || s.error().scope == Scope::account) return s;
+            if (first) first = s;
+        }
+        if (first && m_halt) return std::unexpected(*m_halt);
+        return first;
     }
 
   private:
+    AppendCallbacks m_callbacks;
+
     // APPENDs one message of `size` octets that `body` sends.
     Status append(const RemoteMessage& message, std::uint64_t size, const Producer& body) {
+        // The server asked to wait: nothing more on this session.
+        if (m_halt) return std::unexpected(*m_halt);
+        if (auto limit = m_target.append_limit(); limit && size > *limit)
+            return over_limit(message, size, *limit);
         Session& session = *m_target.m_session;
         std::string attributes = " (" + m_target.flag_list(message.flags) + ")";
         if (message.internal_date > 0) attributes += " \"" + format_internal_date(message.internal_date) + "\"";
@@ -84,7 +156,7 @@ class ImapTarget::Appender : public MessageSink {
         };
         if (!session.has("LITERAL+")) {
             auto r = session.run_literal(prefix + attributes, size, write);
-            if (!r) return std::unexpected(r.error());
+            if (!r) return refused_at_bye(r.error(), {message});
             return confirmed(*r, {message});
         }
         if (!session.has("MULTIAPPEND") || singly) {
@@ -103,6 +175,17 @@ class ImapTarget::Appender : public MessageSink {
         if (!s) return s;
         m_batch.push_back(message);
         if (m_batch.size() >= k_batch || m_batch_bytes >= k_batch_bytes) return close_batch();
+        return {};
+    }
+
+    // RFC 7889: a client must not send an APPEND larger than the limit. Not
+    // sent, the message is refused here, as the server would have refused it.
+    Status over_limit(const RemoteMessage& message, std::uint64_t size, std::uint64_t limit) {
+        Failure f{ErrorKind::protocol, Scope::message,
+                  "larger than the server's APPENDLIMIT of " + std::to_string(limit) + " bytes (" +
+                      std::to_string(size) + " bytes); not sent"};
+        if (!m_callbacks.refused) return std::unexpected(Failure{f.kind, Scope::folder, f.what});
+        m_callbacks.refused(message, f, true);
         return {};
     }
 
@@ -129,7 +212,7 @@ class ImapTarget::Appender : public MessageSink {
 
     Status read_one() {
         auto r = m_target.m_session->read_tagged();
-        if (!r) return std::unexpected(r.error());
+        if (!r) return refused_at_bye(r.error(), {});
         auto it = m_pending.find(r->tag);
         if (it == m_pending.end())
             return fail(ErrorKind::protocol, Scope::session, "the target answered a command that was not sent");
@@ -138,18 +221,59 @@ class ImapTarget::Appender : public MessageSink {
         return confirmed(*r, messages);
     }
 
+    // The session is gone (`lost`). Where the server named the APPEND it
+    // refused as it hung up (Exchange: "* BYE Connection closed. 14", then
+    // "BAD Command Argument Error. 11" for a message over its size limit;
+    // see Session::answer_after_bye), that message is refused like any
+    // other, so that the folder, resumed on a new session, goes on without
+    // it. `unpipelined` holds the messages of a command that was not
+    // pipelined (its tag is not in m_pending).
+    std::unexpected<Failure> refused_at_bye(Failure lost, std::vector<RemoteMessage> unpipelined) {
+        // A throttling answer read before the end still says how long to wait.
+        if (m_halt && !lost.retry_after) lost.retry_after = m_halt->retry_after;
+        if (!m_callbacks.refused) return std::unexpected(std::move(lost));
+        auto answer = m_target.m_session->answer_after_bye();
+        if (!answer || answer->status == "OK") return std::unexpected(std::move(lost));
+        std::vector<RemoteMessage> messages;
+        if (auto it = m_pending.find(answer->tag); it != m_pending.end()) {
+            messages = std::move(it->second);
+            m_pending.erase(it);
+        } else if (m_pending.empty()) {
+            messages = std::move(unpipelined);
+        }
+        Failure f = m_target.m_session->check_ok(*answer, "APPEND").error();
+        if (throttling(f)) { // Office 365's throttling BAD with the BYE: wait as asked
+            if (!lost.retry_after) lost.retry_after = f.retry_after;
+            return std::unexpected(std::move(lost));
+        }
+        f.scope = Scope::message;
+        f.what += "; the server then closed the connection";
+        for (const auto& m : messages)
+            m_callbacks.refused(m, f, messages.size() == 1);
+        return std::unexpected(std::move(lost));
+    }
+
     Status confirmed(const Response& r, const std::vector<RemoteMessage>& messages) {
         if (r.status != "OK") {
-            auto refusal = m_target.m_session->check_ok(r, "APPEND");
-            if (!callbacks.refused)
+            Failure f = m_target.m_session->check_ok(r, "APPEND").error();
+            if (throttling(f)) {
+                // The server will take the message later: the engine waits
+                // as asked and resumes on a new session. The answers still
+                // due are read first (drain()), so that what the server did
+                // store is recorded.
+                f.scope = Scope::session;
+                if (!m_halt) m_halt = f;
+                return {};
+            }
+            if (!m_callbacks.refused)
                 return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
             // NO [TOOBIG], a NO or BAD for one message (Exchange's "BAD
             // Command Argument Error. 11" for a large one, Cyrus refusing NUL
             // bytes: issue 18): that message's failure. With LITERAL+ the
             // literal was sent whole, so the session is still in step.
-            Failure f = refusal.error();
             f.scope = Scope::message;
-            for (const auto& m : messages) callbacks.refused(m, f, messages.size() == 1);
+            for (const auto& m : messages)
+                m_callbacks.refused(m, f, messages.size() == 1);
             return {};
         }
         // [APPENDUID validity uid-set] (RFC 4315), when the server has UIDPLUS.
@@ -160,28 +284,53 @@ class ImapTarget::Appender : public MessageSink {
             uids = expand_uid_set(r.code[2].text, messages.size());
         if (uids.size() != messages.size()) uids.assign(messages.size(), 0);
         for (std::size_t i = 0; i < messages.size(); ++i)
-            if (callbacks.appended)
-                if (auto s = callbacks.appended(messages[i], uids[i]); !s) return s;
+            if (m_callbacks.appended)
+                if (auto s = m_callbacks.appended(messages[i], uids[i]); !s) return s;
         return {};
     }
 
     ImapTarget& m_target;
     mail::Spool m_spool;
+    char m_last = 0; // the last octet written into the spool
     std::map<std::string, std::vector<RemoteMessage>> m_pending; // tag -> messages on the wire
     std::string m_open_tag;            // the MULTIAPPEND being written, if any
     std::vector<RemoteMessage> m_batch; // its messages so far
     std::uint64_t m_batch_bytes = 0;
+    std::optional<Failure> m_halt; // a throttling answer: Scope::session, with its retry_after
 };
 
-ImapTarget::ImapTarget(std::unique_ptr<Session> session)
-    : m_session(std::move(session)), m_appender(std::make_unique<Appender>(*this)) {}
+ImapTarget::ImapTarget(std::unique_ptr<Session> session, Options options)
+    : m_session(std::move(session)), m_appender(std::make_unique<Appender>(*this)) {
+    m_appender->final_crlf = options.final_crlf;
+    m_account_limit = account_append_limit(*m_session);
+}
 
 ImapTarget::~ImapTarget() = default;
 
-Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Session> session) {
-    std::unique_ptr<ImapTarget> t(new ImapTarget(std::move(session)));
+Result<std::unique_ptr<ImapTarget>> ImapTarget::open_account(std::unique_ptr<Session> session,
+                                                             Options options) {
+    std::unique_ptr<ImapTarget> t(new ImapTarget(std::move(session), options));
     if (auto s = t->read_namespace(); !s) return std::unexpected(s.error());
     return t;
+}
+
+// RFC 7889: a mailbox's own limit, where the server has one, wins over the
+// account's.
+std::optional<std::uint64_t> ImapTarget::append_limit() const {
+    return m_folder_limit ? m_folder_limit : m_account_limit;
+}
+
+// A bare APPENDLIMIT capability: each mailbox says its limit in STATUS
+// (RFC 7889 section 4), one round trip per folder on such a server only.
+Status ImapTarget::read_folder_limit(const std::string& wire) {
+    m_folder_limit.reset();
+    if (!m_session->has("APPENDLIMIT")) return {};
+    auto r = m_session->run("STATUS " + quote_string(wire) + " (APPENDLIMIT)",
+                            [&](const Response& resp) -> Status {
+                                if (auto limit = status_append_limit(resp)) m_folder_limit = limit;
+                                return {};
+                            });
+    return r ? Status{} : std::unexpected(r.error()); // a NO (no such folder yet): no limit known
 }
 
 // The first personal namespace ("* NAMESPACE (("INBOX." ".")) NIL NIL" on
@@ -263,6 +412,7 @@ Status ImapTarget::delete_folder(const FolderInfo& folder) {
 Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
     TargetFolder out;
     std::string name = wire_name(folder);
+    if (auto s = read_folder_limit(name); !s) return std::unexpected(s.error());
     m_any_keyword = false;
     m_keywords_allowed.clear();
     auto r = m_session->run("SELECT " + quote_string(name), [&](const Response& resp) -> Status {
@@ -313,7 +463,7 @@ Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32
 Status ImapTarget::flush() { return m_appender->drain(); }
 
 MessageSink& ImapTarget::appender(AppendCallbacks callbacks) {
-    m_appender->callbacks = std::move(callbacks);
+    m_appender->start(std::move(callbacks));
     return *m_appender;
 }
 

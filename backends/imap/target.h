@@ -14,13 +14,23 @@
 #include "sync/target.h"
 
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace mf::imap {
 
+struct TargetOptions {
+    // A message whose last octets are not CRLF gets one added on APPEND
+    // (Yahoo refuses it otherwise: see target.cpp), and is named to the
+    // engine as changed. Off unless the user asks: it changes the bytes.
+    bool final_crlf = false;
+};
+
 class ImapTarget : public Target {
   public:
-    static Result<std::unique_ptr<ImapTarget>> open_account(std::unique_ptr<Session> session);
+    using Options = TargetOptions;
+    static Result<std::unique_ptr<ImapTarget>> open_account(std::unique_ptr<Session> session,
+                                                            Options options = {});
     ~ImapTarget() override;
 
     Result<std::vector<FolderInfo>> list_folders() override;
@@ -37,8 +47,10 @@ class ImapTarget : public Target {
 
   private:
     class Appender;
-    explicit ImapTarget(std::unique_ptr<Session> session);
+    ImapTarget(std::unique_ptr<Session> session, Options options);
     Status read_namespace();
+    Status read_folder_limit(const std::string& wire);
+    std::optional<std::uint64_t> append_limit() const;     // octets an APPEND may carry (RFC 7889)
     std::string wire_name(const FolderInfo& folder) const; // modified UTF-7, with prefix
     std::string flag_list(const Flags& flags) const;       // only what the folder accepts
 
@@ -49,6 +61,8 @@ class ImapTarget : public Target {
     std::string m_selected;  // wire name of the open folder
     bool m_any_keyword = true;
     std::set<std::string> m_keywords_allowed;
+    std::optional<std::uint64_t> m_account_limit; // CAPABILITY APPENDLIMIT=n
+    std::optional<std::uint64_t> m_folder_limit;  // STATUS (APPENDLIMIT n) of the open folder
 };
 
 } // namespace mf::imap

@@ -1,5 +1,5 @@
 """Scripted provider emulators (issues 18 and 19): IMAP servers that behave
-as Gmail, Office 365 / Exchange, iCloud and hMailServer are documented to
+as Gmail, Office 365 / Exchange, iCloud, Yahoo and hMailServer are documented to
 behave, for what no local server (Dovecot, Cyrus, Courier: servers.py) does.
 Built on fakeimap.FakeImap (plaintext, any password unless a profile says
 otherwise). Every behaviour names its source in a comment beside it; the
@@ -527,6 +527,27 @@ class ExchangeImap(ProviderImap):
 class ICloudImap(ProviderImap):
     def on_body_fetch(self, folder, uid):
         self.flags_of(folder, uid).add(b"\\Seen")
+
+
+# -- Yahoo --------------------------------------------------------------------
+
+# Yahoo refuses an APPEND whose message does not end in CRLF: "BAD
+# [CLIENTBUG] Additional arguments found after last expected argument"
+# (MailKit issue 251, https://github.com/jstedfast/MailKit/issues/251: the
+# message lacked a final CRLF, and "once I add a newline to the end of your
+# message, it works reliably"; the same words from Yahoo in imapsync issue
+# 209, https://github.com/imapsync/imapsync/issues/209, a Gmail-to-Yahoo
+# migration). Yahoo's window on large folders is in fakeimap.py (``window``).
+YAHOO_NO_FINAL_CRLF = b"BAD [CLIENTBUG] Additional arguments found after last expected argument"
+
+
+class YahooImap(ProviderImap):
+    def _append(self, tag, rest):
+        head, _, message = rest.partition(b"\r\n")
+        m = re.search(rb"\{(\d+)\+?\}$", head)
+        if m and not message[:int(m.group(1))].endswith(b"\r\n"):
+            return tag + b" " + YAHOO_NO_FINAL_CRLF + b"\r\n"
+        return super()._append(tag, rest)
 
 
 # -- hMailServer --------------------------------------------------------------

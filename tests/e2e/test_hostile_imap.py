@@ -1116,6 +1116,30 @@ class PushMessageScopeTest(_Hostile):
             self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]), "a rerun copied twice")
             self.assertEqual(dst.folders[b"Work"], [MSG2])
 
+    def test_pipelined_answers_are_all_read_before_the_next_command(self):
+        # With LITERAL+ every APPEND of a folder is on the wire before its
+        # answer is read. Refusals among them, the last message's included,
+        # are read with the rest before the next folder's first command:
+        # an answer left unread would come back as the answer to that
+        # command ("answered a command that was not sent") and cost a session.
+        last = b"Subject: last\r\nMessage-ID: <refuse-me-too@x>\r\n\r\nrefuse-me\r\n"
+
+        def append(server, tag, rest, selected):
+            return tag + b" BAD [TOOBIG] Message too large\r\n" if b"refuse-me" in rest else None
+        src = FakeImap({"INBOX": [MSG, self.REFUSED, MSG3, last], "Work": [MSG2]})
+        dst = FakeImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS",
+                       overrides={"APPEND": append})
+        with src, dst:
+            r = self.migrate(src, dst)
+        self.assertEqual(r.returncode, 1, r.output)
+        self.assertNotIn("not sent", r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["reconnects"], 0, r.stderr)
+        inbox = next(f for f in report["folders"] if f["folder"] == "INBOX")
+        self.assertEqual([m["id"] for m in inbox["failed_messages"]], ["2", "4"])
+        self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([MSG, MSG3]))
+        self.assertEqual(dst.folders[b"Work"], [MSG2])
+
     def test_a_message_the_source_will_not_give_fails_alone_on_migrate(self):
         def answer(server, tag, rest, selected):
             if b"BODY.PEEK[]" in rest.upper() and 2 in fetched_uids(rest):

@@ -160,6 +160,8 @@ TEST_CASE("job errors") {
         {R"("map": {"INBOX": "x"})",
          "key 'map': does not apply to a backup job (only to: migrate, restore, mirror)"},
         {R"("force": true)", "key 'force': does not apply to a backup job (only to: mirror)"},
+        {R"("append_final_crlf": true)",
+         "key 'append_final_crlf': does not apply to a backup job (only to: migrate, restore, mirror)"},
         {R"("since": "2024-01-01")", "key 'since': not supported yet"},
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
         {R"("max_size": 1000000)", "key 'max_size': not supported yet"},
@@ -244,7 +246,7 @@ TEST_CASE("a job becomes its command's options, secrets only by reference") {
         {"name": "m", "kind": "mirror", "source": "imaps://a@h", "target": "imaps://b@g", "cacert": "/ca",
          "source_password_env": "P", "target_oauth2_token_command": "tok --for b", "map": {"INBOX": "In"},
          "max_delete_percent": 10, "force": true, "state": "/s/state.db", "allow_plaintext": true,
-         "connections": 3}
+         "connections": 3, "append_final_crlf": true}
     ]})");
     REQUIRE_MESSAGE(r.errors.empty(), all_errors(r));
     CHECK(job_arguments(r.file.jobs[0]) ==
@@ -255,7 +257,7 @@ TEST_CASE("a job becomes its command's options, secrets only by reference") {
     CHECK(job_arguments(r.file.jobs[1]) ==
           std::vector<std::string>{
               "mirror", "--source-password-env=P", "--target-oauth2-token-command=tok --for b",
-              "--map=INBOX=In", "--state=/s/state.db", "--max-delete=10", "--force", "--cacert=/ca",
+              "--map=INBOX=In", "--state=/s/state.db", "--max-delete=10", "--force", "--append-final-crlf", "--cacert=/ca",
               "--allow-plaintext", "--connections=3", "--json", "--quiet", "--", "imaps://a@h", "imaps://b@g"});
 }
 

@@ -273,3 +273,76 @@ TEST_CASE("a message the target refuses fails alone; the rest of its refused bat
     CHECK(out.report.failed == 1);
     CHECK_FALSE(target.singly); // batches again afterwards
 }
+
+namespace {
+
+// Keeps the mapping, as the state database does.
+struct MappingState : MemoryState {
+    PushMapping mapping{1, 7, {}};
+    Result<PushMapping> load(const std::string&) override { return mapping; }
+    Status record(const std::string&, const std::string& id, std::uint32_t uid) override {
+        mapping.entries.emplace_back(id, uid);
+        return {};
+    }
+};
+
+// Refuses message "4" as it closes the connection (Exchange's "BAD Command
+// Argument Error. 11" with its BYE): the refusal, then a lost session.
+// `listed`: what the server holds when the folder is opened.
+struct HangingUpTarget : RefusingTarget {
+    bool gone = false;
+    std::vector<std::string> sent;
+    std::vector<TargetMessage> listed;
+    Result<TargetFolder> open(const FolderInfo&) override { return TargetFolder{true, 7, listed}; }
+    Status finish(const RemoteMessage& m) override {
+        if (gone) return fail(ErrorKind::connect, Scope::session, "connection closed");
+        sent.push_back(m.id);
+        if (m.id == "4") {
+            callbacks.refused(
+                m, Failure{ErrorKind::protocol, Scope::message, "BAD Command Argument Error. 11"},
+                true);
+            gone = true;
+            return fail(ErrorKind::connect, Scope::session, "closed the session");
+        }
+        stored_ids.push_back(m.id);
+        return callbacks.appended(m, static_cast<std::uint32_t>(stored_ids.size()));
+    }
+    Status flush() override {
+        return gone ? fail(ErrorKind::connect, Scope::session, "connection closed") : Status{};
+    }
+};
+
+} // namespace
+
+TEST_CASE("a message refused as the session ended is not sent again when the folder resumes") {
+    OneFolderSource source;
+    source.snap.validity = 1;
+    for (int i = 1; i <= 7; ++i)
+        source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
+    MappingState state;
+    mf::test::NullProgress progress;
+    RunRefusals refusals;
+    PushRunOptions options;
+    options.refusals = &refusals;
+    options.settle_limit = std::chrono::milliseconds(0);
+    HangingUpTarget first;
+    auto lost =
+        push_folder(source, first, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    REQUIRE(lost.failure);
+    CHECK(lost.failure->scope == Scope::session);
+    CHECK(first.sent == std::vector<std::string>{"1", "2", "3", "4"});
+
+    HangingUpTarget second; // the engine's new session
+    for (std::uint32_t uid = 1; uid <= 3; ++uid)
+        second.listed.push_back(TargetMessage{uid, {}, 100, 1000, {}});
+    second.stored_ids = first.stored_ids;
+    auto out =
+        push_folder(source, second, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    REQUIRE(out.failure);
+    CHECK(out.failure->scope == Scope::message);
+    CHECK(second.sent == std::vector<std::string>{"5", "6", "7"});
+    REQUIRE(out.report.failed_messages.size() == 1);
+    CHECK(out.report.failed_messages[0].id == "4");
+    CHECK(out.report.failed_messages[0].what.find("Error. 11") != std::string::npos);
+    CHECK(out.report.failed == 1);
+}
