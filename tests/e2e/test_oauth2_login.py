@@ -6,6 +6,7 @@ this test as the user's browser; the stored login (0600 in a 0700
 directory); a backup with --oauth2 microsoft; refresh, rotation and
 revocation."""
 
+import base64
 import json
 import os
 import random
@@ -20,6 +21,7 @@ import urllib.parse
 import urllib.request
 
 from archive import folder_dirs, read_maildir
+from fakeimap import FakeImap
 from mfharness import Dovecot, HarnessError, mailferry_path, run_mailferry, sample_mailbox
 from mock_oauth import MockOAuth
 from test_oauth2 import oauth2_config
@@ -293,6 +295,45 @@ class RefreshTest(OAuth2LoginBase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual([j["exit_code"] for j in json.loads(r.stdout)["jobs"]], [0])
         self.assertEqual(self.mock.refreshes > 0, True)
+
+
+class AccessTokenExpiredTest(OAuth2LoginBase):
+    """Exchange Online ends a session whose token ran out with a BYE naming
+    AccessTokenExpired (issue 19). That is a session failure: the engine logs
+    in again, and the new login carries a token refreshed from the stored
+    login, not the one the server refused."""
+
+    def test_the_reconnect_gets_a_fresh_token(self):
+        self.device_login()
+        self.mock.expires_in = 300  # within the expiry margin: no token is reused
+        tokens = []
+
+        def authenticate(server, tag, rest, selected):
+            words = rest.split(b" ")
+            if len(words) > 2:  # SASL-IR: user=...^Aauth=Bearer TOKEN^A^A
+                fields = base64.b64decode(words[2]).split(b"\x01")
+                tokens.append(next(f for f in fields if f.startswith(b"auth=")).split(b" ", 1)[1])
+            return tag + b" OK AUTHENTICATE completed.\r\n"
+        sent = {"bye": False}
+
+        def examine(server, tag, rest, selected):
+            if sent["bye"] or b"Sent" not in rest:
+                return None
+            sent["bye"] = True
+            return b"* BYE Session invalidated - AccessTokenExpired\r\n"
+        msg = b"Subject: a\r\nMessage-ID: <a@x>\r\n\r\nbody\r\n"
+        with FakeImap({"INBOX": [msg], "Sent": [msg]}, capability=b"IMAP4rev1 AUTH=XOAUTH2 SASL-IR LITERAL+",
+                      overrides={"AUTHENTICATE": authenticate, "EXAMINE": examine}) as srv:
+            archive = os.path.join(self.work, "archive")
+            r = run_mailferry(["backup", f"imap://{self.user}@127.0.0.1:{srv.port}", archive, "--allow-plaintext",
+                               "--oauth2", "microsoft", "--oauth2-token-url", f"{self.mock.url}/token",
+                               "--connections", "1", "--json"], env=self.env(), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["reconnects"], 1)
+        self.assertEqual(len(tokens), 2, tokens)
+        self.assertNotEqual(tokens[0], tokens[1], "the new session logged in with a new token")
+        self.assertTrue(all(t.decode() in self.mock.access_tokens for t in tokens))
+        self.assertEqual(sorted(folder_dirs(archive)), ["INBOX", "Sent"])
 
 
 if __name__ == "__main__":
