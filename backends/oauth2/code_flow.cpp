@@ -37,13 +37,17 @@ Result<fs::Fd> listen_loopback(int& port) {
     return fd;
 }
 
-// The request's first line, read until the end of its headers (or 8 KiB).
+// The request's first line, read until the end of its headers, 8 KiB or
+// 10 seconds: a local program that connects and trickles must not hold the
+// login up.
 std::string read_request_line(int fd) {
     std::string data;
     char buf[2048];
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (data.size() < 8192 && data.find("\r\n\r\n") == std::string::npos) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5000) <= 0) break;
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) break;
         data.append(buf, static_cast<std::size_t>(n));
@@ -56,7 +60,15 @@ void answer(int fd, int status, const std::string& text) {
     std::string head = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Not Found") +
                        "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
                        std::to_string(html.size()) + "\r\nConnection: close\r\n\r\n";
-    (void)fs::write_all(fd, head + html, "the browser connection");
+    // send(), not write(): a browser that has gone already must not be a SIGPIPE.
+    const std::string all = head + html;
+    std::size_t done = 0;
+    while (done < all.size()) {
+        ssize_t n = ::send(fd, all.data() + done, all.size() - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
 }
 
 // Waits for the browser to come back to the redirect with our state.
