@@ -298,8 +298,9 @@ class RefreshTest(OAuth2LoginBase):
 
 
 class AccessTokenExpiredTest(OAuth2LoginBase):
-    """Exchange Online ends a session whose token ran out with a BYE naming
-    AccessTokenExpired (issue 19). That is a session failure: the engine logs
+    """Exchange Online ends a session whose token ran out with
+    "* BYE Session invalidated - AccessTokenExpired" (iroco-co/aioimaplib
+    issue 83, as test_providers.py cites). That is a session failure: the engine logs
     in again, and the new login carries a token refreshed from the stored
     login, not the one the server refused."""
 
