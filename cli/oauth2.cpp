@@ -88,6 +88,9 @@ Status attach_oauth2(const CredentialOptions& o, net::Endpoint& endpoint) {
         return fail(ErrorKind::auth, Scope::account,
                     "no OAuth2 login of " + user + " at " + o.oauth2 + " is stored (" + *path + "); run: " + again);
     if (!grant) return std::unexpected(grant.error());
+    if (!grant->provider.empty() && grant->provider != o.oauth2)
+        return fail(ErrorKind::usage, Scope::account,
+                    *path + " holds a " + grant->provider + " login, not a " + o.oauth2 + " one");
     auto settings = settings_for(o.oauth2, o.oauth2_settings, &*grant);
     if (!settings) return std::unexpected(settings.error());
     auto tokens = std::make_shared<oauth2::AccessTokens>(std::move(*settings), *path, std::move(*grant),

@@ -49,6 +49,11 @@ Result<HttpReply> post(const std::string& url, const std::string& form, int time
     CURLcode code = curl_easy_perform(c);
     if (code != CURLE_OK) return std::unexpected(failed(code, url, error));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+    // OAuth2 errors come as 4xx with a JSON body (RFC 6749 5.2); a 5xx is the
+    // server's trouble, worth a new try later like a lost connection.
+    if (reply.status >= 500)
+        return fail(ErrorKind::connect, Scope::session,
+                    "the OAuth2 server " + url + " answered HTTP " + std::to_string(reply.status));
     return reply;
 }
 

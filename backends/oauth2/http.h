@@ -16,8 +16,9 @@ struct HttpReply {
 };
 
 // Posts `form` (already encoded) to `url`. A reply of any status is a
-// reply (OAuth2 errors come as 400 with a JSON body); only a failure to
-// talk to the server is a Failure (ErrorKind::connect or tls, session scope).
+// reply (OAuth2 errors come as 400 with a JSON body); a failure to talk to
+// the server, or an HTTP 5xx, is a Failure (ErrorKind::connect or tls,
+// session scope).
 using HttpPost = std::function<Result<HttpReply>(const std::string& url, const std::string& form)>;
 
 // The real one: libcurl, the system's CA store, `timeout_seconds` for the

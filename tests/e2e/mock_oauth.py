@@ -48,6 +48,7 @@ class MockOAuth:
         self.refreshes = 0
         self.deny_browser = False
         self.browser_user = None     # who signs in at /authorize (default: login_hint)
+        self.unavailable = 0         # answer this many token requests with HTTP 503
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -167,6 +168,9 @@ class MockOAuth:
                      "interval": self.device_interval, "message": "mock"}
 
     def token(self, form):
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            return 503, {"error": "temporarily_unavailable"}
         if not self.client_ok(form):
             return 401, {"error": "invalid_client"}
         grant = form.get("grant_type")

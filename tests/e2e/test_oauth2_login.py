@@ -55,6 +55,7 @@ class OAuth2LoginBase(unittest.TestCase):
         self.mock.slow_downs = 0
         self.mock.expires_in = 3600
         self.mock.deny_browser = False
+        self.mock.unavailable = 0
 
     def tearDown(self):
         self._work.cleanup()
@@ -270,6 +271,20 @@ class RefreshTest(OAuth2LoginBase):
         self.assertIn(f"mailferry login --oauth2 microsoft --user {self.user}", r.stderr)
         self.assertEqual(self.logins(), [])
         self.assertTrue(os.path.exists(self.grant_file()), "the stored login is kept")
+
+    def test_a_token_server_in_trouble_is_a_connection_failure(self):
+        self.device_login()
+        self.mock.unavailable = 1
+        r = self.backup(os.path.join(self.work, "archive"))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("HTTP 503", r.stderr)
+
+    def test_a_login_of_another_provider_is_refused(self):
+        self.device_login()
+        r = run_mailferry(["check", self.dc.url("imaps", self.user), "--cacert", self.dc.cacert,
+                           "--oauth2", "google", "--oauth2-token-file", self.grant_file()], env=self.env())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("holds a microsoft login", r.stderr)
 
     def test_no_stored_login(self):
         r = self.backup(os.path.join(self.work, "archive"))
