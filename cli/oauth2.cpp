@@ -20,15 +20,19 @@ namespace mf::cli {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
+Failure usage(std::string what) {
+    return Failure{ErrorKind::usage, Scope::account, std::move(what)};
+}
 
 Result<std::string> config_home() {
     if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return std::string(x);
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config";
-    return std::unexpected(usage("neither XDG_CONFIG_HOME nor HOME is set: give --oauth2-token-file PATH"));
+    return std::unexpected(
+        usage("neither XDG_CONFIG_HOME nor HOME is set: give --oauth2-token-file PATH"));
 }
 
-Result<std::string> grant_path(const std::string& provider, const std::string& user, const std::string& given) {
+Result<std::string> grant_path(const std::string& provider, const std::string& user,
+                               const std::string& given) {
     if (!given.empty()) return given;
     auto config = config_home();
     if (!config) return std::unexpected(config.error());
@@ -36,7 +40,8 @@ Result<std::string> grant_path(const std::string& provider, const std::string& u
 }
 
 // What to run to log in again, as the user would type it.
-std::string login_command(const std::string& provider, const std::string& user, const std::string& token_file) {
+std::string login_command(const std::string& provider, const std::string& user,
+                          const std::string& token_file) {
     return "mailferry login --oauth2 " + provider + " --user " + user +
            (token_file.empty() ? "" : " --oauth2-token-file " + token_file);
 }
@@ -46,8 +51,9 @@ std::string login_command(const std::string& provider, const std::string& user, 
 Result<oauth2::Settings> settings_for(const std::string& provider, const OAuth2Settings& given,
                                       const oauth2::Grant* stored) {
     auto s = oauth2::provider_defaults(provider);
-    if (!s) return std::unexpected(usage("unknown OAuth2 provider '" + provider + "' (known: " +
-                                         oauth2::known_providers() + ")"));
+    if (!s)
+        return std::unexpected(usage("unknown OAuth2 provider '" + provider +
+                                     "' (known: " + oauth2::known_providers() + ")"));
     auto set = [](std::string& field, const std::string& value) {
         if (!value.empty()) field = value;
     };
@@ -66,7 +72,8 @@ Result<oauth2::Settings> settings_for(const std::string& provider, const OAuth2S
         if (!secret) return std::unexpected(secret.error());
         s->client_secret = std::move(*secret);
     }
-    if (auto ok = oauth2::check_endpoint(s->token_url, "token URL"); !ok) return std::unexpected(ok.error());
+    if (auto ok = oauth2::check_endpoint(s->token_url, "token URL"); !ok)
+        return std::unexpected(ok.error());
     return *s;
 }
 
@@ -86,15 +93,17 @@ Status attach_oauth2(const CredentialOptions& o, net::Endpoint& endpoint) {
     auto grant = oauth2::load_grant(*path);
     if (!grant && grant.error().kind == ErrorKind::not_found)
         return fail(ErrorKind::auth, Scope::account,
-                    "no OAuth2 login of " + user + " at " + o.oauth2 + " is stored (" + *path + "); run: " + again);
+                    "no OAuth2 login of " + user + " at " + o.oauth2 + " is stored (" + *path +
+                        "); run: " + again);
     if (!grant) return std::unexpected(grant.error());
     if (!grant->provider.empty() && grant->provider != o.oauth2)
         return fail(ErrorKind::usage, Scope::account,
                     *path + " holds a " + grant->provider + " login, not a " + o.oauth2 + " one");
     auto settings = settings_for(o.oauth2, o.oauth2_settings, &*grant);
     if (!settings) return std::unexpected(settings.error());
-    auto tokens = std::make_shared<oauth2::AccessTokens>(std::move(*settings), *path, std::move(*grant),
-                                                         oauth2::curl_post(endpoint.timeout_seconds));
+    auto tokens =
+        std::make_shared<oauth2::AccessTokens>(std::move(*settings), *path, std::move(*grant),
+                                               oauth2::curl_post(endpoint.timeout_seconds));
     // The first token now: a revoked login fails before the archive is opened.
     if (auto first = tokens->get(); !first) return std::unexpected(with_hint(first.error(), again));
     endpoint.oauth2_token = [tokens, again]() -> Result<std::string> {
@@ -125,16 +134,19 @@ void open_browser(const std::string& url) {
 Result<oauth2::TokenReply> sign_in(const oauth2::Settings& s, const LoginArgs& a) {
     auto post = oauth2::curl_post(a.timeout);
     if (s.flow == oauth2::Flow::device) {
-        if (auto ok = oauth2::check_endpoint(s.device_url, "device URL"); !ok) return std::unexpected(ok.error());
+        if (auto ok = oauth2::check_endpoint(s.device_url, "device URL"); !ok)
+            return std::unexpected(ok.error());
         oauth2::DeviceFlowHooks hooks;
         hooks.show = [&a](const oauth2::DeviceGrant& g) {
-            std::cout << "To sign in as " << printable(a.user) << ", open " << printable(g.verification_uri)
-                      << " in a browser and enter the code " << printable(g.user_code) << std::endl;
+            std::cout << "To sign in as " << printable(a.user) << ", open "
+                      << printable(g.verification_uri) << " in a browser and enter the code "
+                      << printable(g.user_code) << std::endl;
         };
         hooks.sleep = [](std::chrono::seconds d) { std::this_thread::sleep_for(d); };
         return oauth2::run_device_flow(s, post, hooks);
     }
-    if (auto ok = oauth2::check_endpoint(s.auth_url, "authorization URL"); !ok) return std::unexpected(ok.error());
+    if (auto ok = oauth2::check_endpoint(s.auth_url, "authorization URL"); !ok)
+        return std::unexpected(ok.error());
     oauth2::CodeFlowHooks hooks;
     hooks.login_hint = a.user;
     hooks.show = [&a](const std::string& url) {
@@ -151,19 +163,22 @@ Status log_in(const LoginArgs& a) {
     auto s = settings_for(a.provider, a.settings, nullptr);
     if (!s) return std::unexpected(s.error());
     if (s->client_id.empty())
-        return std::unexpected(usage(a.provider + " has no built-in client id: register an app and give "
-                                                  "--oauth2-client-id and --oauth2-client-secret-file "
-                                                  "(see OAUTH2 in mailferry(1))"));
+        return std::unexpected(usage(a.provider +
+                                     " has no built-in client id: register an app and give "
+                                     "--oauth2-client-id and --oauth2-client-secret-file "
+                                     "(see OAUTH2 in mailferry(1))"));
     auto reply = sign_in(*s, a);
     if (!reply) return std::unexpected(reply.error());
     if (reply->refresh_token.empty())
         return fail(ErrorKind::auth, Scope::account,
-                    "the " + a.provider + " server gave no refresh token (for Microsoft, --oauth2-scope must "
-                    "include offline_access)");
-    oauth2::Grant grant{a.provider, a.user, reply->refresh_token, s->client_id, s->token_url, s->scope};
+                    "the " + a.provider +
+                        " server gave no refresh token (for Microsoft, --oauth2-scope must "
+                        "include offline_access)");
+    oauth2::Grant grant{a.provider,   a.user,       reply->refresh_token,
+                        s->client_id, s->token_url, s->scope};
     if (auto saved = oauth2::save_grant(*path, grant); !saved) return saved;
-    std::cout << "Signed in: the login of " << printable(a.user) << " is stored in " << printable(*path)
-              << std::endl;
+    std::cout << "Signed in: the login of " << printable(a.user) << " is stored in "
+              << printable(*path) << std::endl;
     return {};
 }
 

@@ -41,6 +41,7 @@ void add_oauth2_settings(CLI::App& cmd, OAuth2Settings& settings);
 // A job's OAuth2 options as command-line options, for `run` (jobs.cpp).
 // The settings may come once for each side: the command line takes the last.
 using OptionSink = std::function<void(const std::string& name, const std::string& value)>;
-void oauth2_arguments(const std::string& side, const CredentialOptions& options, const OptionSink& option);
+void oauth2_arguments(const std::string& side, const CredentialOptions& options,
+                      const OptionSink& option);
 
 } // namespace mf::cli

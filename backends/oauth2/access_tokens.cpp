@@ -4,7 +4,8 @@
 
 namespace mf::oauth2 {
 
-AccessTokens::AccessTokens(Settings settings, std::string grant_path, Grant grant, HttpPost post, Now now)
+AccessTokens::AccessTokens(Settings settings, std::string grant_path, Grant grant, HttpPost post,
+                           Now now)
     : m_settings(std::move(settings)), m_path(std::move(grant_path)), m_grant(std::move(grant)),
       m_post(std::move(post)), m_now(std::move(now)) {}
 
@@ -19,7 +20,8 @@ Result<std::string> AccessTokens::refresh() {
               {"refresh_token", m_grant.refresh_token},
               {"client_id", m_settings.client_id},
               {"scope", m_settings.scope}};
-    if (!m_settings.client_secret.empty()) form.emplace_back("client_secret", m_settings.client_secret);
+    if (!m_settings.client_secret.empty())
+        form.emplace_back("client_secret", m_settings.client_secret);
     auto reply = m_post(m_settings.token_url, form_encode(form));
     if (!reply) return std::unexpected(reply.error());
     auto token = parse_token_reply(reply->body);
@@ -28,13 +30,16 @@ Result<std::string> AccessTokens::refresh() {
     // RFC 6749 5.2: invalid_grant is a refresh token revoked, expired, or
     // issued to another client. Only a new login helps.
     if (token->error == "invalid_grant")
-        return fail(ErrorKind::auth, Scope::account,
-                    "the OAuth2 login of " + who + " was revoked or has expired" +
-                        (token->error_description.empty() ? "" : " (" + token->error_description + ")"));
+        return fail(
+            ErrorKind::auth, Scope::account,
+            "the OAuth2 login of " + who + " was revoked or has expired" +
+                (token->error_description.empty() ? "" : " (" + token->error_description + ")"));
     if (!token->error.empty())
-        return fail(ErrorKind::auth, Scope::account,
-                    "the " + m_settings.provider + " token endpoint refused to refresh the login of " + who + ": " +
-                        token->error + (token->error_description.empty() ? "" : " (" + token->error_description + ")"));
+        return fail(
+            ErrorKind::auth, Scope::account,
+            "the " + m_settings.provider + " token endpoint refused to refresh the login of " +
+                who + ": " + token->error +
+                (token->error_description.empty() ? "" : " (" + token->error_description + ")"));
     if (!token->refresh_token.empty() && token->refresh_token != m_grant.refresh_token)
         if (auto s = keep_rotated(token->refresh_token); !s) return std::unexpected(s.error());
     m_token = token->access_token;

@@ -17,14 +17,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Failure auth(std::string what) { return Failure{ErrorKind::auth, Scope::account, std::move(what)}; }
+Failure auth(std::string what) {
+    return Failure{ErrorKind::auth, Scope::account, std::move(what)};
+}
 
 // A listening socket on 127.0.0.1 (not "localhost", which may resolve to
 // ::1 where the browser does not look: RFC 8252 8.3) and a port the kernel
 // chooses.
 Result<fs::Fd> listen_loopback(int& port) {
     fs::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return fail(ErrorKind::local_io, Scope::account, std::string("cannot open a socket: ") + std::strerror(errno));
+    if (!fd)
+        return fail(ErrorKind::local_io, Scope::account,
+                    std::string("cannot open a socket: ") + std::strerror(errno));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -45,7 +49,8 @@ std::string read_request_line(int fd) {
     char buf[2048];
     const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (data.size() < 8192 && data.find("\r\n\r\n") == std::string::npos) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         pollfd p{fd, POLLIN, 0};
         if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
         ssize_t n = ::read(fd, buf, sizeof buf);
@@ -57,7 +62,8 @@ std::string read_request_line(int fd) {
 
 void answer(int fd, int status, const std::string& text) {
     std::string html = "<!DOCTYPE html><html><body><p>" + text + "</p></body></html>";
-    std::string head = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Not Found") +
+    std::string head = "HTTP/1.1 " + std::to_string(status) +
+                       (status == 200 ? " OK" : " Not Found") +
                        "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
                        std::to_string(html.size()) + "\r\nConnection: close\r\n\r\n";
     // send(), not write(): a browser that has gone already must not be a SIGPIPE.
@@ -72,7 +78,8 @@ void answer(int fd, int status, const std::string& text) {
 }
 
 // Waits for the browser to come back to the redirect with our state.
-Result<Redirect> wait_for_redirect(int listener, const std::string& state, std::chrono::seconds wait) {
+Result<Redirect> wait_for_redirect(int listener, const std::string& state,
+                                   std::chrono::seconds wait) {
     const auto deadline = Clock::now() + wait;
     while (Clock::now() < deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -96,8 +103,8 @@ Result<Redirect> wait_for_redirect(int listener, const std::string& state, std::
                                : "The sign-in was not completed. You can close this window.");
         return r;
     }
-    return std::unexpected(auth("nobody completed the sign-in within " + std::to_string(wait.count()) +
-                                " seconds; run the login again"));
+    return std::unexpected(auth("nobody completed the sign-in within " +
+                                std::to_string(wait.count()) + " seconds; run the login again"));
 }
 
 Result<TokenReply> exchange(const Settings& s, const HttpPost& post, const std::string& code,
@@ -112,22 +119,24 @@ Result<TokenReply> exchange(const Settings& s, const HttpPost& post, const std::
     if (!reply) return std::unexpected(reply.error());
     auto token = parse_token_reply(reply->body);
     if (token && !token->error.empty())
-        return std::unexpected(auth("the " + s.provider + " token endpoint refused the code: " + token->error +
-                                    (token->error_description.empty() ? "" : " (" + token->error_description + ")")));
+        return std::unexpected(
+            auth("the " + s.provider + " token endpoint refused the code: " + token->error +
+                 (token->error_description.empty() ? "" : " (" + token->error_description + ")")));
     return token;
 }
 
 } // namespace
 
-Result<TokenReply> run_code_flow(const Settings& s, const HttpPost& post, const CodeFlowHooks& hooks) {
+Result<TokenReply> run_code_flow(const Settings& s, const HttpPost& post,
+                                 const CodeFlowHooks& hooks) {
     int port = 0;
     auto listener = listen_loopback(port);
     if (!listener) return std::unexpected(listener.error());
     auto verifier = random_token(32);
     auto state = random_token(16);
     if (!verifier || !state) return std::unexpected(!verifier ? verifier.error() : state.error());
-    AuthRequest request{"http://127.0.0.1:" + std::to_string(port) + "/", *state, s256_challenge(*verifier),
-                        hooks.login_hint};
+    AuthRequest request{"http://127.0.0.1:" + std::to_string(port) + "/", *state,
+                        s256_challenge(*verifier), hooks.login_hint};
     hooks.show(authorization_url(s, request));
     auto redirect = wait_for_redirect(listener->get(), *state, hooks.wait);
     if (!redirect) return std::unexpected(redirect.error());
@@ -138,7 +147,8 @@ Result<TokenReply> run_code_flow(const Settings& s, const HttpPost& post, const 
                                               (redirect->error_description.empty()
                                                    ? ""
                                                    : " (" + redirect->error_description + ")")));
-    if (redirect->code.empty()) return std::unexpected(auth("the browser came back without a code"));
+    if (redirect->code.empty())
+        return std::unexpected(auth("the browser came back without a code"));
     return exchange(s, post, redirect->code, *verifier, request.redirect_uri);
 }
 

@@ -16,10 +16,11 @@ namespace mf::oauth2 {
 
 struct CodeFlowHooks {
     std::function<void(const std::string& url)> show; // print it, maybe open a browser
-    std::chrono::seconds wait{300};                    // for the browser to come back
-    std::string login_hint;                            // the account
+    std::chrono::seconds wait{300};                   // for the browser to come back
+    std::string login_hint;                           // the account
 };
 
-Result<TokenReply> run_code_flow(const Settings& settings, const HttpPost& post, const CodeFlowHooks& hooks);
+Result<TokenReply> run_code_flow(const Settings& settings, const HttpPost& post,
+                                 const CodeFlowHooks& hooks);
 
 } // namespace mf::oauth2

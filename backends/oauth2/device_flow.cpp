@@ -6,9 +6,12 @@ namespace {
 
 Failure refused(const TokenReply& r, const std::string& provider) {
     std::string what;
-    if (r.error == "access_denied") what = "the sign-in was declined";
-    else if (r.error == "expired_token") what = "the code expired before the sign-in was completed; run the login again";
-    else what = "the " + provider + " token endpoint answered " + r.error;
+    if (r.error == "access_denied")
+        what = "the sign-in was declined";
+    else if (r.error == "expired_token")
+        what = "the code expired before the sign-in was completed; run the login again";
+    else
+        what = "the " + provider + " token endpoint answered " + r.error;
     if (!r.error_description.empty()) what += " (" + r.error_description + ")";
     return Failure{ErrorKind::auth, Scope::account, what};
 }
@@ -29,7 +32,8 @@ Result<DeviceGrant> ask_for_code(const Settings& s, const HttpPost& post) {
 
 } // namespace
 
-Result<TokenReply> run_device_flow(const Settings& s, const HttpPost& post, const DeviceFlowHooks& hooks) {
+Result<TokenReply> run_device_flow(const Settings& s, const HttpPost& post,
+                                   const DeviceFlowHooks& hooks) {
     auto grant = ask_for_code(s, post);
     if (!grant) return std::unexpected(grant.error());
     hooks.show(*grant);
@@ -58,7 +62,8 @@ Result<TokenReply> run_device_flow(const Settings& s, const HttpPost& post, cons
         }
         return std::unexpected(refused(*token, s.provider));
     }
-    return fail(ErrorKind::auth, Scope::account, "the code expired before the sign-in was completed; run the login again");
+    return fail(ErrorKind::auth, Scope::account,
+                "the code expired before the sign-in was completed; run the login again");
 }
 
 } // namespace mf::oauth2

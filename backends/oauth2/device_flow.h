@@ -19,6 +19,7 @@ struct DeviceFlowHooks {
 
 // The tokens once the user has approved. A refusal (access_denied) or an
 // expired code (expired_token) is an auth failure saying so.
-Result<TokenReply> run_device_flow(const Settings& settings, const HttpPost& post, const DeviceFlowHooks& hooks);
+Result<TokenReply> run_device_flow(const Settings& settings, const HttpPost& post,
+                                   const DeviceFlowHooks& hooks);
 
 } // namespace mf::oauth2

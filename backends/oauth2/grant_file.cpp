@@ -31,19 +31,24 @@ Result<std::string> default_grant_path(const std::string& config, const std::str
     if (user.empty() || user.front() == '.' || user.find_first_of("/\\") != std::string::npos ||
         user.find('\0') != std::string::npos)
         return fail(ErrorKind::usage, Scope::account,
-                    "the account '" + user + "' cannot name a token file; give --oauth2-token-file PATH");
+                    "the account '" + user +
+                        "' cannot name a token file; give --oauth2-token-file PATH");
     return config + "/mailferry/oauth2/" + provider + "-" + user + ".json";
 }
 
 Result<Grant> load_grant(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) return fail(ErrorKind::not_found, Scope::account, "no OAuth2 login is stored in " + path);
-        return fail(ErrorKind::local_io, Scope::account, "cannot read " + path + ": " + std::strerror(errno));
+        if (errno == ENOENT)
+            return fail(ErrorKind::not_found, Scope::account,
+                        "no OAuth2 login is stored in " + path);
+        return fail(ErrorKind::local_io, Scope::account,
+                    "cannot read " + path + ": " + std::strerror(errno));
     }
     if ((st.st_mode & 077) != 0)
         return fail(ErrorKind::usage, Scope::account,
-                    "OAuth2 token file " + path + " is readable by group or others; run: chmod 600 " + path);
+                    "OAuth2 token file " + path +
+                        " is readable by group or others; run: chmod 600 " + path);
     json j = json::parse(fs::read_small_file(path), nullptr, false);
     Grant g;
     if (j.is_object()) {
@@ -55,15 +60,17 @@ Result<Grant> load_grant(const std::string& path) {
         g.scope = text(j, "scope");
     }
     if (g.refresh_token.empty())
-        return fail(ErrorKind::usage, Scope::account, "OAuth2 token file " + path + " holds no refresh token");
+        return fail(ErrorKind::usage, Scope::account,
+                    "OAuth2 token file " + path + " holds no refresh token");
     return g;
 }
 
 Status save_grant(const std::string& path, const Grant& g) {
     const std::string dir = parent_of(path);
     if (auto s = fs::make_dirs(dir); !s) return s;
-    json j{{"provider", g.provider}, {"user", g.user},           {"refresh_token", g.refresh_token},
-           {"client_id", g.client_id}, {"token_url", g.token_url}, {"scope", g.scope}};
+    json j{{"provider", g.provider},           {"user", g.user},
+           {"refresh_token", g.refresh_token}, {"client_id", g.client_id},
+           {"token_url", g.token_url},         {"scope", g.scope}};
     return fs::replace_file(path, j.dump(2) + "\n", 0600);
 }
 

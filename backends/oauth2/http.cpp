@@ -19,8 +19,9 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 }
 
 Failure failed(CURLcode code, const std::string& url, const char* detail) {
-    ErrorKind kind = code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR ? ErrorKind::tls
-                                                                                              : ErrorKind::connect;
+    ErrorKind kind = code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR
+                         ? ErrorKind::tls
+                         : ErrorKind::connect;
     std::string why = detail[0] ? detail : curl_easy_strerror(code);
     return Failure{kind, Scope::session, "cannot reach the OAuth2 server " + url + ": " + why};
 }

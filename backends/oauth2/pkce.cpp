@@ -6,7 +6,8 @@
 namespace mf::oauth2 {
 
 std::string base64url(std::string_view bytes) {
-    static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char* alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
     std::size_t i = 0;
     auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
@@ -30,7 +31,8 @@ std::string base64url(std::string_view bytes) {
 Result<std::string> random_token(std::size_t bytes) {
     std::string raw(bytes, '\0');
     if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
-        return fail(ErrorKind::local_io, Scope::account, "cannot get random bytes for the OAuth2 login");
+        return fail(ErrorKind::local_io, Scope::account,
+                    "cannot get random bytes for the OAuth2 login");
     return base64url(raw);
 }
 

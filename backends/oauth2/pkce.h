@@ -22,7 +22,7 @@ struct AuthRequest {
     std::string redirect_uri; // http://127.0.0.1:PORT/
     std::string state;
     std::string challenge;
-    std::string login_hint;   // the account, so the provider preselects it
+    std::string login_hint; // the account, so the provider preselects it
 };
 std::string authorization_url(const Settings& settings, const AuthRequest& request);
 
@@ -31,7 +31,7 @@ struct Redirect {
     bool is_redirect = false; // false: another path (a favicon), not ours
     std::string code;
     std::string state;
-    std::string error;       // "access_denied", ...
+    std::string error; // "access_denied", ...
     std::string error_description;
 };
 Redirect parse_redirect(std::string_view request_line);

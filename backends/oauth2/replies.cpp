@@ -11,12 +11,14 @@ namespace {
 using json = nlohmann::json;
 
 Failure malformed(std::string what) {
-    return Failure{ErrorKind::protocol, Scope::account, "the OAuth2 server's answer " + std::move(what)};
+    return Failure{ErrorKind::protocol, Scope::account,
+                   "the OAuth2 server's answer " + std::move(what)};
 }
 
 Result<json> parse_object(std::string_view body) {
     json j = json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return std::unexpected(malformed("is not a JSON object"));
+    if (j.is_discarded() || !j.is_object())
+        return std::unexpected(malformed("is not a JSON object"));
     return j;
 }
 
@@ -50,7 +52,8 @@ std::string percent_decode(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '+') {
             out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
+                   hex_digit(s[i + 2]) >= 0) {
             out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
             i += 2;
         } else {
@@ -72,9 +75,11 @@ Result<TokenReply> parse_token_reply(std::string_view body) {
     r.access_token = text(*j, "access_token");
     r.refresh_token = text(*j, "refresh_token");
     r.expires_in = seconds(*j, "expires_in", 0);
-    if (r.access_token.empty()) return std::unexpected(malformed("has neither an access_token nor an error"));
+    if (r.access_token.empty())
+        return std::unexpected(malformed("has neither an access_token nor an error"));
     std::string type = text(*j, "token_type");
-    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : type)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     // RFC 6749 7.1: a client must not use a token of a type it does not know.
     if (!type.empty() && type != "bearer")
         return std::unexpected(malformed("has a token of type '" + type + "', not Bearer"));
@@ -87,7 +92,8 @@ Result<DeviceGrant> parse_device_grant(std::string_view body) {
     if (auto error = text(*j, "error"); !error.empty()) {
         std::string said = text(*j, "error_description");
         return fail(ErrorKind::auth, Scope::account,
-                    "the device authorization was refused: " + error + (said.empty() ? "" : " (" + said + ")"));
+                    "the device authorization was refused: " + error +
+                        (said.empty() ? "" : " (" + said + ")"));
     }
     DeviceGrant g;
     g.device_code = text(*j, "device_code");
@@ -135,7 +141,8 @@ Form parse_query(std::string_view query) {
         if (part.empty()) continue;
         auto eq = part.find('=');
         out.emplace_back(percent_decode(part.substr(0, eq)),
-                         eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1)));
+                         eq == std::string_view::npos ? std::string()
+                                                      : percent_decode(part.substr(eq + 1)));
     }
     return out;
 }

@@ -54,13 +54,16 @@ std::optional<Settings> provider_defaults(std::string_view name) {
     return std::nullopt;
 }
 
-std::string known_providers() { return "microsoft, google"; }
+std::string known_providers() {
+    return "microsoft, google";
+}
 
 Status check_endpoint(const std::string& url, const std::string& what) {
     if (url.starts_with("https://") && url.size() > 8) return {};
     if (url.starts_with("http://127.0.0.1:") || url.starts_with("http://127.0.0.1/")) return {};
     return fail(ErrorKind::usage, Scope::account,
-                "the OAuth2 " + what + " must be an https:// URL (http:// only to 127.0.0.1): " + url);
+                "the OAuth2 " + what +
+                    " must be an https:// URL (http:// only to 127.0.0.1): " + url);
 }
 
 } // namespace mf::oauth2

@@ -17,7 +17,7 @@ enum class Flow {
 };
 
 struct Settings {
-    std::string provider;      // "microsoft", "google"
+    std::string provider; // "microsoft", "google"
     Flow flow = Flow::device;
     std::string token_url;     // RFC 6749 3.2
     std::string device_url;    // RFC 8628 3.1 (device flow only)

@@ -2,12 +2,12 @@
 // them, the PKCE pieces (RFC 7636's own example), the device flow's polling
 // (RFC 8628 3.5) and the access-token cache with rotation and revocation,
 // all with a scripted HTTP post and no socket.
+#include "backends/common/fs.h"
 #include "backends/oauth2/access_tokens.h"
 #include "backends/oauth2/device_flow.h"
 #include "backends/oauth2/grant_file.h"
 #include "backends/oauth2/pkce.h"
 #include "backends/oauth2/replies.h"
-#include "backends/common/fs.h"
 #include "store_test_support.h"
 
 #include <doctest/doctest.h>
@@ -47,12 +47,14 @@ Settings test_settings() {
 } // namespace
 
 TEST_CASE("oauth2 replies: a token answer, with and without a new refresh token") {
-    auto r = parse_token_reply(R"({"token_type":"Bearer","access_token":"AT","expires_in":3599,"refresh_token":"RT"})");
+    auto r = parse_token_reply(
+        R"({"token_type":"Bearer","access_token":"AT","expires_in":3599,"refresh_token":"RT"})");
     REQUIRE(r);
     CHECK(r->access_token == "AT");
     CHECK(r->refresh_token == "RT");
     CHECK(r->expires_in == 3599);
-    // Microsoft's older endpoints send numbers as strings; Google sends no refresh token on refresh.
+    // Microsoft's older endpoints send numbers as strings; Google sends no refresh token on
+    // refresh.
     r = parse_token_reply(R"({"token_type":"bearer","access_token":"AT2","expires_in":"3600"})");
     REQUIRE(r);
     CHECK(r->refresh_token.empty());
@@ -60,7 +62,8 @@ TEST_CASE("oauth2 replies: a token answer, with and without a new refresh token"
 }
 
 TEST_CASE("oauth2 replies: errors, and what is refused") {
-    auto r = parse_token_reply(R"({"error":"invalid_grant","error_description":"AADSTS70008: expired"})");
+    auto r = parse_token_reply(
+        R"({"error":"invalid_grant","error_description":"AADSTS70008: expired"})");
     REQUIRE(r);
     CHECK(r->error == "invalid_grant");
     CHECK(r->error_description == "AADSTS70008: expired");
@@ -83,7 +86,8 @@ TEST_CASE("oauth2 replies: a device grant, with RFC 8628's defaults") {
     CHECK(g->user_code == "ABCD-EFGH");
     CHECK(g->interval == 5);
     CHECK(g->expires_in == 900);
-    g = parse_device_grant(R"({"device_code":"DC","user_code":"U","verification_url":"https://g.co/device","interval":7})");
+    g = parse_device_grant(
+        R"({"device_code":"DC","user_code":"U","verification_url":"https://g.co/device","interval":7})");
     REQUIRE(g);
     CHECK(g->verification_uri == "https://g.co/device");
     CHECK(g->interval == 7);
@@ -94,8 +98,9 @@ TEST_CASE("oauth2 replies: a device grant, with RFC 8628's defaults") {
 }
 
 TEST_CASE("oauth2 forms: encoding and queries") {
-    CHECK(form_encode({{"scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"}, {"a", "b&c="}}) ==
-          "scope=https%3A%2F%2Foutlook.office.com%2FIMAP.AccessAsUser.All%20offline_access&a=b%26c%3D");
+    CHECK(form_encode({{"scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"},
+                       {"a", "b&c="}}) == "scope=https%3A%2F%2Foutlook.office.com%2FIMAP."
+                                          "AccessAsUser.All%20offline_access&a=b%26c%3D");
     auto q = parse_query("code=4%2F0Ab&state=xy+z&&empty=&flag");
     CHECK(form_value(q, "code") == "4/0Ab");
     CHECK(form_value(q, "state") == "xy z");
@@ -104,11 +109,14 @@ TEST_CASE("oauth2 forms: encoding and queries") {
 }
 
 TEST_CASE("pkce: RFC 7636 appendix B, and random verifiers") {
-    CHECK(s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    CHECK(s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") ==
+          "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     auto v = random_token(32);
     REQUIRE(v);
     CHECK(v->size() == 43);
-    CHECK(v->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+    CHECK(
+        v->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
     CHECK(*v != *random_token(32));
     CHECK(base64url("f") == "Zg");
     CHECK(base64url("fo") == "Zm8");
@@ -119,9 +127,11 @@ TEST_CASE("pkce: the authorization URL and the redirect") {
     Settings s = *provider_defaults("google");
     s.client_id = "id.apps";
     auto url = authorization_url(s, {"http://127.0.0.1:4242/", "ST", "CH", "me@gmail.com"});
-    CHECK(url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?client_id=id.apps&response_type=code"));
-    for (const char* part : {"redirect_uri=http%3A%2F%2F127.0.0.1%3A4242%2F", "state=ST", "code_challenge=CH",
-                             "code_challenge_method=S256", "access_type=offline", "login_hint=me%40gmail.com"})
+    CHECK(url.starts_with(
+        "https://accounts.google.com/o/oauth2/v2/auth?client_id=id.apps&response_type=code"));
+    for (const char* part :
+         {"redirect_uri=http%3A%2F%2F127.0.0.1%3A4242%2F", "state=ST", "code_challenge=CH",
+          "code_challenge_method=S256", "access_type=offline", "login_hint=me%40gmail.com"})
         CHECK(url.find(part) != std::string::npos);
     auto r = parse_redirect("GET /?state=ST&code=4%2Fabc&scope=x HTTP/1.1");
     CHECK(r.is_redirect);
@@ -134,22 +144,25 @@ TEST_CASE("pkce: the authorization URL and the redirect") {
 }
 
 TEST_CASE("oauth2 settings: endpoints are https, or http to 127.0.0.1 only") {
-    CHECK(check_endpoint("https://login.microsoftonline.com/common/oauth2/v2.0/token", "token URL"));
+    CHECK(
+        check_endpoint("https://login.microsoftonline.com/common/oauth2/v2.0/token", "token URL"));
     CHECK(check_endpoint("http://127.0.0.1:8080/token", "token URL"));
     CHECK(!check_endpoint("http://localhost:8080/token", "token URL"));
     CHECK(!check_endpoint("http://127.0.0.1.example.com/token", "token URL"));
     CHECK(!check_endpoint("ftp://x", "token URL"));
     CHECK(!provider_defaults("yahoo"));
-    CHECK(provider_defaults("microsoft")->scope == "https://outlook.office.com/IMAP.AccessAsUser.All offline_access");
+    CHECK(provider_defaults("microsoft")->scope ==
+          "https://outlook.office.com/IMAP.AccessAsUser.All offline_access");
     CHECK(provider_defaults("google")->scope == "https://mail.google.com/");
 }
 
 TEST_CASE("device flow: pending, slow_down adds 5 seconds for good, then tokens") {
     ScriptedServer server;
-    server.answers = {R"({"device_code":"DC","user_code":"UC","verification_uri":"https://x/device","interval":2})",
-                      R"({"error":"authorization_pending"})", R"({"error":"slow_down"})",
-                      R"({"error":"authorization_pending"})",
-                      R"({"access_token":"AT","refresh_token":"RT","expires_in":3600})"};
+    server.answers = {
+        R"({"device_code":"DC","user_code":"UC","verification_uri":"https://x/device","interval":2})",
+        R"({"error":"authorization_pending"})", R"({"error":"slow_down"})",
+        R"({"error":"authorization_pending"})",
+        R"({"access_token":"AT","refresh_token":"RT","expires_in":3600})"};
     std::vector<long> sleeps;
     std::string shown;
     DeviceFlowHooks hooks{[&](const DeviceGrant& g) { shown = g.user_code; },
@@ -160,7 +173,8 @@ TEST_CASE("device flow: pending, slow_down adds 5 seconds for good, then tokens"
     CHECK(shown == "UC");
     CHECK(sleeps == std::vector<long>{2, 2, 7, 7});
     CHECK(server.posted[0].first == "http://127.0.0.1:1/devicecode");
-    CHECK(server.posted[1].second.find("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code") !=
+    CHECK(server.posted[1].second.find(
+              "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code") !=
           std::string::npos);
 }
 
@@ -168,8 +182,9 @@ TEST_CASE("device flow: declined and expired end the login") {
     for (auto [answer, words] : {std::pair{R"({"error":"access_denied"})", "declined"},
                                  std::pair{R"({"error":"expired_token"})", "expired"}}) {
         ScriptedServer server;
-        server.answers = {R"({"device_code":"DC","user_code":"UC","verification_uri":"https://x/device"})",
-                          R"({"error":"authorization_pending"})", answer};
+        server.answers = {
+            R"({"device_code":"DC","user_code":"UC","verification_uri":"https://x/device"})",
+            R"({"error":"authorization_pending"})", answer};
         DeviceFlowHooks hooks{[](const DeviceGrant&) {}, [](std::chrono::seconds) {}};
         auto t = run_device_flow(test_settings(), server.post(), hooks);
         REQUIRE(!t);
@@ -178,7 +193,8 @@ TEST_CASE("device flow: declined and expired end the login") {
     }
 }
 
-TEST_CASE("access tokens: cached until shortly before they expire; a rotated refresh token is stored") {
+TEST_CASE(
+    "access tokens: cached until shortly before they expire; a rotated refresh token is stored") {
     TempDir tmp;
     const std::string path = tmp.path + "/oauth2/microsoft-me.json";
     Grant grant{"microsoft", "me", "RT1", "cid", "http://127.0.0.1:1/token", "s"};
@@ -210,8 +226,8 @@ TEST_CASE("access tokens: a revoked grant is an account-wide login failure namin
     TempDir tmp;
     ScriptedServer server;
     server.answers = {R"({"error":"invalid_grant","error_description":"revoked"})"};
-    AccessTokens tokens(test_settings(), tmp.path + "/g.json", Grant{"microsoft", "me@x.org", "RT", "", "", ""},
-                        server.post());
+    AccessTokens tokens(test_settings(), tmp.path + "/g.json",
+                        Grant{"microsoft", "me@x.org", "RT", "", "", ""}, server.post());
     auto t = tokens.get();
     REQUIRE(!t);
     CHECK(t.error().kind == ErrorKind::auth);
@@ -229,7 +245,8 @@ TEST_CASE("grant file: refused when others may read it, named by provider and ac
     REQUIRE(!g);
     CHECK(g.error().kind == ErrorKind::usage);
     CHECK(load_grant(tmp.path + "/none.json").error().kind == ErrorKind::not_found);
-    CHECK(*default_grant_path("/c", "microsoft", "me@x.org") == "/c/mailferry/oauth2/microsoft-me@x.org.json");
+    CHECK(*default_grant_path("/c", "microsoft", "me@x.org") ==
+          "/c/mailferry/oauth2/microsoft-me@x.org.json");
     CHECK(!default_grant_path("/c", "microsoft", "../etc"));
     CHECK(!default_grant_path("/c", "microsoft", "a/b"));
 }

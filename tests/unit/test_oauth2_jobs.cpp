@@ -29,14 +29,16 @@ bool has(const std::vector<std::string>& args, const std::string& arg) {
 
 std::string all(const JobFileResult& r) {
     std::string out;
-    for (const auto& e : r.errors) out += e + "\n";
+    for (const auto& e : r.errors)
+        out += e + "\n";
     return out;
 }
 
 } // namespace
 
 TEST_CASE("job keys: oauth2 is a credential, its settings become options") {
-    auto r = parse_jobs(R"({"defaults": {"oauth2_token_url": "http://127.0.0.1:9/token", "oauth2_client_id": "cid",
+    auto r = parse_jobs(
+        R"({"defaults": {"oauth2_token_url": "http://127.0.0.1:9/token", "oauth2_client_id": "cid",
                                          "oauth2_client_secret_file": "secret"},
         "jobs": [{"name": "b", "kind": "backup", "source": "imaps://me@outlook.office365.com", "archive": "a",
                   "oauth2": "microsoft", "oauth2_token_file": "logins/me.json"},
