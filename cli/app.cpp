@@ -6,6 +6,7 @@
 #include "backends/net/login.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/oauth2.h"
 
 #include <CLI/CLI.hpp>
 
@@ -40,6 +41,8 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
                    "Run this shell command; the first line it prints is the password");
     cmd.add_option("--oauth2-token-command", c.credentials.oauth2_token_command,
                    "Run this shell command for an OAuth2 access token (XOAUTH2/OAUTHBEARER)");
+    add_oauth2_options(cmd, c.credentials, "");
+    add_oauth2_settings(cmd, c.credentials.oauth2_settings);
     cmd.add_option("--cacert", c.cacert, "Trust the CA certificate(s) in this PEM file");
     cmd.add_flag("--insecure", c.insecure, "Do not verify the server's certificate (dangerous)");
     cmd.add_flag("--allow-plaintext", c.allow_plaintext,
@@ -111,6 +114,7 @@ void add_side_credentials(CLI::App& cmd, const std::string& side, CredentialOpti
                    "Run this shell command; the first line it prints is the " + side + " password");
     cmd.add_option("--" + side + "-oauth2-token-command", c.oauth2_token_command,
                    "Run this shell command for a " + side + " OAuth2 access token");
+    add_oauth2_options(cmd, c, side + "-");
 }
 
 void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
@@ -129,6 +133,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         ->required();
     add_side_credentials(*cmd, "source", a.source.credentials);
     add_side_credentials(*cmd, "target", a.target.credentials);
+    add_oauth2_settings(*cmd, a.source.credentials.oauth2_settings);
     cmd->add_option("--cacert", a.cacert, "Trust the CA certificate(s) in this PEM file (both sides)");
     cmd->add_option("--source-cacert", a.source.cacert, "Trust this CA file for the source only");
     cmd->add_option("--target-cacert", a.target.cacert, "Trust this CA file for the target only");
@@ -168,6 +173,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         if (a.source.cacert.empty()) a.source.cacert = a.cacert;
         if (a.target.cacert.empty()) a.target.cacert = a.cacert;
         if (a.source.auth.empty()) a.source.auth = a.auth;
+        a.target.credentials.oauth2_settings = a.source.credentials.oauth2_settings;
         if (a.target.auth.empty()) a.target.auth = a.auth;
         a.target.insecure = a.source.insecure;
         a.target.allow_plaintext = a.source.allow_plaintext;
@@ -236,6 +242,8 @@ int run_app(int argc, char** argv) {
     add_verify(app, verify, code);
     RunArgs run;
     add_run(app, run, code);
+    LoginArgs login;
+    add_login(app, login, code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -36,7 +36,8 @@ Status choose_auth(const std::string& auth, net::Endpoint& endpoint) {
     const bool wants_token = endpoint.auth_mechanism == "XOAUTH2" || endpoint.auth_mechanism == "OAUTHBEARER";
     if (wants_token && !endpoint.oauth2_token)
         return fail(ErrorKind::usage, Scope::account,
-                    "--auth " + endpoint.auth_mechanism + " needs an OAuth2 token: use --oauth2-token-command");
+                    "--auth " + endpoint.auth_mechanism +
+                        " needs an OAuth2 token: use --oauth2 PROVIDER or --oauth2-token-command");
     if (!wants_token && endpoint.oauth2_token)
         return fail(ErrorKind::usage, Scope::account,
                     "--auth " + endpoint.auth_mechanism +

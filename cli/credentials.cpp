@@ -1,5 +1,7 @@
 #include "cli/credentials.h"
 
+#include "cli/oauth2.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -62,24 +64,24 @@ Result<std::string> read_secret_file(const std::string& path) {
 
 Status attach_credentials(const CredentialOptions& o, net::Endpoint& endpoint) {
     int given = !o.password_env.empty() + !o.password_file.empty() + !o.password_command.empty() +
-                !o.oauth2_token_command.empty();
+                !o.oauth2_token_command.empty() + !o.oauth2.empty();
     if (given > 1)
         return std::unexpected(usage("give only one of --password-env, --password-file, "
-                                     "--password-command and --oauth2-token-command"));
+                                     "--password-command, --oauth2-token-command and --oauth2"));
     if (given == 0)
         return std::unexpected(usage("no password given for " + endpoint.display() +
-                                     "; use --password-env NAME, --password-file PATH or "
-                                     "--password-command CMD"));
+                                     "; use --password-env NAME, --password-file PATH, "
+                                     "--password-command CMD or --oauth2 PROVIDER"));
+    if (!o.oauth2.empty()) return attach_oauth2(o, endpoint);
     if (!o.oauth2_token_command.empty()) {
         auto first = run_secret_command(o.oauth2_token_command, "OAuth2 token");
         if (!first) return std::unexpected(first.error());
         // The first token is used by the first connection; later ones run the command again.
         auto cached = std::make_shared<std::string>(std::move(*first));
         std::string cmd = o.oauth2_token_command;
-        endpoint.oauth2_token = [cached, cmd]() {
+        endpoint.oauth2_token = [cached, cmd]() -> Result<std::string> {
             if (!cached->empty()) return std::exchange(*cached, std::string());
-            auto again = run_secret_command(cmd, "OAuth2 token");
-            return again ? *again : std::string();
+            return run_secret_command(cmd, "OAuth2 token");
         };
         return {};
     }

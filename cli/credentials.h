@@ -9,11 +9,23 @@
 
 namespace mf::cli {
 
+// Overrides of a provider's OAuth2 settings (backends/oauth2/settings.h);
+// "" = the stored login's, else the built-in default.
+struct OAuth2Settings {
+    std::string token_url, device_url, auth_url;
+    std::string client_id;
+    std::string client_secret_file; // the secret itself never on the command line
+    std::string scope;
+};
+
 struct CredentialOptions {
     std::string password_env;
     std::string password_file;
     std::string password_command;
     std::string oauth2_token_command;
+    std::string oauth2;            // --oauth2 PROVIDER: the login `mailferry login` stored
+    std::string oauth2_token_file; // "" = $XDG_CONFIG_HOME/mailferry/oauth2/PROVIDER-USER.json
+    OAuth2Settings oauth2_settings;
 };
 
 // Reads the secret once now, so a bad setup fails before anything connects,

@@ -2,6 +2,8 @@
 // runs each job as a child process of the same binary).
 #include "cli/jobs.h"
 
+#include "cli/oauth2.h"
+
 namespace mf::cli {
 
 std::vector<std::string> job_arguments(const Job& job) {
@@ -18,6 +20,7 @@ std::vector<std::string> job_arguments(const Job& job) {
         option(prefix + "password-file", c.password_file);
         option(prefix + "password-command", c.password_command);
         option(prefix + "oauth2-token-command", c.oauth2_token_command);
+        oauth2_arguments(prefix, c, option);
     };
     if (job.kind == JobKind::backup) {
         credentials("", job.credentials);

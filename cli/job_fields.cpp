@@ -2,6 +2,7 @@
 // parse them, the credentials each side needs, the ranges of numbers, paths
 // made absolute, and the values copied into the Job.
 #include "backends/net/login.h"
+#include "backends/oauth2/settings.h"
 #include "backends/open/archive.h"
 #include "cli/job_keys.h"
 #include "cli/job_validator.h"
@@ -57,14 +58,15 @@ void Validator::check_credentials(const Fields& fields, const std::string& where
                                   const std::string& prefix, const std::string& side,
                                   CredentialOptions& out) {
     const std::string keys[] = {prefix + "password_env", prefix + "password_file",
-                                prefix + "password_command", prefix + "oauth2_token_command"};
+                                prefix + "password_command", prefix + "oauth2_token_command",
+                                prefix + "oauth2"};
     std::vector<std::string> given;
     for (const auto& k : keys)
         if (fields.contains(k)) given.push_back(k);
     if (given.empty())
         return error(where, keys[0],
                      "missing: the " + side + " needs credentials: " + keys[0] + ", " + keys[1] +
-                         ", " + keys[2] + " or " + keys[3]);
+                         ", " + keys[2] + ", " + keys[3] + " or " + keys[4]);
     if (given.size() > 1)
         return error(where, given[1],
                      "give only one of " + given[0] + " and " + given[1] + " for the " + side);
@@ -75,6 +77,28 @@ void Validator::check_credentials(const Fields& fields, const std::string& where
     }
     out.password_command = str(fields, keys[2]);
     out.oauth2_token_command = str(fields, keys[3]);
+    read_oauth2(fields, where, prefix, out);
+}
+
+// The OAuth2 keys: the provider and token file per side, the settings
+// (endpoints, client) once for both.
+void Validator::read_oauth2(const Fields& fields, const std::string& where, const std::string& prefix,
+                            CredentialOptions& out) {
+    out.oauth2 = str(fields, prefix + "oauth2");
+    if (!out.oauth2.empty() && !oauth2::provider_defaults(out.oauth2))
+        error(where, prefix + "oauth2", "unknown OAuth2 provider (known: " + oauth2::known_providers() + ")");
+    if (fields.contains(prefix + "oauth2_token_file"))
+        out.oauth2_token_file = resolve(str(fields, prefix + "oauth2_token_file"));
+    auto& s = out.oauth2_settings;
+    s.token_url = str(fields, "oauth2_token_url");
+    s.device_url = str(fields, "oauth2_device_url");
+    s.auth_url = str(fields, "oauth2_auth_url");
+    s.client_id = str(fields, "oauth2_client_id");
+    s.scope = str(fields, "oauth2_scope");
+    if (fields.contains("oauth2_client_secret_file")) {
+        s.client_secret_file = resolve(str(fields, "oauth2_client_secret_file"));
+        check_password_file(where, "oauth2_client_secret_file", s.client_secret_file);
+    }
 }
 
 // The source and target: URLs parsed as the commands parse them, paths made
@@ -105,7 +129,8 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
         job.source = resolve(source);
         for (const char* key :
              {"source_password_env", "source_password_file", "source_password_command",
-              "source_oauth2_token_command", "source_cacert", "source_auth", "state"}) {
+              "source_oauth2_token_command", "source_oauth2", "source_oauth2_token_file", "source_cacert",
+              "source_auth", "state"}) {
             if (!fields.contains(key)) continue;
             if (fields[key].from_job)
                 error(where, key,

@@ -45,6 +45,8 @@ class Validator {
     void check_credentials(const Fields& fields, const std::string& where,
                            const std::string& prefix, const std::string& side,
                            CredentialOptions& out);
+    void read_oauth2(const Fields& fields, const std::string& where, const std::string& prefix,
+                     CredentialOptions& out);
     void check_password_file(const std::string& where, const std::string& key,
                              const std::string& path);
     void check_ranges(const Fields& fields, const std::string& where);

@@ -102,7 +102,6 @@ void set_options(Connection::Impl& impl, const char* login_options) {
     curl_easy_setopt(c, CURLOPT_USERNAME, e.user.c_str());
     curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, login_options); // nullptr: libcurl's choice
     if (e.oauth2_token) {
-        impl.token = e.oauth2_token();
         curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, impl.token.c_str());
     } else if (e.password) {
         impl.password = e.password();

@@ -160,8 +160,15 @@ Failure not_offered(const Connection::Impl& impl, const LoginChoice& choice) {
 Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, TraceSink trace) {
     global_init();
     const LoginChoice choice = choose_login(endpoint);
+    std::string token; // asked for once: each call may be a refresh or a command run
+    if (endpoint.oauth2_token) {
+        auto t = endpoint.oauth2_token();
+        if (!t) return std::unexpected(t.error());
+        token = std::move(*t);
+    }
     auto impl = make_impl(endpoint, trace);
     if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
+    impl->token = token;
     CURLcode code = log_in(*impl, choice.options.c_str());
     // Nothing of the login went out: the server offers none of the chosen
     // mechanisms. Only then is a second connection worth it (login.h).

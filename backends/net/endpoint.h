@@ -2,6 +2,8 @@
 // type appears here, so callers never see the transport library.
 #pragma once
 
+#include "sync/result.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,6 +23,9 @@ enum class TlsMode {
 // A secret kept out of argv, logs and reports. Obtained lazily, so that a
 // token command is run again for every new connection.
 using SecretProvider = std::function<std::string()>;
+// An OAuth2 access token, asked for once per connection: a token command
+// run again, or a refresh. Its failure (a revoked login) is the connection's.
+using TokenProvider = std::function<Result<std::string>()>;
 
 struct Endpoint {
     Protocol protocol = Protocol::imap;
@@ -29,7 +34,7 @@ struct Endpoint {
     std::uint16_t port = 0;
     std::string user;
     SecretProvider password;     // empty function: no password
-    SecretProvider oauth2_token; // set: log in with XOAUTH2/OAUTHBEARER
+    TokenProvider oauth2_token;  // set: log in with XOAUTH2/OAUTHBEARER
     std::string cacert;          // extra CA bundle file, "" = system store
     bool insecure = false;       // skip certificate and host name checks
     int timeout_seconds = 60;    // connect, each stall, and the minimum rate (progress.h)

@@ -3,7 +3,13 @@
 most verbose level, with --json where there is a report. It must appear in
 no stdout, stderr, JSON report, state database, archive file or anything
 else the runs leave behind, neither as it is nor inside base64 (SASL PLAIN).
-Archives and state are private: directories 0700, files 0600."""
+Archives and state are private: directories 0700, files 0600.
+
+The same for OAuth2 (OAuth2SecretsTest): every access token, refresh token,
+device code and the client secret that the mock authorization server
+(mock_oauth.py) handed out or was given, through login, check, backup,
+migrate, restore and mirror with --oauth2 at --debug, a rotation and a
+revoked login. Only the stored login itself holds a refresh token."""
 
 import os
 import re
@@ -14,7 +20,8 @@ import tempfile
 import unittest
 
 from faultproxy import Fault, FaultProxy
-from mfharness import Dovecot, sample_mailbox
+from mfharness import Dovecot, HarnessError, mailferry_path, sample_mailbox
+from mock_oauth import MockOAuth, device_login
 from mfrun import assert_sane_exit, run_measured, secret_forms
 
 CANARY = f"Canary-Secret-{random.randrange(10**9)}-x"
@@ -179,6 +186,127 @@ class SecretsTest(unittest.TestCase):
 
     def files_under(self, root):
         return [p for p in self.entries_under(root) if os.path.isfile(p)]
+
+
+class OAuth2SecretsTest(unittest.TestCase):
+    CLIENT_SECRET = f"Canary-Client-Secret-{random.randrange(10**9)}-z"
+
+    @classmethod
+    def setUpClass(cls):
+        from test_oauth2 import oauth2_config
+        cls.tmp = tempfile.mkdtemp(prefix="mfsecrets-oauth-")
+        cls.mock = MockOAuth(client_secret=cls.CLIENT_SECRET).start()
+        try:
+            cls.dc = Dovecot(extra_config=oauth2_config(cls.tmp, cls.mock.port, "xoauth2 oauthbearer")).start()
+        except HarnessError as e:
+            cls.mock.stop()
+            raise unittest.SkipTest(f"Dovecot would not start with passdb oauth2: {e}")
+        cls.home = os.path.join(cls.tmp, "home")
+        os.mkdir(cls.home, 0o700)
+        cls.env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        cls.env.update({"HOME": cls.home, "XDG_CONFIG_HOME": os.path.join(cls.home, ".config"),
+                        "XDG_STATE_HOME": os.path.join(cls.home, ".local", "state")})
+        cls.secret_file = os.path.join(cls.tmp, "client-secret")
+        with open(cls.secret_file, "w") as f:
+            f.write(cls.CLIENT_SECRET + "\n")
+        os.chmod(cls.secret_file, 0o600)
+        cls.user, cls.target, cls.revoked = "oauth-keeper@example.com", "oauth-t1@example.com", "oauth-r@example.com"
+        for u in (cls.user, cls.target, cls.revoked):
+            cls.dc.add_user(u, f"unused-{random.randrange(10**12)}")
+            cls.dc.create_folder(u, "INBOX")
+        sample_mailbox(cls.dc, cls.user)
+        cls.runs = []
+        try:
+            cls.run_all()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dc.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def settings(cls):
+        return ["--oauth2-token-url", f"{cls.mock.url}/token", "--oauth2-client-secret-file", cls.secret_file]
+
+    @classmethod
+    def mf(cls, name, args, expect=0):
+        r = run_measured([*args, "--debug"], env=cls.env, cwd=cls.home, timeout=120)
+        cls.runs.append((name, r, expect))
+        return r
+
+    @classmethod
+    def run_all(cls):
+        for u in (cls.user, cls.target, cls.revoked):
+            rc, out, err = device_login(cls.mock, mailferry_path(), u, cls.env,
+                                        ["--oauth2-client-secret-file", cls.secret_file])
+            cls.runs.append((f"login {u}", Done(rc, out, err), 0))
+        d, tls = cls.dc, ["--cacert", cls.dc.cacert]
+        cls.mock.rotate = True
+        cls.mf("check", ["check", d.url("imaps", cls.user), *tls, "--oauth2", "microsoft", *cls.settings(), "--json"])
+        cls.mf("backup", ["backup", d.url("imaps", cls.user), os.path.join(cls.tmp, "a1"), *tls,
+                          "--oauth2", "microsoft", *cls.settings(), "--json", "--connections", "3"])
+        cls.mf("backup mbox", ["backup", d.url("imap", cls.user), os.path.join(cls.tmp, "a2"), *tls,
+                               "--format", "mbox", "--oauth2", "microsoft", *cls.settings(), "--json"])
+        cls.mf("migrate", ["migrate", d.url("imaps", cls.user), d.url("imaps", cls.target), *tls,
+                           "--source-oauth2", "microsoft", "--target-oauth2", "microsoft", *cls.settings(),
+                           "--state", os.path.join(cls.tmp, "m.db"), "--json"])
+        cls.mf("restore", ["restore", os.path.join(cls.tmp, "a1"), d.url("imaps", cls.target), *tls,
+                           "--target-oauth2", "microsoft", *cls.settings(), "--json"])
+        cls.mf("mirror", ["mirror", d.url("imaps", cls.user), d.url("imaps", cls.target), *tls,
+                          "--source-oauth2", "microsoft", "--target-oauth2", "microsoft", *cls.settings(),
+                          "--json", "--force"])
+        cls.mock.revoke(cls.revoked)
+        cls.mf("revoked", ["backup", d.url("imaps", cls.revoked), os.path.join(cls.tmp, "a3"), *tls,
+                           "--oauth2", "microsoft", *cls.settings(), "--json"], expect=5)
+
+    def forms(self):
+        secrets = [*self.mock.issued, self.CLIENT_SECRET]
+        return [f for s in secrets for f in secret_forms(s)]
+
+    def test_runs_did_what_they_should(self):
+        for name, r, expect in self.runs:
+            with self.subTest(name):
+                self.assertEqual(r.returncode, expect, (r.stdout + r.stderr)[-1500:])
+        self.assertGreater(self.mock.refreshes, 6)
+        self.assertGreater(len(self.mock.issued), 10)
+
+    def test_no_token_in_any_output(self):
+        forms = self.forms()
+        for name, r, _ in self.runs:
+            for form in forms:
+                text = form.decode()
+                self.assertNotIn(text, r.stdout, f"{name}: in stdout / the JSON report")
+                self.assertNotIn(text, r.stderr, f"{name}: in stderr / the debug trace")
+
+    def test_only_the_stored_logins_hold_a_refresh_token(self):
+        logins = os.path.join(self.home, ".config", "mailferry", "oauth2")
+        stored = sorted(os.listdir(logins))
+        self.assertEqual(stored, sorted(f"microsoft-{u}.json" for u in (self.user, self.target, self.revoked)))
+        self.assertEqual(stat.S_IMODE(os.stat(logins).st_mode), 0o700)
+        forms = self.forms()
+        scanned = 0
+        for root in (self.tmp,):
+            for path in SecretsTest.entries_under(root):
+                if path.startswith(logins + os.sep):
+                    self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
+                    continue
+                if path == self.secret_file or not os.path.isfile(path):
+                    continue
+                scanned += 1
+                with open(path, "rb") as f:
+                    data = f.read()
+                for form in forms:
+                    self.assertNotIn(form, data, f"{form!r} in {path}")
+        self.assertGreater(scanned, 10)
+
+
+class Done:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ TEST_CASE("login: a password asks for PLAIN, then LOGIN, and may fall back to li
 
 TEST_CASE("login: a token asks for OAUTHBEARER or XOAUTH2 and nothing else") {
     Endpoint e;
-    e.oauth2_token = [] { return std::string("tok"); };
+    e.oauth2_token = []() -> mf::Result<std::string> { return std::string("tok"); };
     auto c = choose_login(e);
     CHECK(c.options == "AUTH=OAUTHBEARER;AUTH=XOAUTH2");
     CHECK(c.on_no_match == OnNoMatch::fail);
