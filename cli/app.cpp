@@ -24,7 +24,9 @@ constexpr const char* k_version = "0.1.0";
 // naming it.
 CLI::Validator auth_mechanism() {
     return CLI::Validator(
-        [](std::string& value) { return net::known_mechanism(value).empty() ? unknown_auth_message(value) : ""; },
+        [](std::string& value) {
+            return net::known_mechanism(value).empty() ? unknown_auth_message(value) : "";
+        },
         "MECH");
 }
 
@@ -35,8 +37,9 @@ constexpr const char* k_auth_help =
 void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     cmd.add_option("--password-env", c.credentials.password_env,
                    "Read the password from this environment variable");
-    cmd.add_option("--password-file", c.credentials.password_file,
-                   "Read the password from the first line of this file (must not be readable by others)");
+    cmd.add_option(
+        "--password-file", c.credentials.password_file,
+        "Read the password from the first line of this file (must not be readable by others)");
     cmd.add_option("--password-command", c.credentials.password_command,
                    "Run this shell command; the first line it prints is the password");
     cmd.add_option("--oauth2-token-command", c.credentials.oauth2_token_command,
@@ -45,30 +48,35 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     add_oauth2_settings(cmd, c.credentials.oauth2_settings);
     cmd.add_option("--cacert", c.cacert, "Trust the CA certificate(s) in this PEM file");
     cmd.add_flag("--insecure", c.insecure, "Do not verify the server's certificate (dangerous)");
-    cmd.add_flag("--allow-plaintext", c.allow_plaintext,
-                 "With imap:// or pop3://, go on without STARTTLS if the server lacks it (sends the "
-                 "password unencrypted)");
+    cmd.add_flag(
+        "--allow-plaintext", c.allow_plaintext,
+        "With imap:// or pop3://, go on without STARTTLS if the server lacks it (sends the "
+        "password unencrypted)");
     cmd.add_option("--timeout", c.timeout, "Seconds to wait for the server before giving up")
         ->capture_default_str();
     cmd.add_option("--auth", c.auth, k_auth_help)->check(auth_mechanism());
-    cmd.add_flag("--debug", c.debug, "Print the protocol exchange to stderr (passwords are hidden)");
+    cmd.add_flag("--debug", c.debug,
+                 "Print the protocol exchange to stderr (passwords are hidden)");
 }
 
 // Dovecot allows 10 connections per user and address, Gmail 15; the
 // default stays well inside both.
 void add_connections_option(CLI::App& cmd, int& connections, int& reconnects) {
-    cmd.add_option("--connections", connections, "IMAP: work on up to this many folders at once, one connection each")
+    cmd.add_option("--connections", connections,
+                   "IMAP: work on up to this many folders at once, one connection each")
         ->check(CLI::Range(1, 15))
         ->capture_default_str();
     cmd.add_option("--reconnects", reconnects,
-                   "Log in again up to this many times in a run after a lost or throttled connection (0: never)")
+                   "Log in again up to this many times in a run after a lost or throttled "
+                   "connection (0: never)")
         ->check(CLI::Range(0, 100))
         ->capture_default_str();
 }
 
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
     auto* cmd = app.add_subcommand("check", "Connect, log in, and describe an account");
-    cmd->add_option("URL", a.connection.url, "imaps://user@host[:port], imap://, pop3s://, pop3:// or user@host")
+    cmd->add_option("URL", a.connection.url,
+                    "imaps://user@host[:port], imap://, pop3s://, pop3:// or user@host")
         ->required();
     add_connection_options(*cmd, a.connection);
     cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
@@ -76,31 +84,37 @@ void add_check(CLI::App& app, CheckArgs& a, int& code) {
 }
 
 void add_backup(CLI::App& app, BackupArgs& a, int& code) {
-    auto* cmd = app.add_subcommand("backup", "Copy every folder of an account into a local archive");
-    cmd->add_option("SOURCE", a.connection.url, "The account: imaps://user@host, imap://user@host, ...")
+    auto* cmd =
+        app.add_subcommand("backup", "Copy every folder of an account into a local archive");
+    cmd->add_option("SOURCE", a.connection.url,
+                    "The account: imaps://user@host, imap://user@host, ...")
         ->required();
     cmd->add_option("ARCHIVE", a.archive, "The archive folder (created if missing)")->required();
     add_connection_options(*cmd, a.connection);
     cmd->add_option("--format", a.format, "Archive format: maildir or mbox")->capture_default_str();
     cmd->add_option("--folder", a.folders, "Back up only folders matching this glob (repeatable)")
         ->allow_extra_args(false);
-    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_flag("--dry-run,-n", a.dry_run, "Show what would be fetched; change nothing");
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
     cmd->add_flag("--delete-after-download", a.delete_after_download,
                   "POP3: delete messages from the server once they are safely in the archive");
-    cmd->add_option("--delete-older-than", a.delete_older_than,
-                    "POP3: delete messages held in the archive and older than this many days (0: never)")
+    cmd->add_option(
+           "--delete-older-than", a.delete_older_than,
+           "POP3: delete messages held in the archive and older than this many days (0: never)")
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
-    cmd->add_option("--skip-after", a.skip_after,
-                    "Skip a message the server has refused in this many runs in a row (0: never skip)")
+    cmd->add_option(
+           "--skip-after", a.skip_after,
+           "Skip a message the server has refused in this many runs in a row (0: never skip)")
         ->check(CLI::Range(0, 1000))
         ->capture_default_str();
-    cmd->add_flag("--undo-server-seen", a.undo_server_seen,
-                  "IMAP: mark unread again on the server the messages it marked read when they were fetched");
+    cmd->add_flag(
+        "--undo-server-seen", a.undo_server_seen,
+        "IMAP: mark unread again on the server the messages it marked read when they were fetched");
     cmd->callback([&] { code = run_backup(a); });
 }
 
@@ -118,41 +132,57 @@ void add_side_credentials(CLI::App& cmd, const std::string& side, CredentialOpti
 }
 
 void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
-    const char* name = kind == PushKind::migrate ? "migrate" : kind == PushKind::restore ? "restore" : "mirror";
-    const char* about = kind == PushKind::migrate
-                            ? "Copy mail from a POP3/IMAP account or an archive into an IMAP account"
-                        : kind == PushKind::restore ? "Put an archive back into an IMAP account"
-                                                    : "Make an IMAP account equal to a source, deletions included";
+    const char* name = kind == PushKind::migrate   ? "migrate"
+                       : kind == PushKind::restore ? "restore"
+                                                   : "mirror";
+    const char* about =
+        kind == PushKind::migrate
+            ? "Copy mail from a POP3/IMAP account or an archive into an IMAP account"
+        : kind == PushKind::restore ? "Put an archive back into an IMAP account"
+                                    : "Make an IMAP account equal to a source, deletions included";
     auto* cmd = app.add_subcommand(name, about);
     cmd->add_option(kind == PushKind::restore ? "ARCHIVE" : "SOURCE", a.source.url,
-                    kind == PushKind::restore ? "The archive folder" : "An account URL or an archive folder")
+                    kind == PushKind::restore ? "The archive folder"
+                                              : "An account URL or an archive folder")
         ->required();
     cmd->add_option("TARGET", a.target.url,
-                    kind == PushKind::mirror ? "The IMAP account (imaps://user@host) or a Maildir archive folder"
-                                             : "The IMAP account: imaps://user@host")
+                    kind == PushKind::mirror
+                        ? "The IMAP account (imaps://user@host) or a Maildir archive folder"
+                        : "The IMAP account: imaps://user@host")
         ->required();
     add_side_credentials(*cmd, "source", a.source.credentials);
     add_side_credentials(*cmd, "target", a.target.credentials);
     add_oauth2_settings(*cmd, a.source.credentials.oauth2_settings);
-    cmd->add_option("--cacert", a.cacert, "Trust the CA certificate(s) in this PEM file (both sides)");
+    cmd->add_option("--cacert", a.cacert,
+                    "Trust the CA certificate(s) in this PEM file (both sides)");
     cmd->add_option("--source-cacert", a.source.cacert, "Trust this CA file for the source only");
     cmd->add_option("--target-cacert", a.target.cacert, "Trust this CA file for the target only");
     cmd->add_flag("--insecure", a.source.insecure, "Do not verify certificates (dangerous)");
-    cmd->add_flag("--allow-plaintext", a.source.allow_plaintext, "Go on without STARTTLS where a server lacks it");
+    cmd->add_flag("--allow-plaintext", a.source.allow_plaintext,
+                  "Go on without STARTTLS where a server lacks it");
     cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
         ->capture_default_str();
-    cmd->add_option("--auth", a.auth, std::string(k_auth_help) + " (both sides)")->check(auth_mechanism());
-    cmd->add_option("--source-auth", a.source.auth, "Log in to the source with this SASL mechanism only")
+    cmd->add_option("--auth", a.auth, std::string(k_auth_help) + " (both sides)")
         ->check(auth_mechanism());
-    cmd->add_option("--target-auth", a.target.auth, "Log in to the target with this SASL mechanism only")
+    cmd->add_option("--source-auth", a.source.auth,
+                    "Log in to the source with this SASL mechanism only")
         ->check(auth_mechanism());
-    cmd->add_flag("--debug", a.source.debug, "Print the protocol exchanges to stderr (passwords are hidden)");
-    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")->allow_extra_args(false);
-    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
-    cmd->add_option("--map", a.maps, "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)")
+    cmd->add_option("--target-auth", a.target.auth,
+                    "Log in to the target with this SASL mechanism only")
+        ->check(auth_mechanism());
+    cmd->add_flag("--debug", a.source.debug,
+                  "Print the protocol exchanges to stderr (passwords are hidden)");
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")
         ->allow_extra_args(false);
-    cmd->add_option("--state", a.state,
-                    "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option(
+           "--map", a.maps,
+           "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option(
+        "--state", a.state,
+        "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");
     cmd->add_flag("--dry-run,-n", a.dry_run, "Print the plan; change nothing on either side");
     cmd->add_flag("--json", a.json, "Print a JSON report on stdout at the end");
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
@@ -165,7 +195,8 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         cmd->add_option("--max-delete", a.max_delete_percent,
                         "Refuse to delete more than this percentage of a target folder")
             ->capture_default_str();
-        cmd->add_flag("--force", a.force, "Delete even past the --max-delete guard or from an emptied source");
+        cmd->add_flag("--force", a.force,
+                      "Delete even past the --max-delete guard or from an emptied source");
     }
     cmd->callback([&a, &code, kind] {
         a.kind = kind;
@@ -184,33 +215,44 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
 }
 
 void add_run(CLI::App& app, RunArgs& a, int& code) {
-    auto* cmd = app.add_subcommand("run", "Run the jobs of a job file (see mailferry-jobs(5)), as cron or a timer would");
-    cmd->add_option("JOBFILE", a.job_file, "The job file (default $XDG_CONFIG_HOME/mailferry/jobs.json)");
-    cmd->add_option("--job", a.jobs, "Run only the job of this name (repeatable)")->allow_extra_args(false);
-    cmd->add_option("--parallel", a.parallel, "Run up to this many jobs at once")->capture_default_str();
+    auto* cmd = app.add_subcommand(
+        "run", "Run the jobs of a job file (see mailferry-jobs(5)), as cron or a timer would");
+    cmd->add_option("JOBFILE", a.job_file,
+                    "The job file (default $XDG_CONFIG_HOME/mailferry/jobs.json)");
+    cmd->add_option("--job", a.jobs, "Run only the job of this name (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--parallel", a.parallel, "Run up to this many jobs at once")
+        ->capture_default_str();
     cmd->add_flag("--json", a.json, "Print a JSON report of all jobs on stdout at the end");
-    cmd->add_option("--report-file", a.report_file, "Also write the JSON report to this file (atomically)");
+    cmd->add_option("--report-file", a.report_file,
+                    "Also write the JSON report to this file (atomically)");
     cmd->add_option("--metrics-file", a.metrics_file,
-                    "Write Prometheus metrics to this file (atomically), for node_exporter's textfile collector");
-    cmd->add_option("--shard", a.shard, "Run only the jobs of shard I of N (I/N, 0 <= I < N; see mailferry-jobs(5))");
+                    "Write Prometheus metrics to this file (atomically), for node_exporter's "
+                    "textfile collector");
+    cmd->add_option("--shard", a.shard,
+                    "Run only the jobs of shard I of N (I/N, 0 <= I < N; see mailferry-jobs(5))");
     cmd->add_flag("--check", a.check, "Validate the job file and exit; run nothing");
     cmd->callback([&] { code = run_jobs(a); });
 }
 
 void add_status(CLI::App& app, StatusArgs& a, int& code) {
-    auto* cmd = app.add_subcommand("status", "Show what an archive holds and how its last runs went");
+    auto* cmd =
+        app.add_subcommand("status", "Show what an archive holds and how its last runs went");
     cmd->add_option("ARCHIVE", a.archive, "The archive folder")->required();
     cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
     cmd->callback([&] { code = run_status(a); });
 }
 
 void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
-    auto* cmd = app.add_subcommand("verify", "Compare an archive with its server (bodies only with --deep)");
+    auto* cmd = app.add_subcommand("verify",
+                                   "Compare an archive with its server (bodies only with --deep)");
     cmd->add_option("SOURCE", a.connection.url, "The account the archive backs up")->required();
     cmd->add_option("ARCHIVE", a.archive, "The archive folder")->required();
     add_connection_options(*cmd, a.connection);
-    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")->allow_extra_args(false);
-    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")->allow_extra_args(false);
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_flag("--deep", a.deep, "Also download every message and compare contents");
     cmd->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
     cmd->callback([&] { code = run_verify(a); });

@@ -13,7 +13,6 @@
 #include "sync/backup.h"
 #include "sync/parallel.h"
 
-
 #include <chrono>
 #include <ctime>
 #include <iostream>
@@ -40,14 +39,18 @@ BackupOptions backup_options(const BackupArgs& args) {
 // One connection and one handle on the archive; backs up a folder at a time.
 class BackupWorker : public FolderWorker {
   public:
-    BackupWorker(std::unique_ptr<Source> source, archive::Archive& archive, const BackupOptions& options)
+    BackupWorker(std::unique_ptr<Source> source, archive::Archive& archive,
+                 const BackupOptions& options)
         : m_source(std::move(source)), m_archive(archive), m_options(options) {}
-    BackupWorker(std::unique_ptr<Source> source, std::unique_ptr<archive::Archive> own, const BackupOptions& options)
-        : m_source(std::move(source)), m_own(std::move(own)), m_archive(*m_own), m_options(options) {}
+    BackupWorker(std::unique_ptr<Source> source, std::unique_ptr<archive::Archive> own,
+                 const BackupOptions& options)
+        : m_source(std::move(source)), m_own(std::move(own)), m_archive(*m_own),
+          m_options(options) {}
 
     FolderOutcome run(const FolderInfo& folder, Progress& progress) override {
         auto outcome = backup_folder(*m_source, m_archive.store(), folder, m_options, progress);
-        if (!m_options.dry_run && (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
+        if (!m_options.dry_run &&
+            (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
             (void)m_archive.note_run(folder, outcome.report.error);
         outcome.caveat = m_source->caveat();
         return outcome;
@@ -63,9 +66,9 @@ class BackupWorker : public FolderWorker {
 // Gathers the workers' outcomes in the order of the folders. A failure
 // scoped to the account ends that connection's work; other connections go on
 // with the remaining folders.
-void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, const net::Endpoint& endpoint,
-                 const std::vector<FolderInfo>& folders, const BackupArgs& args, Progress& progress,
-                 RunReport& report) {
+void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
+                 const net::Endpoint& endpoint, const std::vector<FolderInfo>& folders,
+                 const BackupArgs& args, Progress& progress, RunReport& report) {
     BackupOptions options = backup_options(args);
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto handle = archive.another();
@@ -78,22 +81,29 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive, cons
         return std::make_unique<BackupWorker>(std::move(*extra), std::move(*handle), options);
     };
     // POP3 has one mailbox and allows one session on it.
-    std::size_t workers = endpoint.protocol == net::Protocol::pop3 ? 1 : static_cast<std::size_t>(args.connections);
+    std::size_t workers =
+        endpoint.protocol == net::Protocol::pop3 ? 1 : static_cast<std::size_t>(args.connections);
     auto first = std::make_unique<BackupWorker>(std::move(source), archive, options);
     // What the folder list already shows unchanged takes no connection.
-    auto idle = [&](const FolderInfo& folder) { return listed_unchanged(archive.store(), folder, options); };
+    auto idle = [&](const FolderInfo& folder) {
+        return listed_unchanged(archive.store(), folder, options);
+    };
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
-    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery), report, progress);
+    add_outcomes(
+        mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery), report,
+        progress);
 }
 
 // The folders the run left out, and those only the archive still has.
-void account_for_the_rest(archive::Archive& archive, const std::vector<FolderInfo>& all, const BackupArgs& args,
-                          RunReport& report) {
-    for (auto& r : left_out(all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
+void account_for_the_rest(archive::Archive& archive, const std::vector<FolderInfo>& all,
+                          const BackupArgs& args, RunReport& report) {
+    for (auto& r : left_out(all, args.folders, args.excludes))
+        report.folders.push_back(std::move(r));
     auto held = archive.db().summaries();
     if (!held) return report.failures.push_back(held.error());
-    for (auto& r : gone_from_server(*held, all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
+    for (auto& r : gone_from_server(*held, all, args.folders, args.excludes))
+        report.folders.push_back(std::move(r));
 }
 
 } // namespace
@@ -107,16 +117,20 @@ int run_backup(const BackupArgs& args) {
                               args.json);
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
-    if ((args.delete_after_download || args.delete_older_than > 0) && endpoint->protocol != net::Protocol::pop3)
-        return report_failure({ErrorKind::usage, Scope::account,
-                               "--delete-after-download and --delete-older-than apply to POP3 only"},
-                              args.json);
+    if ((args.delete_after_download || args.delete_older_than > 0) &&
+        endpoint->protocol != net::Protocol::pop3)
+        return report_failure(
+            {ErrorKind::usage, Scope::account,
+             "--delete-after-download and --delete-older-than apply to POP3 only"},
+            args.json);
     if (args.delete_older_than < 0)
-        return report_failure({ErrorKind::usage, Scope::account, "--delete-older-than takes a number of days"},
-                              args.json);
+        return report_failure(
+            {ErrorKind::usage, Scope::account, "--delete-older-than takes a number of days"},
+            args.json);
 
-    auto archive = archive::Archive::open({args.archive, *format, endpoint->identity(),
-                                           args.dry_run ? archive::Mode::dry_run : archive::Mode::write});
+    auto archive =
+        archive::Archive::open({args.archive, *format, endpoint->identity(),
+                                args.dry_run ? archive::Mode::dry_run : archive::Mode::write});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);
@@ -131,14 +145,17 @@ int run_backup(const BackupArgs& args) {
     report.archive = args.archive;
     report.dry_run = args.dry_run;
     report.push = args.mirror; // deletions happen in the archive
-    run_folders(std::move(*source), **archive, *endpoint, select_folders(*all, args.folders, args.excludes), args, progress,
-                report);
+    run_folders(std::move(*source), **archive, *endpoint,
+                select_folders(*all, args.folders, args.excludes), args, progress, report);
     account_for_the_rest(**archive, *all, args, report);
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;
-    if (args.json) std::cout << report_json(report) << '\n';
-    else if (!args.quiet) print_summary(report, std::cout);
+    if (args.json)
+        std::cout << report_json(report) << '\n';
+    else if (!args.quiet)
+        print_summary(report, std::cout);
     return code;
 }
 

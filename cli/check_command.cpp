@@ -17,7 +17,8 @@ namespace {
 std::string tls_words(const net::AccountCheck& c) {
     if (!c.tls.active) return "not encrypted (plaintext)";
     std::string out = "TLS";
-    if (!c.tls.version.empty()) out += " (" + c.tls.version + (c.tls.cipher.empty() ? "" : ", " + c.tls.cipher) + ")";
+    if (!c.tls.version.empty())
+        out += " (" + c.tls.version + (c.tls.cipher.empty() ? "" : ", " + c.tls.cipher) + ")";
     out += c.endpoint.tls != net::TlsMode::implicit ? " via STARTTLS" : "";
     out += c.tls.verified ? ", certificate verified" : ", certificate NOT verified (--insecure)";
     return out;
@@ -25,7 +26,8 @@ std::string tls_words(const net::AccountCheck& c) {
 
 std::string joined(const std::vector<std::string>& items) {
     std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : " ") + printable(i);
+    for (const auto& i : items)
+        out += (out.empty() ? "" : " ") + printable(i);
     return out;
 }
 
@@ -38,17 +40,21 @@ void print_text(const net::AccountCheck& c) {
     if (!imap) {
         std::cout << "messages:     " << c.pop3_messages.value_or(0) << " ("
                   << human_bytes(c.pop3_bytes.value_or(0)) << ")\n"
-                  << "UIDL:         " << (c.uidl ? "supported" : "not supported (messages are matched by headers)")
+                  << "UIDL:         "
+                  << (c.uidl ? "supported" : "not supported (messages are matched by headers)")
                   << '\n'
                   << "TOP:          " << (c.top ? "supported" : "not supported") << '\n';
         return;
     }
-    std::cout << "separator:    " << (c.separator.empty() ? "none (flat)" : printable(c.separator)) << '\n'
+    std::cout << "separator:    " << (c.separator.empty() ? "none (flat)" : printable(c.separator))
+              << '\n'
               << "folders:      " << c.folders.size() << '\n';
     for (const auto& f : c.folders) {
         std::string line = pad_to("  " + printable(f.name), 30);
-        if (!f.selectable) line += " (not a mailbox, holds folders only)";
-        else if (!f.error.empty()) line += " STATUS failed: " + printable(f.error);
+        if (!f.selectable)
+            line += " (not a mailbox, holds folders only)";
+        else if (!f.error.empty())
+            line += " STATUS failed: " + printable(f.error);
         else
             line += " " + std::to_string(f.messages.value_or(0)) + " messages, " +
                     std::to_string(f.unseen.value_or(0)) + " unseen";
@@ -67,8 +73,11 @@ nlohmann::json to_json(const net::AccountCheck& c) {
     j["host"] = c.endpoint.host;
     j["port"] = c.endpoint.port;
     j["user"] = c.endpoint.user;
-    j["tls"] = {{"active", c.tls.active}, {"version", c.tls.version}, {"cipher", c.tls.cipher},
-                {"starttls", c.tls.active && c.endpoint.tls != net::TlsMode::implicit}, {"verified", c.tls.verified}};
+    j["tls"] = {{"active", c.tls.active},
+                {"version", c.tls.version},
+                {"cipher", c.tls.cipher},
+                {"starttls", c.tls.active && c.endpoint.tls != net::TlsMode::implicit},
+                {"verified", c.tls.verified}};
     j["login"] = "ok";
     j["capabilities"] = c.capabilities;
     if (c.endpoint.protocol == net::Protocol::pop3) {
@@ -81,7 +90,8 @@ nlohmann::json to_json(const net::AccountCheck& c) {
     j["separator"] = c.separator;
     j["folders"] = nlohmann::json::array();
     for (const auto& f : c.folders) {
-        nlohmann::json jf{{"name", f.name}, {"selectable", f.selectable}, {"name_valid", f.name_valid}};
+        nlohmann::json jf{
+            {"name", f.name}, {"selectable", f.selectable}, {"name_valid", f.name_valid}};
         if (f.messages) jf["messages"] = *f.messages;
         if (f.unseen) jf["unseen"] = *f.unseen;
         if (!f.special_use.empty()) jf["special_use"] = f.special_use;
@@ -102,7 +112,8 @@ int run_check(const CheckArgs& args) {
                       : pop3::check_pop3(*endpoint, trace);
     if (!result) return report_failure(result.error(), args.json);
     if (args.json)
-        std::cout << to_json(*result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        std::cout << to_json(*result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << '\n';
     else
         print_text(*result);
     return exit_ok;

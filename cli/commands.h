@@ -51,21 +51,21 @@ struct BackupArgs {
     bool force = false;
     int connections = k_default_connections; // IMAP: folders backed up at once, one connection each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
-    int skip_after = k_default_skip_after;   // runs a message may fail before it is skipped; 0: never
-    bool undo_server_seen = false;           // IMAP: take back the \Seen a fetch made the server set
+    int skip_after = k_default_skip_after; // runs a message may fail before it is skipped; 0: never
+    bool undo_server_seen = false;         // IMAP: take back the \Seen a fetch made the server set
 };
 
 enum class PushKind { migrate, restore, mirror };
 
 struct PushArgs {
     PushKind kind = PushKind::migrate;
-    ConnectionArgs source;   // url: an account URL or an archive path
-    ConnectionArgs target;   // url: an IMAP account URL
+    ConnectionArgs source; // url: an account URL or an archive path
+    ConnectionArgs target; // url: an IMAP account URL
     std::vector<std::string> folders, excludes;
     std::vector<std::string> maps; // "SRC=DST" folder renames
-    std::string state;       // state database; "" = the default place
-    std::string cacert;      // for both sides, unless a side has its own
-    std::string auth;        // --auth, for both sides, unless a side has its own
+    std::string state;             // state database; "" = the default place
+    std::string cacert;            // for both sides, unless a side has its own
+    std::string auth;              // --auth, for both sides, unless a side has its own
     bool dry_run = false;
     bool json = false;
     bool verbose = false;
@@ -106,7 +106,7 @@ int run_verify(const VerifyArgs& args);
 // `mailferry run`: the jobs of a job file, each as a child process of this
 // binary running the job's own command (see cli/run_command.cpp).
 struct RunArgs {
-    std::string job_file; // "": $XDG_CONFIG_HOME/mailferry/jobs.json
+    std::string job_file;          // "": $XDG_CONFIG_HOME/mailferry/jobs.json
     std::vector<std::string> jobs; // --job NAME; empty = all
     int parallel = 1;
     bool json = false;

@@ -22,8 +22,10 @@ Result<std::unique_ptr<Source>> connect_source(const net::Endpoint& endpoint, bo
 Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bool debug,
                                                bool final_crlf) {
     if (endpoint.protocol != net::Protocol::imap)
-        return fail(ErrorKind::usage, Scope::account, "the target must be an IMAP account (imap:// or imaps://)");
-    auto session = imap::Session::open(endpoint, imap::TraceOptions{debug ? stderr_trace("[target] ") : nullptr});
+        return fail(ErrorKind::usage, Scope::account,
+                    "the target must be an IMAP account (imap:// or imaps://)");
+    auto session = imap::Session::open(
+        endpoint, imap::TraceOptions{debug ? stderr_trace("[target] ") : nullptr});
     if (!session) return std::unexpected(session.error());
     auto target = imap::ImapTarget::open_account(std::move(*session), {.final_crlf = final_crlf});
     if (!target) return std::unexpected(target.error());

@@ -8,16 +8,20 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <utility>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <utility>
 
 namespace mf::cli {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
-Failure auth_setup(std::string what) { return Failure{ErrorKind::auth, Scope::account, std::move(what)}; }
+Failure usage(std::string what) {
+    return Failure{ErrorKind::usage, Scope::account, std::move(what)};
+}
+Failure auth_setup(std::string what) {
+    return Failure{ErrorKind::auth, Scope::account, std::move(what)};
+}
 
 std::string first_line(std::string text) {
     auto nl = text.find_first_of("\r\n");
@@ -29,34 +33,39 @@ std::string first_line(std::string text) {
 
 Result<std::string> run_secret_command(const std::string& command, const std::string& what) {
     FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return std::unexpected(auth_setup("cannot run the " + what + " command: " + std::strerror(errno)));
+    if (!pipe)
+        return std::unexpected(
+            auth_setup("cannot run the " + what + " command: " + std::strerror(errno)));
     std::string out;
     char buf[4096];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0 && out.size() < 65536) out.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0 && out.size() < 65536)
+        out.append(buf, n);
     int status = ::pclose(pipe);
     std::string secret = first_line(std::move(out));
     if (status != 0) {
-        std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                            : "was killed by a signal";
+        std::string how = WIFEXITED(status)
+                              ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                              : "was killed by a signal";
         return std::unexpected(auth_setup("the " + what + " command " + how +
                                           " (its error output, if any, is shown above)"));
     }
-    if (secret.empty()) return std::unexpected(auth_setup("the " + what + " command printed nothing"));
+    if (secret.empty())
+        return std::unexpected(auth_setup("the " + what + " command printed nothing"));
     return secret;
 }
 
 Result<std::string> read_secret_file(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0)
-        return std::unexpected(usage("cannot read password file " + path + ": " + std::strerror(errno)));
+        return std::unexpected(
+            usage("cannot read password file " + path + ": " + std::strerror(errno)));
     if ((st.st_mode & 077) != 0)
         return std::unexpected(usage("password file " + path +
                                      " is readable by group or others; run: chmod 600 " + path));
     std::ifstream in(path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof())
-        return std::unexpected(usage("cannot read password file " + path));
+    if (!in.good() && !in.eof()) return std::unexpected(usage("cannot read password file " + path));
     std::string secret = first_line(std::move(text));
     if (secret.empty()) return std::unexpected(usage("password file " + path + " is empty"));
     return secret;
@@ -89,7 +98,8 @@ Status attach_credentials(const CredentialOptions& o, net::Endpoint& endpoint) {
     if (!o.password_env.empty()) {
         const char* v = std::getenv(o.password_env.c_str());
         if (!v || !*v)
-            return std::unexpected(usage("environment variable " + o.password_env + " is not set or empty"));
+            return std::unexpected(
+                usage("environment variable " + o.password_env + " is not set or empty"));
         secret = v;
     } else if (!o.password_file.empty()) {
         auto s = read_secret_file(o.password_file);

@@ -19,14 +19,18 @@ FolderReport left(const std::string& name, std::string why) {
 
 } // namespace
 
-std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all, const std::vector<std::string>& include,
+std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all,
+                                   const std::vector<std::string>& include,
                                    const std::vector<std::string>& exclude) {
     std::vector<FolderReport> out;
     for (const auto& f : all) {
         std::string name = f.display();
-        if (!f.selectable) out.push_back(left(name, "not a mailbox: holds folders only"));
-        else if (!include.empty() && !matches_any(include, name)) out.push_back(left(name, "not matched by --folder"));
-        else if (matches_any(exclude, name)) out.push_back(left(name, "excluded by --exclude"));
+        if (!f.selectable)
+            out.push_back(left(name, "not a mailbox: holds folders only"));
+        else if (!include.empty() && !matches_any(include, name))
+            out.push_back(left(name, "not matched by --folder"));
+        else if (matches_any(exclude, name))
+            out.push_back(left(name, "excluded by --exclude"));
     }
     return out;
 }
@@ -36,14 +40,17 @@ std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::F
                                            const std::vector<std::string>& include,
                                            const std::vector<std::string>& exclude) {
     std::unordered_set<std::string> listed;
-    for (const auto& f : all) listed.insert(archive::relative_folder_path(f.path));
+    for (const auto& f : all)
+        listed.insert(archive::relative_folder_path(f.path));
     std::vector<FolderReport> out;
     for (const auto& h : held) {
         if (h.messages == 0 || listed.contains(h.path)) continue;
         std::string name = folder_name(h.path);
-        if ((!include.empty() && !matches_any(include, name)) || matches_any(exclude, name)) continue;
+        if ((!include.empty() && !matches_any(include, name)) || matches_any(exclude, name))
+            continue;
         out.push_back(left(name, "gone from the server; its " + std::to_string(h.messages) +
-                                     (h.messages == 1 ? " message is" : " messages are") + " kept in the archive"));
+                                     (h.messages == 1 ? " message is" : " messages are") +
+                                     " kept in the archive"));
     }
     return out;
 }

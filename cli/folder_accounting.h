@@ -14,7 +14,8 @@ namespace mf::cli {
 
 // Folders of `all` that select_folders() leaves out: not a mailbox
 // (\Noselect: holds folders only) or not matching the filters.
-std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all, const std::vector<std::string>& include,
+std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all,
+                                   const std::vector<std::string>& include,
                                    const std::vector<std::string>& exclude);
 
 // Folders the archive holds messages of that the server no longer lists

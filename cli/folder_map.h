@@ -15,7 +15,8 @@ bool matches_any(const std::vector<std::string>& globs, const std::string& name)
 
 // Selectable folders whose '/'-joined name matches `include` (all if empty)
 // and none of `exclude`.
-std::vector<FolderInfo> select_folders(const std::vector<FolderInfo>& all, const std::vector<std::string>& include,
+std::vector<FolderInfo> select_folders(const std::vector<FolderInfo>& all,
+                                       const std::vector<std::string>& include,
                                        const std::vector<std::string>& exclude);
 
 // The source's personal namespace prefix as its listing shows it: the
@@ -39,7 +40,8 @@ class FolderMap {
     FolderInfo target_of(const FolderInfo& folder) const;
 
   private:
-    const std::vector<std::string>* rule_for(const std::vector<std::string>& path, std::size_t& matched) const;
+    const std::vector<std::string>* rule_for(const std::vector<std::string>& path,
+                                             std::size_t& matched) const;
     std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> m_rules;
 };
 

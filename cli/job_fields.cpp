@@ -82,11 +82,12 @@ void Validator::check_credentials(const Fields& fields, const std::string& where
 
 // The OAuth2 keys: the provider and token file per side, the settings
 // (endpoints, client) once for both.
-void Validator::read_oauth2(const Fields& fields, const std::string& where, const std::string& prefix,
-                            CredentialOptions& out) {
+void Validator::read_oauth2(const Fields& fields, const std::string& where,
+                            const std::string& prefix, CredentialOptions& out) {
     out.oauth2 = str(fields, prefix + "oauth2");
     if (!out.oauth2.empty() && !oauth2::provider_defaults(out.oauth2))
-        error(where, prefix + "oauth2", "unknown OAuth2 provider (known: " + oauth2::known_providers() + ")");
+        error(where, prefix + "oauth2",
+              "unknown OAuth2 provider (known: " + oauth2::known_providers() + ")");
     if (fields.contains(prefix + "oauth2_token_file"))
         out.oauth2_token_file = resolve(str(fields, prefix + "oauth2_token_file"));
     auto& s = out.oauth2_settings;
@@ -129,8 +130,8 @@ void Validator::check_endpoints(Fields& fields, const std::string& where, Job& j
         job.source = resolve(source);
         for (const char* key :
              {"source_password_env", "source_password_file", "source_password_command",
-              "source_oauth2_token_command", "source_oauth2", "source_oauth2_token_file", "source_cacert",
-              "source_auth", "state"}) {
+              "source_oauth2_token_command", "source_oauth2", "source_oauth2_token_file",
+              "source_cacert", "source_auth", "state"}) {
             if (!fields.contains(key)) continue;
             if (fields[key].from_job)
                 error(where, key,

@@ -24,10 +24,14 @@ constexpr Family k_families[] = {
     {"mailferry_job_bytes_fetched", "Bytes of messages copied by the last run of the job."},
     {"mailferry_job_errors", "Errors reported by the last run of the job."},
     {"mailferry_job_duration_seconds", "How long the last run of the job took."},
-    {"mailferry_job_reconnects", "New sessions the last run of the job opened after lost or throttled ones."},
-    {"mailferry_job_backoff_seconds", "Time the last run of the job waited before logging in again."},
-    {"mailferry_job_messages_failed", "Messages the last run of the job could not copy (tried again next run)."},
-    {"mailferry_job_messages_skipped", "Messages skipped after failing in too many runs (see --skip-after)."},
+    {"mailferry_job_reconnects",
+     "New sessions the last run of the job opened after lost or throttled ones."},
+    {"mailferry_job_backoff_seconds",
+     "Time the last run of the job waited before logging in again."},
+    {"mailferry_job_messages_failed",
+     "Messages the last run of the job could not copy (tried again next run)."},
+    {"mailferry_job_messages_skipped",
+     "Messages skipped after failing in too many runs (see --skip-after)."},
 };
 
 std::string seconds(double value) {

@@ -17,9 +17,9 @@ namespace mf::cli {
 
 // Up to `parallel` jobs at once, and never more than the file's
 // max_connections_per_host connections against one server (a job opens
-// `connections` of them, capped at that budget so that it always fits alone). Jobs start in the order
-// of the file, except that a job waiting for a busy server does not hold up
-// the jobs behind it.
+// `connections` of them, capped at that budget so that it always fits alone). Jobs start in the
+// order of the file, except that a job waiting for a busy server does not hold up the jobs behind
+// it.
 class Scheduler {
   public:
     Scheduler(std::vector<const Job*> jobs, int parallel, int per_host, std::string dir)
@@ -47,8 +47,9 @@ class Scheduler {
 
   private:
     bool fits(const Job& job) {
-        return std::all_of(job.hosts.begin(), job.hosts.end(),
-                           [&](const std::string& h) { return m_busy[h] + job.connections <= m_per_host; });
+        return std::all_of(job.hosts.begin(), job.hosts.end(), [&](const std::string& h) {
+            return m_busy[h] + job.connections <= m_per_host;
+        });
     }
 
     template <class OnFinish> void start_ready(OnFinish& on_finish) {

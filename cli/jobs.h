@@ -38,12 +38,14 @@ struct Job {
     std::string auth, source_auth, target_auth; // login mechanisms (--auth); "": chosen
     bool insecure = false;
     bool allow_plaintext = false;
-    int timeout = 0; // seconds; 0: the command's default
+    int timeout = 0;                         // seconds; 0: the command's default
     int connections = k_default_connections; // folders at once, one connection each (per side)
-    int reconnects = -1; // new sessions after lost ones, in the whole run; -1: the command's default
-    int skip_after = -1; // backup: runs a message may fail before it is skipped; -1: the command's default
+    int reconnects =
+        -1; // new sessions after lost ones, in the whole run; -1: the command's default
+    int skip_after =
+        -1; // backup: runs a message may fail before it is skipped; -1: the command's default
     bool undo_server_seen = false; // backup: --undo-server-seen
-    bool pop3_source = false; // one connection, whatever `connections` says
+    bool pop3_source = false;      // one connection, whatever `connections` says
     std::vector<std::string> folders, exclude;
     std::vector<std::pair<std::string, std::string>> map; // SRC -> DST
     std::string format;                                   // "": the command's default

@@ -35,15 +35,18 @@ std::string printable(std::string_view text) {
     for (std::size_t i = 0; i < text.size();) {
         unsigned char c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) escape(out, c);
-            else out += static_cast<char>(c);
+            if (c < 0x20 || c == 0x7f)
+                escape(out, c);
+            else
+                out += static_cast<char>(c);
             ++i;
             continue;
         }
         std::size_t n = utf8_length(text, i);
         bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
         if (n == 0 || c1) {
-            for (std::size_t k = 0; k < std::max<std::size_t>(n, 1); ++k) escape(out, static_cast<unsigned char>(text[i + k]));
+            for (std::size_t k = 0; k < std::max<std::size_t>(n, 1); ++k)
+                escape(out, static_cast<unsigned char>(text[i + k]));
             i += std::max<std::size_t>(n, 1);
             continue;
         }
@@ -55,7 +58,9 @@ std::string printable(std::string_view text) {
 
 net::TraceSink stderr_trace(std::string prefix) {
     return [prefix](net::TraceKind kind, std::string_view line) {
-        const char* tag = kind == net::TraceKind::sent ? "C: " : kind == net::TraceKind::received ? "S: " : "* ";
+        const char* tag = kind == net::TraceKind::sent       ? "C: "
+                          : kind == net::TraceKind::received ? "S: "
+                                                             : "* ";
         // One write a line: several connections trace at once, and pieces
         // written one by one would interleave mid-line.
         std::cerr << (prefix + tag + printable(line) + '\n');
@@ -64,7 +69,8 @@ net::TraceSink stderr_trace(std::string prefix) {
 
 std::string pad_to(std::string text, std::size_t width) {
     std::size_t chars = 0;
-    for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+    for (unsigned char c : text)
+        chars += (c & 0xC0) != 0x80;
     if (chars < width) text.append(width - chars, ' ');
     return text;
 }

@@ -13,8 +13,8 @@ using Clock = std::chrono::steady_clock;
 ConsoleProgress::ConsoleProgress(bool verbose, bool quiet)
     : m_tty(::isatty(2) == 1), m_verbose(verbose), m_quiet(quiet) {}
 
-void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
-                                     bool estimated) {
+void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages,
+                                     std::uint64_t bytes, bool estimated) {
     if (m_active.empty()) {
         m_total = m_done = 0;
         m_total_bytes = m_done_bytes = 0;
@@ -26,10 +26,11 @@ void ConsoleProgress::folder_started(const std::string& folder, std::size_t mess
     m_total += messages;
     m_total_bytes += bytes;
     if (m_quiet) return;
-    if (m_tty) draw(true);
+    if (m_tty)
+        draw(true);
     else if (messages > 0)
-        std::cerr << m_folder << ": fetching " << messages << " messages (" << (estimated ? "about " : "")
-                  << human_bytes(bytes) << ")\n";
+        std::cerr << m_folder << ": fetching " << messages << " messages ("
+                  << (estimated ? "about " : "") << human_bytes(bytes) << ")\n";
 }
 
 void ConsoleProgress::message_done(std::uint64_t bytes) {
@@ -45,21 +46,23 @@ void ConsoleProgress::draw(bool force) {
     m_last_draw = now;
     double secs = std::chrono::duration<double>(now - m_start).count();
     double rate = secs > 0 ? static_cast<double>(m_done_bytes) / secs : 0;
-    double frac = m_total_bytes ? static_cast<double>(m_done_bytes) / static_cast<double>(m_total_bytes)
-                                : (m_total ? static_cast<double>(m_done) / static_cast<double>(m_total) : 1);
+    double frac = m_total_bytes
+                      ? static_cast<double>(m_done_bytes) / static_cast<double>(m_total_bytes)
+                      : (m_total ? static_cast<double>(m_done) / static_cast<double>(m_total) : 1);
     const int width = 24;
     int filled = static_cast<int>(frac * width);
     std::string bar(static_cast<std::size_t>(std::max(0, std::min(width, filled))), '#');
     bar.resize(width, '.');
     char eta[32] = "";
     if (rate > 0 && m_total_bytes > m_done_bytes)
-        std::snprintf(eta, sizeof eta, " ETA %.0fs", static_cast<double>(m_total_bytes - m_done_bytes) / rate);
+        std::snprintf(eta, sizeof eta, " ETA %.0fs",
+                      static_cast<double>(m_total_bytes - m_done_bytes) / rate);
     std::string name = m_folder;
     if (m_active.size() > 1) name = std::to_string(m_active.size()) + " folders";
     if (name.size() > 24) name = name.substr(0, 23) + "~";
-    std::fprintf(stderr, "\r%-24s [%s] %zu/%zu msgs %s %s/s%s\033[K", name.c_str(), bar.c_str(), m_done,
-                 m_total, human_bytes(m_done_bytes).c_str(), human_bytes(static_cast<std::uint64_t>(rate)).c_str(),
-                 eta);
+    std::fprintf(stderr, "\r%-24s [%s] %zu/%zu msgs %s %s/s%s\033[K", name.c_str(), bar.c_str(),
+                 m_done, m_total, human_bytes(m_done_bytes).c_str(),
+                 human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta);
 }
 
 void ConsoleProgress::folder_finished(const FolderReport& r) {

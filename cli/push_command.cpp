@@ -66,8 +66,10 @@ std::string hex_hash(const std::string& text) {
 // Where a migration between two accounts keeps its state when --state is
 // not given: $XDG_STATE_HOME/mailferry (or ~/.local/state/mailferry).
 Result<std::string> default_state_dir() {
-    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/mailferry";
-    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/mailferry";
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x)
+        return std::string(x) + "/mailferry";
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return std::string(h) + "/.local/state/mailferry";
     return fail(ErrorKind::usage, Scope::account, "no HOME or XDG_STATE_HOME: give --state FILE");
 }
 
@@ -78,13 +80,15 @@ Status open_lane_source(const PushArgs& args, const PushSetup& setup, PushLane& 
     if (setup.source_endpoint) {
         auto source = connect_source(*setup.source_endpoint, args.source.debug);
         if (!source) return std::unexpected(source.error());
-        if (auto listed = (*source)->list_folders(); !listed) return std::unexpected(listed.error());
+        if (auto listed = (*source)->list_folders(); !listed)
+            return std::unexpected(listed.error());
         lane.source = std::move(*source);
     } else if (setup.archive) {
         auto handle = setup.archive->another();
         if (!handle) return std::unexpected(handle.error());
         lane.archive = std::move(*handle);
-        lane.source = std::make_unique<archive::StoreSource>(lane.archive->db(), lane.archive->store());
+        lane.source =
+            std::make_unique<archive::StoreSource>(lane.archive->db(), lane.archive->store());
     } else {
         lane.source = std::make_unique<maildir::ArchiveSource>(args.source.url);
     }
@@ -113,10 +117,12 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     setup.archive_prefix = std::move(*prefix);
     if (archive::parse_format(*format) == archive::Format::mbox) {
         // Locked and read through the store itself.
-        auto opened = archive::Archive::open({root, archive::Format::mbox, *identity, archive::Mode::read_only});
+        auto opened = archive::Archive::open(
+            {root, archive::Format::mbox, *identity, archive::Mode::read_only});
         if (!opened) return std::unexpected(opened.error());
         setup.archive = std::move(*opened);
-        setup.first.source = std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());
+        setup.first.source =
+            std::make_unique<archive::StoreSource>(setup.archive->db(), setup.archive->store());
     } else {
         auto lock = archive::ArchiveLock::acquire(meta);
         if (!lock) return std::unexpected(lock.error());
@@ -160,7 +166,8 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
     bool remote = looks_like_url(args.source.url) ||
                   (!fs::exists(args.source.url) && args.source.url.find('@') != std::string::npos);
     if (args.kind == PushKind::restore && remote)
-        return fail(ErrorKind::usage, Scope::account, "restore takes an archive folder as its source; use migrate for accounts");
+        return fail(ErrorKind::usage, Scope::account,
+                    "restore takes an archive folder as its source; use migrate for accounts");
     Status s = remote ? open_remote_source(args, *setup) : open_archive_source(args, *setup);
     if (!s) return std::unexpected(s.error());
     auto db = archive::StateDb::open(setup->state_path);
@@ -182,14 +189,16 @@ class PushWorker : public FolderWorker {
     PushWorker(PushLane& lane, PushState& state, const FolderMap& map, const PushArgs& args,
                const PushRunOptions& options)
         : m_lane(lane), m_state(state), m_map(map), m_args(args), m_options(options) {}
-    PushWorker(std::unique_ptr<PushLane> own, PushState& state, const FolderMap& map, const PushArgs& args,
-               const PushRunOptions& options)
-        : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_args(args), m_options(options) {}
+    PushWorker(std::unique_ptr<PushLane> own, PushState& state, const FolderMap& map,
+               const PushArgs& args, const PushRunOptions& options)
+        : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_args(args),
+          m_options(options) {}
 
     FolderOutcome run(const FolderInfo& from, Progress& progress) override {
         FolderInfo to = m_map.target_of(from);
         if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
-        auto out = push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
+        auto out =
+            push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
         if (out.failure && out.failure->scope == Scope::session) {
             // The engine replaces this worker: its connections are closed
             // now, also on the first lane, which outlives the worker (a POP3
@@ -219,13 +228,15 @@ void remove_vanished_folders(Target& target, const std::set<std::vector<std::str
         return;
     }
     for (const auto& f : *listed) {
-        if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"}) continue;
+        if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"})
+            continue;
         auto opened = target.open(f);
         if (!opened) continue;
         std::size_t count = opened->messages.size();
         if (count > 0 && !args.force) {
             report.failures.push_back({ErrorKind::usage, Scope::folder,
-                                       f.display() + ": gone from the source but holds " + std::to_string(count) +
+                                       f.display() + ": gone from the source but holds " +
+                                           std::to_string(count) +
                                            " messages on the target; not deleted (use --force)"});
             continue;
         }
@@ -265,7 +276,8 @@ int run_push(const PushArgs& args) {
     if (args.kind == PushKind::mirror && !looks_like_url(args.target.url) &&
         args.target.url.find('@') == std::string::npos) {
         if (!args.maps.empty())
-            return report_failure({ErrorKind::usage, Scope::account, "--map is not available when mirroring into an archive"},
+            return report_failure({ErrorKind::usage, Scope::account,
+                                   "--map is not available when mirroring into an archive"},
                                   args.json);
         return mirror_into_archive(args);
     }
@@ -273,7 +285,9 @@ int run_push(const PushArgs& args) {
     auto map = FolderMap::parse(args.maps);
     if (!map) return report_failure(map.error(), args.json);
     if (args.max_delete_percent < 0 || args.max_delete_percent > 100)
-        return report_failure({ErrorKind::usage, Scope::account, "--max-delete takes a percentage from 0 to 100"}, args.json);
+        return report_failure(
+            {ErrorKind::usage, Scope::account, "--max-delete takes a percentage from 0 to 100"},
+            args.json);
     auto opened = set_up(args);
     if (!opened) return report_failure(opened.error(), args.json);
     PushSetup& setup = **opened;
@@ -296,35 +310,45 @@ int run_push(const PushArgs& args) {
     options.refusals = &refusals;
     auto folders = select_folders(*all, args.folders, args.excludes);
     std::set<std::vector<std::string>> kept;
-    for (const auto& from : folders) kept.insert(map->target_of(from).path);
+    for (const auto& from : folders)
+        kept.insert(map->target_of(from).path);
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto lane = open_lane(args, setup);
         if (!lane) return std::unexpected(lane.error());
-        return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, args, options);
+        return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, args,
+                                            options);
     };
-    auto first = std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, args, options);
+    auto first =
+        std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, args, options);
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
-    add_outcomes(run_folders(folders, std::move(first), more, static_cast<std::size_t>(args.connections), progress,
-                             {}, recovery),
+    add_outcomes(run_folders(folders, std::move(first), more,
+                             static_cast<std::size_t>(args.connections), progress, {}, recovery),
                  report, progress);
-    for (auto& r : left_out(*all, args.folders, args.excludes)) report.folders.push_back(std::move(r));
-    if (options.mirror && args.folders.empty() && args.excludes.empty() && report.failures.empty()) {
+    for (auto& r : left_out(*all, args.folders, args.excludes))
+        report.folders.push_back(std::move(r));
+    if (options.mirror && args.folders.empty() && args.excludes.empty() &&
+        report.failures.empty()) {
         // The first lane's target is gone if its session was lost and replaced.
         std::unique_ptr<PushLane> fresh;
         Target* target = setup.first.target.get();
         if (!target) {
             auto lane = open_lane(args, setup);
-            if (lane) target = ((fresh = std::move(*lane)))->target.get();
-            else report.failures.push_back(lane.error());
+            if (lane)
+                target = ((fresh = std::move(*lane)))->target.get();
+            else
+                report.failures.push_back(lane.error());
         }
         if (target) remove_vanished_folders(*target, kept, args, report, progress);
     }
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();
     report.exit_code = code;
-    if (args.json) std::cout << report_json(report) << '\n';
-    else if (!args.quiet) print_summary(report, std::cout);
+    if (args.json)
+        std::cout << report_json(report) << '\n';
+    else if (!args.quiet)
+        print_summary(report, std::cout);
     return code;
 }
 

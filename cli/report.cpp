@@ -12,8 +12,9 @@ namespace mf::cli {
 
 int RunReport::decide_exit_code() const {
     // A skipped message leaves the archive short of it: partial, every run.
-    const bool skipped = std::any_of(folders.begin(), folders.end(),
-                                     [](const FolderReport& f) { return !f.skipped_messages.empty(); });
+    const bool skipped = std::any_of(folders.begin(), folders.end(), [](const FolderReport& f) {
+        return !f.skipped_messages.empty();
+    });
     if (failures.empty()) return skipped ? 1 : 0;
     for (const auto& f : folders)
         if (f.left_out.empty() && (f.error.empty() || !f.failed_messages.empty()))
@@ -25,11 +26,17 @@ namespace {
 
 nlohmann::json folder_json(const FolderReport& f, bool push) {
     if (!f.left_out.empty()) return {{"folder", f.folder}, {"left_out", f.left_out}};
-    nlohmann::json j{{"folder", f.folder},   {"found", f.found},
-                     {"held", f.held},       {"planned", f.planned}, {"fetched", f.fetched},
-                     {"failed", f.failed},   {"vanished", f.vanished},
-                     {"flags_updated", f.flags_updated}, {"gone_from_source", f.gone},
-                     {"bytes", f.bytes},     {"uidvalidity_changed", f.revalidated},
+    nlohmann::json j{{"folder", f.folder},
+                     {"found", f.found},
+                     {"held", f.held},
+                     {"planned", f.planned},
+                     {"fetched", f.fetched},
+                     {"failed", f.failed},
+                     {"vanished", f.vanished},
+                     {"flags_updated", f.flags_updated},
+                     {"gone_from_source", f.gone},
+                     {"bytes", f.bytes},
+                     {"uidvalidity_changed", f.revalidated},
                      {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
                      {"removed_by_others", f.removed_by_others},
@@ -41,12 +48,14 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
     if (f.not_attempted) j["not_attempted"] = true;
     if (!f.failed_messages.empty()) {
         nlohmann::json list = nlohmann::json::array();
-        for (const auto& m : f.failed_messages) list.push_back({{"id", m.id}, {"error", m.what}});
+        for (const auto& m : f.failed_messages)
+            list.push_back({{"id", m.id}, {"error", m.what}});
         j["failed_messages"] = list;
     }
     if (!f.skipped_messages.empty()) {
         nlohmann::json list = nlohmann::json::array();
-        for (const auto& m : f.skipped_messages) list.push_back({{"id", m.id}, {"error", m.what}});
+        for (const auto& m : f.skipped_messages)
+            list.push_back({{"id", m.id}, {"error", m.what}});
         j["skipped_messages"] = list;
     }
     if (!f.changed_messages.empty()) {
@@ -68,8 +77,10 @@ void print_marked_read(const FolderReport& f, std::ostream& out) {
     if (f.marked_unread_again == f.marked_read)
         out << "note: " << printable(said + "; marked unread again (--undo-server-seen)") << '\n';
     else
-        out << "warning: " << printable(said + "; archived as unread; --undo-server-seen marks them unread on "
-                                               "the server again") << '\n';
+        out << "warning: "
+            << printable(said + "; archived as unread; --undo-server-seen marks them unread on "
+                                "the server again")
+            << '\n';
 }
 
 // "INBOX: a final CRLF was added to 2 messages: id 1, id 3": every message
@@ -87,7 +98,8 @@ std::string describe_changed(const FolderReport& f) {
 
 void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progress) {
     for (const auto& f : outcome.unstarted)
-        progress.note("note: one more connection could not be opened (" + f.what + "); went on with fewer");
+        progress.note("note: one more connection could not be opened (" + f.what +
+                      "); went on with fewer");
     report.reconnects += outcome.reconnects;
     report.waited_seconds += std::chrono::duration<double>(outcome.waited).count();
     for (auto& slot : outcome.folders) {
@@ -116,11 +128,19 @@ std::string report_json(const RunReport& r) {
         totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
     }
     nlohmann::json errors = nlohmann::json::array();
-    for (const auto& e : r.failures) errors.push_back(e.what);
-    nlohmann::json j{{"ok", r.exit_code == 0}, {"exit_code", r.exit_code}, {"source", r.source},
-                     {r.push ? "target" : "archive", r.archive}, {"dry_run", r.dry_run},    {"duration_seconds", r.seconds},
-                     {"folders", folders},   {"totals", totals},        {"errors", errors},
-                     {"reconnects", r.reconnects}, {"backoff_seconds", r.waited_seconds}};
+    for (const auto& e : r.failures)
+        errors.push_back(e.what);
+    nlohmann::json j{{"ok", r.exit_code == 0},
+                     {"exit_code", r.exit_code},
+                     {"source", r.source},
+                     {r.push ? "target" : "archive", r.archive},
+                     {"dry_run", r.dry_run},
+                     {"duration_seconds", r.seconds},
+                     {"folders", folders},
+                     {"totals", totals},
+                     {"errors", errors},
+                     {"reconnects", r.reconnects},
+                     {"backoff_seconds", r.waited_seconds}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -155,9 +175,11 @@ void print_summary(const RunReport& r, std::ostream& out) {
     }
     const auto left = std::count_if(r.folders.begin(), r.folders.end(),
                                     [](const FolderReport& f) { return !f.left_out.empty(); });
-    out << (r.dry_run ? "dry run: " : "") << r.folders.size() - static_cast<std::size_t>(left) << " folders, " << found << " messages on the server: "
-        << (r.dry_run ? "would fetch " : "fetched ") << fetched << " (" << human_bytes(bytes) << "), "
-        << held << " already held, " << flags << " flag updates";
+    out << (r.dry_run ? "dry run: " : "") << r.folders.size() - static_cast<std::size_t>(left)
+        << " folders, " << found
+        << " messages on the server: " << (r.dry_run ? "would fetch " : "fetched ") << fetched
+        << " (" << human_bytes(bytes) << "), " << held << " already held, " << flags
+        << " flag updates";
     if (failed) out << ", " << failed << " FAILED";
     std::size_t others = 0, deleted = 0, planned_del = 0;
     for (const auto& f : r.folders) {
@@ -166,8 +188,10 @@ void print_summary(const RunReport& r, std::ostream& out) {
         planned_del += f.planned_deletions;
     }
     if (r.dry_run && planned_del)
-        out << ", would delete " << planned_del << (r.push ? " from the target" : " from the server");
-    if (!r.dry_run && deleted) out << ", deleted " << deleted << (r.push ? " from the target" : " from the server");
+        out << ", would delete " << planned_del
+            << (r.push ? " from the target" : " from the server");
+    if (!r.dry_run && deleted)
+        out << ", deleted " << deleted << (r.push ? " from the target" : " from the server");
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.seconds);
     out << " in " << secs << " s\n";
@@ -177,19 +201,21 @@ void print_summary(const RunReport& r, std::ostream& out) {
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
     if (r.reconnects) {
         std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
-        out << "note: logged in again " << r.reconnects << " times after lost connections (waited " << secs
-            << " s)\n";
+        out << "note: logged in again " << r.reconnects << " times after lost connections (waited "
+            << secs << " s)\n";
     }
     print_left_out(r, out);
     for (const auto& f : r.folders)
         print_marked_read(f, out);
     for (const auto& f : r.folders)
         if (!f.skipped_messages.empty())
-            out << "warning: " << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))
+            out << "warning: "
+                << printable(f.folder + ": " + describe_failed(f.skipped_messages, "fetched"))
                 << "; --skip-after 0 tries them again\n";
     for (const auto& f : r.folders)
         if (!f.changed_messages.empty()) out << "note: " << printable(describe_changed(f)) << '\n';
-    for (const auto& e : r.failures) out << "error: " << printable(e.what) << '\n';
+    for (const auto& e : r.failures)
+        out << "error: " << printable(e.what) << '\n';
 }
 
 } // namespace mf::cli

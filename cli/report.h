@@ -19,7 +19,7 @@ struct RunReport {
     std::vector<FolderReport> folders;
     std::vector<Failure> failures;
     double seconds = 0;
-    std::string caveat; // how the source was read, when the user should know
+    std::string caveat;         // how the source was read, when the user should know
     std::size_t reconnects = 0; // new sessions after lost or out-of-step ones
     double waited_seconds = 0;  // backing off before them
     int exit_code = 0;

@@ -139,9 +139,11 @@ JobResult make_result(Finished f) {
                  std::max<std::uint64_t>(errors, ok ? 0 : 1)};
     r.outcome.failed = total(r.report, "failed");
     r.outcome.skipped = total(r.report, "skipped");
-    if (r.report.is_object() && r.report.contains("reconnects") && r.report["reconnects"].is_number_unsigned())
+    if (r.report.is_object() && r.report.contains("reconnects") &&
+        r.report["reconnects"].is_number_unsigned())
         r.outcome.reconnects = r.report["reconnects"].get<std::uint64_t>();
-    if (r.report.is_object() && r.report.contains("backoff_seconds") && r.report["backoff_seconds"].is_number())
+    if (r.report.is_object() && r.report.contains("backoff_seconds") &&
+        r.report["backoff_seconds"].is_number())
         r.outcome.backoff_seconds = r.report["backoff_seconds"].get<double>();
     return r;
 }

@@ -1,8 +1,8 @@
 // `mailferry status ARCHIVE`: what an archive holds and how its last runs
 // went, read from its state database without locking or changing anything.
 // `mailferry verify SOURCE ARCHIVE`: the archive compared with the server.
-#include "backends/open/archive.h"
 #include "backends/archive/folder_path.h"
+#include "backends/open/archive.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
@@ -71,26 +71,36 @@ int run_status(const StatusArgs& args) {
     auto format = (*db)->meta("format");
     auto folders = (*db)->summaries();
     if (!source || !format || !folders)
-        return report_failure(!source ? source.error() : !format ? format.error() : folders.error(), args.json);
+        return report_failure(!source   ? source.error()
+                              : !format ? format.error()
+                                        : folders.error(),
+                              args.json);
     bool failing = false;
-    nlohmann::json j{{"archive", args.archive}, {"source", *source}, {"format", *format},
+    nlohmann::json j{{"archive", args.archive},
+                     {"source", *source},
+                     {"format", *format},
                      {"folders", nlohmann::json::array()}};
     for (const auto& f : *folders) {
         failing |= !f.last_error.empty();
-        j["folders"].push_back({{"folder", folder_name(f.path)}, {"messages", f.messages},
-                                {"last_run", f.last_run}, {"last_success", f.last_success},
+        j["folders"].push_back({{"folder", folder_name(f.path)},
+                                {"messages", f.messages},
+                                {"last_run", f.last_run},
+                                {"last_success", f.last_success},
                                 {"last_error", f.last_error}});
     }
     if (args.json) {
         std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         return failing ? exit_partial : exit_ok;
     }
-    std::cout << "archive: " << printable(args.archive) << " (" << *format << ")\nsource:  " << printable(*source)
-              << '\n';
+    std::cout << "archive: " << printable(args.archive) << " (" << *format
+              << ")\nsource:  " << printable(*source) << '\n';
     for (const auto& f : *folders) {
         std::string line = pad_to("  " + printable(folder_name(f.path)), 28);
-        std::cout << line << ' ' << f.messages << " messages, last success " << when(f.last_success);
-        if (!f.last_error.empty()) std::cout << ", last run " << when(f.last_run) << " FAILED: " << printable(f.last_error);
+        std::cout << line << ' ' << f.messages << " messages, last success "
+                  << when(f.last_success);
+        if (!f.last_error.empty())
+            std::cout << ", last run " << when(f.last_run)
+                      << " FAILED: " << printable(f.last_error);
         std::cout << '\n';
     }
     return failing ? exit_partial : exit_ok;
@@ -100,8 +110,8 @@ int run_verify(const VerifyArgs& args) {
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
     // In the format it holds; nothing written.
-    auto archive =
-        archive::Archive::open({args.archive, std::nullopt, endpoint->identity(), archive::Mode::read_only});
+    auto archive = archive::Archive::open(
+        {args.archive, std::nullopt, endpoint->identity(), archive::Mode::read_only});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);
@@ -112,8 +122,10 @@ int run_verify(const VerifyArgs& args) {
     for (const auto& folder : select_folders(*all, args.folders, args.excludes)) {
         VerifyReport r = verify_folder(**source, (*archive)->store(), folder, args.deep);
         match &= r.matches();
-        if (args.json) reports.push_back(verify_json(r));
-        else print_verify(r);
+        if (args.json)
+            reports.push_back(verify_json(r));
+        else
+            print_verify(r);
     }
     int code = match ? exit_ok : exit_partial;
     if (args.json)

@@ -7,7 +7,9 @@ namespace mf::cli {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
+Failure usage(std::string what) {
+    return Failure{ErrorKind::usage, Scope::account, std::move(what)};
+}
 
 int hex(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -96,20 +98,24 @@ Result<net::Endpoint> parse_account_url(std::string_view url) {
     if (!matched && rest.find("://") != std::string_view::npos)
         return std::unexpected(usage("unsupported URL scheme in '" + std::string(url) +
                                      "' (use imap://, imaps://, pop3:// or pop3s://)"));
-    while (rest.ends_with('/')) rest.remove_suffix(1);
+    while (rest.ends_with('/'))
+        rest.remove_suffix(1);
     if (rest.find('/') != std::string_view::npos)
         return std::unexpected(usage("a path in the URL is not supported: " + std::string(url)));
     auto at = rest.rfind('@');
     if (at == std::string_view::npos)
-        return std::unexpected(usage("no user name in '" + std::string(url) + "' (write user@host)"));
+        return std::unexpected(
+            usage("no user name in '" + std::string(url) + "' (write user@host)"));
     std::string_view userinfo = rest.substr(0, at);
     // A password in a URL ends up in shell history and `ps`: refuse it.
     if (userinfo.find(':') != std::string_view::npos)
-        return std::unexpected(usage("a password in the URL is not accepted (it would show in `ps` and "
-                                     "shell history); use --password-env, --password-file or "
-                                     "--password-command"));
+        return std::unexpected(
+            usage("a password in the URL is not accepted (it would show in `ps` and "
+                  "shell history); use --password-env, --password-file or "
+                  "--password-command"));
     auto user = percent_decode(userinfo);
-    if (!user || user->empty()) return std::unexpected(usage("bad user name in '" + std::string(url) + "'"));
+    if (!user || user->empty())
+        return std::unexpected(usage("bad user name in '" + std::string(url) + "'"));
     e.user = *user;
     if (auto s = parse_host_port(rest.substr(at + 1), e); !s) return std::unexpected(s.error());
     return e;

@@ -42,7 +42,8 @@ class BatchingSink : public MessageSink {
         if (auto s = m_store.commit(); !s) return s;
         m_committed += m_pending;
         m_committed_bytes += m_pending_bytes;
-        for (auto& h : m_pending_held) m_committed_held.push_back(std::move(h));
+        for (auto& h : m_pending_held)
+            m_committed_held.push_back(std::move(h));
         m_pending_held.clear();
         m_pending = 0;
         m_pending_bytes = 0;
@@ -62,8 +63,9 @@ class BatchingSink : public MessageSink {
     std::vector<HeldMessage> m_pending_held, m_committed_held;
 };
 
-
-FolderState as_state(Result<FolderState>&& r) { return r ? std::move(*r) : FolderState{}; }
+FolderState as_state(Result<FolderState>&& r) {
+    return r ? std::move(*r) : FolderState{};
+}
 
 // After a UIDVALIDITY change: match what the archive holds to the new ids by
 // content, so nothing is downloaded twice and nothing is dropped.
@@ -71,7 +73,8 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
                   FolderReport& report, Progress& progress) {
     std::vector<std::string> ids;
     ids.reserve(snap.messages.size());
-    for (const auto& m : snap.messages) ids.push_back(m.id);
+    for (const auto& m : snap.messages)
+        ids.push_back(m.id);
     auto keys = source.keys(ids);
     if (!keys) return std::unexpected(keys.error());
     auto matched = match_identities(source, store, state.held, *keys);
@@ -79,7 +82,8 @@ Status revalidate(Source& source, FolderStore& store, const Snapshot& snap, Fold
     const auto& renames = *matched;
     progress.note(report.folder + ": UIDVALIDITY changed from " + std::to_string(state.validity) +
                   " to " + std::to_string(snap.validity) + "; " + std::to_string(renames.size()) +
-                  " of " + std::to_string(state.held.size()) + " held messages matched by Message-ID");
+                  " of " + std::to_string(state.held.size()) +
+                  " held messages matched by Message-ID");
     if (auto s = store.revalidate(snap.validity, renames); !s) return s;
     report.revalidated = true;
     report.rematched = renames.size();
@@ -153,9 +157,10 @@ bool retries_failures(const FolderMemo& memo, const BackupOptions& options) {
     });
 }
 
-bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo, const BackupOptions& options) {
-    return !looks_at_everything(options) && !retries_failures(memo, options) && !memo.change_token.empty() &&
-           folder.change_token == memo.change_token;
+bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo,
+                       const BackupOptions& options) {
+    return !looks_at_everything(options) && !retries_failures(memo, options) &&
+           !memo.change_token.empty() && folder.change_token == memo.change_token;
 }
 
 // Opens the folder on the source, asking for as little as the run allows:
@@ -182,8 +187,9 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // Stores what the plan fetches, then, for a folder listed in parts, each
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
-Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state, const BackupPlan& first,
-                       MessageSink& sink, std::vector<MessageProblem>& failed, FailureMemory& memory,
+Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
+                       const BackupPlan& first, MessageSink& sink,
+                       std::vector<MessageProblem>& failed, FailureMemory& memory,
                        const BackupOptions& options) {
     Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {
@@ -196,7 +202,6 @@ Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
     }
     return status;
 }
-
 
 // A source that marked messages read by fetching them (iCloud): the store
 // kept them unread; the report says how many, and on request the source
@@ -214,9 +219,11 @@ Status settle_marked_read(Source& source, bool undo, FolderReport& report) {
 // were fetched at last or are gone (only when the fetch ran to its end: a
 // message it never reached has not recovered).
 Status remember_failures(Store& store, const FolderInfo& folder, const FailureMemory& memory,
-                         const FolderReport& report, bool completed, std::vector<std::string> cleared) {
+                         const FolderReport& report, bool completed,
+                         std::vector<std::string> cleared) {
     if (completed)
-        for (auto& id : memory.recovered(report.failed_messages)) cleared.push_back(std::move(id));
+        for (auto& id : memory.recovered(report.failed_messages))
+            cleared.push_back(std::move(id));
     return store.record_failures(folder, report.failed_messages, cleared);
 }
 
@@ -255,7 +262,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         progress.folder_finished(report);
         return out;
     }
-    const bool delta = snap->listing == ListingKind::delta, in_parts = snap->listing == ListingKind::parts;
+    const bool delta = snap->listing == ListingKind::delta,
+               in_parts = snap->listing == ListingKind::parts;
     report.found = delta || in_parts ? snap->total : snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
@@ -296,14 +304,16 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
                                     options.max_delete_share);
             why && !options.force)
             return failed(Failure{ErrorKind::usage, Scope::folder,
-                                  report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
+                                  report.folder + ": mirror refused: " + *why +
+                                      "; rerun with --force to allow it"});
     }
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         report.removed_by_others = plan.newly_gone.size();
         // What would be deleted: what is held now plus what would be fetched.
         std::vector<HeldMessage> would_hold = state.held;
-        for (const auto& m : snap->messages) would_hold.push_back(HeldMessage{m.id, {}, m.size, {}, m.internal_date});
+        for (const auto& m : snap->messages)
+            would_hold.push_back(HeldMessage{m.id, {}, m.size, {}, m.internal_date});
         report.planned_deletions = plan_removals(*snap, would_hold, options.removal).size();
         progress.folder_finished(report);
         return out;
@@ -320,18 +330,22 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
     if (status)
-        status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, memory, options);
+        status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, memory,
+                                 options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();
     report.bytes = sink.committed_bytes();
     report.skipped_messages = memory.skipped();
     if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
-    if (auto s = remember_failures(store, folder, memory, report, status && committed, unlisted); !s)
+    if (auto s = remember_failures(store, folder, memory, report, status && committed, unlisted);
+        !s)
         return failed(s.error());
     // After a failed fetch the session may be unusable: the marks stay, and
     // the next run archives them as the server's.
-    if (auto s = settle_marked_read(source, options.undo_server_seen && status && committed, report); !s)
+    if (auto s =
+            settle_marked_read(source, options.undo_server_seen && status && committed, report);
+        !s)
         status = s;
     std::size_t missing = report.planned - std::min(report.planned, report.fetched);
     if (!status || !committed) {
@@ -343,7 +357,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         // next run lists these again and tries them again.
         report.failed = report.failed_messages.size();
         report.vanished = missing - std::min(missing, report.failed);
-        return failed(Failure{ErrorKind::protocol, Scope::message, report.folder + ": " + describe_failed(report.failed_messages, "fetched")});
+        return failed(
+            Failure{ErrorKind::protocol, Scope::message,
+                    report.folder + ": " + describe_failed(report.failed_messages, "fetched")});
     }
     // The fetch completed, so what did not arrive was expunged meanwhile.
     report.vanished = missing;
@@ -351,8 +367,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         progress.note(report.folder + ": " + std::to_string(missing) +
                       " messages vanished from the server during the run");
     if (report.removed_by_others > 0)
-        progress.note(report.folder + ": " + std::to_string(report.removed_by_others) +
-                      " messages were removed from the server by another client since the last run");
+        progress.note(
+            report.folder + ": " + std::to_string(report.removed_by_others) +
+            " messages were removed from the server by another client since the last run");
     if (options.mirror && !plan.gone.empty()) {
         if (auto s = (*fstore)->remove(plan.gone); !s) return failed(s.error());
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());
@@ -365,8 +382,10 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     }
     if (options.removal.active()) {
         std::vector<HeldMessage> held = std::move(state.held);
-        for (auto& h : sink.committed_held()) held.push_back(std::move(h));
-        if (auto s = remove_from_source(source, **fstore, *snap, std::move(held), options, report); !s)
+        for (auto& h : sink.committed_held())
+            held.push_back(std::move(h));
+        if (auto s = remove_from_source(source, **fstore, *snap, std::move(held), options, report);
+            !s)
             return failed(s.error());
     }
     progress.folder_finished(report);

@@ -20,13 +20,13 @@ struct BackupOptions {
     // save memory with several folders at once (tests/bench/README.md).
     std::size_t batch_messages = 256;
     std::uint64_t batch_bytes = 64u << 20; // ...and after this many bytes
-    std::size_t fetch_chunk = 5000;      // ids per source fetch call
+    std::size_t fetch_chunk = 5000;        // ids per source fetch call
     // A folder the archive holds nothing of is listed in parts of this many
     // messages where the source can (0: at once): a part's listing and plan
     // are held in memory, so big parts cost memory on big first backups
     // (tests/bench/README.md).
     std::size_t list_part = 1024;
-    RemovalPolicy removal;               // delete from the source afterwards
+    RemovalPolicy removal; // delete from the source afterwards
     // Mirror into the archive: remove what the source no longer has, unless
     // the mass-deletion guard (see mirror_guard) refuses.
     bool mirror = false;

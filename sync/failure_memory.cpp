@@ -7,11 +7,13 @@ namespace mf {
 
 FailureMemory::FailureMemory(const std::vector<MessageFailure>& known, std::size_t skip_after)
     : m_skip_after(skip_after) {
-    for (const auto& f : known) m_known.emplace(f.id, f);
+    for (const auto& f : known)
+        m_known.emplace(f.id, f);
 }
 
 MessageProblem FailureMemory::as_skipped(const MessageFailure& f) const {
-    return MessageProblem{f.id, "skipped: failed in " + std::to_string(f.runs) + " runs (last: " + f.what + ")"};
+    return MessageProblem{f.id, "skipped: failed in " + std::to_string(f.runs) +
+                                    " runs (last: " + f.what + ")"};
 }
 
 void FailureMemory::skip(std::vector<std::string>& fetch) {
@@ -35,7 +37,8 @@ std::vector<MessageProblem> FailureMemory::to_skip() const {
 std::vector<std::string> FailureMemory::unlisted(const std::vector<RemoteMessage>& listing) const {
     if (m_known.empty()) return {};
     std::unordered_set<std::string> listed;
-    for (const auto& m : listing) listed.insert(m.id);
+    for (const auto& m : listing)
+        listed.insert(m.id);
     std::vector<std::string> out;
     for (const auto& [id, f] : m_known)
         if (!listed.contains(id)) out.push_back(id);
@@ -44,7 +47,8 @@ std::vector<std::string> FailureMemory::unlisted(const std::vector<RemoteMessage
 
 std::vector<std::string> FailureMemory::recovered(const std::vector<MessageProblem>& failed) const {
     std::unordered_set<std::string> still;
-    for (const auto& m : failed) still.insert(m.id);
+    for (const auto& m : failed)
+        still.insert(m.id);
     std::vector<std::string> out;
     for (const auto& [id, f] : m_known)
         if (!skips(f) && !still.contains(id)) out.push_back(id);

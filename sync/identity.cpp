@@ -30,7 +30,8 @@ class HeaderSink : public MessageSink {
     bool m_done = false;
 };
 
-using Pool = std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>>; // (digest, size) -> ids
+using Pool = std::map<std::pair<std::uint64_t, std::uint64_t>,
+                      std::vector<std::string>>; // (digest, size) -> ids
 
 // The held messages without a Message-ID, of the sizes wanted, by digest.
 Result<Pool> held_by_digest(FolderStore& store, const std::vector<const HeldMessage*>& held) {
@@ -40,7 +41,8 @@ Result<Pool> held_by_digest(FolderStore& store, const std::vector<const HeldMess
         if (auto s = store.read(h->id, sink); !s) continue; // unreadable: cannot be matched
         pool[{header_digest(sink.bytes()), h->size}].push_back(h->id);
     }
-    for (auto& [key, ids] : pool) std::reverse(ids.begin(), ids.end());
+    for (auto& [key, ids] : pool)
+        std::reverse(ids.begin(), ids.end());
     return pool;
 }
 
@@ -51,7 +53,8 @@ std::uint64_t header_digest(std::string_view message) {
     return fnv1a64(end == std::string_view::npos ? message : message.substr(0, end + 4));
 }
 
-Result<Renames> match_identities(Source& source, FolderStore& store, const std::vector<HeldMessage>& held,
+Result<Renames> match_identities(Source& source, FolderStore& store,
+                                 const std::vector<HeldMessage>& held,
                                  const std::vector<MessageKey>& listed) {
     Renames renames = match_by_key(held, listed);
     std::unordered_set<std::uint64_t> held_sizes;

@@ -18,7 +18,8 @@ namespace mf {
 
 using Renames = std::vector<std::pair<std::string, std::string>>; // held id -> listed id
 
-Result<Renames> match_identities(Source& source, FolderStore& store, const std::vector<HeldMessage>& held,
+Result<Renames> match_identities(Source& source, FolderStore& store,
+                                 const std::vector<HeldMessage>& held,
                                  const std::vector<MessageKey>& listed);
 
 // The FNV-1a digest of the header block of `message` (CRLF line ends).

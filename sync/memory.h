@@ -8,8 +8,7 @@
 namespace mf {
 
 // Empties `v` and frees its storage (clear() keeps the capacity).
-template <class T>
-void release(std::vector<T>& v) {
+template <class T> void release(std::vector<T>& v) {
     std::vector<T>().swap(v);
 }
 

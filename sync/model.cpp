@@ -20,7 +20,8 @@ bool is_inbox(const std::string& name) {
 }
 } // namespace
 
-std::size_t prefix_depth(const std::vector<std::string>& path, const std::vector<std::string>& prefix) {
+std::size_t prefix_depth(const std::vector<std::string>& path,
+                         const std::vector<std::string>& prefix) {
     if (prefix.empty() || path.size() <= prefix.size()) return 0;
     if (!std::equal(prefix.begin(), prefix.end(), path.begin())) return 0;
     if (is_inbox(path[prefix.size()])) return 0;

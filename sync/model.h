@@ -43,20 +43,21 @@ struct FolderInfo {
 // a folder outside the prefix, the prefix's own node, and a folder whose
 // name without the prefix would be INBOX (it would meet the real one) keep
 // their whole path.
-std::size_t prefix_depth(const std::vector<std::string>& path, const std::vector<std::string>& prefix);
+std::size_t prefix_depth(const std::vector<std::string>& path,
+                         const std::vector<std::string>& prefix);
 
 // One message on the source. `id` is stable across sessions while the
 // folder's validity is unchanged: an IMAP UID in decimal, a POP3 UIDL.
 struct RemoteMessage {
     std::string id;
-    std::uint64_t size = 0;       // octets as the server counts them (CRLF)
+    std::uint64_t size = 0;         // octets as the server counts them (CRLF)
     std::int64_t internal_date = 0; // seconds since the epoch, 0 if unknown
     Flags flags;
 };
 
 // What a Snapshot's `messages` are of the folder.
 enum class ListingKind : std::uint8_t {
-    whole,     // every message of the folder
+    whole, // every message of the folder
     // One part of a whole listing, in id order; Snapshot::more says whether
     // another follows (Source::next_part). `total` counts the whole folder.
     parts,
@@ -85,14 +86,14 @@ struct MessageFailure {
 struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;
-    bool has_flags = true;      // false for POP3: flags are not known there
+    bool has_flags = true; // false for POP3: flags are not known there
     // A summary of the folder's state that changes whenever anything in it
     // does (IMAP with CONDSTORE: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
     // EXISTS); "" when the source cannot offer one.
     std::string change_token;
     ListingKind listing = ListingKind::whole;
-    bool more = false;          // ListingKind::parts only: another part follows
-    std::size_t total = 0;      // parts, delta and unchanged: the folder's count on the source
+    bool more = false;     // ListingKind::parts only: another part follows
+    std::size_t total = 0; // parts, delta and unchanged: the folder's count on the source
 };
 
 // What an archive holds of one folder.
@@ -100,8 +101,8 @@ struct Snapshot {
 // run tell "removed by someone else since last time" from old news, and
 // from what mailferry deleted itself.
 enum class SourceState : std::uint8_t {
-    present = 0,      // on the source at the last run
-    gone = 1,         // found missing (and reported) at an earlier run
+    present = 0,       // on the source at the last run
+    gone = 1,          // found missing (and reported) at an earlier run
     deleted_by_us = 2, // mailferry deleted it from the source
 };
 
@@ -115,7 +116,7 @@ struct HeldMessage {
 };
 
 struct FolderState {
-    bool known = false;         // false: never backed up before
+    bool known = false; // false: never backed up before
     std::uint32_t validity = 0;
     std::vector<HeldMessage> held;
 };

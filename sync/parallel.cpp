@@ -49,7 +49,8 @@ class Pool {
          const WorkerFactory& more, const RecoveryPolicy& recovery, std::size_t extra_workers = 0)
         : m_folders(folders), m_order(std::move(order)), m_progress(progress, *this), m_more(more),
           m_recovery(recovery), m_started(std::chrono::steady_clock::now()),
-          m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}}, m_extra(extra_workers) {}
+          m_outcome{std::vector<std::optional<FolderOutcome>>(folders.size()), {}},
+          m_extra(extra_workers) {}
 
     // The extra connections open only once a folder turns out to hold work
     // (as its worker reports it starting): a run with nothing new (the
@@ -58,7 +59,8 @@ class Pool {
         if (messages < k_share_messages && bytes < k_share_bytes) return;
         std::call_once(m_grown, [&] {
             m_threads.reserve(m_extra);
-            for (std::size_t i = 0; i < m_extra; ++i) m_threads.emplace_back([this] { work(nullptr); });
+            for (std::size_t i = 0; i < m_extra; ++i)
+                m_threads.emplace_back([this] { work(nullptr); });
         });
     }
 
@@ -131,7 +133,9 @@ class Pool {
             // A local failure (a full disk) that ended the session is not
             // the session's fault: a new session serves the next folder,
             // not this one again.
-            if (session >= m_recovery.sessions_per_folder || out.failure->kind == ErrorKind::local_io) return out;
+            if (session >= m_recovery.sessions_per_folder ||
+                out.failure->kind == ErrorKind::local_io)
+                return out;
             if (!(worker = replace(folder.display(), session, *out.failure))) return out;
         }
     }
@@ -139,7 +143,8 @@ class Pool {
     // A new worker after a lost session, within the run's budget; none when
     // the budget or the deadline is spent or the login fails (a failure that
     // waiting will not mend stops the run).
-    std::unique_ptr<FolderWorker> replace(const std::string& label, std::size_t session, const Failure& why) {
+    std::unique_ptr<FolderWorker> replace(const std::string& label, std::size_t session,
+                                          const Failure& why) {
         if (!take_reconnect()) return nullptr;
         auto made = reconnect(label, session, why);
         if (made) return std::move(*made);
@@ -171,8 +176,10 @@ class Pool {
         auto delay = backoff(m_recovery, session, why);
         m_progress.note(label + ": " + why.what + "; logging in again in " +
                         std::to_string(delay.count()) + " ms");
-        if (m_recovery.sleep) m_recovery.sleep(delay);
-        else std::this_thread::sleep_for(delay);
+        if (m_recovery.sleep)
+            m_recovery.sleep(delay);
+        else
+            std::this_thread::sleep_for(delay);
         {
             std::lock_guard lock(m_mutex);
             m_outcome.waited += delay;
@@ -215,8 +222,8 @@ class Pool {
     std::vector<std::jthread> m_threads; // last: joined before the rest goes
 };
 
-void LockedProgress::folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
-                                    bool estimated) {
+void LockedProgress::folder_started(const std::string& folder, std::size_t messages,
+                                    std::uint64_t bytes, bool estimated) {
     {
         std::lock_guard lock(m_mutex);
         m_inner.folder_started(folder, messages, bytes, estimated);
@@ -245,23 +252,26 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders) {
 
 namespace {
 
-ParallelOutcome run_pool(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                         const WorkerFactory& more, std::size_t workers, Progress& progress,
-                         const RecoveryPolicy& recovery) {
+ParallelOutcome run_pool(const std::vector<FolderInfo>& folders,
+                         std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
+                         std::size_t workers, Progress& progress, const RecoveryPolicy& recovery) {
     // One worker: no threads, exactly the sequential run.
     if (workers <= 1 || folders.size() <= 1)
-        return Pool(folders, progress, as_given(folders.size()), more, recovery).run(std::move(first));
+        return Pool(folders, progress, as_given(folders.size()), more, recovery)
+            .run(std::move(first));
     std::size_t extra = std::min(workers, folders.size()) - 1;
-    return Pool(folders, progress, biggest_first(folders), more, recovery, extra).run(std::move(first));
+    return Pool(folders, progress, biggest_first(folders), more, recovery, extra)
+        .run(std::move(first));
 }
 
 } // namespace
 
 // What needs no connection is done first, so that a cron run with new mail
 // in one folder logs in once, not once per connection.
-ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                            const WorkerFactory& more, std::size_t workers, Progress& progress,
-                            const IdleFolder& idle, const RecoveryPolicy& recovery) {
+ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
+                            std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
+                            std::size_t workers, Progress& progress, const IdleFolder& idle,
+                            const RecoveryPolicy& recovery) {
     std::vector<FolderInfo> quiet, rest;
     std::vector<std::size_t> quiet_at, rest_at;
     for (std::size_t i = 0; i < folders.size(); ++i) {
@@ -269,7 +279,8 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
         (is_idle ? quiet : rest).push_back(folders[i]);
         (is_idle ? quiet_at : rest_at).push_back(i);
     }
-    if (quiet.empty()) return run_pool(folders, std::move(first), more, workers, progress, recovery);
+    if (quiet.empty())
+        return run_pool(folders, std::move(first), more, workers, progress, recovery);
     // The idle folders on the first worker alone: a pool of one, so the same
     // rules hold for their failures.
     Pool idle_pool(quiet, progress, as_given(quiet.size()), more, recovery);
@@ -280,14 +291,17 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_
     ParallelOutcome worked;
     if (stopped) {
         worked.folders.resize(rest.size());
-        for (std::size_t j = 0; j < rest.size(); ++j) worked.folders[j] = Pool::not_attempted(rest[j], why);
+        for (std::size_t j = 0; j < rest.size(); ++j)
+            worked.folders[j] = Pool::not_attempted(rest[j], why);
     } else {
         worked = run_pool(rest, std::move(first), more, workers, progress, recovery);
     }
     ParallelOutcome outcome;
     outcome.folders.resize(folders.size());
-    for (std::size_t j = 0; j < quiet_at.size(); ++j) outcome.folders[quiet_at[j]] = std::move(done.folders[j]);
-    for (std::size_t j = 0; j < rest_at.size(); ++j) outcome.folders[rest_at[j]] = std::move(worked.folders[j]);
+    for (std::size_t j = 0; j < quiet_at.size(); ++j)
+        outcome.folders[quiet_at[j]] = std::move(done.folders[j]);
+    for (std::size_t j = 0; j < rest_at.size(); ++j)
+        outcome.folders[rest_at[j]] = std::move(worked.folders[j]);
     outcome.unstarted = std::move(worked.unstarted);
     outcome.reconnects = done.reconnects + worked.reconnects;
     outcome.waited = done.waited + worked.waited;
@@ -305,7 +319,8 @@ Status LockedPushState::reset(const std::string& folder, std::uint32_t source_va
     return m_inner.reset(folder, source_validity, target_validity);
 }
 
-Status LockedPushState::record(const std::string& folder, const std::string& source_id, std::uint32_t uid) {
+Status LockedPushState::record(const std::string& folder, const std::string& source_id,
+                               std::uint32_t uid) {
     std::lock_guard lock(m_mutex);
     return m_inner.record(folder, source_id, uid);
 }

@@ -38,7 +38,7 @@ struct ParallelOutcome {
     std::vector<std::optional<FolderOutcome>> folders;
     // Extra workers that could not start; the others did their folders.
     std::vector<Failure> unstarted;
-    std::size_t reconnects = 0; // new sessions after session failures
+    std::size_t reconnects = 0;          // new sessions after session failures
     std::chrono::milliseconds waited{0}; // spent backing off before them
 };
 
@@ -61,9 +61,10 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // are done first, on `first`, before any other worker is made: extra workers
 // are counted for the other folders only.
 using IdleFolder = std::function<bool(const FolderInfo&)>;
-ParallelOutcome run_folders(const std::vector<FolderInfo>& folders, std::unique_ptr<FolderWorker> first,
-                            const WorkerFactory& more, std::size_t workers, Progress& progress,
-                            const IdleFolder& idle = {}, const RecoveryPolicy& recovery = {});
+ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
+                            std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
+                            std::size_t workers, Progress& progress, const IdleFolder& idle = {},
+                            const RecoveryPolicy& recovery = {});
 
 // One PushState for several workers, a call at a time. Each record is a
 // tiny transaction: on one shared handle they take turns in microseconds,
@@ -73,8 +74,10 @@ class LockedPushState : public PushState {
   public:
     explicit LockedPushState(PushState& inner) : m_inner(inner) {}
     Result<PushMapping> load(const std::string& folder) override;
-    Status reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) override;
-    Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) override;
+    Status reset(const std::string& folder, std::uint32_t source_validity,
+                 std::uint32_t target_validity) override;
+    Status record(const std::string& folder, const std::string& source_id,
+                  std::uint32_t uid) override;
     Status forget(const std::string& folder, const std::string& source_id) override;
     Status set_copying(const std::string& folder, bool copying) override;
     Result<bool> copying(const std::string& folder) override;

@@ -22,7 +22,8 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
         if (it == by_id.end() || held[*it].id != id) return nullptr;
         const HeldMessage* first = &held[*it];
         // Ids repeat only in a damaged archive: every copy is on the source.
-        for (; it != by_id.end() && held[*it].id == id; ++it) matched[*it] = true;
+        for (; it != by_id.end() && held[*it].id == id; ++it)
+            matched[*it] = true;
         return first;
     };
 
@@ -53,7 +54,8 @@ std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector
     std::vector<std::string> out;
     if (!policy.active()) return out;
     std::unordered_map<std::string_view, const HeldMessage*> by_id;
-    for (const auto& h : held) by_id.emplace(h.id, &h);
+    for (const auto& h : held)
+        by_id.emplace(h.id, &h);
     for (const auto& m : remote.messages) {
         auto it = by_id.find(m.id);
         if (it == by_id.end()) continue; // not held: never delete
@@ -73,7 +75,8 @@ match_by_key(const std::vector<HeldMessage>& held, const std::vector<MessageKey>
     for (const auto& h : held) {
         if (!h.message_id.empty()) pool[{h.message_id, h.size}].push_back(&h);
     }
-    for (auto& [key, list] : pool) std::reverse(list.begin(), list.end());
+    for (auto& [key, list] : pool)
+        std::reverse(list.begin(), list.end());
 
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& r : remote) {

@@ -14,12 +14,13 @@
 namespace mf {
 
 struct BackupPlan {
-    std::vector<std::string> fetch;                     // on the source, not held
-    std::vector<std::pair<std::string, Flags>> flags;   // held, flags differ
-    std::vector<std::string> gone;                      // held, no longer on the source
-    std::vector<std::string> newly_gone;  // gone, and on the source at the last run: someone removed them
-    std::vector<std::string> reappeared;  // on the source again although recorded as gone
-    std::size_t held = 0;                               // on the source and held
+    std::vector<std::string> fetch;                   // on the source, not held
+    std::vector<std::pair<std::string, Flags>> flags; // held, flags differ
+    std::vector<std::string> gone;                    // held, no longer on the source
+    std::vector<std::string>
+        newly_gone; // gone, and on the source at the last run: someone removed them
+    std::vector<std::string> reappeared; // on the source again although recorded as gone
+    std::size_t held = 0;                // on the source and held
     std::uint64_t fetch_bytes = 0;
 };
 

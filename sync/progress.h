@@ -20,22 +20,24 @@ struct FolderReport {
     std::size_t failed = 0;   // planned but not stored because of an error
     std::size_t vanished = 0; // planned, but expunged on the source meanwhile
     std::size_t flags_updated = 0;
-    std::size_t gone = 0;     // in the archive, no longer on the source (kept)
+    std::size_t gone = 0;              // in the archive, no longer on the source (kept)
     std::size_t removed_by_others = 0; // gone since the last run, not deleted by mailferry
-    std::size_t deleted = 0;  // deleted from the source by this run (by request)
+    std::size_t deleted = 0;           // deleted from the source by this run (by request)
     std::size_t planned_deletions = 0;
-    std::size_t rematched = 0; // matched by content after a validity change
+    std::size_t rematched = 0;   // matched by content after a validity change
     std::size_t marked_read = 0; // marked read by the source when fetched (archived as unread)
     std::size_t marked_unread_again = 0; // of those, marked unread on the source again (on request)
-    std::uint64_t bytes = 0;  // bytes fetched
+    std::uint64_t bytes = 0;             // bytes fetched
     bool revalidated = false;
-    bool unchanged = false;   // the source said nothing changed: not listed
+    bool unchanged = false;     // the source said nothing changed: not listed
     bool not_attempted = false; // the run stopped before this folder (error says why)
-    std::size_t sessions = 1; // sessions the folder took (more after a lost connection)
-    std::vector<MessageProblem> failed_messages; // each failed message, named (also counted in `failed`)
-    std::vector<MessageProblem> skipped_messages; // failed in too many runs: not tried (BackupOptions::skip_after)
+    std::size_t sessions = 1;   // sessions the folder took (more after a lost connection)
+    std::vector<MessageProblem>
+        failed_messages; // each failed message, named (also counted in `failed`)
+    std::vector<MessageProblem>
+        skipped_messages; // failed in too many runs: not tried (BackupOptions::skip_after)
     std::vector<MessageProblem> changed_messages; // bytes changed as asked (what: how)
-    std::string error;        // "" when the folder completed
+    std::string error;                            // "" when the folder completed
     // Not worked on, and why (not a mailbox, excluded, gone from the
     // server); such a report carries no counts and no error.
     std::string left_out;
@@ -50,8 +52,8 @@ class Progress {
     virtual ~Progress() = default;
     // `messages` to copy, of `bytes`; for a folder listed in parts the
     // bytes are estimated from the first part (`estimated`).
-    virtual void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
-                                bool estimated) = 0;
+    virtual void folder_started(const std::string& folder, std::size_t messages,
+                                std::uint64_t bytes, bool estimated) = 0;
     virtual void message_done(std::uint64_t bytes) = 0;
     virtual void folder_finished(const FolderReport& report) = 0;
     virtual void note(const std::string& line) = 0; // engine decisions, for --verbose
@@ -61,7 +63,7 @@ class Progress {
 // planned, or for a folder listed in parts (snap.more), the whole folder,
 // with the bytes estimated from the first part (nothing is held of such a
 // folder, so all of it is to be copied).
-void start_folder(Progress& progress, const std::string& folder, const Snapshot& snap, std::size_t messages,
-                  std::uint64_t bytes);
+void start_folder(Progress& progress, const std::string& folder, const Snapshot& snap,
+                  std::size_t messages, std::uint64_t bytes);
 
 } // namespace mf

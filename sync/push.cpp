@@ -29,8 +29,10 @@ class RecordingAppend {
     // A refused message: named in the report when it was refused alone,
     // tried again alone when its batch was refused.
     void refused(const RemoteMessage& m, const Failure& f, bool alone) {
-        if (alone) m_failed.push_back(MessageProblem{m.id, f.what});
-        else m_batch_refused.push_back(m.id);
+        if (alone)
+            m_failed.push_back(MessageProblem{m.id, f.what});
+        else
+            m_batch_refused.push_back(m.id);
     }
     void changed(const RemoteMessage& m, const std::string& change) {
         m_changed.push_back({m.id, change});
@@ -69,7 +71,8 @@ Result<PushMapping> load_mapping(PushState& state, const std::string& key, const
         return mapping;
     mapping->entries.clear();
     if (!dry_run)
-        if (auto s = state.reset(key, snap.validity, folder.validity); !s) return std::unexpected(s.error());
+        if (auto s = state.reset(key, snap.validity, folder.validity); !s)
+            return std::unexpected(s.error());
     return mapping;
 }
 
@@ -93,8 +96,8 @@ Status record_plan(PushState& state, const std::string& key, const PushPlan& pla
     return {};
 }
 
-Status copy_ids(Source& source, Target& target, const std::vector<std::string>& ids, RecordingAppend& recorder,
-                std::size_t chunk) {
+Status copy_ids(Source& source, Target& target, const std::vector<std::string>& ids,
+                RecordingAppend& recorder, std::size_t chunk) {
     MessageSink& sink = target.appender(
         {[&](const RemoteMessage& m, std::uint32_t uid) { return recorder(m, uid); },
          [&](const RemoteMessage& m, const Failure& f, bool alone) {
@@ -104,7 +107,8 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
     if (auto s = fetch_isolating(source, ids, sink, chunk, recorder.failed()); !s) {
         // Record what the target did confirm; a target that is gone too
         // must be replaced, whatever the source's failure was.
-        if (auto flushed = target.flush(); !flushed && flushed.error().scope == Scope::session) return flushed;
+        if (auto flushed = target.flush(); !flushed && flushed.error().scope == Scope::session)
+            return flushed;
         return s;
     }
     return target.flush();
@@ -144,7 +148,8 @@ Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppen
                   const PushRunOptions& options, const std::vector<MessageProblem>& earlier) {
     while (snap.more) {
         if (auto s = source.next_part(snap); !s) return s;
-        PushPlan part = plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
+        PushPlan part =
+            plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
         release(snap.messages);
         if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk, earlier); !s)
             return s;
@@ -158,15 +163,18 @@ Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppen
 // an interrupted run, wait until the target folder stops changing.
 Result<TargetFolder> settle_target(Target& target, const FolderInfo& to, TargetFolder folder,
                                    const PushRunOptions& options, Progress& progress) {
-    progress.note(to.display() + ": the last run was interrupted; waiting until the target has stored what it sent");
+    progress.note(
+        to.display() +
+        ": the last run was interrupted; waiting until the target has stored what it sent");
     auto waited = std::chrono::milliseconds(0);
     while (waited < options.settle_limit) {
         std::this_thread::sleep_for(options.settle_quiet);
         waited += options.settle_quiet;
         auto again = target.open(to);
         if (!again) return again;
-        bool same = again->messages.size() == folder.messages.size() &&
-                    (folder.messages.empty() || again->messages.back().uid == folder.messages.back().uid);
+        bool same =
+            again->messages.size() == folder.messages.size() &&
+            (folder.messages.empty() || again->messages.back().uid == folder.messages.back().uid);
         folder = std::move(*again);
         if (same) break;
     }
@@ -219,7 +227,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     // Only into an empty target, with nothing recorded of it, can each part
     // be planned alone: nothing there to match, re-flag or delete, so a
     // part's plan is to copy it. Anything else is planned on the whole.
-    if (snap->listing == ListingKind::parts && (!folder->messages.empty() || !mapping->entries.empty()))
+    if (snap->listing == ListingKind::parts &&
+        (!folder->messages.empty() || !mapping->entries.empty()))
         if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
     const bool in_parts = snap->listing == ListingKind::parts;
     report.found = in_parts ? snap->total : snap->messages.size();
@@ -237,7 +246,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
                                 options.max_delete_share);
         why && !options.force)
         return failed(Failure{ErrorKind::usage, Scope::folder,
-                              report.folder + ": mirror refused: " + *why + "; rerun with --force to allow it"});
+                              report.folder + ": mirror refused: " + *why +
+                                  "; rerun with --force to allow it"});
     start_folder(progress, report.folder, *snap, plan.copy.size(), plan.copy_bytes);
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
@@ -283,8 +293,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = state.set_copying(key, false); !s) return failed(s.error());
         report.failed = report.failed_messages.size();
         report.vanished = missing - std::min(missing, report.failed);
-        return failed(Failure{ErrorKind::protocol, Scope::message,
-                              report.folder + ": " + describe_failed(report.failed_messages, "copied")});
+        return failed(
+            Failure{ErrorKind::protocol, Scope::message,
+                    report.folder + ": " + describe_failed(report.failed_messages, "copied")});
     }
     report.vanished = missing;
     if (!plan.copy.empty() || *interrupted)

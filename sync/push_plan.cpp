@@ -10,7 +10,8 @@ namespace {
 
 std::unordered_map<std::uint32_t, const TargetMessage*> by_uid(const TargetFolder& target) {
     std::unordered_map<std::uint32_t, const TargetMessage*> out;
-    for (const auto& m : target.messages) out.emplace(m.uid, &m);
+    for (const auto& m : target.messages)
+        out.emplace(m.uid, &m);
     return out;
 }
 
@@ -39,9 +40,11 @@ MatchKey key_of(const std::string& message_id, std::uint64_t size, std::int64_t 
 
 } // namespace
 
-std::vector<std::uint32_t> unmapped_target_uids(const TargetFolder& target, const PushMapping& mapping) {
+std::vector<std::uint32_t> unmapped_target_uids(const TargetFolder& target,
+                                                const PushMapping& mapping) {
     std::unordered_set<std::uint32_t> mapped;
-    for (const auto& [id, uid] : mapping.entries) mapped.insert(uid);
+    for (const auto& [id, uid] : mapping.entries)
+        mapped.insert(uid);
     std::vector<std::uint32_t> out;
     for (const auto& m : target.messages)
         if (!mapped.contains(m.uid)) out.push_back(m.uid);
@@ -58,7 +61,8 @@ std::vector<std::string> unmapped_source_ids(const Snapshot& source, const PushM
 }
 
 PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
-                   const TargetFolder& target, const PushMapping& mapping, const PushOptions& options) {
+                   const TargetFolder& target, const PushMapping& mapping,
+                   const PushOptions& options) {
     PushPlan plan;
     auto uids = by_uid(target);
     auto live = live_mapping(mapping, target);
@@ -67,13 +71,15 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
 
     // Unmapped target messages, by key, each usable once.
     std::unordered_set<std::uint32_t> mapped_uids;
-    for (const auto& [id, uid] : live) mapped_uids.insert(uid);
+    for (const auto& [id, uid] : live)
+        mapped_uids.insert(uid);
     std::map<MatchKey, std::vector<std::uint32_t>> pool;
     for (auto it = target.messages.rbegin(); it != target.messages.rend(); ++it)
         if (!mapped_uids.contains(it->uid))
             pool[key_of(it->message_id, it->size, it->internal_date)].push_back(it->uid);
     std::unordered_map<std::string_view, const MessageKey*> key_by_id;
-    for (const auto& k : keys) key_by_id.emplace(k.id, &k);
+    for (const auto& k : keys)
+        key_by_id.emplace(k.id, &k);
 
     std::unordered_set<std::uint32_t> kept;
     for (const auto& m : source.messages) {
@@ -84,7 +90,8 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
         } else {
             auto k = key_by_id.find(m.id);
             std::string mid = k == key_by_id.end() ? std::string() : k->second->message_id;
-            std::int64_t date = k != key_by_id.end() && k->second->date ? k->second->date : m.internal_date;
+            std::int64_t date =
+                k != key_by_id.end() && k->second->date ? k->second->date : m.internal_date;
             auto candidates = pool.find(key_of(mid, m.size, date));
             if (candidates != pool.end() && !candidates->second.empty()) {
                 uid = candidates->second.back();
@@ -109,15 +116,17 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
 }
 
 std::optional<std::string> mirror_guard(std::size_t target_count, std::size_t deletions,
-                                        std::size_t source_count, double max_share, std::size_t small) {
+                                        std::size_t source_count, double max_share,
+                                        std::size_t small) {
     if (deletions == 0) return std::nullopt;
     if (source_count == 0 && target_count > 0)
         return "the source folder is empty but the target holds " + std::to_string(target_count) +
                " messages";
     if (target_count > small &&
         static_cast<double>(deletions) > max_share * static_cast<double>(target_count))
-        return "the run would delete " + std::to_string(deletions) + " of " + std::to_string(target_count) +
-               " messages (more than " + std::to_string(static_cast<int>(max_share * 100)) + "%)";
+        return "the run would delete " + std::to_string(deletions) + " of " +
+               std::to_string(target_count) + " messages (more than " +
+               std::to_string(static_cast<int>(max_share * 100)) + "%)";
     return std::nullopt;
 }
 

@@ -15,27 +15,29 @@
 namespace mf {
 
 struct PushPlan {
-    std::vector<std::string> copy;                                // source ids
-    std::vector<std::pair<std::string, std::uint32_t>> adopt;    // recognised on the target: record
-    std::vector<std::pair<std::uint32_t, Flags>> flags;          // target UID -> source flags
-    std::vector<std::uint32_t> remove;                           // mirror: target UIDs not in the source
-    std::vector<std::string> forget;                             // mapped, but gone from the target
-    std::size_t already = 0;                                     // on both sides already
+    std::vector<std::string> copy;                            // source ids
+    std::vector<std::pair<std::string, std::uint32_t>> adopt; // recognised on the target: record
+    std::vector<std::pair<std::uint32_t, Flags>> flags;       // target UID -> source flags
+    std::vector<std::uint32_t> remove; // mirror: target UIDs not in the source
+    std::vector<std::string> forget;   // mapped, but gone from the target
+    std::size_t already = 0;           // on both sides already
     std::uint64_t copy_bytes = 0;
 };
 
 struct PushOptions {
-    bool mirror = false;       // set flags and delete extras, not just add
+    bool mirror = false; // set flags and delete extras, not just add
 };
 
 // `keys` holds Message-IDs of source messages that are not mapped (asked for
 // only when the target has unmapped messages). Target messages' message_id
 // must be filled for UIDs not in the mapping.
 PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
-                   const TargetFolder& target, const PushMapping& mapping, const PushOptions& options);
+                   const TargetFolder& target, const PushMapping& mapping,
+                   const PushOptions& options);
 
 // True when unmapped target messages exist, so matching by content is needed.
-std::vector<std::uint32_t> unmapped_target_uids(const TargetFolder& target, const PushMapping& mapping);
+std::vector<std::uint32_t> unmapped_target_uids(const TargetFolder& target,
+                                                const PushMapping& mapping);
 std::vector<std::string> unmapped_source_ids(const Snapshot& source, const PushMapping& mapping,
                                              const TargetFolder& target);
 

@@ -5,9 +5,11 @@
 
 namespace mf {
 
-std::chrono::milliseconds backoff(const RecoveryPolicy& policy, std::size_t attempt, const Failure& why) {
+std::chrono::milliseconds backoff(const RecoveryPolicy& policy, std::size_t attempt,
+                                  const Failure& why) {
     auto delay = policy.base_delay;
-    for (std::size_t i = 1; i < attempt && delay < policy.max_delay; ++i) delay *= 2;
+    for (std::size_t i = 1; i < attempt && delay < policy.max_delay; ++i)
+        delay *= 2;
     delay = std::min(delay, policy.max_delay);
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::uniform_int_distribution<long long> off(0, delay.count() / 2);

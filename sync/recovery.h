@@ -18,7 +18,7 @@ struct RecoveryPolicy {
     std::size_t sessions_per_folder = 3; // one folder gives up after this many
     std::chrono::milliseconds base_delay{1000};
     std::chrono::milliseconds max_delay{60000};
-    std::chrono::seconds deadline{900};  // no new session once the run is this old
+    std::chrono::seconds deadline{900}; // no new session once the run is this old
     // How the engine waits; tests replace it to run without sleeping.
     std::function<void(std::chrono::milliseconds)> sleep;
 };
@@ -27,7 +27,8 @@ struct RecoveryPolicy {
 // base_delay up to max_delay, with up to half of it taken off at random so
 // that several workers throttled together do not come back together; never
 // less than what the server asked for.
-std::chrono::milliseconds backoff(const RecoveryPolicy& policy, std::size_t attempt, const Failure& why);
+std::chrono::milliseconds backoff(const RecoveryPolicy& policy, std::size_t attempt,
+                                  const Failure& why);
 
 // Whether a failure to log in again is worth another try later: a refused
 // login, a bad certificate or a usage error will not mend by waiting.

@@ -10,7 +10,8 @@ namespace {
 
 // New ids of the plan whose size equals that of a held message the listing
 // no longer names: the only ones that can be such a message come back.
-std::vector<std::string> candidates(const Snapshot& snap, const FolderState& state, const BackupPlan& plan) {
+std::vector<std::string> candidates(const Snapshot& snap, const FolderState& state,
+                                    const BackupPlan& plan) {
     std::unordered_set<std::string> gone(plan.gone.begin(), plan.gone.end());
     std::unordered_set<std::uint64_t> sizes;
     for (const auto& h : state.held)
@@ -35,8 +36,9 @@ Result<std::vector<HeldMessage>> gone_with_ids(FolderStore& store, const BackupP
 
 } // namespace
 
-Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap, FolderState& state,
-                        BackupPlan& plan, FolderReport& report, Progress& progress) {
+Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap,
+                        FolderState& state, BackupPlan& plan, FolderReport& report,
+                        Progress& progress) {
     if (plan.fetch.empty() || plan.gone.empty()) return {};
     auto ids = candidates(snap, state, plan);
     if (ids.empty()) return {};
@@ -51,13 +53,15 @@ Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap
     // revalidate() keeps only what it is given: every other held message
     // stays under its own id.
     std::unordered_set<std::string> moved;
-    for (const auto& [from, to] : renames) moved.insert(from);
+    for (const auto& [from, to] : renames)
+        moved.insert(from);
     auto all = renames;
     for (const auto& h : state.held)
         if (!moved.contains(h.id)) all.emplace_back(h.id, h.id);
     if (auto s = store.revalidate(snap.validity, all); !s) return s;
     progress.note(report.folder + ": " + std::to_string(renames.size()) +
-                  " held messages came back under new ids (a restore?): matched by identity, not fetched again");
+                  " held messages came back under new ids (a restore?): matched by identity, not "
+                  "fetched again");
     report.rematched += renames.size();
     auto reloaded = store.load_brief();
     if (!reloaded) return std::unexpected(reloaded.error());

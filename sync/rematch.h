@@ -15,7 +15,8 @@ namespace mf {
 // names and new ids of the same size (so a usual run asks the source
 // nothing more); asks the source for those ids' keys in one go, renames the
 // matches, and plans again. `state` and `plan` are updated.
-Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap, FolderState& state,
-                        BackupPlan& plan, FolderReport& report, Progress& progress);
+Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap,
+                        FolderState& state, BackupPlan& plan, FolderReport& report,
+                        Progress& progress);
 
 } // namespace mf

@@ -22,14 +22,14 @@ enum class Scope {
 
 // What went wrong, in the classes that have their own exit code.
 enum class ErrorKind {
-    usage,      // bad command line or configuration
-    connect,    // connection refused, unreachable, name not resolved, timeout
-    tls,        // TLS handshake failed, certificate not trusted, no STARTTLS
-    auth,       // login refused, or no usable credentials
-    locked,     // the archive is in use by another run
-    protocol,   // the server said something we cannot accept
-    local_io,   // a disk or archive problem on this machine
-    not_found,  // a folder or message asked for is not there
+    usage,     // bad command line or configuration
+    connect,   // connection refused, unreachable, name not resolved, timeout
+    tls,       // TLS handshake failed, certificate not trusted, no STARTTLS
+    auth,      // login refused, or no usable credentials
+    locked,    // the archive is in use by another run
+    protocol,  // the server said something we cannot accept
+    local_io,  // a disk or archive problem on this machine
+    not_found, // a folder or message asked for is not there
 };
 
 struct Failure {

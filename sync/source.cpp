@@ -39,7 +39,9 @@ class ArrivalSink : public MessageSink {
     Status begin(std::uint64_t size_hint) override { return m_inner.begin(size_hint); }
     Status write(std::string_view chunk) override { return m_inner.write(chunk); }
     void abandon() override { m_inner.abandon(); }
-    Status finish(const RemoteMessage& message) override { return noted(message, m_inner.finish(message)); }
+    Status finish(const RemoteMessage& message) override {
+        return noted(message, m_inner.finish(message));
+    }
     Status put(const RemoteMessage& message, std::uint64_t size, const Producer& produce) override {
         return noted(message, m_inner.put(message, size, produce));
     }
@@ -71,7 +73,8 @@ class Isolating {
         }
         if (m_budget == 0)
             return fail(s.error().kind, Scope::folder,
-                        s.error().what + " (and more messages failed than are looked at one by one in a run)");
+                        s.error().what +
+                            " (and more messages failed than are looked at one by one in a run)");
         --m_budget;
         std::span<const std::string> all(left);
         const std::size_t half = left.size() / 2;
@@ -80,7 +83,8 @@ class Isolating {
     }
 
   private:
-    static std::vector<std::string> without(std::span<const std::string> ids, std::vector<std::string> arrived) {
+    static std::vector<std::string> without(std::span<const std::string> ids,
+                                            std::vector<std::string> arrived) {
         std::sort(arrived.begin(), arrived.end());
         std::vector<std::string> left;
         for (const auto& id : ids)
@@ -100,8 +104,8 @@ class Isolating {
 
 } // namespace
 
-Status fetch_isolating(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk,
-                       std::vector<MessageProblem>& failed) {
+Status fetch_isolating(Source& source, const std::vector<std::string>& ids, MessageSink& sink,
+                       std::size_t chunk, std::vector<MessageProblem>& failed) {
     Isolating isolating(source, sink, failed);
     for (std::size_t at = 0; at < ids.size(); at += chunk) {
         auto end = std::min(ids.size(), at + chunk);

@@ -89,7 +89,8 @@ class Source {
     // The header block of each of `ids` (up to and with its empty line, CRLF
     // line ends), for telling messages without a Message-ID apart
     // (sync/identity.h). A source that cannot gives none.
-    virtual Result<std::vector<std::pair<std::string, std::string>>> headers(const std::vector<std::string>& ids) {
+    virtual Result<std::vector<std::pair<std::string, std::string>>>
+    headers(const std::vector<std::string>& ids) {
         (void)ids;
         return std::vector<std::pair<std::string, std::string>>{};
     }
@@ -126,7 +127,7 @@ Status gather_parts(Source& source, Snapshot& snap);
 // one message the source will not give costs about two commands a halving
 // and never stops the rest. At most 256 splits a call; past that, and for
 // any other scope, the failure is returned.
-Status fetch_isolating(Source& source, const std::vector<std::string>& ids, MessageSink& sink, std::size_t chunk,
-                       std::vector<MessageProblem>& failed);
+Status fetch_isolating(Source& source, const std::vector<std::string>& ids, MessageSink& sink,
+                       std::size_t chunk, std::vector<MessageProblem>& failed);
 
 } // namespace mf

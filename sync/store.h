@@ -45,7 +45,8 @@ class FolderStore : public MessageSink {
     // (mbox) refuse.
     virtual Status remove(const std::vector<std::string>& ids) {
         (void)ids;
-        return fail(ErrorKind::usage, Scope::folder, "this archive format cannot remove messages (mirror needs Maildir)");
+        return fail(ErrorKind::usage, Scope::folder,
+                    "this archive format cannot remove messages (mirror needs Maildir)");
     }
     // Records the source's change token, with the next commit. Called only
     // once everything up to that token is held.
@@ -60,7 +61,8 @@ class FolderStore : public MessageSink {
     virtual Status read(const std::string& id, MessageSink& sink) {
         (void)id;
         (void)sink;
-        return fail(ErrorKind::usage, Scope::account, "this archive format cannot be read back yet");
+        return fail(ErrorKind::usage, Scope::account,
+                    "this archive format cannot be read back yet");
     }
 };
 
@@ -83,7 +85,8 @@ class Store {
                                                              std::uint32_t validity) = 0;
     // Counts one more run for each message of `failed` (keeping its words)
     // and forgets the failures of `cleared`; memo() reads them back.
-    virtual Status record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
+    virtual Status record_failures(const FolderInfo& folder,
+                                   const std::vector<MessageProblem>& failed,
                                    const std::vector<std::string>& cleared) {
         (void)folder;
         (void)failed;

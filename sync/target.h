@@ -101,7 +101,8 @@ class PushState {
     // Replaces the validities (and drops entries when either changed).
     virtual Status reset(const std::string& folder, std::uint32_t source_validity,
                          std::uint32_t target_validity) = 0;
-    virtual Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) = 0;
+    virtual Status record(const std::string& folder, const std::string& source_id,
+                          std::uint32_t uid) = 0;
     virtual Status forget(const std::string& folder, const std::string& source_id) = 0;
     // Set while appends to `folder` may be unconfirmed; still set at the
     // start of a run, it says the last run did not finish copying.

@@ -35,19 +35,22 @@ class HashSink : public MessageSink {
 
 void compare_sizes(const Snapshot& snap, const FolderState& state, VerifyReport& r) {
     std::unordered_map<std::string_view, std::uint64_t> held;
-    for (const auto& h : state.held) held.emplace(h.id, h.size);
+    for (const auto& h : state.held)
+        held.emplace(h.id, h.size);
     for (const auto& m : snap.messages) {
         auto it = held.find(m.id);
         // Size 0 means unknown on one side (e.g. a file adopted without W=).
-        if (it != held.end() && it->second && m.size && it->second != m.size) r.size_differ.push_back(m.id);
+        if (it != held.end() && it->second && m.size && it->second != m.size)
+            r.size_differ.push_back(m.id);
     }
 }
 
-Status compare_content(Source& source, FolderStore& store, const Snapshot& snap, const FolderState& state,
-                       VerifyReport& r) {
+Status compare_content(Source& source, FolderStore& store, const Snapshot& snap,
+                       const FolderState& state, VerifyReport& r) {
     std::vector<std::string> ids;
     std::unordered_map<std::string_view, bool> held;
-    for (const auto& h : state.held) held.emplace(h.id, true);
+    for (const auto& h : state.held)
+        held.emplace(h.id, true);
     for (const auto& m : snap.messages)
         if (held.contains(m.id)) ids.push_back(m.id);
     HashSink remote, local;
@@ -55,7 +58,8 @@ Status compare_content(Source& source, FolderStore& store, const Snapshot& snap,
     for (const auto& id : ids) {
         if (auto s = store.read(id, local); !s) return s;
         auto a = remote.hashes.find(id);
-        if (a == remote.hashes.end() || a->second != local.hashes[id]) r.content_differ.push_back(id);
+        if (a == remote.hashes.end() || a->second != local.hashes[id])
+            r.content_differ.push_back(id);
     }
     return {};
 }
@@ -86,10 +90,12 @@ VerifyReport verify_folder(Source& source, Store& store, const FolderInfo& folde
     r.held = plan.held;
     r.missing = plan.fetch;
     r.extra = plan.gone;
-    for (const auto& [id, flags] : plan.flags) r.flags_differ.push_back(id);
+    for (const auto& [id, flags] : plan.flags)
+        r.flags_differ.push_back(id);
     compare_sizes(*snap, *state, r);
     if (deep && !r.validity_changed)
-        if (auto s = compare_content(source, **fstore, *snap, *state, r); !s) r.error = s.error().what;
+        if (auto s = compare_content(source, **fstore, *snap, *state, r); !s)
+            r.error = s.error().what;
     return r;
 }
 

@@ -14,8 +14,8 @@ namespace mf {
 struct VerifyReport {
     std::string folder;
     std::size_t found = 0, held = 0;
-    std::vector<std::string> missing;       // on the source, not in the archive
-    std::vector<std::string> extra;         // in the archive, gone from the source (normal for a backup)
+    std::vector<std::string> missing; // on the source, not in the archive
+    std::vector<std::string> extra;   // in the archive, gone from the source (normal for a backup)
     std::vector<std::string> flags_differ;
     std::vector<std::string> size_differ;
     std::vector<std::string> content_differ; // deep only

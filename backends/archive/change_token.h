@@ -19,6 +19,7 @@ std::string stamped_token(const std::optional<std::string>& token, const std::st
 
 // The memo to give the engine, from what StateDb::memo() recorded and the
 // archive's stamp now: the token only if the stamp still matches.
-FolderMemo memo_if_unchanged(const std::pair<std::string, std::size_t>& recorded, const std::string& stamp_now);
+FolderMemo memo_if_unchanged(const std::pair<std::string, std::size_t>& recorded,
+                             const std::string& stamp_now);
 
 } // namespace mf::archive

@@ -4,7 +4,8 @@
 
 namespace mf::archive {
 
-Result<FolderMemo> folder_memo(StateDb& db, const std::string& rel_path, const std::string& stamp_now) {
+Result<FolderMemo> folder_memo(StateDb& db, const std::string& rel_path,
+                               const std::string& stamp_now) {
     auto recorded = db.memo(rel_path);
     if (!recorded) return std::unexpected(recorded.error());
     FolderMemo memo = memo_if_unchanged(*recorded, stamp_now);

@@ -8,7 +8,9 @@
 
 namespace mf::archive {
 
-Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) { return acquire_file(meta_dir + "/lock"); }
+Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) {
+    return acquire_file(meta_dir + "/lock");
+}
 
 Result<ArchiveLock> ArchiveLock::acquire_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -19,9 +21,12 @@ Result<ArchiveLock> ArchiveLock::acquire_file(const std::string& path) {
         int err = errno;
         ::close(fd);
         if (err == EWOULDBLOCK)
-            return fail(ErrorKind::locked, Scope::account,
-                        "the archive (or migration state) is in use by another mailferry run (lock " + path + ")");
-        return fail(ErrorKind::local_io, Scope::account, "cannot lock " + path + ": " + std::strerror(err));
+            return fail(
+                ErrorKind::locked, Scope::account,
+                "the archive (or migration state) is in use by another mailferry run (lock " +
+                    path + ")");
+        return fail(ErrorKind::local_io, Scope::account,
+                    "cannot lock " + path + ": " + std::strerror(err));
     }
     // Note who holds it, for a person looking at a stuck archive.
     std::string pid = std::to_string(getpid()) + "\n";

@@ -12,11 +12,13 @@ Result<PushMapping> DbPushState::load(const std::string& folder) {
     return m;
 }
 
-Status DbPushState::reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) {
+Status DbPushState::reset(const std::string& folder, std::uint32_t source_validity,
+                          std::uint32_t target_validity) {
     return m_db.push_reset(folder, source_validity, target_validity);
 }
 
-Status DbPushState::record(const std::string& folder, const std::string& source_id, std::uint32_t uid) {
+Status DbPushState::record(const std::string& folder, const std::string& source_id,
+                           std::uint32_t uid) {
     return m_db.push_record(folder, source_id, uid);
 }
 

@@ -12,8 +12,10 @@ class DbPushState : public PushState {
   public:
     explicit DbPushState(StateDb& db) : m_db(db) {}
     Result<PushMapping> load(const std::string& folder) override;
-    Status reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) override;
-    Status record(const std::string& folder, const std::string& source_id, std::uint32_t uid) override;
+    Status reset(const std::string& folder, std::uint32_t source_validity,
+                 std::uint32_t target_validity) override;
+    Status record(const std::string& folder, const std::string& source_id,
+                  std::uint32_t uid) override;
     Status forget(const std::string& folder, const std::string& source_id) override;
     Status set_copying(const std::string& folder, bool copying) override;
     Result<bool> copying(const std::string& folder) override;

@@ -66,14 +66,16 @@ INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 class StmtCache {
   public:
     ~StmtCache() {
-        for (auto& [sql, stmt] : m_stmts) sqlite3_finalize(stmt);
+        for (auto& [sql, stmt] : m_stmts)
+            sqlite3_finalize(stmt);
     }
     void attach(sqlite3* db) { m_db = db; }
     sqlite3_stmt* get(const char* sql) {
         auto it = m_stmts.find(sql);
         if (it != m_stmts.end()) return it->second;
         sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+            SQLITE_OK) {
             sqlite3_finalize(stmt);
             return nullptr;
         }
@@ -99,7 +101,10 @@ class Stmt {
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
     bool ok() const { return m_stmt != nullptr; }
-    Stmt& bind(int i, std::int64_t v) { sqlite3_bind_int64(m_stmt, i, v); return *this; }
+    Stmt& bind(int i, std::int64_t v) {
+        sqlite3_bind_int64(m_stmt, i, v);
+        return *this;
+    }
     Stmt& bind(int i, const std::string& v) {
         sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
         return *this;
@@ -156,7 +161,8 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
         return std::unexpected(impl->error("cannot open"));
     sqlite3_busy_timeout(impl->db, 5000);
     impl->cache.emplace().attach(impl->db);
-    if (auto s = impl->exec(k_schema, "cannot set up the schema"); !s) return std::unexpected(s.error());
+    if (auto s = impl->exec(k_schema, "cannot set up the schema"); !s)
+        return std::unexpected(s.error());
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
@@ -166,7 +172,8 @@ Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->read_only = true;
-    if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
         return std::unexpected(impl->error("cannot open to read"));
     sqlite3_busy_timeout(impl->db, 5000);
     impl->cache.emplace().attach(impl->db);
@@ -179,15 +186,19 @@ Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
     sqlite3* file = nullptr;
     if (sqlite3_open_v2(path.c_str(), &file, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         sqlite3_close(file);
-        return fail(ErrorKind::local_io, Scope::account, "state database " + path + ": cannot open to read");
+        return fail(ErrorKind::local_io, Scope::account,
+                    "state database " + path + ": cannot open to read");
     }
     sqlite3_backup* copy = sqlite3_backup_init((*mem)->m_impl->db, "main", file, "main");
     int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
     sqlite3_backup_finish(copy);
     sqlite3_close(file);
-    if (rc != SQLITE_DONE) return fail(ErrorKind::local_io, Scope::account, "state database " + path + ": cannot read");
+    if (rc != SQLITE_DONE)
+        return fail(ErrorKind::local_io, Scope::account,
+                    "state database " + path + ": cannot read");
     // The copy has the file's schema: an archive older than a table gets it.
-    if (auto s = (*mem)->m_impl->exec(k_schema, "cannot set up the schema"); !s) return std::unexpected(s.error());
+    if (auto s = (*mem)->m_impl->exec(k_schema, "cannot set up the schema"); !s)
+        return std::unexpected(s.error());
     return mem;
 }
 
@@ -233,8 +244,9 @@ Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
 }
 
 Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel_path) {
-    Stmt s(*m_impl->cache, "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
-                       "FROM folders f WHERE f.path=?");
+    Stmt s(*m_impl->cache,
+           "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
+           "FROM folders f WHERE f.path=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading a folder"));
     s.bind(1, rel_path);
     if (s.step() != SQLITE_ROW) return std::pair<std::string, std::size_t>{};
@@ -242,8 +254,9 @@ Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel
 }
 
 Result<std::vector<MessageFailure>> StateDb::failures(const std::string& rel_path) {
-    Stmt s(*m_impl->cache, "SELECT x.id, x.runs, x.what FROM message_failures x JOIN folders f ON x.folder = f.key "
-                           "WHERE f.path=?");
+    Stmt s(*m_impl->cache,
+           "SELECT x.id, x.runs, x.what FROM message_failures x JOIN folders f ON x.folder = f.key "
+           "WHERE f.path=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading failed messages"));
     s.bind(1, rel_path);
     std::vector<MessageFailure> out;
@@ -254,7 +267,8 @@ Result<std::vector<MessageFailure>> StateDb::failures(const std::string& rel_pat
     return out;
 }
 
-Status StateDb::record_failures(const std::string& rel_path, const std::vector<MessageProblem>& failed,
+Status StateDb::record_failures(const std::string& rel_path,
+                                const std::vector<MessageProblem>& failed,
                                 const std::vector<std::string>& cleared) {
     if (failed.empty() && cleared.empty()) return {};
     auto record = folder(rel_path);
@@ -262,8 +276,9 @@ Status StateDb::record_failures(const std::string& rel_path, const std::vector<M
     if (auto s = begin(); !s) return s;
     Status s;
     for (const auto& m : failed) {
-        Stmt up(*m_impl->cache, "INSERT INTO message_failures VALUES (?,?,1,?) "
-                                "ON CONFLICT (folder, id) DO UPDATE SET runs = runs + 1, what = excluded.what");
+        Stmt up(*m_impl->cache,
+                "INSERT INTO message_failures VALUES (?,?,1,?) "
+                "ON CONFLICT (folder, id) DO UPDATE SET runs = runs + 1, what = excluded.what");
         up.bind(1, record->key).bind(2, m.id).bind(3, m.what);
         if (s) s = m_impl->run(up, "recording a failed message");
     }
@@ -294,9 +309,10 @@ Status StateDb::set_change_token(std::int64_t folder, const std::string& token) 
 }
 
 Status StateDb::note_run(std::int64_t folder, std::int64_t when, const std::string& error) {
-    Stmt s(*m_impl->cache, error.empty()
-                           ? "UPDATE folders SET last_run=?1, last_success=?1, last_error=NULL WHERE key=?2"
-                           : "UPDATE folders SET last_run=?1, last_error=?3 WHERE key=?2");
+    Stmt s(*m_impl->cache,
+           error.empty()
+               ? "UPDATE folders SET last_run=?1, last_success=?1, last_error=NULL WHERE key=?2"
+               : "UPDATE folders SET last_run=?1, last_error=?3 WHERE key=?2");
     s.bind(1, when).bind(2, folder);
     if (!error.empty()) s.bind(3, error);
     return m_impl->run(s, "recording the run");
@@ -329,20 +345,23 @@ StoredMessage read_row(Stmt& s) {
 
 Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
                              bool with_message_id) {
-    Stmt s(*m_impl->cache, with_message_id
-                               ? "SELECT id, location, flags, keywords, size, message_id, date, source_state "
-                                 "FROM messages WHERE folder=?"
-                               : "SELECT id, location, flags, keywords, size, '', date, source_state "
-                                 "FROM messages WHERE folder=?");
+    Stmt s(*m_impl->cache,
+           with_message_id
+               ? "SELECT id, location, flags, keywords, size, message_id, date, source_state "
+                 "FROM messages WHERE folder=?"
+               : "SELECT id, location, flags, keywords, size, '', date, source_state "
+                 "FROM messages WHERE folder=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) fn(read_row(s));
+    while ((rc = s.step()) == SQLITE_ROW)
+        fn(read_row(s));
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading messages"));
     return {};
 }
 
-Result<std::vector<HeldMessage>> StateDb::held_among(std::int64_t folder, const std::vector<RemoteMessage>& listed) {
+Result<std::vector<HeldMessage>> StateDb::held_among(std::int64_t folder,
+                                                     const std::vector<RemoteMessage>& listed) {
     std::vector<HeldMessage> held;
     for (const auto& m : listed) {
         auto row = message(folder, m.id);
@@ -350,7 +369,11 @@ Result<std::vector<HeldMessage>> StateDb::held_among(std::int64_t folder, const 
         if (!*row) continue;
         auto& r = **row;
         normalize(r.flags);
-        held.push_back(HeldMessage{std::move(r.id), std::move(r.flags), r.size, {}, r.date,
+        held.push_back(HeldMessage{std::move(r.id),
+                                   std::move(r.flags),
+                                   r.size,
+                                   {},
+                                   r.date,
                                    static_cast<SourceState>(r.source_state)});
     }
     return held;
@@ -368,8 +391,9 @@ Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const
 }
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
-    Stmt s(*m_impl->cache, "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
-                       "f.last_run, f.last_success, f.last_error FROM folders f ORDER BY f.path");
+    Stmt s(*m_impl->cache,
+           "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
+           "f.last_run, f.last_success, f.last_error FROM folders f ORDER BY f.path");
     if (!s.ok()) return std::unexpected(m_impl->error("reading folders"));
     std::vector<FolderSummary> out;
     int rc;
@@ -388,13 +412,17 @@ Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
     return out;
 }
 
-Status StateDb::begin() { return m_impl->exec("BEGIN IMMEDIATE", "starting a transaction"); }
+Status StateDb::begin() {
+    return m_impl->exec("BEGIN IMMEDIATE", "starting a transaction");
+}
 Status StateDb::commit() {
     auto s = m_impl->exec("COMMIT", "committing");
     if (s) test::durable_step("state committed");
     return s;
 }
-void StateDb::rollback() { sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr); }
+void StateDb::rollback() {
+    sqlite3_exec(m_impl->db, "ROLLBACK", nullptr, nullptr, nullptr);
+}
 
 Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
     Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)");
@@ -430,7 +458,8 @@ Status StateDb::remove_all(std::int64_t folder) {
 
 Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
     PushFolder out;
-    Stmt f(*m_impl->cache, "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
+    Stmt f(*m_impl->cache,
+           "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
     if (!f.ok()) return std::unexpected(m_impl->error("reading push state"));
     f.bind(1, folder);
     if (f.step() == SQLITE_ROW) {
@@ -442,18 +471,22 @@ Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
     if (!m.ok()) return std::unexpected(m_impl->error("reading push state"));
     m.bind(1, folder);
     int rc;
-    while ((rc = m.step()) == SQLITE_ROW) out.entries.emplace_back(m.text(0), static_cast<std::uint32_t>(m.integer(1)));
+    while ((rc = m.step()) == SQLITE_ROW)
+        out.entries.emplace_back(m.text(0), static_cast<std::uint32_t>(m.integer(1)));
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading push state"));
     return out;
 }
 
-Status StateDb::push_reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity) {
+Status StateDb::push_reset(const std::string& folder, std::uint32_t source_validity,
+                           std::uint32_t target_validity) {
     if (auto s = begin(); !s) return s;
     Stmt d(*m_impl->cache, "DELETE FROM push_map WHERE folder=?");
     d.bind(1, folder);
     Status s = m_impl->run(d, "resetting push state");
     Stmt f(*m_impl->cache, "INSERT OR REPLACE INTO push_folders VALUES (?,?,?)");
-    f.bind(1, folder).bind(2, static_cast<std::int64_t>(source_validity)).bind(3, static_cast<std::int64_t>(target_validity));
+    f.bind(1, folder)
+        .bind(2, static_cast<std::int64_t>(source_validity))
+        .bind(3, static_cast<std::int64_t>(target_validity));
     if (s) s = m_impl->run(f, "resetting push state");
     if (s) s = commit();
     if (!s) rollback();

@@ -22,8 +22,8 @@
 namespace mf::archive {
 
 struct StoredMessage {
-    std::string id;        // source id (IMAP UID, POP3 UIDL)
-    std::string location;  // store-specific: Maildir base name, mbox offset
+    std::string id;       // source id (IMAP UID, POP3 UIDL)
+    std::string location; // store-specific: Maildir base name, mbox offset
     Flags flags;
     std::uint64_t size = 0; // the source's size (CRLF octets)
     std::string message_id;
@@ -33,7 +33,7 @@ struct StoredMessage {
 
 struct FolderRecord {
     std::int64_t key = 0;
-    bool known = false;         // a validity was recorded before
+    bool known = false; // a validity was recorded before
     std::uint32_t validity = 0;
 };
 
@@ -69,7 +69,8 @@ class StateDb {
     Result<std::optional<StoredMessage>> message(std::int64_t folder, const std::string& id);
     // Those of `listed` that are held, as the engine sees them (flags as
     // recorded, no Message-ID): for a store whose files match the database.
-    Result<std::vector<HeldMessage>> held_among(std::int64_t folder, const std::vector<RemoteMessage>& listed);
+    Result<std::vector<HeldMessage>> held_among(std::int64_t folder,
+                                                const std::vector<RemoteMessage>& listed);
     // Where one message is held (StoredMessage::location); "" if it is not.
     Result<std::string> location(std::int64_t folder, const std::string& id);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
@@ -82,7 +83,7 @@ class StateDb {
                         bool with_message_id = true);
 
     struct FolderSummary {
-        std::string path;            // relative path in the archive (escaped)
+        std::string path; // relative path in the archive (escaped)
         bool known = false;
         std::uint32_t validity = 0;
         std::size_t messages = 0;
@@ -108,7 +109,8 @@ class StateDb {
         std::vector<std::pair<std::string, std::uint32_t>> entries;
     };
     Result<PushFolder> push_load(const std::string& folder);
-    Status push_reset(const std::string& folder, std::uint32_t source_validity, std::uint32_t target_validity);
+    Status push_reset(const std::string& folder, std::uint32_t source_validity,
+                      std::uint32_t target_validity);
     Status push_record(const std::string& folder, const std::string& id, std::uint32_t uid);
     Status push_forget(const std::string& folder, const std::string& id);
 

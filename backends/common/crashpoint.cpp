@@ -12,13 +12,14 @@ namespace mf::test {
 namespace {
 
 struct Hook {
-    long crash_at = 0;           // 0: never
+    long crash_at = 0; // 0: never
     const char* steps_file = nullptr;
     // Bumped by every worker thread: each step gets its own number, so the
     // N-th step is reached once, whichever thread takes it.
     std::atomic<long> count = 0;
     Hook() {
-        if (const char* v = std::getenv("MAILFERRY_TEST_CRASH_AT")) crash_at = std::strtol(v, nullptr, 10);
+        if (const char* v = std::getenv("MAILFERRY_TEST_CRASH_AT"))
+            crash_at = std::strtol(v, nullptr, 10);
         steps_file = std::getenv("MAILFERRY_TEST_STEPS_FILE");
     }
 };

@@ -42,42 +42,43 @@ void CrlfToLf::feed(std::string_view in, std::string& out) {
         m_pending_cr = false;
     }
     std::size_t base = out.size();
-    out.resize_and_overwrite(base + static_cast<std::size_t>(end - p) + 16, [&](char* buf, std::size_t) {
-        char* o = buf + base;
+    out.resize_and_overwrite(
+        base + static_cast<std::size_t>(end - p) + 16, [&](char* buf, std::size_t) {
+            char* o = buf + base;
 #ifdef __SSE2__
-        const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-        while (end - p >= 16) {
-            __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(o), block);
-            auto mask = static_cast<unsigned>(
-                _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf))));
-            if (mask == 0) {
-                p += 16;
-                o += 16;
-                continue;
+            const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+            while (end - p >= 16) {
+                __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(o), block);
+                auto mask = static_cast<unsigned>(_mm_movemask_epi8(
+                    _mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf))));
+                if (mask == 0) {
+                    p += 16;
+                    o += 16;
+                    continue;
+                }
+                auto k = static_cast<unsigned>(__builtin_ctz(mask));
+                p += k;
+                o += k;
+                std::size_t used = special(p, end, o, m_bare_lf);
+                if (used == 0) break; // cannot happen here: 16 bytes remained
+                p += used;
             }
-            auto k = static_cast<unsigned>(__builtin_ctz(mask));
-            p += k;
-            o += k;
-            std::size_t used = special(p, end, o, m_bare_lf);
-            if (used == 0) break; // cannot happen here: 16 bytes remained
-            p += used;
-        }
 #endif
-        while (p < end) {
-            if (*p != '\r' && *p != '\n') {
-                *o++ = *p++;
-                continue;
+            while (p < end) {
+                if (*p != '\r' && *p != '\n') {
+                    *o++ = *p++;
+                    continue;
+                }
+                std::size_t used = special(p, end, o, m_bare_lf);
+                if (used == 0) { // the CR's partner is in the next chunk
+                    m_pending_cr = true;
+                    break;
+                }
+                p += used;
             }
-            std::size_t used = special(p, end, o, m_bare_lf);
-            if (used == 0) { // the CR's partner is in the next chunk
-                m_pending_cr = true;
-                break;
-            }
-            p += used;
-        }
-        return static_cast<std::size_t>(o - buf);
-    });
+            return static_cast<std::size_t>(o - buf);
+        });
 }
 
 void CrlfToLf::finish(std::string& out) {

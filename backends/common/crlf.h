@@ -48,12 +48,14 @@ template <class Emit> void LfToCrlf::feed_runs(std::string_view in, Emit&& emit)
     const char* start = in.data();
     const char* end = start + in.size();
     const char* p = start;
-    while (const void* hit = p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
+    while (const void* hit =
+               p < end ? std::memchr(p, '\n', static_cast<std::size_t>(end - p)) : nullptr) {
         const char* lf = static_cast<const char*>(hit);
         bool after_cr = lf > in.data() ? lf[-1] == '\r' : m_last_cr;
         p = lf + 1;
         if (after_cr) continue;
-        if (!emit(std::string_view(start, static_cast<std::size_t>(lf - start))) || !emit(std::string_view("\r")))
+        if (!emit(std::string_view(start, static_cast<std::size_t>(lf - start))) ||
+            !emit(std::string_view("\r")))
             return;
         start = lf; // the LF itself goes out with the next run
     }

@@ -12,7 +12,8 @@
 namespace mf::fs {
 
 Failure io_error(const std::string& doing, const std::string& path, int err) {
-    return Failure{ErrorKind::local_io, Scope::folder, doing + " " + path + ": " + std::strerror(err)};
+    return Failure{ErrorKind::local_io, Scope::folder,
+                   doing + " " + path + ": " + std::strerror(err)};
 }
 
 Fd& Fd::operator=(Fd&& o) noexcept {
@@ -22,7 +23,9 @@ Fd& Fd::operator=(Fd&& o) noexcept {
     }
     return *this;
 }
-Fd::~Fd() { reset(); }
+Fd::~Fd() {
+    reset();
+}
 void Fd::reset() {
     if (m_fd >= 0) ::close(m_fd);
     m_fd = -1;
@@ -84,7 +87,8 @@ Status sync_filesystem_of(const std::string& path) {
 }
 
 Status sync_filesystem(int fd, const std::string& path) {
-    if (::syncfs(fd) != 0) return std::unexpected(io_error("cannot sync the filesystem of", path, errno));
+    if (::syncfs(fd) != 0)
+        return std::unexpected(io_error("cannot sync the filesystem of", path, errno));
     return {};
 }
 
@@ -110,7 +114,8 @@ Status replace_file(const std::string& path, std::string_view data, mode_t mode)
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) return std::unexpected(io_error("cannot create", tmp, errno));
     Status s = write_all(fd.get(), data, tmp);
-    if (s && ::fchmod(fd.get(), mode) != 0) s = std::unexpected(io_error("cannot chmod", tmp, errno));
+    if (s && ::fchmod(fd.get(), mode) != 0)
+        s = std::unexpected(io_error("cannot chmod", tmp, errno));
     if (s && ::fsync(fd.get()) != 0) s = std::unexpected(io_error("cannot fsync", tmp, errno));
     fd.reset();
     if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
@@ -154,7 +159,9 @@ Status link_descriptor(int fd, const std::string& path) {
     return {};
 }
 
-Fd open_unnamed(const std::string& dir) { return Fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)); }
+Fd open_unnamed(const std::string& dir) {
+    return Fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+}
 
 } // namespace
 
@@ -166,7 +173,9 @@ bool UnnamedFile::usable_in(const std::string& dir, const std::string& probe_pat
     return true;
 }
 
-long UnnamedFile::open_count() { return g_unnamed_open; }
+long UnnamedFile::open_count() {
+    return g_unnamed_open;
+}
 
 UnnamedFile UnnamedFile::create(const std::string& dir) {
     UnnamedFile file;
@@ -175,7 +184,8 @@ UnnamedFile UnnamedFile::create(const std::string& dir) {
         return file;
     }
     file.m_fd = open_unnamed(dir);
-    if (!file.m_fd) g_unnamed_open.fetch_sub(1); // EOPNOTSUPP, EISDIR (old kernels)...: named files then
+    if (!file.m_fd)
+        g_unnamed_open.fetch_sub(1); // EOPNOTSUPP, EISDIR (old kernels)...: named files then
     return file;
 }
 
@@ -193,6 +203,8 @@ void UnnamedFile::close() {
     g_unnamed_open.fetch_sub(1);
 }
 
-Status UnnamedFile::link_as(const std::string& path) const { return link_descriptor(m_fd.get(), path); }
+Status UnnamedFile::link_as(const std::string& path) const {
+    return link_descriptor(m_fd.get(), path);
+}
 
 } // namespace mf::fs

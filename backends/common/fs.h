@@ -5,16 +5,16 @@
 #include "sync/result.h"
 
 #include <cstdint>
-#include <sys/types.h>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace mf::fs {
 
 // Creates `path` and missing parents with mode 0700 (archives are private).
 Status make_dirs(const std::string& path);
 Status write_all(int fd, std::string_view data, const std::string& path);
-Status fsync_path(const std::string& path); // a file or a directory
+Status fsync_path(const std::string& path);         // a file or a directory
 Status sync_filesystem_of(const std::string& path); // syncfs(2)
 // syncfs(2) through a descriptor already open on the file system. Since
 // Linux 5.8 it reports the write-back errors met since *that descriptor*
@@ -50,7 +50,11 @@ class Fd {
     Fd& operator=(Fd&& o) noexcept;
     ~Fd();
     int get() const { return m_fd; }
-    int release() { int fd = m_fd; m_fd = -1; return fd; }
+    int release() {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
     explicit operator bool() const { return m_fd >= 0; }
     void reset();
 

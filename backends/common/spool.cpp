@@ -29,7 +29,8 @@ Status Spool::append_raw(std::string_view bytes) {
         m_file = std::tmpfile();
         if (!m_file || std::fwrite(m_memory.data(), 1, m_memory.size(), m_file) != m_memory.size())
             return fail(ErrorKind::local_io, Scope::message,
-                        std::string("cannot spool a large message to a temporary file: ") + std::strerror(errno));
+                        std::string("cannot spool a large message to a temporary file: ") +
+                            std::strerror(errno));
         m_memory.clear();
         m_memory.shrink_to_fit();
     }
@@ -56,7 +57,8 @@ Status Spool::replay(const std::function<Status(std::string_view)>& out) {
     std::size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, m_file)) > 0)
         if (auto s = out(std::string_view(buf, n)); !s) return s;
-    if (std::ferror(m_file)) return fail(ErrorKind::local_io, Scope::message, "cannot read back a spooled message");
+    if (std::ferror(m_file))
+        return fail(ErrorKind::local_io, Scope::message, "cannot read back a spooled message");
     return {};
 }
 

@@ -51,7 +51,8 @@ std::optional<ImapSource::Known> ImapSource::parse_token(const std::string& toke
 // (CHANGEDSINCE, RFC 7162). A daily run over a large folder then lists the
 // few messages that changed, not the whole folder. Leaves snap.listing whole
 // when the folder must be listed whole.
-Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap) {
+Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, const Examined& now,
+                                Snapshot& snap) {
     // Both only grow (RFC 3501 2.3.1.1, RFC 7162 3.1.1); a server where
     // they did not is listed whole.
     if (*now.uidnext < known.uidnext || *now.modseq < known.modseq || known.uidnext == 0) return {};
@@ -60,12 +61,16 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
         // HIGHESTMODSEQ (RFC 7162 3.1.1): one CHANGEDSINCE over the whole
         // folder names the new messages and the re-flagged old ones in one
         // round trip.
-        if (auto s = list_range(folder, "1:*", changed_since(known.modseq), snap, now.exists); !s) return s;
+        if (auto s = list_range(folder, "1:*", changed_since(known.modseq), snap, now.exists); !s)
+            return s;
     } else if (*now.uidnext > known.uidnext) {
         // New mail under an unchanged HIGHESTMODSEQ breaks RFC 7162: list it by UID.
-        if (auto s = list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, now.exists); !s) return s;
+        if (auto s = list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, now.exists);
+            !s)
+            return s;
         // "N:*" names the last message even when its UID is below N.
-        std::erase_if(snap.messages, [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
+        std::erase_if(snap.messages,
+                      [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
     }
     sort_by_uid(snap.messages); // and drops repeats, which must not count twice
     // Every message below the old UIDNEXT is still there only if the count
@@ -92,21 +97,26 @@ Status ImapSource::list_changes(const FolderInfo& folder, const Known& known, co
 // given out below the recorded UIDNEXT, a listing the server cut short)
 // nothing is kept and the folder is listed whole. Expunges need no count of
 // their own: every known UID still there is listed, so the ones gone are not.
-Result<bool> ImapSource::list_known_and_new(const FolderInfo& folder, const Known& known, const Examined& now,
-                                            Snapshot& snap) {
+Result<bool> ImapSource::list_known_and_new(const FolderInfo& folder, const Known& known,
+                                            const Examined& now, Snapshot& snap) {
     // UIDNEXT only grows (RFC 3501 2.3.1.1); a server where it did not is listed whole.
     if (!now.uidnext || *now.uidnext < known.uidnext || known.uidnext == 0) return false;
     if (now.exists == 0) return true; // and "N:*" in an empty folder is an error on some servers
     std::uint32_t exists = now.exists;
     if (*now.uidnext > known.uidnext) {
-        if (auto s = list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, exists, &exists); !s)
+        if (auto s =
+                list_range(folder, std::to_string(known.uidnext) + ":*", "", snap, exists, &exists);
+            !s)
             return std::unexpected(s.error());
         // "N:*" names the last message even when its UID is below N.
-        std::erase_if(snap.messages, [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
+        std::erase_if(snap.messages,
+                      [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
     }
     if (known.uidnext > 1 && exists > snap.messages.size()) {
-        const std::string command = "UID FETCH 1:" + std::to_string(known.uidnext - 1) + " (UID FLAGS)";
-        if (auto s = list_by(folder, command, snap, exists, &exists); !s) return std::unexpected(s.error());
+        const std::string command =
+            "UID FETCH 1:" + std::to_string(known.uidnext - 1) + " (UID FLAGS)";
+        if (auto s = list_by(folder, command, snap, exists, &exists); !s)
+            return std::unexpected(s.error());
     }
     sort_by_uid(snap.messages); // and drops repeats, which must not count twice
     if (snap.messages.size() != exists) {

@@ -27,17 +27,20 @@ net::FolderStatus status_of(Session& session, const ListedFolder& f) {
         st.error = arg.error().what;
         return st;
     }
-    auto r = session.run("STATUS " + *arg + " (MESSAGES UNSEEN)", [&](const Response& resp) -> Status {
-        if (resp.items.size() != 3 || !is_atom(resp.items[0], "STATUS")) return {};
-        const auto& list = resp.items[2].items;
-        for (std::size_t i = 0; i + 1 < list.size(); i += 2) {
-            if (is_atom(list[i], "MESSAGES")) st.messages = to_u32(list[i + 1]);
-            if (is_atom(list[i], "UNSEEN")) st.unseen = to_u32(list[i + 1]);
-        }
-        return {};
-    });
-    if (!r) st.error = r.error().what;
-    else if (r->status != "OK") st.error = r->status + " " + r->text;
+    auto r =
+        session.run("STATUS " + *arg + " (MESSAGES UNSEEN)", [&](const Response& resp) -> Status {
+            if (resp.items.size() != 3 || !is_atom(resp.items[0], "STATUS")) return {};
+            const auto& list = resp.items[2].items;
+            for (std::size_t i = 0; i + 1 < list.size(); i += 2) {
+                if (is_atom(list[i], "MESSAGES")) st.messages = to_u32(list[i + 1]);
+                if (is_atom(list[i], "UNSEEN")) st.unseen = to_u32(list[i + 1]);
+            }
+            return {};
+        });
+    if (!r)
+        st.error = r.error().what;
+    else if (r->status != "OK")
+        st.error = r->status + " " + r->text;
     return st;
 }
 

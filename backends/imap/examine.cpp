@@ -27,13 +27,17 @@ class ImapSource::ExamineAnswer {
             if (is_atom(r.code[0], "UIDNEXT")) m_uidnext = to_u32(r.code[1]);
             if (is_atom(r.code[0], "HIGHESTMODSEQ")) m_modseq = to_u64(r.code[1]);
         }
-        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(0);
+        if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS"))
+            m_exists = to_u32(r.items[0]).value_or(0);
         return {};
     }
-    Result<Examined> result(const Session& session, const Response& tagged, const FolderInfo& folder) const {
-        if (auto s = session.check_ok(tagged, "opening " + folder.display()); !s) return std::unexpected(s.error());
+    Result<Examined> result(const Session& session, const Response& tagged,
+                            const FolderInfo& folder) const {
+        if (auto s = session.check_ok(tagged, "opening " + folder.display()); !s)
+            return std::unexpected(s.error());
         if (!m_validity)
-            return fail(ErrorKind::protocol, Scope::folder, session.host() + " gave no UIDVALIDITY for " + folder.display());
+            return fail(ErrorKind::protocol, Scope::folder,
+                        session.host() + " gave no UIDVALIDITY for " + folder.display());
         return Examined{*m_validity, m_exists, m_uidnext, m_modseq};
     }
 
@@ -47,7 +51,9 @@ class ImapSource::ExamineAnswer {
 // With CONDSTORE the server also gives HIGHESTMODSEQ, which changes with
 // every flag change, expunge or arrival (RFC 7162 3.1.1).
 Result<ImapSource::Examined> ImapSource::examine(const FolderInfo& folder) {
-    return open_as(folder, [&](const std::string& arg) { return examine_command(arg, m_session->has("CONDSTORE")); });
+    return open_as(folder, [&](const std::string& arg) {
+        return examine_command(arg, m_session->has("CONDSTORE"));
+    });
 }
 
 // The one read-write open, for undo_marked_read() only. Never followed by
@@ -57,11 +63,13 @@ Result<ImapSource::Examined> ImapSource::select(const FolderInfo& folder) {
     return open_as(folder, [](const std::string& arg) { return "SELECT " + arg; });
 }
 
-Result<ImapSource::Examined> ImapSource::open_as(const FolderInfo& folder,
-                                                 const std::function<std::string(const std::string&)>& command) {
+Result<ImapSource::Examined>
+ImapSource::open_as(const FolderInfo& folder,
+                    const std::function<std::string(const std::string&)>& command) {
     auto raw = m_raw_names.find(folder.path);
     if (raw == m_raw_names.end())
-        return fail(ErrorKind::not_found, Scope::folder, "no folder " + folder.display() + " on the server");
+        return fail(ErrorKind::not_found, Scope::folder,
+                    "no folder " + folder.display() + " on the server");
     auto arg = mailbox_argument(raw->second);
     if (!arg) return std::unexpected(arg.error());
     ExamineAnswer answer;
@@ -76,7 +84,8 @@ Result<ImapSource::Examined> ImapSource::open_as(const FolderInfo& folder,
 // selected and list that one. Both answers are always read, so the session
 // stays in step; after a failed EXAMINE nothing of the listing's answer is
 // used, not even its status.
-Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& folder, const std::string& listing) {
+Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& folder,
+                                                          const std::string& listing) {
     auto raw = m_raw_names.find(folder.path);
     if (raw == m_raw_names.end()) return examine(folder);
     auto arg = mailbox_argument(raw->second);
@@ -95,8 +104,8 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
         if (!r) return std::unexpected(r.error());
         if (r->tag == tag) return {};
         return fail(ErrorKind::protocol, Scope::session,
-                    m_session->host() + " answered out of order (tag " + r->tag + ") while opening " +
-                        folder.display());
+                    m_session->host() + " answered out of order (tag " + r->tag +
+                        ") while opening " + folder.display());
     };
     ExamineAnswer answer;
     auto examined = m_session->read_tagged([&](const Response& r) { return answer.take(r); });
@@ -104,9 +113,11 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     auto e = answer.result(*m_session, *examined, folder);
     Prelisted pre{listing, {}, {}, 0};
     // As list() does: EXISTS comes from the server, never trusted for an allocation.
-    if (e && listing == listing_command("1:*")) pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
+    if (e && listing == listing_command("1:*"))
+        pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
     Listing lines(pre.messages, e ? e->exists : 0, m_session->host());
-    auto listed = m_session->read_tagged([&](const Response& r) { return e ? lines.take(r) : Status{}; });
+    auto listed =
+        m_session->read_tagged([&](const Response& r) { return e ? lines.take(r) : Status{}; });
     if (auto s = in_order(listed, *listing_tag); !s) return std::unexpected(s.error());
     if (!e) return e;
     pre.status = m_session->check_ok(*listed, "listing " + folder.display());
@@ -116,7 +127,8 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     return e;
 }
 
-std::string ImapSource::predicted_listing(const FolderInfo& folder, const OpenRequest& request) const {
+std::string ImapSource::predicted_listing(const FolderInfo& folder,
+                                          const OpenRequest& request) const {
     auto listed = parse_token(folder.change_token);
     if (!listed) return {};
     if (request.known_token.empty()) {

@@ -27,7 +27,7 @@ std::vector<std::string> split_name(const std::string& name, char separator) {
 
 // The special-use attributes of RFC 6154 (and \\Important, RFC 8457), as
 // the RFCs spell them, whatever case the server used.
-constexpr std::string_view k_special_uses[] = {"\\All",     "\\Archive", "\\Drafts", "\\Flagged",
+constexpr std::string_view k_special_uses[] = {"\\All",       "\\Archive", "\\Drafts", "\\Flagged",
                                                "\\Important", "\\Junk",    "\\Sent",   "\\Trash"};
 
 void take_attribute(const Value& a, ListedFolder& f) {
@@ -46,7 +46,8 @@ std::optional<ListedFolder> parse_list(const Response& r, bool utf8_names) {
     if (r.items.size() != 4 || !is_atom(r.items[0], "LIST") || r.items[1].type != Value::Type::list)
         return std::nullopt;
     ListedFolder f;
-    for (const auto& a : r.items[1].items) take_attribute(a, f);
+    for (const auto& a : r.items[1].items)
+        take_attribute(a, f);
     if (r.items[2].type == Value::Type::string && r.items[2].text.size() == 1)
         f.separator = r.items[2].text[0];
     auto raw = as_string(r.items[3]);
@@ -65,7 +66,8 @@ std::optional<ListedFolder> parse_list(const Response& r, bool utf8_names) {
 
 Result<std::string> mailbox_argument(std::string_view raw_name) {
     if (raw_name.find('\0') != std::string_view::npos)
-        return fail(ErrorKind::protocol, Scope::folder, "folder name contains NUL, which no IMAP string can carry");
+        return fail(ErrorKind::protocol, Scope::folder,
+                    "folder name contains NUL, which no IMAP string can carry");
     // A quoted string carries 7-bit text without CR or LF (RFC 3501 9,
     // QUOTED-CHAR); a server that lists a name with raw 8-bit bytes answers
     // BAD to it quoted, so such a name goes back as the server sent it: a
@@ -74,7 +76,8 @@ Result<std::string> mailbox_argument(std::string_view raw_name) {
 }
 
 std::optional<StatusData> parse_status(const Response& r) {
-    if (r.items.size() != 3 || !is_atom(r.items[0], "STATUS") || r.items[2].type != Value::Type::list)
+    if (r.items.size() != 3 || !is_atom(r.items[0], "STATUS") ||
+        r.items[2].type != Value::Type::list)
         return std::nullopt;
     auto name = as_string(r.items[1]);
     if (!name) return std::nullopt;
@@ -82,10 +85,14 @@ std::optional<StatusData> parse_status(const Response& r) {
     const auto& attrs = r.items[2].items;
     for (std::size_t i = 0; i + 1 < attrs.size(); i += 2) {
         const Value& v = attrs[i + 1];
-        if (is_atom(attrs[i], "MESSAGES")) d.messages = to_u32(v);
-        else if (is_atom(attrs[i], "UIDNEXT")) d.uidnext = to_u32(v);
-        else if (is_atom(attrs[i], "UIDVALIDITY")) d.uidvalidity = to_u32(v);
-        else if (is_atom(attrs[i], "HIGHESTMODSEQ")) d.highestmodseq = to_u64(v);
+        if (is_atom(attrs[i], "MESSAGES"))
+            d.messages = to_u32(v);
+        else if (is_atom(attrs[i], "UIDNEXT"))
+            d.uidnext = to_u32(v);
+        else if (is_atom(attrs[i], "UIDVALIDITY"))
+            d.uidvalidity = to_u32(v);
+        else if (is_atom(attrs[i], "HIGHESTMODSEQ"))
+            d.highestmodseq = to_u64(v);
     }
     return d;
 }
@@ -93,7 +100,9 @@ std::optional<StatusData> parse_status(const Response& r) {
 // Names as UTF-8 where the server offers it (RFC 6855): a server that
 // keeps names in UTF-8 then needs no modified UTF-7 either way. Before the
 // first LIST, since names are spelt one way or the other from then on.
-Result<bool> enable_utf8(Session& session) { return session.enable("UTF8=ACCEPT"); }
+Result<bool> enable_utf8(Session& session) {
+    return session.enable("UTF8=ACCEPT");
+}
 
 // With CONDSTORE, LIST-STATUS also gives what a change token is made of
 // (RFC 7162 makes HIGHESTMODSEQ a STATUS data item): a folder unchanged
@@ -103,8 +112,10 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
     std::vector<ListedFolder> out;
     std::map<std::string, StatusData> statuses; // by the server's spelling
     auto on_untagged = [&](const Response& resp) -> Status {
-        if (auto f = parse_list(resp, session.enabled("UTF8=ACCEPT"))) out.push_back(std::move(*f));
-        else if (auto d = parse_status(resp)) statuses[d->name] = std::move(*d);
+        if (auto f = parse_list(resp, session.enabled("UTF8=ACCEPT")))
+            out.push_back(std::move(*f));
+        else if (auto d = parse_status(resp))
+            statuses[d->name] = std::move(*d);
         return {};
     };
     const std::string plain = "LIST \"\" \"*\"";
@@ -113,7 +124,8 @@ Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
         // The tokens and the counts are a nicety: refused, the counts alone,
         // then a plain LIST.
         std::vector<std::string> forms;
-        if (session.has("CONDSTORE")) forms.push_back(" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))");
+        if (session.has("CONDSTORE"))
+            forms.push_back(" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))");
         forms.push_back(" RETURN (STATUS (MESSAGES))");
         for (const auto& items : forms) {
             auto r = session.run(plain + items, on_untagged);
@@ -158,7 +170,8 @@ Status mark_personal_prefix(Session& session, std::vector<ListedFolder>& folders
     auto prefix = prefix_components(**ns, session.enabled("UTF8=ACCEPT"));
     if (!prefix) return {};
     for (auto& f : folders)
-        if (f.separator == (*ns)->separator) f.info.prefix_depth = prefix_depth(f.info.path, *prefix);
+        if (f.separator == (*ns)->separator)
+            f.info.prefix_depth = prefix_depth(f.info.path, *prefix);
     return {};
 }
 

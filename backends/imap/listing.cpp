@@ -14,12 +14,16 @@ std::string listing_command(const std::string& set, const std::string& modifier)
     return "UID FETCH " + set + " (UID FLAGS RFC822.SIZE INTERNALDATE)" + modifier;
 }
 
-std::string changed_since(std::uint64_t modseq) { return " (CHANGEDSINCE " + std::to_string(modseq) + ")"; }
+std::string changed_since(std::uint64_t modseq) {
+    return " (CHANGEDSINCE " + std::to_string(modseq) + ")";
+}
 
 void sort_by_uid(std::vector<RemoteMessage>& messages) {
-    std::stable_sort(messages.begin(), messages.end(),
-                     [](const auto& a, const auto& b) { return parse_uid(a.id) < parse_uid(b.id); });
-    auto last = std::unique(messages.rbegin(), messages.rend(), [](const auto& a, const auto& b) { return a.id == b.id; });
+    std::stable_sort(messages.begin(), messages.end(), [](const auto& a, const auto& b) {
+        return parse_uid(a.id) < parse_uid(b.id);
+    });
+    auto last = std::unique(messages.rbegin(), messages.rend(),
+                            [](const auto& a, const auto& b) { return a.id == b.id; });
     messages.erase(messages.begin(), last.base());
 }
 
@@ -32,7 +36,8 @@ Listing::Listing(std::vector<RemoteMessage>& out, std::uint32_t exists, std::str
 }
 
 Status Listing::take(const Response& r) {
-    if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS")) m_exists = to_u32(r.items[0]).value_or(m_exists);
+    if (r.items.size() == 2 && is_atom(r.items[1], "EXISTS"))
+        m_exists = to_u32(r.items[0]).value_or(m_exists);
     // An expunge meanwhile (RFC 3501 7.4.1) leaves one message fewer to list.
     if (r.items.size() == 2 && is_atom(r.items[1], "EXPUNGE") && m_exists > 0) --m_exists;
     if (r.items.size() < 2 || !is_atom(r.items[1], "FETCH")) return {};
@@ -79,7 +84,8 @@ Status Listing::check(const FolderInfo& folder) const {
         if (m_sizeless[i] && !m_sized[i]) ++unreadable;
     if (unreadable == 0) return {};
     return fail(ErrorKind::protocol, Scope::folder,
-                m_host + " listed " + std::to_string(unreadable) + " message(s) of " + folder.display() +
+                m_host + " listed " + std::to_string(unreadable) + " message(s) of " +
+                    folder.display() +
                     " in a form that cannot be read (bad UID or size); folder not backed up");
 }
 
@@ -89,15 +95,18 @@ std::optional<std::size_t> Listing::position(std::uint32_t uid) const {
     return static_cast<std::size_t>(it - m_only->begin());
 }
 
-Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
-                              Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after) {
+Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids,
+                              const std::string& modifier, Snapshot& snap, std::uint32_t exists,
+                              std::uint32_t* exists_after) {
     const std::string command = listing_command(uids, modifier);
     if (auto pre = std::exchange(m_prelisted, std::nullopt); pre && pre->command == command) {
         if (!pre->status) return pre->status;
         if (exists_after) *exists_after = pre->exists;
-        if (snap.messages.empty()) snap.messages = std::move(pre->messages); // no second copy held
+        if (snap.messages.empty())
+            snap.messages = std::move(pre->messages); // no second copy held
         else
-            snap.messages.insert(snap.messages.end(), std::make_move_iterator(pre->messages.begin()),
+            snap.messages.insert(snap.messages.end(),
+                                 std::make_move_iterator(pre->messages.begin()),
                                  std::make_move_iterator(pre->messages.end()));
         return {};
     }
@@ -140,12 +149,14 @@ Status ImapSource::complete(const FolderInfo& folder, Snapshot& snap, std::uint3
         const auto oldest = parse_uid(snap.messages.front().id).value_or(1);
         if (oldest <= 1) break;
         const std::size_t before = snap.messages.size();
-        if (auto s = list_range(folder, "1:" + std::to_string(oldest - 1), "", snap, exists); !s) return s;
+        if (auto s = list_range(folder, "1:" + std::to_string(oldest - 1), "", snap, exists); !s)
+            return s;
         sort_by_uid(snap.messages);
         if (snap.messages.size() == before) break;
     }
     if (snap.messages.size() < exists)
-        return short_listing(folder, snap.messages.size(), std::to_string(exists) + " EXISTS announced");
+        return short_listing(folder, snap.messages.size(),
+                             std::to_string(exists) + " EXISTS announced");
     if (snap.messages.size() >= want) return {};
     // Short of the folder list's count only: mail deleted since that LIST
     // would explain it, so the server is asked again. STATUS on the folder
@@ -153,23 +164,26 @@ Status ImapSource::complete(const FolderInfo& folder, Snapshot& snap, std::uint3
     auto arg = mailbox_argument(m_raw_names.at(folder.path));
     if (!arg) return std::unexpected(arg.error());
     std::optional<std::uint32_t> messages;
-    auto r = m_session->run_ok("STATUS " + *arg + " (MESSAGES)", "asking " + folder.display() + " for its count",
+    auto r = m_session->run_ok("STATUS " + *arg + " (MESSAGES)",
+                               "asking " + folder.display() + " for its count",
                                [&](const Response& resp) -> Status {
-        if (auto d = parse_status(resp)) messages = d->messages;
-        return {};
-    });
+                                   if (auto d = parse_status(resp)) messages = d->messages;
+                                   return {};
+                               });
     if (!r) return std::unexpected(r.error());
     if (messages && *messages > snap.messages.size())
-        return short_listing(folder, snap.messages.size(), std::to_string(*messages) + " STATUS gives");
+        return short_listing(folder, snap.messages.size(),
+                             std::to_string(*messages) + " STATUS gives");
     return {};
 }
 
 std::unexpected<Failure> ImapSource::short_listing(const FolderInfo& folder, std::size_t listed,
                                                    const std::string& count) const {
     return fail(ErrorKind::protocol, Scope::folder,
-                m_session->host() + " listed " + std::to_string(listed) + " of the " + count + " messages of " +
-                    folder.display() +
-                    "; folder not backed up (the server shows only part of it: Yahoo, for one, shows only the "
+                m_session->host() + " listed " + std::to_string(listed) + " of the " + count +
+                    " messages of " + folder.display() +
+                    "; folder not backed up (the server shows only part of it: Yahoo, for one, "
+                    "shows only the "
                     "newest 10 000 messages of a folder)");
 }
 

@@ -46,7 +46,8 @@ class Listing {
     std::uint32_t m_exists;
     std::string m_host;
     const std::vector<std::uint32_t>* m_only;
-    std::vector<bool> m_sized, m_sizeless; // with `only`: by position, lines with / without RFC822.SIZE
+    std::vector<bool> m_sized,
+        m_sizeless; // with `only`: by position, lines with / without RFC822.SIZE
     std::size_t m_unreadable = 0;
 };
 

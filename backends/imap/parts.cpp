@@ -29,8 +29,8 @@ bool ImapSource::in_parts(std::size_t part_size, std::uint32_t exists) const {
 // UID SEARCH with ESEARCH (RFC 4731) names every UID of the folder in a few
 // bytes ("1:20000"); then UID FETCH lists them a part at a time. UIDs, not
 // sequence numbers, name the parts: an expunge between parts shifts no part.
-Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size,
-                                 Snapshot& snap) {
+Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now,
+                                 std::size_t part_size, Snapshot& snap) {
     m_parts = Parts{};
     m_parts.folder = folder;
     m_parts.size = part_size;
@@ -38,15 +38,18 @@ Status ImapSource::list_in_parts(const FolderInfo& folder, const Examined& now, 
     std::optional<std::string> set;
     auto searched = m_session->run_ok("UID SEARCH RETURN (ALL) ALL", "listing " + folder.display(),
                                       [&](const Response& r) -> Status {
-        if (r.items.empty() || !is_atom(r.items[0], "ESEARCH")) return {};
-        for (std::size_t i = 1; i + 1 < r.items.size(); ++i)
-            if (is_atom(r.items[i], "ALL")) set = as_string(r.items[i + 1]);
-        return {};
-    });
+                                          if (r.items.empty() || !is_atom(r.items[0], "ESEARCH"))
+                                              return {};
+                                          for (std::size_t i = 1; i + 1 < r.items.size(); ++i)
+                                              if (is_atom(r.items[i], "ALL"))
+                                                  set = as_string(r.items[i + 1]);
+                                          return {};
+                                      });
     if (!searched) return std::unexpected(searched.error());
     // Never more UIDs than the folder announced (with some slack).
     if (set) m_parts.uids = uid_ranges(*set, std::size_t{now.exists} + 1000);
-    for (const auto& [lo, hi] : m_parts.uids) m_parts.total += std::size_t{hi} - lo + 1;
+    for (const auto& [lo, hi] : m_parts.uids)
+        m_parts.total += std::size_t{hi} - lo + 1;
     if (m_parts.total != now.exists || m_parts.uids.empty()) {
         // No answer, an unreadable one, or one that disagrees with EXISTS (an
         // expunge meanwhile, or a broken server): list the folder whole,

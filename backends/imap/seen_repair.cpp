@@ -29,7 +29,8 @@ void ImapSource::keep_listed_unseen(std::uint32_t uid, Flags& flags) {
 std::vector<std::string> ImapSource::marked_read_by_fetch() const {
     std::vector<std::string> out;
     out.reserve(m_marked_read.size());
-    for (auto uid : m_marked_read) out.push_back(std::to_string(uid));
+    for (auto uid : m_marked_read)
+        out.push_back(std::to_string(uid));
     return out;
 }
 

@@ -31,7 +31,8 @@ class LineStream : public ByteStream {
   public:
     explicit LineStream(std::string_view line) : m_text(std::string(line) + "\r\n") {}
     Result<std::size_t> read_some(char* buf, std::size_t len) override {
-        if (m_at == m_text.size()) return fail(ErrorKind::protocol, Scope::session, "end of the login answer");
+        if (m_at == m_text.size())
+            return fail(ErrorKind::protocol, Scope::session, "end of the login answer");
         std::size_t n = std::min(len, m_text.size() - m_at);
         std::copy_n(m_text.data() + m_at, n, buf);
         m_at += n;
@@ -56,8 +57,10 @@ std::optional<std::vector<CommandLiteral>> command_literals(std::string_view com
         auto open = command.rfind('{', crlf - 1);
         if (open == std::string_view::npos || open < at) return std::nullopt;
         std::uint64_t size = 0;
-        auto [end, ec] = std::from_chars(command.data() + open + 1, command.data() + crlf - 1, size);
-        if (ec != std::errc() || end != command.data() + crlf - 1 || size > command.size() - crlf - 2)
+        auto [end, ec] =
+            std::from_chars(command.data() + open + 1, command.data() + crlf - 1, size);
+        if (ec != std::errc() || end != command.data() + crlf - 1 ||
+            size > command.size() - crlf - 2)
             return std::nullopt;
         out.push_back({crlf - 1, crlf + 2, size});
         at = crlf + 2 + static_cast<std::size_t>(size);
@@ -98,7 +101,8 @@ Session::~Session() {
     if (m_conn) (void)m_conn->send_all("Z LOGOUT\r\n");
 }
 
-Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> transport, TraceOptions trace) {
+Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> transport,
+                                                TraceOptions trace) {
     std::unique_ptr<Session> session(new Session(std::move(transport), std::move(trace)));
     // libcurl consumed the pre-login CAPABILITY; the server's list may differ
     // after login (RFC 3501 6.2.2). Where the login's answer did not give it,
@@ -145,15 +149,18 @@ bool Session::non_synchronizing(std::uint64_t literal_size) const {
 
 bool Session::waits_for_continuation(std::string_view command) const {
     auto literals = command_literals(command);
-    return literals && std::any_of(literals->begin(), literals->end(),
-                                   [&](const CommandLiteral& l) { return !non_synchronizing(l.size); });
+    return literals &&
+           std::any_of(literals->begin(), literals->end(),
+                       [&](const CommandLiteral& l) { return !non_synchronizing(l.size); });
 }
 
-Result<std::optional<Response>> Session::write_command(const std::string& tag, std::string_view command,
-                                                        const UntaggedHandler& on_untagged) {
+Result<std::optional<Response>> Session::write_command(const std::string& tag,
+                                                       std::string_view command,
+                                                       const UntaggedHandler& on_untagged) {
     auto literals = command_literals(command);
     if (!literals)
-        return fail(ErrorKind::protocol, Scope::session, "internal error: a command with a malformed literal");
+        return fail(ErrorKind::protocol, Scope::session,
+                    "internal error: a command with a malformed literal");
     std::string line = tag + ' ';
     std::size_t from = 0;
     for (const auto& l : *literals) {
@@ -177,11 +184,13 @@ Result<std::optional<Response>> Session::write_command(const std::string& tag, s
     return std::optional<Response>();
 }
 
-Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
+Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t size,
+                                      const LiteralWriter& write,
                                       const UntaggedHandler& on_untagged) {
     std::string tag = next_tag();
     const bool plus = has("LITERAL+");
-    std::string head = tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + (plus ? "+}" : "}");
+    std::string head =
+        tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + (plus ? "+}" : "}");
     trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");
     if (auto s = m_conn->send_all(head + "\r\n"); !s) return std::unexpected(s.error());
     if (!plus) {
@@ -193,7 +202,8 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
     return read_until(tag, on_untagged, nullptr, false);
 }
 
-Result<std::string> Session::send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write) {
+Result<std::string> Session::send_literal(std::string_view prefix, std::uint64_t size,
+                                          const LiteralWriter& write) {
     auto tag = open_command(prefix);
     if (!tag) return tag;
     if (auto s = add_literal("", size, write); !s) return std::unexpected(s.error());
@@ -229,21 +239,26 @@ Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write
     auto send = [&](std::string_view bytes) -> Status {
         if (bytes.size() > size - sent)
             return fail(ErrorKind::local_io, Scope::session,
-                        "internal error: a literal of " + std::to_string(size) + " octets was given more");
+                        "internal error: a literal of " + std::to_string(size) +
+                            " octets was given more");
         sent += bytes.size();
         return m_conn->send_all(bytes);
     };
     auto s = write(send);
     if (s && sent != size)
         s = fail(ErrorKind::local_io, Scope::session,
-                 "internal error: a literal of " + std::to_string(size) + " octets had " + std::to_string(sent));
+                 "internal error: a literal of " + std::to_string(size) + " octets had " +
+                     std::to_string(sent));
     if (!s) s.error().scope = Scope::session;
     return s;
 }
 
-Status Session::close_command() { return m_conn->send_all("\r\n"); }
+Status Session::close_command() {
+    return m_conn->send_all("\r\n");
+}
 
-Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged, LiteralHandler* literals) {
+Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged,
+                                      LiteralHandler* literals) {
     return read_until("", on_untagged, literals, false);
 }
 
@@ -262,10 +277,12 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
         }
         if (r->kind == Response::Kind::continuation) {
             if (until_continuation) return std::move(*r);
-            return fail(ErrorKind::protocol, Scope::session, host() + " asked for data that was not announced");
+            return fail(ErrorKind::protocol, Scope::session,
+                        host() + " asked for data that was not announced");
         }
         if (r->status == "BYE") {
-            Failure bye{ErrorKind::connect, Scope::session, host() + " closed the session: " + r->text.substr(0, 200),
+            Failure bye{ErrorKind::connect, Scope::session,
+                        host() + " closed the session: " + r->text.substr(0, 200),
                         suggested_backoff(r->text)};
             m_after_bye = true;
             return std::unexpected(std::move(bye));
@@ -293,7 +310,7 @@ std::optional<Response> Session::answer_after_bye() {
 }
 
 Result<Response> Session::run_ok(std::string_view command, std::string_view what,
-                                  const UntaggedHandler& on_untagged, LiteralHandler* literals) {
+                                 const UntaggedHandler& on_untagged, LiteralHandler* literals) {
     auto r = run(command, on_untagged, literals);
     if (!r) return r;
     if (auto s = check_ok(*r, what); !s) return std::unexpected(s.error());
@@ -305,11 +322,13 @@ Status Session::check_ok(const Response& tagged, std::string_view what) const {
     // The server's text, but not a megabyte of it.
     std::string text = tagged.text.size() > 200 ? tagged.text.substr(0, 200) + "..." : tagged.text;
     // The response code is the server's words too ([UNAVAILABLE], [THROTTLED]...).
-    if (auto code = tagged.code.empty() ? std::nullopt : as_string(tagged.code.front()); code && code->size() <= 40)
+    if (auto code = tagged.code.empty() ? std::nullopt : as_string(tagged.code.front());
+        code && code->size() <= 40)
         text = "[" + *code + "] " + text;
-    return std::unexpected(Failure{ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
-                                   std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text,
-                                   suggested_backoff(tagged.text)});
+    return std::unexpected(
+        Failure{ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
+                std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text,
+                suggested_backoff(tagged.text)});
 }
 
 // Office 365 and Exchange Online say how long to wait in the text of a
@@ -322,7 +341,8 @@ std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text
     auto at = text.find(k_label);
     if (at == std::string_view::npos) return std::nullopt;
     text.remove_prefix(at + k_label.size());
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
     std::uint32_t ms = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
     if (ec != std::errc() || end == text.data()) return std::nullopt;
@@ -336,9 +356,13 @@ Status Session::refresh_capabilities() {
     return {};
 }
 
-bool Session::has(std::string_view capability) const { return m_caps.contains(upper(capability)); }
+bool Session::has(std::string_view capability) const {
+    return m_caps.contains(upper(capability));
+}
 
-bool Session::enabled(std::string_view extension) const { return m_enabled.contains(upper(extension)); }
+bool Session::enabled(std::string_view extension) const {
+    return m_enabled.contains(upper(extension));
+}
 
 Result<bool> Session::enable(std::string_view extension) {
     if (enabled(extension)) return true;

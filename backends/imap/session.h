@@ -25,7 +25,7 @@ namespace mf::imap {
 std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text);
 
 struct TraceOptions {
-    net::TraceSink sink;   // null: no trace
+    net::TraceSink sink; // null: no trace
 };
 
 using UntaggedHandler = std::function<Status(const Response&)>;
@@ -47,14 +47,16 @@ class Session : private ByteStream {
   public:
     // Connects and logs in (net::Connection), then start()s. Inline, so a
     // program that only ever start()s (the fuzz targets) needs no libcurl.
-    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, TraceOptions trace) {
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint,
+                                                 TraceOptions trace) {
         auto conn = net::Connection::open(endpoint, trace.sink);
         if (!conn) return std::unexpected(conn.error());
         return start(std::move(*conn), std::move(trace));
     }
     // A session over a transport that is already logged in: takes the
     // capabilities from the login's answer, or asks for them.
-    static Result<std::unique_ptr<Session>> start(std::unique_ptr<net::Transport> transport, TraceOptions trace);
+    static Result<std::unique_ptr<Session>> start(std::unique_ptr<net::Transport> transport,
+                                                  TraceOptions trace);
     ~Session() override;
 
     // Sends `command` (without tag and CRLF) and reads until its tagged
@@ -73,14 +75,17 @@ class Session : private ByteStream {
     // the command up to the literal, `write` sends exactly `size` octets
     // through `send`. Uses LITERAL+ when offered, else waits for the
     // server's continuation. Returns the tagged response.
-    using LiteralWriter = std::function<Status(const std::function<Status(std::string_view)>& send)>;
-    Result<Response> run_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write,
+    using LiteralWriter =
+        std::function<Status(const std::function<Status(std::string_view)>& send)>;
+    Result<Response> run_literal(std::string_view prefix, std::uint64_t size,
+                                 const LiteralWriter& write,
                                  const UntaggedHandler& on_untagged = {});
 
     // Pipelining (with LITERAL+ only): sends a literal command without
     // waiting for its answer and returns its tag; read_tagged() then reads
     // until the next tagged answer, whichever command it belongs to.
-    Result<std::string> send_literal(std::string_view prefix, std::uint64_t size, const LiteralWriter& write);
+    Result<std::string> send_literal(std::string_view prefix, std::uint64_t size,
+                                     const LiteralWriter& write);
     // The same in parts, for one command with several literals (MULTIAPPEND,
     // RFC 3502; LITERAL+ only): open_command sends the tag and `prefix`;
     // each add_literal sends `part`, then a literal; close_command ends the
@@ -88,7 +93,8 @@ class Session : private ByteStream {
     Result<std::string> open_command(std::string_view prefix);
     Status add_literal(std::string_view part, std::uint64_t size, const LiteralWriter& write);
     Status close_command();
-    Result<Response> read_tagged(const UntaggedHandler& on_untagged = {}, LiteralHandler* literals = nullptr);
+    Result<Response> read_tagged(const UntaggedHandler& on_untagged = {},
+                                 LiteralHandler* literals = nullptr);
 
     // Pipelining plain commands: sends `command` without waiting for its
     // answer and returns its tag; read_tagged() reads the answers. A
@@ -144,7 +150,7 @@ class Session : private ByteStream {
     TraceOptions m_trace;
     ResponseReader m_reader;
     std::uint32_t m_next_tag = 1;
-    std::set<std::string> m_caps; // upper case
+    std::set<std::string> m_caps;    // upper case
     std::set<std::string> m_enabled; // upper case: what ENABLE turned on
     bool m_after_bye = false;        // a BYE was read; what follows it is unread
 };

@@ -138,7 +138,8 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
 
 // Lists the folder EXAMINE opened as `request` allows: nothing, what changed,
 // the known and the new apart (without CONDSTORE), in parts, or whole.
-Result<Snapshot> ImapSource::list_opened(const FolderInfo& folder, const OpenRequest& request, const Examined& e) {
+Result<Snapshot> ImapSource::list_opened(const FolderInfo& folder, const OpenRequest& request,
+                                         const Examined& e) {
     Snapshot snap;
     snap.validity = e.validity;
     snap.change_token = token_of(e);
@@ -154,7 +155,8 @@ Result<Snapshot> ImapSource::list_opened(const FolderInfo& folder, const OpenReq
         if (snap.listing == ListingKind::delta) return snap;
     }
     if (in_parts(request.part_size, e.exists)) {
-        if (auto s = list_in_parts(folder, e, request.part_size, snap); !s) return std::unexpected(s.error());
+        if (auto s = list_in_parts(folder, e, request.part_size, snap); !s)
+            return std::unexpected(s.error());
         return snap;
     }
     if (known && known->validity == e.validity && !has_modseq(e)) {
@@ -178,7 +180,8 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         auto data = parse_fetch(r);
         if (!data || !data->uid) {
             sink.abandon();
-            return fail(ErrorKind::protocol, Scope::session, m_session->host() + " sent a message body without its UID");
+            return fail(ErrorKind::protocol, Scope::session,
+                        m_session->host() + " sent a message body without its UID");
         }
         if (wanted.erase(*data->uid) == 0) {
             sink.abandon();
@@ -202,26 +205,32 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     };
     const auto sets = uid_sets(uids, k_max_uid_set_chars);
     for (std::size_t i = 0; i < sets.size(); ++i) {
-        const std::string command = "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE BODY.PEEK[])";
+        const std::string command =
+            "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE BODY.PEEK[])";
         Status s;
         if (i + 1 == sets.size() && parts_left() && !m_ahead.asked) {
             s = fetch_listing_ahead(command, on_body, on_other, body);
         } else {
-            auto done = m_session->run(command, [&](const Response& r) -> Status {
-                return body.open() ? on_body(r) : on_other(r);
-            }, &body);
-            if (!done) s = unfinished(done.error());
-            else s = message_scoped(m_session->check_ok(*done, "fetching messages"));
+            auto done = m_session->run(
+                command,
+                [&](const Response& r) -> Status { return body.open() ? on_body(r) : on_other(r); },
+                &body);
+            if (!done)
+                s = unfinished(done.error());
+            else
+                s = message_scoped(m_session->check_ok(*done, "fetching messages"));
         }
         if (!s) {
             body.abandon();
             return s;
         }
     }
-    std::erase_if(bodiless, [&](std::uint32_t uid) { return !wanted.contains(uid); }); // a body came later
+    std::erase_if(bodiless,
+                  [&](std::uint32_t uid) { return !wanted.contains(uid); }); // a body came later
     if (!bodiless.empty())
         return fail(ErrorKind::protocol, Scope::message,
-                    m_session->host() + " sent no body for UID " + std::to_string(bodiless.front()));
+                    m_session->host() + " sent no body for UID " +
+                        std::to_string(bodiless.front()));
     return {};
 }
 
@@ -265,16 +274,19 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
             if (!s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
         } else { // a tag never sent, or answered twice
             return fail(ErrorKind::protocol, Scope::session,
-                        m_session->host() + " answered a command that was not sent (tag " + r->tag + ")");
+                        m_session->host() + " answered a command that was not sent (tag " + r->tag +
+                            ")");
         }
     }
-    if (auto s = listing.check(m_parts.folder); !s && !m_ahead.failure) m_ahead.failure = std::move(s.error());
+    if (auto s = listing.check(m_parts.folder); !s && !m_ahead.failure)
+        m_ahead.failure = std::move(s.error());
     return *body_status;
 }
 
 Status ImapSource::remove(const std::vector<std::string>&) {
     // A backup never deletes on an IMAP server (mirror will, with UID EXPUNGE).
-    return fail(ErrorKind::usage, Scope::account, "deleting messages from an IMAP source is not supported");
+    return fail(ErrorKind::usage, Scope::account,
+                "deleting messages from an IMAP source is not supported");
 }
 
 Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>& ids) {
@@ -292,7 +304,8 @@ Result<std::vector<MessageKey>> ImapSource::keys(const std::vector<std::string>&
                 mail::HeaderScanner scanner;
                 scanner.feed(data->header.value_or(""));
                 scanner.finish();
-                out.push_back({std::to_string(*data->uid), scanner.message_id(), data->size.value_or(0)});
+                out.push_back(
+                    {std::to_string(*data->uid), scanner.message_id(), data->size.value_or(0)});
                 return {};
             });
         if (!r) return std::unexpected(r.error());

@@ -9,15 +9,15 @@
 
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 
 namespace mf::imap {
 
 struct ListedFolder {
     FolderInfo info;
-    std::string raw_name;  // as the server spells it (modified UTF-7, or UTF-8 under UTF8=ACCEPT)
-    char separator = 0;    // 0: flat (NIL)
+    std::string raw_name;   // as the server spells it (modified UTF-7, or UTF-8 under UTF8=ACCEPT)
+    char separator = 0;     // 0: flat (NIL)
     bool name_valid = true; // false: not valid modified UTF-7 (UTF-8 under UTF8=ACCEPT), shown raw
 };
 
@@ -63,7 +63,8 @@ class ImapSource : public Source {
     Status next_part(Snapshot& snap) override;
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override;
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override;
-    Result<std::vector<std::pair<std::string, std::string>>> headers(const std::vector<std::string>& ids) override;
+    Result<std::vector<std::pair<std::string, std::string>>>
+    headers(const std::vector<std::string>& ids) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status close() override { return {}; }
     std::vector<std::string> marked_read_by_fetch() const override;
@@ -94,7 +95,8 @@ class ImapSource : public Source {
     // SELECT, read-write: only for undo_marked_read().
     Result<Examined> select(const FolderInfo& folder);
     // `command` made of the folder's name as an argument, and its answer read.
-    Result<Examined> open_as(const FolderInfo& folder, const std::function<std::string(const std::string&)>& command);
+    Result<Examined> open_as(const FolderInfo& folder,
+                             const std::function<std::string(const std::string&)>& command);
     // Whether a folder of `exists` messages is listed in parts (see open).
     bool in_parts(std::size_t part_size, std::uint32_t exists) const;
     // EXAMINE with a listing sent right behind it, in the same round trip;
@@ -103,28 +105,32 @@ class ImapSource : public Source {
     // The listing open() will ask for once EXAMINE has answered, when the
     // folder list's STATUS lets it be told beforehand; "" when it does not.
     std::string predicted_listing(const FolderInfo& folder, const OpenRequest& request) const;
-    Result<Snapshot> list_opened(const FolderInfo& folder, const OpenRequest& request, const Examined& e);
+    Result<Snapshot> list_opened(const FolderInfo& folder, const OpenRequest& request,
+                                 const Examined& e);
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
-    Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now, Snapshot& snap);
+    Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now,
+                        Snapshot& snap);
     // Without CONDSTORE: the known UIDs with their flags only, the new ones
     // whole; false (nothing listed) when the count shows that this is not
     // the whole folder.
-    Result<bool> list_known_and_new(const FolderInfo& folder, const Known& known, const Examined& now,
-                                    Snapshot& snap);
+    Result<bool> list_known_and_new(const FolderInfo& folder, const Known& known,
+                                    const Examined& now, Snapshot& snap);
     // Appends what UID FETCH <uids> says of each message to snap.messages.
     // `exists_after`: the count as EXISTS and EXPUNGE during the listing left it.
-    Status list_range(const FolderInfo& folder, const std::string& uids, const std::string& modifier,
-                      Snapshot& snap, std::uint32_t exists, std::uint32_t* exists_after = nullptr);
+    Status list_range(const FolderInfo& folder, const std::string& uids,
+                      const std::string& modifier, Snapshot& snap, std::uint32_t exists,
+                      std::uint32_t* exists_after = nullptr);
     // The same for any listing command (UID FETCH with UID among its items).
-    Status list_by(const FolderInfo& folder, const std::string& command, Snapshot& snap, std::uint32_t exists,
-                   std::uint32_t* exists_after);
+    Status list_by(const FolderInfo& folder, const std::string& command, Snapshot& snap,
+                   std::uint32_t exists, std::uint32_t* exists_after);
     // Checks a whole listing against the folder's counts, paging down by UID
     // where it fell short (see listing.cpp).
     Status complete(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
     std::unexpected<Failure> short_listing(const FolderInfo& folder, std::size_t listed,
                                            const std::string& count) const;
 
-    Status list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size, Snapshot& snap);
+    Status list_in_parts(const FolderInfo& folder, const Examined& now, std::size_t part_size,
+                         Snapshot& snap);
     Status list_next_part(Snapshot& snap);
     // The UIDs of the next part (sorted), moving on past them; `more`: parts after it.
     std::vector<std::uint32_t> take_next_part(bool& more);

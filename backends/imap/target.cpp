@@ -76,7 +76,7 @@ class ImapTarget::Appender : public MessageSink {
     static constexpr std::uint64_t k_batch_bytes = 1u << 20;
     static constexpr std::size_t k_batch_window = 4;
     explicit Appender(ImapTarget& target) : m_target(target) {}
-    bool singly = false; // no MULTIAPPEND batches (a refused batch's messages tried again)
+    bool singly = false;     // no MULTIAPPEND batches (a refused batch's messages tried again)
     bool final_crlf = false; // see TargetOptions
 
     void start(AppendCallbacks c) {
@@ -145,7 +145,8 @@ class ImapTarget::Appender : public MessageSink {
             return over_limit(message, size, *limit);
         Session& session = *m_target.m_session;
         std::string attributes = " (" + m_target.flag_list(message.flags) + ")";
-        if (message.internal_date > 0) attributes += " \"" + format_internal_date(message.internal_date) + "\"";
+        if (message.internal_date > 0)
+            attributes += " \"" + format_internal_date(message.internal_date) + "\"";
         std::string prefix = "APPEND " + quote_string(m_target.m_selected);
         auto write = [&](const MessageSink::Send& send) -> Status {
             auto s = body(send);
@@ -215,7 +216,8 @@ class ImapTarget::Appender : public MessageSink {
         if (!r) return refused_at_bye(r.error(), {});
         auto it = m_pending.find(r->tag);
         if (it == m_pending.end())
-            return fail(ErrorKind::protocol, Scope::session, "the target answered a command that was not sent");
+            return fail(ErrorKind::protocol, Scope::session,
+                        "the target answered a command that was not sent");
         std::vector<RemoteMessage> messages = std::move(it->second);
         m_pending.erase(it);
         return confirmed(*r, messages);
@@ -266,7 +268,8 @@ class ImapTarget::Appender : public MessageSink {
                 return {};
             }
             if (!m_callbacks.refused)
-                return fail(ErrorKind::protocol, Scope::folder, "the target refused a message: " + r.status + " " + r.text);
+                return fail(ErrorKind::protocol, Scope::folder,
+                            "the target refused a message: " + r.status + " " + r.text);
             // NO [TOOBIG], a NO or BAD for one message (Exchange's "BAD
             // Command Argument Error. 11" for a large one, Cyrus refusing NUL
             // bytes: issue 18): that message's failure. With LITERAL+ the
@@ -280,7 +283,8 @@ class ImapTarget::Appender : public MessageSink {
         // A set that does not name one UID per message is not used: the
         // messages are then recognised by content on the next run.
         std::vector<std::uint32_t> uids;
-        if (r.code.size() == 3 && is_atom(r.code[0], "APPENDUID") && r.code[2].type == Value::Type::atom)
+        if (r.code.size() == 3 && is_atom(r.code[0], "APPENDUID") &&
+            r.code[2].type == Value::Type::atom)
             uids = expand_uid_set(r.code[2].text, messages.size());
         if (uids.size() != messages.size()) uids.assign(messages.size(), 0);
         for (std::size_t i = 0; i < messages.size(); ++i)
@@ -293,7 +297,7 @@ class ImapTarget::Appender : public MessageSink {
     mail::Spool m_spool;
     char m_last = 0; // the last octet written into the spool
     std::map<std::string, std::vector<RemoteMessage>> m_pending; // tag -> messages on the wire
-    std::string m_open_tag;            // the MULTIAPPEND being written, if any
+    std::string m_open_tag;             // the MULTIAPPEND being written, if any
     std::vector<RemoteMessage> m_batch; // its messages so far
     std::uint64_t m_batch_bytes = 0;
     std::optional<Failure> m_halt; // a throttling answer: Scope::session, with its retry_after
@@ -345,8 +349,8 @@ Status ImapTarget::read_namespace() {
         return {};
     }
     auto listed = m_session->run_ok("LIST \"\" \"\"", "LIST", [&](const Response& r) -> Status {
-        if (r.items.size() >= 3 && is_atom(r.items[0], "LIST") && r.items[2].type == Value::Type::string &&
-            r.items[2].text.size() == 1)
+        if (r.items.size() >= 3 && is_atom(r.items[0], "LIST") &&
+            r.items[2].type == Value::Type::string && r.items[2].text.size() == 1)
             m_separator = r.items[2].text[0];
         return {};
     });
@@ -365,7 +369,9 @@ std::string ImapTarget::target_name(const FolderInfo& folder) const {
     return m_prefix + out;
 }
 
-std::string ImapTarget::wire_name(const FolderInfo& folder) const { return encode_mutf7(target_name(folder)); }
+std::string ImapTarget::wire_name(const FolderInfo& folder) const {
+    return encode_mutf7(target_name(folder));
+}
 
 Result<std::vector<FolderInfo>> ImapTarget::list_folders() {
     auto listed = list_all(*m_session);
@@ -398,14 +404,16 @@ Status ImapTarget::create_folder(const FolderInfo& folder) {
         auto again = m_session->run("EXAMINE " + quote_string(wire_name(folder)));
         if (!again || again->status != "OK")
             return fail(ErrorKind::protocol, Scope::folder,
-                        "cannot create folder " + target_name(folder) + " on the target: " + r->text);
+                        "cannot create folder " + target_name(folder) +
+                            " on the target: " + r->text);
     }
     (void)m_session->run("SUBSCRIBE " + quote_string(wire_name(folder)));
     return {};
 }
 
 Status ImapTarget::delete_folder(const FolderInfo& folder) {
-    auto r = m_session->run_ok("DELETE " + quote_string(wire_name(folder)), "deleting " + target_name(folder));
+    auto r = m_session->run_ok("DELETE " + quote_string(wire_name(folder)),
+                               "deleting " + target_name(folder));
     return r ? Status{} : std::unexpected(r.error());
 }
 
@@ -420,8 +428,10 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
             out.validity = to_u32(resp.code[1]).value_or(0);
         if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "PERMANENTFLAGS"))
             for (const auto& f : resp.code[1].items) {
-                if (is_atom(f, "\\*")) m_any_keyword = true;
-                else if (auto s = as_string(f)) m_keywords_allowed.insert(*s);
+                if (is_atom(f, "\\*"))
+                    m_any_keyword = true;
+                else if (auto s = as_string(f))
+                    m_keywords_allowed.insert(*s);
             }
         return {};
     });
@@ -429,45 +439,55 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
     if (r->status != "OK") return out; // no such folder (yet)
     out.exists = true;
     m_selected = name;
-    auto listed = m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
-                                    "listing " + target_name(folder), [&](const Response& resp) -> Status {
-        auto d = parse_fetch(resp);
-        if (!d || !d->uid) return {};
-        out.messages.push_back({*d->uid, d->flags.value_or(Flags{}), d->size.value_or(0),
-                                d->internal_date.value_or(0), {}});
-        return {};
-    });
+    auto listed =
+        m_session->run_ok("UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+                          "listing " + target_name(folder), [&](const Response& resp) -> Status {
+                              auto d = parse_fetch(resp);
+                              if (!d || !d->uid) return {};
+                              out.messages.push_back({*d->uid,
+                                                      d->flags.value_or(Flags{}),
+                                                      d->size.value_or(0),
+                                                      d->internal_date.value_or(0),
+                                                      {}});
+                              return {};
+                          });
     if (!listed) return std::unexpected(listed.error());
     return out;
 }
 
 Status ImapTarget::fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>& uids) {
     std::unordered_map<std::uint32_t, TargetMessage*> by_uid;
-    for (auto& m : folder.messages) by_uid[m.uid] = &m;
+    for (auto& m : folder.messages)
+        by_uid[m.uid] = &m;
     for (const auto& set : uid_sets(uids, k_max_uid_set_chars)) {
-        auto r = m_session->run_ok("UID FETCH " + set + " (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
-                                   "reading Message-IDs on the target", [&](const Response& resp) -> Status {
-            auto d = parse_fetch(resp);
-            if (!d || !d->uid || !by_uid.contains(*d->uid)) return {};
-            mail::HeaderScanner h;
-            h.feed(d->header.value_or(""));
-            h.finish();
-            by_uid[*d->uid]->message_id = h.message_id();
-            return {};
-        });
+        auto r = m_session->run_ok(
+            "UID FETCH " + set + " (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+            "reading Message-IDs on the target", [&](const Response& resp) -> Status {
+                auto d = parse_fetch(resp);
+                if (!d || !d->uid || !by_uid.contains(*d->uid)) return {};
+                mail::HeaderScanner h;
+                h.feed(d->header.value_or(""));
+                h.finish();
+                by_uid[*d->uid]->message_id = h.message_id();
+                return {};
+            });
         if (!r) return std::unexpected(r.error());
     }
     return {};
 }
 
-Status ImapTarget::flush() { return m_appender->drain(); }
+Status ImapTarget::flush() {
+    return m_appender->drain();
+}
 
 MessageSink& ImapTarget::appender(AppendCallbacks callbacks) {
     m_appender->start(std::move(callbacks));
     return *m_appender;
 }
 
-void ImapTarget::append_singly(bool singly) { m_appender->singly = singly; }
+void ImapTarget::append_singly(bool singly) {
+    m_appender->singly = singly;
+}
 
 // System flags always; keywords only where the folder's PERMANENTFLAGS let
 // them stay (a server that drops them silently would otherwise differ).
@@ -480,7 +500,8 @@ std::string ImapTarget::flag_list(const Flags& flags) const {
 }
 
 Status ImapTarget::set_flags(std::uint32_t uid, const Flags& flags) {
-    auto r = m_session->run_ok("UID STORE " + std::to_string(uid) + " FLAGS.SILENT (" + flag_list(flags) + ")",
+    auto r = m_session->run_ok("UID STORE " + std::to_string(uid) + " FLAGS.SILENT (" +
+                                   flag_list(flags) + ")",
                                "setting flags");
     return r ? Status{} : std::unexpected(r.error());
 }
@@ -491,9 +512,11 @@ Status ImapTarget::set_flags(std::uint32_t uid, const Flags& flags) {
 Status ImapTarget::remove(const std::vector<std::uint32_t>& uids) {
     if (!m_session->has("UIDPLUS"))
         return fail(ErrorKind::protocol, Scope::folder,
-                    "the target has no UIDPLUS, so messages cannot be expunged selectively; nothing deleted");
+                    "the target has no UIDPLUS, so messages cannot be expunged selectively; "
+                    "nothing deleted");
     for (const auto& set : uid_sets(uids, k_max_uid_set_chars)) {
-        auto r = m_session->run_ok("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)", "marking for deletion");
+        auto r = m_session->run_ok("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)",
+                                   "marking for deletion");
         if (!r) return std::unexpected(r.error());
         test::durable_step("target messages flagged deleted");
         r = m_session->run_ok("UID EXPUNGE " + set, "expunging");

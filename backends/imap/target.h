@@ -56,9 +56,9 @@ class ImapTarget : public Target {
 
     std::unique_ptr<Session> m_session;
     std::unique_ptr<Appender> m_appender;
-    std::string m_prefix;    // personal namespace prefix, e.g. "INBOX."
+    std::string m_prefix; // personal namespace prefix, e.g. "INBOX."
     char m_separator = '/';
-    std::string m_selected;  // wire name of the open folder
+    std::string m_selected; // wire name of the open folder
     bool m_any_keyword = true;
     std::set<std::string> m_keywords_allowed;
     std::optional<std::uint64_t> m_account_limit; // CAPABILITY APPENDLIMIT=n

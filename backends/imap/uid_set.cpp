@@ -26,7 +26,9 @@ std::optional<std::vector<UidRange>> parse_uid_set(std::string_view set, std::si
     return out;
 }
 
-std::uint64_t width(const UidRange& r) { return std::uint64_t{r.second} - r.first + 1; }
+std::uint64_t width(const UidRange& r) {
+    return std::uint64_t{r.second} - r.first + 1;
+}
 
 } // namespace
 
@@ -52,7 +54,8 @@ std::vector<std::string> uid_sets(std::vector<std::uint32_t> uids, std::size_t m
     std::string current;
     for (std::size_t i = 0; i < uids.size();) {
         std::size_t j = i;
-        while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+        while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1)
+            ++j;
         std::string range = std::to_string(uids[i]);
         if (j > i) range += ':' + std::to_string(uids[j]);
         if (!current.empty() && current.size() + range.size() + 1 > max_chars) {
@@ -76,11 +79,13 @@ std::vector<std::uint32_t> expand_uid_set(std::string_view set, std::size_t limi
     std::vector<std::uint32_t> out;
     out.reserve(count);
     for (const auto& [lo, hi] : *ranges)
-        for (std::uint64_t u = lo; u <= hi; ++u) out.push_back(static_cast<std::uint32_t>(u));
+        for (std::uint64_t u = lo; u <= hi; ++u)
+            out.push_back(static_cast<std::uint32_t>(u));
     return out;
 }
 
-std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set, std::size_t limit) {
+std::vector<std::pair<std::uint32_t, std::uint32_t>> uid_ranges(std::string_view set,
+                                                                std::size_t limit) {
     auto parsed = parse_uid_set(set, limit);
     if (!parsed) return {};
     std::vector<UidRange>& out = *parsed;

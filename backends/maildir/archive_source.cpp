@@ -41,7 +41,8 @@ std::vector<std::string> subdirs(const std::string& dir) {
 }
 
 // Depth-first walk: each directory with a cur/ is a folder.
-void walk(const std::string& dir, std::vector<std::string>& components, std::vector<FolderInfo>& out) {
+void walk(const std::string& dir, std::vector<std::string>& components,
+          std::vector<FolderInfo>& out) {
     for (const auto& name : subdirs(dir)) {
         components.push_back(archive::unescape_component(name).value_or(name));
         std::string path = dir + '/' + name;
@@ -74,7 +75,9 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
     return out;
 }
 
-std::string_view ArchiveSource::id_of(const File& file) { return base_view(name_of(file)); }
+std::string_view ArchiveSource::id_of(const File& file) {
+    return base_view(name_of(file));
+}
 
 std::string ArchiveSource::path_of(const File& file) const {
     std::string path = m_dir;
@@ -95,15 +98,18 @@ void ArchiveSource::add_file(std::string_view name, bool in_new) {
 }
 
 // The date is the file's mtime; the size is W= when the name has one.
-std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const struct stat& st, bool count) const {
+std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const struct stat& st,
+                                                     bool count) const {
     auto parsed = parse_name(name_of(file));
     if (!parsed) return std::nullopt;
     RemoteMessage m;
     m.id = std::string(id_of(file));
     m.flags = info_to_flags(parsed->info_flags, m_keywords);
     m.internal_date = st.st_mtime;
-    if (parsed->crlf_size) m.size = *parsed->crlf_size;
-    else if (count) m.size = crlf_size_of(path_of(file)).value_or(0);
+    if (parsed->crlf_size)
+        m.size = *parsed->crlf_size;
+    else if (count)
+        m.size = crlf_size_of(path_of(file)).value_or(0);
     return m;
 }
 
@@ -129,7 +135,8 @@ Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     // Sorted by id, the files alone: each message is described as it goes
     // into the snapshot, so no second list of the folder is held while
     // sorting.
-    std::sort(m_files.begin(), m_files.end(), [](const File& a, const File& b) { return id_of(a) < id_of(b); });
+    std::sort(m_files.begin(), m_files.end(),
+              [](const File& a, const File& b) { return id_of(a) < id_of(b); });
     m_files.shrink_to_fit();
     m_listed = 0;
     describe_next(snap);
@@ -219,7 +226,8 @@ Result<std::vector<MessageKey>> ArchiveSource::keys(const std::vector<std::strin
 }
 
 Status ArchiveSource::remove(const std::vector<std::string>&) {
-    return fail(ErrorKind::usage, Scope::account, "mailferry never deletes from an archive it restores from");
+    return fail(ErrorKind::usage, Scope::account,
+                "mailferry never deletes from an archive it restores from");
 }
 
 } // namespace mf::maildir

@@ -52,20 +52,21 @@ class ArchiveSource : public Source {
     void describe_next(Snapshot& snap);
     // Date (mtime) from `st`, flags from the name, size from W= or else, if
     // `count`, counted (0 otherwise: not known).
-    std::optional<RemoteMessage> describe(const File& file, const struct stat& st, bool count = true) const;
+    std::optional<RemoteMessage> describe(const File& file, const struct stat& st,
+                                          bool count = true) const;
     const File* find(std::string_view id) const;
     std::string path_of(const File& file) const;
 
     std::string m_root;
-    std::string m_dir;      // the open folder
+    std::string m_dir; // the open folder
     KeywordTable m_keywords;
     std::vector<File> m_files; // sorted by base name, i.e. by id
     // The names, in blocks that never move (a growing string would copy
     // them all, and for a moment hold them twice).
     std::vector<std::unique_ptr<char[]>> m_names;
     std::size_t m_names_free = 0; // bytes left in the last block
-    std::size_t m_part_size = 0; // of a listing in parts, else 0
-    std::size_t m_listed = 0;    // files described so far
+    std::size_t m_part_size = 0;  // of a listing in parts, else 0
+    std::size_t m_listed = 0;     // files described so far
 };
 
 } // namespace mf::maildir

@@ -15,9 +15,13 @@ std::string directory_stamp(const std::string& dir) {
 }
 
 // The part of a name that never changes (flags and our fields follow it).
-std::string_view base_view(std::string_view name) { return name.substr(0, name.find_first_of(",:!")); }
+std::string_view base_view(std::string_view name) {
+    return name.substr(0, name.find_first_of(",:!"));
+}
 
-std::string base_of(std::string_view name) { return std::string(base_view(name)); }
+std::string base_of(std::string_view name) {
+    return std::string(base_view(name));
+}
 
 std::optional<std::uint32_t> validity_of(std::string_view unique) {
     auto at = unique.find(",V=");
@@ -39,7 +43,9 @@ MaildirFolder::MaildirFolder(std::string dir, archive::StateDb& db, archive::Fol
     : m_dir(std::move(dir)), m_db(db), m_record(record),
       m_validity(record.known ? record.validity : source_validity), m_read_only(read_only) {}
 
-MaildirFolder::~MaildirFolder() { abandon(); }
+MaildirFolder::~MaildirFolder() {
+    abandon();
+}
 
 Status MaildirFolder::ensure_dirs() {
     if (m_dirs_ready) return {};

@@ -54,7 +54,8 @@ class MaildirFolder : public FolderStore {
     struct OnDisk {
         std::string rel;
         OnDisk() = default;
-        OnDisk(std::string_view subdir, std::string_view name) : rel(std::string(subdir) + '/' + std::string(name)) {}
+        OnDisk(std::string_view subdir, std::string_view name)
+            : rel(std::string(subdir) + '/' + std::string(name)) {}
         std::string_view subdir() const { return std::string_view(rel).substr(0, rel.find('/')); }
         std::string_view name() const { return std::string_view(rel).substr(rel.find('/') + 1); }
     };
@@ -63,16 +64,18 @@ class MaildirFolder : public FolderStore {
     // bytes a file, far less than a map from id to file.
     struct Scan {
         std::vector<OnDisk> files;
-        std::vector<std::uint32_t> order; // indexes into files, by base name
-        std::vector<bool> removed;        // by mirror, in this run
+        std::vector<std::uint32_t> order;      // indexes into files, by base name
+        std::vector<bool> removed;             // by mirror, in this run
         std::vector<std::uint8_t> base_length; // names are at most 255 bytes
         // "cur/" and "new/" are both 4 bytes long.
-        std::string_view base(std::size_t i) const { return std::string_view(files[i].rel).substr(4, base_length[i]); }
+        std::string_view base(std::size_t i) const {
+            return std::string_view(files[i].rel).substr(4, base_length[i]);
+        }
         void index();
         std::optional<std::size_t> find(std::string_view base) const;
     };
-    struct Pending {           // finished, not yet durable
-        std::string tmp_name;  // its name in tmp/; "" if unnamed, or adopted
+    struct Pending {          // finished, not yet durable
+        std::string tmp_name; // its name in tmp/; "" if unnamed, or adopted
         std::string final_name;
         archive::StoredMessage row;
         std::string subdir = "cur";
@@ -84,13 +87,15 @@ class MaildirFolder : public FolderStore {
     Status ensure_dirs();
     Status flush_buffer();
     Result<FolderState> load_rows(bool with_message_ids);
-    Result<std::vector<archive::StoredMessage>> adopt_unrecorded(const std::vector<bool>& matched, FolderState& state);
-    Status scan();      // fills m_scan
+    Result<std::vector<archive::StoredMessage>> adopt_unrecorded(const std::vector<bool>& matched,
+                                                                 FolderState& state);
+    Status scan(); // fills m_scan
     Status clean_tmp();
     Status save_keywords();
     // Where a held message's file is; `scan_index` tells whether (and where)
     // it is in m_scan, so a rename can be noted there.
-    Result<std::optional<OnDisk>> locate(const std::string& id, std::optional<std::size_t>* scan_index = nullptr);
+    Result<std::optional<OnDisk>> locate(const std::string& id,
+                                         std::optional<std::size_t>* scan_index = nullptr);
     std::optional<OnDisk> find_base(std::string_view base) const;
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
     std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
@@ -99,7 +104,7 @@ class MaildirFolder : public FolderStore {
     std::string m_dir;
     archive::StateDb& m_db;
     archive::FolderRecord m_record;
-    std::uint32_t m_validity;          // the validity new files are named with
+    std::uint32_t m_validity; // the validity new files are named with
     bool m_dirs_ready = false;
     bool m_read_only = false;
     KeywordTable m_keywords;
@@ -136,7 +141,9 @@ class MaildirFolder : public FolderStore {
     fs::Fd m_fd;
     std::string m_tmp_name;
     int out_fd() const { return m_unnamed ? m_unnamed.get() : m_fd.get(); }
-    std::string out_path() const { return m_dir + "/tmp/" + (m_unnamed ? "(unnamed file)" : m_tmp_name); }
+    std::string out_path() const {
+        return m_dir + "/tmp/" + (m_unnamed ? "(unnamed file)" : m_tmp_name);
+    }
     std::string m_buffer;
     mail::CrlfToLf m_crlf;
     mail::HeaderScanner m_headers; // finds the Message-ID as bytes pass

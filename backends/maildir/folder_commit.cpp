@@ -18,7 +18,8 @@ Status MaildirFolder::set_flags(const std::string& id, const Flags& flags) {
     std::string name = with_flags(std::string(file.name()), flags_to_info(flags, m_keywords));
     if (auto s = save_keywords(); !s) return s; // before any name uses a new letter
     OnDisk moved{"cur", name};
-    if (path_of(moved) != path_of(file) && ::rename(path_of(file).c_str(), path_of(moved).c_str()) != 0)
+    if (path_of(moved) != path_of(file) &&
+        ::rename(path_of(file).c_str(), path_of(moved).c_str()) != 0)
         return std::unexpected(fs::io_error("cannot rename", path_of(file), errno));
     test::durable_step("maildir flags renamed");
     if (index) m_scan.files[*index] = std::move(moved); // same base: the index stays sorted
@@ -58,7 +59,10 @@ Status MaildirFolder::set_source_state(const std::string& id, SourceState state)
 // cur/, the names durable.
 Status MaildirFolder::durable_names() {
     const std::string tmp = m_dir + "/tmp";
-    auto sync = [&] { return m_batch_dir ? fs::sync_filesystem(m_batch_dir.get(), tmp) : fs::sync_filesystem_of(tmp); };
+    auto sync = [&] {
+        return m_batch_dir ? fs::sync_filesystem(m_batch_dir.get(), tmp)
+                           : fs::sync_filesystem_of(tmp);
+    };
     bool linked = false;
     if (!m_pending.empty()) {
         // One syncfs makes the whole batch durable, instead of an fsync per file.
@@ -125,7 +129,9 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.remove(m_record.key, id);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held.
-    if (s) s = m_db.set_change_token(m_record.key, archive::stamped_token(m_change_token, directory_stamp(m_dir)));
+    if (s)
+        s = m_db.set_change_token(m_record.key,
+                                  archive::stamped_token(m_change_token, directory_stamp(m_dir)));
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     if (s) s = m_db.commit();
     if (!s) {
@@ -150,7 +156,8 @@ Status MaildirFolder::revalidate(std::uint32_t validity,
     auto rows = m_db.messages(m_record.key);
     if (!rows) return std::unexpected(rows.error());
     std::unordered_map<std::string, archive::StoredMessage*> by_id;
-    for (auto& r : *rows) by_id[r.id] = &r;
+    for (auto& r : *rows)
+        by_id[r.id] = &r;
 
     if (auto s = m_db.begin(); !s) return s;
     Status s = m_db.remove_all(m_record.key);

@@ -16,13 +16,13 @@ constexpr std::size_t k_write_buffer = 32 * 1024;
 
 } // namespace
 
-std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size, const Flags& flags) {
+std::string MaildirFolder::file_name(const std::string& id, std::uint64_t size,
+                                     const Flags& flags) {
     using namespace std::chrono;
     auto now = system_clock::now().time_since_epoch();
     auto secs = duration_cast<seconds>(now).count();
     auto micros = duration_cast<microseconds>(now).count() % 1000000;
-    std::string unique =
-        make_bounded_unique_part(secs, micros, m_pid, ++m_counter, id, size);
+    std::string unique = make_bounded_unique_part(secs, micros, m_pid, ++m_counter, id, size);
     return unique + ",V=" + std::to_string(m_validity) + ":2," + flags_to_info(flags, m_keywords);
 }
 
@@ -35,7 +35,8 @@ Status MaildirFolder::begin(std::uint64_t) {
         if (!m_batch_dir) return std::unexpected(fs::io_error("cannot open", tmp, errno));
     }
     if (!m_unnamed_ok)
-        m_unnamed_ok = fs::UnnamedFile::usable_in(m_dir + "/tmp", m_dir + "/tmp/" + std::to_string(m_pid) + ".probe.mailferry");
+        m_unnamed_ok = fs::UnnamedFile::usable_in(
+            m_dir + "/tmp", m_dir + "/tmp/" + std::to_string(m_pid) + ".probe.mailferry");
     if (*m_unnamed_ok) m_unnamed = fs::UnnamedFile::create(m_dir + "/tmp");
     if (!m_unnamed) {
         m_tmp_name = std::to_string(m_pid) + '.' + std::to_string(++m_counter) + ".mailferry";
@@ -84,9 +85,15 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
         return {};
     }
     std::string final_name = file_name(message.id, message.size, message.flags);
-    archive::StoredMessage row{message.id, base_of(final_name), message.flags, message.size,
-                               m_headers.message_id(), message.internal_date, 0};
-    m_pending.push_back(Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed)});
+    archive::StoredMessage row{message.id,
+                               base_of(final_name),
+                               message.flags,
+                               message.size,
+                               m_headers.message_id(),
+                               message.internal_date,
+                               0};
+    m_pending.push_back(
+        Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed)});
     m_tmp_name.clear();
     return {};
 }

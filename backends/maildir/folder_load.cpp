@@ -27,18 +27,23 @@ std::int64_t mtime_of(const std::string& path) {
 
 } // namespace
 
-Result<FolderState> MaildirFolder::load() { return load_rows(true); }
+Result<FolderState> MaildirFolder::load() {
+    return load_rows(true);
+}
 
 // The database is exact here (the caller's token says the folder is as the
 // last complete run left it): one indexed lookup a listed message, and no
 // directory listing unless a flag change needs a file (locate()).
-Result<std::vector<HeldMessage>> MaildirFolder::held_among(const std::vector<RemoteMessage>& listed) {
+Result<std::vector<HeldMessage>>
+MaildirFolder::held_among(const std::vector<RemoteMessage>& listed) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     if (auto s = clean_tmp(); !s) return std::unexpected(s.error());
     return m_db.held_among(m_record.key, listed);
 }
 
-Result<FolderState> MaildirFolder::load_brief() { return load_rows(false); }
+Result<FolderState> MaildirFolder::load_brief() {
+    return load_rows(false);
+}
 
 Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
@@ -51,28 +56,33 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
     std::vector<bool> matched(files.size());
     std::vector<std::string> stale;
     // Row by row: a folder of 50 000 messages is not held twice.
-    auto rows = m_db.each_message(m_record.key, [&](archive::StoredMessage&& row) {
-        auto index = m_scan.find(row.location);
-        if (!index || matched[*index]) { // deleted by hand: forget it, fetch again
-            stale.push_back(std::move(row.id));
-            return;
-        }
-        matched[*index] = true;
-        auto parsed = parse_name(files[*index].name());
-        Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
-        // Keywords beyond the 26 letters live only in the database.
-        for (const auto& k : row.flags.keywords)
-            if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
-        normalize(flags);
-        state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size, std::move(row.message_id),
-                                         row.date, static_cast<SourceState>(row.source_state)});
-    }, with_message_ids);
+    auto rows = m_db.each_message(
+        m_record.key,
+        [&](archive::StoredMessage&& row) {
+            auto index = m_scan.find(row.location);
+            if (!index || matched[*index]) { // deleted by hand: forget it, fetch again
+                stale.push_back(std::move(row.id));
+                return;
+            }
+            matched[*index] = true;
+            auto parsed = parse_name(files[*index].name());
+            Flags flags = parsed ? info_to_flags(parsed->info_flags, m_keywords) : row.flags;
+            // Keywords beyond the 26 letters live only in the database.
+            for (const auto& k : row.flags.keywords)
+                if (!m_keywords.letter_for(k, false)) flags.keywords.push_back(k);
+            normalize(flags);
+            state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size,
+                                             std::move(row.message_id), row.date,
+                                             static_cast<SourceState>(row.source_state)});
+        },
+        with_message_ids);
     if (!rows) return std::unexpected(rows.error());
     auto adopted = adopt_unrecorded(matched, state);
     if (!adopted) return std::unexpected(adopted.error());
     // Read-only (verify, a restore's source), what was found is used as
     // found and the database is left as it is.
-    if (!m_read_only && (!stale.empty() || !adopted->empty() || (!m_record.known && !state.held.empty()))) {
+    if (!m_read_only &&
+        (!stale.empty() || !adopted->empty() || (!m_record.known && !state.held.empty()))) {
         if (auto s = m_db.begin(); !s) return std::unexpected(s.error());
         Status s;
         for (const auto& id : stale)
@@ -98,8 +108,8 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
 // was lost). Others stay in the archive, unmatched. A file named by an id's
 // digest cannot be adopted here, its id being unknown: it waits in
 // m_by_digest for finish() to see that id.
-Result<std::vector<archive::StoredMessage>> MaildirFolder::adopt_unrecorded(const std::vector<bool>& matched,
-                                                                             FolderState& state) {
+Result<std::vector<archive::StoredMessage>>
+MaildirFolder::adopt_unrecorded(const std::vector<bool>& matched, FolderState& state) {
     std::vector<archive::StoredMessage> adopted;
     m_by_digest.clear();
     std::unordered_set<std::string> held_ids; // filled at the first candidate: crashes are rare
@@ -111,11 +121,16 @@ Result<std::vector<archive::StoredMessage>> MaildirFolder::adopt_unrecorded(cons
         if (parsed->id_digest) m_by_digest.emplace(*parsed->id_digest, file); // a twin: first kept
         if (!parsed->id) continue;
         if (held_ids.empty())
-            for (const auto& h : state.held) held_ids.insert(h.id);
+            for (const auto& h : state.held)
+                held_ids.insert(h.id);
         if (!held_ids.insert(*parsed->id).second) continue; // a duplicate file: keep, don't track
-        archive::StoredMessage row{*parsed->id, base_of(file.name()), info_to_flags(parsed->info_flags, m_keywords),
-                                   parsed->crlf_size.value_or(0), message_id_of(path_of(file)),
-                                   mtime_of(path_of(file)), 0};
+        archive::StoredMessage row{*parsed->id,
+                                   base_of(file.name()),
+                                   info_to_flags(parsed->info_flags, m_keywords),
+                                   parsed->crlf_size.value_or(0),
+                                   message_id_of(path_of(file)),
+                                   mtime_of(path_of(file)),
+                                   0};
         state.held.push_back(HeldMessage{row.id, row.flags, row.size, row.message_id, row.date});
         adopted.push_back(std::move(row));
     }
@@ -132,16 +147,21 @@ std::optional<MaildirFolder::Pending> MaildirFolder::adopt_by_digest(const Remot
     if (m_by_digest.empty()) return std::nullopt;
     const std::string field = id_field(message.id);
     if (!field.starts_with(k_digest_marker)) return std::nullopt;
-    if (auto held = m_db.location(m_record.key, message.id); !held || !held->empty()) return std::nullopt;
+    if (auto held = m_db.location(m_record.key, message.id); !held || !held->empty())
+        return std::nullopt;
     auto it = m_by_digest.find(field.substr(k_digest_marker.size()));
     if (it == m_by_digest.end()) return std::nullopt;
     auto parsed = parse_name(it->second.name());
     if (!parsed || parsed->crlf_size != message.size) return std::nullopt;
     const OnDisk file = it->second;
     m_by_digest.erase(it);
-    archive::StoredMessage row{message.id, base_of(file.name()),
-                               info_to_flags(parsed->info_flags, m_keywords), message.size,
-                               m_headers.message_id(), mtime_of(path_of(file)), 0};
+    archive::StoredMessage row{message.id,
+                               base_of(file.name()),
+                               info_to_flags(parsed->info_flags, m_keywords),
+                               message.size,
+                               m_headers.message_id(),
+                               mtime_of(path_of(file)),
+                               0};
     return Pending{"", std::string(file.name()), std::move(row), std::string(file.subdir()), {}};
 }
 

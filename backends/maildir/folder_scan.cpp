@@ -54,7 +54,8 @@ void MaildirFolder::Scan::index() {
     removed.assign(files.size(), false);
     base_length.resize(files.size());
     for (std::size_t i = 0; i < files.size(); ++i)
-        base_length[i] = static_cast<std::uint8_t>(std::min<std::size_t>(base_view(files[i].name()).size(), 255));
+        base_length[i] = static_cast<std::uint8_t>(
+            std::min<std::size_t>(base_view(files[i].name()).size(), 255));
     order = sorted_index(files.size(), [&](std::uint32_t i) { return base(i); });
 }
 
@@ -67,8 +68,8 @@ std::optional<std::size_t> MaildirFolder::Scan::find(std::string_view wanted) co
 
 // The file of a held message, by its base name from the database: in
 // load()'s listing, or for a message committed since, by a directory scan.
-Result<std::optional<MaildirFolder::OnDisk>> MaildirFolder::locate(const std::string& id,
-                                                                   std::optional<std::size_t>* scan_index) {
+Result<std::optional<MaildirFolder::OnDisk>>
+MaildirFolder::locate(const std::string& id, std::optional<std::size_t>* scan_index) {
     auto base = m_db.location(m_record.key, id);
     if (!base) return std::unexpected(base.error());
     if (base->empty()) return std::optional<OnDisk>();
@@ -102,7 +103,8 @@ std::optional<MaildirFolder::OnDisk> MaildirFolder::find_base(std::string_view b
 Status MaildirFolder::read(const std::string& id, MessageSink& sink) {
     auto located = locate(id);
     if (!located) return std::unexpected(located.error());
-    if (!*located) return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
+    if (!*located)
+        return fail(ErrorKind::not_found, Scope::message, "message " + id + " is not held");
     RemoteMessage m;
     m.id = id;
     return stream_message_file(path_of(**located), m, sink);

@@ -4,9 +4,9 @@
 #include "backends/common/fs.h"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <memory>
 #include <optional>
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace mf::maildir {
@@ -29,7 +29,8 @@ Result<std::size_t> read_full(int fd, char* buf, std::size_t len, const std::str
 }
 
 Failure changed(const std::string& path) {
-    return Failure{ErrorKind::local_io, Scope::message, path + " changed while it was read; run again"};
+    return Failure{ErrorKind::local_io, Scope::message,
+                   path + " changed while it was read; run again"};
 }
 
 // The rest of a file larger than one chunk, sent as it is read: the sink
@@ -37,8 +38,10 @@ Failure changed(const std::string& path) {
 // large its messages. The size was measured first, so a file that changes
 // between the two readings is caught here, before the count it was sent
 // under would be broken.
-Status send_file(int fd, std::uint64_t size, const std::string& path, const MessageSink::Send& send) {
-    if (::lseek(fd, 0, SEEK_SET) != 0) return std::unexpected(fs::io_error("cannot read", path, errno));
+Status send_file(int fd, std::uint64_t size, const std::string& path,
+                 const MessageSink::Send& send) {
+    if (::lseek(fd, 0, SEEK_SET) != 0)
+        return std::unexpected(fs::io_error("cannot read", path, errno));
     mail::LfToCrlf convert;
     auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
     std::string out;
@@ -59,7 +62,8 @@ Status send_file(int fd, std::uint64_t size, const std::string& path, const Mess
 
 // Counts the CRLF size of `fd`'s content, the first `in_buf` bytes of which
 // are already in `buf` (k_chunk long); reads the rest.
-Result<std::uint64_t> count_crlf_size(int fd, char* buf, std::size_t in_buf, const std::string& path) {
+Result<std::uint64_t> count_crlf_size(int fd, char* buf, std::size_t in_buf,
+                                      const std::string& path) {
     mail::CrlfSize size;
     size.feed(std::string_view(buf, in_buf));
     for (;;) {
@@ -85,7 +89,8 @@ Result<std::uint64_t> crlf_size_of(const std::string& path) {
 // memory; a larger one is read twice, which costs a copy from the page
 // cache and spares holding the message. Once read, the file's pages are let
 // go (fs::drop_cached): a restore reads the archive once.
-Status stream_message_file(const std::string& path, const RemoteMessage& message, MessageSink& sink) {
+Status stream_message_file(const std::string& path, const RemoteMessage& message,
+                           MessageSink& sink) {
     fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::unexpected(fs::io_error("cannot read", path, errno));
     auto buf = std::make_unique_for_overwrite<char[]>(k_chunk);
@@ -105,7 +110,8 @@ Status stream_message_file(const std::string& path, const RemoteMessage& message
         mail::LfToCrlf().feed(std::string_view(buf.get(), *got), out);
         buf.reset();
         fs::drop_cached(fd.get());
-        return sink.put(described(out.size()), out.size(), [&](const MessageSink::Send& send) { return send(out); });
+        return sink.put(described(out.size()), out.size(),
+                        [&](const MessageSink::Send& send) { return send(out); });
     }
     auto size = count_crlf_size(fd.get(), buf.get(), *got, path);
     if (!size) return std::unexpected(size.error());

@@ -10,7 +10,8 @@
 namespace mf::maildir {
 
 // `message.size` 0 means not known: the size measured here is handed on.
-Status stream_message_file(const std::string& path, const RemoteMessage& message, MessageSink& sink);
+Status stream_message_file(const std::string& path, const RemoteMessage& message,
+                           MessageSink& sink);
 
 // The size of an archived file with CRLF line ends restored: what the
 // server counted. Fails if the file cannot be read.

@@ -15,8 +15,9 @@ Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
     return archive::folder_memo(m_db, rel, directory_stamp(m_root + '/' + rel));
 }
 
-Status MaildirStore::record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
-                              const std::vector<std::string>& cleared) {
+Status MaildirStore::record_failures(const FolderInfo& folder,
+                                     const std::vector<MessageProblem>& failed,
+                                     const std::vector<std::string>& cleared) {
     return m_db.record_failures(archive::relative_folder_path(folder.path), failed, cleared);
 }
 

@@ -13,8 +13,7 @@ MboxFolder::MboxFolder(std::string mbox_path, archive::StateDb& db, archive::Fol
                        std::uint32_t source_validity, bool read_only)
     : m_read_only(read_only), m_path(std::move(mbox_path)), m_index_path(m_path + ".mfindex"),
       m_db(db), m_record(record), m_source_validity(source_validity),
-      m_validity(record.known ? record.validity : source_validity),
-      m_dotlock(m_path) {}
+      m_validity(record.known ? record.validity : source_validity), m_dotlock(m_path) {}
 
 // Finished but uncommitted messages stay in the mbox past the last indexed
 // one: the next load() cuts them away, as after a crash.

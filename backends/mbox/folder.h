@@ -70,7 +70,7 @@ class MboxFolder : public FolderStore {
         std::uint64_t flushed = 0; // bytes of it already written to the file
         std::string buffer;
         std::optional<Encoder> encoder; // writes into `buffer`: so never copied
-        mail::HeaderScanner headers; // finds the Message-ID as bytes pass
+        mail::HeaderScanner headers;    // finds the Message-ID as bytes pass
         Writing() = default;
         Writing(const Writing&) = delete;
         Writing& operator=(const Writing&) = delete;
@@ -113,9 +113,9 @@ class MboxFolder : public FolderStore {
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
 
-    fs::Fd m_fd;       // the mbox, locked, while open for writing
-    fs::Fd m_index_fd; // the index, O_APPEND
-    Dotlock m_dotlock; // <file>.lock
+    fs::Fd m_fd;             // the mbox, locked, while open for writing
+    fs::Fd m_index_fd;       // the index, O_APPEND
+    Dotlock m_dotlock;       // <file>.lock
     std::uint64_t m_end = 0; // where the next message goes
     std::optional<Writing> m_writing;
 };

@@ -61,7 +61,8 @@ Status MboxFolder::commit() {
         m_state_changes.clear();
         return s;
     }
-    if (!m_pending.empty()) m_committed_new = true; // not added to m_held: find_held() reads the index
+    if (!m_pending.empty())
+        m_committed_new = true; // not added to m_held: find_held() reads the index
     for (const auto& [id, flags] : m_flag_changes)
         if (auto it = m_held.find(id); it != m_held.end()) it->second.flags = flags;
 
@@ -75,7 +76,9 @@ Status MboxFolder::commit() {
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held, stamped after the last write.
-    if (s) s = m_db.set_change_token(m_record.key, archive::stamped_token(m_change_token, file_stamp(m_path)));
+    if (s)
+        s = m_db.set_change_token(m_record.key,
+                                  archive::stamped_token(m_change_token, file_stamp(m_path)));
     if (s) s = m_db.commit();
     m_pending.clear();
     m_flag_changes.clear();

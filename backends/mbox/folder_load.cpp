@@ -114,8 +114,8 @@ Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& record
     state.known = m_record.known;
     state.validity = m_validity;
     state.held.reserve(records.size());
-    std::vector<std::string> stale;            // rows the index lacks
-    std::vector<archive::StoredMessage> puts;  // rows to add or correct
+    std::vector<std::string> stale;           // rows the index lacks
+    std::vector<archive::StoredMessage> puts; // rows to add or correct
     auto streamed = m_db.each_message(m_record.key, [&](archive::StoredMessage&& row) {
         auto i = record_of(row.id);
         if (!i) {

@@ -17,7 +17,8 @@ Result<std::optional<MboxFolder::Held>> MboxFolder::find_held(const std::string&
     auto index = read_index(m_index_path);
     if (!index) return std::unexpected(index.error());
     for (const auto& r : index->replay.records())
-        if (r.validity == m_validity && r.id == id) return Held{r.offset, r.length, r.size, r.flags};
+        if (r.validity == m_validity && r.id == id)
+            return Held{r.offset, r.length, r.size, r.flags};
     return std::optional<Held>();
 }
 

@@ -76,13 +76,13 @@ std::optional<Flags> parse_flags_text(std::string_view text) {
 
 std::string message_line(const IndexRecord& r) {
     return "M " + std::to_string(r.offset) + ' ' + std::to_string(r.length) + ' ' +
-           std::to_string(r.validity) + ' ' + mail::escape_id(r.id) + ' ' +
-           std::to_string(r.size) + ' ' + flags_text(r.flags) + '\n';
+           std::to_string(r.validity) + ' ' + mail::escape_id(r.id) + ' ' + std::to_string(r.size) +
+           ' ' + flags_text(r.flags) + '\n';
 }
 
 std::string flags_line(std::uint32_t validity, const std::string& id, const Flags& flags) {
-    return "F " + std::to_string(validity) + ' ' + mail::escape_id(id) + ' ' +
-           flags_text(flags) + '\n';
+    return "F " + std::to_string(validity) + ' ' + mail::escape_id(id) + ' ' + flags_text(flags) +
+           '\n';
 }
 
 std::string rename_line(std::uint32_t old_validity, const std::string& old_id,

@@ -28,8 +28,9 @@ Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
     return archive::folder_memo(m_db, rel, file_stamp(m_root + '/' + rel + ".mbox"));
 }
 
-Status MboxStore::record_failures(const FolderInfo& folder, const std::vector<MessageProblem>& failed,
-                              const std::vector<std::string>& cleared) {
+Status MboxStore::record_failures(const FolderInfo& folder,
+                                  const std::vector<MessageProblem>& failed,
+                                  const std::vector<std::string>& cleared) {
     return m_db.record_failures(archive::relative_folder_path(folder.path), failed, cleared);
 }
 
@@ -39,8 +40,8 @@ Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& fo
     if (rel.empty()) return fail(ErrorKind::protocol, Scope::folder, "a folder with an empty name");
     auto record = m_db.folder(rel);
     if (!record) return std::unexpected(record.error());
-    return std::unique_ptr<FolderStore>(
-        std::make_unique<MboxFolder>(m_root + '/' + rel + ".mbox", m_db, *record, validity, m_read_only));
+    return std::unique_ptr<FolderStore>(std::make_unique<MboxFolder>(
+        m_root + '/' + rel + ".mbox", m_db, *record, validity, m_read_only));
 }
 
 } // namespace mf::mbox

@@ -80,8 +80,10 @@ void set_options(Connection::Impl& impl, const char* login_options) {
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, &impl);
-    if (e.tls == TlsMode::starttls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-    if (e.tls == TlsMode::starttls_optional) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+    if (e.tls == TlsMode::starttls)
+        curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    if (e.tls == TlsMode::starttls_optional)
+        curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
     if (!e.cacert.empty()) {
         curl_easy_setopt(c, CURLOPT_CAINFO, e.cacert.c_str());
     } else if (g_ca_directory_only) {

@@ -29,8 +29,7 @@ void note_tls(TlsInfo& tls, std::string_view text) {
 }
 
 // Calls `each` with every line of `data`, without its CR LF.
-template <typename Each>
-void for_each_line(std::string_view data, Each each) {
+template <typename Each> void for_each_line(std::string_view data, Each each) {
     while (!data.empty()) {
         auto nl = data.find('\n');
         std::string_view line = data.substr(0, nl);
@@ -46,7 +45,8 @@ void trace_lines(Connection::Impl& impl, TraceKind kind, std::string_view data) 
         if (kind == TraceKind::sent) {
             std::string shown = redact_line(line, impl.in_sasl);
             std::string u(line.substr(0, 40));
-            for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            for (auto& c : u)
+                c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
             if (u.find("AUTHENTICATE ") != std::string::npos || u.starts_with("AUTH "))
                 impl.in_sasl = true;
             if (impl.trace) impl.trace(kind, shown);
@@ -115,7 +115,8 @@ int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user
         note_offered(impl, text);
         trace_lines(impl, TraceKind::received, text);
         break;
-    default: break; // payloads: none during the connection phase
+    default:
+        break; // payloads: none during the connection phase
     }
     return 0;
 }

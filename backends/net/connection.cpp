@@ -21,36 +21,43 @@ Failure classify(CURLcode code, const Connection::Impl& impl) {
     std::string where = e.host + " port " + std::to_string(e.port);
     auto f = [](ErrorKind k, std::string w) { return Failure{k, Scope::session, std::move(w)}; };
     switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST: return f(ErrorKind::connect, "cannot resolve host name " + e.host);
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return f(ErrorKind::connect, "cannot resolve host name " + e.host);
     case CURLE_COULDNT_CONNECT:
         return f(ErrorKind::connect, "cannot connect to " + where + ": " + detail +
                                          " (is the server running, and is this the right port?)");
-    case CURLE_OPERATION_TIMEDOUT: return f(ErrorKind::connect, "timed out connecting to " + where);
+    case CURLE_OPERATION_TIMEDOUT:
+        return f(ErrorKind::connect, "timed out connecting to " + where);
     case CURLE_PEER_FAILED_VERIFICATION:
-        return f(ErrorKind::tls, "the certificate of " + e.host + " is not trusted: " + detail +
-                                     " (use --cacert FILE to trust it, or --insecure to skip the check)");
+        return f(ErrorKind::tls,
+                 "the certificate of " + e.host + " is not trusted: " + detail +
+                     " (use --cacert FILE to trust it, or --insecure to skip the check)");
     case CURLE_SSL_CACERT_BADFILE:
         return f(ErrorKind::tls, "cannot read the CA certificate file " + e.cacert + ": " + detail);
     case CURLE_SSL_CONNECT_ERROR:
-        return f(ErrorKind::tls, "TLS handshake with " + where + " failed: " + detail +
-                                     (e.tls == TlsMode::implicit
-                                          ? " (does this port speak TLS? imap:// and pop3:// use STARTTLS)"
-                                          : ""));
+        return f(ErrorKind::tls,
+                 "TLS handshake with " + where + " failed: " + detail +
+                     (e.tls == TlsMode::implicit
+                          ? " (does this port speak TLS? imap:// and pop3:// use STARTTLS)"
+                          : ""));
     case CURLE_USE_SSL_FAILED:
-        return f(ErrorKind::tls, e.host + " does not offer " +
-                                     std::string(e.protocol == Protocol::imap ? "STARTTLS" : "STLS") +
-                                     " on port " + std::to_string(e.port) +
-                                     "; use " + (e.protocol == Protocol::imap ? "imaps://" : "pop3s://") +
-                                     " if it speaks TLS on another port, or --allow-plaintext to send "
-                                     "the password unencrypted");
+        return f(ErrorKind::tls,
+                 e.host + " does not offer " +
+                     std::string(e.protocol == Protocol::imap ? "STARTTLS" : "STLS") + " on port " +
+                     std::to_string(e.port) + "; use " +
+                     (e.protocol == Protocol::imap ? "imaps://" : "pop3s://") +
+                     " if it speaks TLS on another port, or --allow-plaintext to send "
+                     "the password unencrypted");
     case CURLE_LOGIN_DENIED:
-        return f(ErrorKind::auth, "login as " + e.user + " on " + e.host + " was refused: " + detail);
+        return f(ErrorKind::auth,
+                 "login as " + e.user + " on " + e.host + " was refused: " + detail);
     case CURLE_AUTH_ERROR:
         return f(ErrorKind::auth, "no login method offered by " + e.host +
                                       " works with the given credentials: " + detail);
     case CURLE_WEIRD_SERVER_REPLY:
         return f(ErrorKind::protocol, "unexpected reply from " + where + ": " + detail);
-    default: return f(ErrorKind::connect, "connection to " + where + " failed: " + detail);
+    default:
+        return f(ErrorKind::connect, "connection to " + where + " failed: " + detail);
     }
 }
 
@@ -75,11 +82,13 @@ bool wait_for(CURL* curl, short events, std::chrono::steady_clock::time_point de
     pollfd p{socket_of(curl), events, 0};
     int r;
     do {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
         // A --timeout beyond ~24 days would overflow int milliseconds, and a
         // negative poll timeout means "wait forever".
-        const int ms = static_cast<int>(std::min<long long>(left.count(), std::numeric_limits<int>::max()));
+        const int ms =
+            static_cast<int>(std::min<long long>(left.count(), std::numeric_limits<int>::max()));
         r = poll(&p, 1, ms);
     } while (r < 0 && errno == EINTR);
     return r > 0;
@@ -139,7 +148,8 @@ CURLcode log_in(Connection::Impl& impl, const char* login_options) {
 
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : " ") + n;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : " ") + n;
     return out;
 }
 
@@ -150,9 +160,12 @@ Failure not_offered(const Connection::Impl& impl, const LoginChoice& choice) {
     std::string offers = impl.offered.empty() ? "it announces no SASL mechanism"
                                               : "it offers " + joined(impl.offered);
     std::string what = e.host + " does not offer " + choice.wanted + " (" + offers + ")";
-    if (!e.auth_mechanism.empty()) what += "; choose one it offers with --auth";
-    else if (e.oauth2_token) what += ", so the OAuth2 token cannot be used";
-    return Failure{ErrorKind::auth, Scope::session, "login as " + e.user + " on " + e.host + " failed: " + what};
+    if (!e.auth_mechanism.empty())
+        what += "; choose one it offers with --auth";
+    else if (e.oauth2_token)
+        what += ", so the OAuth2 token cannot be used";
+    return Failure{ErrorKind::auth, Scope::session,
+                   "login as " + e.user + " on " + e.host + " failed: " + what};
 }
 
 } // namespace
@@ -173,10 +186,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
     // Nothing of the login went out: the server offers none of the chosen
     // mechanisms. Only then is a second connection worth it (login.h).
     if (code == CURLE_LOGIN_DENIED && !impl->login_sent) {
-        if (choice.on_no_match == OnNoMatch::fail) return std::unexpected(not_offered(*impl, choice));
+        if (choice.on_no_match == OnNoMatch::fail)
+            return std::unexpected(not_offered(*impl, choice));
         if (trace)
-            trace(TraceKind::info, endpoint.host + " offers neither PLAIN nor LOGIN; connecting again, "
-                                                   "letting libcurl choose among what it offers");
+            trace(TraceKind::info, endpoint.host +
+                                       " offers neither PLAIN nor LOGIN; connecting again, "
+                                       "letting libcurl choose among what it offers");
         impl = make_impl(endpoint, trace);
         if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
         code = log_in(*impl, nullptr);
@@ -197,8 +212,9 @@ using Clock = std::chrono::steady_clock;
 Failure too_slow(const Connection::Impl& impl, const ProgressGuard& guard, std::string_view doing) {
     const Endpoint& e = impl.endpoint;
     return Failure{ErrorKind::connect, Scope::session,
-                   "timed out " + std::string(doing) + " " + e.host + ": " + std::to_string(guard.bytes()) +
-                       " bytes in " + std::to_string(e.timeout_seconds) + " s, below the minimum of " +
+                   "timed out " + std::string(doing) + " " + e.host + ": " +
+                       std::to_string(guard.bytes()) + " bytes in " +
+                       std::to_string(e.timeout_seconds) + " s, below the minimum of " +
                        std::to_string(k_min_bytes_per_second) + " bytes a second (see --timeout)"};
 }
 
@@ -230,8 +246,8 @@ Status Connection::send_all(std::string_view data) {
         }
         if (code != CURLE_OK)
             return fail(ErrorKind::connect, Scope::session,
-                        "sending to " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
-                            system_reason(code, err));
+                        "sending to " + impl.endpoint.host +
+                            " failed: " + curl_easy_strerror(code) + system_reason(code, err));
         data.remove_prefix(sent);
         if (sent == 0) continue;
         // The peer reads, but perhaps a byte at a time.
@@ -263,8 +279,8 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
                         impl.endpoint.host + " closed the connection");
         if (code != CURLE_AGAIN)
             return fail(ErrorKind::connect, Scope::session,
-                        "reading from " + impl.endpoint.host + " failed: " + curl_easy_strerror(code) +
-                            system_reason(code, err));
+                        "reading from " + impl.endpoint.host +
+                            " failed: " + curl_easy_strerror(code) + system_reason(code, err));
         if (!wait_for(impl.curl, POLLIN, idle_deadline))
             return fail(ErrorKind::connect, Scope::session,
                         impl.endpoint.host + " sent nothing for " + std::to_string(timeout) +
@@ -272,8 +288,14 @@ Result<std::size_t> Connection::read_some(char* buf, std::size_t len) {
     }
 }
 
-const TlsInfo& Connection::tls() const { return m_impl->tls; }
-const Endpoint& Connection::endpoint() const { return m_impl->endpoint; }
-const std::vector<std::string>& Connection::login_reply() const { return m_impl->login_reply; }
+const TlsInfo& Connection::tls() const {
+    return m_impl->tls;
+}
+const Endpoint& Connection::endpoint() const {
+    return m_impl->endpoint;
+}
+const std::vector<std::string>& Connection::login_reply() const {
+    return m_impl->login_reply;
+}
 
 } // namespace mf::net

@@ -24,17 +24,17 @@ struct Connection::Impl {
     Endpoint endpoint;
     TraceSink trace;
     TlsInfo tls;
-    bool in_sasl = false; // the client is answering SASL challenges
-    SSL* ssl = nullptr;   // OpenSSL's connection object, once TLS is up
+    bool in_sasl = false;                 // the client is answering SASL challenges
+    SSL* ssl = nullptr;                   // OpenSSL's connection object, once TLS is up
     bool logging_in = false;              // inside curl_easy_perform
     std::vector<std::string> login_reply; // since the client's last line
     std::size_t login_reply_bytes = 0;
     char error[CURL_ERROR_SIZE] = {};
-    std::string password;   // held only while curl_easy_perform runs
+    std::string password; // held only while curl_easy_perform runs
     std::string token;
-    bool login_sent = false;               // a line that begins a login went out
-    std::vector<std::string> offered;      // the SASL mechanisms announced last
-    ProgressGuard reading, sending;        // the minimum rate (progress.h)
+    bool login_sent = false;          // a line that begins a login went out
+    std::vector<std::string> offered; // the SASL mechanisms announced last
+    ProgressGuard reading, sending;   // the minimum rate (progress.h)
 
     ~Impl() {
         if (curl) curl_easy_cleanup(curl);

@@ -19,7 +19,8 @@ std::string Endpoint::display() const {
 
 std::string Endpoint::identity() const {
     std::string h = host;
-    for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : h)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return std::string(protocol == Protocol::imap ? "imap" : "pop3") + "://" + user + '@' + h;
 }
 

@@ -27,7 +27,8 @@ std::string secret_prefix(std::string_view line) {
     if (rest.starts_with("AUTHENTICATE ")) {
         // Keep the mechanism name, hide an initial response after it.
         auto mech_end = u.find(' ', space + 14);
-        return std::string(line.substr(0, mech_end == std::string::npos ? line.size() : mech_end + 1));
+        return std::string(
+            line.substr(0, mech_end == std::string::npos ? line.size() : mech_end + 1));
     }
     return {};
 }

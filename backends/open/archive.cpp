@@ -11,7 +11,9 @@ namespace mf::archive {
 
 namespace {
 
-Failure usage(std::string what) { return Failure{ErrorKind::usage, Scope::account, std::move(what)}; }
+Failure usage(std::string what) {
+    return Failure{ErrorKind::usage, Scope::account, std::move(what)};
+}
 
 Failure not_an_archive(const std::string& root) {
     return usage(root + " is not a mailferry archive (no .mailferry/state.db)");
@@ -28,8 +30,9 @@ Status check_identity(StateDb& db, const ArchiveOptions& o) {
     auto format = db.meta("format");
     if (!format) return std::unexpected(format.error());
     if (!format->empty() && *format != format_name(*o.format))
-        return std::unexpected(usage("the archive " + o.root + " is in " + *format + " format, not " +
-                                     format_name(*o.format) + "; use --format " + *format));
+        return std::unexpected(usage("the archive " + o.root + " is in " + *format +
+                                     " format, not " + format_name(*o.format) + "; use --format " +
+                                     *format));
     if (o.mode != Mode::write) return {};
     if (source->empty())
         if (auto s = db.set_meta("source", o.source); !s) return s;
@@ -52,7 +55,9 @@ Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
     return StateDb::open_read_only(path);
 }
 
-const char* format_name(Format format) { return format == Format::maildir ? "maildir" : "mbox"; }
+const char* format_name(Format format) {
+    return format == Format::maildir ? "maildir" : "mbox";
+}
 
 std::optional<Format> parse_format(std::string_view name) {
     if (name == "maildir") return Format::maildir;
@@ -77,7 +82,7 @@ Status Archive::open_db_and_store(bool existed) {
     const ArchiveOptions& o = m_options;
     const bool writes = o.mode == Mode::write;
     std::string path = o.root + "/.mailferry/state.db";
-    auto db = writes                       ? StateDb::open(path)
+    auto db = writes                      ? StateDb::open(path)
               : o.mode == Mode::read_only ? StateDb::open_read_only(path)
               : existed                   ? StateDb::open_copy(path)
                                           : StateDb::open(":memory:");

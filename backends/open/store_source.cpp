@@ -86,7 +86,8 @@ Result<std::vector<MessageKey>> StoreSource::keys(const std::vector<std::string>
 }
 
 Status StoreSource::remove(const std::vector<std::string>&) {
-    return fail(ErrorKind::usage, Scope::account, "mailferry never deletes from an archive it restores from");
+    return fail(ErrorKind::usage, Scope::account,
+                "mailferry never deletes from an archive it restores from");
 }
 
 } // namespace mf::archive

@@ -49,9 +49,9 @@ class Listing {
 
   private:
     std::string m_arena;
-    std::vector<Entry> m_entries;         // by number, once LIST has ended
-    std::vector<std::uint16_t> m_length;  // of each entry's id; 0: none
-    std::vector<std::uint32_t> m_by_id;   // entries with ids, by id then position
+    std::vector<Entry> m_entries;        // by number, once LIST has ended
+    std::vector<std::uint16_t> m_length; // of each entry's id; 0: none
+    std::vector<std::uint32_t> m_by_id;  // entries with ids, by id then position
     std::vector<bool> m_skipped;
     std::size_t m_first_kept = 0;
 };

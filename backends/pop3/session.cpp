@@ -27,7 +27,8 @@ Session::~Session() {
     // that asked for them may do. Closing without QUIT leaves the mailbox as it was.
 }
 
-std::unique_ptr<Session> Session::start(std::unique_ptr<net::Transport> transport, net::TraceSink trace) {
+std::unique_ptr<Session> Session::start(std::unique_ptr<net::Transport> transport,
+                                        net::TraceSink trace) {
     return std::unique_ptr<Session>(new Session(std::move(transport), std::move(trace)));
 }
 
@@ -53,7 +54,8 @@ Result<std::string_view> Session::read_line() {
         }
         if (m_buffer.size() - m_pos > k_max_line)
             return fail(ErrorKind::protocol, Scope::session,
-                        host() + " sent a line longer than " + std::to_string(k_max_line) + " bytes");
+                        host() + " sent a line longer than " + std::to_string(k_max_line) +
+                            " bytes");
         m_buffer.erase(0, m_pos);
         m_pos = 0;
         scanned = m_buffer.size();
@@ -75,13 +77,16 @@ Result<std::string> Session::read_status() {
     auto reply = read_line();
     if (!reply) return std::unexpected(reply.error());
     if (m_trace) m_trace(net::TraceKind::received, *reply);
-    if (reply->starts_with("+OK")) return std::string(reply->substr(std::min<std::size_t>(4, reply->size())));
+    if (reply->starts_with("+OK"))
+        return std::string(reply->substr(std::min<std::size_t>(4, reply->size())));
     if (reply->starts_with("-ERR"))
         return fail(ErrorKind::protocol, Scope::message, host() + " answered " + excerpt(*reply));
-    return fail(ErrorKind::protocol, Scope::session, host() + " sent a malformed reply: " + excerpt(*reply));
+    return fail(ErrorKind::protocol, Scope::session,
+                host() + " sent a malformed reply: " + excerpt(*reply));
 }
 
-Status Session::multiline(std::string_view line, const std::function<Status(std::string_view)>& on_line) {
+Status Session::multiline(std::string_view line,
+                          const std::function<Status(std::string_view)>& on_line) {
     auto first = command(line);
     if (!first) return std::unexpected(first.error());
     return read_body(on_line);

@@ -19,13 +19,15 @@ class Session {
   public:
     // Connects and logs in (net::Connection), then start()s. Inline, so a
     // program that only ever start()s (the fuzz targets) needs no libcurl.
-    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint, net::TraceSink trace) {
+    static Result<std::unique_ptr<Session>> open(const net::Endpoint& endpoint,
+                                                 net::TraceSink trace) {
         auto conn = net::Connection::open(endpoint, trace);
         if (!conn) return std::unexpected(conn.error());
         return start(std::move(*conn), std::move(trace));
     }
     // A session over a transport that is already logged in.
-    static std::unique_ptr<Session> start(std::unique_ptr<net::Transport> transport, net::TraceSink trace);
+    static std::unique_ptr<Session> start(std::unique_ptr<net::Transport> transport,
+                                          net::TraceSink trace);
     ~Session();
 
     // A single-line command; returns the text after "+OK". "-ERR" is a

@@ -29,7 +29,8 @@ std::optional<std::pair<std::uint32_t, std::string_view>> numbered(std::string_v
     if (sp == std::string_view::npos) return std::nullopt;
     auto n = number(line.substr(0, sp));
     std::string_view rest = line.substr(sp + 1);
-    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    while (!rest.empty() && rest.back() == ' ')
+        rest.remove_suffix(1);
     if (!n || rest.empty()) return std::nullopt;
     return std::pair{*n, rest};
 }
@@ -51,12 +52,14 @@ struct ListingHash {
     std::uint64_t hash = k_fnv_start;
     void add(std::string_view id) {
         hash = fnv1a64(id, hash);
-        hash = fnv1a64(std::string_view("\n", 1), hash); // ids cannot hold LF: no two lists hash alike by shifting
+        hash = fnv1a64(std::string_view("\n", 1),
+                       hash); // ids cannot hold LF: no two lists hash alike by shifting
         ++count;
     }
     std::string token() const {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "pop3 %zu %016llx", count, static_cast<unsigned long long>(hash));
+        std::snprintf(buf, sizeof buf, "pop3 %zu %016llx", count,
+                      static_cast<unsigned long long>(hash));
         return buf;
     }
 };
@@ -89,11 +92,14 @@ std::string bounded_uidl(std::string_view uidl) {
 
 Pop3Source::Pop3Source(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
 
-void Pop3Source::note(std::string text) { m_caveats.push_back(std::move(text)); }
+void Pop3Source::note(std::string text) {
+    m_caveats.push_back(std::move(text));
+}
 
 std::string Pop3Source::caveat() const {
     std::string out;
-    for (const auto& c : m_caveats) out += (out.empty() ? "" : "; ") + c;
+    for (const auto& c : m_caveats)
+        out += (out.empty() ? "" : "; ") + c;
     return out;
 }
 
@@ -117,9 +123,11 @@ Status Pop3Source::list_sizes() {
     auto s = m_session->multiline("LIST", [&](std::string_view line) -> Status {
         auto n = numbered(line);
         std::uint64_t size = 0;
-        if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec != std::errc())
+        if (!n || std::from_chars(n->second.data(), n->second.data() + n->second.size(), size).ec !=
+                      std::errc())
             return fail(ErrorKind::protocol, Scope::session,
-                        m_session->host() + " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
+                        m_session->host() +
+                            " sent a malformed LIST line: " + std::string(line.substr(0, 80)));
         m_listing.add_listed(n->first, size);
         return {};
     });
@@ -134,8 +142,10 @@ Status Pop3Source::list_uidls() {
     std::size_t hashed = 0;
     auto s = m_session->multiline("UIDL", [&](std::string_view line) -> Status {
         auto n = numbered(line);
-        if (!n) return fail(ErrorKind::protocol, Scope::session,
-                            m_session->host() + " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
+        if (!n)
+            return fail(ErrorKind::protocol, Scope::session,
+                        m_session->host() +
+                            " sent a malformed UIDL line: " + std::string(line.substr(0, 80)));
         // Only numbers LIST gave, each once: an endless or repeating UIDL
         // answer cannot grow memory past the mailbox's size.
         if (n->second.size() > k_max_uidl) ++hashed;
@@ -158,14 +168,17 @@ Status Pop3Source::list_uidls() {
 // which is stable as long as the server does not rewrite headers. Identical
 // copies count once.
 Status Pop3Source::fingerprint_ids() {
-    note("the server has no UIDL; messages are identified by a fingerprint of their headers and size");
+    note("the server has no UIDL; messages are identified by a fingerprint of their headers and "
+         "size");
     for (std::size_t i = 0; i < m_listing.size(); ++i) {
         const std::uint32_t n = m_listing.entry(i).number;
         std::string headers;
-        auto s = m_session->multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) -> Status {
-            if (headers.size() < (1u << 20)) headers.append(line).append("\r\n");
-            return {};
-        });
+        auto s = m_session->multiline("TOP " + std::to_string(n) + " 0",
+                                      [&](std::string_view line) -> Status {
+                                          if (headers.size() < (1u << 20))
+                                              headers.append(line).append("\r\n");
+                                          return {};
+                                      });
         if (!s) return s;
         m_listing.set_id(n, fingerprint_id(headers, m_listing.entry(i).size));
     }
@@ -208,7 +221,8 @@ Result<Snapshot> Pop3Source::open(const FolderInfo& folder, const OpenRequest& r
     }
     m_listing.keep_from(first);
     snap.total = 0;
-    for (std::size_t i = 0; i < m_listing.size(); ++i) snap.total += !m_listing.skipped(i);
+    for (std::size_t i = 0; i < m_listing.size(); ++i)
+        snap.total += !m_listing.skipped(i);
     // A first backup takes the (compact) listing a part at a time, so the
     // engine's copy of it and its plan stay small (OpenRequest::part_size).
     m_next = first;
@@ -246,12 +260,14 @@ Status Pop3Source::list_mailbox(const FolderInfo& folder) {
         if (auto f = fingerprint_ids(); !f) return f;
     }
     if (m_use_retr)
-        note("the server does not offer TOP; messages were read with RETR, which may mark them read");
+        note("the server does not offer TOP; messages were read with RETR, which may mark them "
+             "read");
     return {};
 }
 
 std::string Pop3Source::retrieve_command(std::uint32_t n) const {
-    return m_use_retr ? "RETR " + std::to_string(n) : "TOP " + std::to_string(n) + " " + k_all_lines;
+    return m_use_retr ? "RETR " + std::to_string(n)
+                      : "TOP " + std::to_string(n) + " " + k_all_lines;
 }
 
 // Reads one answer (status line and body) and streams it to the sink. A
@@ -321,11 +337,12 @@ Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>&
         const Listing::Entry* listed = m_listing.find(id);
         if (!listed) continue;
         mail::HeaderScanner headers;
-        auto s = m_session->multiline("TOP " + std::to_string(listed->number) + " 0", [&](std::string_view line) -> Status {
-            headers.feed(line);
-            headers.feed("\r\n");
-            return {};
-        });
+        auto s = m_session->multiline("TOP " + std::to_string(listed->number) + " 0",
+                                      [&](std::string_view line) -> Status {
+                                          headers.feed(line);
+                                          headers.feed("\r\n");
+                                          return {};
+                                      });
         if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
         headers.finish();
         out.push_back({id, headers.message_id(), listed->size, date_of(headers)});

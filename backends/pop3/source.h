@@ -44,9 +44,10 @@ class Pop3Source : public Source {
 
     std::unique_ptr<Session> m_session;
     bool m_pipelining = false;
-    bool m_use_retr = false;   // TOP was refused
-    Listing m_listing; // what LIST and UIDL said
-    std::size_t m_next = 0, m_part_size = 0; // the listing handed out so far, and how much at a time
+    bool m_use_retr = false; // TOP was refused
+    Listing m_listing;       // what LIST and UIDL said
+    std::size_t m_next = 0,
+                m_part_size = 0; // the listing handed out so far, and how much at a time
     std::vector<std::string> m_caveats;
 };
 

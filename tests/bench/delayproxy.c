@@ -51,32 +51,30 @@ static struct sockaddr_in target;
 static volatile sig_atomic_t stop;
 
 struct conn {
-    int fd[2];                  /* 0: client (accepted), 1: server (target) */
+    int fd[2]; /* 0: client (accepted), 1: server (target) */
     atomic_int refs;
     atomic_int aborted;
 };
 
 struct chunk {
-    struct chunk *next;
+    struct chunk* next;
     int64_t due;
     size_t len, off;
     char data[];
 };
 
 struct dir {
-    struct conn *c;
+    struct conn* c;
     int src, dst;
 };
 
-static int64_t now_ns(void)
-{
+static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void conn_release(struct conn *c)
-{
+static void conn_release(struct conn* c) {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
         close(c->fd[0]);
         close(c->fd[1]);
@@ -84,43 +82,39 @@ static void conn_release(struct conn *c)
     }
 }
 
-static void conn_abort(struct conn *c)
-{
+static void conn_abort(struct conn* c) {
     atomic_store(&c->aborted, 1);
-    shutdown(c->fd[0], SHUT_RDWR);      /* wakes the other direction's ppoll */
+    shutdown(c->fd[0], SHUT_RDWR); /* wakes the other direction's ppoll */
     shutdown(c->fd[1], SHUT_RDWR);
 }
 
 /* One direction: read src, hold each chunk until its due time, write dst. */
-static void pump(struct conn *c, int src, int dst)
-{
+static void pump(struct conn* c, int src, int dst) {
     struct chunk *head = NULL, **tail = &head;
     size_t queued = 0;
     int eof = 0, dst_blocked = 0;
     int64_t eof_due = 0;
-    char *buf = malloc(READ_SIZE);
+    char* buf = malloc(READ_SIZE);
     if (!buf) {
         conn_abort(c);
         return;
     }
     for (;;) {
-        if (atomic_load(&c->aborted))
-            break;
+        if (atomic_load(&c->aborted)) break;
         int64_t now = now_ns();
         /* write every due chunk, as many at a time as the socket takes */
         while (head && !dst_blocked && head->due <= now) {
             struct iovec iov[MAX_IOV];
             int n = 0;
-            for (struct chunk *k = head; k && n < MAX_IOV && k->due <= now; k = k->next) {
+            for (struct chunk* k = head; k && n < MAX_IOV && k->due <= now; k = k->next) {
                 iov[n].iov_base = k->data + k->off;
                 iov[n].iov_len = k->len - k->off;
                 n++;
             }
-            struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
             ssize_t w = sendmsg(dst, &mh, MSG_NOSIGNAL);
             if (w < 0) {
-                if (errno == EINTR)
-                    continue;
+                if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     dst_blocked = 1;
                     break;
@@ -136,15 +130,14 @@ static void pump(struct conn *c, int src, int dst)
                     break;
                 }
                 w -= (ssize_t)left;
-                struct chunk *k = head;
+                struct chunk* k = head;
                 head = k->next;
                 free(k);
             }
-            if (!head)
-                tail = &head;
+            if (!head) tail = &head;
         }
         if (eof && !head && eof_due <= now) {
-            shutdown(dst, SHUT_WR);     /* the half-close, after its data */
+            shutdown(dst, SHUT_WR); /* the half-close, after its data */
             break;
         }
         /* wait: for input (unless at EOF or the queue is full), for room in
@@ -152,11 +145,11 @@ static void pump(struct conn *c, int src, int dst)
         struct pollfd pfd[2];
         int n = 0, isrc = -1, idst = -1;
         if (!eof && queued < max_queue) {
-            pfd[n] = (struct pollfd){ .fd = src, .events = POLLIN };
+            pfd[n] = (struct pollfd){.fd = src, .events = POLLIN};
             isrc = n++;
         }
         if (dst_blocked) {
-            pfd[n] = (struct pollfd){ .fd = dst, .events = POLLOUT };
+            pfd[n] = (struct pollfd){.fd = dst, .events = POLLOUT};
             idst = n++;
         }
         struct timespec ts, *tsp = NULL;
@@ -167,34 +160,30 @@ static void pump(struct conn *c, int src, int dst)
             wake = eof_due;
         if (wake >= 0) {
             int64_t d = wake - now;
-            if (d < 0)
-                d = 0;
+            if (d < 0) d = 0;
             ts.tv_sec = d / 1000000000;
             ts.tv_nsec = d % 1000000000;
             tsp = &ts;
         }
         if (ppoll(pfd, n, tsp, NULL) < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             conn_abort(c);
             break;
         }
         if (idst >= 0 && pfd[idst].revents)
-            dst_blocked = 0;            /* writable or failed: sendmsg will tell */
+            dst_blocked = 0; /* writable or failed: sendmsg will tell */
         if (isrc >= 0 && pfd[isrc].revents) {
             for (int i = 0; i < READS_PER_WAKE && !eof && queued < max_queue; i++) {
                 ssize_t r = recv(src, buf, READ_SIZE, 0);
-                if (r < 0 && errno == EINTR)
-                    continue;
-                if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                    break;
+                if (r < 0 && errno == EINTR) continue;
+                if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
                 int64_t due = now_ns() + delay_ns;
-                if (r <= 0) {           /* EOF, or a reset: forward as EOF */
+                if (r <= 0) { /* EOF, or a reset: forward as EOF */
                     eof = 1;
                     eof_due = due;
                     break;
                 }
-                struct chunk *k = malloc(sizeof *k + (size_t)r);
+                struct chunk* k = malloc(sizeof *k + (size_t)r);
                 if (!k) {
                     conn_abort(c);
                     goto out;
@@ -212,23 +201,21 @@ static void pump(struct conn *c, int src, int dst)
     }
 out:
     while (head) {
-        struct chunk *k = head;
+        struct chunk* k = head;
         head = k->next;
         free(k);
     }
     free(buf);
 }
 
-static void *server_to_client(void *arg)
-{
-    struct conn *c = arg;
+static void* server_to_client(void* arg) {
+    struct conn* c = arg;
     pump(c, c->fd[1], c->fd[0]);
     conn_release(c);
     return NULL;
 }
 
-static void set_nodelay(int fd)
-{
+static void set_nodelay(int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
@@ -237,13 +224,11 @@ static pthread_attr_t attr;
 
 /* A connection's first thread: connect to the target, start the other
  * direction's thread, then pump client -> server. */
-static void *client_to_server(void *arg)
-{
-    struct conn *c = arg;
+static void* client_to_server(void* arg) {
+    struct conn* c = arg;
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&target, sizeof target) < 0) {
-        if (s >= 0)
-            close(s);
+    if (s < 0 || connect(s, (struct sockaddr*)&target, sizeof target) < 0) {
+        if (s >= 0) close(s);
         close(c->fd[0]);
         free(c);
         return NULL;
@@ -264,46 +249,39 @@ static void *client_to_server(void *arg)
     return NULL;
 }
 
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
     (void)sig;
     stop = 1;
 }
 
-static void usage(void)
-{
+static void usage(void) {
     fprintf(stderr, "usage: delayproxy [-q MAXQUEUE_BYTES] DELAY_MS TARGET_PORT\n");
     exit(2);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     pid_t parent = getppid();
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)            /* the parent died before prctl */
+    if (getppid() != parent) /* the parent died before prctl */
         return 0;
     int opt;
     while ((opt = getopt(argc, argv, "q:")) != -1) {
-        if (opt != 'q')
-            usage();
-        char *end;
+        if (opt != 'q') usage();
+        char* end;
         unsigned long long q = strtoull(optarg, &end, 10);
-        if (*end || q < 1)
-            usage();
+        if (*end || q < 1) usage();
         max_queue = (size_t)q;
     }
-    if (argc - optind != 2)
-        usage();
-    char *end;
+    if (argc - optind != 2) usage();
+    char* end;
     double ms = strtod(argv[optind], &end);
-    if (*end || !(ms >= 0) || ms > 3600e3)
-        usage();
+    if (*end || !(ms >= 0) || ms > 3600e3) usage();
     delay_ns = (int64_t)(ms * 1e6 + 0.5);
     long port = strtol(argv[optind + 1], &end, 10);
-    if (*end || port < 1 || port > 65535)
-        usage();
-    target = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (*end || port < 1 || port > 65535) usage();
+    target = (struct sockaddr_in){.sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
     /* SIGTERM/SIGINT stay blocked except inside the accept loop's ppoll, so
      * the connection threads never see them (they inherit this mask). */
@@ -314,7 +292,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &block, &during);
     sigdelset(&during, SIGTERM);
     sigdelset(&during, SIGINT);
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -324,11 +302,11 @@ int main(int argc, char **argv)
     pthread_attr_setstacksize(&attr, 256 * 1024);
 
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof a;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 512) < 0
-        || getsockname(ls, (struct sockaddr *)&a, &alen) < 0) {
+    if (ls < 0 || bind(ls, (struct sockaddr*)&a, sizeof a) < 0 || listen(ls, 512) < 0 ||
+        getsockname(ls, (struct sockaddr*)&a, &alen) < 0) {
         perror("delayproxy: listen");
         return 1;
     }
@@ -336,23 +314,22 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     while (!stop) {
-        struct pollfd p = { .fd = ls, .events = POLLIN };
+        struct pollfd p = {.fd = ls, .events = POLLIN};
         if (ppoll(&p, 1, NULL, &during) < 0) {
-            if (errno == EINTR)
-                continue;               /* a signal: the loop checks stop */
+            if (errno == EINTR) continue; /* a signal: the loop checks stop */
             perror("delayproxy: ppoll");
             return 1;
         }
         int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                struct timespec ts = { 0, 100 * 1000000 };  /* out of fds: retry later */
+                struct timespec ts = {0, 100 * 1000000}; /* out of fds: retry later */
                 ppoll(NULL, 0, &ts, &during);
             }
-            continue;                   /* EAGAIN, ECONNABORTED, ... */
+            continue; /* EAGAIN, ECONNABORTED, ... */
         }
         set_nodelay(fd);
-        struct conn *c = calloc(1, sizeof *c);
+        struct conn* c = calloc(1, sizeof *c);
         pthread_t t;
         if (!c) {
             close(fd);
@@ -365,5 +342,5 @@ int main(int argc, char **argv)
             free(c);
         }
     }
-    return 0;                           /* exit() ends the connection threads */
+    return 0; /* exit() ends the connection threads */
 }

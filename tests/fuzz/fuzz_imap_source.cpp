@@ -162,7 +162,8 @@ bool fetch(mf::imap::ImapSource& source, const std::vector<std::string>& ids) {
     auto keys = source.keys(ids);
     if (keys) {
         std::set<std::string> asked(ids.begin(), ids.end());
-        for (const auto& k : *keys) require(asked.count(k.id) == 1);
+        for (const auto& k : *keys)
+            require(asked.count(k.id) == 1);
     }
     return keys || !session_gone(keys.error());
 }
@@ -189,7 +190,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto folders = source.list_folders();
     if (!folders) return 0;
     mf::OpenRequest request;
-    if ((mode & 16) == 0) request.known_token = (mode & 128) ? "imap-uidnext 7 13" : "imap-condstore 7 13 100 11";
+    if ((mode & 16) == 0)
+        request.known_token = (mode & 128) ? "imap-uidnext 7 13" : "imap-condstore 7 13 100 11";
     request.part_size = k_part_sizes[(mode >> 5) & 3];
     std::size_t opened = 0;
     for (const auto& folder : *folders) {

@@ -34,13 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string seconds = std::to_string(size), crlf_size = std::to_string(size);
     for (const bool bounded : {true, false}) {
         const auto unique =
-            bounded ? make_bounded_unique_part(static_cast<std::int64_t>(size), 1, 2, 3, input, size)
-                    : seconds + ".M1P2Q3.mailferry,U=" + escaped + ",W=" + crlf_size;
+            bounded
+                ? make_bounded_unique_part(static_cast<std::int64_t>(size), 1, 2, 3, input, size)
+                : seconds + ".M1P2Q3.mailferry,U=" + escaped + ",W=" + crlf_size;
         const auto name = with_flags(unique, input);
         const auto parsed = parse_name(name);
         require(parsed && parsed->unique == unique && parsed->crlf_size == size);
-        if (spelled || !bounded) require(parsed->id == input && !parsed->id_digest);
-        else require(!parsed->id && parsed->id_digest == id_digest_of(input));
+        if (spelled || !bounded)
+            require(parsed->id == input && !parsed->id_digest);
+        else
+            require(!parsed->id && parsed->id_digest == id_digest_of(input));
         require(with_flags(name, parsed->info_flags) == name);
     }
 

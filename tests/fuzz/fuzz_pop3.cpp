@@ -55,7 +55,8 @@ class FuzzTransport : public mf::net::Transport {
         return {};
     }
     mf::Result<std::size_t> read_some(char* buf, std::size_t len) override {
-        if (m_pos == m_size) return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "closed the connection");
+        if (m_pos == m_size)
+            return mf::fail(mf::ErrorKind::connect, mf::Scope::session, "closed the connection");
         const std::size_t n = std::min({len, m_piece, m_size - m_pos});
         std::copy(m_data + m_pos, m_data + m_pos + n, buf);
         m_pos += n;
@@ -77,7 +78,8 @@ class FuzzTransport : public mf::net::Transport {
 // finish only with an id that was asked for, each id at most once.
 class CheckingSink : public mf::MessageSink {
   public:
-    explicit CheckingSink(const std::vector<std::string>& wanted) : m_wanted(wanted.begin(), wanted.end()) {}
+    explicit CheckingSink(const std::vector<std::string>& wanted)
+        : m_wanted(wanted.begin(), wanted.end()) {}
     mf::Status begin(std::uint64_t) override {
         require(!m_open);
         m_open = true;
@@ -112,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     static constexpr std::size_t k_pieces[] = {65536, 1, 2, 3, 7, 64, 4096, 65536};
     const std::size_t piece = k_pieces[(data[size - 1] ^ '\n') & 7];
-    mf::pop3::Pop3Source source(mf::pop3::Session::start(std::make_unique<FuzzTransport>(data, size, piece), nullptr));
+    mf::pop3::Pop3Source source(
+        mf::pop3::Session::start(std::make_unique<FuzzTransport>(data, size, piece), nullptr));
 
     auto folders = source.list_folders();
     require(folders && folders->size() == 1);
@@ -131,7 +134,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!fetched && fetched.error().scope == mf::Scope::session) return 0;
     auto keys = source.keys(ids);
     if (keys) {
-        for (const auto& k : *keys) require(unique.count(k.id) == 1);
+        for (const auto& k : *keys)
+            require(unique.count(k.id) == 1);
     }
     (void)source.remove(ids);
     (void)source.close();

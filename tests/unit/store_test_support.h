@@ -53,7 +53,9 @@ inline std::optional<std::size_t> cached_pages(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
     off_t size = ::lseek(fd, 0, SEEK_END);
-    void* map = size > 0 ? ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    void* map = size > 0
+                    ? ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd, 0)
+                    : MAP_FAILED;
     ::close(fd);
     if (map == MAP_FAILED) return std::nullopt;
     const long page = ::sysconf(_SC_PAGESIZE);
@@ -62,7 +64,8 @@ inline std::optional<std::size_t> cached_pages(const std::string& path) {
     ::munmap(map, static_cast<std::size_t>(size));
     if (!ok) return std::nullopt;
     std::size_t n = 0;
-    for (unsigned char c : in) n += c & 1;
+    for (unsigned char c : in)
+        n += c & 1;
     return n;
 }
 

@@ -40,7 +40,9 @@ struct AllSink : mf::MessageSink {
 
 void put(const std::string& path, const std::string& text, std::int64_t mtime) {
     std::ofstream(path, std::ios::binary) << text;
-    struct utimbuf times{static_cast<time_t>(mtime), static_cast<time_t>(mtime)};
+    struct utimbuf times {
+        static_cast<time_t>(mtime), static_cast<time_t>(mtime)
+    };
     ::utime(path.c_str(), &times);
 }
 
@@ -48,7 +50,8 @@ struct Archive {
     TempDir tmp;
     std::string folder = tmp.path + "/Work";
     Archive() {
-        for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(folder + '/' + sub);
+        for (const char* sub : {"cur", "new", "tmp"})
+            std::filesystem::create_directories(folder + '/' + sub);
         std::ofstream(folder + "/dovecot-keywords") << "0 $Important\n";
         // Ids sort as b < c < d, not in the order the files are written.
         put(folder + "/cur/100.M1P1Q1.h,U=3,W=22,V=7:2,FSa", "Message-ID: <d@x>\n\nhi\n", 1000);
@@ -151,7 +154,8 @@ struct SizedSink : AllSink {
 // Past one 64 KB read, with line ends of every kind, one straddling the edge.
 std::string large_body() {
     std::string text = "Subject: big\n\n";
-    while (text.size() < 65535) text += "line with LF\nline with CRLF\r\n";
+    while (text.size() < 65535)
+        text += "line with LF\nline with CRLF\r\n";
     text.resize(65535);
     text += "\n\r\nend\n";
     return text;
@@ -202,8 +206,10 @@ TEST_CASE("ArchiveSource fails a message whose file changes between measuring an
         REQUIRE(snap);
         SizedSink sized;
         sized.before_produce = [&] {
-            if (grow) std::ofstream(path, std::ios::binary | std::ios::app) << "more\n";
-            else std::filesystem::resize_file(path, large_body().size() - 3);
+            if (grow)
+                std::ofstream(path, std::ios::binary | std::ios::app) << "more\n";
+            else
+                std::filesystem::resize_file(path, large_body().size() - 3);
         };
         std::vector<std::string> ids{"100.M9P1Q1.h"};
         auto status = source.fetch(ids, sized);
@@ -222,7 +228,8 @@ TEST_CASE("ArchiveSource lists in parts when asked, in id order, and fetches fro
     CHECK(snap->more);
     CHECK(snap->total == 4);
     std::vector<std::string> ids;
-    for (const auto& m : snap->messages) ids.push_back(m.id);
+    for (const auto& m : snap->messages)
+        ids.push_back(m.id);
     CHECK(ids == std::vector<std::string>{"100.M0P1Q1.h", "100.M1P1Q1.h", "100.M2P1Q1.h"});
     REQUIRE(source.next_part(*snap));
     CHECK_FALSE(snap->more);

@@ -1,13 +1,13 @@
 // The executor against hand-written fakes: what reaches the store, when it
 // is committed, and what happens when the source or the store fails.
-#include "sync/backup.h"
 #include "progress_test_support.h"
+#include "sync/backup.h"
 
 #include <doctest/doctest.h>
 
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 
 using namespace mf;
 using mf::test::NullProgress;
@@ -22,7 +22,9 @@ struct FakeSource : Source {
     std::vector<std::vector<std::string>> fetch_calls;
     std::set<std::string> refused; // ids whose fetch fails with Scope::message
 
-    Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
+    Result<std::vector<FolderInfo>> list_folders() override {
+        return std::vector<FolderInfo>{{{"INBOX"}, true}};
+    }
     std::optional<bool> asked_changes_only; // what the last open() was told: a known token
     std::optional<std::size_t> asked_part_size;
     std::size_t parts_of = 0;        // >0: answer a request for parts with parts of this many
@@ -56,7 +58,8 @@ struct FakeSource : Source {
         for (const auto& id : ids) {
             // As a server answering NO to the whole set at the first message
             // it will not give (Yahoo's NO [UNAVAILABLE], issue 18).
-            if (refused.contains(id)) return fail(ErrorKind::protocol, Scope::message, "NO [UNAVAILABLE] " + id);
+            if (refused.contains(id))
+                return fail(ErrorKind::protocol, Scope::message, "NO [UNAVAILABLE] " + id);
             if (fail_after == 0) {
                 if (auto s = sink.begin(10); !s) return s;
                 (void)sink.write("partial");
@@ -74,7 +77,9 @@ struct FakeSource : Source {
         }
         return {};
     }
-    Result<std::vector<MessageKey>> keys(const std::vector<std::string>&) override { return key_list; }
+    Result<std::vector<MessageKey>> keys(const std::vector<std::string>&) override {
+        return key_list;
+    }
     std::vector<std::string> removed;
     bool closed = false;
     Status remove(const std::vector<std::string>& ids) override {
@@ -85,7 +90,7 @@ struct FakeSource : Source {
         closed = true;
         return {};
     }
-    std::vector<std::string> marked_read;            // what marked_read_by_fetch() answers
+    std::vector<std::string> marked_read;           // what marked_read_by_fetch() answers
     std::vector<std::vector<std::string>> unmarked; // each undo_marked_read() call
     std::vector<std::string> marked_read_by_fetch() const override { return marked_read; }
     Status undo_marked_read(const std::vector<std::string>& ids) override {
@@ -122,7 +127,8 @@ struct FakeFolder : FolderStore {
         flag_sets.emplace_back(id, f);
         return {};
     }
-    Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
+    Status revalidate(std::uint32_t v,
+                      const std::vector<std::pair<std::string, std::string>>& r) override {
         renames = r;
         FolderState n;
         n.known = true;
@@ -143,7 +149,8 @@ struct FakeFolder : FolderStore {
         return {};
     }
     Status commit() override {
-        for (auto& [k, v] : pending_states) states[k] = v;
+        for (auto& [k, v] : pending_states)
+            states[k] = v;
         pending_states.clear();
         ++commits;
         durable.insert(pending.begin(), pending.end());
@@ -173,13 +180,14 @@ struct FakeFolder : FolderStore {
 
 struct FakeStore : Store {
     FakeFolder* folder;
-    std::size_t held_count = 0; // what memo() says is held
-    std::string token;          // ...and the change token it gives
+    std::size_t held_count = 0;                     // what memo() says is held
+    std::string token;                              // ...and the change token it gives
     std::map<std::string, MessageFailure> failures; // what record_failures() kept
     explicit FakeStore(FakeFolder* f) : folder(f) {}
     Result<FolderMemo> memo(const FolderInfo&) override {
         FolderMemo m{token, held_count, {}};
-        for (const auto& [id, f] : failures) m.failures.push_back(f);
+        for (const auto& [id, f] : failures)
+            m.failures.push_back(f);
         return m;
     }
     Status record_failures(const FolderInfo&, const std::vector<MessageProblem>& failed,
@@ -188,7 +196,8 @@ struct FakeStore : Store {
             auto& f = failures[m.id];
             f = MessageFailure{m.id, f.runs + 1, m.what};
         }
-        for (const auto& id : cleared) failures.erase(id);
+        for (const auto& id : cleared)
+            failures.erase(id);
         return {};
     }
     Result<std::unique_ptr<FolderStore>> open_folder(const FolderInfo&, std::uint32_t) override {
@@ -197,14 +206,20 @@ struct FakeStore : Store {
             FakeFolder& f;
             explicit Fwd(FakeFolder& ff) : f(ff) {}
             Result<FolderState> load() override { return f.load(); }
-            Result<std::vector<HeldMessage>> held_among(const std::vector<RemoteMessage>& l) override {
+            Result<std::vector<HeldMessage>>
+            held_among(const std::vector<RemoteMessage>& l) override {
                 return f.held_among(l);
             }
-            Status revalidate(std::uint32_t v, const std::vector<std::pair<std::string, std::string>>& r) override {
+            Status revalidate(std::uint32_t v,
+                              const std::vector<std::pair<std::string, std::string>>& r) override {
                 return f.revalidate(v, r);
             }
-            Status set_flags(const std::string& i, const Flags& fl) override { return f.set_flags(i, fl); }
-            Status set_source_state(const std::string& i, SourceState s) override { return f.set_source_state(i, s); }
+            Status set_flags(const std::string& i, const Flags& fl) override {
+                return f.set_flags(i, fl);
+            }
+            Status set_source_state(const std::string& i, SourceState s) override {
+                return f.set_source_state(i, s);
+            }
             Status commit() override { return f.commit(); }
             Status begin(std::uint64_t s) override { return f.begin(s); }
             Status write(std::string_view c) override { return f.write(c); }
@@ -396,9 +411,12 @@ TEST_CASE("a mirror, a removal policy or a dry run never uses the recorded token
         store.token = "T";
         NullProgress progress;
         BackupOptions o;
-        if (which == 0) o.mirror = true;
-        else if (which == 1) o.removal.after_download = true;
-        else o.dry_run = true;
+        if (which == 0)
+            o.mirror = true;
+        else if (which == 1)
+            o.removal.after_download = true;
+        else
+            o.dry_run = true;
         (void)backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
         CHECK(src.asked_changes_only == false);
         CHECK(src.asked_token == std::string());
@@ -449,12 +467,14 @@ TEST_CASE("listed_unchanged says what backup_folder would skip without the sourc
     CHECK_FALSE(listed_unchanged(store, info, plain));
 }
 
-TEST_CASE("a listed token that differs, or none recorded, or a run that looks at everything, opens the folder") {
+TEST_CASE("a listed token that differs, or none recorded, or a run that looks at everything, opens "
+          "the folder") {
     struct Case {
         std::string recorded, listed;
         bool mirror;
     };
-    for (const Case& c : {Case{"T", "U", false}, Case{"", "", false}, Case{"", "T", false}, Case{"T", "T", true}}) {
+    for (const Case& c :
+         {Case{"T", "U", false}, Case{"", "", false}, Case{"", "T", false}, Case{"T", "T", true}}) {
         FakeSource src = source_with(1);
         FakeFolder folder;
         FakeStore store(&folder);
@@ -484,7 +504,8 @@ TEST_CASE("a folder the archive holds nothing of is listed and stored a part at 
     CHECK_FALSE(out.failure);
     CHECK(src.asked_part_size == std::size_t{4});
     // Each part is fetched before the next is listed.
-    CHECK(src.events == std::vector<std::string>{"list", "fetch", "list", "fetch", "list", "fetch"});
+    CHECK(src.events ==
+          std::vector<std::string>{"list", "fetch", "list", "fetch", "list", "fetch"});
     CHECK(folder.durable.size() == 10);
     CHECK(out.report.found == 10);
     CHECK(out.report.planned == 10);
@@ -564,7 +585,8 @@ TEST_CASE("a message the server refuses is narrowed down; the rest of its folder
     CHECK(out.report.vanished == 0);
     // Each message that arrived was asked for until it arrived, not again.
     std::size_t asked = 0;
-    for (const auto& call : src.fetch_calls) asked += call.size();
+    for (const auto& call : src.fetch_calls)
+        asked += call.size();
     CHECK(src.fetch_calls.size() < 30);
     CHECK(asked < 40 * 4);
 }
@@ -583,7 +605,8 @@ TEST_CASE("a failure that is not the message's own still ends the folder at once
     CHECK(out.report.failed_messages.empty());
 }
 
-TEST_CASE("an unchanged folder reports the server's count, not the archive's, and its skipped messages") {
+TEST_CASE(
+    "an unchanged folder reports the server's count, not the archive's, and its skipped messages") {
     FakeSource src = source_with(3);
     FakeFolder folder;
     FakeStore store(&folder);
@@ -610,16 +633,19 @@ TEST_CASE("an unchanged folder reports the server's count, not the archive's, an
     REQUIRE(src.fetch_calls.size() == 1);
 }
 
-TEST_CASE("a source that refuses every message is not asked for each alone: the folder fails, bounded") {
+TEST_CASE(
+    "a source that refuses every message is not asked for each alone: the folder fails, bounded") {
     FakeSource src = source_with(2000);
-    for (int i = 1; i <= 2000; ++i) src.refused.insert(std::to_string(i));
+    for (int i = 1; i <= 2000; ++i)
+        src.refused.insert(std::to_string(i));
     FakeFolder folder;
     FakeStore store(&folder);
     NullProgress progress;
     auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, BackupOptions{}, progress);
     REQUIRE(out.failure);
     CHECK(out.failure->scope == Scope::folder);
-    CHECK(out.failure->what.find("more messages failed than are looked at one by one") != std::string::npos);
+    CHECK(out.failure->what.find("more messages failed than are looked at one by one") !=
+          std::string::npos);
     CHECK(src.fetch_calls.size() <= 1 + 2 * 256);
     CHECK(folder.durable.empty());
     // What was narrowed down before the budget ran out is remembered.

@@ -22,12 +22,8 @@ TEST_CASE("CRLF to LF is exact at every split point") {
         std::uint64_t bare;
     };
     const Case cases[] = {
-        {"a\r\nb\r\n", "a\nb\n", 0},
-        {"a\rb\r\n", "a\rb\n", 0},
-        {"a\nb\r\n", "a\nb\n", 1},
-        {"\r\r\n", "\r\n", 0},
-        {"x\r", "x\r", 0},
-        {"", "", 0},
+        {"a\r\nb\r\n", "a\nb\n", 0}, {"a\rb\r\n", "a\rb\n", 0}, {"a\nb\r\n", "a\nb\n", 1},
+        {"\r\r\n", "\r\n", 0},       {"x\r", "x\r", 0},         {"", "", 0},
         {"\r\n\r\n\n", "\n\n\n", 1},
     };
     for (const auto& c : cases) {
@@ -40,7 +36,8 @@ TEST_CASE("CRLF to LF is exact at every split point") {
 }
 
 TEST_CASE("LF to CRLF undoes CRLF to LF for CRLF-only messages") {
-    const std::string msgs[] = {"a\r\nb\r\n", "\r\n\r\n", "x", "From a\r\n>From b\r\n.\r\n", "cr\ronly\r\n"};
+    const std::string msgs[] = {"a\r\nb\r\n", "\r\n\r\n", "x", "From a\r\n>From b\r\n.\r\n",
+                                "cr\ronly\r\n"};
     for (const auto& m : msgs) {
         for (std::size_t split = 0; split <= m.size(); ++split) {
             std::string lf = convert_split(m, split);
@@ -70,17 +67,23 @@ std::string reference(std::string_view in, std::uint64_t& bare) {
 // LF dense or rare, alone or (with `pairs`) as CRLF.
 struct Random {
     std::uint64_t seed;
-    std::uint64_t next() { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; }
+    std::uint64_t next() {
+        return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33;
+    }
     std::string line_ends(bool pairs) {
         std::size_t len = next() % 300;
         unsigned density = 2 + static_cast<unsigned>(next() % 40);
         std::string in;
         for (std::size_t i = 0; i < len; ++i) {
             auto r = next() % density;
-            if (r == 0) in += '\r';
-            else if (r == 1) in += '\n';
-            else if (r == 2 && pairs) in += "\r\n";
-            else in += static_cast<char>('a' + next() % 26);
+            if (r == 0)
+                in += '\r';
+            else if (r == 1)
+                in += '\n';
+            else if (r == 2 && pairs)
+                in += "\r\n";
+            else
+                in += static_cast<char>('a' + next() % 26);
         }
         return in;
     }

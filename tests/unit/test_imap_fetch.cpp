@@ -226,7 +226,8 @@ Count count_of(const char* line) {
 
 TEST_CASE("a STATUS answer gives the folder's name as spelt and its message count") {
     CHECK(count_of("* STATUS \"INBOX\" (MESSAGES 5000)") == Count{{"INBOX", 5000}});
-    CHECK(count_of("* STATUS Re&AOc-us (UIDNEXT 4 MESSAGES 2 UNSEEN 1)") == Count{{"Re&AOc-us", 2}});
+    CHECK(count_of("* STATUS Re&AOc-us (UIDNEXT 4 MESSAGES 2 UNSEEN 1)") ==
+          Count{{"Re&AOc-us", 2}});
     CHECK(count_of("* STATUS {4}\r\nWork (MESSAGES 0)") == Count{{"Work", 0}});
     CHECK(count_of("* status \"a b\" (messages 7)") == Count{{"a b", 7}});
 }
@@ -240,25 +241,28 @@ TEST_CASE("anything else gives no message count") {
 }
 
 TEST_CASE("a STATUS with all four CONDSTORE values gives the token EXAMINE would give") {
-    auto d = parse_status(parse("* STATUS Sent (MESSAGES 1250 UIDNEXT 1251 UIDVALIDITY 1796313088 HIGHESTMODSEQ 2)"));
+    auto d = parse_status(
+        parse("* STATUS Sent (MESSAGES 1250 UIDNEXT 1251 UIDVALIDITY 1796313088 HIGHESTMODSEQ 2)"));
     REQUIRE(d);
     CHECK(status_token(*d) == condstore_token(1796313088, 1251, 2, 1250));
     CHECK(status_token(*d) == "imap-condstore 1796313088 1251 2 1250");
     // any order, any case, with items it does not use
-    auto e = parse_status(parse("* STATUS Sent (highestmodseq 2 UNSEEN 9 uidvalidity 1796313088 MESSAGES 1250 "
-                                "UIDNEXT 1251)"));
+    auto e = parse_status(
+        parse("* STATUS Sent (highestmodseq 2 UNSEEN 9 uidvalidity 1796313088 MESSAGES 1250 "
+              "UIDNEXT 1251)"));
     REQUIRE(e);
     CHECK(status_token(*e) == status_token(*d));
 }
 
 TEST_CASE("a STATUS without one of the four, or with HIGHESTMODSEQ 0, gives no token") {
-    for (const char* line : {"* STATUS A (UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
-                             "* STATUS A (MESSAGES 4 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
-                             "* STATUS A (MESSAGES 4 UIDNEXT 5 HIGHESTMODSEQ 9)",
-                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7)",
-                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 0)",
-                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ x)",
-                             "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 99999999999 HIGHESTMODSEQ 9)"}) {
+    for (const char* line :
+         {"* STATUS A (UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
+          "* STATUS A (MESSAGES 4 UIDVALIDITY 7 HIGHESTMODSEQ 9)",
+          "* STATUS A (MESSAGES 4 UIDNEXT 5 HIGHESTMODSEQ 9)",
+          "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7)",
+          "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 0)",
+          "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ x)",
+          "* STATUS A (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 99999999999 HIGHESTMODSEQ 9)"}) {
         auto d = parse_status(parse(line));
         REQUIRE_MESSAGE(d, line);
         CHECK_MESSAGE(status_token(*d).empty(), line);

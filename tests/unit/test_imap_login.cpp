@@ -13,8 +13,9 @@ using Lines = std::vector<std::string>;
 } // namespace
 
 TEST_CASE("login capabilities: an untagged CAPABILITY before the tagged OK (Dovecot)") {
-    auto caps = login_capabilities(Lines{"* CAPABILITY IMAP4rev1 SASL-IR ID ENABLE IDLE literal+ ESEARCH LIST-STATUS",
-                                         "A002 OK Logged in"});
+    auto caps = login_capabilities(
+        Lines{"* CAPABILITY IMAP4rev1 SASL-IR ID ENABLE IDLE literal+ ESEARCH LIST-STATUS",
+              "A002 OK Logged in"});
     REQUIRE(caps);
     CHECK(caps->contains("IMAP4REV1"));
     CHECK(caps->contains("LITERAL+"));
@@ -23,7 +24,8 @@ TEST_CASE("login capabilities: an untagged CAPABILITY before the tagged OK (Dove
 }
 
 TEST_CASE("login capabilities: a CAPABILITY code in the tagged OK (RFC 9051 6.2.3)") {
-    auto caps = login_capabilities(Lines{"A002 OK [CAPABILITY IMAP4rev2 CONDSTORE] LOGIN completed"});
+    auto caps =
+        login_capabilities(Lines{"A002 OK [CAPABILITY IMAP4rev2 CONDSTORE] LOGIN completed"});
     REQUIRE(caps);
     CHECK(*caps == std::set<std::string>{"IMAP4REV2", "CONDSTORE"});
 }
@@ -32,7 +34,8 @@ TEST_CASE("login capabilities: none given, so the session must ask") {
     CHECK_FALSE(login_capabilities(Lines{"A002 OK Logged in"}));
     CHECK_FALSE(login_capabilities(Lines{}));
     // Not the answer to a login that worked.
-    CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY IMAP4rev1 ESEARCH", "A002 NO [AUTHENTICATIONFAILED] no"}));
+    CHECK_FALSE(login_capabilities(
+        Lines{"* CAPABILITY IMAP4rev1 ESEARCH", "A002 NO [AUTHENTICATIONFAILED] no"}));
     // No tagged answer at all: cut short (or too long to be kept).
     CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY IMAP4rev1 ESEARCH"}));
     // A list that does not even name IMAP: not to be trusted over asking.
@@ -43,7 +46,8 @@ TEST_CASE("login capabilities: none given, so the session must ask") {
 TEST_CASE("login capabilities: malformed lines never count") {
     CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY (IMAP4rev1 LITERAL+", "A002 OK Logged in"}));
     CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY {8}", "A002 OK Logged in"}));
-    CHECK_FALSE(login_capabilities(Lines{"garbage without a tag", "A002 OK [CAPABILITY IMAP4rev1] x"}));
+    CHECK_FALSE(
+        login_capabilities(Lines{"garbage without a tag", "A002 OK [CAPABILITY IMAP4rev1] x"}));
 }
 
 TEST_CASE("login capabilities: the last tagged line is the login's answer") {
@@ -53,7 +57,8 @@ TEST_CASE("login capabilities: the last tagged line is the login's answer") {
     REQUIRE(caps);
     CHECK(caps->contains("REAL"));
     CHECK_FALSE(caps->contains("EARLY"));
-    CHECK_FALSE(login_capabilities(Lines{"* CAPABILITY IMAP4rev1 X", "X9 OK stray", "A003 NO failed"}));
+    CHECK_FALSE(
+        login_capabilities(Lines{"* CAPABILITY IMAP4rev1 X", "X9 OK stray", "A003 NO failed"}));
 }
 
 TEST_CASE("login capabilities: the last list given wins, other answers are passed over") {

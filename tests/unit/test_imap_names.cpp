@@ -19,7 +19,10 @@ TEST_CASE("a folder name is quoted when it can be, a literal when 8-bit, CR or L
     const Case cases[] = {
         {"INBOX", "\"INBOX\""},
         {"a\"b", "\"a\\\"b\""},
-        {"Entw\xfc" "rfe", "{8}\r\nEntw\xfc" "rfe"},
+        {"Entw\xfc"
+         "rfe",
+         "{8}\r\nEntw\xfc"
+         "rfe"},
         {"Re\xc3\xa7us", "{6}\r\nRe\xc3\xa7us"},
         {"nl\r\nname", "{8}\r\nnl\r\nname"},
         {"{5}", "\"{5}\""},
@@ -52,8 +55,8 @@ TEST_CASE("the literals of a command are found by their heads and skipped by the
     REQUIRE(both);
     CHECK(both->size() == 2);
 
-    CHECK_FALSE(command_literals("A\r\nB"));            // a line break that is no literal's head
-    CHECK_FALSE(command_literals("A {9}\r\nshort"));    // fewer octets than announced
+    CHECK_FALSE(command_literals("A\r\nB"));         // a line break that is no literal's head
+    CHECK_FALSE(command_literals("A {9}\r\nshort")); // fewer octets than announced
     CHECK_FALSE(command_literals("A {x}\r\nb"));
 }
 
@@ -61,9 +64,10 @@ TEST_CASE("UTF-8 names are checked for well-formedness") {
     CHECK(valid_utf8(""));
     CHECK(valid_utf8("Re\xc3\xa7us"));
     CHECK(valid_utf8("\xe6\x97\xa5\xe6\x9c\xac"));
-    CHECK(valid_utf8("\xef\xbf\xbd"));       // U+FFFD itself
-    CHECK(valid_utf8("a&AOk-b"));            // modified UTF-7 is plain text in UTF-8
-    CHECK_FALSE(valid_utf8("Entw\xfc" "rfe")); // ISO-8859-1
+    CHECK(valid_utf8("\xef\xbf\xbd")); // U+FFFD itself
+    CHECK(valid_utf8("a&AOk-b"));      // modified UTF-7 is plain text in UTF-8
+    CHECK_FALSE(valid_utf8("Entw\xfc"
+                           "rfe"));          // ISO-8859-1
     CHECK_FALSE(valid_utf8("\xc0\xaf"));     // overlong
     CHECK_FALSE(valid_utf8("\xed\xa0\x80")); // a surrogate
     CHECK_FALSE(valid_utf8("\xc3"));         // cut short

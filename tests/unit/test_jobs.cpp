@@ -160,8 +160,8 @@ TEST_CASE("job errors") {
         {R"("map": {"INBOX": "x"})",
          "key 'map': does not apply to a backup job (only to: migrate, restore, mirror)"},
         {R"("force": true)", "key 'force': does not apply to a backup job (only to: mirror)"},
-        {R"("append_final_crlf": true)",
-         "key 'append_final_crlf': does not apply to a backup job (only to: migrate, restore, mirror)"},
+        {R"("append_final_crlf": true)", "key 'append_final_crlf': does not apply to a backup job "
+                                         "(only to: migrate, restore, mirror)"},
         {R"("since": "2024-01-01")", "key 'since': not supported yet"},
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
         {R"("max_size": 1000000)", "key 'max_size': not supported yet"},
@@ -252,13 +252,14 @@ TEST_CASE("a job becomes its command's options, secrets only by reference") {
     CHECK(job_arguments(r.file.jobs[0]) ==
           std::vector<std::string>{"backup", "--password-file=/s/pw", "--format=mbox",
                                    "--delete-after-download", "--delete-older-than=30",
-                                   "--insecure", "--timeout=9", "--connections=1", "--folder=-x", "--json", "--quiet",
-                                   "--", "pop3s://a@h", "/etc/mf/-odd"});
+                                   "--insecure", "--timeout=9", "--connections=1", "--folder=-x",
+                                   "--json", "--quiet", "--", "pop3s://a@h", "/etc/mf/-odd"});
     CHECK(job_arguments(r.file.jobs[1]) ==
           std::vector<std::string>{
               "mirror", "--source-password-env=P", "--target-oauth2-token-command=tok --for b",
-              "--map=INBOX=In", "--state=/s/state.db", "--max-delete=10", "--force", "--append-final-crlf", "--cacert=/ca",
-              "--allow-plaintext", "--connections=3", "--json", "--quiet", "--", "imaps://a@h", "imaps://b@g"});
+              "--map=INBOX=In", "--state=/s/state.db", "--max-delete=10", "--force",
+              "--append-final-crlf", "--cacert=/ca", "--allow-plaintext", "--connections=3",
+              "--json", "--quiet", "--", "imaps://a@h", "imaps://b@g"});
 }
 
 TEST_CASE("fnv1a64 is the published FNV-1a") {
@@ -339,12 +340,14 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
     CHECK(back["mailferry_job_success"]["we\"ird\\"] == "1");
 }
 
-TEST_CASE("a job's connections default to the commands', are 1 for POP3 and never exceed the host budget") {
+TEST_CASE("a job's connections default to the commands', are 1 for POP3 and never exceed the host "
+          "budget") {
     auto connections = [](const std::string& text) {
         auto r = parse(text);
         REQUIRE_MESSAGE(r.errors.empty(), all_errors(r));
         std::vector<int> out;
-        for (const auto& j : r.file.jobs) out.push_back(j.connections);
+        for (const auto& j : r.file.jobs)
+            out.push_back(j.connections);
         return out;
     };
     CHECK(connections(R"({"jobs": [
@@ -356,8 +359,10 @@ TEST_CASE("a job's connections default to the commands', are 1 for POP3 and neve
         {"name": "a", "kind": "backup", "source": "imaps://a@h", "archive": "a", "password_env": "P"}
     ]})") == std::vector<int>{3});
     for (const char* bad : {"0", "16", "\"4\""}) {
-        auto r = parse(std::string(R"({"jobs": [{"name": "a", "kind": "backup", "source": "imaps://a@h",
-            "archive": "a", "password_env": "P", "connections": )") + bad + "}]}");
+        auto r =
+            parse(std::string(R"({"jobs": [{"name": "a", "kind": "backup", "source": "imaps://a@h",
+            "archive": "a", "password_env": "P", "connections": )") +
+                  bad + "}]}");
         CHECK_MESSAGE(!r.errors.empty(), bad);
     }
 }
@@ -369,7 +374,8 @@ TEST_CASE("reconnects: passed on only when the job sets it") {
     CHECK(std::find(args.begin(), args.end(), "--reconnects=0") != args.end());
     auto unset = parse(one(""));
     REQUIRE(unset.errors.empty());
-    for (const auto& a : job_arguments(unset.file.jobs[0])) CHECK(a.rfind("--reconnects", 0) != 0);
+    for (const auto& a : job_arguments(unset.file.jobs[0]))
+        CHECK(a.rfind("--reconnects", 0) != 0);
 }
 
 TEST_CASE("skip_after: a backup job's key, passed on only when set") {
@@ -379,5 +385,6 @@ TEST_CASE("skip_after: a backup job's key, passed on only when set") {
     CHECK(std::find(args.begin(), args.end(), "--skip-after=0") != args.end());
     auto unset = parse(one(""));
     REQUIRE(unset.errors.empty());
-    for (const auto& a : job_arguments(unset.file.jobs[0])) CHECK(a.rfind("--skip-after", 0) != 0);
+    for (const auto& a : job_arguments(unset.file.jobs[0]))
+        CHECK(a.rfind("--skip-after", 0) != 0);
 }

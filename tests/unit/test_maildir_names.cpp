@@ -16,10 +16,12 @@ namespace {
 
 // A unique part with the id escaped in full however long, as archives
 // written before ids were bounded (k_max_spelled_id) have them.
-std::string spelled_unique_part(std::int64_t seconds, std::int64_t micros, int pid, std::uint64_t counter,
-                                std::string_view id, std::uint64_t crlf_size) {
-    return std::to_string(seconds) + ".M" + std::to_string(micros) + "P" + std::to_string(pid) + "Q" +
-           std::to_string(counter) + ".mailferry,U=" + escape_id(id) + ",W=" + std::to_string(crlf_size);
+std::string spelled_unique_part(std::int64_t seconds, std::int64_t micros, int pid,
+                                std::uint64_t counter, std::string_view id,
+                                std::uint64_t crlf_size) {
+    return std::to_string(seconds) + ".M" + std::to_string(micros) + "P" + std::to_string(pid) +
+           "Q" + std::to_string(counter) + ".mailferry,U=" + escape_id(id) +
+           ",W=" + std::to_string(crlf_size);
 }
 
 } // namespace
@@ -218,8 +220,9 @@ TEST_CASE("property: ids and flags survive a name round trip") {
         // long), and as older archives hold them (the id always spelled out).
         const bool spelled = escape_id(id).size() <= k_max_spelled_id;
         for (const bool bounded : {true, false}) {
-            const auto unique = bounded ? make_bounded_unique_part(seconds, micros, pid, counter, id, size)
-                                        : spelled_unique_part(seconds, micros, pid, counter, id, size);
+            const auto unique =
+                bounded ? make_bounded_unique_part(seconds, micros, pid, counter, id, size)
+                        : spelled_unique_part(seconds, micros, pid, counter, id, size);
             const auto name = with_flags(unique, letters);
             CHECK(name.find('/') == std::string::npos);
             CHECK(name.find('\0') == std::string::npos);

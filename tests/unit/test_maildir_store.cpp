@@ -40,7 +40,8 @@ struct Archive {
     }
 };
 
-void deliver(FolderStore& f, const std::string& id, const std::string& crlf_bytes, Flags flags = {}) {
+void deliver(FolderStore& f, const std::string& id, const std::string& crlf_bytes,
+             Flags flags = {}) {
     REQUIRE(f.begin(crlf_bytes.size()));
     REQUIRE(f.write(crlf_bytes));
     RemoteMessage m{id, crlf_bytes.size(), 1700000000, std::move(flags)};
@@ -85,7 +86,8 @@ TEST_CASE("messages committed in this session are found for flags, reading and r
     // A second change on the same message finds the renamed file.
     REQUIRE(f.set_flags("1", Flags{flag_seen, {}}));
     int seen_only = 0;
-    for (const auto& name : files_of(a.dir)) seen_only += name.ends_with(":2,S");
+    for (const auto& name : files_of(a.dir))
+        seen_only += name.ends_with(":2,S");
     CHECK(seen_only == 1);
 
     CollectSink back;
@@ -151,7 +153,8 @@ TEST_CASE("held_among looks up listed messages only, and a flag change still fin
     REQUIRE(folder->set_flags("1", Flags{flag_seen | flag_answered, {}}));
     REQUIRE(folder->commit());
     int renamed = 0;
-    for (const auto& name : files_of(a.dir)) renamed += name.ends_with(":2,RS");
+    for (const auto& name : files_of(a.dir))
+        renamed += name.ends_with(":2,RS");
     CHECK(renamed == 1);
     CHECK(files_of(a.dir).size() == 2);
     auto again = a.open()->load();
@@ -168,7 +171,8 @@ TEST_CASE("committed messages leave the page cache, once durable") {
         return;
     }
     std::string body = "Subject: big\r\n\r\n";
-    for (int i = 0; i < 4000; ++i) body += "a line of text that fills the pages of the file\r\n";
+    for (int i = 0; i < 4000; ++i)
+        body += "a line of text that fills the pages of the file\r\n";
     auto control = mf::test::write_control_file(a.tmp.path, body.size());
     auto folder = a.open();
     REQUIRE(folder->load());
@@ -180,7 +184,8 @@ TEST_CASE("committed messages leave the page cache, once durable") {
     auto file_cached = mf::test::cached_pages(a.dir + "/cur/" + files[0]);
     REQUIRE(control_cached);
     REQUIRE(file_cached);
-    CHECK(*control_cached >= 40); // written the same way, not dropped: the look can see cached pages
+    CHECK(*control_cached >=
+          40); // written the same way, not dropped: the look can see cached pages
     CHECK(*file_cached == 0);
 }
 

@@ -180,7 +180,6 @@ TEST_CASE("mbox: delivered messages are held after reopening and decode byte for
     CHECK(read_file(a.mbox()).find("\n>>From quoted\n") != std::string::npos);
 }
 
-
 TEST_CASE("mbox: read() gives back the bytes as delivered") {
     Archive a;
     auto messages = sample_messages();
@@ -495,7 +494,8 @@ TEST_CASE("messages committed in this session are read back and re-flagged throu
     auto f = a.open();
     REQUIRE(f->load());
     const auto messages = sample_messages();
-    for (const auto& m : messages) REQUIRE(deliver(*f, m));
+    for (const auto& m : messages)
+        REQUIRE(deliver(*f, m));
     REQUIRE(f->commit());
 
     for (const auto& m : messages) {
@@ -513,10 +513,12 @@ TEST_CASE("messages committed in this session are read back and re-flagged throu
     REQUIRE(state);
     REQUIRE(state->held.size() == messages.size());
     for (const auto& h : state->held)
-        CHECK(h.flags == (h.id == "3" ? flags_of(flag_seen | flag_answered) : messages[std::stoi(h.id) - 1].flags));
+        CHECK(h.flags == (h.id == "3" ? flags_of(flag_seen | flag_answered)
+                                      : messages[std::stoi(h.id) - 1].flags));
 }
 
-TEST_CASE("mbox: held_among looks up listed messages only; flags, reading and appending still work") {
+TEST_CASE(
+    "mbox: held_among looks up listed messages only; flags, reading and appending still work") {
     Archive a;
     auto sample = sample_messages();
     deliver_all(a, {sample[0], sample[1]});
@@ -554,7 +556,8 @@ TEST_CASE("mbox: committed messages leave the page cache, once durable") {
         return;
     }
     std::string body = "Subject: big\r\n\r\n";
-    for (int i = 0; i < 4000; ++i) body += "a line of text that fills the pages of the file\r\n";
+    for (int i = 0; i < 4000; ++i)
+        body += "a line of text that fills the pages of the file\r\n";
     auto control = mf::test::write_control_file(a.dir.path, body.size());
     {
         auto f = a.open();
@@ -566,6 +569,7 @@ TEST_CASE("mbox: committed messages leave the page cache, once durable") {
     auto mbox_cached = mf::test::cached_pages(a.mbox());
     REQUIRE(control_cached);
     REQUIRE(mbox_cached);
-    CHECK(*control_cached >= 40); // written the same way, not dropped: the look can see cached pages
+    CHECK(*control_cached >=
+          40); // written the same way, not dropped: the look can see cached pages
     CHECK(*mbox_cached == 0);
 }

@@ -291,11 +291,13 @@ TEST_CASE("property: random messages round-trip through Encoder and Decoder") {
 // must be the same.
 TEST_CASE("property: the encoder's output does not depend on how input is cut") {
     std::mt19937 rng(0x656e63);
-    const std::vector<std::string> parts = {"\r\n", "\n", "\r", "From ", ">From ", "From", ">>", "x", "text ",
-                                            std::string(300, 'y'), "\r\r\n", "F", " "};
+    const std::vector<std::string> parts = {"\r\n",   "\n", "\r", "From ", ">From ",
+                                            "From",   ">>", "x",  "text ", std::string(300, 'y'),
+                                            "\r\r\n", "F",  " "};
     for (int round = 0; round < 2000; ++round) {
         std::string msg;
-        for (std::size_t i = rng() % 30; i > 0; --i) msg += parts[rng() % parts.size()];
+        for (std::size_t i = rng() % 30; i > 0; --i)
+            msg += parts[rng() % parts.size()];
         if (rng() % 5 == 0) msg += std::string(70000 + rng() % 1000, 'z'); // past the output buffer
         const EncodeResult whole = encode(msg, rng, msg.size() + 1);
         const EncodeResult bytes = encode(msg, rng, 1);

@@ -97,7 +97,7 @@ TEST_CASE("progress: a burst then a pause within one window is fine") {
 
 TEST_CASE("progress: a slow answer of a few bytes is judged when they arrive") {
     ProgressGuard g(2s);
-    CHECK(g.record(100ms, 73)); // then silence: the stall rule's business
+    CHECK(g.record(100ms, 73));    // then silence: the stall rule's business
     CHECK_FALSE(g.record(2s, 10)); // 83 bytes in 2.1 s of waiting
 }
 

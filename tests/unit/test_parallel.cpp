@@ -1,6 +1,6 @@
 // The order in which several connections take the folders of a run.
-#include "sync/parallel.h"
 #include "progress_test_support.h"
+#include "sync/parallel.h"
 
 #include <doctest/doctest.h>
 
@@ -46,8 +46,9 @@ class RecordingWorker : public FolderWorker {
 } // namespace
 
 TEST_CASE("the biggest folders are taken first, the rest in the order given") {
-    std::vector<FolderInfo> folders{folder("Sent", 1250), folder("Drafts", std::nullopt), folder("INBOX", 5000),
-                                    folder("Work", 1250), folder("Lists", 3000), folder("Old", 0)};
+    std::vector<FolderInfo> folders{folder("Sent", 1250),  folder("Drafts", std::nullopt),
+                                    folder("INBOX", 5000), folder("Work", 1250),
+                                    folder("Lists", 3000), folder("Old", 0)};
     CHECK(biggest_first(folders) == std::vector<std::size_t>{2, 4, 0, 3, 1, 5});
     CHECK(biggest_first({}).empty());
     // Nothing known: the order given.
@@ -84,7 +85,8 @@ TEST_CASE("one worker takes the folders in the order given") {
 }
 
 TEST_CASE("idle folders are done first on the first worker; extra workers count only the others") {
-    std::vector<FolderInfo> folders{folder("Sent", 10), folder("INBOX", 900), folder("Work", 50), folder("Old", 5)};
+    std::vector<FolderInfo> folders{folder("Sent", 10), folder("INBOX", 900), folder("Work", 50),
+                                    folder("Old", 5)};
     Journal journal;
     NullProgress progress;
     int made = 0;
@@ -93,7 +95,8 @@ TEST_CASE("idle folders are done first on the first worker; extra workers count 
         return std::make_unique<RecordingWorker>(journal);
     };
     IdleFolder idle = [](const FolderInfo& f) { return f.display() != "Work"; };
-    auto out = run_folders(folders, std::make_unique<RecordingWorker>(journal), more, 4, progress, idle);
+    auto out =
+        run_folders(folders, std::make_unique<RecordingWorker>(journal), more, 4, progress, idle);
     CHECK(journal.started == std::vector<std::string>{"Sent", "INBOX", "Old", "Work"});
     CHECK(made == 0); // one folder with work: no other connection
     REQUIRE(out.folders.size() == 4);
@@ -149,8 +152,8 @@ RecoveryPolicy no_sleep(std::vector<std::chrono::milliseconds>& waits) {
 }
 
 std::vector<FolderInfo> four_folders() {
-    return {folder("INBOX", std::nullopt), folder("Sent", std::nullopt), folder("Work", std::nullopt),
-            folder("Old", std::nullopt)};
+    return {folder("INBOX", std::nullopt), folder("Sent", std::nullopt),
+            folder("Work", std::nullopt), folder("Old", std::nullopt)};
 }
 
 } // namespace
@@ -162,9 +165,10 @@ TEST_CASE("a lost session is replaced and its folder run again; the folders afte
     std::vector<std::chrono::milliseconds> waits;
     NullProgress progress;
     auto folders = four_folders();
-    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), scripted_factory(script), 1,
-                           progress, {}, no_sleep(waits));
-    CHECK(script.runs == std::vector<std::string>{"INBOX@0", "Sent@0", "Sent@1", "Work@1", "Old@1"});
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0),
+                           scripted_factory(script), 1, progress, {}, no_sleep(waits));
+    CHECK(script.runs ==
+          std::vector<std::string>{"INBOX@0", "Sent@0", "Sent@1", "Work@1", "Old@1"});
     for (auto& slot : out.folders) {
         REQUIRE(slot);
         CHECK_FALSE(slot->failure);
@@ -175,14 +179,15 @@ TEST_CASE("a lost session is replaced and its folder run again; the folders afte
     CHECK(waits[0] >= std::chrono::milliseconds(30000)); // the server's suggested back-off
 }
 
-TEST_CASE("an account failure stops the run; every folder not reached is reported with the reason") {
+TEST_CASE(
+    "an account failure stops the run; every folder not reached is reported with the reason") {
     Script script;
     script.fail_once["Sent"] = Failure{ErrorKind::local_io, Scope::account, "the disk is full"};
     std::vector<std::chrono::milliseconds> waits;
     NullProgress progress;
     auto folders = four_folders();
-    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), scripted_factory(script), 1,
-                           progress, {}, no_sleep(waits));
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0),
+                           scripted_factory(script), 1, progress, {}, no_sleep(waits));
     REQUIRE(out.folders.size() == 4);
     CHECK_FALSE(out.folders[0]->failure);
     CHECK(out.folders[1]->failure->scope == Scope::account);
@@ -205,8 +210,8 @@ TEST_CASE("a session that cannot be had again: the rest are not attempted, and s
     WorkerFactory refused = []() -> Result<std::unique_ptr<FolderWorker>> {
         return fail(ErrorKind::auth, Scope::session, "login refused");
     };
-    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), refused, 1, progress, {},
-                           no_sleep(waits));
+    auto out = run_folders(folders, std::make_unique<ScriptedWorker>(script, 0), refused, 1,
+                           progress, {}, no_sleep(waits));
     CHECK(out.folders[0]->failure->what == "connection reset");
     for (std::size_t i : {1u, 2u, 3u}) {
         CHECK(out.folders[i]->report.not_attempted);
@@ -233,9 +238,12 @@ TEST_CASE("reconnects are bounded per folder and per run") {
         }
     };
     int runs = 0;
-    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> { return std::make_unique<Dropping>(&runs); };
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        return std::make_unique<Dropping>(&runs);
+    };
     auto folders = four_folders();
-    auto out = run_folders(folders, std::make_unique<Dropping>(&runs), more, 1, progress, {}, policy);
+    auto out =
+        run_folders(folders, std::make_unique<Dropping>(&runs), more, 1, progress, {}, policy);
     // Two sessions for INBOX, then a new worker for Sent (from the budget of
     // five), and so on until the budget is spent.
     CHECK(out.reconnects == policy.max_reconnects);

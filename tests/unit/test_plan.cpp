@@ -19,7 +19,8 @@ RemoteMessage remote(std::string id, std::uint8_t flags = 0, std::uint64_t size 
     return m;
 }
 
-HeldMessage held(std::string id, std::uint8_t flags = 0, std::string mid = "", std::uint64_t size = 100) {
+HeldMessage held(std::string id, std::uint8_t flags = 0, std::string mid = "",
+                 std::uint64_t size = 100) {
     HeldMessage h;
     h.id = std::move(id);
     h.flags.system = flags;
@@ -85,7 +86,8 @@ TEST_CASE("a source without flags (POP3) never plans flag updates") {
 }
 
 TEST_CASE("messages gone from the server are reported, never deleted") {
-    auto plan = plan_backup(snapshot(7, {remote("2")}), state(7, {held("1"), held("2"), held("3")}));
+    auto plan =
+        plan_backup(snapshot(7, {remote("2")}), state(7, {held("1"), held("2"), held("3")}));
     CHECK(plan.gone == std::vector<std::string>{"1", "3"});
     CHECK(plan.fetch.empty());
 }
@@ -106,8 +108,8 @@ TEST_CASE("revalidation is needed only when a known validity changed") {
 TEST_CASE("matching after a validity change pairs by Message-ID and size") {
     std::vector<HeldMessage> h = {held("1", 0, "<a@x>", 10), held("2", 0, "<b@x>", 20),
                                   held("3", 0, "", 30), held("4", 0, "<c@x>", 40)};
-    std::vector<MessageKey> r = {{"101", "<b@x>", 20}, {"102", "<a@x>", 10},
-                                 {"103", "", 30},       {"104", "<c@x>", 41}};
+    std::vector<MessageKey> r = {
+        {"101", "<b@x>", 20}, {"102", "<a@x>", 10}, {"103", "", 30}, {"104", "<c@x>", 41}};
     auto pairs = match_by_key(h, r);
     REQUIRE(pairs.size() == 2);
     CHECK(pairs[0] == std::pair<std::string, std::string>{"2", "101"});
@@ -116,7 +118,8 @@ TEST_CASE("matching after a validity change pairs by Message-ID and size") {
 
 TEST_CASE("distinct messages sharing a Message-ID are each matched once") {
     std::vector<HeldMessage> h = {held("1", 0, "<dup@x>", 10), held("2", 0, "<dup@x>", 10)};
-    std::vector<MessageKey> r = {{"11", "<dup@x>", 10}, {"12", "<dup@x>", 10}, {"13", "<dup@x>", 10}};
+    std::vector<MessageKey> r = {
+        {"11", "<dup@x>", 10}, {"12", "<dup@x>", 10}, {"13", "<dup@x>", 10}};
     auto pairs = match_by_key(h, r);
     REQUIRE(pairs.size() == 2);
     CHECK(pairs[0].first != pairs[1].first);
@@ -161,7 +164,8 @@ TEST_CASE("property: plan_backup agrees with a reference on random folders") {
         std::vector<HeldMessage> in_archive;
         for (int id = 1; id <= universe; ++id) {
             const std::string sid = std::to_string(id * 7 % 101); // not in sorted order
-            if (rng() % 3) on_server.push_back(remote(sid, static_cast<std::uint8_t>(rng() % 4), id));
+            if (rng() % 3)
+                on_server.push_back(remote(sid, static_cast<std::uint8_t>(rng() % 4), id));
             if (rng() % 2) {
                 HeldMessage h = held(sid, static_cast<std::uint8_t>(rng() % 4));
                 h.source_state = static_cast<SourceState>(rng() % 3);
@@ -177,9 +181,11 @@ TEST_CASE("property: plan_backup agrees with a reference on random folders") {
         std::vector<std::pair<std::string, Flags>> flags;
         std::size_t held_count = 0;
         std::set<std::string> server_ids;
-        for (const auto& m : on_server) server_ids.insert(m.id);
+        for (const auto& m : on_server)
+            server_ids.insert(m.id);
         for (const auto& m : on_server) {
-            auto h = std::find_if(in_archive.begin(), in_archive.end(), [&](const HeldMessage& x) { return x.id == m.id; });
+            auto h = std::find_if(in_archive.begin(), in_archive.end(),
+                                  [&](const HeldMessage& x) { return x.id == m.id; });
             if (h == in_archive.end()) {
                 fetch.push_back(m.id);
                 continue;

@@ -66,9 +66,11 @@ TEST_CASE("a POP3 listing finds each id's first copy and skips later ones and un
 
 TEST_CASE("a POP3 listing of many ids finds every one") {
     Listing l;
-    for (std::uint32_t n = 1; n <= 5000; ++n) l.add_listed(n, n);
+    for (std::uint32_t n = 1; n <= 5000; ++n)
+        l.add_listed(n, n);
     l.end_listed();
-    for (std::uint32_t n = 5000; n >= 1; --n) REQUIRE(l.set_id(n, "uidl-" + std::to_string(n * 7919 % 5003)));
+    for (std::uint32_t n = 5000; n >= 1; --n)
+        REQUIRE(l.set_id(n, "uidl-" + std::to_string(n * 7919 % 5003)));
     CHECK(l.seal() == 0);
     for (std::uint32_t n = 1; n <= 5000; ++n) {
         const auto* e = l.find("uidl-" + std::to_string(n * 7919 % 5003));

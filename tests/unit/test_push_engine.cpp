@@ -2,8 +2,8 @@
 // target is compared with the source only once it has stopped changing; a
 // source listed in parts is copied part by part into an empty target, and
 // planned whole into one that holds messages.
-#include "sync/push.h"
 #include "progress_test_support.h"
+#include "sync/push.h"
 
 #include <doctest/doctest.h>
 
@@ -16,7 +16,9 @@ namespace {
 
 struct OneFolderSource : Source {
     Snapshot snap;
-    Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{{{"INBOX"}, true}}; }
+    Result<std::vector<FolderInfo>> list_folders() override {
+        return std::vector<FolderInfo>{{{"INBOX"}, true}};
+    }
     Result<Snapshot> open(const FolderInfo&, const OpenRequest&) override { return snap; }
     Status fetch(std::span<const std::string> ids, MessageSink& sink) override {
         for (const auto& id : ids) {
@@ -29,7 +31,8 @@ struct OneFolderSource : Source {
     }
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override {
         std::vector<MessageKey> out;
-        for (const auto& id : ids) out.push_back({id, "<" + id + "@x>", 100 + std::stoul(id), 0});
+        for (const auto& id : ids)
+            out.push_back({id, "<" + id + "@x>", 100 + std::stoul(id), 0});
         return out;
     }
     Status remove(const std::vector<std::string>&) override { return {}; }
@@ -85,12 +88,15 @@ struct LaggingTarget : Target, MessageSink {
     Status delete_folder(const FolderInfo&) override { return {}; }
     Result<TargetFolder> open(const FolderInfo&) override {
         visible = std::min(stored.size(), visible + 1);
-        TargetFolder f{true, 7, {stored.begin(), stored.begin() + static_cast<std::ptrdiff_t>(visible)}};
-        for (auto& m : f.messages) m.message_id.clear(); // only fill_keys tells
+        TargetFolder f{
+            true, 7, {stored.begin(), stored.begin() + static_cast<std::ptrdiff_t>(visible)}};
+        for (auto& m : f.messages)
+            m.message_id.clear(); // only fill_keys tells
         return f;
     }
     Status fill_keys(TargetFolder& folder, const std::vector<std::uint32_t>&) override {
-        for (auto& m : folder.messages) m.message_id = stored[m.uid - 1].message_id;
+        for (auto& m : folder.messages)
+            m.message_id = stored[m.uid - 1].message_id;
         return {};
     }
     MessageSink& appender(AppendCallbacks callbacks) override {
@@ -132,14 +138,16 @@ std::size_t copies_after_a_dead_run(bool interrupted) {
     LaggingTarget target;
     for (std::uint32_t i = 1; i <= 3; ++i) {
         source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100 + i, 1000, {}});
-        target.stored.push_back(TargetMessage{i, {}, 100 + i, 1000, "<" + std::to_string(i) + "@x>"});
+        target.stored.push_back(
+            TargetMessage{i, {}, 100 + i, 1000, "<" + std::to_string(i) + "@x>"});
     }
     MemoryState state;
     state.copying_flag = interrupted;
     mf::test::NullProgress progress;
     PushRunOptions options;
     options.settle_quiet = std::chrono::milliseconds(1);
-    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    auto out =
+        push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
     REQUIRE_FALSE(out.failure);
     CHECK_FALSE(state.copying_flag); // a finished run clears it
     return target.appended;
@@ -170,14 +178,17 @@ PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {}) {
     LaggingTarget target;
     for (std::uint32_t i = 1; i <= 10; ++i) {
         source.all.push_back(RemoteMessage{std::to_string(i), 100 + i, 1000, {}});
-        if (i <= on_target) target.stored.push_back(TargetMessage{i, {}, 100 + i, 1000, "<" + std::to_string(i) + "@x>"});
+        if (i <= on_target)
+            target.stored.push_back(
+                TargetMessage{i, {}, 100 + i, 1000, "<" + std::to_string(i) + "@x>"});
     }
     target.visible = target.stored.size();
     MemoryState state;
     mf::test::NullProgress progress;
     PushRunOptions options;
     options.list_part = 3;
-    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
+    auto out =
+        push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
     CHECK(out.failure.has_value() == !fail_at.empty());
     return {source.log, target.appended, out.report};
 }
@@ -237,14 +248,18 @@ struct RefusingTarget : LaggingTarget {
     Status flush() override { return batch.empty() ? Status{} : send(); }
     Status send() {
         ++commands;
-        bool refused = std::any_of(batch.begin(), batch.end(), [](const auto& m) { return m.id == "4"; });
+        bool refused =
+            std::any_of(batch.begin(), batch.end(), [](const auto& m) { return m.id == "4"; });
         for (const auto& m : batch) {
             if (refused) {
-                callbacks.refused(m, Failure{ErrorKind::protocol, Scope::message, "NO [TOOBIG] too large"},
-                                  batch.size() == 1);
+                callbacks.refused(
+                    m, Failure{ErrorKind::protocol, Scope::message, "NO [TOOBIG] too large"},
+                    batch.size() == 1);
             } else {
                 stored_ids.push_back(m.id);
-                if (auto s = callbacks.appended(m, static_cast<std::uint32_t>(stored_ids.size())); !s) return s;
+                if (auto s = callbacks.appended(m, static_cast<std::uint32_t>(stored_ids.size()));
+                    !s)
+                    return s;
             }
         }
         batch.clear();
@@ -254,14 +269,17 @@ struct RefusingTarget : LaggingTarget {
 
 } // namespace
 
-TEST_CASE("a message the target refuses fails alone; the rest of its refused batch is copied singly") {
+TEST_CASE(
+    "a message the target refuses fails alone; the rest of its refused batch is copied singly") {
     OneFolderSource source;
     source.snap.validity = 1;
-    for (int i = 1; i <= 7; ++i) source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
+    for (int i = 1; i <= 7; ++i)
+        source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
     RefusingTarget target;
     MemoryState state;
     mf::test::NullProgress progress;
-    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, PushRunOptions{}, progress);
+    auto out = push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true},
+                           PushRunOptions{}, progress);
     REQUIRE(out.failure);
     CHECK(out.failure->scope == Scope::message);
     std::sort(target.stored_ids.begin(), target.stored_ids.end());

@@ -6,7 +6,8 @@ using namespace mf;
 
 namespace {
 
-RemoteMessage src(std::string id, std::uint64_t size, std::uint8_t flags = 0, std::int64_t date = 0) {
+RemoteMessage src(std::string id, std::uint64_t size, std::uint8_t flags = 0,
+                  std::int64_t date = 0) {
     RemoteMessage m;
     m.id = std::move(id);
     m.size = size;
@@ -15,8 +16,8 @@ RemoteMessage src(std::string id, std::uint64_t size, std::uint8_t flags = 0, st
     return m;
 }
 
-TargetMessage dst(std::uint32_t uid, std::uint64_t size, std::string mid = "", std::uint8_t flags = 0,
-                  std::int64_t date = 0) {
+TargetMessage dst(std::uint32_t uid, std::uint64_t size, std::string mid = "",
+                  std::uint8_t flags = 0, std::int64_t date = 0) {
     TargetMessage t;
     t.uid = uid;
     t.size = size;
@@ -81,8 +82,9 @@ TEST_CASE("two distinct messages sharing a Message-ID: one on the target, the ot
 }
 
 TEST_CASE("messages without Message-ID match by size and date") {
-    auto plan = plan_push(snap({src("1", 10, 0, 1000), src("2", 10, 0, 2000)}), {{"1", "", 10}, {"2", "", 10}},
-                          folder({dst(3, 10, "", 0, 2000)}), PushMapping{}, {});
+    auto plan = plan_push(snap({src("1", 10, 0, 1000), src("2", 10, 0, 2000)}),
+                          {{"1", "", 10}, {"2", "", 10}}, folder({dst(3, 10, "", 0, 2000)}),
+                          PushMapping{}, {});
     CHECK(plan.adopt == std::vector<std::pair<std::string, std::uint32_t>>{{"2", 3}});
     CHECK(plan.copy == std::vector<std::string>{"1"});
 }
@@ -111,5 +113,6 @@ TEST_CASE("unmapped ids on both sides") {
     PushMapping map{1, 9, {{"1", 100}}};
     auto f = folder({dst(100, 10), dst(101, 10)});
     CHECK(unmapped_target_uids(f, map) == std::vector<std::uint32_t>{101});
-    CHECK(unmapped_source_ids(snap({src("1", 10), src("2", 10)}), map, f) == std::vector<std::string>{"2"});
+    CHECK(unmapped_source_ids(snap({src("1", 10), src("2", 10)}), map, f) ==
+          std::vector<std::string>{"2"});
 }

@@ -18,10 +18,13 @@ std::string through(std::string_view in, std::size_t split) {
 } // namespace
 
 TEST_CASE("the spool turns bare LF into CRLF and leaves CRLF alone, at every split") {
-    const std::pair<std::string, std::string> cases[] = {
-        {"a\r\nb\r\n", "a\r\nb\r\n"}, {"a\nb\n", "a\r\nb\r\n"}, {"a\rb", "a\rb"}, {"\n\r\n\n", "\r\n\r\n\r\n"}};
+    const std::pair<std::string, std::string> cases[] = {{"a\r\nb\r\n", "a\r\nb\r\n"},
+                                                         {"a\nb\n", "a\r\nb\r\n"},
+                                                         {"a\rb", "a\rb"},
+                                                         {"\n\r\n\n", "\r\n\r\n\r\n"}};
     for (const auto& [in, want] : cases)
-        for (std::size_t split = 0; split <= in.size(); ++split) CHECK(through(in, split) == want);
+        for (std::size_t split = 0; split <= in.size(); ++split)
+            CHECK(through(in, split) == want);
 }
 
 TEST_CASE("a large message spills to a file and replays intact") {
@@ -29,7 +32,8 @@ TEST_CASE("a large message spills to a file and replays intact") {
     std::string line(1000, 'x');
     line += "\r\n";
     std::size_t lines = mf::mail::Spool::k_memory_limit / line.size() + 100;
-    for (std::size_t i = 0; i < lines; ++i) REQUIRE(spool.write(line));
+    for (std::size_t i = 0; i < lines; ++i)
+        REQUIRE(spool.write(line));
     std::uint64_t total = 0;
     bool intact = true;
     REQUIRE(spool.replay([&](std::string_view b) -> mf::Status {

@@ -178,8 +178,9 @@ TEST_CASE("transcript imap: without CONDSTORE a rerun lists the known UIDs by th
             REQUIRE_MESSAGE(snap, why(snap, *script));
             CHECK(snap->listing == ListingKind::whole);
             CHECK(snap->change_token == "imap-uidnext 7 15");
-            REQUIRE(ids_of(snap->messages) ==
-                    std::vector<std::string>{"1", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14"});
+            REQUIRE(ids_of(snap->messages) == std::vector<std::string>{"1", "3", "4", "5", "6", "7",
+                                                                       "8", "9", "10", "11", "12",
+                                                                       "13", "14"});
             CHECK(snap->messages[1].flags == flags(flag_seen | flag_flagged));
             CHECK(snap->messages[1].size == 0); // held: its size is the archive's
             CHECK(snap->messages[11].size == 21);
@@ -202,7 +203,8 @@ TEST_CASE("transcript imap: without CONDSTORE a rerun lists the known UIDs by th
     }
 }
 
-TEST_CASE("transcript imap: \\Seen set by the body FETCH is kept out, named, and taken back on request") {
+TEST_CASE(
+    "transcript imap: \\Seen set by the body FETCH is kept out, named, and taken back on request") {
     auto script = Transcript::load("imap/seen_by_fetch.txt");
     for (std::size_t max_read : k_read_sizes) {
         CAPTURE(max_read);

@@ -57,7 +57,8 @@ TEST_CASE("unnamed file: the probe names one and removes it") {
     CHECK(UnnamedFile::usable_in(dir.path, dir.path + "/probe.mailferry"));
     CHECK(entries(dir.path) == 0);
     CHECK(UnnamedFile::open_count() == 0);
-    CHECK_FALSE(UnnamedFile::usable_in(dir.path + "/missing", dir.path + "/missing/probe.mailferry"));
+    CHECK_FALSE(
+        UnnamedFile::usable_in(dir.path + "/missing", dir.path + "/missing/probe.mailferry"));
 }
 
 TEST_CASE("unnamed file: a name already taken is an error naming it, and nothing is replaced") {
