@@ -9,6 +9,7 @@ packages=(
   libssl-dev                    # the OpenSSL libcurl uses: read-ahead (net/connection.cpp)
   dovecot-imapd dovecot-pop3d   # the tests' own throwaway server
   clang libclang-rt-14-dev      # libFuzzer targets (tests/fuzz/run_fuzzers.sh)
+  clang-format                  # the style check (tests/format_check.sh)
   strace                        # injected write/fsync/rename errors (test_disk_faults)
 )
 
