@@ -2,24 +2,27 @@
 
 #include "sync/identity.h"
 
+#include <set>
 #include <unordered_set>
 
 namespace mf {
 
 namespace {
 
-// New ids of the plan whose size equals that of a held message the listing
-// no longer names: the only ones that can be such a message come back.
+// New ids of the plan whose size and INTERNALDATE equal those of a held
+// message the listing no longer names: the only ones that can be such a
+// message come back (a restore keeps the date). The date also keeps a
+// different message with a reused Message-ID from taking a held one's place.
 std::vector<std::string> candidates(const Snapshot& snap, const FolderState& state,
                                     const BackupPlan& plan) {
     std::unordered_set<std::string> gone(plan.gone.begin(), plan.gone.end());
-    std::unordered_set<std::uint64_t> sizes;
+    std::set<std::pair<std::uint64_t, std::int64_t>> seen;
     for (const auto& h : state.held)
-        if (gone.contains(h.id)) sizes.insert(h.size);
+        if (gone.contains(h.id)) seen.emplace(h.size, h.date);
     std::unordered_set<std::string> fetch(plan.fetch.begin(), plan.fetch.end());
     std::vector<std::string> out;
     for (const auto& m : snap.messages)
-        if (sizes.contains(m.size) && fetch.contains(m.id)) out.push_back(m.id);
+        if (seen.contains({m.size, m.internal_date}) && fetch.contains(m.id)) out.push_back(m.id);
     return out;
 }
 

@@ -1,6 +1,7 @@
 // Messages the archive holds that come back to the server under new ids of
 // the same validity: after a restore into the account, or another tool's
-// upload (issue 20). Matched by Message-ID and size, they are renamed in the
+// upload (issue 20). Matched by their identity (sync/identity.h) among the
+// messages of the same size and INTERNALDATE, they are renamed in the
 // archive instead of being downloaded and stored a second time.
 #pragma once
 
@@ -12,7 +13,7 @@
 namespace mf {
 
 // Looks only where the plan has both held messages the listing no longer
-// names and new ids of the same size (so a usual run asks the source
+// names and new ids of the same size and date (so a usual run asks the source
 // nothing more); asks the source for those ids' keys in one go, renames the
 // matches, and plans again. `state` and `plan` are updated.
 Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap,

@@ -1,5 +1,7 @@
 #include "backends/archive/state_db.h"
 
+#include "backends/archive/state_db_impl.h"
+
 #include "backends/common/crashpoint.h"
 
 #include <sqlite3.h>
@@ -60,95 +62,7 @@ CREATE TABLE IF NOT EXISTS message_failures (
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
-// Prepared statements, kept for the connection's life: a backup records a
-// row per message, and preparing each time (parsing the SQL) cost more than
-// running it. Keyed by the address of the SQL literal.
-class StmtCache {
-  public:
-    ~StmtCache() {
-        for (auto& [sql, stmt] : m_stmts)
-            sqlite3_finalize(stmt);
-    }
-    void attach(sqlite3* db) { m_db = db; }
-    sqlite3_stmt* get(const char* sql) {
-        auto it = m_stmts.find(sql);
-        if (it != m_stmts.end()) return it->second;
-        sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-            SQLITE_OK) {
-            sqlite3_finalize(stmt);
-            return nullptr;
-        }
-        m_stmts.emplace(sql, stmt);
-        return stmt;
-    }
-
-  private:
-    sqlite3* m_db = nullptr;
-    std::unordered_map<const char*, sqlite3_stmt*> m_stmts;
-};
-
-// A cached statement for one use: reset and unbound when it goes out of
-// scope, so each use starts clean.
-class Stmt {
-  public:
-    Stmt(StmtCache& cache, const char* sql) : m_stmt(cache.get(sql)) {}
-    ~Stmt() {
-        if (!m_stmt) return;
-        sqlite3_reset(m_stmt);
-        sqlite3_clear_bindings(m_stmt);
-    }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    bool ok() const { return m_stmt != nullptr; }
-    Stmt& bind(int i, std::int64_t v) {
-        sqlite3_bind_int64(m_stmt, i, v);
-        return *this;
-    }
-    Stmt& bind(int i, const std::string& v) {
-        sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    int step() { return sqlite3_step(m_stmt); }
-    std::int64_t integer(int col) { return sqlite3_column_int64(m_stmt, col); }
-    bool is_null(int col) { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
-    std::string text(int col) {
-        auto p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
-        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
-    }
-
-  private:
-    sqlite3_stmt* m_stmt = nullptr;
-};
-
 } // namespace
-
-struct StateDb::Impl {
-    sqlite3* db = nullptr;
-    std::string path;
-    bool read_only = false;
-    std::optional<StmtCache> cache; // finalized before the connection closes
-    ~Impl() {
-        cache.reset();
-        sqlite3_close(db);
-    }
-
-    Failure error(const std::string& doing) const {
-        // Called with a C string or a std::string.
-        return Failure{ErrorKind::local_io, Scope::account,
-                       "state database " + path + ": " + doing + ": " + sqlite3_errmsg(db)};
-    }
-    Status exec(const char* sql, const std::string& doing) {
-        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            return std::unexpected(error(doing));
-        return {};
-    }
-    // Runs a statement that returns no rows.
-    Status run(Stmt& s, const std::string& doing) {
-        if (!s.ok() || s.step() != SQLITE_DONE) return std::unexpected(error(doing));
-        return {};
-    }
-};
 
 StateDb::StateDb(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 StateDb::~StateDb() = default;
@@ -251,45 +165,6 @@ Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel
     s.bind(1, rel_path);
     if (s.step() != SQLITE_ROW) return std::pair<std::string, std::size_t>{};
     return std::pair<std::string, std::size_t>{s.text(0), static_cast<std::size_t>(s.integer(1))};
-}
-
-Result<std::vector<MessageFailure>> StateDb::failures(const std::string& rel_path) {
-    Stmt s(*m_impl->cache,
-           "SELECT x.id, x.runs, x.what FROM message_failures x JOIN folders f ON x.folder = f.key "
-           "WHERE f.path=?");
-    if (!s.ok()) return std::unexpected(m_impl->error("reading failed messages"));
-    s.bind(1, rel_path);
-    std::vector<MessageFailure> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
-        out.push_back(MessageFailure{s.text(0), static_cast<std::size_t>(s.integer(1)), s.text(2)});
-    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading failed messages"));
-    return out;
-}
-
-Status StateDb::record_failures(const std::string& rel_path,
-                                const std::vector<MessageProblem>& failed,
-                                const std::vector<std::string>& cleared) {
-    if (failed.empty() && cleared.empty()) return {};
-    auto record = folder(rel_path);
-    if (!record) return std::unexpected(record.error());
-    if (auto s = begin(); !s) return s;
-    Status s;
-    for (const auto& m : failed) {
-        Stmt up(*m_impl->cache,
-                "INSERT INTO message_failures VALUES (?,?,1,?) "
-                "ON CONFLICT (folder, id) DO UPDATE SET runs = runs + 1, what = excluded.what");
-        up.bind(1, record->key).bind(2, m.id).bind(3, m.what);
-        if (s) s = m_impl->run(up, "recording a failed message");
-    }
-    for (const auto& id : cleared) {
-        Stmt del(*m_impl->cache, "DELETE FROM message_failures WHERE folder=? AND id=?");
-        del.bind(1, record->key).bind(2, id);
-        if (s) s = m_impl->run(del, "forgetting a failed message");
-    }
-    if (s) s = commit();
-    if (!s) rollback();
-    return s;
 }
 
 Result<std::string> StateDb::location(std::int64_t folder, const std::string& id) {
@@ -454,57 +329,6 @@ Status StateDb::remove_all(std::int64_t folder) {
     Stmt s(*m_impl->cache, "DELETE FROM messages WHERE folder=?");
     s.bind(1, folder);
     return m_impl->run(s, "forgetting a folder's messages");
-}
-
-Result<StateDb::PushFolder> StateDb::push_load(const std::string& folder) {
-    PushFolder out;
-    Stmt f(*m_impl->cache,
-           "SELECT source_validity, target_validity FROM push_folders WHERE folder=?");
-    if (!f.ok()) return std::unexpected(m_impl->error("reading push state"));
-    f.bind(1, folder);
-    if (f.step() == SQLITE_ROW) {
-        out.known = true;
-        out.source_validity = static_cast<std::uint32_t>(f.integer(0));
-        out.target_validity = static_cast<std::uint32_t>(f.integer(1));
-    }
-    Stmt m(*m_impl->cache, "SELECT source_id, uid FROM push_map WHERE folder=?");
-    if (!m.ok()) return std::unexpected(m_impl->error("reading push state"));
-    m.bind(1, folder);
-    int rc;
-    while ((rc = m.step()) == SQLITE_ROW)
-        out.entries.emplace_back(m.text(0), static_cast<std::uint32_t>(m.integer(1)));
-    if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading push state"));
-    return out;
-}
-
-Status StateDb::push_reset(const std::string& folder, std::uint32_t source_validity,
-                           std::uint32_t target_validity) {
-    if (auto s = begin(); !s) return s;
-    Stmt d(*m_impl->cache, "DELETE FROM push_map WHERE folder=?");
-    d.bind(1, folder);
-    Status s = m_impl->run(d, "resetting push state");
-    Stmt f(*m_impl->cache, "INSERT OR REPLACE INTO push_folders VALUES (?,?,?)");
-    f.bind(1, folder)
-        .bind(2, static_cast<std::int64_t>(source_validity))
-        .bind(3, static_cast<std::int64_t>(target_validity));
-    if (s) s = m_impl->run(f, "resetting push state");
-    if (s) s = commit();
-    if (!s) rollback();
-    return s;
-}
-
-Status StateDb::push_record(const std::string& folder, const std::string& id, std::uint32_t uid) {
-    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO push_map VALUES (?,?,?)");
-    s.bind(1, folder).bind(2, id).bind(3, static_cast<std::int64_t>(uid));
-    auto r = m_impl->run(s, "recording a copied message");
-    if (r) test::durable_step("push mapping recorded");
-    return r;
-}
-
-Status StateDb::push_forget(const std::string& folder, const std::string& id) {
-    Stmt s(*m_impl->cache, "DELETE FROM push_map WHERE folder=? AND source_id=?");
-    s.bind(1, folder).bind(2, id);
-    return m_impl->run(s, "forgetting a copied message");
 }
 
 std::string join_keywords(const std::vector<std::string>& keywords) {
