@@ -1,5 +1,7 @@
 #include "sync/model.h"
 
+#include <string_view>
+
 #include <algorithm>
 
 namespace mf {
@@ -15,7 +17,8 @@ std::string FolderInfo::display() const {
 namespace {
 bool is_inbox(const std::string& name) {
     // INBOX is case-insensitive (RFC 3501 5.1); ASCII only.
-    return std::equal(name.begin(), name.end(), "INBOX", "INBOX" + 5,
+    constexpr std::string_view inbox = "INBOX";
+    return std::equal(name.begin(), name.end(), inbox.begin(), inbox.end(),
                       [](char a, char b) { return (a >= 'a' && a <= 'z' ? a - 32 : a) == b; });
 }
 } // namespace

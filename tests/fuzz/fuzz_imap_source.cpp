@@ -34,6 +34,7 @@
 #include "backends/imap/examine.cpp"
 #include "backends/imap/fetch.cpp"
 #include "backends/imap/folder_list.cpp"
+#include "backends/imap/identity.cpp"
 #include "backends/imap/listing.cpp"
 #include "backends/imap/mutf7.cpp"
 #include "backends/imap/namespace.cpp"
