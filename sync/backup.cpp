@@ -149,12 +149,13 @@ bool looks_at_everything(const BackupOptions& options) {
     return options.dry_run || options.mirror || options.removal.active();
 }
 
-// A folder with a failed message this run will try again is listed, even
-// if its token is unchanged (a skipped message tried with --skip-after 0).
+// A folder with failed or skipped messages is listed whole, even if its
+// token is unchanged: to try them again, and to see which are gone from the
+// server (a skipped message expunged since is forgotten, not reported
+// forever). Such folders are rare; the others keep their cheap listing.
 bool retries_failures(const FolderMemo& memo, const BackupOptions& options) {
-    return std::any_of(memo.failures.begin(), memo.failures.end(), [&](const MessageFailure& f) {
-        return options.skip_after == 0 || f.runs < options.skip_after;
-    });
+    (void)options;
+    return !memo.failures.empty();
 }
 
 bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo,
@@ -217,10 +218,13 @@ Status settle_marked_read(Source& source, bool undo, FolderReport& report) {
 
 // Counts another run for each message that failed, and forgets those that
 // were fetched at last or are gone (only when the fetch ran to its end: a
-// message it never reached has not recovered).
+// message it never reached has not recovered). After a lost session
+// nothing is counted: the engine runs the folder again in this run, and a
+// run counts once.
 Status remember_failures(Store& store, const FolderInfo& folder, const FailureMemory& memory,
-                         const FolderReport& report, bool completed,
+                         const FolderReport& report, const Status& fetched, bool completed,
                          std::vector<std::string> cleared) {
+    if (!fetched && fetched.error().scope == Scope::session) return {};
     if (completed)
         for (auto& id : memory.recovered(report.failed_messages))
             cleared.push_back(std::move(id));
@@ -275,6 +279,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     if (in_parts && !state.held.empty())
         if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
 
+    std::vector<std::string> forgotten; // failures to forget: their messages are gone
     if (needs_revalidation(*snap, state) && !options.dry_run) {
         // Matching by content needs the Message-IDs load_brief() left out.
         auto full = (*fstore)->load();
@@ -282,17 +287,22 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         state = std::move(*full);
         if (auto s = revalidate(source, **fstore, *snap, state, report, progress); !s)
             return failed(s.error());
+        // The failures were of the old validity's ids: forget them all.
+        for (const auto& f : memo->failures)
+            forgotten.push_back(f.id);
+        memory = FailureMemory({}, options.skip_after);
     }
     BackupPlan plan = plan_backup(*snap, state);
     if (!options.dry_run && snap->listing == ListingKind::whole)
         if (auto s = rematch_returned(source, **fstore, *snap, state, plan, report, progress); !s)
             return failed(s.error());
-    memory.skip(plan.fetch);
-    // A whole listing tells which failed messages are gone from the source.
-    std::vector<std::string> unlisted;
-    if (snap->listing == ListingKind::whole) unlisted = memory.unlisted(snap->messages);
     // Of a partial listing, every message not listed is held already.
     report.held = delta ? report.found - plan.fetch.size() : plan.held;
+    memory.skip(plan.fetch);
+    // A whole listing tells which failed messages are gone from the source.
+    if (snap->listing == ListingKind::whole)
+        for (auto& id : memory.unlisted(snap->messages))
+            forgotten.push_back(std::move(id));
     // Of a folder listed in parts nothing is held: all of it is planned, so
     // a run that fails part way counts the parts it never reached as failed.
     report.planned = in_parts ? snap->total : plan.fetch.size();
@@ -338,7 +348,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.bytes = sink.committed_bytes();
     report.skipped_messages = memory.skipped();
     if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
-    if (auto s = remember_failures(store, folder, memory, report, status && committed, unlisted);
+    if (auto s = remember_failures(store, folder, memory, report, status, status && committed,
+                                   std::move(forgotten));
         !s)
         return failed(s.error());
     // After a failed fetch the session may be unusable: the marks stay, and

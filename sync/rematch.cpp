@@ -3,6 +3,7 @@
 #include "sync/identity.h"
 
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace mf {
@@ -52,6 +53,14 @@ Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap
     auto matched = match_identities(source, store, *gone, *keys);
     if (!matched) return std::unexpected(matched.error());
     auto& renames = *matched;
+    // The INTERNALDATE too, pair by pair: a restore keeps it.
+    std::unordered_map<std::string, std::int64_t> listed_date, held_date;
+    for (const auto& m : snap.messages)
+        listed_date.emplace(m.id, m.internal_date);
+    for (const auto& h : *gone)
+        held_date.emplace(h.id, h.date);
+    std::erase_if(renames,
+                  [&](const auto& r) { return held_date[r.first] != listed_date[r.second]; });
     if (renames.empty()) return {};
     // revalidate() keeps only what it is given: every other held message
     // stays under its own id.

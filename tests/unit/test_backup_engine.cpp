@@ -605,14 +605,12 @@ TEST_CASE("a failure that is not the message's own still ends the folder at once
     CHECK(out.report.failed_messages.empty());
 }
 
-TEST_CASE(
-    "an unchanged folder reports the server's count, not the archive's, and its skipped messages") {
+TEST_CASE("an unchanged folder reports the server's count, not the archive's") {
     FakeSource src = source_with(3);
     FakeFolder folder;
     FakeStore store(&folder);
     store.token = "T";
-    store.held_count = 2; // one message skipped after failing in three runs
-    store.failures["2"] = MessageFailure{"2", 3, "NO [UNAVAILABLE]"};
+    store.held_count = 2; // the archive's count differs (a file removed by hand, say)
     NullProgress progress;
     FolderInfo info{{"INBOX"}, true};
     info.change_token = "T";
@@ -621,14 +619,35 @@ TEST_CASE(
     CHECK(out.report.unchanged);
     CHECK(out.report.found == 3);
     CHECK(out.report.held == 2);
+    CHECK(src.fetch_calls.empty());
+}
+
+TEST_CASE(
+    "a folder with a skipped message is listed whole: the message is reported, not asked for, "
+    "and forgotten once gone") {
+    FakeSource src = source_with(3);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    store.token = "T";
+    store.failures["2"] = MessageFailure{"2", 3, "NO [UNAVAILABLE]"};
+    store.failures["9"] = MessageFailure{"9", 3, "NO [UNAVAILABLE]"}; // expunged since
+    NullProgress progress;
+    FolderInfo info{{"INBOX"}, true};
+    info.change_token = "T"; // unchanged, but listed: to see what is gone
+    auto out = backup_folder(src, store, info, BackupOptions{}, progress);
+    CHECK_FALSE(out.report.unchanged);
     REQUIRE(out.report.skipped_messages.size() == 1);
     CHECK(out.report.skipped_messages[0].id == "2");
-    CHECK(src.fetch_calls.empty());
-    // --skip-after 0 tries it again: the folder is listed and 2 is fetched.
+    for (const auto& call : src.fetch_calls)
+        for (const auto& id : call)
+            CHECK(id != "2");
+    CHECK(store.failures.contains("2"));
+    CHECK_FALSE(store.failures.contains("9"));
+    // --skip-after 0 tries it again.
     BackupOptions never;
     never.skip_after = 0;
+    src.fetch_calls.clear();
     auto again = backup_folder(src, store, info, never, progress);
-    CHECK_FALSE(again.report.unchanged);
     CHECK(again.report.skipped_messages.empty());
     REQUIRE(src.fetch_calls.size() == 1);
 }
