@@ -331,6 +331,29 @@ Status StateDb::remove_all(std::int64_t folder) {
     return m_impl->run(s, "forgetting a folder's messages");
 }
 
+Status StateDb::rekey(std::int64_t folder,
+                      const std::vector<std::pair<std::string, std::string>>& renames,
+                      std::uint32_t validity, const std::function<bool(const std::string&)>& keep) {
+    auto rows = messages(folder);
+    if (!rows) return std::unexpected(rows.error());
+    std::unordered_map<std::string, StoredMessage*> by_id;
+    for (auto& r : *rows)
+        by_id[r.id] = &r;
+    if (auto s = begin(); !s) return s;
+    Status s = remove_all(folder);
+    for (const auto& [old_id, new_id] : renames) {
+        auto it = by_id.find(old_id);
+        if (!s || it == by_id.end() || !keep(old_id)) continue;
+        StoredMessage row = *it->second;
+        row.id = new_id;
+        s = put(folder, row);
+    }
+    if (s) s = set_validity(folder, validity);
+    if (s) s = commit();
+    if (!s) rollback();
+    return s;
+}
+
 std::string join_keywords(const std::vector<std::string>& keywords) {
     std::string out;
     for (const auto& k : keywords) {

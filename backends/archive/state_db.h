@@ -100,6 +100,12 @@ class StateDb {
     Status set_source_state(std::int64_t folder, const std::string& id, std::uint8_t state);
     Status remove(std::int64_t folder, const std::string& id);
     Status remove_all(std::int64_t folder);
+    // The folder's rows under new ids, in one transaction with its new
+    // validity: each (old, new) of `renames` whose old row exists and that
+    // `keep` accepts; every other row is dropped.
+    Status rekey(std::int64_t folder,
+                 const std::vector<std::pair<std::string, std::string>>& renames,
+                 std::uint32_t validity, const std::function<bool(const std::string&)>& keep);
 
     // Pushes (migrate, restore, mirror): per source folder, the validities
     // on both sides and source id -> target UID.

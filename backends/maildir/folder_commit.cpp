@@ -153,27 +153,16 @@ Status MaildirFolder::commit() {
 // database is later lost (a crash before that rename costs nothing else).
 Status MaildirFolder::revalidate(std::uint32_t validity,
                                  const std::vector<std::pair<std::string, std::string>>& renames) {
+    // The rows' locations, for the file renames below.
     auto rows = m_db.messages(m_record.key);
     if (!rows) return std::unexpected(rows.error());
     std::unordered_map<std::string, archive::StoredMessage*> by_id;
     for (auto& r : *rows)
         by_id[r.id] = &r;
-
-    if (auto s = m_db.begin(); !s) return s;
-    Status s = m_db.remove_all(m_record.key);
-    for (const auto& [old_id, new_id] : renames) {
-        auto it = by_id.find(old_id);
-        if (!s || it == by_id.end()) continue;
-        archive::StoredMessage row = *it->second;
-        row.id = new_id;
-        s = m_db.put(m_record.key, row);
-    }
-    if (s) s = m_db.set_validity(m_record.key, validity);
-    if (s) s = m_db.commit();
-    if (!s) {
-        m_db.rollback();
+    if (auto s =
+            m_db.rekey(m_record.key, renames, validity, [](const std::string&) { return true; });
+        !s)
         return s;
-    }
     std::uint32_t old_validity = m_validity;
     m_record = {m_record.key, true, validity};
     m_validity = validity;

@@ -108,27 +108,10 @@ Status MboxFolder::revalidate(std::uint32_t validity,
         if (s) s = append_index(lines);
         if (!s) return s;
     }
-    auto rows = m_db.messages(m_record.key);
-    if (!rows) return std::unexpected(rows.error());
-    std::unordered_map<std::string, archive::StoredMessage*> by_id;
-    for (auto& r : *rows)
-        by_id[r.id] = &r;
-
-    if (auto s = m_db.begin(); !s) return s;
-    Status s = m_db.remove_all(m_record.key);
-    for (const auto& [old_id, new_id] : renames) {
-        auto it = by_id.find(old_id);
-        if (!s || it == by_id.end() || !m_held.contains(old_id)) continue;
-        archive::StoredMessage row = *it->second;
-        row.id = new_id;
-        s = m_db.put(m_record.key, row);
-    }
-    if (s) s = m_db.set_validity(m_record.key, validity);
-    if (s) s = m_db.commit();
-    if (!s) {
-        m_db.rollback();
+    if (auto s = m_db.rekey(m_record.key, renames, validity,
+                            [&](const std::string& id) { return m_held.contains(id); });
+        !s)
         return s;
-    }
     std::unordered_map<std::string, Held> renamed;
     for (const auto& [old_id, new_id] : renames)
         if (auto it = m_held.find(old_id); it != m_held.end()) renamed[new_id] = it->second;
