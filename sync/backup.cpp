@@ -153,15 +153,14 @@ bool looks_at_everything(const BackupOptions& options) {
 // token is unchanged: to try them again, and to see which are gone from the
 // server (a skipped message expunged since is forgotten, not reported
 // forever). Such folders are rare; the others keep their cheap listing.
-bool retries_failures(const FolderMemo& memo, const BackupOptions& options) {
-    (void)options;
+bool has_failures(const FolderMemo& memo) {
     return !memo.failures.empty();
 }
 
 bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo,
                        const BackupOptions& options) {
-    return !looks_at_everything(options) && !retries_failures(memo, options) &&
-           !memo.change_token.empty() && folder.change_token == memo.change_token;
+    return !looks_at_everything(options) && !has_failures(memo) && !memo.change_token.empty() &&
+           folder.change_token == memo.change_token;
 }
 
 // Opens the folder on the source, asking for as little as the run allows:
@@ -170,7 +169,7 @@ bool unchanged_by_list(const FolderInfo& folder, const FolderMemo& memo,
 // a listing in parts if the archive holds nothing of it.
 Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const FolderMemo& memo,
                               const BackupOptions& options) {
-    const bool whole = looks_at_everything(options) || retries_failures(memo, options);
+    const bool whole = looks_at_everything(options) || has_failures(memo);
     if (unchanged_by_list(folder, memo, options)) {
         Snapshot snap; // the folder list already said: not even opened
         snap.change_token = memo.change_token;
