@@ -1,0 +1,13 @@
+#include "sync/filter.h"
+
+namespace mf {
+
+std::string MessageFilter::why_left_out(const RemoteMessage& m) const {
+    if (max_size && m.size > *max_size) return "larger than --max-size";
+    if (m.internal_date == 0) return "";
+    if (since && m.internal_date < *since) return "older than --since";
+    if (before && m.internal_date >= *before) return "not before --before";
+    return "";
+}
+
+} // namespace mf

@@ -1,0 +1,30 @@
+// Which messages a run is asked to handle: --since, --before, --max-size.
+// The engine decides with this; a source may narrow its listing on the
+// server first (IMAP UID SEARCH), but only ever to a superset of what
+// admits() lets through, so the answer does not depend on the server.
+#pragma once
+
+#include "sync/model.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mf {
+
+struct MessageFilter {
+    // Seconds since the epoch, UTC. A message is admitted when
+    // since <= date < before. A message whose date is unknown (0) is
+    // admitted: leaving out mail we cannot date would lose it silently.
+    std::optional<std::int64_t> since;
+    std::optional<std::int64_t> before;
+    // Octets as the source counts them; larger messages are left out.
+    std::optional<std::uint64_t> max_size;
+
+    bool empty() const { return !since && !before && !max_size; }
+    bool admits(const RemoteMessage& m) const { return why_left_out(m).empty(); }
+    // "" when admitted, else the reason for the report ("larger than 10 MB").
+    std::string why_left_out(const RemoteMessage& m) const;
+};
+
+} // namespace mf
