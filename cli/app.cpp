@@ -34,6 +34,9 @@ constexpr const char* k_auth_help =
     "Log in with this SASL mechanism only (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, CRAM-MD5, ...); "
     "default: PLAIN or LOGIN with a password, OAUTHBEARER or XOAUTH2 with a token";
 
+constexpr const char* k_no_compress_help =
+    "IMAP: do not compress the connection (COMPRESS=DEFLATE), even where the server offers it";
+
 void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     cmd.add_option("--password-env", c.credentials.password_env,
                    "Read the password from this environment variable");
@@ -54,6 +57,7 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
         "password unencrypted)");
     cmd.add_option("--timeout", c.timeout, "Seconds to wait for the server before giving up")
         ->capture_default_str();
+    cmd.add_flag("--no-compress", c.no_compress, k_no_compress_help);
     cmd.add_option("--auth", c.auth, k_auth_help)->check(auth_mechanism());
     cmd.add_flag("--debug", c.debug,
                  "Print the protocol exchange to stderr (passwords are hidden)");
@@ -162,6 +166,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
                   "Go on without STARTTLS where a server lacks it");
     cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
         ->capture_default_str();
+    cmd->add_flag("--no-compress", a.source.no_compress, k_no_compress_help);
     cmd->add_option("--auth", a.auth, std::string(k_auth_help) + " (both sides)")
         ->check(auth_mechanism());
     cmd->add_option("--source-auth", a.source.auth,
@@ -208,6 +213,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         if (a.target.auth.empty()) a.target.auth = a.auth;
         a.target.insecure = a.source.insecure;
         a.target.allow_plaintext = a.source.allow_plaintext;
+        a.target.no_compress = a.source.no_compress;
         a.target.timeout = a.source.timeout;
         a.target.debug = a.source.debug;
         code = run_push(a);

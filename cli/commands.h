@@ -24,6 +24,7 @@ struct ConnectionArgs {
     std::string cacert;
     bool insecure = false;        // skip certificate verification
     bool allow_plaintext = false; // imap:// or pop3:// without STARTTLS
+    bool no_compress = false;     // IMAP: no COMPRESS=DEFLATE even where offered
     int timeout = 60;             // seconds
     std::string auth;             // --auth MECH: the login mechanism; "" = chosen (net/login.h)
     bool debug = false;           // protocol trace on stderr, secrets redacted

@@ -49,6 +49,7 @@ std::vector<std::string> job_arguments(const Job& job) {
     option("auth", job.auth);
     flag("insecure", job.insecure);
     flag("allow-plaintext", job.allow_plaintext);
+    flag("no-compress", !job.compress);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
     option("connections", std::to_string(job.connections));
     if (job.reconnects >= 0) option("reconnects", std::to_string(job.reconnects));

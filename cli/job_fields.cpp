@@ -214,6 +214,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.state = path("state");
     job.insecure = flag("insecure");
     job.allow_plaintext = flag("allow_plaintext");
+    job.compress = !fields.contains("compress") || flag("compress");
     job.timeout = number("timeout", 0);
     job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
     job.reconnects = number("reconnects", -1);

@@ -52,6 +52,7 @@ constexpr KeySpec k_keys[] = {
     {"target_auth", Type::string, k_push},
     {"insecure", Type::boolean, k_all},
     {"allow_plaintext", Type::boolean, k_all},
+    {"compress", Type::boolean, k_all},
     {"timeout", Type::integer, k_all},
     {"connections", Type::integer, k_all},
     {"reconnects", Type::integer, k_all},

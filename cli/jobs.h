@@ -38,6 +38,7 @@ struct Job {
     std::string auth, source_auth, target_auth; // login mechanisms (--auth); "": chosen
     bool insecure = false;
     bool allow_plaintext = false;
+    bool compress = true;                    // COMPRESS=DEFLATE where offered (--no-compress)
     int timeout = 0;                         // seconds; 0: the command's default
     int connections = k_default_connections; // folders at once, one connection each (per side)
     int reconnects =
