@@ -185,6 +185,14 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
            "--map", a.maps,
            "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)")
         ->allow_extra_args(false);
+    cmd->add_option("--target-prefix", a.target_prefix,
+                    "Put every folder below this one on the target, INBOX as PREFIX/INBOX (two "
+                    "accounts into one)");
+    cmd->add_option("--special-folders", a.special_folders,
+                    "With --target-prefix: INBOX, Sent, Drafts, Trash, Junk and Archive go below "
+                    "the prefix too (prefix) or into the target's own (merge)")
+        ->check(CLI::IsMember({"prefix", "merge"}))
+        ->capture_default_str();
     cmd->add_option(
         "--state", a.state,
         "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");

@@ -76,6 +76,11 @@ struct PushArgs {
     bool append_final_crlf = false; // add a CRLF to a message that does not end in one (Yahoo)
     int connections = k_default_connections; // folders pushed at once, one connection per side each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
+
+    // Every folder below this one on the target (--target-prefix), and where
+    // INBOX and the special folders go then: "prefix" or "merge".
+    std::string target_prefix;
+    std::string special_folders = "prefix";
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

@@ -39,6 +39,8 @@ std::vector<std::string> job_arguments(const Job& job) {
         option("target-auth", job.target_auth);
         for (const auto& [from, to] : job.map)
             option("map", from + "=" + to);
+        option("target-prefix", job.target_prefix);
+        option("special-folders", job.special_folders);
         option("state", job.state);
         if (job.max_delete_percent >= 0)
             option("max-delete", std::to_string(job.max_delete_percent));

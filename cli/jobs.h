@@ -56,6 +56,9 @@ struct Job {
     int max_delete_percent = -1; // -1: the command's default
     bool force = false;
     bool append_final_crlf = false; // push: --append-final-crlf
+    // push: --target-prefix and --special-folders; "": the command's default
+    std::string target_prefix;
+    std::string special_folders;
     // Lower-case names of the servers the job connects to: the unit of the
     // per-host connection budget.
     std::vector<std::string> hosts;

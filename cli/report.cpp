@@ -24,6 +24,14 @@ int RunReport::decide_exit_code() const {
 
 namespace {
 
+// A push's own names for what `fetched` and `held` count (kept for
+// compatibility), and where the folder went.
+void add_push_words(nlohmann::json& j, const FolderReport& f) {
+    if (!f.target_folder.empty()) j["target_folder"] = f.target_folder;
+    j["uploaded"] = f.fetched;
+    j["already_on_target"] = f.held;
+}
+
 nlohmann::json folder_json(const FolderReport& f, bool push) {
     if (!f.left_out.empty()) return {{"folder", f.folder}, {"left_out", f.left_out}};
     nlohmann::json j{{"folder", f.folder},
@@ -65,6 +73,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
         j["changed_messages"] = list;
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;
+    if (push) add_push_words(j, f);
     return j;
 }
 
@@ -127,6 +136,10 @@ std::string report_json(const RunReport& r) {
         totals["bytes"] = totals["bytes"].get<std::uint64_t>() + f.bytes;
         totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
     }
+    if (r.push) {
+        totals["uploaded"] = totals["fetched"];
+        totals["already_on_target"] = totals["held"];
+    }
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : r.failures)
         errors.push_back(e.what);
@@ -160,6 +173,13 @@ void print_left_out(const RunReport& r, std::ostream& out) {
         << (n > 5 ? "; ..." : "") << '\n';
 }
 
+// "fetched 7" for a backup, "7 uploaded" for a push; a dry run's "would".
+std::string copied_words(const RunReport& r, std::size_t n) {
+    const std::string count = std::to_string(n);
+    if (r.push) return r.dry_run ? "would upload " + count : count + " uploaded";
+    return (r.dry_run ? "would fetch " : "fetched ") + count;
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -177,9 +197,9 @@ void print_summary(const RunReport& r, std::ostream& out) {
                                     [](const FolderReport& f) { return !f.left_out.empty(); });
     out << (r.dry_run ? "dry run: " : "") << r.folders.size() - static_cast<std::size_t>(left)
         << " folders, " << found
-        << " messages on the server: " << (r.dry_run ? "would fetch " : "fetched ") << fetched
-        << " (" << human_bytes(bytes) << "), " << held << " already held, " << flags
-        << " flag updates";
+        << (r.push ? " messages in the source: " : " messages on the server: ")
+        << copied_words(r, fetched) << " (" << human_bytes(bytes) << "), " << held
+        << (r.push ? " already on the target, " : " already held, ") << flags << " flag updates";
     if (failed) out << ", " << failed << " FAILED";
     std::size_t others = 0, deleted = 0, planned_del = 0;
     for (const auto& f : r.folders) {

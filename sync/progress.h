@@ -13,6 +13,8 @@ namespace mf {
 
 struct FolderReport {
     std::string folder;
+    // A push: the folder's name as the target names it.
+    std::string target_folder;
     std::size_t found = 0;    // messages on the source
     std::size_t held = 0;     // already in the archive before this run
     std::size_t planned = 0;  // to fetch, as planned (what a dry run reports)
@@ -42,6 +44,10 @@ struct FolderReport {
     // server); such a report carries no counts and no error.
     std::string left_out;
 };
+
+// How progress lines name a folder: "INBOX", or for a push the source
+// folder and where it goes, "INBOX → Old/INBOX".
+std::string folder_label(const FolderReport& report);
 
 // One line naming the first few failed messages with the server's words:
 // "2 messages could not be <verb>: id 7: ...; id 31: ...".

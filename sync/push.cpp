@@ -207,6 +207,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     FolderOutcome out;
     FolderReport& report = out.report;
     report.folder = from.display();
+    report.target_folder = target.target_name(to);
     auto failed = [&](Failure f) {
         report.error = f.what;
         out.failure = std::move(f);
@@ -252,7 +253,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return failed(Failure{ErrorKind::usage, Scope::folder,
                               report.folder + ": mirror refused: " + *why +
                                   "; rerun with --force to allow it"});
-    start_folder(progress, report.folder, *snap, plan.copy.size(), plan.copy_bytes);
+    start_folder(progress, folder_label(report), *snap, plan.copy.size(), plan.copy_bytes);
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         progress.folder_finished(report);

@@ -130,6 +130,7 @@ Result<std::vector<FolderInfo>> ImapTarget::list_folders() {
             name = name.substr(m_prefix.size());
         FolderInfo info;
         info.selectable = f.info.selectable;
+        info.special_use = f.info.special_use; // where --special-folders merge puts Sent...
         std::size_t start = 0;
         for (;;) {
             auto at = f.separator ? name.find(f.separator, start) : std::string::npos;
