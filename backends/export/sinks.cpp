@@ -93,6 +93,7 @@ void EmlExport::abandon() {
 Status MboxExport::begin_folder(const FolderInfo& folder) {
     abandon();
     m_file.reset();
+    m_dir.reset();
     auto components = safe_components(folder);
     std::string parent = joined(components, components.size() - 1);
     m_name = m_used.claim(parent, components.back() + ".mbox");
