@@ -272,6 +272,26 @@ void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
     cmd->callback([&] { code = run_verify(a); });
 }
 
+void add_export(CLI::App& app, ExportArgs& a, int& code) {
+    auto* cmd = app.add_subcommand(
+        "export", "Write an archive's mail out as .eml files or mbox files, for other programs");
+    cmd->add_option("ARCHIVE", a.archive, "The archive folder (Maildir or mbox)")->required();
+    cmd->add_option("DEST", a.dest, "The folder to write into (created if missing)")->required();
+    cmd->add_option("--as", a.as, "eml: one file a message; mbox: one mboxrd file a folder")
+        ->check(CLI::IsMember({"eml", "mbox"}))
+        ->capture_default_str();
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--since", a.since, "Only messages dated on or after DATE (YYYY-MM-DD, UTC)");
+    cmd->add_option("--before", a.before, "Only messages dated before DATE (YYYY-MM-DD, UTC)");
+    cmd->add_option("--max-size", a.max_size,
+                    "Only messages of at most SIZE bytes (suffix K, M or G for 1024s)");
+    cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    cmd->callback([&] { code = run_export(a); });
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -296,6 +316,8 @@ int run_app(int argc, char** argv) {
     VerifyArgs verify;
     add_status(app, status, code);
     add_verify(app, verify, code);
+    ExportArgs exporting;
+    add_export(app, exporting, code);
     RunArgs run;
     add_run(app, run, code);
     LoginArgs login;

@@ -109,6 +109,18 @@ struct VerifyArgs {
 int run_status(const StatusArgs& args);
 int run_verify(const VerifyArgs& args);
 
+// `mailferry export ARCHIVE DEST`: an archive's folders as .eml files or mbox files.
+struct ExportArgs {
+    std::string archive, dest;
+    std::string as = "eml"; // "eml" or "mbox"
+    std::vector<std::string> folders, excludes;
+    std::string since, before; // YYYY-MM-DD (UTC); "" = no bound
+    std::string max_size;      // bytes, or with K, M, G; "" = no bound
+    bool quiet = false;
+};
+
+int run_export(const ExportArgs& args);
+
 // `mailferry run`: the jobs of a job file, each as a child process of this
 // binary running the job's own command (see cli/run_command.cpp).
 struct RunArgs {
