@@ -11,6 +11,8 @@ packages=(
   clang libclang-rt-14-dev      # libFuzzer targets (tests/fuzz/run_fuzzers.sh)
   clang-format                  # the style check (tests/format_check.sh)
   strace                        # injected write/fsync/rename errors (test_disk_faults)
+  dpkg-dev man-db               # the Debian package: cpack's dpkg-shlibdeps, man -w (test_package)
+  debootstrap                   # the Containerfile's steps in a chroot (test_package, MAILFERRY_LONG=1)
 )
 
 missing=()
