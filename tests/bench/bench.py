@@ -8,6 +8,7 @@ Usage (as root, from a checkout with mailferry built):
                                  [--only mailferry,mbsync,...]
                                  [--delay-ms D]      # default 0: no slow-link run
                                  [--rate-mbit R]     # with --delay-ms: also a bandwidth cap
+                                 [--no-condstore]    # a server like Exchange's (see below)
                                  [--keep]            # keep the work directory
 
     python3 tests/bench/bench.py --messages 1000     # quick smoke run
@@ -51,6 +52,10 @@ at start; a Python one in this file if that fails), on fresh clones.  If
 `mailferry --help` lists `restore`, an upload comparison (mailferry restore vs
 mbsync Maildir -> IMAP push) runs too, each from its archive read cold (both
 dropped from the page cache first).
+
+With --no-condstore the bench's Dovecot offers neither CONDSTORE (nor
+QRESYNC), LIST-STATUS nor ESEARCH (nor ESORT, CONTEXT=SEARCH), as Exchange
+and Office 365 do not: what a no-op and +100 cost there.
 
 With --rate-mbit R as well, the proxy is also a link of R Mbit/s each way
 (a token bucket shared by the connections, and a queue of one
@@ -1323,6 +1328,18 @@ def slow_cpu_lines(slow: dict) -> list[str]:
 ZLIB_CONFIG = "mail_plugins = $mail_plugins zlib\nprotocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n"
 
 
+# Dovecot 2.3.19's capabilities after login, less CONDSTORE, QRESYNC,
+# LIST-STATUS, ESEARCH, ESORT and CONTEXT=SEARCH, as issue 23 asks: Outlook.com
+# and Microsoft 365 do not offer CONDSTORE (MailCore/mailcore2#1206,
+# warmbly/warmbly#346; tests/e2e/providers.py emulates their capabilities).
+# COMPRESS=DEFLATE is added by imap_zlib itself when loaded.
+NO_CONDSTORE_CONFIG = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
+                       "SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND "
+                       "URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+                       "I18NLEVEL=1 SEARCHRES WITHIN BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW "
+                       "STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE\n")
+
+
 def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -> list[str]:
     """Wire bytes, turns and the wall time the link allows, per slow row."""
     rtt = 2 * delay_ms / 1000
@@ -1526,6 +1543,8 @@ def main() -> int:
     ap.add_argument("--rate-mbit", type=float, default=0.0,
                     help="with --delay-ms: the proxy is also a link of this many Mbit/s each way, "
                          "and Dovecot offers COMPRESS=DEFLATE")
+    ap.add_argument("--no-condstore", action="store_true",
+                    help="Dovecot without CONDSTORE, LIST-STATUS and ESEARCH, like Exchange")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--before", help="a mailferry binary built from an earlier commit: adds the tool "
                                      "mailferry-before, run side by side with this build")
@@ -1576,7 +1595,8 @@ def main() -> int:
         n_users = len(names) + 3 + (3 if args.delay_ms > 0 else 0)
         root = server_root(args, n_users)
         zlib = ZLIB_CONFIG if args.rate_mbit > 0 else ""
-        dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n" + zlib)
+        plain = NO_CONDSTORE_CONFIG if args.no_condstore else ""
+        dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n" + zlib + plain)
         saved, tempfile.tempdir = tempfile.tempdir, root or tempfile.tempdir
         try:
             dc.start()
