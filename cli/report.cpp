@@ -39,6 +39,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {"uidvalidity_changed", f.revalidated},
                      {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
+                     {"linked", f.linked},
                      {"removed_by_others", f.removed_by_others},
                      {"marked_read_by_server", f.marked_read},
                      {"marked_unread_again", f.marked_unread_again},
@@ -160,6 +161,19 @@ void print_left_out(const RunReport& r, std::ostream& out) {
         << (n > 5 ? "; ..." : "") << '\n';
 }
 
+// Messages held without a download: re-matched under new ids (after a
+// restore) and linked from another folder (moved on the server).
+void print_not_fetched(const RunReport& r, std::ostream& out) {
+    std::size_t rematched = 0, linked = 0;
+    for (const auto& f : r.folders) {
+        rematched += f.rematched;
+        linked += f.linked;
+    }
+    if (rematched + linked == 0) return;
+    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked
+        << (r.dry_run ? " to link" : " linked");
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -180,6 +194,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
         << " messages on the server: " << (r.dry_run ? "would fetch " : "fetched ") << fetched
         << " (" << human_bytes(bytes) << "), " << held << " already held, " << flags
         << " flag updates";
+    print_not_fetched(r, out);
     if (failed) out << ", " << failed << " FAILED";
     std::size_t others = 0, deleted = 0, planned_del = 0;
     for (const auto& f : r.folders) {
