@@ -5,7 +5,9 @@ archive: the backup links the held file into the new folder (a hard link,
 one inode) instead of downloading it again, and the report counts it as
 linked, apart from what was fetched. A dry run after a move or a restore
 counts what would be linked or re-matched, and changes nothing. A crash at
-any step of a run that links leaves an archive the next run completes."""
+any step of a run that links leaves an archive the next run completes.
+verify takes a size the server misreports (the Message-ID matches) for a
+warning, not a difference; with --deep the content decides."""
 
 import json
 import os
@@ -16,6 +18,7 @@ import unittest
 
 from archive import folder_dirs, read_maildir, tmp_files
 from mfharness import Dovecot, imap_mailbox, make_message, run_mailferry
+from providers import HMailServerImap, delivered
 
 PASSWORD = "Identity-Canary-7e2"
 
@@ -155,23 +158,83 @@ class IdentityBackupTest(unittest.TestCase):
         saved = os.path.join(self.tmp.name, "saved")
         shutil.copytree(self.archive, saved)
         steps = os.path.join(self.tmp.name, "steps")
-        r = self.run_backup("--quiet", env={"MAILFERRY_TEST_STEPS_FILE": steps})
+        # Only the folder that links: its steps are the ones to crash at.
+        only = ("--folder", "Archive")
+        r = self.run_backup("--quiet", *only, env={"MAILFERRY_TEST_STEPS_FILE": steps})
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(steps) as f:
             kinds = [line.split(" ", 1)[1].strip() for line in f]
-        self.assertIn("maildir file linked from another folder", kinds)
+        self.assertIn("maildir file linked from another folder", kinds, kinds)
         for n in range(1, len(kinds) + 1):
             with self.subTest(step=n, what=kinds[n - 1]):
                 shutil.rmtree(self.archive)
                 shutil.copytree(saved, self.archive)
-                r = self.run_backup("--quiet", env={"MAILFERRY_TEST_CRASH_AT": str(n)})
+                r = self.run_backup("--quiet", *only, env={"MAILFERRY_TEST_CRASH_AT": str(n)})
                 self.assertEqual(r.returncode, 86, f"did not crash at step {n}: {r.stderr}")
-                rerun = self.backup()
+                rerun = self.backup(*only)
                 self.assertEqual(rerun["totals"]["fetched"], 0, f"a moved message fetched after a crash at {n}")
                 held = read_maildir(folder_dirs(self.archive)["Archive"])
                 self.assertEqual(sorted(m["data"] for m in held.values()), sorted(want))
                 self.assertEqual(tmp_files(self.archive), [])
-                self.assertEqual(self.backup()["totals"]["fetched"], 0)
+                self.assertEqual(self.backup(*only)["totals"]["fetched"], 0)
+
+
+class LateHMailServer(HMailServerImap):
+    """hMailServer that starts misreporting sizes only when told (after the
+    backup): as if the archive had been made from a server that counts right."""
+    misreport = False
+
+    def reported_size(self, folder, uid, body):
+        return super().reported_size(folder, uid, body) if self.misreport else len(body)
+
+
+class VerifyMisreportedSizeTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.archive = os.path.join(self.tmp.name, "archive")
+        self.bodies = [delivered(make_message(i)) for i in range(3)]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def mf(self, srv, command, *extra):
+        args = [command, f"imap://u@127.0.0.1:{srv.port}", self.archive, "--allow-plaintext",
+                "--password-env", "MF_TEST_PASSWORD", "--timeout", "10", "--json", *extra]
+        r = run_mailferry(args, password=PASSWORD)
+        return r.returncode, json.loads(r.stdout) if r.stdout.strip() else r.stderr
+
+    def verify(self, srv, *extra):
+        code, report = self.mf(srv, "verify", *extra)
+        inbox = next(f for f in report["folders"] if f["folder"] == "INBOX")
+        return code, inbox
+
+    def backed_up(self, srv):
+        code, report = self.mf(srv, "backup")
+        self.assertEqual(code, 0, report)
+        srv.misreport = True
+
+    def test_a_misreported_size_is_a_warning(self):
+        with LateHMailServer({"INBOX": list(self.bodies)}) as srv:
+            self.backed_up(srv)
+            code, inbox = self.verify(srv)
+        self.assertEqual(code, 0, inbox)
+        self.assertEqual((inbox["size_differ"], len(inbox["size_misreported"])), ([], 3))
+        self.assertTrue(inbox["matches"])
+
+    def test_with_deep_the_content_decides(self):
+        with LateHMailServer({"INBOX": list(self.bodies)}) as srv:
+            self.backed_up(srv)
+            code, inbox = self.verify(srv, "--deep")
+            self.assertEqual(code, 0, inbox)
+            self.assertEqual(len(inbox["size_misreported"]), 3)
+            # The same Message-ID over other bytes: a difference, with --deep only.
+            srv.folders[b"INBOX"][0] = delivered(make_message(0, subject="changed on the server"))
+            code, shallow = self.verify(srv)
+            code_deep, deep = self.verify(srv, "--deep")
+        self.assertEqual((code, shallow["size_differ"]), (0, []))
+        self.assertEqual(code_deep, 1, deep)
+        self.assertEqual((deep["content_differ"], deep["size_differ"]), (["1"], []))
+        self.assertEqual(len(deep["size_misreported"]), 2)
 
 
 if __name__ == "__main__":
