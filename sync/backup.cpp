@@ -295,8 +295,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BackupPlan plan = plan_backup(*snap, state);
     const Apply apply = options.dry_run ? Apply::look : Apply::change;
     if (snap->listing == ListingKind::whole)
-        if (auto s = rematch_returned(source, **fstore, *snap, state, plan, report, progress,
-                                      apply);
+        if (auto s =
+                rematch_returned(source, **fstore, *snap, state, plan, report, progress, apply);
             !s)
             return failed(s.error());
     if (auto s = link_moved(source, **fstore, *snap, plan, report, progress, apply); !s)

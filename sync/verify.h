@@ -25,7 +25,7 @@ struct VerifyReport {
     std::vector<std::string> flags_differ;
     std::vector<std::string> size_differ;
     std::vector<std::string> size_misreported; // a warning: the same message, another size
-    std::vector<std::string> content_differ; // deep only
+    std::vector<std::string> content_differ;   // deep only
     bool validity_changed = false;
     std::string error;
 

@@ -9,8 +9,7 @@ namespace mf::archive {
 
 Result<bool> StateDb::held_elsewhere_like(std::int64_t folder, std::uint64_t size,
                                           std::int64_t date) {
-    Stmt s(*m_impl->cache,
-           "SELECT 1 FROM messages WHERE size=? AND date=? AND folder<>? LIMIT 1");
+    Stmt s(*m_impl->cache, "SELECT 1 FROM messages WHERE size=? AND date=? AND folder<>? LIMIT 1");
     if (!s.ok()) return std::unexpected(m_impl->error("looking up a message"));
     s.bind(1, static_cast<std::int64_t>(size)).bind(2, date).bind(3, folder);
     int rc = s.step();

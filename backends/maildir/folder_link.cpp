@@ -67,8 +67,8 @@ std::string MaildirFolder::held_copy_path(const archive::StateDb::HeldCopy& copy
 // next load() adopts, as after a crash between rename and commit.
 Result<bool> MaildirFolder::link_held(const RemoteMessage& message, const std::string& message_id,
                                       Apply mode) {
-    auto copies = m_db.held_elsewhere(m_record.key, message.size, message.internal_date,
-                                      message_id);
+    auto copies =
+        m_db.held_elsewhere(m_record.key, message.size, message.internal_date, message_id);
     if (!copies) return std::unexpected(copies.error());
     for (const auto& copy : *copies) {
         const std::string from = held_copy_path(copy);
@@ -82,8 +82,13 @@ Result<bool> MaildirFolder::link_held(const RemoteMessage& message, const std::s
             return std::unexpected(fs::io_error("cannot link " + from + " as", to, errno));
         }
         test::durable_step("maildir file linked from another folder");
-        archive::StoredMessage row{message.id,   base_of(name),         message.flags, message.size,
-                                   message_id, message.internal_date, 0};
+        archive::StoredMessage row{message.id,
+                                   base_of(name),
+                                   message.flags,
+                                   message.size,
+                                   message_id,
+                                   message.internal_date,
+                                   0};
         // Already in cur/: commit only syncs the directory and records it.
         m_pending.push_back(Pending{"", std::move(name), std::move(row), "cur", {}});
         return true;
