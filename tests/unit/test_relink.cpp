@@ -78,6 +78,14 @@ struct Case {
     }
 };
 
+// Message `id` (of size 100 * id) has a copy in another folder, by Message-ID.
+void one_copy(KeySource& source, LinkFolder& store, int id) {
+    const std::string name = std::to_string(id);
+    source.key_list = {{name, "<a@x>", 100 * static_cast<std::uint64_t>(id)}};
+    store.like = {name};
+    store.copies = {{"<a@x>", ""}};
+}
+
 } // namespace
 
 TEST_CASE("a run whose new messages no other folder holds asks the source nothing more") {
@@ -120,10 +128,8 @@ TEST_CASE("a message without Message-ID, or of another size, is fetched") {
 TEST_CASE("where the store cannot link, the message is fetched") {
     Case c;
     KeySource source;
-    source.key_list = {{"2", "<a@x>", 200}};
     LinkFolder store;
-    store.like = {"2"};
-    store.copies = {{"<a@x>", ""}};
+    one_copy(source, store, 2);
     store.refuse = true; // EXDEV: the other folder is on another file system
     REQUIRE(c.run(source, store));
     CHECK(c.plan.fetch.size() == 4);
@@ -133,10 +139,8 @@ TEST_CASE("where the store cannot link, the message is fetched") {
 TEST_CASE("a dry run only looks, and counts what would be linked") {
     Case c;
     KeySource source;
-    source.key_list = {{"1", "<a@x>", 100}};
     LinkFolder store;
-    store.like = {"1"};
-    store.copies = {{"<a@x>", ""}};
+    one_copy(source, store, 1);
     REQUIRE(c.run(source, store, Apply::look));
     REQUIRE(store.links.size() == 1);
     CHECK(store.links[0].second == Apply::look);
