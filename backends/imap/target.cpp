@@ -170,9 +170,12 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
     if (auto s = read_folder_limit(name); !s) return std::unexpected(s.error());
     m_any_keyword = false;
     m_keywords_allowed.clear();
+    std::uint32_t next = 0;
     auto r = m_session->run("SELECT " + quote_string(name), [&](const Response& resp) -> Status {
         if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "UIDVALIDITY"))
             out.validity = to_u32(resp.code[1]).value_or(0);
+        if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "UIDNEXT"))
+            next = to_u32(resp.code[1]).value_or(0);
         if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "PERMANENTFLAGS"))
             for (const auto& f : resp.code[1].items) {
                 if (is_atom(f, "\\*"))
@@ -199,6 +202,10 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
                               return {};
                           });
     if (!listed) return std::unexpected(listed.error());
+    // What is appended from now on gets a UID above every one listed.
+    for (const auto& m : out.messages)
+        next = std::max(next, m.uid + 1);
+    m_appender->opened(next);
     return out;
 }
 
