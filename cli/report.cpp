@@ -47,6 +47,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {"uidvalidity_changed", f.revalidated},
                      {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
+                     {"linked", f.linked},
                      {"removed_by_others", f.removed_by_others},
                      {"marked_read_by_server", f.marked_read},
                      {"marked_unread_again", f.marked_unread_again},
@@ -180,6 +181,19 @@ std::string copied_words(const RunReport& r, std::size_t n) {
     return (r.dry_run ? "would fetch " : "fetched ") + count;
 }
 
+// Messages held without a download: re-matched under new ids (after a
+// restore) and linked from another folder (moved on the server).
+void print_not_fetched(const RunReport& r, std::ostream& out) {
+    std::size_t rematched = 0, linked = 0;
+    for (const auto& f : r.folders) {
+        rematched += f.rematched;
+        linked += f.linked;
+    }
+    if (rematched + linked == 0) return;
+    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked
+        << (r.dry_run ? " to link" : " linked");
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -200,6 +214,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
         << (r.push ? " messages in the source: " : " messages on the server: ")
         << copied_words(r, fetched) << " (" << human_bytes(bytes) << "), " << held
         << (r.push ? " already on the target, " : " already held, ") << flags << " flag updates";
+    print_not_fetched(r, out);
     if (failed) out << ", " << failed << " FAILED";
     std::size_t others = 0, deleted = 0, planned_del = 0;
     for (const auto& f : r.folders) {

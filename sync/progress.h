@@ -26,7 +26,8 @@ struct FolderReport {
     std::size_t removed_by_others = 0; // gone since the last run, not deleted by mailferry
     std::size_t deleted = 0;           // deleted from the source by this run (by request)
     std::size_t planned_deletions = 0;
-    std::size_t rematched = 0;   // matched by content after a validity change
+    std::size_t rematched = 0;   // held, matched by identity under new ids (not fetched)
+    std::size_t linked = 0;      // moved from another held folder: linked, not fetched
     std::size_t marked_read = 0; // marked read by the source when fetched (archived as unread)
     std::size_t marked_unread_again = 0; // of those, marked unread on the source again (on request)
     std::uint64_t bytes = 0;             // bytes fetched
