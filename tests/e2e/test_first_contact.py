@@ -1,14 +1,20 @@
 """First contact: a URL with the wrong protocol or TLS mode for its port is
 diagnosed in seconds, not after --timeout; a mistyped command or option gets
-"did you mean"."""
+"did you mean"; without a --password-* option a terminal is asked for the
+password, and nothing else is."""
 
+import json
 import os
+import pty
+import select
+import signal
 import socket
 import tempfile
 import time
 import unittest
 
-from mfharness import Dovecot, run_mailferry
+from archive import folder_dirs, read_maildir
+from mfharness import Dovecot, make_message, mailferry_path, run_mailferry
 
 USER = "alice"
 PASSWORD = "First-Contact-7d1"
@@ -103,6 +109,100 @@ class WrongPortTest(unittest.TestCase):
         self.assertIn(f"port {silent.port} sent no greeting in 3 s; it may expect TLS: "
                       "use imaps://", err)
         self.assertGreater(took, 2.5)
+
+
+def run_on_terminal(args, typed: bytes, timeout=30.0):
+    """Runs mailferry with a pseudo-terminal as stdin, stdout and stderr;
+    types `typed` once "Password for" shows. Returns (exit status, all the
+    terminal showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(mailferry_path(), [mailferry_path(), *args])
+    shown, sent = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not sent and b"Password for " in shown:
+                os.write(fd, typed)
+                sent = True
+        else:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+class PasswordPromptTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = Dovecot().start()
+        cls.dovecot.add_user(USER, PASSWORD)
+        cls.dovecot.save_many(USER, "INBOX", [make_message(i) for i in range(3)])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.archive = os.path.join(self.tmp.name, "archive")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def args(self):
+        return ["backup", self.dovecot.url("imaps", USER), self.archive,
+                "--cacert", self.dovecot.cacert]
+
+    def test_a_terminal_is_asked_and_the_password_is_not_echoed(self):
+        # --debug: the protocol trace shows the login, redacted.
+        code, shown = run_on_terminal([*self.args(), "--debug"], PASSWORD.encode() + b"\n")
+        self.assertEqual(code, 0, shown)
+        self.assertIn("LOGIN", shown.upper())
+        self.assertIn(f"Password for {USER}@127.0.0.1: ", shown)
+        self.assertNotIn(PASSWORD, shown)
+        self.assertEqual(len(read_maildir(folder_dirs(self.archive)["INBOX"])), 3)
+        for root, _, files in os.walk(self.archive):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    self.assertNotIn(PASSWORD.encode(), f.read(), name)
+
+    def test_nothing_typed_is_a_usage_error(self):
+        code, shown = run_on_terminal(self.args(), b"\n")
+        self.assertEqual(code, 2, shown)
+        self.assertIn("no password typed", shown)
+
+    def test_run_never_asks_even_from_a_terminal(self):
+        # A job without credentials is refused before it starts; were it not,
+        # its child's standard input is /dev/null (job_children.cpp), so it
+        # could not ask either, though it has a controlling terminal here.
+        jobs = os.path.join(self.tmp.name, "jobs.json")
+        with open(jobs, "w") as f:
+            json.dump({"jobs": [{"name": "nopw", "kind": "backup",
+                                 "source": self.dovecot.url("imaps", USER),
+                                 "archive": self.archive, "cacert": self.dovecot.cacert}]}, f)
+        os.chmod(jobs, 0o600)
+        code, shown = run_on_terminal(["run", jobs], PASSWORD.encode() + b"\n")
+        self.assertNotIn("Password for", shown)
+        self.assertNotEqual(code, 0, shown)
+        self.assertIn("needs credentials", shown)
+
+    def test_without_a_terminal_nothing_is_asked(self):
+        r = run_mailferry(self.args(), input="")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertNotIn("Password for", r.stderr + r.stdout)
+        self.assertIn("no password given", r.stderr)
 
 
 class DidYouMeanTest(unittest.TestCase):
