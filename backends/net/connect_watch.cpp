@@ -138,7 +138,9 @@ std::optional<Failure> first_contact_failure(CURLcode code, const Connection::Im
                  "; is this the right port?");
     if (impl.silent_tls_port) return f(no_greeting_hint(e, k_greeting_seconds));
     if (code == CURLE_OPERATION_TIMEDOUT && !impl.greeted && seconds_connected(impl) > 0)
-        return f(no_greeting_hint(e, e.timeout_seconds) + " (see --timeout)");
+        return Failure{ErrorKind::connect, Scope::session,
+                       "timed out connecting to " + e.host + ": " +
+                           no_greeting_hint(e, e.timeout_seconds) + " (see --timeout)"};
     // OpenSSL's words for a first record that is no TLS record: the server
     // sent its plain-text greeting in answer to the ClientHello.
     if (code == CURLE_SSL_CONNECT_ERROR && e.tls == TlsMode::implicit &&
