@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/oauth2.h"
+#include "cli/suggest.h"
 
 #include <CLI/CLI.hpp>
 
@@ -292,6 +293,53 @@ void add_export(CLI::App& app, ExportArgs& a, int& code) {
     cmd->callback([&] { code = run_export(a); });
 }
 
+// The first argument that is not an option: the command, if any.
+int command_index(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] != '-') return i;
+    return 0;
+}
+
+std::vector<const CLI::App*> commands_of(const CLI::App& app) {
+    return app.get_subcommands([](const CLI::App*) { return true; });
+}
+
+std::string unknown_command(const CLI::App& app, const std::string& word) {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : commands_of(app))
+        names.push_back(sub->get_name());
+    auto near = closest(word, names);
+    return "unknown command '" + word + "'" + (near ? "; did you mean '" + *near + "'?" : "");
+}
+
+// The first "--name" after the command that the command does not know, with
+// the nearest it does; "" when none is near (CLI11's message then stands).
+std::string unknown_option(const CLI::App& cmd, int from, int argc, char** argv) {
+    std::vector<std::string> names;
+    for (const CLI::Option* opt : cmd.get_options())
+        for (const auto& l : opt->get_lnames())
+            names.push_back("--" + l);
+    for (int i = from; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--") break;
+        if (!arg.starts_with("--")) continue;
+        arg = arg.substr(0, arg.find('='));
+        if (cmd.get_option_no_throw(arg)) continue;
+        if (auto near = closest(arg, names))
+            return "unknown option " + arg + "; did you mean " + *near + "?";
+    }
+    return {};
+}
+
+// "Did you mean …?" for a command line CLI11 refused; "" if there is none.
+std::string suggestion(const CLI::App& app, int argc, char** argv) {
+    const int at = command_index(argc, argv);
+    if (at == 0) return {};
+    for (const CLI::App* cmd : commands_of(app))
+        if (cmd->check_name(argv[at])) return unknown_option(*cmd, at + 1, argc, argv);
+    return unknown_command(app, argv[at]);
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -325,6 +373,12 @@ int run_app(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        // --help and --version arrive here too, with exit code 0.
+        const bool refused = e.get_exit_code() != 0;
+        if (std::string hint = refused ? suggestion(app, argc, argv) : ""; !hint.empty()) {
+            std::cerr << "mailferry: " << hint << "\nRun with --help for more information.\n";
+            return exit_usage;
+        }
         int r = app.exit(e);
         return r == 0 ? exit_ok : exit_usage;
     }

@@ -3,13 +3,17 @@
 #include "cli/oauth2.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 #include <utility>
 
 namespace mf::cli {
@@ -27,6 +31,65 @@ std::string first_line(std::string text) {
     auto nl = text.find_first_of("\r\n");
     if (nl != std::string::npos) text.resize(nl);
     return text;
+}
+
+// The terminal's settings while the prompt has echo off, for the signal
+// handler: Ctrl-C at the prompt must not leave the shell without echo.
+termios g_saved_terminal;
+
+void restore_terminal_and_die(int sig) {
+    ::tcsetattr(0, TCSANOW, &g_saved_terminal);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+// One line from standard input, read a byte at a time so that no stdio
+// buffer keeps a copy of the password. nullopt at end of input.
+std::optional<std::string> read_line_from_stdin() {
+    std::string line;
+    char c;
+    for (;;) {
+        ssize_t n = ::read(0, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return line.empty() ? std::nullopt : std::optional(line);
+        if (c == '\n') return line;
+        line += c;
+    }
+}
+
+// "Password for alice@host: " on the terminal, echo off. Only standard input
+// and standard error are used, never /dev/tty: a job child of `run` has
+// /dev/null as its standard input (job_children.cpp) and so never gets here,
+// even when the run itself was started from a terminal.
+Result<std::string> prompt_password(const net::Endpoint& endpoint) {
+    if (::tcgetattr(0, &g_saved_terminal) != 0)
+        return std::unexpected(
+            usage(std::string("cannot read the terminal's settings: ") + std::strerror(errno)));
+    termios quiet = g_saved_terminal;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    auto old_int = std::signal(SIGINT, restore_terminal_and_die);
+    auto old_term = std::signal(SIGTERM, restore_terminal_and_die);
+    auto old_hup = std::signal(SIGHUP, restore_terminal_and_die);
+    // Echo goes off before the prompt shows, so nothing typed after it is
+    // echoed or flushed; what was typed ahead of the prompt is dropped.
+    ::tcsetattr(0, TCSAFLUSH, &quiet);
+    std::fprintf(stderr, "Password for %s@%s: ", endpoint.user.c_str(), endpoint.host.c_str());
+    std::fflush(stderr);
+    auto line = read_line_from_stdin();
+    ::tcsetattr(0, TCSANOW, &g_saved_terminal);
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+    std::signal(SIGHUP, old_hup);
+    std::fputc('\n', stderr); // the Enter that was not echoed
+    if (line && !line->empty() && line->back() == '\r') line->pop_back();
+    if (!line || line->empty()) return std::unexpected(usage("no password typed"));
+    return std::move(*line);
+}
+
+// Asked for on a terminal only: cron, pipes and job children never wait
+// for a password that nobody will type.
+bool can_prompt() {
+    return ::isatty(0) == 1 && ::isatty(2) == 1;
 }
 
 } // namespace
@@ -77,6 +140,12 @@ Status attach_credentials(const CredentialOptions& o, net::Endpoint& endpoint) {
     if (given > 1)
         return std::unexpected(usage("give only one of --password-env, --password-file, "
                                      "--password-command, --oauth2-token-command and --oauth2"));
+    if (given == 0 && can_prompt()) {
+        auto typed = prompt_password(endpoint);
+        if (!typed) return std::unexpected(typed.error());
+        endpoint.password = [secret = std::move(*typed)]() { return secret; };
+        return {};
+    }
     if (given == 0)
         return std::unexpected(usage("no password given for " + endpoint.display() +
                                      "; use --password-env NAME, --password-file PATH, "

@@ -1,5 +1,6 @@
 #include "backends/net/connection_impl.h"
 
+#include "backends/net/greeting.h"
 #include "backends/net/login.h"
 
 #include <cctype>
@@ -91,7 +92,64 @@ void note_offered(Connection::Impl& impl, std::string_view data) {
     });
 }
 
+// The first line from the server is its greeting; one of the other
+// protocol ends the connection phase at the next on_progress.
+void note_greeting(Connection::Impl& impl, std::string_view data) {
+    if (impl.greeted) return;
+    impl.greeted = true;
+    for_each_line(data.substr(0, 512), [&](std::string_view line) {
+        if (impl.foreign.empty()) impl.foreign = foreign_greeting(impl.endpoint.protocol, line);
+    });
+}
+
+// Seconds since the TCP connection was made, 0 before.
+double seconds_connected(const Connection::Impl& impl) {
+    curl_off_t connect_us = 0;
+    if (curl_easy_getinfo(impl.curl, CURLINFO_CONNECT_TIME_T, &connect_us) != CURLE_OK ||
+        connect_us <= 0)
+        return 0;
+    const auto since = std::chrono::steady_clock::now() - impl.started;
+    return std::chrono::duration<double>(since).count() - static_cast<double>(connect_us) / 1e6;
+}
+
 } // namespace
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto& impl = *static_cast<Connection::Impl*>(user);
+    if (!impl.foreign.empty()) return 1;
+    const Endpoint& e = impl.endpoint;
+    if (!impl.greeted && silent_port_expects_tls(e.protocol, e.tls, e.port) &&
+        seconds_connected(impl) >= k_greeting_seconds) {
+        impl.silent_tls_port = true;
+        return 1;
+    }
+    return 0;
+}
+
+std::optional<Failure> first_contact_failure(CURLcode code, const Connection::Impl& impl) {
+    const Endpoint& e = impl.endpoint;
+    const bool imap = e.protocol == Protocol::imap;
+    auto f = [&](std::string what) {
+        return Failure{ErrorKind::connect, Scope::session, e.host + " " + std::move(what)};
+    };
+    const std::string port = "port " + std::to_string(e.port);
+    if (!impl.foreign.empty())
+        return f(port + " speaks " + impl.foreign + ", not " + (imap ? "IMAP" : "POP3") +
+                 "; is this the right port?");
+    if (impl.silent_tls_port) return f(no_greeting_hint(e, k_greeting_seconds));
+    if (code == CURLE_OPERATION_TIMEDOUT && !impl.greeted && seconds_connected(impl) > 0)
+        return Failure{ErrorKind::connect, Scope::session,
+                       "timed out connecting to " + e.host + ": " +
+                           no_greeting_hint(e, e.timeout_seconds) + " (see --timeout)"};
+    // OpenSSL's words for a first record that is no TLS record: the server
+    // sent its plain-text greeting in answer to the ClientHello.
+    if (code == CURLE_SSL_CONNECT_ERROR && e.tls == TlsMode::implicit &&
+        std::string_view(impl.error).find("wrong version number") != std::string_view::npos)
+        return Failure{ErrorKind::tls, Scope::session,
+                       e.host + " " + port + " answered in plain text, not TLS; use " +
+                           (imap ? "imap:// (STARTTLS)" : "pop3:// (STLS)")};
+    return std::nullopt;
+}
 
 int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user) {
     auto& impl = *static_cast<Connection::Impl*>(user);
@@ -111,6 +169,7 @@ int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user
         break;
     case CURLINFO_HEADER_IN:
         if (SSL* ssl = openssl_of(curl)) impl.ssl = ssl; // the latest: the one logged in
+        note_greeting(impl, text);
         keep_login_reply(impl, text);
         note_offered(impl, text);
         trace_lines(impl, TraceKind::received, text);

@@ -16,6 +16,7 @@ namespace mf::net {
 namespace {
 
 Failure classify(CURLcode code, const Connection::Impl& impl) {
+    if (auto first = first_contact_failure(code, impl)) return *first;
     const Endpoint& e = impl.endpoint;
     std::string detail = impl.error[0] ? impl.error : curl_easy_strerror(code);
     std::string where = e.host + " port " + std::to_string(e.port);
@@ -137,6 +138,7 @@ std::unique_ptr<Connection::Impl> make_impl(const Endpoint& endpoint, const Trac
 CURLcode log_in(Connection::Impl& impl, const char* login_options) {
     set_options(impl, login_options);
     impl.logging_in = true;
+    impl.started = std::chrono::steady_clock::now();
     CURLcode code = curl_easy_perform(impl.curl);
     impl.logging_in = false;
     // The password is no longer needed once libcurl has logged in.

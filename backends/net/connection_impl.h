@@ -13,7 +13,9 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,12 @@ struct Connection::Impl {
     bool login_sent = false;          // a line that begins a login went out
     std::vector<std::string> offered; // the SASL mechanisms announced last
     ProgressGuard reading, sending;   // the minimum rate (progress.h)
+    // The first contact (greeting.h): whether a line came, and the protocol
+    // it named if not the expected one ("" = none). Either ends the wait.
+    bool greeted = false;
+    std::string foreign;
+    bool silent_tls_port = false;                  // gave up waiting: a TLS port, it seems
+    std::chrono::steady_clock::time_point started; // curl_easy_perform began
 
     ~Impl() {
         if (curl) curl_easy_cleanup(curl);
@@ -55,5 +63,13 @@ void global_init();
 void set_options(Connection::Impl& impl, const char* login_options);
 // libcurl's CURLOPT_DEBUGFUNCTION, `user` being the Impl (connect_watch.cpp).
 int on_debug(CURL* curl, curl_infotype type, char* data, size_t size, void* user);
+// libcurl's CURLOPT_XFERINFOFUNCTION (connect_watch.cpp): called about once a
+// second while libcurl waits, and the one way to end its connection phase
+// early (a foreign greeting, a silent TLS port).
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+// What the first contact learnt about a failed connection phase, if that
+// says more than libcurl's code: the wrong protocol, TLS or no TLS
+// (connect_watch.cpp).
+std::optional<Failure> first_contact_failure(CURLcode code, const Connection::Impl& impl);
 
 } // namespace mf::net

@@ -137,7 +137,7 @@ class CheckTest(unittest.TestCase):
         r = run_mailferry(["check", f"imaps://{USER}@127.0.0.1:{d.imap_port}", "--cacert", d.cacert,
                            "--password-env", "MF_TEST_PASSWORD", "--timeout", "5"], password=PASSWORD)
         self.assertEqual(r.returncode, 4, r.stderr)
-        self.assertIn("TLS handshake", r.stderr)
+        self.assertIn("answered in plain text, not TLS", r.stderr)
 
     def test_connection_refused_is_exit_3_and_names_the_port(self):
         port = free_port()
