@@ -34,7 +34,7 @@ void drop_cached(const std::string& path);
 // Writes `data` to `path` atomically, with permissions `mode`: temporary
 // file beside it, fsync, rename, fsync the directory. A reader sees the old
 // file or the new one; on failure the old one stays and no temporary file
-// is left behind.
+// is left behind. (In out_file.cpp, with OutputFile, which does it.)
 Status replace_file(const std::string& path, std::string_view data, mode_t mode = 0600);
 Failure io_error(const std::string& doing, const std::string& path, int err);
 bool exists(const std::string& path);
