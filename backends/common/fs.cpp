@@ -1,5 +1,7 @@
 #include "backends/common/fs.h"
 
+#include "backends/common/permission.h"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -12,8 +14,9 @@
 namespace mf::fs {
 
 Failure io_error(const std::string& doing, const std::string& path, int err) {
-    return Failure{ErrorKind::local_io, Scope::folder,
-                   doing + " " + path + ": " + std::strerror(err)};
+    std::string what = doing + " " + path + ": " + std::strerror(err);
+    if (err == EACCES || err == EPERM) what += "; " + describe_denial(path);
+    return Failure{ErrorKind::local_io, Scope::folder, std::move(what)};
 }
 
 Fd& Fd::operator=(Fd&& o) noexcept {
