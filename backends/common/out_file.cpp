@@ -106,7 +106,8 @@ Status OutputFile::open_temporary(mode_t mode) {
     m_fd = Fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!m_fd) return std::unexpected(io_error("cannot create", temp, errno));
     m_temp = std::move(temp);
-    if (::fchmod(m_fd.get(), mode) != 0) return std::unexpected(io_error("cannot chmod", m_temp, errno));
+    if (::fchmod(m_fd.get(), mode) != 0)
+        return std::unexpected(io_error("cannot chmod", m_temp, errno));
     return {};
 }
 

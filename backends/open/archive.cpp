@@ -56,7 +56,8 @@ Status check_access(const std::string& db_path, Mode mode) {
     const bool writes = mode == Mode::write;
     const std::string dir = db_path.substr(0, db_path.rfind('/'));
     if (::access(db_path.c_str(), writes ? R_OK | W_OK : R_OK) != 0)
-        return std::unexpected(fs::io_error(writes ? "cannot write" : "cannot read", db_path, errno));
+        return std::unexpected(
+            fs::io_error(writes ? "cannot write" : "cannot read", db_path, errno));
     if (writes && ::access(dir.c_str(), W_OK | X_OK) != 0)
         return std::unexpected(fs::io_error("cannot write in", dir, errno));
     return {};
@@ -144,7 +145,8 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     if (!exists) return std::unexpected(exists.error());
     if (o.mode == Mode::read_only && !*exists) return std::unexpected(not_an_archive(o.root));
     if (*exists)
-        if (auto s = check_access(meta + "/state.db", o.mode); !s) return std::unexpected(s.error());
+        if (auto s = check_access(meta + "/state.db", o.mode); !s)
+            return std::unexpected(s.error());
     if (o.mode == Mode::write) {
         if (auto s = fs::make_dirs(meta); !s) return std::unexpected(s.error());
     }

@@ -7,8 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -19,14 +17,8 @@
 namespace {
 
 namespace stdfs = std::filesystem;
+using mf::fs::read_small_file;
 using mf::test::TempDir;
-
-std::string content(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::size_t entries(const std::string& dir) {
     return static_cast<std::size_t>(
@@ -40,7 +32,7 @@ TEST_CASE("a missing or regular file is replaced whole, with the mode given") {
     std::string path = dir.path + "/report.json";
     REQUIRE(mf::fs::write_output(path, "one\n", 0644));
     REQUIRE(mf::fs::write_output(path, "two\n", 0644));
-    CHECK(content(path) == "two\n");
+    CHECK(read_small_file(path) == "two\n");
     CHECK((stdfs::status(path).permissions() & stdfs::perms::all) == stdfs::perms(0644));
     CHECK(entries(dir.path) == 1); // no temporary left
 }
@@ -54,7 +46,7 @@ TEST_CASE("an output not committed leaves the old file and no temporary") {
         REQUIRE(out);
         REQUIRE(out->write("half"));
     }
-    CHECK(content(path) == "old\n");
+    CHECK(read_small_file(path) == "old\n");
     CHECK(entries(dir.path) == 1);
 }
 
@@ -68,7 +60,7 @@ TEST_CASE("a symlink is followed and its target replaced beside it") {
     REQUIRE(mf::fs::write_output(dir.path + "/link2", "new\n"));
     CHECK(stdfs::is_symlink(dir.path + "/link"));
     CHECK(stdfs::is_symlink(dir.path + "/link2"));
-    CHECK(content(target) == "new\n");
+    CHECK(read_small_file(target) == "new\n");
     auto where = mf::fs::resolve_output(dir.path + "/link2");
     REQUIRE(where);
     CHECK(where->path == dir.path + "/shared/report.json");
@@ -79,7 +71,7 @@ TEST_CASE("a dangling symlink names the file to create") {
     stdfs::create_symlink("made.json", dir.path + "/link");
     REQUIRE(mf::fs::write_output(dir.path + "/link", "x"));
     CHECK(stdfs::is_symlink(dir.path + "/link"));
-    CHECK(content(dir.path + "/made.json") == "x");
+    CHECK(read_small_file(dir.path + "/made.json") == "x");
 }
 
 TEST_CASE("a character device is written into, never renamed over") {
@@ -102,7 +94,7 @@ TEST_CASE("a FIFO is written into for its reader") {
     std::string fifo = dir.path + "/fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     std::string got;
-    std::thread reader([&] { got = content(fifo); });
+    std::thread reader([&] { got = read_small_file(fifo); });
     CHECK(mf::fs::write_output(fifo, "through the pipe\n"));
     reader.join();
     CHECK(got == "through the pipe\n");
