@@ -10,7 +10,6 @@ second or two."""
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ import threading
 import unittest
 
 from fakeimap import FakeImap
-from mfharness import free_port, run_mailferry
+from mfharness import free_port, mailferry_path, run_mailferry
 
 MSG = b"From: a@example.org\r\nSubject: first\r\nMessage-ID: <first@example.org>\r\n\r\nbody\r\n"
 NOBODY = 65534
@@ -40,17 +39,14 @@ def backup(url, archive, *extra, user=None):
 def as_user(uid, args, password=None):
     """mailferry run by another user (uid and gid `uid`), as a cron job of
     that user would be."""
-    from mfharness import mailferry_path
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
     if password is not None:
         env["MF_TEST_PASSWORD"] = password
 
-    def drop():
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    return subprocess.run([mailferry_path(), *args], env=env, preexec_fn=drop, capture_output=True,
-                          text=True, errors="replace", timeout=60, cwd="/")
+    # user= and group= switch in the child without running Python there
+    # (preexec_fn is not safe beside the fake server's threads).
+    return subprocess.run([mailferry_path(), *args], env=env, user=uid, group=uid, extra_groups=[],
+                          capture_output=True, text=True, errors="replace", timeout=60, cwd="/")
 
 
 def status(archive, user=None):
