@@ -34,6 +34,9 @@ constexpr const char* k_auth_help =
     "Log in with this SASL mechanism only (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, CRAM-MD5, ...); "
     "default: PLAIN or LOGIN with a password, OAUTHBEARER or XOAUTH2 with a token";
 
+constexpr const char* k_no_compress_help =
+    "IMAP: do not compress the connection (COMPRESS=DEFLATE), even where the server offers it";
+
 void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
     cmd.add_option("--password-env", c.credentials.password_env,
                    "Read the password from this environment variable");
@@ -54,6 +57,7 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
         "password unencrypted)");
     cmd.add_option("--timeout", c.timeout, "Seconds to wait for the server before giving up")
         ->capture_default_str();
+    cmd.add_flag("--no-compress", c.no_compress, k_no_compress_help);
     cmd.add_option("--auth", c.auth, k_auth_help)->check(auth_mechanism());
     cmd.add_flag("--debug", c.debug,
                  "Print the protocol exchange to stderr (passwords are hidden)");
@@ -164,6 +168,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
                   "Go on without STARTTLS where a server lacks it");
     cmd->add_option("--timeout", a.source.timeout, "Seconds to wait for a server before giving up")
         ->capture_default_str();
+    cmd->add_flag("--no-compress", a.source.no_compress, k_no_compress_help);
     cmd->add_option("--auth", a.auth, std::string(k_auth_help) + " (both sides)")
         ->check(auth_mechanism());
     cmd->add_option("--source-auth", a.source.auth,
@@ -182,6 +187,14 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
            "--map", a.maps,
            "Rename a folder on the target: SRC=DST, e.g. INBOX=Archive/Old-POP (repeatable)")
         ->allow_extra_args(false);
+    cmd->add_option("--target-prefix", a.target_prefix,
+                    "Put every folder below this one on the target, INBOX as PREFIX/INBOX (two "
+                    "accounts into one)");
+    cmd->add_option("--special-folders", a.special_folders,
+                    "With --target-prefix: INBOX, Sent, Drafts, Trash, Junk and Archive go below "
+                    "the prefix too (prefix) or into the target's own (merge)")
+        ->check(CLI::IsMember({"prefix", "merge"}))
+        ->capture_default_str();
     cmd->add_option(
         "--state", a.state,
         "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");
@@ -210,6 +223,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
         if (a.target.auth.empty()) a.target.auth = a.auth;
         a.target.insecure = a.source.insecure;
         a.target.allow_plaintext = a.source.allow_plaintext;
+        a.target.no_compress = a.source.no_compress;
         a.target.timeout = a.source.timeout;
         a.target.debug = a.source.debug;
         code = run_push(a);
@@ -260,6 +274,26 @@ void add_verify(CLI::App& app, VerifyArgs& a, int& code) {
     cmd->callback([&] { code = run_verify(a); });
 }
 
+void add_export(CLI::App& app, ExportArgs& a, int& code) {
+    auto* cmd = app.add_subcommand(
+        "export", "Write an archive's mail out as .eml files or mbox files, for other programs");
+    cmd->add_option("ARCHIVE", a.archive, "The archive folder (Maildir or mbox)")->required();
+    cmd->add_option("DEST", a.dest, "The folder to write into (created if missing)")->required();
+    cmd->add_option("--as", a.as, "eml: one file a message; mbox: one mboxrd file a folder")
+        ->check(CLI::IsMember({"eml", "mbox"}))
+        ->capture_default_str();
+    cmd->add_option("--folder", a.folders, "Only folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--since", a.since, "Only messages dated on or after DATE (YYYY-MM-DD, UTC)");
+    cmd->add_option("--before", a.before, "Only messages dated before DATE (YYYY-MM-DD, UTC)");
+    cmd->add_option("--max-size", a.max_size,
+                    "Only messages of at most SIZE bytes (suffix K, M or G for 1024s)");
+    cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
+    cmd->callback([&] { code = run_export(a); });
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -284,6 +318,8 @@ int run_app(int argc, char** argv) {
     VerifyArgs verify;
     add_status(app, status, code);
     add_verify(app, verify, code);
+    ExportArgs exporting;
+    add_export(app, exporting, code);
     RunArgs run;
     add_run(app, run, code);
     LoginArgs login;

@@ -24,6 +24,7 @@ struct ConnectionArgs {
     std::string cacert;
     bool insecure = false;        // skip certificate verification
     bool allow_plaintext = false; // imap:// or pop3:// without STARTTLS
+    bool no_compress = false;     // IMAP: no COMPRESS=DEFLATE even where offered
     int timeout = 60;             // seconds
     std::string auth;             // --auth MECH: the login mechanism; "" = chosen (net/login.h)
     bool debug = false;           // protocol trace on stderr, secrets redacted
@@ -75,6 +76,11 @@ struct PushArgs {
     bool append_final_crlf = false; // add a CRLF to a message that does not end in one (Yahoo)
     int connections = k_default_connections; // folders pushed at once, one connection per side each
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
+
+    // Every folder below this one on the target (--target-prefix), and where
+    // INBOX and the special folders go then: "prefix" or "merge".
+    std::string target_prefix;
+    std::string special_folders = "prefix";
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad
@@ -102,6 +108,18 @@ struct VerifyArgs {
 
 int run_status(const StatusArgs& args);
 int run_verify(const VerifyArgs& args);
+
+// `mailferry export ARCHIVE DEST`: an archive's folders as .eml files or mbox files.
+struct ExportArgs {
+    std::string archive, dest;
+    std::string as = "eml"; // "eml" or "mbox"
+    std::vector<std::string> folders, excludes;
+    std::string since, before; // YYYY-MM-DD (UTC); "" = no bound
+    std::string max_size;      // bytes, or with K, M, G; "" = no bound
+    bool quiet = false;
+};
+
+int run_export(const ExportArgs& args);
 
 // `mailferry run`: the jobs of a job file, each as a child process of this
 // binary running the job's own command (see cli/run_command.cpp).

@@ -71,6 +71,7 @@ Result<net::Endpoint> make_endpoint(const ConnectionArgs& args) {
         endpoint->tls = net::TlsMode::starttls_optional;
     endpoint->cacert = args.cacert;
     endpoint->insecure = args.insecure;
+    endpoint->compress = !args.no_compress;
     endpoint->timeout_seconds = args.timeout;
     if (args.timeout <= 0)
         return fail(ErrorKind::usage, Scope::account, "--timeout must be at least 1 second");

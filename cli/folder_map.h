@@ -5,6 +5,8 @@
 #include "sync/model.h"
 #include "sync/result.h"
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,9 +30,23 @@ std::vector<std::string> personal_prefix(const std::vector<FolderInfo>& folders)
 // recorded the source's personal `prefix`.
 void mark_personal_prefix(std::vector<FolderInfo>& folders, const std::vector<std::string>& prefix);
 
+// Where a merged account's INBOX and special folders go (--special-folders).
+enum class SpecialFolders : std::uint8_t { prefix, merge };
+
 class FolderMap {
   public:
     static Result<FolderMap> parse(const std::vector<std::string>& specs);
+    // --target-prefix: every folder that no --map rule names goes below
+    // `prefix` on the target, INBOX as PREFIX/INBOX (imapsync's --subfolder2
+    // does the same). With SpecialFolders::merge, INBOX and the special
+    // folders (Sent, Drafts, Trash, Junk, Archive) go into the target's own.
+    Status put_under(const std::string& prefix, SpecialFolders special);
+    // For merge: the target's special folders, from its folder list.
+    void use_target_folders(const std::vector<FolderInfo>& target);
+    bool merges() const { return !m_prefix.empty() && m_special == SpecialFolders::merge; }
+    // Whether a folder the target lists lies below the prefix (all do
+    // without one): what a mirror may delete.
+    bool owns(const std::vector<std::string>& target_path) const;
     // "SRC" -> "DST", and "SRC/child" -> "DST/child"; otherwise unchanged.
     FolderInfo apply(const FolderInfo& folder) const;
     // What a source folder is called on the target (NAMESPACES in the man
@@ -42,7 +58,11 @@ class FolderMap {
   private:
     const std::vector<std::string>* rule_for(const std::vector<std::string>& path,
                                              std::size_t& matched) const;
+    FolderInfo place(const FolderInfo& bare) const;
     std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> m_rules;
+    std::vector<std::string> m_prefix;
+    SpecialFolders m_special = SpecialFolders::prefix;
+    std::map<std::string, std::vector<std::string>> m_target_special; // "\\Sent" -> its path
 };
 
 } // namespace mf::cli

@@ -39,6 +39,8 @@ std::vector<std::string> job_arguments(const Job& job) {
         option("target-auth", job.target_auth);
         for (const auto& [from, to] : job.map)
             option("map", from + "=" + to);
+        option("target-prefix", job.target_prefix);
+        option("special-folders", job.special_folders);
         option("state", job.state);
         if (job.max_delete_percent >= 0)
             option("max-delete", std::to_string(job.max_delete_percent));
@@ -49,6 +51,7 @@ std::vector<std::string> job_arguments(const Job& job) {
     option("auth", job.auth);
     flag("insecure", job.insecure);
     flag("allow-plaintext", job.allow_plaintext);
+    flag("no-compress", !job.compress);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
     option("connections", std::to_string(job.connections));
     if (job.reconnects >= 0) option("reconnects", std::to_string(job.reconnects));

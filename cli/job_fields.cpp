@@ -179,6 +179,9 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     std::string format = str(fields, "format");
     if (!format.empty() && !archive::parse_format(format))
         error(where, "format", "'" + format + "' is not maildir or mbox");
+    std::string special = str(fields, "special_folders");
+    if (!special.empty() && special != "prefix" && special != "merge")
+        error(where, "special_folders", "'" + special + "' is not prefix or merge");
     // Accepted by the format so that files can be written for what is coming,
     // but refused at run time: a job must never pretend to filter.
     for (std::string_view k : k_filters) {
@@ -214,12 +217,15 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.state = path("state");
     job.insecure = flag("insecure");
     job.allow_plaintext = flag("allow_plaintext");
+    job.compress = !fields.contains("compress") || flag("compress");
     job.timeout = number("timeout", 0);
     job.connections = job.pop3_source ? 1 : number("connections", k_default_connections);
     job.reconnects = number("reconnects", -1);
     job.skip_after = number("skip_after", -1);
     job.undo_server_seen = flag("undo_server_seen");
     job.format = str(fields, "format");
+    job.target_prefix = str(fields, "target_prefix");
+    job.special_folders = str(fields, "special_folders");
     job.force = flag("force");
     job.append_final_crlf = flag("append_final_crlf");
     job.max_delete_percent = number("max_delete_percent", -1);

@@ -38,6 +38,7 @@ struct Job {
     std::string auth, source_auth, target_auth; // login mechanisms (--auth); "": chosen
     bool insecure = false;
     bool allow_plaintext = false;
+    bool compress = true;                    // COMPRESS=DEFLATE where offered (--no-compress)
     int timeout = 0;                         // seconds; 0: the command's default
     int connections = k_default_connections; // folders at once, one connection each (per side)
     int reconnects =
@@ -55,6 +56,9 @@ struct Job {
     int max_delete_percent = -1; // -1: the command's default
     bool force = false;
     bool append_final_crlf = false; // push: --append-final-crlf
+    // push: --target-prefix and --special-folders; "": the command's default
+    std::string target_prefix;
+    std::string special_folders;
     // Lower-case names of the servers the job connects to: the unit of the
     // per-host connection budget.
     std::vector<std::string> hosts;

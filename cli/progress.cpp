@@ -10,8 +10,20 @@ namespace mf::cli {
 
 using Clock = std::chrono::steady_clock;
 
-ConsoleProgress::ConsoleProgress(bool verbose, bool quiet)
-    : m_tty(::isatty(2) == 1), m_verbose(verbose), m_quiet(quiet) {}
+namespace {
+
+// At most `bytes` bytes of `text`, never ending inside a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t bytes) {
+    while (bytes > 0 && bytes < text.size() &&
+           (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80)
+        --bytes;
+    return text.substr(0, bytes);
+}
+
+} // namespace
+
+ConsoleProgress::ConsoleProgress(bool verbose, bool quiet, bool push)
+    : m_tty(::isatty(2) == 1), m_verbose(verbose), m_quiet(quiet), m_push(push) {}
 
 void ConsoleProgress::folder_started(const std::string& folder, std::size_t messages,
                                      std::uint64_t bytes, bool estimated) {
@@ -29,8 +41,9 @@ void ConsoleProgress::folder_started(const std::string& folder, std::size_t mess
     if (m_tty)
         draw(true);
     else if (messages > 0)
-        std::cerr << m_folder << ": fetching " << messages << " messages ("
-                  << (estimated ? "about " : "") << human_bytes(bytes) << ")\n";
+        std::cerr << m_folder << (m_push ? ": uploading " : ": fetching ") << messages
+                  << (m_push ? " (" : " messages (") << (estimated ? "about " : "")
+                  << human_bytes(bytes) << ")\n";
 }
 
 void ConsoleProgress::message_done(std::uint64_t bytes) {
@@ -59,21 +72,23 @@ void ConsoleProgress::draw(bool force) {
                       static_cast<double>(m_total_bytes - m_done_bytes) / rate);
     std::string name = m_folder;
     if (m_active.size() > 1) name = std::to_string(m_active.size()) + " folders";
-    if (name.size() > 24) name = name.substr(0, 23) + "~";
+    if (name.size() > 24) name = utf8_prefix(name, 23) + "~";
     std::fprintf(stderr, "\r%-24s [%s] %zu/%zu msgs %s %s/s%s\033[K", name.c_str(), bar.c_str(),
                  m_done, m_total, human_bytes(m_done_bytes).c_str(),
                  human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta);
 }
 
 void ConsoleProgress::folder_finished(const FolderReport& r) {
-    if (auto it = m_active.find(r.folder); it != m_active.end()) m_active.erase(it);
+    const std::string label = folder_label(r);
+    if (auto it = m_active.find(label); it != m_active.end()) m_active.erase(it);
     if (m_quiet && r.error.empty()) return;
     if (m_tty && !m_quiet) std::fputs("\r\033[K", stderr);
     if (!r.error.empty()) {
-        std::cerr << printable(r.folder) << ": FAILED: " << printable(r.error) << '\n';
+        std::cerr << printable(label) << ": FAILED: " << printable(r.error) << '\n';
     } else if (m_tty || m_verbose || r.fetched || r.flags_updated) {
-        std::cerr << printable(r.folder) << ": " << r.fetched << " new, " << r.flags_updated
-                  << " flag updates, " << r.held << " already held\n";
+        std::cerr << printable(label) << ": " << r.fetched << (m_push ? " uploaded, " : " new, ")
+                  << r.flags_updated << " flag updates, " << r.held
+                  << (m_push ? " already on the target\n" : " already held\n");
     }
     if (m_tty && !m_quiet && !m_active.empty()) draw(true);
 }

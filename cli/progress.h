@@ -13,7 +13,9 @@ namespace mf::cli {
 
 class ConsoleProgress : public Progress {
   public:
-    ConsoleProgress(bool verbose, bool quiet);
+    // push: migrate, restore and mirror say "uploading" where a backup says
+    // "fetching", and name each folder with its target (folder_label).
+    ConsoleProgress(bool verbose, bool quiet, bool push = false);
     void folder_started(const std::string& folder, std::size_t messages, std::uint64_t bytes,
                         bool estimated) override;
     void message_done(std::uint64_t bytes) override;
@@ -26,6 +28,7 @@ class ConsoleProgress : public Progress {
     bool m_tty;
     bool m_verbose;
     bool m_quiet;
+    bool m_push;
     std::multiset<std::string> m_active; // folders started and not finished
     std::string m_folder;                // the last one started
     std::size_t m_total = 0, m_done = 0;

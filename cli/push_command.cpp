@@ -202,17 +202,15 @@ Result<std::unique_ptr<PushSetup>> set_up(const PushArgs& args) {
 // setup's lane (kept for what comes after: removing vanished folders).
 class PushWorker : public FolderWorker {
   public:
-    PushWorker(PushLane& lane, PushState& state, const FolderMap& map, const PushArgs& args,
+    PushWorker(PushLane& lane, PushState& state, const FolderMap& map,
                const PushRunOptions& options)
-        : m_lane(lane), m_state(state), m_map(map), m_args(args), m_options(options) {}
+        : m_lane(lane), m_state(state), m_map(map), m_options(options) {}
     PushWorker(std::unique_ptr<PushLane> own, PushState& state, const FolderMap& map,
-               const PushArgs& args, const PushRunOptions& options)
-        : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_args(args),
-          m_options(options) {}
+               const PushRunOptions& options)
+        : m_own(std::move(own)), m_lane(*m_own), m_state(state), m_map(map), m_options(options) {}
 
     FolderOutcome run(const FolderInfo& from, Progress& progress) override {
         FolderInfo to = m_map.target_of(from);
-        if (m_args.verbose) progress.note(from.display() + " -> " + m_lane.target->target_name(to));
         auto out =
             push_folder(*m_lane.source, *m_lane.target, m_state, from, to, m_options, progress);
         if (out.failure && out.failure->scope == Scope::session) {
@@ -230,21 +228,23 @@ class PushWorker : public FolderWorker {
     PushLane& m_lane;
     PushState& m_state;
     const FolderMap& m_map;
-    const PushArgs& m_args;
     const PushRunOptions& m_options;
 };
 
-// A mirror also removes target folders the source no longer has; a folder
-// that still holds mail is only removed with --force (the guard).
+// A mirror also removes target folders the source no longer has (below
+// --target-prefix, if given); a folder that still holds mail is only
+// removed with --force (the guard).
 void remove_vanished_folders(Target& target, const std::set<std::vector<std::string>>& kept,
-                             const PushArgs& args, RunReport& report, Progress& progress) {
+                             const FolderMap& map, const PushArgs& args, RunReport& report,
+                             Progress& progress) {
     auto listed = target.list_folders();
     if (!listed) {
         report.failures.push_back(listed.error());
         return;
     }
     for (const auto& f : *listed) {
-        if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"})
+        if (!f.selectable || kept.contains(f.path) || f.path == std::vector<std::string>{"INBOX"} ||
+            !map.owns(f.path))
             continue;
         auto opened = target.open(f);
         if (!opened) continue;
@@ -260,6 +260,19 @@ void remove_vanished_folders(Target& target, const std::set<std::vector<std::str
         if (!args.dry_run)
             if (auto s = target.delete_folder(f); !s) report.failures.push_back(s.error());
     }
+}
+
+// --target-prefix and --special-folders. A mirror into folders another
+// account shares would delete that account's mail: merge is refused there.
+Status under_prefix(FolderMap& map, const PushArgs& args) {
+    const auto special =
+        args.special_folders == "merge" ? SpecialFolders::merge : SpecialFolders::prefix;
+    if (auto s = map.put_under(args.target_prefix, special); !s) return s;
+    if (map.merges() && args.kind == PushKind::mirror)
+        return fail(ErrorKind::usage, Scope::account,
+                    "mirror cannot merge into the target's own folders (it would delete what "
+                    "else they hold); use --special-folders prefix");
+    return {};
 }
 
 } // namespace
@@ -291,15 +304,17 @@ int mirror_into_archive(const PushArgs& args) {
 int run_push(const PushArgs& args) {
     if (args.kind == PushKind::mirror && !looks_like_url(args.target.url) &&
         args.target.url.find('@') == std::string::npos) {
-        if (!args.maps.empty())
-            return report_failure({ErrorKind::usage, Scope::account,
-                                   "--map is not available when mirroring into an archive"},
-                                  args.json);
+        if (!args.maps.empty() || !args.target_prefix.empty())
+            return report_failure(
+                {ErrorKind::usage, Scope::account,
+                 "--map and --target-prefix are not available when mirroring into an archive"},
+                args.json);
         return mirror_into_archive(args);
     }
     auto started = std::chrono::steady_clock::now();
     auto map = FolderMap::parse(args.maps);
     if (!map) return report_failure(map.error(), args.json);
+    if (auto s = under_prefix(*map, args); !s) return report_failure(s.error(), args.json);
     if (args.max_delete_percent < 0 || args.max_delete_percent > 100)
         return report_failure(
             {ErrorKind::usage, Scope::account, "--max-delete takes a percentage from 0 to 100"},
@@ -307,11 +322,16 @@ int run_push(const PushArgs& args) {
     auto opened = set_up(args);
     if (!opened) return report_failure(opened.error(), args.json);
     PushSetup& setup = **opened;
+    if (map->merges()) {
+        auto targets = setup.first.target->list_folders();
+        if (!targets) return report_failure(targets.error(), args.json);
+        map->use_target_folders(*targets);
+    }
     auto all = setup.first.source->list_folders();
     if (!all) return report_failure(all.error(), args.json);
     if (!setup.source_endpoint) mark_personal_prefix(*all, setup.archive_prefix);
 
-    ConsoleProgress progress(args.verbose, args.quiet || args.json);
+    ConsoleProgress progress(args.verbose, args.quiet || args.json, true);
     RunReport report;
     report.source = setup.source_name;
     report.archive = setup.target_name;
@@ -331,11 +351,9 @@ int run_push(const PushArgs& args) {
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto lane = open_lane(args, setup);
         if (!lane) return std::unexpected(lane.error());
-        return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, args,
-                                            options);
+        return std::make_unique<PushWorker>(std::move(*lane), *setup.shared_state, *map, options);
     };
-    auto first =
-        std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, args, options);
+    auto first = std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, options);
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
     add_outcomes(run_folders(folders, std::move(first), more,
@@ -355,7 +373,7 @@ int run_push(const PushArgs& args) {
             else
                 report.failures.push_back(lane.error());
         }
-        if (target) remove_vanished_folders(*target, kept, args, report, progress);
+        if (target) remove_vanished_folders(*target, kept, *map, args, report, progress);
     }
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -24,6 +24,14 @@ int RunReport::decide_exit_code() const {
 
 namespace {
 
+// A push's own names for what `fetched` and `held` count (kept for
+// compatibility), and where the folder went.
+void add_push_words(nlohmann::json& j, const FolderReport& f) {
+    if (!f.target_folder.empty()) j["target_folder"] = f.target_folder;
+    j["uploaded"] = f.fetched;
+    j["already_on_target"] = f.held;
+}
+
 nlohmann::json folder_json(const FolderReport& f, bool push) {
     if (!f.left_out.empty()) return {{"folder", f.folder}, {"left_out", f.left_out}};
     nlohmann::json j{{"folder", f.folder},
@@ -39,6 +47,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
                      {"uidvalidity_changed", f.revalidated},
                      {"unchanged", f.unchanged},
                      {"rematched", f.rematched},
+                     {"linked", f.linked},
                      {"removed_by_others", f.removed_by_others},
                      {"marked_read_by_server", f.marked_read},
                      {"marked_unread_again", f.marked_unread_again},
@@ -65,6 +74,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
         j["changed_messages"] = list;
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;
+    if (push) add_push_words(j, f);
     return j;
 }
 
@@ -127,6 +137,10 @@ std::string report_json(const RunReport& r) {
         totals["bytes"] = totals["bytes"].get<std::uint64_t>() + f.bytes;
         totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
     }
+    if (r.push) {
+        totals["uploaded"] = totals["fetched"];
+        totals["already_on_target"] = totals["held"];
+    }
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : r.failures)
         errors.push_back(e.what);
@@ -160,6 +174,26 @@ void print_left_out(const RunReport& r, std::ostream& out) {
         << (n > 5 ? "; ..." : "") << '\n';
 }
 
+// "fetched 7" for a backup, "7 uploaded" for a push; a dry run's "would".
+std::string copied_words(const RunReport& r, std::size_t n) {
+    const std::string count = std::to_string(n);
+    if (r.push) return r.dry_run ? "would upload " + count : count + " uploaded";
+    return (r.dry_run ? "would fetch " : "fetched ") + count;
+}
+
+// Messages held without a download: re-matched under new ids (after a
+// restore) and linked from another folder (moved on the server).
+void print_not_fetched(const RunReport& r, std::ostream& out) {
+    std::size_t rematched = 0, linked = 0;
+    for (const auto& f : r.folders) {
+        rematched += f.rematched;
+        linked += f.linked;
+    }
+    if (rematched + linked == 0) return;
+    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked
+        << (r.dry_run ? " to link" : " linked");
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -177,9 +211,10 @@ void print_summary(const RunReport& r, std::ostream& out) {
                                     [](const FolderReport& f) { return !f.left_out.empty(); });
     out << (r.dry_run ? "dry run: " : "") << r.folders.size() - static_cast<std::size_t>(left)
         << " folders, " << found
-        << " messages on the server: " << (r.dry_run ? "would fetch " : "fetched ") << fetched
-        << " (" << human_bytes(bytes) << "), " << held << " already held, " << flags
-        << " flag updates";
+        << (r.push ? " messages in the source: " : " messages on the server: ")
+        << copied_words(r, fetched) << " (" << human_bytes(bytes) << "), " << held
+        << (r.push ? " already on the target, " : " already held, ") << flags << " flag updates";
+    print_not_fetched(r, out);
     if (failed) out << ", " << failed << " FAILED";
     std::size_t others = 0, deleted = 0, planned_del = 0;
     for (const auto& f : r.folders) {

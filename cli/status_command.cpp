@@ -39,6 +39,7 @@ nlohmann::json verify_json(const VerifyReport& r) {
                      {"extra", r.extra},
                      {"flags_differ", r.flags_differ},
                      {"size_differ", r.size_differ},
+                     {"size_misreported", r.size_misreported},
                      {"content_differ", r.content_differ}};
     if (!r.error.empty()) j["error"] = r.error;
     return j;
@@ -60,6 +61,7 @@ void print_verify(const VerifyReport& r) {
     list("with other flags", r.flags_differ);
     list("with another size", r.size_differ);
     list("with other content", r.content_differ);
+    list("whose size the server misreports (warning)", r.size_misreported);
     std::cout << (r.matches() ? ": OK\n" : ": DIFFERENT\n");
 }
 

@@ -4,6 +4,7 @@
 #include "sync/identity.h"
 #include "sync/memory.h"
 #include "sync/push_plan.h"
+#include "sync/relink.h"
 #include "sync/rematch.h"
 
 #include <algorithm>
@@ -292,11 +293,16 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         memory = FailureMemory({}, options.skip_after);
     }
     BackupPlan plan = plan_backup(*snap, state);
-    if (!options.dry_run && snap->listing == ListingKind::whole)
-        if (auto s = rematch_returned(source, **fstore, *snap, state, plan, report, progress); !s)
+    const Apply apply = options.dry_run ? Apply::look : Apply::change;
+    if (snap->listing == ListingKind::whole)
+        if (auto s =
+                rematch_returned(source, **fstore, *snap, state, plan, report, progress, apply);
+            !s)
             return failed(s.error());
+    if (auto s = link_moved(source, **fstore, *snap, plan, report, progress, apply); !s)
+        return failed(s.error());
     // Of a partial listing, every message not listed is held already.
-    report.held = delta ? report.found - plan.fetch.size() : plan.held;
+    report.held = delta ? report.found - plan.fetch.size() - report.linked : plan.held;
     memory.skip(plan.fetch);
     // A whole listing tells which failed messages are gone from the source.
     if (snap->listing == ListingKind::whole)
@@ -304,7 +310,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             forgotten.push_back(std::move(id));
     // Of a folder listed in parts nothing is held: all of it is planned, so
     // a run that fails part way counts the parts it never reached as failed.
-    report.planned = in_parts ? snap->total : plan.fetch.size();
+    report.planned = in_parts ? snap->total - report.linked : plan.fetch.size();
     report.gone = plan.gone.size();
     start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
     if (options.mirror) {

@@ -15,6 +15,11 @@ void start_folder(Progress& progress, const std::string& folder, const Snapshot&
     progress.folder_started(folder, snap.total, static_cast<std::uint64_t>(whole), true);
 }
 
+std::string folder_label(const FolderReport& report) {
+    if (report.target_folder.empty()) return report.folder;
+    return report.folder + " \u2192 " + report.target_folder;
+}
+
 std::string describe_failed(const std::vector<MessageProblem>& failed, std::string_view verb) {
     std::string text = std::to_string(failed.size()) +
                        (failed.size() == 1 ? " message" : " messages") + " could not be " +

@@ -13,6 +13,8 @@ namespace mf {
 
 struct FolderReport {
     std::string folder;
+    // A push: the folder's name as the target names it.
+    std::string target_folder;
     std::size_t found = 0;    // messages on the source
     std::size_t held = 0;     // already in the archive before this run
     std::size_t planned = 0;  // to fetch, as planned (what a dry run reports)
@@ -24,7 +26,8 @@ struct FolderReport {
     std::size_t removed_by_others = 0; // gone since the last run, not deleted by mailferry
     std::size_t deleted = 0;           // deleted from the source by this run (by request)
     std::size_t planned_deletions = 0;
-    std::size_t rematched = 0;   // matched by content after a validity change
+    std::size_t rematched = 0;   // held, matched by identity under new ids (not fetched)
+    std::size_t linked = 0;      // moved from another held folder: linked, not fetched
     std::size_t marked_read = 0; // marked read by the source when fetched (archived as unread)
     std::size_t marked_unread_again = 0; // of those, marked unread on the source again (on request)
     std::uint64_t bytes = 0;             // bytes fetched
@@ -42,6 +45,10 @@ struct FolderReport {
     // server); such a report carries no counts and no error.
     std::string left_out;
 };
+
+// How progress lines name a folder: "INBOX", or for a push the source
+// folder and where it goes, "INBOX → Old/INBOX".
+std::string folder_label(const FolderReport& report);
 
 // One line naming the first few failed messages with the server's words:
 // "2 messages could not be <verb>: id 7: ...; id 31: ...".

@@ -22,9 +22,12 @@ class RecordingAppend {
         ++m_count;
         m_bytes += m.size;
         m_progress.message_done(m.size);
-        // Without UIDPLUS there is no UID to record; the next run recognises
-        // the message by content instead.
+        // Without UIDPLUS there is no UID yet: located() may record it later,
+        // else the next run recognises the message by content.
         return uid ? m_state.record(m_key, m.id, uid) : Status{};
+    }
+    Status located(const RemoteMessage& m, std::uint32_t uid) {
+        return m_state.record(m_key, m.id, uid);
     }
     // A refused message: named in the report when it was refused alone,
     // tried again alone when its batch was refused.
@@ -103,7 +106,8 @@ Status copy_ids(Source& source, Target& target, const std::vector<std::string>& 
          [&](const RemoteMessage& m, const Failure& f, bool alone) {
              recorder.refused(m, f, alone);
          },
-         [&](const RemoteMessage& m, const std::string& change) { recorder.changed(m, change); }});
+         [&](const RemoteMessage& m, const std::string& change) { recorder.changed(m, change); },
+         [&](const RemoteMessage& m, std::uint32_t uid) { return recorder.located(m, uid); }});
     if (auto s = fetch_isolating(source, ids, sink, chunk, recorder.failed()); !s) {
         // Record what the target did confirm; a target that is gone too
         // must be replaced, whatever the source's failure was.
@@ -203,6 +207,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     FolderOutcome out;
     FolderReport& report = out.report;
     report.folder = from.display();
+    report.target_folder = target.target_name(to);
     auto failed = [&](Failure f) {
         report.error = f.what;
         out.failure = std::move(f);
@@ -248,7 +253,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return failed(Failure{ErrorKind::usage, Scope::folder,
                               report.folder + ": mirror refused: " + *why +
                                   "; rerun with --force to allow it"});
-    start_folder(progress, report.folder, *snap, plan.copy.size(), plan.copy_bytes);
+    start_folder(progress, folder_label(report), *snap, plan.copy.size(), plan.copy_bytes);
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         progress.folder_finished(report);

@@ -27,6 +27,9 @@ std::unordered_map<std::string, std::uint32_t> live_mapping(const PushMapping& m
 
 // The key a message is recognised by: Message-ID and size, or without a
 // Message-ID, size and date (APPEND keeps the date, so a copy matches).
+// A server that reports sizes other than the bytes it was given
+// (hMailServer: see tests/e2e/providers.py) fails the first; then Message-ID
+// and date tell it (issue 20), the size set to 0.
 struct MatchKey {
     std::string message_id;
     std::uint64_t size;
@@ -36,6 +39,81 @@ struct MatchKey {
 
 MatchKey key_of(const std::string& message_id, std::uint64_t size, std::int64_t date) {
     return message_id.empty() ? MatchKey{"", size, date} : MatchKey{message_id, size, 0};
+}
+
+// Unmapped target messages by one key; `taken` is shared between pools,
+// so that each target message is matched once.
+class Pool {
+  public:
+    void add(MatchKey key, std::uint32_t uid) { m_uids[std::move(key)].push_back(uid); }
+    std::uint32_t take(const MatchKey& key, std::unordered_set<std::uint32_t>& taken) {
+        auto it = m_uids.find(key);
+        if (it == m_uids.end()) return 0;
+        for (auto& uids = it->second; !uids.empty();) {
+            std::uint32_t uid = uids.back();
+            uids.pop_back();
+            if (taken.insert(uid).second) return uid;
+        }
+        return 0;
+    }
+
+  private:
+    std::map<MatchKey, std::vector<std::uint32_t>> m_uids;
+};
+
+// What the engine knows of a source message to match it: its Message-ID
+// (asked for) and its date (the snapshot's, or where it had none, the keys').
+struct SourceKey {
+    std::string message_id;
+    std::int64_t date = 0;
+};
+
+SourceKey source_key(const RemoteMessage& m,
+                     const std::unordered_map<std::string_view, const MessageKey*>& keys) {
+    auto k = keys.find(m.id);
+    if (k == keys.end()) return {"", m.internal_date};
+    return {k->second->message_id, k->second->date ? k->second->date : m.internal_date};
+}
+
+// The target UID of each source message (0: to be copied): mapped, else
+// matched by exact key, else, in a second pass so that no exact match is
+// taken away, by Message-ID and date.
+std::vector<std::uint32_t> match_all(const Snapshot& source, const std::vector<MessageKey>& keys,
+                                     const TargetFolder& target,
+                                     const std::unordered_map<std::string, std::uint32_t>& live,
+                                     PushPlan& plan) {
+    std::unordered_set<std::uint32_t> taken;
+    for (const auto& [id, uid] : live)
+        taken.insert(uid);
+    Pool exact, by_date;
+    for (auto it = target.messages.rbegin(); it != target.messages.rend(); ++it) {
+        if (taken.contains(it->uid)) continue;
+        exact.add(key_of(it->message_id, it->size, it->internal_date), it->uid);
+        if (!it->message_id.empty() && it->internal_date)
+            by_date.add({it->message_id, 0, it->internal_date}, it->uid);
+    }
+    std::unordered_map<std::string_view, const MessageKey*> key_by_id;
+    for (const auto& k : keys)
+        key_by_id.emplace(k.id, &k);
+    std::vector<std::uint32_t> out(source.messages.size(), 0);
+    std::vector<SourceKey> unmatched(source.messages.size());
+    for (std::size_t i = 0; i < source.messages.size(); ++i) {
+        const auto& m = source.messages[i];
+        if (auto it = live.find(m.id); it != live.end()) {
+            out[i] = it->second;
+            continue;
+        }
+        unmatched[i] = source_key(m, key_by_id);
+        out[i] = exact.take(key_of(unmatched[i].message_id, m.size, unmatched[i].date), taken);
+        if (out[i]) plan.adopt.emplace_back(m.id, out[i]);
+    }
+    for (std::size_t i = 0; i < source.messages.size(); ++i) {
+        const SourceKey& k = unmatched[i];
+        if (out[i] || k.message_id.empty() || !k.date) continue;
+        out[i] = by_date.take({k.message_id, 0, k.date}, taken);
+        if (out[i]) plan.adopt.emplace_back(source.messages[i].id, out[i]);
+    }
+    return out;
 }
 
 } // namespace
@@ -68,43 +146,17 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
     auto live = live_mapping(mapping, target);
     for (const auto& [id, uid] : mapping.entries)
         if (!uids.contains(uid)) plan.forget.push_back(id);
-
-    // Unmapped target messages, by key, each usable once.
-    std::unordered_set<std::uint32_t> mapped_uids;
-    for (const auto& [id, uid] : live)
-        mapped_uids.insert(uid);
-    std::map<MatchKey, std::vector<std::uint32_t>> pool;
-    for (auto it = target.messages.rbegin(); it != target.messages.rend(); ++it)
-        if (!mapped_uids.contains(it->uid))
-            pool[key_of(it->message_id, it->size, it->internal_date)].push_back(it->uid);
-    std::unordered_map<std::string_view, const MessageKey*> key_by_id;
-    for (const auto& k : keys)
-        key_by_id.emplace(k.id, &k);
-
+    auto matched = match_all(source, keys, target, live, plan);
     std::unordered_set<std::uint32_t> kept;
-    for (const auto& m : source.messages) {
-        std::uint32_t uid = 0;
-        if (auto it = live.find(m.id); it != live.end()) {
-            uid = it->second;
-            ++plan.already;
-        } else {
-            auto k = key_by_id.find(m.id);
-            std::string mid = k == key_by_id.end() ? std::string() : k->second->message_id;
-            std::int64_t date =
-                k != key_by_id.end() && k->second->date ? k->second->date : m.internal_date;
-            auto candidates = pool.find(key_of(mid, m.size, date));
-            if (candidates != pool.end() && !candidates->second.empty()) {
-                uid = candidates->second.back();
-                candidates->second.pop_back();
-                plan.adopt.emplace_back(m.id, uid);
-                ++plan.already;
-            }
-        }
+    for (std::size_t i = 0; i < source.messages.size(); ++i) {
+        const auto& m = source.messages[i];
+        std::uint32_t uid = matched[i];
         if (uid == 0) {
             plan.copy.push_back(m.id);
             plan.copy_bytes += m.size;
             continue;
         }
+        ++plan.already;
         kept.insert(uid);
         if (options.mirror && source.has_flags && uids.at(uid)->flags != m.flags)
             plan.flags.emplace_back(uid, m.flags);

@@ -1,6 +1,7 @@
 // Planning a push (migrate, restore, mirror): which source messages to copy,
 // which are already on the target (by the recorded mapping, or recognised
-// by Message-ID and size, or for messages without one by size and date),
+// by Message-ID and size, then by Message-ID and INTERNALDATE where the
+// target reports another size, or for messages without one by size and date),
 // which flags to set, and for a mirror which target messages to delete.
 #pragma once
 

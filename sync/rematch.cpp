@@ -38,11 +38,46 @@ Result<std::vector<HeldMessage>> gone_with_ids(FolderStore& store, const BackupP
     return out;
 }
 
+// What a dry run plans after the renames it does not make: the new ids are
+// held, the old ones no longer gone.
+void drop_renamed(BackupPlan& plan, const Renames& renames, const Snapshot& snap) {
+    std::unordered_set<std::string> from, to;
+    for (const auto& [old_id, new_id] : renames) {
+        from.insert(old_id);
+        to.insert(new_id);
+    }
+    for (const auto& m : snap.messages)
+        if (to.contains(m.id)) plan.fetch_bytes -= std::min(plan.fetch_bytes, m.size);
+    std::erase_if(plan.fetch, [&](const std::string& id) { return to.contains(id); });
+    std::erase_if(plan.gone, [&](const std::string& id) { return from.contains(id); });
+    std::erase_if(plan.newly_gone, [&](const std::string& id) { return from.contains(id); });
+    plan.held += renames.size();
+}
+
+// Renames the matches in the archive, and plans again from what it holds.
+Status apply_renames(FolderStore& store, const Snapshot& snap, const Renames& renames,
+                     FolderState& state, BackupPlan& plan) {
+    // revalidate() keeps only what it is given: every other held message
+    // stays under its own id.
+    std::unordered_set<std::string> moved;
+    for (const auto& [from, to] : renames)
+        moved.insert(from);
+    auto all = renames;
+    for (const auto& h : state.held)
+        if (!moved.contains(h.id)) all.emplace_back(h.id, h.id);
+    if (auto s = store.revalidate(snap.validity, all); !s) return s;
+    auto reloaded = store.load_brief();
+    if (!reloaded) return std::unexpected(reloaded.error());
+    state = std::move(*reloaded);
+    plan = plan_backup(snap, state);
+    return {};
+}
+
 } // namespace
 
 Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap,
                         FolderState& state, BackupPlan& plan, FolderReport& report,
-                        Progress& progress) {
+                        Progress& progress, Apply mode) {
     if (plan.fetch.empty() || plan.gone.empty()) return {};
     auto ids = candidates(snap, state, plan);
     if (ids.empty()) return {};
@@ -62,23 +97,14 @@ Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap
     std::erase_if(renames,
                   [&](const auto& r) { return held_date[r.first] != listed_date[r.second]; });
     if (renames.empty()) return {};
-    // revalidate() keeps only what it is given: every other held message
-    // stays under its own id.
-    std::unordered_set<std::string> moved;
-    for (const auto& [from, to] : renames)
-        moved.insert(from);
-    auto all = renames;
-    for (const auto& h : state.held)
-        if (!moved.contains(h.id)) all.emplace_back(h.id, h.id);
-    if (auto s = store.revalidate(snap.validity, all); !s) return s;
+    if (mode == Apply::look)
+        drop_renamed(plan, renames, snap);
+    else if (auto s = apply_renames(store, snap, renames, state, plan); !s)
+        return s;
     progress.note(report.folder + ": " + std::to_string(renames.size()) +
-                  " held messages came back under new ids (a restore?): matched by identity, not "
-                  "fetched again");
+                  " held messages came back under new ids (a restore?): matched by identity, " +
+                  (mode == Apply::change ? "not fetched again" : "would not be fetched again"));
     report.rematched += renames.size();
-    auto reloaded = store.load_brief();
-    if (!reloaded) return std::unexpected(reloaded.error());
-    state = std::move(*reloaded);
-    plan = plan_backup(snap, state);
     return {};
 }
 

@@ -15,9 +15,10 @@ namespace mf {
 // Looks only where the plan has both held messages the listing no longer
 // names and new ids of the same size and date (so a usual run asks the source
 // nothing more); asks the source for those ids' keys in one go, renames the
-// matches, and plans again. `state` and `plan` are updated.
+// matches, and plans again. `state` and `plan` are updated. With
+// Apply::look (a dry run) nothing is renamed: the matches only leave the plan.
 Status rematch_returned(Source& source, FolderStore& store, const Snapshot& snap,
                         FolderState& state, BackupPlan& plan, FolderReport& report,
-                        Progress& progress);
+                        Progress& progress, Apply mode);
 
 } // namespace mf

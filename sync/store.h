@@ -15,6 +15,10 @@
 
 namespace mf {
 
+// Whether a step changes the archive, or only says what it would do (a dry
+// run): FolderStore::link_held, and the engine's steps that call such.
+enum class Apply : std::uint8_t { change, look };
+
 class FolderStore : public MessageSink {
   public:
     // What the archive holds of this folder, after adopting anything a
@@ -53,6 +57,28 @@ class FolderStore : public MessageSink {
     virtual Status set_change_token(const std::string& token) {
         (void)token;
         return {};
+    }
+    // Messages moved on the source from another folder (sync/relink.h). Of
+    // `listed` (messages this folder does not hold), the ids of those whose
+    // size and date a message held in another folder of the archive shares:
+    // the only ones worth asking the source for a Message-ID. Stores that
+    // cannot link give none.
+    virtual Result<std::vector<std::string>>
+    held_elsewhere_like(const std::vector<RemoteMessage>& listed) {
+        (void)listed;
+        return std::vector<std::string>{};
+    }
+    // Holds `message` as a link to the copy another folder of the archive
+    // holds with its size, date and `message_id`, recorded at commit like a
+    // delivered message. False when there is no such copy or the file system
+    // cannot link it: the caller fetches the message instead. With
+    // Apply::look nothing changes; the answer says whether it would link.
+    virtual Result<bool> link_held(const RemoteMessage& message, const std::string& message_id,
+                                   Apply mode) {
+        (void)message;
+        (void)message_id;
+        (void)mode;
+        return false;
     }
     // Makes every finished message and flag change durable, then records it.
     virtual Status commit() = 0;

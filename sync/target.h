@@ -44,12 +44,18 @@ using RefusedFn = std::function<void(const RemoteMessage&, const Failure&, bool 
 // user's request (a final CRLF added: --append-final-crlf), with what was done.
 using ChangedFn = std::function<void(const RemoteMessage&, const std::string& change)>;
 
+// Called for a message confirmed with UID 0, once the target has found
+// its UID after all (without UIDPLUS: UID SEARCH HEADER Message-ID), so that
+// a rerun need not recognise it by content. Unset: not looked for.
+using LocatedFn = std::function<Status(const RemoteMessage&, std::uint32_t uid)>;
+
 struct AppendCallbacks {
     AppendedFn appended;
     // Unset: a refusal fails the folder (Scope::folder), as before a
     // caller handled refusals.
     RefusedFn refused;
     ChangedFn changed; // unset: not told
+    LocatedFn located; // unset: not looked for
 };
 
 class Target {

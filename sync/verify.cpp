@@ -2,7 +2,10 @@
 
 #include "sync/fnv.h"
 
+#include <algorithm>
+#include <iterator>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mf {
 
@@ -33,6 +36,15 @@ class HashSink : public MessageSink {
     std::uint64_t m_hash = 0, m_bytes = 0;
 };
 
+// Moves the ids `pred` accepts from `from` to the end of `to`, in order.
+template <class Pred>
+void move_if(std::vector<std::string>& from, std::vector<std::string>& to, Pred pred) {
+    auto moved = std::stable_partition(from.begin(), from.end(),
+                                       [&](const std::string& id) { return !pred(id); });
+    std::move(moved, from.end(), std::back_inserter(to));
+    from.erase(moved, from.end());
+}
+
 void compare_sizes(const Snapshot& snap, const FolderState& state, VerifyReport& r) {
     std::unordered_map<std::string_view, std::uint64_t> held;
     for (const auto& h : state.held)
@@ -43,6 +55,33 @@ void compare_sizes(const Snapshot& snap, const FolderState& state, VerifyReport&
         if (it != held.end() && it->second && m.size && it->second != m.size)
             r.size_differ.push_back(m.id);
     }
+}
+
+// Without `deep`: of the sizes that differ, those whose Message-ID is the
+// held one's are the server's misreport, a warning.
+Status sort_sizes_by_id(Source& source, const FolderState& state, VerifyReport& r) {
+    if (r.size_differ.empty()) return {};
+    auto keys = source.keys(r.size_differ);
+    if (!keys) return std::unexpected(keys.error());
+    std::unordered_map<std::string_view, std::string_view> held;
+    for (const auto& h : state.held)
+        held.emplace(h.id, h.message_id);
+    std::unordered_set<std::string> same;
+    for (const auto& k : *keys)
+        if (auto it = held.find(k.id);
+            !k.message_id.empty() && it != held.end() && it->second == k.message_id)
+            same.insert(k.id);
+    move_if(r.size_differ, r.size_misreported,
+            [&](const std::string& id) { return same.contains(id); });
+    return {};
+}
+
+// With `deep`: the content decides. A size that differs over the same bytes
+// is a warning; over other bytes, the content difference says it already.
+void sort_sizes_by_content(VerifyReport& r) {
+    std::unordered_set<std::string> differ(r.content_differ.begin(), r.content_differ.end());
+    std::erase_if(r.size_differ, [&](const std::string& id) { return differ.contains(id); });
+    move_if(r.size_differ, r.size_misreported, [](const std::string&) { return true; });
 }
 
 Status compare_content(Source& source, FolderStore& store, const Snapshot& snap,
@@ -93,9 +132,13 @@ VerifyReport verify_folder(Source& source, Store& store, const FolderInfo& folde
     for (const auto& [id, flags] : plan.flags)
         r.flags_differ.push_back(id);
     compare_sizes(*snap, *state, r);
-    if (deep && !r.validity_changed)
-        if (auto s = compare_content(source, **fstore, *snap, *state, r); !s)
-            r.error = s.error().what;
+    if (r.validity_changed) return r;
+    Status s = deep ? compare_content(source, **fstore, *snap, *state, r)
+                    : sort_sizes_by_id(source, *state, r);
+    if (!s)
+        r.error = s.error().what;
+    else if (deep)
+        sort_sizes_by_content(r);
     return r;
 }
 

@@ -1,6 +1,12 @@
 // Comparing an archive with its source without changing either: what is
 // missing from the archive, what the archive holds that the source no
 // longer has, and what differs (flags, size; with `deep`, content).
+//
+// A size alone does not make a difference when the server is known to
+// misreport sizes (hMailServer leaves out the headers it adds on delivery,
+// issue 20): a message whose size differs but whose Message-ID matches the
+// held one is a warning. With `deep` the content decides: the same bytes
+// are a warning, other bytes a content difference.
 #pragma once
 
 #include "sync/plan.h"
@@ -18,7 +24,8 @@ struct VerifyReport {
     std::vector<std::string> extra;   // in the archive, gone from the source (normal for a backup)
     std::vector<std::string> flags_differ;
     std::vector<std::string> size_differ;
-    std::vector<std::string> content_differ; // deep only
+    std::vector<std::string> size_misreported; // a warning: the same message, another size
+    std::vector<std::string> content_differ;   // deep only
     bool validity_changed = false;
     std::string error;
 

@@ -5,12 +5,14 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config ca-certificates openssl python3
-  libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev doctest-dev libsqlite3-dev
+  libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev doctest-dev libsqlite3-dev zlib1g-dev
   libssl-dev                    # the OpenSSL libcurl uses: read-ahead (net/connection.cpp)
   dovecot-imapd dovecot-pop3d   # the tests' own throwaway server
   clang libclang-rt-14-dev      # libFuzzer targets (tests/fuzz/run_fuzzers.sh)
   clang-format                  # the style check (tests/format_check.sh)
   strace                        # injected write/fsync/rename errors (test_disk_faults)
+  dpkg-dev man-db               # the Debian package: cpack's dpkg-shlibdeps, man -w (test_package)
+  debootstrap                   # the Containerfile's steps in a chroot (test_package, MAILFERRY_LONG=1)
 )
 
 missing=()

@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS messages (
   source_state INTEGER NOT NULL,
   PRIMARY KEY (folder, id)
 ) WITHOUT ROWID;
+-- Finds a held message by identity in any folder (a message moved on the
+-- source: sync/relink.h), one lookup per new message, never a scan.
+CREATE INDEX IF NOT EXISTS messages_by_identity ON messages (size, date, message_id);
 CREATE TABLE IF NOT EXISTS push_folders (
   folder TEXT PRIMARY KEY,
   source_validity INTEGER NOT NULL,

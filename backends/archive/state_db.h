@@ -73,6 +73,19 @@ class StateDb {
                                                 const std::vector<RemoteMessage>& listed);
     // Where one message is held (StoredMessage::location); "" if it is not.
     Result<std::string> location(std::int64_t folder, const std::string& id);
+    // A message held in another folder, where a moved one may be found
+    // (sync/relink.h): the folder's relative path and the row's location.
+    struct HeldCopy {
+        std::string folder_path;
+        std::string location;
+    };
+    // Whether a folder other than `folder` holds a message of this size and
+    // date: the cheap test before the source is asked for a Message-ID.
+    Result<bool> held_elsewhere_like(std::int64_t folder, std::uint64_t size, std::int64_t date);
+    // Held messages of other folders with this size, date and Message-ID
+    // (not empty); a few at most.
+    Result<std::vector<HeldCopy>> held_elsewhere(std::int64_t folder, std::uint64_t size,
+                                                 std::int64_t date, const std::string& message_id);
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
     // The same one row at a time, for folders too large to hold twice; `fn`

@@ -135,6 +135,7 @@ void HeaderScanner::begin_field() {
     if (iequals(name, "message-id") && !m_have_message_id) m_field = Field::message_id;
     if (iequals(name, "date") && !m_have_date) m_field = Field::date;
     if (iequals(name, "received") && !m_have_received) m_field = Field::received;
+    if (iequals(name, "subject") && !m_have_subject) m_field = Field::subject;
 }
 
 void HeaderScanner::commit_field() {
@@ -158,6 +159,10 @@ void HeaderScanner::commit_field() {
             m_received_date = std::string(trim(std::string_view(m_value).substr(semicolon + 1)));
         break;
     }
+    case Field::subject:
+        m_have_subject = true;
+        m_subject = std::string(trim(m_value));
+        break;
     }
     m_value.clear();
 }

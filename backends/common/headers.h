@@ -34,10 +34,13 @@ class HeaderScanner {
     // The date part (after the last ';') of the first, i.e. the topmost and
     // latest, Received field, unfolded and trimmed; "" if absent.
     std::string received_first_date() const { return m_received_date; }
+    // The first Subject field's value, unfolded and trimmed, as it stands
+    // (RFC 2047 encoded words not decoded); "" if absent.
+    std::string subject() const { return m_subject; }
 
   private:
     enum class State { line_start, cr_at_line_start, name, value, skip_line, done };
-    enum class Field { none, message_id, date, received };
+    enum class Field { none, message_id, date, received, subject };
 
     void on_line_start(char c);
     void on_name(char c);
@@ -49,8 +52,9 @@ class HeaderScanner {
     Field m_field = Field::none; // the field being collected, if wanted
     std::string m_name;
     std::string m_value;
-    std::string m_message_id, m_date, m_received_date;
-    bool m_have_message_id = false, m_have_date = false, m_have_received = false;
+    std::string m_message_id, m_date, m_received_date, m_subject;
+    bool m_have_message_id = false, m_have_date = false, m_have_received = false,
+         m_have_subject = false;
 };
 
 // An RFC 5322 date-time to seconds since the epoch (UTC). Accepts the

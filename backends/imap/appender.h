@@ -6,6 +6,7 @@
 #include "backends/common/crashpoint.h"
 #include "backends/common/headers.h"
 #include "backends/imap/fetch.h"
+#include "backends/imap/locate.h"
 #include "backends/imap/target.h"
 #include "backends/imap/uid_set.h"
 
@@ -53,7 +54,10 @@ class ImapTarget::Appender : public MessageSink {
     void start(AppendCallbacks c) {
         m_callbacks = std::move(c);
         m_halt.reset();
+        m_message_ids.clear();
     }
+    // A folder was opened: UIDs from `next` on are new (see UidLocator).
+    void opened(std::uint32_t next) { m_locator.opened(next); }
 
     Status begin(std::uint64_t) override {
         m_spool.clear();
@@ -101,6 +105,10 @@ class ImapTarget::Appender : public MessageSink {
             if (s.error().scope == Scope::session || s.error().scope == Scope::account) return s;
             if (first) first = s;
         }
+        if (auto s = locate(); !s) {
+            if (s.error().scope == Scope::session) return s;
+            if (first) first = s;
+        }
         if (first && m_halt) return std::unexpected(*m_halt);
         return first;
     }
@@ -112,6 +120,8 @@ class ImapTarget::Appender : public MessageSink {
     Status append(const RemoteMessage& message, std::uint64_t size, const Producer& body) {
         // The server asked to wait: nothing more on this session.
         if (m_halt) return std::unexpected(*m_halt);
+        if (m_locator.due())
+            if (auto s = drain(); !s) return s;
         if (auto limit = m_target.append_limit(); limit && size > *limit)
             return over_limit(message, size, *limit);
         Session& session = *m_target.m_session;
@@ -119,8 +129,14 @@ class ImapTarget::Appender : public MessageSink {
         if (message.internal_date > 0)
             attributes += " \"" + format_internal_date(message.internal_date) + "\"";
         std::string prefix = "APPEND " + quote_string(m_target.m_selected);
+        mail::HeaderScanner scan; // the Message-ID, to find the message by if no UID comes back
         auto write = [&](const MessageSink::Send& send) -> Status {
-            auto s = body(send);
+            auto s = !m_callbacks.located ? body(send) : body([&](std::string_view chunk) {
+                scan.feed(chunk);
+                return send(chunk);
+            });
+            scan.finish();
+            if (m_callbacks.located) m_message_ids[message.id] = scan.message_id();
             // The whole literal is on its way: a crash now leaves an APPEND
             // whose answer nobody reads.
             if (s) test::durable_step("APPEND sent");
@@ -259,9 +275,29 @@ class ImapTarget::Appender : public MessageSink {
             uids = expand_uid_set(r.code[2].text, messages.size());
         if (uids.size() != messages.size()) uids.assign(messages.size(), 0);
         for (std::size_t i = 0; i < messages.size(); ++i)
+            to_locate(messages[i], uids[i]);
+        for (std::size_t i = 0; i < messages.size(); ++i)
             if (m_callbacks.appended)
                 if (auto s = m_callbacks.appended(messages[i], uids[i]); !s) return s;
         return {};
+    }
+
+    // A message confirmed without its UID is looked for later (locate());
+    // one with its UID is not taken for another's.
+    void to_locate(const RemoteMessage& message, std::uint32_t uid) {
+        auto it = m_message_ids.find(message.id);
+        if (it == m_message_ids.end()) return;
+        if (uid)
+            m_locator.known(uid);
+        else
+            m_locator.add(message, std::move(it->second));
+        m_message_ids.erase(it);
+    }
+
+    // Only with every answer read: the searches' answers come after them.
+    Status locate() {
+        if (!m_callbacks.located || !m_pending.empty()) return {};
+        return m_locator.locate(*m_target.m_session, m_callbacks.located);
     }
 
     ImapTarget& m_target;
@@ -272,6 +308,8 @@ class ImapTarget::Appender : public MessageSink {
     std::vector<RemoteMessage> m_batch; // its messages so far
     std::uint64_t m_batch_bytes = 0;
     std::optional<Failure> m_halt; // a throttling answer: Scope::session, with its retry_after
+    std::map<std::string, std::string> m_message_ids; // source id -> Message-ID, on the wire
+    UidLocator m_locator;
 };
 
 } // namespace mf::imap

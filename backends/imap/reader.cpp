@@ -121,6 +121,12 @@ class Input {
         return {};
     }
 
+    std::string take_buffered() {
+        std::string rest(m_data + m_pos, m_end - m_pos);
+        m_pos = m_end;
+        return rest;
+    }
+
   private:
     bool fill() {
         if (m_stream == nullptr) {
@@ -500,6 +506,10 @@ Result<Response> ResponseReader::read(LiteralHandler* handler) {
     auto response = read_response(*m_input, lexer, m_limits);
     if (!response) m_input->fail_with(response.error());
     return response;
+}
+
+std::string ResponseReader::take_buffered() {
+    return m_input->take_buffered();
 }
 
 } // namespace mf::imap

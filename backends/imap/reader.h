@@ -66,6 +66,9 @@ class ResponseReader {
     // ErrorKind::protocol, Scope::session; stream and handler failures as
     // they were reported.
     mf::Result<Response> read(LiteralHandler* handler = nullptr);
+    // The bytes received but not read yet, which the reader forgets: what
+    // followed a response after which the stream changes (COMPRESS).
+    std::string take_buffered();
 
   private:
     std::unique_ptr<detail::Input> m_input;

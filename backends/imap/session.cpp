@@ -1,5 +1,7 @@
 #include "backends/imap/session.h"
 
+#include "backends/net/deflate.h"
+
 #include <algorithm>
 #include <charconv>
 
@@ -113,7 +115,26 @@ Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> 
     } else if (auto s = session->refresh_capabilities(); !s) {
         return std::unexpected(s.error());
     }
+    if (auto s = session->start_compression(); !s) return std::unexpected(s.error());
     return session;
+}
+
+// COMPRESS=DEFLATE (RFC 4978) where offered and not turned off: the
+// download's bytes shrink to about half (mbsync, offlineimap and interimap
+// do the same). A server that refuses it leaves the session as it was.
+Status Session::start_compression() {
+    if (!m_conn->endpoint().compress || !has("COMPRESS=DEFLATE")) return {};
+    auto r = run("COMPRESS DEFLATE");
+    if (!r) return std::unexpected(r.error());
+    if (r->status != "OK") {
+        trace(net::TraceKind::info, "the server refused COMPRESS DEFLATE; going on uncompressed");
+        return {};
+    }
+    auto wrapped = net::compress_transport(std::move(m_conn), m_reader.take_buffered());
+    if (!wrapped) return std::unexpected(wrapped.error());
+    m_conn = std::move(*wrapped);
+    m_compressed = true;
+    return {};
 }
 
 Result<std::size_t> Session::read_some(char* buf, std::size_t len) {

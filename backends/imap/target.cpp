@@ -130,6 +130,7 @@ Result<std::vector<FolderInfo>> ImapTarget::list_folders() {
             name = name.substr(m_prefix.size());
         FolderInfo info;
         info.selectable = f.info.selectable;
+        info.special_use = f.info.special_use; // where --special-folders merge puts Sent...
         std::size_t start = 0;
         for (;;) {
             auto at = f.separator ? name.find(f.separator, start) : std::string::npos;
@@ -170,9 +171,12 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
     if (auto s = read_folder_limit(name); !s) return std::unexpected(s.error());
     m_any_keyword = false;
     m_keywords_allowed.clear();
+    std::uint32_t next = 0;
     auto r = m_session->run("SELECT " + quote_string(name), [&](const Response& resp) -> Status {
         if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "UIDVALIDITY"))
             out.validity = to_u32(resp.code[1]).value_or(0);
+        if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "UIDNEXT"))
+            next = to_u32(resp.code[1]).value_or(0);
         if (resp.status == "OK" && resp.code.size() >= 2 && is_atom(resp.code[0], "PERMANENTFLAGS"))
             for (const auto& f : resp.code[1].items) {
                 if (is_atom(f, "\\*"))
@@ -199,6 +203,10 @@ Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
                               return {};
                           });
     if (!listed) return std::unexpected(listed.error());
+    // What is appended from now on gets a UID above every one listed.
+    for (const auto& m : out.messages)
+        next = std::max(next, m.uid + 1);
+    m_appender->opened(next);
     return out;
 }
 

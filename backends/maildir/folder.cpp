@@ -38,9 +38,10 @@ std::optional<std::uint32_t> validity_of(std::string_view unique) {
     return static_cast<std::uint32_t>(v);
 }
 
-MaildirFolder::MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
-                             std::uint32_t source_validity, bool read_only)
-    : m_dir(std::move(dir)), m_db(db), m_record(record),
+MaildirFolder::MaildirFolder(std::string root, const std::string& rel, archive::StateDb& db,
+                             archive::FolderRecord record, std::uint32_t source_validity,
+                             bool read_only)
+    : m_root(std::move(root)), m_dir(m_root + '/' + rel), m_db(db), m_record(record),
       m_validity(record.known ? record.validity : source_validity), m_read_only(read_only) {}
 
 MaildirFolder::~MaildirFolder() {

@@ -4,7 +4,8 @@
 // folder_scan.cpp (listing cur/ and new/, finding and reading a held
 // message's file), folder_load.cpp (load, and adopting files the database
 // lacks), folder_deliver.cpp (writing a message), folder_commit.cpp (flag
-// changes, removals, commit, revalidate).
+// changes, removals, commit, revalidate), folder_link.cpp (a message moved
+// from another folder, linked to the file held there).
 #pragma once
 
 #include "backends/archive/state_db.h"
@@ -26,9 +27,11 @@ namespace mf::maildir {
 
 class MaildirFolder : public FolderStore {
   public:
-    // `read_only`: a dry run; load() leaves crash leftovers in tmp/ alone.
-    MaildirFolder(std::string dir, archive::StateDb& db, archive::FolderRecord record,
-                  std::uint32_t source_validity, bool read_only = false);
+    // The folder ROOT/REL of the archive at ROOT. `read_only`: a dry run;
+    // load() leaves crash leftovers in tmp/ alone.
+    MaildirFolder(std::string root, const std::string& rel, archive::StateDb& db,
+                  archive::FolderRecord record, std::uint32_t source_validity,
+                  bool read_only = false);
     ~MaildirFolder() override;
 
     Result<FolderState> load() override;
@@ -42,6 +45,10 @@ class MaildirFolder : public FolderStore {
     Status remove(const std::vector<std::string>& ids) override;
     Status commit() override;
     Status read(const std::string& id, MessageSink& sink) override;
+    Result<std::vector<std::string>>
+    held_elsewhere_like(const std::vector<RemoteMessage>& listed) override;
+    Result<bool> link_held(const RemoteMessage& message, const std::string& message_id,
+                           Apply mode) override;
 
     Status begin(std::uint64_t size_hint) override;
     Status write(std::string_view chunk) override;
@@ -97,10 +104,18 @@ class MaildirFolder : public FolderStore {
     Result<std::optional<OnDisk>> locate(const std::string& id,
                                          std::optional<std::size_t>* scan_index = nullptr);
     std::optional<OnDisk> find_base(std::string_view base) const;
+    // The file with that base name in the Maildir `dir` (cur/ or new/).
+    static std::optional<OnDisk> find_base_in(const std::string& dir, std::string_view base);
+    // The file of a copy held in another folder, as a path; "" if none is found.
+    std::string held_copy_path(const archive::StateDb::HeldCopy& copy);
+    // Other folders' files by base name, listed at the first copy wanted
+    // from each (a move of many messages reads each directory once).
+    std::unordered_map<std::string, std::unordered_map<std::string, std::string>> m_elsewhere;
     std::string file_name(const std::string& id, std::uint64_t size, const Flags& flags);
     std::optional<Pending> adopt_by_digest(const RemoteMessage& message);
     std::string path_of(const OnDisk& f) const { return m_dir + '/' + f.rel; }
 
+    std::string m_root; // the archive's, for the files of other folders
     std::string m_dir;
     archive::StateDb& m_db;
     archive::FolderRecord m_record;

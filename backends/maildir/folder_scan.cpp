@@ -85,8 +85,13 @@ MaildirFolder::locate(const std::string& id, std::optional<std::size_t>* scan_in
 }
 
 std::optional<MaildirFolder::OnDisk> MaildirFolder::find_base(std::string_view base) const {
+    return find_base_in(m_dir, base);
+}
+
+std::optional<MaildirFolder::OnDisk> MaildirFolder::find_base_in(const std::string& dir,
+                                                                 std::string_view base) {
     for (const char* sub : {"cur", "new"}) {
-        DIR* d = ::opendir((m_dir + '/' + sub).c_str());
+        DIR* d = ::opendir((dir + '/' + sub).c_str());
         if (!d) continue;
         std::optional<OnDisk> found;
         while (dirent* e = ::readdir(d))

@@ -28,7 +28,7 @@ Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo&
     auto record = m_db.folder(rel);
     if (!record) return std::unexpected(record.error());
     return std::unique_ptr<FolderStore>(
-        std::make_unique<MaildirFolder>(m_root + '/' + rel, m_db, *record, validity, m_read_only));
+        std::make_unique<MaildirFolder>(m_root, rel, m_db, *record, validity, m_read_only));
 }
 
 } // namespace mf::maildir

@@ -41,6 +41,8 @@ struct Endpoint {
     // The SASL mechanism --auth forces ("PLAIN", "XOAUTH2", ...), upper
     // case; "" = chosen by login.h from the credential and what is offered.
     std::string auth_mechanism;
+    // COMPRESS=DEFLATE (RFC 4978) where the server offers it; --no-compress.
+    bool compress = true;
 
     std::string scheme() const;  // "imaps", "pop3", ...
     std::string display() const; // "imaps://user@host:993", no secret

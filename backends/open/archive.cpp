@@ -123,10 +123,10 @@ Status Archive::open_db_and_store(bool existed) {
     const ArchiveOptions& o = m_options;
     const bool writes = o.mode == Mode::write;
     std::string path = o.root + "/.mailferry/state.db";
-    auto db = writes                      ? StateDb::open(path)
-              : o.mode == Mode::read_only ? StateDb::open_read_only(path)
-              : existed                   ? StateDb::open_copy(path)
-                                          : StateDb::open(":memory:");
+    auto db = writes                    ? StateDb::open(path)
+              : o.mode != Mode::dry_run ? StateDb::open_read_only(path)
+              : existed                 ? StateDb::open_copy(path)
+                                        : StateDb::open(":memory:");
     if (!db) return std::unexpected(db.error());
     m_db = std::move(*db);
     if (auto s = resolve_format(); !s) return s;
@@ -143,14 +143,15 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     std::string meta = o.root + "/.mailferry";
     auto exists = has_state(meta + "/state.db");
     if (!exists) return std::unexpected(exists.error());
-    if (o.mode == Mode::read_only && !*exists) return std::unexpected(not_an_archive(o.root));
+    const bool reads_only = o.mode == Mode::read_only || o.mode == Mode::read_unlocked;
+    if (reads_only && !*exists) return std::unexpected(not_an_archive(o.root));
     if (*exists)
         if (auto s = check_access(meta + "/state.db", o.mode); !s)
             return std::unexpected(s.error());
     if (o.mode == Mode::write) {
         if (auto s = fs::make_dirs(meta); !s) return std::unexpected(s.error());
     }
-    if (fs::exists(meta)) {
+    if (fs::exists(meta) && o.mode != Mode::read_unlocked) {
         auto lock = ArchiveLock::acquire(meta);
         if (!lock) return std::unexpected(lock.error());
         a->m_lock.emplace(std::move(*lock));

@@ -43,6 +43,11 @@ enum class Mode {
     // through a private copy of the state: loading a folder reconciles the
     // database with the files, and those writes must go somewhere.
     read_only,
+    // Export: like read_only, but the archive is not locked, so an export
+    // works while a backup writes the archive (and never holds one up). It
+    // reads what the state database and the files record as committed:
+    // mbox bytes past the last indexed message are not read.
+    read_unlocked,
 };
 
 struct ArchiveOptions {

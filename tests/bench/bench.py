@@ -7,10 +7,13 @@ Usage (as root, from a checkout with mailferry built):
                                  [--folders F]       # default 5
                                  [--only mailferry,mbsync,...]
                                  [--delay-ms D]      # default 0: no slow-link run
+                                 [--rate-mbit R]     # with --delay-ms: also a bandwidth cap
+                                 [--no-condstore]    # a server like Exchange's (see below)
                                  [--keep]            # keep the work directory
 
     python3 tests/bench/bench.py --messages 1000     # quick smoke run
     python3 tests/bench/bench.py --delay-ms 20 --only mailferry,mbsync --messages 2000
+    python3 tests/bench/bench.py --delay-ms 25 --rate-mbit 20 --only mailferry,mbsync --messages 1000
 
 It starts its own throwaway Dovecot (tests/e2e/mfharness.py), loads a
 deterministic corpus (fixed seed: N messages over F folders, INBOX gets half,
@@ -49,6 +52,19 @@ at start; a Python one in this file if that fails), on fresh clones.  If
 `mailferry --help` lists `restore`, an upload comparison (mailferry restore vs
 mbsync Maildir -> IMAP push) runs too, each from its archive read cold (both
 dropped from the page cache first).
+
+With --no-condstore the bench's Dovecot offers neither CONDSTORE (nor
+QRESYNC), LIST-STATUS nor ESEARCH (nor ESORT, CONTEXT=SEARCH), as Exchange
+and Office 365 do not: what a no-op and +100 cost there.
+
+With --rate-mbit R as well, the proxy is also a link of R Mbit/s each way
+(a token bucket shared by the connections, and a queue of one
+bandwidth-delay product), the bench's Dovecot offers COMPRESS=DEFLATE
+(imap_zlib), as it would in the field, and the slow section adds
+mailferry --no-compress.  Each slow row then shows the wire bytes both ways,
+the turns (round trips, an upper bound), and the wall time the link allows:
+the larger direction's bytes ÷ R + turns × RTT.  The proxy's own CPU is
+printed to show the link, not the proxy, was the limit.
 
 It is a benchmark, not a test: nothing is asserted about time.  The exit
 status is 1 only if a tool crashed (unexpected exit status) or its result
@@ -90,7 +106,8 @@ ADDED = 100
 SAMPLE = 20
 
 STEPS = ["full", "noop", "add100"]
-ALL_TOOLS = ["cp", "mailferry", "mailferry-before", "mailferry-1conn", "mailferry-mbox", "mbsync-fsync", "mbsync-nofsync",
+ALL_TOOLS = ["cp", "mailferry", "mailferry-before", "mailferry-1conn", "mailferry-nocompress", "mailferry-mbox",
+             "mbsync-fsync", "mbsync-nofsync",
              "mailferry-pop3", "mpop", "fetchmail"]
 APT_PACKAGE = {"mbsync": "isync", "mpop": "mpop", "fetchmail": "fetchmail"}
 
@@ -755,6 +772,12 @@ class MailferryOneConnection(Mailferry):
     extra = ("--connections", "1")
 
 
+class MailferryNoCompress(Mailferry):
+    """Without COMPRESS=DEFLATE, for the shaped link (--rate-mbit)."""
+    name = "mailferry-nocompress"
+    extra = ("--no-compress",)
+
+
 class MailferryMbox(Mailferry):
     name = "mailferry-mbox"
     fmt = "mbox"
@@ -885,7 +908,8 @@ class CopyFloor(Tool):
             dict(os.environ)
 
 
-TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryBefore, MailferryOneConnection, MailferryMbox, Mbsync,
+TOOL_CLASSES = {c.name: c for c in (CopyFloor, Mailferry, MailferryBefore, MailferryOneConnection, MailferryNoCompress,
+                                    MailferryMbox, Mbsync,
                                     MbsyncNoFsync, MailferryPop3, Mpop, Fetchmail)}
 BINARY = {"mbsync-fsync": "mbsync", "mbsync-nofsync": "mbsync", "mpop": "mpop",
           "fetchmail": "fetchmail"}
@@ -900,10 +924,17 @@ BINARY = {"mbsync-fsync": "mbsync", "mbsync-nofsync": "mbsync", "mpop": "mpop",
 class CDelayProxy:
     kind = "C delayproxy"
 
-    def __init__(self, exe: str, target_port: int, delay_ms: float, work: str):
+    def __init__(self, exe: str, target_port: int, delay_ms: float, work: str, rate_mbit: float = 0):
         self.err_path = os.path.join(work, "delayproxy.err")
+        shaping = []
+        if rate_mbit > 0:
+            # One bandwidth-delay product of queue (at least 64 KiB), as a
+            # router's buffer on a sane link; the default 16 MiB would add
+            # seconds of queueing delay at these rates.
+            bdp = int(rate_mbit * 1e6 / 8 * 2 * delay_ms / 1000)
+            shaping = ["-r", str(int(rate_mbit * 1e6)), "-q", str(max(bdp, 65536))]
         with open(self.err_path, "wb") as err:
-            self.p = subprocess.Popen([exe, f"{delay_ms:g}", str(target_port)],
+            self.p = subprocess.Popen([exe, *shaping, f"{delay_ms:g}", str(target_port)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=err)
         try:
@@ -913,6 +944,23 @@ class CDelayProxy:
         except ValueError:
             self.close()
             raise OSError(f"delayproxy did not start (see {self.err_path})") from None
+
+    def stats(self) -> dict | None:
+        """Bytes each way and turns so far (SIGUSR1 makes the proxy print
+        them on stderr), None if it does not answer."""
+        if self.p.poll() is not None:
+            return None
+        with open(self.err_path, "rb") as f:
+            seen = len(f.read())
+        self.p.send_signal(signal.SIGUSR1)
+        for _ in range(100):
+            time.sleep(0.01)
+            with open(self.err_path, "rb") as f:
+                text = f.read()[seen:].decode(errors="replace")
+            m = re.search(r"c2s (\d+) s2c (\d+) turns (\d+)", text)
+            if m:
+                return dict(c2s=int(m[1]), s2c=int(m[2]), turns=int(m[3]))
+        return None
 
     def cpu(self) -> float | None:
         """CPU seconds the proxy used so far (all its threads), None if gone."""
@@ -941,8 +989,9 @@ class CDelayProxy:
         self.p.stdout.close()
 
 
-def start_delay_proxy(work: str, target_port: int, delay_ms: float):
-    """The C proxy if it compiles and starts, else the Python one."""
+def start_delay_proxy(work: str, target_port: int, delay_ms: float, rate_mbit: float = 0):
+    """The C proxy if it compiles and starts, else the Python one (which
+    cannot shape: with --rate-mbit, no fallback)."""
     src = os.path.join(HERE, "delayproxy.c")
     exe = os.path.join(work, "delayproxy")
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -952,9 +1001,11 @@ def start_delay_proxy(work: str, target_port: int, delay_ms: float):
         why = f"{os.path.basename(cc)} failed: {r.stderr.strip()[-300:]}" if r.returncode else ""
     if not why:
         try:
-            return CDelayProxy(exe, target_port, delay_ms, work)
+            return CDelayProxy(exe, target_port, delay_ms, work, rate_mbit)
         except OSError as e:
             why = str(e)
+    if rate_mbit > 0:
+        raise h.HarnessError(f"the shaping proxy is needed for --rate-mbit: {why}")
     log(f"slow link: falling back to the Python delay proxy ({why})")
     return DelayProxy(target_port, delay_ms / 1000)
 
@@ -1056,11 +1107,13 @@ def run_step(ctx, tool: Tool, step: str, section: str) -> dict:
     srv0 = dovecot_cpu(dc)
     proxy = getattr(ctx, "proxy", None) if tool.port is not None else None
     px0 = proxy.cpu() if proxy else None
+    wire0 = proxy.stats() if proxy and hasattr(proxy, "stats") else None
     argv, env = tool.command()
     m = run_measured(argv, env=env, cwd=tool.dir, timeout=ctx.args.timeout,
                      log_prefix=os.path.join(tool.dir, f"{section}-{step}"))
     srv = dovecot_cpu(dc) - srv0
     px1 = proxy.cpu() if proxy else None
+    wire1 = proxy.stats() if wire0 else None
     after = unseen_total(dc, tool.user, folders)
     crashed = m.rc not in tool.ok_rc or m.timed_out
     index = server_index(dc, tool.user, folders)
@@ -1069,7 +1122,8 @@ def run_step(ctx, tool: Tool, step: str, section: str) -> dict:
     row = dict(tool=tool.label, step=step, wall=m.wall, cpu=m.cpu, user=m.user, sys=m.sys,
                rss=m.rss_mb, srv=srv, disk=du_bytes(tool.result_path()) / 1e6, verified=v.text(),
                ok=v.ok and not crashed, unseen=(before, after), rc=m.rc,
-               proxy=px1 - px0 if px0 is not None and px1 is not None else None)
+               proxy=px1 - px0 if px0 is not None and px1 is not None else None,
+               wire={k: wire1[k] - wire0[k] for k in wire0} if wire0 and wire1 else None)
     status = "ok" if row["ok"] else "FAILED"
     log(f"{section}: {tool.label:15s} {step:6s} {m.wall:7.2f}s wall  {m.cpu:6.2f}s cpu  "
         f"{m.rss_mb:6.1f} MB  {v.text()}  unseen {before}->{after}  {status}")
@@ -1270,6 +1324,40 @@ def slow_cpu_lines(slow: dict) -> list[str]:
     return lines
 
 
+# Dovecot 2.3's COMPRESS=DEFLATE for the shaped link (doc.dovecot.org, "Zlib plugin").
+ZLIB_CONFIG = "mail_plugins = $mail_plugins zlib\nprotocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n"
+
+
+# Dovecot 2.3.19's capabilities after login, less CONDSTORE, QRESYNC,
+# LIST-STATUS, ESEARCH, ESORT and CONTEXT=SEARCH, as issue 23 asks: Outlook.com
+# and Microsoft 365 do not offer CONDSTORE (MailCore/mailcore2#1206,
+# warmbly/warmbly#346; tests/e2e/providers.py emulates their capabilities).
+# COMPRESS=DEFLATE is added by imap_zlib itself when loaded.
+NO_CONDSTORE_CONFIG = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
+                       "SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND "
+                       "URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+                       "I18NLEVEL=1 SEARCHRES WITHIN BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW "
+                       "STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE\n")
+
+
+def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -> list[str]:
+    """Wire bytes, turns and the wall time the link allows, per slow row."""
+    rtt = 2 * delay_ms / 1000
+    head = (f"{'shaped link ' + format(rate_mbit, 'g') + ' Mbit/s, RTT ' + format(2 * delay_ms, 'g') + ' ms':40s} "
+            f"{'down MB':>8s} {'up MB':>7s} {'turns':>6s} {'allows s':>9s} {'wall s':>7s} {'wall/allows':>11s}")
+    out = [head, "-" * len(head)]
+    for t in tools:
+        for st in STEPS:
+            r = slow_raw.get((t.label, st))
+            if not r or r.get("skipped") or not r.get("wire"):
+                continue
+            w = r["wire"]
+            allows = max(w["s2c"], w["c2s"]) * 8 / (rate_mbit * 1e6) + w["turns"] * rtt
+            out.append(f"{t.label + ' ' + st:40s} {w['s2c'] / 1e6:8.2f} {w['c2s'] / 1e6:7.2f} {w['turns']:6d} "
+                       f"{allows:9.2f} {r['wall']:7.2f} {r['wall'] / allows if allows else 0:11.2f}")
+    return out
+
+
 def ratio_lines(res: dict, slow: dict, restore: dict | None) -> list[str]:
     def get(tool, step, key, d=res):
         r = d.get((tool, step))
@@ -1338,6 +1426,16 @@ def ratio_lines(res: dict, slow: dict, restore: dict | None) -> list[str]:
                   get(peer, "full", "wall", slow), 0.5)
             ratio(f"slow link no-op wall: mailferry / {peer}", get(mf, "noop", "wall", slow),
                   get(peer, "noop", "wall", slow))
+
+        def wire(tool, step):
+            w = get(tool, step, "wire", slow)
+            return w and w["s2c"] + w["c2s"]
+        if wire(mf, "full") is not None:
+            for step in STEPS:
+                ratio(f"shaped link {step} wire bytes: mailferry / mbsync FSync yes", wire(mf, step),
+                      wire("mbsync-fsync", step), 1.0 if step != "add100" else None)
+            ratio("shaped link full wire bytes: mailferry / mailferry --no-compress", wire(mf, "full"),
+                  wire("mailferry-nocompress", "full"))
         lines.extend(slow_cpu_lines(slow))
     if restore:
         ratio("restore (APPEND all) wall: mailferry / mbsync push",
@@ -1442,6 +1540,11 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated tools: " + ",".join(ALL_TOOLS))
     ap.add_argument("--delay-ms", type=float, default=0.0,
                     help="also run mailferry and mbsync through a proxy adding this latency each way")
+    ap.add_argument("--rate-mbit", type=float, default=0.0,
+                    help="with --delay-ms: the proxy is also a link of this many Mbit/s each way, "
+                         "and Dovecot offers COMPRESS=DEFLATE")
+    ap.add_argument("--no-condstore", action="store_true",
+                    help="Dovecot without CONDSTORE, LIST-STATUS and ESEARCH, like Exchange")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--before", help="a mailferry binary built from an earlier commit: adds the tool "
                                      "mailferry-before, run side by side with this build")
@@ -1491,7 +1594,9 @@ def main() -> int:
     try:
         n_users = len(names) + 3 + (3 if args.delay_ms > 0 else 0)
         root = server_root(args, n_users)
-        dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n")
+        zlib = ZLIB_CONFIG if args.rate_mbit > 0 else ""
+        plain = NO_CONDSTORE_CONFIG if args.no_condstore else ""
+        dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n" + zlib + plain)
         saved, tempfile.tempdir = tempfile.tempdir, root or tempfile.tempdir
         try:
             dc.start()
@@ -1526,10 +1631,11 @@ def main() -> int:
                 tools.append(TOOL_CLASSES[name](ctx, user))
             slow_tools = []
             if args.delay_ms > 0:
-                slow_names = [n for n in ("mailferry", "mailferry-1conn", "mbsync-fsync", "mbsync-nofsync")
+                slow_names = [n for n in ("mailferry", "mailferry-1conn", "mailferry-nocompress",
+                                          "mbsync-fsync", "mbsync-nofsync")
                               if n in names and n not in skipped]
                 if slow_names:
-                    proxy = start_delay_proxy(ctx.work, dc.imaps_port, args.delay_ms)
+                    proxy = start_delay_proxy(ctx.work, dc.imaps_port, args.delay_ms, args.rate_mbit)
                     ctx.proxy = proxy
                     log(f"slow link: delay proxy {proxy.kind} on port {proxy.port}")
                     for name in slow_names:
@@ -1587,6 +1693,9 @@ def main() -> int:
                   f"(TCP proxy: {proxy.kind}; IMAPS)")
             print(fmt_table([slow_raw[(t.label, st)] for t in slow_tools for st in STEPS
                              if (t.label, st) in slow_raw]))
+            if args.rate_mbit > 0:
+                print()
+                print("\n".join(link_lines(slow_raw, slow_tools, args.rate_mbit, args.delay_ms)))
         print()
         if restore:
             print(f"restore/upload into an empty account ({args.messages + ADDED} messages; "

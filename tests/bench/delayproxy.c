@@ -1,6 +1,6 @@
 /* delayproxy: a TCP proxy that adds latency, for bench.py's slow-link section.
  *
- *   delayproxy [-q MAXQUEUE] DELAY_MS TARGET_PORT
+ *   delayproxy [-q MAXQUEUE] [-r BITS_PER_S] DELAY_MS TARGET_PORT
  *
  * Listens on 127.0.0.1 on a free port, prints that port and a newline on
  * stdout, and forwards every accepted connection to 127.0.0.1:TARGET_PORT.
@@ -14,6 +14,22 @@
  * one read; default 16 MiB).  Past that it stops reading, and TCP flow control
  * slows the sender: like a real window, one connection then carries at most
  * MAXQUEUE per DELAY_MS (16 MiB / 20 ms = 800 MiB/s).
+ *
+ * With -r, each direction is also a link of that many bits per second,
+ * shared by all connections as a real uplink is: a token bucket (burst
+ * 64 KiB, which also absorbs late wake-ups on a busy machine) paces every
+ * write, and a connection that finds it empty waits for the next tokens in
+ * ppoll, so pacing costs no busy waiting.  Use a small -q with -r (a
+ * bandwidth-delay product, say), or the queue adds seconds of delay like a
+ * bloated router buffer.
+ *
+ * On SIGUSR1, and on exit (SIGTERM/SIGINT), it prints one line on stderr:
+ *   delayproxy: c2s BYTES s2c BYTES turns N cpu USER_S SYS_S
+ * the bytes each way so far (the wire bytes client and server exchanged),
+ * the turns (a client's bytes after the server's on a connection: each is a
+ * round trip the client may have waited for, so an upper bound on them),
+ * and the proxy's own CPU time, which shows that the link, not the proxy,
+ * was the limit.
  *
  * Threads: the main thread accepts; each connection gets two threads, one per
  * direction, each with non-blocking sockets and ppoll() with a timeout up to
@@ -36,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -49,11 +66,49 @@ static int64_t delay_ns;
 static size_t max_queue = 16u << 20;
 static struct sockaddr_in target;
 static volatile sig_atomic_t stop;
+static atomic_ullong wire_bytes[2]; /* 0: client to server, 1: server to client */
+static atomic_ullong turns;
+static volatile sig_atomic_t report;
+
+/* A direction's link (-r): tokens are bytes that may be written now. */
+struct bucket {
+    pthread_mutex_t lock;
+    double tokens, rate; /* rate: bytes per ns; 0: no limit */
+    int64_t last;
+};
+#define BURST (64.0 * 1024)
+static struct bucket link_of[2] = {{.lock = PTHREAD_MUTEX_INITIALIZER},
+                                   {.lock = PTHREAD_MUTEX_INITIALIZER}};
+
+/* How many of `want` bytes may go now (0 if none; then *wait_ns says how
+ * long until some may). */
+static size_t bucket_take(struct bucket* b, size_t want, int64_t now, int64_t* wait_ns) {
+    if (b->rate <= 0) return want;
+    pthread_mutex_lock(&b->lock);
+    b->tokens += (double)(now - b->last) * b->rate;
+    if (b->tokens > BURST) b->tokens = BURST;
+    b->last = now;
+    size_t got = b->tokens >= 1 ? (size_t)b->tokens : 0;
+    if (got > want) got = want;
+    b->tokens -= (double)got;
+    if (got == 0) *wait_ns = (int64_t)((1500.0 - b->tokens) / b->rate) + 1;
+    pthread_mutex_unlock(&b->lock);
+    return got;
+}
+
+/* Tokens taken for bytes the socket did not accept go back. */
+static void bucket_return(struct bucket* b, size_t n) {
+    if (b->rate <= 0 || n == 0) return;
+    pthread_mutex_lock(&b->lock);
+    b->tokens += (double)n;
+    pthread_mutex_unlock(&b->lock);
+}
 
 struct conn {
     int fd[2]; /* 0: client (accepted), 1: server (target) */
     atomic_int refs;
     atomic_int aborted;
+    atomic_int server_spoke; /* s2c bytes written since the client's last */
 };
 
 struct chunk {
@@ -88,8 +143,11 @@ static void conn_abort(struct conn* c) {
     shutdown(c->fd[1], SHUT_RDWR);
 }
 
-/* One direction: read src, hold each chunk until its due time, write dst. */
-static void pump(struct conn* c, int src, int dst) {
+/* One direction: read src, hold each chunk until its due time, write dst
+ * as fast as the direction's link allows. */
+static void pump(struct conn* c, int src, int dst, int way) {
+    struct bucket* link = &link_of[way];
+    int64_t paced_until = 0;
     struct chunk *head = NULL, **tail = &head;
     size_t queued = 0;
     int eof = 0, dst_blocked = 0;
@@ -103,17 +161,37 @@ static void pump(struct conn* c, int src, int dst) {
         if (atomic_load(&c->aborted)) break;
         int64_t now = now_ns();
         /* write every due chunk, as many at a time as the socket takes */
+        paced_until = 0;
         while (head && !dst_blocked && head->due <= now) {
             struct iovec iov[MAX_IOV];
             int n = 0;
+            size_t total = 0;
             for (struct chunk* k = head; k && n < MAX_IOV && k->due <= now; k = k->next) {
                 iov[n].iov_base = k->data + k->off;
                 iov[n].iov_len = k->len - k->off;
+                total += iov[n].iov_len;
                 n++;
+            }
+            int64_t wait_ns = 0;
+            size_t allowed = bucket_take(link, total, now, &wait_ns);
+            if (allowed == 0) {
+                paced_until = now + wait_ns;
+                break;
+            }
+            /* cut the iovec down to what the link allows */
+            size_t room = allowed;
+            for (int i = 0; i < n; i++) {
+                if (iov[i].iov_len >= room) {
+                    iov[i].iov_len = room;
+                    n = i + 1;
+                    break;
+                }
+                room -= iov[i].iov_len;
             }
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
             ssize_t w = sendmsg(dst, &mh, MSG_NOSIGNAL);
             if (w < 0) {
+                bucket_return(link, allowed);
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     dst_blocked = 1;
@@ -122,6 +200,12 @@ static void pump(struct conn* c, int src, int dst) {
                 conn_abort(c);
                 goto out;
             }
+            bucket_return(link, allowed - (size_t)w);
+            atomic_fetch_add(&wire_bytes[way], (unsigned long long)w);
+            if (way == 1)
+                atomic_store(&c->server_spoke, 1);
+            else if (atomic_exchange(&c->server_spoke, 0))
+                atomic_fetch_add(&turns, 1);
             queued -= (size_t)w;
             while (w > 0) {
                 size_t left = head->len - head->off;
@@ -154,7 +238,9 @@ static void pump(struct conn* c, int src, int dst) {
         }
         struct timespec ts, *tsp = NULL;
         int64_t wake = -1;
-        if (head && !dst_blocked)
+        if (paced_until > 0)
+            wake = paced_until;
+        else if (head && !dst_blocked)
             wake = head->due;
         else if (!head && eof)
             wake = eof_due;
@@ -210,7 +296,7 @@ out:
 
 static void* server_to_client(void* arg) {
     struct conn* c = arg;
-    pump(c, c->fd[1], c->fd[0]);
+    pump(c, c->fd[1], c->fd[0], 1);
     conn_release(c);
     return NULL;
 }
@@ -244,18 +330,32 @@ static void* client_to_server(void* arg) {
         free(c);
         return NULL;
     }
-    pump(c, c->fd[0], c->fd[1]);
+    pump(c, c->fd[0], c->fd[1], 0);
     conn_release(c);
     return NULL;
 }
 
 static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGUSR1)
+        report = 1;
+    else
+        stop = 1;
+}
+
+static void print_stats(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "delayproxy: c2s %llu s2c %llu turns %llu cpu %.3f %.3f\n",
+            (unsigned long long)atomic_load(&wire_bytes[0]),
+            (unsigned long long)atomic_load(&wire_bytes[1]),
+            (unsigned long long)atomic_load(&turns),
+            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    fflush(stderr);
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: delayproxy [-q MAXQUEUE_BYTES] DELAY_MS TARGET_PORT\n");
+    fprintf(stderr, "usage: delayproxy [-q MAXQUEUE_BYTES] [-r BITS_PER_S] DELAY_MS TARGET_PORT\n");
     exit(2);
 }
 
@@ -265,12 +365,17 @@ int main(int argc, char** argv) {
     if (getppid() != parent) /* the parent died before prctl */
         return 0;
     int opt;
-    while ((opt = getopt(argc, argv, "q:")) != -1) {
-        if (opt != 'q') usage();
+    while ((opt = getopt(argc, argv, "q:r:")) != -1) {
+        if (opt != 'q' && opt != 'r') usage();
         char* end;
         unsigned long long q = strtoull(optarg, &end, 10);
         if (*end || q < 1) usage();
-        max_queue = (size_t)q;
+        if (opt == 'q') max_queue = (size_t)q;
+        for (int way = 0; opt == 'r' && way < 2; way++) {
+            link_of[way].rate = (double)q / 8 / 1e9;
+            link_of[way].tokens = BURST;
+            link_of[way].last = now_ns();
+        }
     }
     if (argc - optind != 2) usage();
     char* end;
@@ -289,13 +394,16 @@ int main(int argc, char** argv) {
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &block, &during);
     sigdelset(&during, SIGTERM);
     sigdelset(&during, SIGINT);
+    sigdelset(&during, SIGUSR1);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -316,7 +424,13 @@ int main(int argc, char** argv) {
     while (!stop) {
         struct pollfd p = {.fd = ls, .events = POLLIN};
         if (ppoll(&p, 1, NULL, &during) < 0) {
-            if (errno == EINTR) continue; /* a signal: the loop checks stop */
+            if (errno == EINTR) { /* a signal: the loop checks stop */
+                if (report) {
+                    report = 0;
+                    print_stats();
+                }
+                continue;
+            }
             perror("delayproxy: ppoll");
             return 1;
         }
@@ -342,5 +456,6 @@ int main(int argc, char** argv) {
             free(c);
         }
     }
+    print_stats();
     return 0; /* exit() ends the connection threads */
 }

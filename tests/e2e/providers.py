@@ -562,10 +562,67 @@ HMAIL_RETURN_PATH = b"Return-Path: <sender@example.org>\r\n"
 
 
 class HMailServerImap(ProviderImap):
+    """Also answers UID SEARCH with the keys a push uses to find what it
+    appended without APPENDUID (issue 20): UID <set>, HEADER <field>
+    <string> and NOT before a key. Per RFC 3501 section 6.4.4, HEADER matches
+    a field whose text contains the string, case-insensitively, and an empty
+    string matches every message that has the field; the keys are ANDed.
+    ``searches`` records each search's criteria."""
+
+    def __init__(self, folders: dict, **kw):
+        super().__init__(folders, **kw)
+        self.searches: list[bytes] = []
+
     def reported_size(self, folder, uid, body):
         if body.startswith(HMAIL_RETURN_PATH):
             return len(body) - len(HMAIL_RETURN_PATH)
         return len(body)
+
+    def _answer(self, tag, rest, selected):
+        words = rest.split(b" ", 2)
+        if (len(words) == 3 and words[0].upper() == b"UID" and words[1].upper() == b"SEARCH"
+                and selected in self.folders):
+            self.searches.append(words[2])
+            msgs = self.folders[selected]
+            found = [uid for uid in range(1, len(msgs) + 1) if _matches(_search_keys(words[2]), uid, msgs)]
+            return b"* SEARCH" + b"".join(b" %d" % u for u in found) + b"\r\n" + self.ok(tag, b"SEARCH"), selected
+        return super()._answer(tag, rest, selected)
+
+
+def _search_keys(criteria: bytes) -> list:
+    """The criteria as (negated, key, args) triples; strings unquoted."""
+    tokens = [m.group(1).replace(b'\\"', b'"').replace(b"\\\\", b"\\") if m.group(1) is not None else m.group(2)
+              for m in re.finditer(rb'"((?:[^"\\]|\\.)*)"|(\S+)', criteria)]
+    keys, i, negated = [], 0, False
+    while i < len(tokens):
+        word = tokens[i].upper()
+        if word == b"NOT":
+            negated, i = True, i + 1
+            continue
+        count = {b"UID": 1, b"HEADER": 2}.get(word, 0)
+        keys.append((negated, word, tokens[i + 1:i + 1 + count]))
+        negated, i = False, i + 1 + count
+    return keys
+
+
+def _header_values(message: bytes, field: bytes) -> list[bytes]:
+    head = message.split(b"\r\n\r\n", 1)[0]
+    unfolded = re.sub(rb"\r\n[ \t]", b" ", head)
+    return [line.split(b":", 1)[1].strip() for line in unfolded.split(b"\r\n")
+            if b":" in line and line.split(b":", 1)[0].strip().lower() == field.lower()]
+
+
+def _matches(keys: list, uid: int, msgs: list) -> bool:
+    for negated, word, args in keys:
+        if word == b"UID":
+            hit = uid in FakeImap.uid_set(args[0], len(msgs))
+        elif word == b"HEADER":
+            hit = any(args[1].lower() in v.lower() for v in _header_values(msgs[uid - 1], args[0]))
+        else:
+            hit = True     # ALL, or a key this emulator does not know
+        if hit == negated:
+            return False
+    return True
 
 
 def delivered(body: bytes) -> bytes:

@@ -379,7 +379,9 @@ class PipelinedListingTest(_Hostile):
         with FakeImap(self.FOLDERS, capability=self.CAPS,
                       overrides={"LIST": self.list_with_status, "EXAMINE": refuse_gone}) as srv:
             r = self.backup(srv, "--connections", "1", "--json")
-            listings = [c for c in srv.commands if c.upper().startswith(b"M") and b"RFC822.SIZE" in c.upper()]
+            # Listings, not the Message-ID FETCH that finds C's message held in A (issue 20).
+            listings = [c for c in srv.commands if c.upper().startswith(b"M") and b"RFC822.SIZE" in c.upper()
+                        and b"HEADER.FIELDS" not in c.upper()]
         self.assertEqual(r.returncode, 1, r.output[-2000:])  # partial: one folder failed
         report = json.loads(r.stdout)
         gone = next(f for f in report["folders"] if f["folder"] == "Gone")

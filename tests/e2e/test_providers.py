@@ -177,9 +177,9 @@ class GmailTest(_Provider):
             self.assertIn("[" + use + "]", line)
         self.assertRegex(r.stdout, r"\[Gmail\]\s+\(not a mailbox")
 
-    @unittest.expectedFailure
-    # not yet: issue 19 — messages are not identified by X-GM-MSGID: each is
-    # downloaded again in every label folder (here 13 bodies for 6 messages).
+    # A label folder's copy of a message held in another folder has its
+    # Message-ID, size and INTERNALDATE: linked, not downloaded again (issue
+    # 20's identity; X-GM-MSGID, issue 19, is not needed for this).
     def test_each_message_downloaded_once_every_label_folder_complete(self):
         with gmail(gmail_account(), user_labels=["Work"]) as srv:
             r = self.backup(srv, "--json")
@@ -596,11 +596,9 @@ class HMailServerTest(_Provider):
                 self.assertEqual(r.returncode, 0, r.output)
                 self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted(src.folders[b"INBOX"]), f"run {run}")
 
-    @unittest.expectedFailure
-    # not yet: issue 18 — a target's messages are matched by Message-ID and
-    # RFC822.SIZE, so hMailServer's wrong sizes hide what it already holds
-    # and each is copied again.
     def test_a_partly_filled_hmailserver_target_gets_only_what_is_missing(self):
+        # Issue 20: its sizes differ, so Message-ID and INTERNALDATE tell
+        # what it already holds.
         bodies = [delivered(message(n)) for n in (1, 2, 3)]
         src = FakeImap({"INBOX": list(bodies)})
         dst = HMailServerImap({"INBOX": bodies[:2]}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS")
@@ -608,6 +606,26 @@ class HMailServerTest(_Provider):
             r = self.migrate(src, dst)
         self.assertEqual(r.returncode, 0, r.output)
         self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted(bodies))
+
+    def test_without_uidplus_appended_uids_are_searched_for_and_reruns_add_nothing(self):
+        # Issue 20: no APPENDUID, so the UIDs are learnt with UID SEARCH
+        # HEADER Message-ID (NOT HEADER Message-ID "" for the one without);
+        # with the mapping recorded, the second and third runs neither copy
+        # nor have to match by content (the sizes would not tell).
+        bodies = [delivered(message(n)) for n in (1, 2, 3)]
+        bodies.append(delivered(b"Subject: no id\r\n\r\nbody\r\n"))
+        src = FakeImap({"INBOX": list(bodies)})
+        dst = HMailServerImap({"INBOX": []}, capability=b"IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+", appenduid=False)
+        with src, dst:
+            for run in (1, 2, 3):
+                before = len(dst.commands)
+                r = self.migrate(src, dst)
+                self.assertEqual(r.returncode, 0, r.output)
+                self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted(bodies), f"run {run}")
+                if run > 1:
+                    matched = [c for c in dst.commands[before:] if b"MESSAGE-ID" in c.upper()]
+                    self.assertEqual(matched, [], f"run {run} matched by content")
+        self.assertEqual(len(dst.searches), 4, dst.searches)
 
 
 if __name__ == "__main__":

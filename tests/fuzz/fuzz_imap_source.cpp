@@ -45,6 +45,7 @@
 #include "backends/imap/session.cpp"
 #include "backends/imap/source.cpp"
 #include "backends/imap/uid_set.cpp"
+#include "backends/net/deflate.cpp"
 #include "backends/net/trace.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"

@@ -66,7 +66,7 @@ build() {
   sources=$(header "$src" | grep -oE '(backends|sync|cli)/[A-Za-z0-9_/.-]+\.cpp' | sort -u | tr '\n' ' ')
   # shellcheck disable=SC2086
   if ! "$cxx" -std=c++2b -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      -I"$root" "$src" $sources -o "$bin.new" >"$work/logs/$name.build" 2>&1; then
+      -I"$root" "$src" $sources -lz -o "$bin.new" >"$work/logs/$name.build" 2>&1; then
     echo "run_fuzzers: $name does not build:" >&2
     tail -20 "$work/logs/$name.build" >&2
     return 1

@@ -42,7 +42,15 @@ TEST_CASE("HeaderScanner picks out Message-ID, Date and the first Received") {
         CHECK(s.message_id() == "<abc@example.org>");
         CHECK(s.date() == "Tue, 14 Nov 2023 22:13:19 +0000 (UTC)");
         CHECK(s.received_first_date() == "Tue, 14 Nov 2023 22:13:20 +0000");
+        CHECK(s.subject() == "hello");
     }
+}
+
+TEST_CASE("HeaderScanner's subject: the first, unfolded, not past the header block") {
+    CHECK(scan("Subject:  two\r\n  lines \r\nSubject: second\r\n\r\n", 3).subject() ==
+          "two  lines");
+    CHECK(scan("From: a\n\nSubject: in the body\n", 5).subject().empty());
+    CHECK(scan("Subject: all header", 4, true).subject() == "all header");
 }
 
 TEST_CASE("HeaderScanner with LF line ends, odd and missing fields") {

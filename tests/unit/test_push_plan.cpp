@@ -81,6 +81,24 @@ TEST_CASE("two distinct messages sharing a Message-ID: one on the target, the ot
     CHECK(plan.copy.size() == 1);
 }
 
+TEST_CASE("a target that reports other sizes: Message-ID and date recognise its messages") {
+    // hMailServer's RFC822.SIZE leaves out the Return-Path it added.
+    std::vector<MessageKey> keys = {{"1", "<a@x>", 40}, {"2", "<b@x>", 40}};
+    auto plan = plan_push(snap({src("1", 40, 0, 1000), src("2", 40, 0, 1000)}), keys,
+                          folder({dst(7, 12, "<a@x>", 0, 1000), dst(8, 12, "<b@x>", 0, 2000)}),
+                          PushMapping{}, {});
+    CHECK(plan.adopt == std::vector<std::pair<std::string, std::uint32_t>>{{"1", 7}});
+    CHECK(plan.copy == std::vector<std::string>{"2"}); // another date: a different message
+}
+
+TEST_CASE("a match by size is not taken away by an earlier match by date") {
+    std::vector<MessageKey> keys = {{"1", "<d@x>", 10}, {"2", "<d@x>", 20}};
+    auto plan = plan_push(snap({src("1", 10, 0, 1000), src("2", 20, 0, 1000)}), keys,
+                          folder({dst(5, 20, "<d@x>", 0, 1000)}), PushMapping{}, {});
+    CHECK(plan.adopt == std::vector<std::pair<std::string, std::uint32_t>>{{"2", 5}});
+    CHECK(plan.copy == std::vector<std::string>{"1"});
+}
+
 TEST_CASE("messages without Message-ID match by size and date") {
     auto plan = plan_push(snap({src("1", 10, 0, 1000), src("2", 10, 0, 2000)}),
                           {{"1", "", 10}, {"2", "", 10}}, folder({dst(3, 10, "", 0, 2000)}),

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""mailferry at scale (issue 23): one folder of N small messages (default
+1 000 000, 2-4 KB each): first backup, no-op rerun and rerun after 100 new,
+with wall time, CPU and peak RSS of each (bench.py's launcher and wait4).
+
+    python3 tests/bench/scale.py [--messages N] [--keep]
+
+As root. The messages are written straight into the server's Maildir
+(tmpfs), not through doveadm, which would take an hour for a million: each
+is a file in INBOX's cur/ with a unique Message-ID, and Dovecot numbers them
+when the first client looks (timed apart, as "server indexing", and not
+counted against mailferry). The archive goes to the work directory (the
+disk). It is a benchmark, not a test: nothing is asserted; the exit status
+is 1 if a run failed or the archive does not hold every message once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
+
+import bench  # noqa: E402
+import mfharness as h  # noqa: E402
+
+PASSWORD = bench.PASSWORD
+
+
+def message(i: int) -> bytes:
+    body = (f"Scale message {i}. " * (40 + i % 80)).encode()
+    return (f"From: a{i % 97}@example.org\r\nTo: b@example.net\r\nSubject: scale {i}\r\n"
+            f"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <scale-{i}@mailferry.test>\r\n\r\n"
+            ).encode() + body + b"\r\n"
+
+
+def fill_inbox(dc: h.Dovecot, user: str, n: int) -> int:
+    """Writes n messages into user's INBOX cur/; returns their bytes."""
+    cur = os.path.join(dc.tmp, "mail", user, "cur")
+    os.makedirs(cur, exist_ok=True)
+    for sub in ("new", "tmp"):
+        os.makedirs(os.path.join(dc.tmp, "mail", user, sub), exist_ok=True)
+    total = 0
+    t = int(time.time())
+    for i in range(n):
+        data = message(i)
+        with open(os.path.join(cur, f"{t}.M{i}P1.scale,S={len(data)}:2,S"), "wb") as f:
+            f.write(data)
+        total += len(data)
+    uid, gid = h._ids(h.MAIL_USER)
+    for root, dirs, files in os.walk(os.path.join(dc.tmp, "mail", user)):
+        os.chown(root, uid, gid)
+        for name in files:
+            os.chown(os.path.join(root, name), uid, gid)
+    return total
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="mfscale-")
+    bench.LAUNCHER = bench.build_launcher(work)
+    binary = os.path.join(work, "mailferry.bin")
+    shutil.copy2(h.mailferry_path(), binary)
+    saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
+    dc = h.Dovecot()
+    try:
+        dc.start()
+    finally:
+        tempfile.tempdir = saved
+    failed = False
+    try:
+        dc.add_user("scale", PASSWORD)
+        t0 = time.monotonic()
+        size = fill_inbox(dc, "scale", args.messages)
+        print(f"{args.messages} messages, {size / 1e6:.0f} MB, written in {time.monotonic() - t0:.0f} s")
+        t0 = time.monotonic()
+        status = dc.status("scale", "INBOX")
+        print(f"server indexing: {time.monotonic() - t0:.0f} s ({status})")
+        archive = os.path.join(work, "archive")
+        argv = [binary, "backup", dc.url("imaps", "scale"), archive, "--cacert", dc.cacert,
+                "--password-env", "MFBENCH_PASSWORD", "-q"]
+        env = dict(os.environ, MFBENCH_PASSWORD=PASSWORD)
+        print(f"{'step':8s} {'wall s':>8s} {'CPU s':>7s} {'RSS MB':>7s}")
+        for step in ("full", "noop", "add100"):
+            if step == "add100":
+                dc.save_many("scale", "INBOX", [message(args.messages + k) for k in range(100)])
+            m = bench.run_measured(argv, env=env, cwd=work, timeout=7200,
+                                   log_prefix=os.path.join(work, step))
+            print(f"{step:8s} {m.wall:8.2f} {m.cpu:7.2f} {m.rss_mb:7.1f}  exit {m.rc}", flush=True)
+            failed |= m.rc != 0
+        held = sum(len(files) for _, _, files in os.walk(os.path.join(archive, "INBOX")))
+        want = args.messages + 100
+        print(f"archive: {held} files for {want} messages" + ("" if held == want else "  MISMATCH"))
+        failed |= held != want
+    finally:
+        dc.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
