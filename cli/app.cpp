@@ -96,7 +96,9 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
         ->required();
     cmd->add_option("ARCHIVE", a.archive, "The archive folder (created if missing)")->required();
     add_connection_options(*cmd, a.connection);
-    cmd->add_option("--format", a.format, "Archive format: maildir or mbox")->capture_default_str();
+    cmd->add_option("--format", a.format,
+                    "Archive format: maildir or mbox (default: the archive's own; maildir for a "
+                    "new archive)");
     cmd->add_option("--folder", a.folders, "Back up only folders matching this glob (repeatable)")
         ->allow_extra_args(false);
     cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")

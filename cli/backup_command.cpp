@@ -110,8 +110,9 @@ void account_for_the_rest(archive::Archive& archive, const std::vector<FolderInf
 
 int run_backup(const BackupArgs& args) {
     auto started = std::chrono::steady_clock::now();
+    // Unset: the archive's own (Maildir for a new one).
     auto format = archive::parse_format(args.format);
-    if (!format)
+    if (!format && !args.format.empty())
         return report_failure({ErrorKind::usage, Scope::account,
                                "unknown format '" + args.format + "' (use maildir or mbox)"},
                               args.json);
@@ -129,11 +130,12 @@ int run_backup(const BackupArgs& args) {
             args.json);
 
     auto archive =
-        archive::Archive::open({args.archive, *format, endpoint->identity(),
+        archive::Archive::open({args.archive, format, endpoint->identity(),
                                 args.dry_run ? archive::Mode::dry_run : archive::Mode::write});
     if (!archive) return report_failure(archive.error(), args.json);
     auto source = connect_source(*endpoint, args.connection.debug);
     if (!source) return report_failure(source.error(), args.json);
+    if (auto s = (*archive)->bind(); !s) return report_failure(s.error(), args.json);
     auto all = (*source)->list_folders();
     if (!all) return report_failure(all.error(), args.json);
     if (auto s = archive::record_personal_prefix((*archive)->db(), personal_prefix(*all)); !s)

@@ -38,7 +38,7 @@ struct CheckArgs {
 struct BackupArgs {
     ConnectionArgs connection;
     std::string archive;
-    std::string format = "maildir";
+    std::string format;                // "": the archive's own, maildir for a new one
     std::vector<std::string> folders;  // globs; empty = all
     std::vector<std::string> excludes; // globs
     bool dry_run = false;

@@ -5,6 +5,7 @@
 #include "backends/archive/personal_prefix.h"
 #include "backends/archive/push_state.h"
 #include "backends/common/fs.h"
+#include "backends/common/out_file.h"
 #include "backends/maildir/archive_source.h"
 #include "backends/open/archive.h"
 #include "backends/open/store_source.h"
@@ -134,11 +135,26 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     return {};
 }
 
+// --state names an SQLite database: SQLite writes it (and its -wal and -shm
+// beside it) in place, so it must be a file. A symlink is followed, and the
+// lock goes beside the database itself.
+Result<std::string> state_file(const std::string& given) {
+    auto where = fs::resolve_output(given);
+    if (!where) return std::unexpected(where.error());
+    if (where->kind != fs::OutputKind::file)
+        return fail(ErrorKind::usage, Scope::account,
+                    "--state " + given + ": " + where->path +
+                        " is not a regular file and cannot hold the state database; name a file");
+    return where->path;
+}
+
 Status open_remote_source(const PushArgs& args, PushSetup& setup) {
     auto endpoint = make_endpoint(args.source);
     if (!endpoint) return std::unexpected(endpoint.error());
     setup.source_name = endpoint->display();
-    std::string path = args.state;
+    auto named = args.state.empty() ? Result<std::string>() : state_file(args.state);
+    if (!named) return std::unexpected(named.error());
+    std::string path = *named;
     if (path.empty()) {
         auto dir = default_state_dir();
         if (!dir) return std::unexpected(dir.error());

@@ -7,6 +7,7 @@
 // the run's report; its stderr is kept and shown, prefixed with the job's
 // name, only if the job fails, so that cron mails nothing when all is well.
 #include "backends/common/fs.h"
+#include "backends/common/out_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_children.h"
@@ -204,6 +205,13 @@ std::string read_text(const std::string& path) {
     return text.str();
 }
 
+// A FIFO would block the read, and a device holds no previous values.
+std::string previous_metrics(const std::string& path) {
+    auto where = fs::resolve_output(path);
+    if (!where || where->kind != fs::OutputKind::file) return {};
+    return read_text(where->path);
+}
+
 void print_prefixed(const std::string& name, const std::string& text) {
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);)
@@ -262,7 +270,7 @@ int refuse(const std::string& file, const std::vector<std::string>& errors, cons
            {"jobs", json::array()}};
     if (args.json) std::cout << dump(j) << '\n';
     if (!args.report_file.empty() && code == exit_usage)
-        if (auto s = fs::replace_file(args.report_file, dump(j) + "\n", 0600); !s)
+        if (auto s = fs::write_output(args.report_file, dump(j) + "\n", 0600); !s)
             std::cerr << "mailferry: " << s.error().what << '\n';
     return code;
 }
@@ -296,7 +304,7 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
         if (code == exit_ok) code = exit_local_io;
     };
     if (!args.report_file.empty())
-        failed(fs::replace_file(args.report_file, dump(report) + "\n", 0600));
+        failed(fs::write_output(args.report_file, dump(report) + "\n", 0600));
     if (!args.metrics_file.empty()) {
         std::vector<JobOutcome> outcomes;
         for (const auto& r : results)
@@ -306,9 +314,10 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
             known.push_back(j.name);
         // Metrics hold no secrets, and node_exporter runs as another user.
         // Written whole or not at all: node_exporter may read it at any moment.
-        failed(fs::replace_file(
+        failed(fs::write_output(
             args.metrics_file,
-            render_metrics(outcomes, parse_metrics(read_text(args.metrics_file)), known), 0644));
+            render_metrics(outcomes, parse_metrics(previous_metrics(args.metrics_file)), known),
+            0644));
     }
     return code;
 }

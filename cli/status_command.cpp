@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 
@@ -64,6 +65,31 @@ void print_verify(const VerifyReport& r) {
     std::cout << (r.matches() ? ": OK\n" : ": DIFFERENT\n");
 }
 
+using Summaries = std::vector<archive::StateDb::FolderSummary>;
+
+// What a person or a monitor must tell apart (issue 21): an archive no login
+// has bound yet (a first run that failed before it), one that no run has
+// backed up a folder of in full, one whose last run of a folder failed, and
+// a healthy one.
+std::string archive_state(const std::string& source, const Summaries& folders) {
+    if (source.empty()) return "empty";
+    if (std::none_of(folders.begin(), folders.end(),
+                     [](const auto& f) { return f.last_success != 0; }))
+        return "never_completed";
+    if (std::any_of(folders.begin(), folders.end(),
+                    [](const auto& f) { return !f.last_error.empty(); }))
+        return "failing";
+    return "ok";
+}
+
+void print_state(const std::string& state) {
+    if (state == "empty")
+        std::cout << "empty: no backup has logged in yet (a first run that failed leaves this; "
+                     "the next backup adopts the archive)\n";
+    else if (state == "never_completed")
+        std::cout << "never completed: no folder has been backed up in full yet\n";
+}
+
 } // namespace
 
 int run_status(const StatusArgs& args) {
@@ -77,13 +103,14 @@ int run_status(const StatusArgs& args) {
                               : !format ? format.error()
                                         : folders.error(),
                               args.json);
-    bool failing = false;
+    const std::string state = archive_state(*source, *folders);
+    const int code = state == "ok" ? exit_ok : exit_partial;
     nlohmann::json j{{"archive", args.archive},
                      {"source", *source},
                      {"format", *format},
+                     {"state", state},
                      {"folders", nlohmann::json::array()}};
     for (const auto& f : *folders) {
-        failing |= !f.last_error.empty();
         j["folders"].push_back({{"folder", folder_name(f.path)},
                                 {"messages", f.messages},
                                 {"last_run", f.last_run},
@@ -92,10 +119,12 @@ int run_status(const StatusArgs& args) {
     }
     if (args.json) {
         std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-        return failing ? exit_partial : exit_ok;
+        return code;
     }
-    std::cout << "archive: " << printable(args.archive) << " (" << *format
-              << ")\nsource:  " << printable(*source) << '\n';
+    std::cout << "archive: " << printable(args.archive) << " ("
+              << (format->empty() ? "no format yet" : *format)
+              << ")\nsource:  " << (source->empty() ? "none yet" : printable(*source)) << '\n';
+    print_state(state);
     for (const auto& f : *folders) {
         std::string line = pad_to("  " + printable(folder_name(f.path)), 28);
         std::cout << line << ' ' << f.messages << " messages, last success "
@@ -105,7 +134,7 @@ int run_status(const StatusArgs& args) {
                       << " FAILED: " << printable(f.last_error);
         std::cout << '\n';
     }
-    return failing ? exit_partial : exit_ok;
+    return code;
 }
 
 int run_verify(const VerifyArgs& args) {

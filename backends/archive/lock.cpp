@@ -1,5 +1,7 @@
 #include "backends/archive/lock.h"
 
+#include "backends/common/fs.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -14,9 +16,11 @@ Result<ArchiveLock> ArchiveLock::acquire(const std::string& meta_dir) {
 
 Result<ArchiveLock> ArchiveLock::acquire_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return fail(ErrorKind::local_io, Scope::account,
-                    "cannot open lock file " + path + ": " + std::strerror(errno));
+    if (fd < 0) {
+        Failure f = fs::io_error("cannot open lock file", path, errno);
+        f.scope = Scope::account;
+        return std::unexpected(std::move(f));
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
         ::close(fd);

@@ -1,5 +1,7 @@
 #include "backends/common/fs.h"
 
+#include "backends/common/permission.h"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -12,8 +14,9 @@
 namespace mf::fs {
 
 Failure io_error(const std::string& doing, const std::string& path, int err) {
-    return Failure{ErrorKind::local_io, Scope::folder,
-                   doing + " " + path + ": " + std::strerror(err)};
+    std::string what = doing + " " + path + ": " + std::strerror(err);
+    if (err == EACCES || err == EPERM) what += "; " + describe_denial(path);
+    return Failure{ErrorKind::local_io, Scope::folder, std::move(what)};
 }
 
 Fd& Fd::operator=(Fd&& o) noexcept {
@@ -102,30 +105,6 @@ void drop_cached(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME));
     if (!fd && errno == EPERM) fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd) drop_cached(fd.get());
-}
-
-// Order is the point: the data is durable in the temporary file before the
-// rename makes it the file, and the directory is synced after, so a crash
-// leaves the old file or the new one, never half of one. The process id in
-// the temporary name keeps two processes writing one file (two runs with
-// one --report-file) off each other's half-written temporary.
-Status replace_file(const std::string& path, std::string_view data, mode_t mode) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return std::unexpected(io_error("cannot create", tmp, errno));
-    Status s = write_all(fd.get(), data, tmp);
-    if (s && ::fchmod(fd.get(), mode) != 0)
-        s = std::unexpected(io_error("cannot chmod", tmp, errno));
-    if (s && ::fsync(fd.get()) != 0) s = std::unexpected(io_error("cannot fsync", tmp, errno));
-    fd.reset();
-    if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
-        s = std::unexpected(io_error("cannot rename into", path, errno));
-    if (!s) {
-        ::unlink(tmp.c_str()); // a failed write leaves nothing behind
-        return s;
-    }
-    auto slash = path.rfind('/');
-    return fsync_path(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
 }
 
 namespace {

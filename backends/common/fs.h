@@ -34,8 +34,9 @@ void drop_cached(const std::string& path);
 // Writes `data` to `path` atomically, with permissions `mode`: temporary
 // file beside it, fsync, rename, fsync the directory. A reader sees the old
 // file or the new one; on failure the old one stays and no temporary file
-// is left behind.
+// is left behind. (In out_file.cpp, with OutputFile, which does it.)
 Status replace_file(const std::string& path, std::string_view data, mode_t mode = 0600);
+// "DOING PATH: strerror"; a refused access adds who owns what (describe_denial).
 Failure io_error(const std::string& doing, const std::string& path, int err);
 bool exists(const std::string& path);
 // A small file's whole content ("" if it cannot be read): keyword tables and such.

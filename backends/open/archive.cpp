@@ -5,7 +5,10 @@
 #include "backends/maildir/store.h"
 #include "backends/mbox/store.h"
 
+#include <cerrno>
 #include <ctime>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace mf::archive {
 
@@ -20,7 +23,8 @@ Failure not_an_archive(const std::string& root) {
 }
 
 // The archive must hold one account in one format; a mismatch is refused
-// before anything is written.
+// before anything is written. An archive that has not recorded them yet
+// (no run has logged in) is anyone's.
 Status check_identity(StateDb& db, const ArchiveOptions& o) {
     auto source = db.meta("source");
     if (!source) return std::unexpected(source.error());
@@ -32,12 +36,30 @@ Status check_identity(StateDb& db, const ArchiveOptions& o) {
     if (!format->empty() && *format != format_name(*o.format))
         return std::unexpected(usage("the archive " + o.root + " is in " + *format +
                                      " format, not " + format_name(*o.format) + "; use --format " +
-                                     *format));
-    if (o.mode != Mode::write) return {};
-    if (source->empty())
-        if (auto s = db.set_meta("source", o.source); !s) return s;
-    if (format->empty())
-        if (auto s = db.set_meta("format", format_name(*o.format)); !s) return s;
+                                     *format + " or leave --format out"));
+    return {};
+}
+
+// Whether the state database is there. One that cannot be looked at (a
+// folder on the way that refuses this user) is not a missing one: the
+// failure names the path, its owner and mode, and the user (issue 21).
+Result<bool> has_state(const std::string& db_path) {
+    struct stat st;
+    if (::lstat(db_path.c_str(), &st) == 0) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return false; // ENOTDIR: said when creating it
+    return std::unexpected(fs::io_error("cannot read", db_path, errno));
+}
+
+// SQLite only says "unable to open database file"; the user who cannot
+// write the database or create its -wal and -shm beside it is told why.
+Status check_access(const std::string& db_path, Mode mode) {
+    const bool writes = mode == Mode::write;
+    const std::string dir = db_path.substr(0, db_path.rfind('/'));
+    if (::access(db_path.c_str(), writes ? R_OK | W_OK : R_OK) != 0)
+        return std::unexpected(
+            fs::io_error(writes ? "cannot write" : "cannot read", db_path, errno));
+    if (writes && ::access(dir.c_str(), W_OK | X_OK) != 0)
+        return std::unexpected(fs::io_error("cannot write in", dir, errno));
     return {};
 }
 
@@ -51,8 +73,27 @@ Status Archive::note_run(const FolderInfo& folder, const std::string& error) {
 
 Result<std::unique_ptr<StateDb>> Archive::read_state(const std::string& root) {
     std::string path = root + "/.mailferry/state.db";
-    if (!fs::exists(path)) return std::unexpected(not_an_archive(root));
+    auto exists = has_state(path);
+    if (!exists) return std::unexpected(exists.error());
+    if (!*exists) return std::unexpected(not_an_archive(root));
+    if (auto s = check_access(path, Mode::read_only); !s) return std::unexpected(s.error());
     return StateDb::open_read_only(path);
+}
+
+// Called once the source's login succeeded: a run that failed before (a
+// wrong host, password or port) leaves an archive no account owns, which
+// the corrected command adopts (issue 21).
+Status Archive::bind() {
+    if (m_options.mode != Mode::write) return {};
+    auto source = m_db->meta("source");
+    if (!source) return std::unexpected(source.error());
+    if (source->empty())
+        if (auto s = m_db->set_meta("source", m_options.source); !s) return s;
+    auto format = m_db->meta("format");
+    if (!format) return std::unexpected(format.error());
+    if (format->empty())
+        if (auto s = m_db->set_meta("format", format_name(*m_options.format)); !s) return s;
+    return {};
 }
 
 const char* format_name(Format format) {
@@ -66,7 +107,7 @@ std::optional<Format> parse_format(std::string_view name) {
 }
 
 // Asked for none: the format the archive remembers (an archive that has not
-// recorded one yet was never backed up into, so it is read as Maildir).
+// recorded one yet was never backed up into: Maildir, the default).
 Status Archive::resolve_format() {
     if (m_options.format) return {};
     auto name = m_db->meta("format");
@@ -100,11 +141,13 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
     std::unique_ptr<Archive> a(new Archive());
     a->m_options = o;
     std::string meta = o.root + "/.mailferry";
-    bool exists = fs::exists(meta + "/state.db");
+    auto exists = has_state(meta + "/state.db");
+    if (!exists) return std::unexpected(exists.error());
     const bool reads_only = o.mode == Mode::read_only || o.mode == Mode::read_unlocked;
-    if (reads_only && !exists) return std::unexpected(not_an_archive(o.root));
-    if (!o.format && !reads_only)
-        return std::unexpected(usage("a backup names the archive's format"));
+    if (reads_only && !*exists) return std::unexpected(not_an_archive(o.root));
+    if (*exists)
+        if (auto s = check_access(meta + "/state.db", o.mode); !s)
+            return std::unexpected(s.error());
     if (o.mode == Mode::write) {
         if (auto s = fs::make_dirs(meta); !s) return std::unexpected(s.error());
     }
@@ -113,7 +156,7 @@ Result<std::unique_ptr<Archive>> Archive::open(const ArchiveOptions& o) {
         if (!lock) return std::unexpected(lock.error());
         a->m_lock.emplace(std::move(*lock));
     }
-    if (auto s = a->open_db_and_store(exists); !s) return std::unexpected(s.error());
+    if (auto s = a->open_db_and_store(*exists); !s) return std::unexpected(s.error());
     if (auto s = check_identity(*a->m_db, a->m_options); !s) return std::unexpected(s.error());
     return a;
 }

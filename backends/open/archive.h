@@ -52,8 +52,9 @@ enum class Mode {
 
 struct ArchiveOptions {
     std::string root;
-    // The format expected; nullopt (reading only): the one the archive holds.
-    std::optional<Format> format = Format::maildir;
+    // The format expected; nullopt: the one the archive holds (Maildir for
+    // a new one).
+    std::optional<Format> format;
     std::string source; // the account, e.g. "imaps://user@host:993"
     Mode mode = Mode::write;
 };
@@ -62,6 +63,10 @@ class Archive {
   public:
     static Result<std::unique_ptr<Archive>> open(const ArchiveOptions& options);
     Store& store() { return *m_store; }
+    // Records the account and format in the archive, if it has none yet.
+    // Called once a login to the account succeeded, never before: a run
+    // that fails to log in must not bind the archive to a mistake.
+    Status bind();
     // Records how this run went for a folder (for `mailferry status`).
     Status note_run(const FolderInfo& folder, const std::string& error);
     // Opens an existing archive's state database to read it only: no lock,
