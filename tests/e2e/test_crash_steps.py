@@ -153,9 +153,27 @@ class CrashStepsTest(unittest.TestCase):
     def test_migrate_imap_to_imap(self):
         user = self.new_user(self.src)
         self.load(user, 10 if LONG else 4)
+        self.migrate_every_step(self.src, user, self.src.folders(user))
+
+    def test_migrate_across_namespaces(self):
+        # Courier's "INBOX." prefix and "." separator come off on the way to
+        # Dovecot's "/" (INBOX.Sent is Sent there): every crash point must
+        # leave names the rerun maps the same way, each message once.
+        from servers import Courier
+        courier = Courier().start()
+        self.addCleanup(courier.stop)
+        user = f"n{random.randrange(10**9)}"
+        courier.add_user(user, PASSWORD)
+        for folder in ("INBOX", "Sent"):
+            courier.save_many(user, folder, [make_message(i, subject=f"{folder} {i}") for i in range(3)])
+        self.migrate_every_step(courier, user, ["INBOX", "Sent"], exact_folders=True)
+
+    def migrate_every_step(self, source, user, folders, exact_folders=False):
+        """Migrates `folders` of source's `user` into a fresh Dovecot account,
+        crashing at each step; each folder must arrive once under its name."""
         state = os.path.join(self.tmp.name, "state.db")
         holder = {}
-        want = {f: collections.Counter(self.src.fetch_all(user, f).values()) for f in self.src.folders(user)}
+        want = {f: collections.Counter(source.fetch_all(user, f).values()) for f in folders}
 
         def fresh():
             for name in os.listdir(self.tmp.name):
@@ -164,16 +182,58 @@ class CrashStepsTest(unittest.TestCase):
             holder["t"] = self.new_user(self.dst)
 
         def check():
+            if exact_folders:
+                self.assertEqual(self.dst.folders(holder["t"]), sorted(folders))
             for f, bodies in want.items():
                 got = collections.Counter(self.dst.fetch_all(holder["t"], f).values())
                 self.assertEqual(got, bodies, f)
 
-        args = lambda: ["migrate", self.src.url("imaps", user), self.dst.url("imaps", holder["t"]),
-                        "--source-cacert", self.src.cacert, "--target-cacert", self.dst.cacert,
+        args = lambda: ["migrate", source.url("imaps", user), self.dst.url("imaps", holder["t"]),
+                        "--source-cacert", source.cacert, "--target-cacert", self.dst.cacert,
                         "--source-password-env", "MF_TEST_PASSWORD", "--target-password-env", "MF_TEST_PASSWORD",
                         "--state", state, "--quiet"]
         kinds = self.every_step(args, fresh, check)
         self.assertIn("APPEND sent", kinds)
+
+    def test_imap_backup_across_a_reconnect(self):
+        # The first connection is cut in the first message's body
+        # (faultproxy); the run logs in again by itself and carries on. Each
+        # run gets a new proxy, so the cut comes at the same point of every
+        # crash run, and the crash points after it fall on the new session.
+        # The steps before the cut are crashed at too: no step number says
+        # where the cut fell, and they cost little.
+        from faultproxy import Fault, FaultProxy
+        user = self.new_user(self.src)
+        for folder, n in (("INBOX", 4), ("Work", 2)):
+            self.src.save_many(user, folder, [make_message(i, subject=f"{folder} {i}") for i in range(n)])
+        want = collections.Counter()
+        for folder in self.src.folders(user):
+            for data in self.src.fetch_all(user, folder).values():
+                want[(folder, data)] += 1
+        archive = os.path.join(self.tmp.name, "r")
+        proxy, used = {}, []
+
+        def fresh():
+            import shutil
+            shutil.rmtree(archive, ignore_errors=True)
+            if proxy:
+                proxy["p"].close()
+                used.append((len(proxy["p"].fired), proxy["p"].accepted))
+            proxy["p"] = FaultProxy(self.src.imap_port, Fault("s2c", "cut", pattern=b"BODY[] {", offset=40),
+                                    hide_starttls=True, connections={0})
+            self.addCleanup(proxy["p"].close)
+
+        def check():
+            self.assertEqual(bodies_in_archive(archive), want)
+            self.assertEqual(tmp_files(archive), [])
+
+        args = lambda: ["backup", f"imap://{user}@127.0.0.1:{proxy['p'].port}", archive, "--allow-plaintext",
+                        "--connections", "1", "--password-env", "MF_TEST_PASSWORD", "--quiet"]
+        kinds = self.every_step(args, fresh, check)
+        # The counted run: cut once, then a second connection.
+        self.assertEqual(used[0], (1, 2))
+        # The crash runs after the cut: cut, and crashed on the new session.
+        self.assertGreater(len([u for u in used[1:] if u[0] == 1]), len(kinds) // 2)
 
 
 if __name__ == "__main__":
