@@ -335,6 +335,16 @@ Result<bool> LockedPushState::copying(const std::string& folder) {
     return m_inner.copying(folder);
 }
 
+Result<RefusedRuns> LockedPushState::refused(const std::string& folder) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.refused(folder);
+}
+
+Status LockedPushState::set_refused(const std::string& folder, const RefusedRuns& refused) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.set_refused(folder, refused);
+}
+
 Status LockedPushState::forget(const std::string& folder, const std::string& source_id) {
     std::lock_guard lock(m_mutex);
     return m_inner.forget(folder, source_id);

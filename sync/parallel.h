@@ -81,6 +81,8 @@ class LockedPushState : public PushState {
     Status forget(const std::string& folder, const std::string& source_id) override;
     Status set_copying(const std::string& folder, bool copying) override;
     Result<bool> copying(const std::string& folder) override;
+    Result<RefusedRuns> refused(const std::string& folder) override;
+    Status set_refused(const std::string& folder, const RefusedRuns& refused) override;
 
   private:
     PushState& m_inner;

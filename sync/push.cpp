@@ -185,6 +185,26 @@ Result<TargetFolder> settle_target(Target& target, const FolderInfo& to, TargetF
     return folder;
 }
 
+// Counts the runs in a row each refused message was refused, names the
+// count in the report from the second on ("refused in 3 runs"), and keeps
+// it for the next run. A refused message is always tried again: a limit
+// may be raised, and a try costs one APPEND. Nothing is written in the usual
+// run, where nothing was refused before or now.
+Status remember_refusals(PushState& state, const std::string& folder,
+                         std::vector<MessageProblem>& refused) {
+    auto before = state.refused(folder);
+    if (!before) return std::unexpected(before.error());
+    if (before->empty() && refused.empty()) return {};
+    RefusedRuns now;
+    for (auto& m : refused) {
+        const auto it = before->find(m.id);
+        const std::size_t runs = (it == before->end() ? 0 : it->second) + 1;
+        now[m.id] = runs;
+        if (runs > 1) m.what += " (refused in " + std::to_string(runs) + " runs)";
+    }
+    return state.set_refused(folder, now);
+}
+
 } // namespace
 
 void RunRefusals::add(const std::string& folder, const std::vector<MessageProblem>& failed) {
@@ -292,6 +312,8 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         report.failed = missing;
         return failed(copied.error());
     }
+    if (auto s = remember_refusals(state, key, report.failed_messages); !s)
+        return failed(s.error());
     if (!report.failed_messages.empty()) {
         // The rest is on the target; the refused ones are tried again next
         // run. Every append was answered: nothing for a rerun to wait for.

@@ -12,6 +12,8 @@
 #include "sync/source.h"
 
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace mf {
@@ -100,6 +102,8 @@ struct PushMapping {
     std::vector<std::pair<std::string, std::uint32_t>> entries; // source id -> target UID
 };
 
+using RefusedRuns = std::map<std::string, std::size_t>;
+
 class PushState {
   public:
     virtual ~PushState() = default;
@@ -114,6 +118,11 @@ class PushState {
     // start of a run, it says the last run did not finish copying.
     virtual Status set_copying(const std::string& folder, bool copying) = 0;
     virtual Result<bool> copying(const std::string& folder) = 0;
+    // The messages of `folder` the target refused at the end of the last
+    // run, and in how many runs in a row (source id -> runs); replaced by
+    // set_refused at the end of each run that got through the folder.
+    virtual Result<RefusedRuns> refused(const std::string& folder) = 0;
+    virtual Status set_refused(const std::string& folder, const RefusedRuns& refused) = 0;
 };
 
 } // namespace mf

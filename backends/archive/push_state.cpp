@@ -1,5 +1,9 @@
 #include "backends/archive/push_state.h"
 
+#include "backends/common/id_escape.h"
+
+#include <charconv>
+
 namespace mf::archive {
 
 Result<PushMapping> DbPushState::load(const std::string& folder) {
@@ -35,6 +39,33 @@ Result<bool> DbPushState::copying(const std::string& folder) {
     auto v = m_db.meta("copying:" + folder);
     if (!v) return std::unexpected(v.error());
     return *v == "1";
+}
+
+// Also in the meta table: one line "RUNS ID" per refused message, the id
+// escaped (mail::escape_id) so that it holds no space or line break.
+Result<RefusedRuns> DbPushState::refused(const std::string& folder) {
+    auto v = m_db.meta("refused:" + folder);
+    if (!v) return std::unexpected(v.error());
+    RefusedRuns out;
+    std::string_view text = *v;
+    while (!text.empty()) {
+        const auto line = text.substr(0, text.find('\n'));
+        text.remove_prefix(std::min(text.size(), line.size() + 1));
+        const auto space = line.find(' ');
+        std::size_t runs = 0;
+        auto id = mail::unescape_id(line.substr(std::min(line.size(), space + 1)));
+        const auto [end, ec] =
+            std::from_chars(line.data(), line.data() + std::min(space, line.size()), runs);
+        if (ec == std::errc() && id) out[*id] = runs; // a damaged line is forgotten
+    }
+    return out;
+}
+
+Status DbPushState::set_refused(const std::string& folder, const RefusedRuns& refused) {
+    std::string text;
+    for (const auto& [id, runs] : refused)
+        text += std::to_string(runs) + ' ' + mail::escape_id(id) + '\n';
+    return m_db.set_meta("refused:" + folder, text);
 }
 
 } // namespace mf::archive

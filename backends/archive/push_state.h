@@ -19,6 +19,8 @@ class DbPushState : public PushState {
     Status forget(const std::string& folder, const std::string& source_id) override;
     Status set_copying(const std::string& folder, bool copying) override;
     Result<bool> copying(const std::string& folder) override;
+    Result<RefusedRuns> refused(const std::string& folder) override;
+    Status set_refused(const std::string& folder, const RefusedRuns& refused) override;
 
   private:
     StateDb& m_db;

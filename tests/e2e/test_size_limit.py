@@ -5,7 +5,8 @@ refuses an APPEND over the limit with
 configuration" and announces no APPENDLIMIT, so the refusal is only seen
 as the server's answer. A migrate into it copies every other message, names
 the refused one with the server's words (text and JSON, exit 1), and a
-second run adds nothing and names it again."""
+second run adds nothing and names it again, with the count of runs in a
+row the target refused it (kept in the push state)."""
 
 import json
 import os
@@ -63,6 +64,8 @@ class SizeLimitTest(unittest.TestCase):
                 failed = inbox.get("failed_messages", [])
                 self.assertEqual(len(failed), 1, r.stdout)
                 self.assertIn("[LIMIT] " + WORDS, failed[0]["error"])
+                # The state keeps the refusal: from the second run on, its count.
+                self.assertEqual("(refused in 2 runs)" in failed[0]["error"], run == 2, failed[0]["error"])
                 self.assertEqual(inbox["fetched"], 5 if run == 1 else 0, r.stdout)
                 self.assertEqual(sorted(self.dst.fetch_all(self.target, "INBOX").values()), sorted(small))
                 self.assertEqual(list(self.dst.fetch_all(self.target, "Work").values()),
@@ -71,6 +74,7 @@ class SizeLimitTest(unittest.TestCase):
         text = self.migrate()
         self.assertEqual(text.returncode, 1, text.stderr)
         self.assertIn(WORDS, text.stdout + text.stderr)
+        self.assertIn("refused in 3 runs", text.stdout + text.stderr)
 
 
 if __name__ == "__main__":

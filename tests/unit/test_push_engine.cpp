@@ -128,6 +128,12 @@ struct MemoryState : PushState {
         return {};
     }
     Result<bool> copying(const std::string&) override { return copying_flag; }
+    RefusedRuns refusals;
+    Result<RefusedRuns> refused(const std::string&) override { return refusals; }
+    Status set_refused(const std::string&, const RefusedRuns& r) override {
+        refusals = r;
+        return {};
+    }
 };
 
 // Three source messages, all three already stored by the dead run, of which
@@ -290,6 +296,34 @@ TEST_CASE(
     CHECK(out.report.fetched == 6);
     CHECK(out.report.failed == 1);
     CHECK_FALSE(target.singly); // batches again afterwards
+}
+
+TEST_CASE("a message refused run after run is named with its count, and forgotten once copied") {
+    OneFolderSource source;
+    source.snap.validity = 1;
+    for (int i = 3; i <= 5; ++i)
+        source.snap.messages.push_back(RemoteMessage{std::to_string(i), 100, 1000, {}});
+    MemoryState state; // keeps the refusals between the runs, as the state database does
+    mf::test::NullProgress progress;
+    auto run = [&](RefusingTarget& target) {
+        return push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true},
+                           PushRunOptions{}, progress);
+    };
+    for (std::size_t runs = 1; runs <= 3; ++runs) {
+        RefusingTarget target; // empty each time: every message is copied again
+        auto out = run(target);
+        REQUIRE(out.report.failed_messages.size() == 1);
+        CHECK(state.refusals == RefusedRuns{{"4", runs}});
+        const bool named =
+            out.report.failed_messages[0].what.find("(refused in " + std::to_string(runs) +
+                                                    " runs)") != std::string::npos;
+        CHECK(named == (runs > 1));
+    }
+    source.snap.messages.erase(source.snap.messages.begin() + 1); // "4" is gone from the source
+    RefusingTarget target;
+    auto out = run(target);
+    CHECK_FALSE(out.failure);
+    CHECK(state.refusals.empty());
 }
 
 namespace {
