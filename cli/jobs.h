@@ -55,6 +55,8 @@ struct Job {
     int max_delete_percent = -1; // -1: the command's default
     bool force = false;
     bool append_final_crlf = false; // push: --append-final-crlf
+    FilterArgs filter;              // since, before, max_size: --since, --before, --max-size
+    bool dry_run = false;           // `run --dry-run`: the job's command with --dry-run
     // Lower-case names of the servers the job connects to: the unit of the
     // per-host connection budget.
     std::vector<std::string> hosts;

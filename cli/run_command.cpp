@@ -297,7 +297,9 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
     };
     if (!args.report_file.empty())
         failed(fs::replace_file(args.report_file, dump(report) + "\n", 0600));
-    if (!args.metrics_file.empty()) {
+    // A dry run backed nothing up: the metrics that say when jobs last
+    // succeeded are left as they are.
+    if (!args.metrics_file.empty() && !args.dry_run) {
         std::vector<JobOutcome> outcomes;
         for (const auto& r : results)
             outcomes.push_back(r.outcome);
@@ -326,6 +328,8 @@ int run_jobs(const RunArgs& args) {
         return refuse(path, {"--parallel takes a number from 1 to 1000"}, args, exit_usage);
     auto loaded = load_job_file(path);
     if (!loaded.errors.empty()) return refuse(path, loaded.errors, args, exit_usage);
+    for (auto& job : loaded.file.jobs)
+        job.dry_run = args.dry_run;
     const JobFile& file = loaded.file;
     Selection selection = select_jobs(file, args);
     if (!selection.errors.empty()) return refuse(path, selection.errors, args, exit_usage);
@@ -347,6 +351,7 @@ int run_jobs(const RunArgs& args) {
                      [](const JobResult& a, const JobResult& b) { return a.run.job < b.run.job; });
     int code = run_exit_code(results);
     json report = run_json(path, code, results, started);
+    report["dry_run"] = args.dry_run;
     code = write_outputs(args, file, report, results);
     std::size_t failed = report["totals"]["failed"].get<std::size_t>();
     if (failed > 0 || terminal)

@@ -27,4 +27,8 @@ struct MessageFilter {
     std::string why_left_out(const RemoteMessage& m) const;
 };
 
+// How many messages a narrowed listing (Snapshot::narrowed) did not show:
+// the source left them out for the filter. 0 for any other listing.
+std::size_t left_unlisted(const Snapshot& snap);
+
 } // namespace mf

@@ -83,10 +83,12 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
 
     std::unordered_set<std::uint32_t> kept;
     for (const auto& m : source.messages) {
+        const bool admitted = options.filter.admits(m);
+        plan.filtered += !admitted;
         std::uint32_t uid = 0;
         if (auto it = live.find(m.id); it != live.end()) {
             uid = it->second;
-            ++plan.already;
+            plan.already += admitted;
         } else {
             auto k = key_by_id.find(m.id);
             std::string mid = k == key_by_id.end() ? std::string() : k->second->message_id;
@@ -97,16 +99,17 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
                 uid = candidates->second.back();
                 candidates->second.pop_back();
                 plan.adopt.emplace_back(m.id, uid);
-                ++plan.already;
+                plan.already += admitted;
             }
         }
         if (uid == 0) {
+            if (!admitted) continue;
             plan.copy.push_back(m.id);
             plan.copy_bytes += m.size;
             continue;
         }
         kept.insert(uid);
-        if (options.mirror && source.has_flags && uids.at(uid)->flags != m.flags)
+        if (admitted && options.mirror && source.has_flags && uids.at(uid)->flags != m.flags)
             plan.flags.emplace_back(uid, m.flags);
     }
     if (options.mirror)

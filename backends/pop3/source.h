@@ -45,6 +45,8 @@ class Pop3Source : public Source {
     std::unique_ptr<Session> m_session;
     bool m_pipelining = false;
     bool m_use_retr = false; // TOP was refused
+    MessageFilter m_filter;  // the open request's: dates are read only for one
+    Status date_for_filter(std::uint32_t n, RemoteMessage& m);
     Listing m_listing;       // what LIST and UIDL said
     std::size_t m_next = 0,
                 m_part_size = 0; // the listing handed out so far, and how much at a time

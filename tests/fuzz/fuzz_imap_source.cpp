@@ -46,6 +46,7 @@
 #include "backends/imap/source.cpp"
 #include "backends/imap/uid_set.cpp"
 #include "backends/net/trace.cpp"
+#include "sync/filter.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"
 #include "sync/source.cpp"
