@@ -175,8 +175,6 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
             error(where, key,
                   "'" + str(fields, key) +
                       "' is not a date written YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ)");
-    if (fields.contains("max_size") && fields.at("max_size").value.get<std::int64_t>() < 0)
-        error(where, "max_size", "must be a number of bytes, 0 or more");
     auto since = parse_filter_date(str(fields, "since")),
          before = parse_filter_date(str(fields, "before"));
     if (since && before && *since >= *before) error(where, "before", "must be later than since");

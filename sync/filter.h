@@ -22,7 +22,8 @@ struct MessageFilter {
     std::optional<std::uint64_t> max_size;
 
     bool empty() const { return !since && !before && !max_size; }
-    bool admits(const RemoteMessage& m) const { return why_left_out(m).empty(); }
+    // Without a filter, no reason is ever built: plans ask for every message.
+    bool admits(const RemoteMessage& m) const { return empty() || why_left_out(m).empty(); }
     // "" when admitted, else the reason for the report ("larger than 10 MB").
     std::string why_left_out(const RemoteMessage& m) const;
 };

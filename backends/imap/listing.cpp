@@ -45,7 +45,7 @@ std::string search_criteria(const MessageFilter& filter) {
     // A time zone moves a date by at most a day either way.
     if (filter.since)
         add("SINCE " + imap_date(std::max<std::int64_t>(0, day_of(*filter.since) - 1)));
-    if (filter.before) add("BEFORE " + imap_date(day_of(*filter.before) + 2));
+    if (filter.before) add("BEFORE " + imap_date(day_of(*filter.before - 1) + 2));
     if (filter.max_size) add("NOT LARGER " + std::to_string(*filter.max_size));
     return out;
 }

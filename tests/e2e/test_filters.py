@@ -78,7 +78,7 @@ class FilterTest(unittest.TestCase):
         inbox = self.backup(*FILTERS)
         self.assertEqual(self.held(), self.bodies(ADMITTED))
         self.assertEqual((inbox["found"], inbox["fetched"], inbox["filtered"], inbox["failed"]), (5, 2, 3, 0))
-        self.assertIn(b"UID SEARCH RETURN (ALL) SINCE 31-Dec-2023 BEFORE 12-Jan-2024 NOT LARGER 4096",
+        self.assertIn(b"UID SEARCH RETURN (ALL) SINCE 31-Dec-2023 BEFORE 11-Jan-2024 NOT LARGER 4096",
                       self.dc.rawlog(self.user))
         # Again: nothing new, and what the search did not show is not gone.
         again = self.backup(*FILTERS)

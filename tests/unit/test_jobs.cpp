@@ -166,7 +166,7 @@ TEST_CASE("job errors") {
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
         {R"("since": "2024-02-01", "before": "2024-01-01")",
          "key 'before': must be later than since"},
-        {R"("max_size": -1)", "key 'max_size': must be a number of bytes"},
+        {R"("max_size": -1)", "key 'max_size': must be a whole number from 0"},
         {R"("reconnects": 101)", "key 'reconnects': must be from 0 to 100"},
         {R"("skip_after": 1001)", "key 'skip_after': must be from 0 to 1000"},
     };
