@@ -78,6 +78,29 @@ void add_connections_option(CLI::App& cmd, int& connections, int& reconnects) {
         ->capture_default_str();
 }
 
+// --since, --before, --max-size: checked here, so a typo is a usage error
+// before anything connects (cli/filter_args.h).
+void add_filter_options(CLI::App& cmd, FilterArgs& f) {
+    auto date = CLI::Validator(
+        [](std::string& v) {
+            return parse_filter_date(v) ? "" : "expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ";
+        },
+        "DATE");
+    cmd.add_option("--since", f.since,
+                   "Only messages dated on or after DATE (YYYY-MM-DD: midnight UTC)")
+        ->check(date);
+    cmd.add_option("--before", f.before,
+                   "Only messages dated before DATE (YYYY-MM-DD: midnight UTC)")
+        ->check(date);
+    cmd.add_option("--max-size", f.max_size,
+                   "Only messages of at most SIZE bytes (suffix K, M or G: 1024, 1024^2, 1024^3)")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                return parse_size(v) ? "" : "expected bytes with an optional K, M or G";
+            },
+            "SIZE"));
+}
+
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
     auto* cmd = app.add_subcommand("check", "Connect, log in, and describe an account");
     cmd->add_option("URL", a.connection.url,
@@ -114,6 +137,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
            "POP3: delete messages held in the archive and older than this many days (0: never)")
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
+    add_filter_options(*cmd, a.filter);
     cmd->add_option(
            "--skip-after", a.skip_after,
            "Skip a message the server has refused in this many runs in a row (0: never skip)")
@@ -204,6 +228,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--verbose,-v", a.verbose, "Say more about each folder and decision");
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
     add_connections_option(*cmd, a.connections, a.reconnects);
+    add_filter_options(*cmd, a.filter);
     cmd->add_flag("--append-final-crlf", a.append_final_crlf,
                   "Add a CRLF to a message that does not end in one (Yahoo refuses it); each is "
                   "named in the report");
@@ -249,6 +274,8 @@ void add_run(CLI::App& app, RunArgs& a, int& code) {
     cmd->add_option("--shard", a.shard,
                     "Run only the jobs of shard I of N (I/N, 0 <= I < N; see mailferry-jobs(5))");
     cmd->add_flag("--check", a.check, "Validate the job file and exit; run nothing");
+    cmd->add_flag("--dry-run,-n", a.dry_run,
+                  "Run every selected job with --dry-run: show what each would do, change nothing");
     cmd->callback([&] { code = run_jobs(a); });
 }
 

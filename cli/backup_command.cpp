@@ -30,6 +30,7 @@ BackupOptions backup_options(const BackupArgs& args) {
     options.force = args.force;
     options.skip_after = static_cast<std::size_t>(args.skip_after);
     options.undo_server_seen = args.undo_server_seen;
+    options.filter = make_filter(args.filter).value_or(MessageFilter{}); // checked by run_backup
     if (args.delete_older_than > 0)
         options.removal.older_than = static_cast<std::int64_t>(std::time(nullptr)) -
                                      static_cast<std::int64_t>(args.delete_older_than) * 86400;
@@ -116,6 +117,8 @@ int run_backup(const BackupArgs& args) {
         return report_failure({ErrorKind::usage, Scope::account,
                                "unknown format '" + args.format + "' (use maildir or mbox)"},
                               args.json);
+    if (auto filter = make_filter(args.filter); !filter)
+        return report_failure(filter.error(), args.json);
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
     if ((args.delete_after_download || args.delete_older_than > 0) &&
@@ -146,6 +149,7 @@ int run_backup(const BackupArgs& args) {
     report.source = endpoint->display();
     report.archive = args.archive;
     report.dry_run = args.dry_run;
+    report.filters = describe(args.filter);
     report.push = args.mirror; // deletions happen in the archive
     run_folders(std::move(*source), **archive, *endpoint,
                 select_folders(*all, args.folders, args.excludes), args, progress, report);

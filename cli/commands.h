@@ -4,6 +4,7 @@
 
 #include "backends/net/endpoint.h"
 #include "cli/credentials.h"
+#include "cli/filter_args.h"
 #include "sync/result.h"
 
 #include <string>
@@ -54,6 +55,7 @@ struct BackupArgs {
     int reconnects = k_default_reconnects;   // new sessions after lost ones, in the whole run
     int skip_after = k_default_skip_after; // runs a message may fail before it is skipped; 0: never
     bool undo_server_seen = false;         // IMAP: take back the \Seen a fetch made the server set
+    FilterArgs filter;                     // --since, --before, --max-size
 };
 
 enum class PushKind { migrate, restore, mirror };
@@ -81,6 +83,7 @@ struct PushArgs {
     // INBOX and the special folders go then: "prefix" or "merge".
     std::string target_prefix;
     std::string special_folders = "prefix";
+    FilterArgs filter;                       // --since, --before, --max-size
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad
@@ -131,6 +134,7 @@ struct RunArgs {
     std::string report_file, metrics_file;
     std::string shard; // "I/N"; "" = all
     bool check = false;
+    bool dry_run = false; // each job's command with --dry-run
 };
 
 int run_jobs(const RunArgs& args);

@@ -52,9 +52,13 @@ std::vector<std::string> job_arguments(const Job& job) {
     flag("insecure", job.insecure);
     flag("allow-plaintext", job.allow_plaintext);
     flag("no-compress", !job.compress);
+    flag("dry-run", job.dry_run);
     if (job.timeout > 0) option("timeout", std::to_string(job.timeout));
     option("connections", std::to_string(job.connections));
     if (job.reconnects >= 0) option("reconnects", std::to_string(job.reconnects));
+    option("since", job.filter.since);
+    option("before", job.filter.before);
+    option("max-size", job.filter.max_size);
     for (const auto& g : job.folders)
         option("folder", g);
     for (const auto& g : job.exclude)

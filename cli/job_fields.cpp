@@ -4,6 +4,7 @@
 #include "backends/net/login.h"
 #include "backends/oauth2/settings.h"
 #include "backends/open/archive.h"
+#include "cli/filter_args.h"
 #include "cli/job_keys.h"
 #include "cli/job_validator.h"
 #include "cli/url.h"
@@ -15,17 +16,6 @@
 namespace mf::cli::jobfile {
 
 namespace {
-
-bool valid_date(const std::string& text) {
-    int y = 0, m = 0, d = 0;
-    char tail = 0;
-    if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-        return false;
-    if (text[4] != '-' || text[7] != '-' || m < 1 || m > 12 || d < 1) return false;
-    static constexpr int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= (m == 2 && !leap ? 28 : days[m - 1]);
-}
 
 std::string lower(std::string text) {
     std::transform(text.begin(), text.end(), text.begin(),
@@ -182,18 +172,15 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     std::string special = str(fields, "special_folders");
     if (!special.empty() && special != "prefix" && special != "merge")
         error(where, "special_folders", "'" + special + "' is not prefix or merge");
-    // Accepted by the format so that files can be written for what is coming,
-    // but refused at run time: a job must never pretend to filter.
-    for (std::string_view k : k_filters) {
-        std::string key(k);
-        if (!fields.contains(key)) continue;
-        if (key != "max_size" && !valid_date(str(fields, key)))
-            error(where, key, "'" + str(fields, key) + "' is not a date written YYYY-MM-DD");
-        else
+    // The same words as --since, --before and --max-size (cli/filter_args.h).
+    for (const char* key : {"since", "before"})
+        if (fields.contains(key) && !parse_filter_date(str(fields, key)))
             error(where, key,
-                  "not supported yet: no command can filter by date or size, so this job would "
-                  "copy everything; remove the key");
-    }
+                  "'" + str(fields, key) +
+                      "' is not a date written YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ)");
+    auto since = parse_filter_date(str(fields, "since")),
+         before = parse_filter_date(str(fields, "before"));
+    if (since && before && *since >= *before) error(where, "before", "must be later than since");
 }
 
 void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
@@ -231,6 +218,10 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.max_delete_percent = number("max_delete_percent", -1);
     job.delete_after_download = flag("delete_after_download");
     job.delete_older_than_days = number("delete_older_than_days", 0);
+    job.filter.since = str(fields, "since");
+    job.filter.before = str(fields, "before");
+    if (fields.contains("max_size"))
+        job.filter.max_size = std::to_string(fields["max_size"].value.get<std::int64_t>());
     for (const char* key : {"folders", "exclude"})
         if (fields.contains(key))
             (std::string(key) == "folders" ? job.folders : job.exclude) =

@@ -20,7 +20,6 @@ struct KeySpec {
 };
 
 inline constexpr std::string_view k_refused[] = {"password", "source_password", "target_password"};
-inline constexpr std::string_view k_filters[] = {"since", "before", "max_size"};
 
 const KeySpec* find_key(std::string_view name);
 unsigned kind_bit(JobKind kind);

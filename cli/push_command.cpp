@@ -298,6 +298,7 @@ int mirror_into_archive(const PushArgs& args) {
     b.max_delete_percent = args.max_delete_percent;
     b.force = args.force;
     b.reconnects = args.reconnects;
+    b.filter = args.filter;
     return run_backup(b);
 }
 
@@ -312,6 +313,8 @@ int run_push(const PushArgs& args) {
         return mirror_into_archive(args);
     }
     auto started = std::chrono::steady_clock::now();
+    auto filter = make_filter(args.filter);
+    if (!filter) return report_failure(filter.error(), args.json);
     auto map = FolderMap::parse(args.maps);
     if (!map) return report_failure(map.error(), args.json);
     if (auto s = under_prefix(*map, args); !s) return report_failure(s.error(), args.json);
@@ -336,12 +339,14 @@ int run_push(const PushArgs& args) {
     report.source = setup.source_name;
     report.archive = setup.target_name;
     report.dry_run = args.dry_run;
+    report.filters = describe(args.filter);
     report.push = true;
     PushRunOptions options;
     options.dry_run = args.dry_run;
     options.mirror = args.kind == PushKind::mirror;
     options.max_delete_share = args.max_delete_percent / 100.0;
     options.force = args.force;
+    options.filter = *filter;
     RunRefusals refusals;
     options.refusals = &refusals;
     auto folders = select_folders(*all, args.folders, args.excludes);

@@ -37,6 +37,7 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
     nlohmann::json j{{"folder", f.folder},
                      {"found", f.found},
                      {"held", f.held},
+                     {"filtered", f.filtered},
                      {"planned", f.planned},
                      {"fetched", f.fetched},
                      {"failed", f.failed},
@@ -124,13 +125,14 @@ void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progre
 }
 
 std::string report_json(const RunReport& r) {
-    nlohmann::json totals{{"found", 0},   {"held", 0},          {"fetched", 0}, {"failed", 0},
-                          {"skipped", 0}, {"flags_updated", 0}, {"bytes", 0}};
+    nlohmann::json totals{{"found", 0},  {"held", 0},    {"filtered", 0},      {"fetched", 0},
+                          {"failed", 0}, {"skipped", 0}, {"flags_updated", 0}, {"bytes", 0}};
     nlohmann::json folders = nlohmann::json::array();
     for (const auto& f : r.folders) {
         folders.push_back(folder_json(f, r.push));
         totals["found"] = totals["found"].get<std::size_t>() + f.found;
         totals["held"] = totals["held"].get<std::size_t>() + f.held;
+        totals["filtered"] = totals["filtered"].get<std::size_t>() + f.filtered;
         totals["fetched"] = totals["fetched"].get<std::size_t>() + f.fetched;
         totals["failed"] = totals["failed"].get<std::size_t>() + f.failed;
         totals["skipped"] = totals["skipped"].get<std::size_t>() + f.skipped_messages.size();
@@ -194,6 +196,16 @@ void print_not_fetched(const RunReport& r, std::ostream& out) {
         << (r.dry_run ? " to link" : " linked");
 }
 
+// Messages the filters left out: neither fetched nor failed.
+void print_filtered(const RunReport& r, std::ostream& out) {
+    std::size_t filtered = 0;
+    for (const auto& f : r.folders)
+        filtered += f.filtered;
+    if (filtered == 0) return;
+    out << "note: " << filtered << (filtered == 1 ? " message" : " messages") << " left out by "
+        << printable(r.filters) << '\n';
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -234,6 +246,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
         out << "warning: " << others
             << " messages were removed from the server by another client since the last run\n";
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
+    print_filtered(r, out);
     if (r.reconnects) {
         std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited "

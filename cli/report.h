@@ -22,6 +22,7 @@ struct RunReport {
     std::string caveat;         // how the source was read, when the user should know
     std::size_t reconnects = 0; // new sessions after lost or out-of-step ones
     double waited_seconds = 0;  // backing off before them
+    std::string filters;        // the filters given ("--since 2026-01-01"), for the summary
     int exit_code = 0;
 
     // 0 when nothing failed; 1, partial, when a folder completed or only

@@ -304,8 +304,11 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
         if (code == exit_ok) code = exit_local_io;
     };
     if (!args.report_file.empty())
-        failed(fs::write_output(args.report_file, dump(report) + "\n", 0600));
-    if (!args.metrics_file.empty()) {
+        failed(fs::write_output(args.report_file, dump(report) + "
+", 0600));
+    // A dry run backed nothing up: the metrics that say when jobs last
+    // succeeded are left as they are.
+    if (!args.metrics_file.empty() && !args.dry_run) {
         std::vector<JobOutcome> outcomes;
         for (const auto& r : results)
             outcomes.push_back(r.outcome);
@@ -335,6 +338,8 @@ int run_jobs(const RunArgs& args) {
         return refuse(path, {"--parallel takes a number from 1 to 1000"}, args, exit_usage);
     auto loaded = load_job_file(path);
     if (!loaded.errors.empty()) return refuse(path, loaded.errors, args, exit_usage);
+    for (auto& job : loaded.file.jobs)
+        job.dry_run = args.dry_run;
     const JobFile& file = loaded.file;
     Selection selection = select_jobs(file, args);
     if (!selection.errors.empty()) return refuse(path, selection.errors, args, exit_usage);
@@ -356,6 +361,7 @@ int run_jobs(const RunArgs& args) {
                      [](const JobResult& a, const JobResult& b) { return a.run.job < b.run.job; });
     int code = run_exit_code(results);
     json report = run_json(path, code, results, started);
+    report["dry_run"] = args.dry_run;
     code = write_outputs(args, file, report, results);
     std::size_t failed = report["totals"]["failed"].get<std::size_t>();
     if (failed > 0 || terminal)

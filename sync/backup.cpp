@@ -131,7 +131,7 @@ Status note_source_changes(FolderStore& store, const BackupPlan& plan, FolderRep
 Status remove_from_source(Source& source, FolderStore& store, const Snapshot& snap,
                           std::vector<HeldMessage> held, const BackupOptions& options,
                           FolderReport& report) {
-    auto ids = plan_removals(snap, held, options.removal);
+    auto ids = plan_removals(snap, held, options.removal, options.filter);
     report.planned_deletions = ids.size();
     if (ids.empty() || options.dry_run) return {};
     for (const auto& id : ids)
@@ -145,9 +145,11 @@ Status remove_from_source(Source& source, FolderStore& store, const Snapshot& sn
 
 // A mirror or a removal policy looks at the whole folder every time: an
 // unchanged source can still hold what a mirror must prune (left by an
-// earlier plain backup) or what has aged past a removal cutoff.
+// earlier plain backup) or what has aged past a removal cutoff. So does a
+// filtered run: it records no change token (a later run without the filter
+// must still see what it left out), so it cannot use one either.
 bool looks_at_everything(const BackupOptions& options) {
-    return options.dry_run || options.mirror || options.removal.active();
+    return options.dry_run || options.mirror || options.removal.active() || !options.filter.empty();
 }
 
 // A folder with failed or skipped messages is listed whole, even if its
@@ -182,6 +184,8 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
     OpenRequest request;
     if (!whole) request.known_token = memo.change_token;
     if (!whole && memo.held == 0) request.part_size = options.list_part;
+    // A mirror must see the whole folder to tell what is gone.
+    if (!options.mirror) request.filter = options.filter;
     return source.open(folder, request);
 }
 
@@ -268,7 +272,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     }
     const bool delta = snap->listing == ListingKind::delta,
                in_parts = snap->listing == ListingKind::parts;
-    report.found = delta || in_parts ? snap->total : snap->messages.size();
+    report.found = delta || in_parts || snap->narrowed ? snap->total : snap->messages.size();
     auto fstore = store.open_folder(folder, snap->validity);
     if (!fstore) return failed(fstore.error());
     auto loaded = delta ? held_part(**fstore, *snap) : (*fstore)->load_brief();
@@ -292,9 +296,12 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             forgotten.push_back(f.id);
         memory = FailureMemory({}, options.skip_after);
     }
-    BackupPlan plan = plan_backup(*snap, state);
+    BackupPlan plan = plan_backup(*snap, state, options.filter);
+    report.filtered = plan.filtered + left_unlisted(*snap);
     const Apply apply = options.dry_run ? Apply::look : Apply::change;
-    if (snap->listing == ListingKind::whole)
+    // A listing narrowed by a filter leaves held messages out: they are not
+    // gone, so nothing is re-matched against them.
+    if (snap->listing == ListingKind::whole && !snap->narrowed)
         if (auto s =
                 rematch_returned(source, **fstore, *snap, state, plan, report, progress, apply);
             !s)
@@ -305,7 +312,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.held = delta ? report.found - plan.fetch.size() - report.linked : plan.held;
     memory.skip(plan.fetch);
     // A whole listing tells which failed messages are gone from the source.
-    if (snap->listing == ListingKind::whole)
+    if (snap->listing == ListingKind::whole && !snap->narrowed)
         for (auto& id : memory.unlisted(snap->messages))
             forgotten.push_back(std::move(id));
     // Of a folder listed in parts nothing is held: all of it is planned, so
@@ -329,7 +336,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         std::vector<HeldMessage> would_hold = state.held;
         for (const auto& m : snap->messages)
             would_hold.push_back(HeldMessage{m.id, {}, m.size, {}, m.internal_date});
-        report.planned_deletions = plan_removals(*snap, would_hold, options.removal).size();
+        report.planned_deletions =
+            plan_removals(*snap, would_hold, options.removal, options.filter).size();
         progress.folder_finished(report);
         return out;
     }
@@ -391,7 +399,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());
         report.deleted = plan.gone.size();
     }
-    if (!snap->change_token.empty() && report.vanished == 0) {
+    if (!snap->change_token.empty() && report.vanished == 0 && options.filter.empty()) {
         // Everything up to this token is held: the next run may skip listing.
         if (auto s = (*fstore)->set_change_token(snap->change_token); !s) return failed(s.error());
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());

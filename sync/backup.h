@@ -39,6 +39,10 @@ struct BackupOptions {
     // they were fetched (Source::marked_read_by_fetch): the only write to a
     // backup source besides a removal policy's, and only on request.
     bool undo_server_seen = false;
+    // Which messages the run handles (--since, --before, --max-size); the
+    // others are counted in FolderReport::filtered, never fetched, never
+    // gone, never deleted.
+    MessageFilter filter;
 };
 
 struct FolderOutcome {

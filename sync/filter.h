@@ -22,9 +22,14 @@ struct MessageFilter {
     std::optional<std::uint64_t> max_size;
 
     bool empty() const { return !since && !before && !max_size; }
-    bool admits(const RemoteMessage& m) const { return why_left_out(m).empty(); }
+    // Without a filter, no reason is ever built: plans ask for every message.
+    bool admits(const RemoteMessage& m) const { return empty() || why_left_out(m).empty(); }
     // "" when admitted, else the reason for the report ("larger than 10 MB").
     std::string why_left_out(const RemoteMessage& m) const;
 };
+
+// How many messages a narrowed listing (Snapshot::narrowed) did not show:
+// the source left them out for the filter. 0 for any other listing.
+std::size_t left_unlisted(const Snapshot& snap);
 
 } // namespace mf

@@ -93,7 +93,11 @@ struct Snapshot {
     std::string change_token;
     ListingKind listing = ListingKind::whole;
     bool more = false;     // ListingKind::parts only: another part follows
-    std::size_t total = 0; // parts, delta and unchanged: the folder's count on the source
+    std::size_t total = 0; // parts, delta, unchanged and narrowed: the folder's count on the source
+    // `messages` holds only those the request's filter may admit (a superset
+    // of what MessageFilter::admits lets through, decided by the server):
+    // a message not listed may still be on the source, so none is gone.
+    bool narrowed = false;
 };
 
 // What an archive holds of one folder.

@@ -12,7 +12,8 @@ bool needs_revalidation(const Snapshot& remote, const FolderState& local) {
     return local.known && local.validity != remote.validity;
 }
 
-BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
+BackupPlan plan_backup(const Snapshot& remote, const FolderState& local,
+                       const MessageFilter& filter) {
     const auto& held = local.held;
     auto id_of = [&](std::uint32_t i) -> const std::string& { return held[i].id; };
     const auto by_id = sorted_index(held.size(), id_of);
@@ -32,6 +33,10 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
     if (held.empty()) plan.fetch.reserve(remote.messages.size());
     for (const auto& m : remote.messages) {
         const HeldMessage* h = find(m.id);
+        if (!filter.admits(m)) {
+            ++plan.filtered;
+            continue;
+        }
         if (!h) {
             plan.fetch.push_back(m.id);
             plan.fetch_bytes += m.size;
@@ -41,7 +46,8 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
         if (h->source_state != SourceState::present) plan.reappeared.push_back(m.id);
         if (remote.has_flags && h->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
     }
-    for (std::size_t i = 0; i < held.size(); ++i) {
+    // A narrowed listing does not show what the filter hides: nothing is gone.
+    for (std::size_t i = 0; i < held.size() && !remote.narrowed; ++i) {
         if (matched[i]) continue;
         plan.gone.push_back(held[i].id);
         if (held[i].source_state == SourceState::present) plan.newly_gone.push_back(held[i].id);
@@ -50,7 +56,7 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local) {
 }
 
 std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector<HeldMessage>& held,
-                                       const RemovalPolicy& policy) {
+                                       const RemovalPolicy& policy, const MessageFilter& filter) {
     std::vector<std::string> out;
     if (!policy.active()) return out;
     std::unordered_map<std::string_view, const HeldMessage*> by_id;
@@ -59,6 +65,7 @@ std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector
     for (const auto& m : remote.messages) {
         auto it = by_id.find(m.id);
         if (it == by_id.end()) continue; // not held: never delete
+        if (!filter.admits(m)) continue;
         if (policy.older_than) {
             std::int64_t date = it->second->date;
             if (date == 0 || date >= *policy.older_than) continue;

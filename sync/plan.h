@@ -21,6 +21,7 @@ struct BackupPlan {
         newly_gone; // gone, and on the source at the last run: someone removed them
     std::vector<std::string> reappeared; // on the source again although recorded as gone
     std::size_t held = 0;                // on the source and held
+    std::size_t filtered = 0;            // listed, but left out by the filter
     std::uint64_t fetch_bytes = 0;
 };
 
@@ -28,7 +29,10 @@ struct BackupPlan {
 // epoch, so ids cannot be compared and messages must be matched by content.
 bool needs_revalidation(const Snapshot& remote, const FolderState& local);
 
-BackupPlan plan_backup(const Snapshot& remote, const FolderState& local);
+// Messages the filter leaves out are neither fetched nor re-flagged, and
+// never gone: a held one stays held whatever the filter hides.
+BackupPlan plan_backup(const Snapshot& remote, const FolderState& local,
+                       const MessageFilter& filter = {});
 
 // What may be deleted from the source after a backup. Only messages that are
 // on the source and held durably qualify; with `older_than`, only those whose
@@ -39,8 +43,10 @@ struct RemovalPolicy {
     bool active() const { return after_download || older_than.has_value(); }
 };
 
+// A message the filter leaves out is never deleted: the run did not handle it.
 std::vector<std::string> plan_removals(const Snapshot& remote, const std::vector<HeldMessage>& held,
-                                       const RemovalPolicy& policy);
+                                       const RemovalPolicy& policy,
+                                       const MessageFilter& filter = {});
 
 // Pairs held messages with remote ones by Message-ID and size (old id, new
 // id). Each message is used at most once, so distinct messages that share a

@@ -17,6 +17,7 @@ struct FolderReport {
     std::string target_folder;
     std::size_t found = 0;    // messages on the source
     std::size_t held = 0;     // already in the archive before this run
+    std::size_t filtered = 0; // on the source, left out by --since, --before or --max-size
     std::size_t planned = 0;  // to fetch, as planned (what a dry run reports)
     std::size_t fetched = 0;  // newly stored and committed
     std::size_t failed = 0;   // planned but not stored because of an error

@@ -235,7 +235,10 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return out;
     };
     OpenRequest request;
-    if (!options.dry_run) request.part_size = options.list_part;
+    // A filtered listing comes whole: copy_parts() would copy each part whole.
+    if (!options.dry_run && options.filter.empty()) request.part_size = options.list_part;
+    // A mirror must see every source message to keep its copy on the target.
+    if (!options.mirror) request.filter = options.filter;
     auto snap = source.open(from, request);
     if (!snap) return failed(snap.error());
     auto folder = open_target(target, to, options.dry_run);
@@ -256,12 +259,14 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         (!folder->messages.empty() || !mapping->entries.empty()))
         if (auto s = gather_parts(source, *snap); !s) return failed(s.error());
     const bool in_parts = snap->listing == ListingKind::parts;
-    report.found = in_parts ? snap->total : snap->messages.size();
+    report.found = in_parts || snap->narrowed ? snap->total : snap->messages.size();
     auto keys = match_keys(source, target, *snap, *folder, *mapping);
     if (!keys) return failed(keys.error());
 
-    PushPlan plan = plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror});
+    PushPlan plan =
+        plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror, options.filter});
     report.held = plan.already;
+    report.filtered = plan.filtered + left_unlisted(*snap);
     // Into an empty target, all of a folder listed in parts is to be copied:
     // a run that fails part way counts the parts it never reached as failed.
     report.planned = in_parts ? snap->total : plan.copy.size();

@@ -47,6 +47,7 @@ struct PushRunOptions {
     std::chrono::milliseconds settle_quiet{500};
     std::chrono::milliseconds settle_limit{10000};
     RunRefusals* refusals = nullptr; // the run's; null: a lost session's failures are tried again
+    MessageFilter filter;            // see BackupOptions::filter
 };
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,

@@ -150,15 +150,18 @@ PushPlan plan_push(const Snapshot& source, const std::vector<MessageKey>& keys,
     std::unordered_set<std::uint32_t> kept;
     for (std::size_t i = 0; i < source.messages.size(); ++i) {
         const auto& m = source.messages[i];
+        const bool admitted = options.filter.admits(m);
+        plan.filtered += !admitted;
         std::uint32_t uid = matched[i];
         if (uid == 0) {
+            if (!admitted) continue;
             plan.copy.push_back(m.id);
             plan.copy_bytes += m.size;
             continue;
         }
-        ++plan.already;
+        plan.already += admitted;
         kept.insert(uid);
-        if (options.mirror && source.has_flags && uids.at(uid)->flags != m.flags)
+        if (admitted && options.mirror && source.has_flags && uids.at(uid)->flags != m.flags)
             plan.flags.emplace_back(uid, m.flags);
     }
     if (options.mirror)

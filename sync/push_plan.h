@@ -22,11 +22,15 @@ struct PushPlan {
     std::vector<std::uint32_t> remove; // mirror: target UIDs not in the source
     std::vector<std::string> forget;   // mapped, but gone from the target
     std::size_t already = 0;           // on both sides already
+    std::size_t filtered = 0;          // left out by the filter
     std::uint64_t copy_bytes = 0;
 };
 
 struct PushOptions {
     bool mirror = false; // set flags and delete extras, not just add
+    // Messages it leaves out are neither copied nor re-flagged; their
+    // copies on the target are kept, even by a mirror.
+    MessageFilter filter = {};
 };
 
 // `keys` holds Message-IDs of source messages that are not mapped (asked for

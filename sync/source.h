@@ -6,6 +6,7 @@
 // unusable; Scope::folder failures leave it usable for other folders.
 #pragma once
 
+#include "sync/filter.h"
 #include "sync/model.h"
 #include "sync/result.h"
 
@@ -63,6 +64,10 @@ struct OpenRequest {
     // stores each part before asking for the next, so a first backup of a
     // large folder never lists it all at once.
     std::size_t part_size = 0;
+    // Non-empty: the source may list only the messages this filter may
+    // admit (Snapshot::narrowed), e.g. by searching on the server. The
+    // engine still decides with MessageFilter::admits.
+    MessageFilter filter = {};
 };
 
 class Source {

@@ -130,7 +130,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
 std::string ImapSource::predicted_listing(const FolderInfo& folder,
                                           const OpenRequest& request) const {
     auto listed = parse_token(folder.change_token);
-    if (!listed) return {};
+    if (!listed || !request.filter.empty()) return {}; // a filter searches first
     if (request.known_token.empty()) {
         // No archive to compare with: the whole folder, unless it comes in
         // parts (then ESEARCH first).

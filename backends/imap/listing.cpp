@@ -5,6 +5,7 @@
 #include "backends/imap/uid_set.h"
 
 #include <algorithm>
+#include <ctime>
 #include <iterator>
 #include <utility>
 
@@ -16,6 +17,37 @@ std::string listing_command(const std::string& set, const std::string& modifier)
 
 std::string changed_since(std::uint64_t modseq) {
     return " (CHANGEDSINCE " + std::to_string(modseq) + ")";
+}
+
+namespace {
+
+// An IMAP date (RFC 3501 date: "7-Dec-2026") of the UTC day `days` after
+// the epoch.
+std::string imap_date(std::int64_t days) {
+    static const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::time_t t = static_cast<std::time_t>(days * 86400);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return std::to_string(tm.tm_mday) + "-" + k_months[tm.tm_mon] + "-" +
+           std::to_string(tm.tm_year + 1900);
+}
+
+std::int64_t day_of(std::int64_t seconds) {
+    return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+}
+
+} // namespace
+
+std::string search_criteria(const MessageFilter& filter) {
+    std::string out;
+    auto add = [&](const std::string& key) { out += (out.empty() ? "" : " ") + key; };
+    // A time zone moves a date by at most a day either way.
+    if (filter.since)
+        add("SINCE " + imap_date(std::max<std::int64_t>(0, day_of(*filter.since) - 1)));
+    if (filter.before) add("BEFORE " + imap_date(day_of(*filter.before - 1) + 2));
+    if (filter.max_size) add("NOT LARGER " + std::to_string(*filter.max_size));
+    return out;
 }
 
 void sort_by_uid(std::vector<RemoteMessage>& messages) {
@@ -121,6 +153,52 @@ Status ImapSource::list_by(const FolderInfo& folder, const std::string& command,
     if (!listed) return std::unexpected(listed.error());
     if (exists_after) *exists_after = listing.exists();
     return listing.check(folder);
+}
+
+// A filtered listing: UID SEARCH finds the messages the filter may admit,
+// and only those are listed. Those it did not find are left out of the
+// snapshot (Snapshot::narrowed), so the engine never takes them for gone.
+// With ESEARCH (RFC 4731) the answer is a compact UID set, not a number
+// per message.
+Status ImapSource::list_filtered(const FolderInfo& folder, const MessageFilter& filter,
+                                 Snapshot& snap, std::uint32_t exists) {
+    snap.total = exists;
+    snap.narrowed = true;
+    if (exists == 0) return {};
+    std::vector<std::uint32_t> uids;
+    // Never more UIDs than the folder announced (with some slack).
+    const std::size_t cap = std::size_t{exists} + 1000;
+    const bool esearch = m_session->has("ESEARCH");
+    auto take = [&](const Response& r) -> Status {
+        if (r.items.empty()) return {};
+        if (esearch && is_atom(r.items[0], "ESEARCH")) {
+            for (std::size_t i = 1; i + 1 < r.items.size(); ++i)
+                if (is_atom(r.items[i], "ALL")) {
+                    auto set = as_string(r.items[i + 1]);
+                    uids = set ? expand_uid_set(*set, cap) : std::vector<std::uint32_t>{};
+                    // Never taken as "nothing found": that would leave mail out.
+                    if (uids.empty())
+                        return fail(ErrorKind::protocol, Scope::folder,
+                                    m_session->host() + " answered the search of " +
+                                        folder.display() + " with a UID set that cannot be read");
+                }
+        } else if (is_atom(r.items[0], "SEARCH")) {
+            for (std::size_t i = 1; i < r.items.size() && uids.size() <= cap; ++i)
+                if (auto uid = to_u32(r.items[i])) uids.push_back(*uid);
+        }
+        if (uids.size() > cap)
+            return fail(ErrorKind::protocol, Scope::session,
+                        m_session->host() + " found more messages than its EXISTS count");
+        return {};
+    };
+    const std::string command =
+        std::string("UID SEARCH ") + (esearch ? "RETURN (ALL) " : "") + search_criteria(filter);
+    auto searched = m_session->run_ok(command, "searching " + folder.display(), take);
+    if (!searched) return std::unexpected(searched.error());
+    for (const auto& set : uid_sets(std::move(uids), k_max_uid_set_chars))
+        if (auto s = list_range(folder, set, "", snap, exists); !s) return s;
+    sort_by_uid(snap.messages);
+    return {};
 }
 
 Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists) {

@@ -22,6 +22,13 @@ std::string listing_command(const std::string& set, const std::string& modifier 
 // new or re-flagged since (RFC 7162, the CHANGEDSINCE FETCH modifier).
 std::string changed_since(std::uint64_t modseq);
 
+// The UID SEARCH criteria for `filter` (not empty), wide enough to find
+// every message it admits: SINCE and BEFORE compare the INTERNALDATE's date
+// in the server's time zone (RFC 3501 6.4.4), so each is widened by a day
+// and MessageFilter decides exactly; LARGER is strict, so NOT LARGER n is
+// "size <= n".
+std::string search_criteria(const MessageFilter& filter);
+
 // A server may repeat a FETCH for one UID (flag updates): keep the last.
 void sort_by_uid(std::vector<RemoteMessage>& messages);
 

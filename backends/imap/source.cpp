@@ -154,6 +154,11 @@ Result<Snapshot> ImapSource::list_opened(const FolderInfo& folder, const OpenReq
         if (auto s = list_changes(folder, *known, e, snap); !s) return std::unexpected(s.error());
         if (snap.listing == ListingKind::delta) return snap;
     }
+    if (!request.filter.empty()) {
+        if (auto s = list_filtered(folder, request.filter, snap, e.exists); !s)
+            return std::unexpected(s.error());
+        return snap;
+    }
     if (in_parts(request.part_size, e.exists)) {
         if (auto s = list_in_parts(folder, e, request.part_size, snap); !s)
             return std::unexpected(s.error());

@@ -108,6 +108,9 @@ class ImapSource : public Source {
     Result<Snapshot> list_opened(const FolderInfo& folder, const OpenRequest& request,
                                  const Examined& e);
     Status list(const FolderInfo& folder, Snapshot& snap, std::uint32_t exists);
+    // Only what UID SEARCH finds for `filter` (Snapshot::narrowed).
+    Status list_filtered(const FolderInfo& folder, const MessageFilter& filter, Snapshot& snap,
+                         std::uint32_t exists);
     Status list_changes(const FolderInfo& folder, const Known& known, const Examined& now,
                         Snapshot& snap);
     // Without CONDSTORE: the known UIDs with their flags only, the new ones

@@ -41,6 +41,19 @@ std::int64_t date_of(const mail::HeaderScanner& h) {
     return 0;
 }
 
+// Feeds the header block of message `n` (TOP n 0) to `headers`. A message
+// the server will not give (Scope::message) leaves them empty.
+Status scan_headers(Session& session, std::uint32_t n, mail::HeaderScanner& headers) {
+    auto s = session.multiline("TOP " + std::to_string(n) + " 0", [&](std::string_view line) {
+        headers.feed(line);
+        headers.feed("\r\n");
+        return Status{};
+    });
+    headers.finish();
+    if (!s && s.error().scope != Scope::message) return s;
+    return {};
+}
+
 // Persisted in change tokens and ids: see sync/fnv.h.
 constexpr std::uint64_t k_fnv_start = k_fnv1a64_persisted_basis;
 
@@ -226,6 +239,7 @@ Result<Snapshot> Pop3Source::open(const FolderInfo& folder, const OpenRequest& r
     // A first backup takes the (compact) listing a part at a time, so the
     // engine's copy of it and its plan stay small (OpenRequest::part_size).
     m_next = first;
+    m_filter = request.filter;
     const bool delta = snap.listing == ListingKind::delta;
     m_part_size = request.part_size > 0 && !delta ? request.part_size : m_listing.size();
     if (auto s = next_part(snap); !s) return std::unexpected(s.error());
@@ -240,10 +254,23 @@ Status Pop3Source::next_part(Snapshot& snap) {
         RemoteMessage m;
         m.id = std::string(m_listing.id(m_next));
         m.size = m_listing.entry(m_next).size;
+        if (auto s = date_for_filter(m_listing.entry(m_next).number, m); !s) return s;
         snap.messages.push_back(std::move(m));
         ++taken;
     }
     snap.more = m_next < m_listing.size();
+    return {};
+}
+
+// POP3 lists no dates: with --since or --before, each message's comes from
+// its header block (TOP n 0), a command per message, so only then, and
+// not for a message the size filter leaves out anyway. Without TOP the date
+// stays unknown, and MessageFilter admits the message.
+Status Pop3Source::date_for_filter(std::uint32_t n, RemoteMessage& m) {
+    if ((!m_filter.since && !m_filter.before) || m_use_retr || !m_filter.admits(m)) return {};
+    mail::HeaderScanner headers;
+    if (auto s = scan_headers(*m_session, n, headers); !s) return s;
+    m.internal_date = date_of(headers);
     return {};
 }
 
@@ -337,14 +364,8 @@ Result<std::vector<MessageKey>> Pop3Source::keys(const std::vector<std::string>&
         const Listing::Entry* listed = m_listing.find(id);
         if (!listed) continue;
         mail::HeaderScanner headers;
-        auto s = m_session->multiline("TOP " + std::to_string(listed->number) + " 0",
-                                      [&](std::string_view line) -> Status {
-                                          headers.feed(line);
-                                          headers.feed("\r\n");
-                                          return {};
-                                      });
-        if (!s && s.error().scope != Scope::message) return std::unexpected(s.error());
-        headers.finish();
+        if (auto s = scan_headers(*m_session, listed->number, headers); !s)
+            return std::unexpected(s.error());
         out.push_back({id, headers.message_id(), listed->size, date_of(headers)});
     }
     return out;

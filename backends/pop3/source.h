@@ -41,11 +41,14 @@ class Pop3Source : public Source {
     std::string retrieve_command(std::uint32_t number) const;
     Status fetch_one(std::uint32_t number, const std::string& id, MessageSink& sink);
     void note(std::string text);
+    // Dates `m` (message number `n`) from its header when m_filter needs dates.
+    Status date_for_filter(std::uint32_t n, RemoteMessage& m);
 
     std::unique_ptr<Session> m_session;
     bool m_pipelining = false;
     bool m_use_retr = false; // TOP was refused
     Listing m_listing;       // what LIST and UIDL said
+    MessageFilter m_filter;  // the open request's: dates are read only for one
     std::size_t m_next = 0,
                 m_part_size = 0; // the listing handed out so far, and how much at a time
     std::vector<std::string> m_caveats;

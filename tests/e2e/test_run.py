@@ -239,7 +239,7 @@ class RunTest(unittest.TestCase):
              "passwords are not accepted in job files; use password_env, password_file or password_command", 0o600),
             ("open password file", [{**{k: v for k, v in good.items() if k != "password_env"}, "password_file": pw_file}],
              "j", "password_file", "readable by group or others", 0o644),
-            ("filter", [{**good, "since": "2024-01-01"}], "j", "since", "not supported yet", 0o600),
+            ("filter", [{**good, "since": "2024-02-30"}], "j", "since", "is not a date", 0o600),
             ("two credentials", [{**good, "password_command": "echo x"}], "j", "password_command", "only one", 0o600),
             ("migrate into pop3", [{"name": "j", "kind": "migrate", "source": "archives/j",
                                     "target": self.dc.url("pop3s", "x"), "target_password_env": "PW_GOOD"}],

@@ -47,6 +47,7 @@
 #include "backends/imap/uid_set.cpp"
 #include "backends/net/deflate.cpp"
 #include "backends/net/trace.cpp"
+#include "sync/filter.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"
 #include "sync/source.cpp"

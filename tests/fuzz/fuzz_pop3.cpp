@@ -26,6 +26,7 @@
 #include "backends/pop3/listing.cpp"
 #include "backends/pop3/session.cpp"
 #include "backends/pop3/source.cpp"
+#include "sync/filter.cpp"
 #include "sync/flags.cpp"
 #include "sync/model.cpp"
 #include "sync/source.cpp"

@@ -162,9 +162,11 @@ TEST_CASE("job errors") {
         {R"("force": true)", "key 'force': does not apply to a backup job (only to: mirror)"},
         {R"("append_final_crlf": true)", "key 'append_final_crlf': does not apply to a backup job "
                                          "(only to: migrate, restore, mirror)"},
-        {R"("since": "2024-01-01")", "key 'since': not supported yet"},
+        {R"("since": "2024-1-01")", "key 'since': '2024-1-01' is not a date"},
         {R"("before": "2024-13-01")", "key 'before': '2024-13-01' is not a date"},
-        {R"("max_size": 1000000)", "key 'max_size': not supported yet"},
+        {R"("since": "2024-02-01", "before": "2024-01-01")",
+         "key 'before': must be later than since"},
+        {R"("max_size": -1)", "key 'max_size': must be a whole number from 0"},
         {R"("reconnects": 101)", "key 'reconnects': must be from 0 to 100"},
         {R"("skip_after": 1001)", "key 'skip_after': must be from 0 to 1000"},
     };
@@ -387,4 +389,24 @@ TEST_CASE("skip_after: a backup job's key, passed on only when set") {
     REQUIRE(unset.errors.empty());
     for (const auto& a : job_arguments(unset.file.jobs[0]))
         CHECK(a.rfind("--skip-after", 0) != 0);
+}
+
+TEST_CASE("the filter keys become --since, --before and --max-size; run --dry-run adds --dry-run") {
+    auto r = parse(R"({"jobs": [
+        {"name": "b", "kind": "backup", "source": "imaps://a@h", "archive": "/a", "password_env": "P",
+         "since": "2024-01-01", "before": "2024-02-01T12:00:00Z", "max_size": 1048576},
+        {"name": "r", "kind": "restore", "source": "/a", "target": "imaps://b@g",
+         "target_password_env": "P", "max_size": 0}
+    ]})");
+    REQUIRE_MESSAGE(r.errors.empty(), all_errors(r));
+    CHECK(job_arguments(r.file.jobs[0]) ==
+          std::vector<std::string>{"backup", "--password-env=P", "--connections=4",
+                                   "--since=2024-01-01", "--before=2024-02-01T12:00:00Z",
+                                   "--max-size=1048576", "--json", "--quiet", "--", "imaps://a@h",
+                                   "/a"});
+    r.file.jobs[1].dry_run = true;
+    CHECK(job_arguments(r.file.jobs[1]) ==
+          std::vector<std::string>{"restore", "--target-password-env=P", "--dry-run",
+                                   "--connections=4", "--max-size=0", "--json", "--quiet", "--",
+                                   "/a", "imaps://b@g"});
 }

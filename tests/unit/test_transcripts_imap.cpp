@@ -325,3 +325,29 @@ TEST_CASE("transcript: waiting where the client should speak, and lines never re
           "inline.txt line 4: the client waits for the server, but the transcript expects it "
           "to send\n  \"${u} NOOP\"");
 }
+
+TEST_CASE("transcript imap: a filter searches on the server and lists only what it finds") {
+    auto script = Transcript::load("imap/search_filter.txt");
+    for (std::size_t max_read : k_read_sizes) {
+        CAPTURE(max_read);
+        {
+            auto source = start(*script, max_read);
+            auto folders = source->list_folders();
+            REQUIRE_MESSAGE(folders, why(folders, *script));
+            OpenRequest request;
+            request.filter.since = 1704153600; // 2024-01-02 00:00 UTC
+            request.filter.max_size = 100;
+            auto snap = source->open(named(*folders, "INBOX"), request);
+            REQUIRE_MESSAGE(snap, why(snap, *script));
+            CHECK(snap->narrowed);
+            CHECK(snap->total == 5);
+            CHECK(ids_of(snap->messages) == std::vector<std::string>{"2", "3", "5"});
+            CHECK(left_unlisted(*snap) == 2);
+            // The search was wide; the engine decides exactly: UID 2 (04:00
+            // UTC on the 2nd) is in, UID 3 (the 1st) is out.
+            CHECK(request.filter.admits(snap->messages[0]));
+            CHECK_FALSE(request.filter.admits(snap->messages[1]));
+        }
+        CHECK(script->verdict() == "");
+    }
+}
