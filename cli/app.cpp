@@ -314,10 +314,7 @@ void add_export(CLI::App& app, ExportArgs& a, int& code) {
         ->allow_extra_args(false);
     cmd->add_option("--exclude", a.excludes, "Skip folders matching this glob (repeatable)")
         ->allow_extra_args(false);
-    cmd->add_option("--since", a.since, "Only messages dated on or after DATE (YYYY-MM-DD, UTC)");
-    cmd->add_option("--before", a.before, "Only messages dated before DATE (YYYY-MM-DD, UTC)");
-    cmd->add_option("--max-size", a.max_size,
-                    "Only messages of at most SIZE bytes (suffix K, M or G for 1024s)");
+    add_filter_options(*cmd, a.filter);
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
     cmd->callback([&] { code = run_export(a); });
 }

@@ -117,8 +117,7 @@ struct ExportArgs {
     std::string archive, dest;
     std::string as = "eml"; // "eml" or "mbox"
     std::vector<std::string> folders, excludes;
-    std::string since, before; // YYYY-MM-DD (UTC); "" = no bound
-    std::string max_size;      // bytes, or with K, M, G; "" = no bound
+    FilterArgs filter; // --since, --before, --max-size
     bool quiet = false;
 };
 

@@ -8,6 +8,7 @@
 #include "backends/open/store_source.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/filter_args.h"
 #include "cli/folder_map.h"
 #include "cli/output.h"
 #include "sync/export.h"
@@ -25,62 +26,6 @@ namespace {
 
 Failure usage(std::string what) {
     return Failure{ErrorKind::usage, Scope::account, std::move(what)};
-}
-
-// ---- --since, --before, --max-size: the one place export parses them ----
-
-// "YYYY-MM-DD" as the epoch seconds of that day's start, UTC.
-Result<std::int64_t> parse_day(const std::string& text, const char* option) {
-    std::tm tm{};
-    int y = 0, m = 0, d = 0;
-    char extra = 0;
-    bool ok = text.size() == 10 &&
-              std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 &&
-              m <= 12 && d >= 1 && d <= 31;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    std::time_t t = ok ? ::timegm(&tm) : -1;
-    if (!ok || tm.tm_mday != d) // timegm moves Feb 30 to March
-        return std::unexpected(
-            usage(std::string(option) + " takes a date as YYYY-MM-DD, not '" + text + "'"));
-    return static_cast<std::int64_t>(t);
-}
-
-// "500", "64K", "10M", "1G" (powers of 1024).
-Result<std::uint64_t> parse_size(const std::string& text) {
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    int shift = unit.empty()                 ? 0
-                : unit == "K" || unit == "k" ? 10
-                : unit == "M" || unit == "m" ? 20
-                : unit == "G" || unit == "g" ? 30
-                                             : -1;
-    if (ec != std::errc() || end == text.data() || shift < 0 || n > (UINT64_MAX >> shift))
-        return std::unexpected(
-            usage("--max-size takes bytes, or a number with K, M or G, not '" + text + "'"));
-    return n << shift;
-}
-
-Result<MessageFilter> make_filter(const ExportArgs& args) {
-    MessageFilter filter;
-    if (!args.since.empty()) {
-        auto t = parse_day(args.since, "--since");
-        if (!t) return std::unexpected(t.error());
-        filter.since = *t;
-    }
-    if (!args.before.empty()) {
-        auto t = parse_day(args.before, "--before");
-        if (!t) return std::unexpected(t.error());
-        filter.before = *t;
-    }
-    if (!args.max_size.empty()) {
-        auto n = parse_size(args.max_size);
-        if (!n) return std::unexpected(n.error());
-        filter.max_size = *n;
-    }
-    return filter;
 }
 
 // ---- the archive, read without its lock --------------------------------
@@ -162,7 +107,7 @@ Totals export_all(Source& source, const std::vector<FolderInfo>& folders,
 } // namespace
 
 int run_export(const ExportArgs& args) {
-    auto filter = make_filter(args);
+    auto filter = make_filter(args.filter);
     if (!filter) return report_failure(filter.error(), false);
     if (auto s = check_dest(args); !s) return report_failure(s.error(), false);
     auto reader = open_archive(args.archive);

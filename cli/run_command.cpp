@@ -304,8 +304,7 @@ int write_outputs(const RunArgs& args, const JobFile& file, const json& report,
         if (code == exit_ok) code = exit_local_io;
     };
     if (!args.report_file.empty())
-        failed(fs::write_output(args.report_file, dump(report) + "
-", 0600));
+        failed(fs::write_output(args.report_file, dump(report) + "\n", 0600));
     // A dry run backed nothing up: the metrics that say when jobs last
     // succeeded are left as they are.
     if (!args.metrics_file.empty() && !args.dry_run) {
