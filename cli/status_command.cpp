@@ -82,7 +82,7 @@ int run_status(const StatusArgs& args) {
                      {"folders", nlohmann::json::array()}};
     for (const auto& f : *folders) {
         failing |= !f.last_error.empty();
-        j["folders"].push_back({{"folder", folder_name(f.path)},
+        j["folders"].push_back({{"folder", folder_name(f)},
                                 {"messages", f.messages},
                                 {"last_run", f.last_run},
                                 {"last_success", f.last_success},
@@ -95,7 +95,7 @@ int run_status(const StatusArgs& args) {
     std::cout << "archive: " << printable(args.archive) << " (" << *format
               << ")\nsource:  " << printable(*source) << '\n';
     for (const auto& f : *folders) {
-        std::string line = pad_to("  " + printable(folder_name(f.path)), 28);
+        std::string line = pad_to("  " + printable(folder_name(f)), 28);
         std::cout << line << ' ' << f.messages << " messages, last success "
                   << when(f.last_success);
         if (!f.last_error.empty())
