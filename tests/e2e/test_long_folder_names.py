@@ -67,8 +67,8 @@ class LongFolderNamesTest(unittest.TestCase):
     def test_mbox_folder_keeps_its_full_name(self):
         self.check_full_names("mbox")
 
-    def test_archive_without_the_names_gives_its_messages_back(self):
-        self.backup("maildir")
+    def check_without_names(self, fmt: str):
+        self.backup(fmt)
         # As a backup made before the names were kept left it.
         db = sqlite3.connect(os.path.join(self.archive, ".mailferry", "state.db"))
         db.execute("DROP TABLE IF EXISTS folder_names")
@@ -81,6 +81,13 @@ class LongFolderNamesTest(unittest.TestCase):
         self.assertIn("warning:", stderr)
         self.assertIn("full name", stderr)
         self.assertEqual(self.export_count(), 1 + len(MSGS) + len(MSGS[1:]))
+
+
+    def test_maildir_archive_without_the_names_gives_its_messages_back(self):
+        self.check_without_names("maildir")
+
+    def test_mbox_archive_without_the_names_gives_its_messages_back(self):
+        self.check_without_names("mbox")
 
 
 if __name__ == "__main__":
