@@ -154,6 +154,17 @@ template <typename Each> void each_component(std::string_view rel, Each each) {
     }
 }
 
+// The components, each spelled by `spell`, joined with '/'.
+std::string join(const std::vector<std::string>& components,
+                 std::string (*spell)(std::string_view)) {
+    std::string out;
+    for (const auto& component : components) {
+        if (!out.empty()) out += '/';
+        out += spell(component);
+    }
+    return out;
+}
+
 } // namespace
 
 std::optional<std::string> unescape_component(std::string_view escaped) {
@@ -161,12 +172,7 @@ std::optional<std::string> unescape_component(std::string_view escaped) {
 }
 
 std::string full_folder_path(const std::vector<std::string>& components) {
-    std::string out;
-    for (const auto& component : components) {
-        if (!out.empty()) out += '/';
-        out += full_component(component);
-    }
-    return out;
+    return join(components, full_component);
 }
 
 std::optional<std::vector<std::string>> parse_full_folder_path(std::string_view full) {
@@ -192,12 +198,7 @@ std::vector<std::string> folder_name_of(std::string_view rel, bool* lost) {
 }
 
 std::string relative_folder_path(const std::vector<std::string>& components) {
-    std::string out;
-    for (const auto& component : components) {
-        if (!out.empty()) out += '/';
-        out += safe_component(component);
-    }
-    return out;
+    return join(components, safe_component);
 }
 
 } // namespace mf::archive

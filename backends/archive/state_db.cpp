@@ -161,14 +161,19 @@ Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
 // The full name is kept only where the directory's is shortened: every
 // other folder's name is its path, unescaped.
 Result<FolderRecord> StateDb::folder(const std::vector<std::string>& name) {
+    auto record = folder(relative_folder_path(name));
+    if (!record) return record;
+    if (auto s = keep_name(name); !s) return std::unexpected(s.error());
+    return record;
+}
+
+Status StateDb::keep_name(const std::vector<std::string>& name) {
     std::string rel = relative_folder_path(name);
-    auto record = folder(rel);
     std::string full = full_folder_path(name);
-    if (!record || m_impl->read_only || full == rel) return record;
+    if (m_impl->read_only || full == rel) return {};
     Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO folder_names VALUES (?, ?)");
     s.bind(1, rel).bind(2, full);
-    if (auto r = m_impl->run(s, "recording a folder's name"); !r) return std::unexpected(r.error());
-    return record;
+    return m_impl->run(s, "recording a folder's name");
 }
 
 Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {

@@ -61,6 +61,9 @@ class StateDb {
     // directory's name had to be shortened: the path alone cannot give it
     // back (archive/folder_path.h). Read-only, nothing is recorded.
     Result<FolderRecord> folder(const std::vector<std::string>& name);
+    // Only the keeping of the name: for a folder a backup finds unchanged
+    // and does not open (archives from before names were kept get it then).
+    Status keep_name(const std::vector<std::string>& name);
     Status set_validity(std::int64_t folder, std::uint32_t validity);
     // The source's change token and the number of messages held.
     Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);

@@ -12,6 +12,7 @@ MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_onl
 
 Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
+    if (auto s = m_db.keep_name(folder.path); !s) return std::unexpected(s.error());
     return archive::folder_memo(m_db, rel, directory_stamp(m_root + '/' + rel));
 }
 

@@ -25,6 +25,7 @@ std::string file_stamp(const std::string& mbox_path) {
 
 Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
+    if (auto s = m_db.keep_name(folder.path); !s) return std::unexpected(s.error());
     return archive::folder_memo(m_db, rel, file_stamp(m_root + '/' + rel + ".mbox"));
 }
 
