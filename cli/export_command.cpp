@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/filter_args.h"
+#include "cli/folder_accounting.h"
 #include "cli/folder_map.h"
 #include "cli/output.h"
 #include "sync/export.h"
@@ -40,6 +41,7 @@ Result<ArchiveReader> open_archive(const std::string& root) {
     if (!state) return std::unexpected(state.error());
     auto format = (*state)->meta("format");
     if (!format) return std::unexpected(format.error());
+    warn_of_lost_names(**state);
     ArchiveReader r;
     if (archive::parse_format(*format) != archive::Format::mbox) {
         r.source = std::make_unique<maildir::ArchiveSource>(root);

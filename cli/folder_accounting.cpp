@@ -2,7 +2,9 @@
 
 #include "backends/archive/folder_path.h"
 #include "cli/folder_map.h"
+#include "cli/output.h"
 
+#include <iostream>
 #include <unordered_set>
 
 namespace mf::cli {
@@ -45,7 +47,7 @@ std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::F
     std::vector<FolderReport> out;
     for (const auto& h : held) {
         if (h.messages == 0 || listed.contains(h.path)) continue;
-        std::string name = folder_name(h.path);
+        std::string name = folder_name(h);
         if ((!include.empty() && !matches_any(include, name)) || matches_any(exclude, name))
             continue;
         out.push_back(left(name, "gone from the server; its " + std::to_string(h.messages) +
@@ -55,17 +57,22 @@ std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::F
     return out;
 }
 
-std::string folder_name(const std::string& rel) {
+std::string folder_name(const archive::StateDb::FolderSummary& folder) {
     std::string out;
-    std::size_t start = 0;
-    for (;;) {
-        auto at = rel.find('/', start);
-        std::string part = rel.substr(start, at - start);
-        if (!out.empty()) out += '/';
-        out += archive::unescape_component(part).value_or(part);
-        if (at == std::string::npos) return out;
-        start = at + 1;
-    }
+    for (std::size_t i = 0; i < folder.name.size(); ++i)
+        out += (i ? "/" : "") + folder.name[i];
+    return out;
+}
+
+void warn_of_lost_names(archive::StateDb& db) {
+    auto folders = db.summaries();
+    if (!folders) return; // the run reads the same database and says what is wrong
+    for (const auto& f : *folders)
+        if (f.name_lost && f.messages > 0)
+            std::cerr << "warning: " << printable(folder_name(f))
+                      << ": the archive was made before mailferry kept long folder names and "
+                         "holds no full name for this folder; it is read under its shortened "
+                         "name\n";
 }
 
 } // namespace mf::cli

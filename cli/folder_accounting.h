@@ -25,7 +25,12 @@ std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::F
                                            const std::vector<std::string>& include,
                                            const std::vector<std::string>& exclude);
 
-// An archive's escaped relative path back to the folder's '/'-joined name.
-std::string folder_name(const std::string& rel);
+// A folder of the archive by its '/'-joined name (the full one, where the
+// state kept it for a shortened directory).
+std::string folder_name(const archive::StateDb::FolderSummary& folder);
+
+// A warning for each folder with messages whose shortened directory name is
+// all the archive holds of its name (archives from before names were kept).
+void warn_of_lost_names(archive::StateDb& db);
 
 } // namespace mf::cli

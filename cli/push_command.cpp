@@ -116,6 +116,7 @@ Status open_archive_source(const PushArgs& args, PushSetup& setup) {
     auto prefix = archive::recorded_personal_prefix(**state);
     if (!prefix) return std::unexpected(prefix.error());
     setup.archive_prefix = std::move(*prefix);
+    warn_of_lost_names(**state);
     if (archive::parse_format(*format) == archive::Format::mbox) {
         // Locked and read through the store itself.
         auto opened = archive::Archive::open(

@@ -111,7 +111,7 @@ int run_status(const StatusArgs& args) {
                      {"state", state},
                      {"folders", nlohmann::json::array()}};
     for (const auto& f : *folders) {
-        j["folders"].push_back({{"folder", folder_name(f.path)},
+        j["folders"].push_back({{"folder", folder_name(f)},
                                 {"messages", f.messages},
                                 {"last_run", f.last_run},
                                 {"last_success", f.last_success},
@@ -126,7 +126,7 @@ int run_status(const StatusArgs& args) {
               << ")\nsource:  " << (source->empty() ? "none yet" : printable(*source)) << '\n';
     print_state(state);
     for (const auto& f : *folders) {
-        std::string line = pad_to("  " + printable(folder_name(f.path)), 28);
+        std::string line = pad_to("  " + printable(folder_name(f)), 28);
         std::cout << line << ' ' << f.messages << " messages, last success "
                   << when(f.last_success);
         if (!f.last_error.empty())

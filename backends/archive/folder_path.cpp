@@ -115,9 +115,17 @@ std::string safe_component(std::string_view name) {
     return out;
 }
 
-std::optional<std::string> unescape_component(std::string_view escaped) {
+namespace {
+
+// Either spelling of a component, never shortened.
+std::string full_component(std::string_view name) {
+    return name.empty() ? std::string(k_empty_spelling) : escape(name, std::string::npos);
+}
+
+// `limit`: the longest spelling accepted (k_max_component for a directory).
+std::optional<std::string> unescape(std::string_view escaped, std::size_t limit) {
     if (escaped == k_empty_spelling) return std::string();
-    if (escaped.empty() || escaped.size() > k_max_component) return std::nullopt;
+    if (escaped.empty() || escaped.size() > limit) return std::nullopt;
     std::string out;
     for (std::size_t i = 0; i < escaped.size(); ++i) {
         if (escaped[i] != '%') {
@@ -132,17 +140,65 @@ std::optional<std::string> unescape_component(std::string_view escaped) {
     }
     // Only the canonical spelling is accepted: otherwise "%2e" and "%2E", or
     // "a" and "%61", would be two directories for one folder.
-    if (safe_component(out) != escaped) return std::nullopt;
+    if (full_component(out) != escaped) return std::nullopt;
+    return out;
+}
+
+template <typename Each> void each_component(std::string_view rel, Each each) {
+    std::size_t start = 0;
+    for (;;) {
+        auto at = rel.find('/', start);
+        each(rel.substr(start, at - start));
+        if (at == std::string_view::npos) return;
+        start = at + 1;
+    }
+}
+
+// The components, each spelled by `spell`, joined with '/'.
+std::string join(const std::vector<std::string>& components,
+                 std::string (*spell)(std::string_view)) {
+    std::string out;
+    for (const auto& component : components) {
+        if (!out.empty()) out += '/';
+        out += spell(component);
+    }
+    return out;
+}
+
+} // namespace
+
+std::optional<std::string> unescape_component(std::string_view escaped) {
+    return unescape(escaped, k_max_component);
+}
+
+std::string full_folder_path(const std::vector<std::string>& components) {
+    return join(components, full_component);
+}
+
+std::optional<std::vector<std::string>> parse_full_folder_path(std::string_view full) {
+    std::vector<std::string> out;
+    bool ok = !full.empty();
+    each_component(full, [&](std::string_view part) {
+        auto name = unescape(part, std::string::npos);
+        ok = ok && name;
+        if (name) out.push_back(std::move(*name));
+    });
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+std::vector<std::string> folder_name_of(std::string_view rel, bool* lost) {
+    std::vector<std::string> out;
+    each_component(rel, [&](std::string_view part) {
+        auto name = unescape_component(part);
+        if (!name && lost) *lost = true;
+        out.push_back(name ? std::move(*name) : std::string(part));
+    });
     return out;
 }
 
 std::string relative_folder_path(const std::vector<std::string>& components) {
-    std::string out;
-    for (const auto& component : components) {
-        if (!out.empty()) out += '/';
-        out += safe_component(component);
-    }
-    return out;
+    return join(components, safe_component);
 }
 
 } // namespace mf::archive

@@ -47,6 +47,19 @@ std::string safe_component(std::string_view name);
 // long names), so two different spellings never map to the same folder.
 std::optional<std::string> unescape_component(std::string_view escaped);
 
+// The folder's name spelled in full: the components escaped as
+// safe_component does but never shortened, joined with '/'. Not a path (a
+// component may exceed NAME_MAX): the state database keeps it for the
+// folders whose directory has a shortened name.
+std::string full_folder_path(const std::vector<std::string>& components);
+// The inverse of full_folder_path; nullopt for anything it never produces.
+std::optional<std::vector<std::string>> parse_full_folder_path(std::string_view full);
+
+// The folder a relative path names, component by component. A shortened
+// component cannot be unescaped: it is kept as spelled ("...%~" + hash) and
+// `*lost` is set, as the folder's full name is not in the path.
+std::vector<std::string> folder_name_of(std::string_view rel, bool* lost = nullptr);
+
 // Joins the escaped components with '/'. The result is relative (never starts
 // with '/') and has no empty, "." or ".." component. An empty vector gives ""
 // (the root itself): whether that is acceptable is the caller's decision.

@@ -2,6 +2,8 @@
 
 #include "backends/archive/state_db_impl.h"
 
+#include "backends/archive/folder_path.h"
+
 #include "backends/common/crashpoint.h"
 
 #include <sqlite3.h>
@@ -62,6 +64,10 @@ CREATE TABLE IF NOT EXISTS message_failures (
   what TEXT NOT NULL,
   PRIMARY KEY (folder, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folder_names (
+  path TEXT PRIMARY KEY,
+  name TEXT NOT NULL
+) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
@@ -94,6 +100,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path
         return std::unexpected(impl->error("cannot open to read"));
     sqlite3_busy_timeout(impl->db, 5000);
     impl->cache.emplace().attach(impl->db);
+    impl->has_names = impl->has_table("folder_names");
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
@@ -152,6 +159,24 @@ Result<FolderRecord> StateDb::folder(const std::string& rel_path) {
     rec.known = !s.is_null(1);
     rec.validity = static_cast<std::uint32_t>(s.integer(1));
     return rec;
+}
+
+// The full name is kept only where the directory's is shortened: every
+// other folder's name is its path, unescaped.
+Result<FolderRecord> StateDb::folder(const std::vector<std::string>& name) {
+    auto record = folder(relative_folder_path(name));
+    if (!record) return record;
+    if (auto s = keep_name(name); !s) return std::unexpected(s.error());
+    return record;
+}
+
+Status StateDb::keep_name(const std::vector<std::string>& name) {
+    std::string rel = relative_folder_path(name);
+    std::string full = full_folder_path(name);
+    if (m_impl->read_only || full == rel) return {};
+    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO folder_names VALUES (?, ?)");
+    s.bind(1, rel).bind(2, full);
+    return m_impl->run(s, "recording a folder's name");
 }
 
 Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
@@ -269,9 +294,15 @@ Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const
 }
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
+    // An archive older than the names table, opened read-only, lacks it.
     Stmt s(*m_impl->cache,
-           "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = f.key), "
-           "f.last_run, f.last_success, f.last_error FROM folders f ORDER BY f.path");
+           m_impl->has_names
+               ? "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = "
+                 "f.key), f.last_run, f.last_success, f.last_error, n.name FROM folders f "
+                 "LEFT JOIN folder_names n ON n.path = f.path ORDER BY f.path"
+               : "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = "
+                 "f.key), f.last_run, f.last_success, f.last_error, NULL FROM folders f "
+                 "ORDER BY f.path");
     if (!s.ok()) return std::unexpected(m_impl->error("reading folders"));
     std::vector<FolderSummary> out;
     int rc;
@@ -284,6 +315,8 @@ Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
         f.last_run = s.integer(3);
         f.last_success = s.integer(4);
         f.last_error = s.text(5);
+        auto full = parse_full_folder_path(s.text(6));
+        f.name = full ? std::move(*full) : folder_name_of(f.path, &f.name_lost);
         out.push_back(std::move(f));
     }
     if (rc != SQLITE_DONE) return std::unexpected(m_impl->error("reading folders"));

@@ -57,6 +57,13 @@ class StateDb {
     Status set_meta(const std::string& key, const std::string& value);
 
     Result<FolderRecord> folder(const std::string& rel_path);
+    // The same by the folder's name, which is kept (folder_names) when its
+    // directory's name had to be shortened: the path alone cannot give it
+    // back (archive/folder_path.h). Read-only, nothing is recorded.
+    Result<FolderRecord> folder(const std::vector<std::string>& name);
+    // Only the keeping of the name: for a folder a backup finds unchanged
+    // and does not open (archives from before names were kept get it then).
+    Status keep_name(const std::vector<std::string>& name);
     Status set_validity(std::int64_t folder, std::uint32_t validity);
     // The source's change token and the number of messages held.
     Result<std::pair<std::string, std::size_t>> memo(const std::string& rel_path);
@@ -96,7 +103,12 @@ class StateDb {
                         bool with_message_id = true);
 
     struct FolderSummary {
-        std::string path; // relative path in the archive (escaped)
+        std::string path;              // relative path in the archive (escaped)
+        std::vector<std::string> name; // the folder's name, as the source named it
+        // The path is shortened and the full name was never recorded (an
+        // archive written before names were kept): `name` is then spelled
+        // as the path is.
+        bool name_lost = false;
         bool known = false;
         std::uint32_t validity = 0;
         std::size_t messages = 0;

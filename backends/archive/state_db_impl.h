@@ -77,6 +77,7 @@ struct StateDb::Impl {
     sqlite3* db = nullptr;
     std::string path;
     bool read_only = false;
+    bool has_names = true;          // the folder_names table (read-only: maybe not)
     std::optional<StmtCache> cache; // finalized before the connection closes
     ~Impl() {
         cache.reset();
@@ -92,6 +93,11 @@ struct StateDb::Impl {
         if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
             return std::unexpected(error(doing));
         return {};
+    }
+    bool has_table(const char* name) {
+        Stmt s(*cache, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?");
+        s.bind(1, std::string(name));
+        return s.ok() && s.step() == SQLITE_ROW;
     }
     // Runs a statement that returns no rows.
     Status run(Stmt& s, const std::string& doing) {

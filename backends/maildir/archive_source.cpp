@@ -1,6 +1,7 @@
 #include "backends/maildir/archive_source.h"
 
 #include "backends/archive/folder_path.h"
+#include "backends/archive/state_db.h"
 #include "backends/common/crlf.h"
 #include "backends/common/fs.h"
 #include "backends/common/headers.h"
@@ -13,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,17 +42,45 @@ std::vector<std::string> subdirs(const std::string& dir) {
     return out;
 }
 
-// Depth-first walk: each directory with a cur/ is a folder.
-void walk(const std::string& dir, std::vector<std::string>& components,
-          std::vector<FolderInfo>& out) {
-    for (const auto& name : subdirs(dir)) {
-        components.push_back(archive::unescape_component(name).value_or(name));
-        std::string path = dir + '/' + name;
-        if (is_dir(path + "/cur")) out.push_back(FolderInfo{components, true});
-        walk(path, components, out);
-        components.pop_back();
-    }
+// The full names the state database kept for shortened directories, by
+// relative path. None for a Maildir without one (not written by mailferry).
+std::map<std::string, std::vector<std::string>> kept_names(const std::string& root) {
+    std::map<std::string, std::vector<std::string>> out;
+    std::string path = root + "/.mailferry/state.db";
+    if (::access(path.c_str(), F_OK) != 0) return out;
+    auto db = archive::StateDb::open_read_only(path);
+    if (!db) return out;
+    auto summaries = (*db)->summaries();
+    if (!summaries) return out;
+    for (auto& f : *summaries)
+        if (!f.name_lost) out.emplace(f.path, std::move(f.name));
+    return out;
 }
+
+struct Walk {
+    const std::map<std::string, std::vector<std::string>>& names;
+    std::map<std::vector<std::string>, std::string>& dirs;
+    std::vector<FolderInfo>& out;
+
+    // Depth-first: each directory with a cur/ is a folder. `components` is
+    // the name as the path spells it, `rel` the path.
+    void operator()(const std::string& dir, const std::string& rel,
+                    std::vector<std::string>& components) {
+        for (const auto& name : subdirs(dir)) {
+            components.push_back(archive::unescape_component(name).value_or(name));
+            std::string sub = rel.empty() ? name : rel + '/' + name;
+            if (is_dir(dir + '/' + name + "/cur")) add(sub, components);
+            (*this)(dir + '/' + name, sub, components);
+            components.pop_back();
+        }
+    }
+    void add(const std::string& rel, const std::vector<std::string>& components) {
+        auto kept = names.find(rel);
+        const auto& name = kept == names.end() ? components : kept->second;
+        dirs.emplace(name, rel);
+        out.push_back(FolderInfo{name, true});
+    }
+};
 
 // A directory entry that may be a message file: a regular file, or a link
 // to one. d_type saves a stat of each file where the file system gives it.
@@ -71,7 +101,9 @@ Result<std::vector<FolderInfo>> ArchiveSource::list_folders() {
     if (!is_dir(m_root)) return fail(ErrorKind::usage, Scope::account, "no archive at " + m_root);
     std::vector<FolderInfo> out;
     std::vector<std::string> components;
-    walk(m_root, components, out);
+    auto names = kept_names(m_root);
+    m_dirs.clear();
+    Walk{names, m_dirs, out}(m_root, "", components);
     return out;
 }
 
@@ -114,7 +146,11 @@ std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const str
 }
 
 Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
-    m_dir = m_root + '/' + archive::relative_folder_path(folder.path);
+    // A shortened directory whose full name was never kept is found by the
+    // name the walk gave it, which no escaping leads back to.
+    auto dir = m_dirs.find(folder.path);
+    m_dir = m_root + '/' +
+            (dir != m_dirs.end() ? dir->second : archive::relative_folder_path(folder.path));
     m_keywords = KeywordTable();
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     Snapshot snap;

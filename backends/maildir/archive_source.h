@@ -3,7 +3,8 @@
 // messages are the files, known by their base name (stable across flag
 // renames), with flags from the name and the date from the file's mtime.
 // Bodies are sent with CRLF line ends, as the server first sent them.
-// Read-only: nothing in the archive changes.
+// Read-only: nothing in the archive changes. A folder whose directory has a
+// shortened name takes its full name from the state database.
 #pragma once
 
 #include "backends/maildir/names.h"
@@ -11,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +60,9 @@ class ArchiveSource : public Source {
     std::string path_of(const File& file) const;
 
     std::string m_root;
+    // Each listed folder's directory, relative to the root: a shortened one
+    // is not where relative_folder_path puts the name the walk gave it.
+    std::map<std::vector<std::string>, std::string> m_dirs;
     std::string m_dir; // the open folder
     KeywordTable m_keywords;
     std::vector<File> m_files; // sorted by base name, i.e. by id

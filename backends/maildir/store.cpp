@@ -12,6 +12,7 @@ MaildirStore::MaildirStore(std::string root, archive::StateDb& db, bool read_onl
 
 Result<FolderMemo> MaildirStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
+    if (auto s = m_db.keep_name(folder.path); !s) return std::unexpected(s.error());
     return archive::folder_memo(m_db, rel, directory_stamp(m_root + '/' + rel));
 }
 
@@ -25,7 +26,7 @@ Result<std::unique_ptr<FolderStore>> MaildirStore::open_folder(const FolderInfo&
                                                                std::uint32_t validity) {
     std::string rel = archive::relative_folder_path(folder.path);
     if (rel.empty()) return fail(ErrorKind::protocol, Scope::folder, "a folder with an empty name");
-    auto record = m_db.folder(rel);
+    auto record = m_db.folder(folder.path);
     if (!record) return std::unexpected(record.error());
     return std::unique_ptr<FolderStore>(
         std::make_unique<MaildirFolder>(m_root, rel, m_db, *record, validity, m_read_only));

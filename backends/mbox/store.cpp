@@ -25,6 +25,7 @@ std::string file_stamp(const std::string& mbox_path) {
 
 Result<FolderMemo> MboxStore::memo(const FolderInfo& folder) {
     std::string rel = archive::relative_folder_path(folder.path);
+    if (auto s = m_db.keep_name(folder.path); !s) return std::unexpected(s.error());
     return archive::folder_memo(m_db, rel, file_stamp(m_root + '/' + rel + ".mbox"));
 }
 
@@ -34,11 +35,28 @@ Status MboxStore::record_failures(const FolderInfo& folder,
     return m_db.record_failures(archive::relative_folder_path(folder.path), failed, cleared);
 }
 
+Result<std::string> MboxStore::path_of(const FolderInfo& folder) {
+    std::string rel = archive::relative_folder_path(folder.path);
+    if (!m_read_only) return rel;
+    if (!m_lost) {
+        auto summaries = m_db.summaries();
+        if (!summaries) return std::unexpected(summaries.error());
+        m_lost.emplace();
+        for (auto& f : *summaries)
+            if (f.name_lost) m_lost->emplace(std::move(f.name), f.path);
+    }
+    auto lost = m_lost->find(folder.path);
+    return lost == m_lost->end() ? rel : lost->second;
+}
+
 Result<std::unique_ptr<FolderStore>> MboxStore::open_folder(const FolderInfo& folder,
                                                             std::uint32_t validity) {
-    std::string rel = archive::relative_folder_path(folder.path);
+    auto path = path_of(folder);
+    if (!path) return std::unexpected(path.error());
+    const std::string& rel = *path;
     if (rel.empty()) return fail(ErrorKind::protocol, Scope::folder, "a folder with an empty name");
-    auto record = m_db.folder(rel);
+    auto record = rel == archive::relative_folder_path(folder.path) ? m_db.folder(folder.path)
+                                                                    : m_db.folder(rel);
     if (!record) return std::unexpected(record.error());
     return std::unique_ptr<FolderStore>(std::make_unique<MboxFolder>(
         m_root + '/' + rel + ".mbox", m_db, *record, validity, m_read_only));

@@ -14,8 +14,11 @@
 #include "sync/store.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mf::mbox {
 
@@ -31,9 +34,15 @@ class MboxStore : public Store {
                            const std::vector<std::string>& cleared) override;
 
   private:
+    // Read-only: where a folder of an archive older than kept names is,
+    // which StoreSource names by its shortened path (no escaping leads
+    // back there). Read once, on the first folder opened.
+    Result<std::string> path_of(const FolderInfo& folder);
+
     std::string m_root;
     archive::StateDb& m_db;
     bool m_read_only;
+    std::optional<std::map<std::vector<std::string>, std::string>> m_lost;
 };
 
 // Size and modification time of a folder's mbox and index: recorded with

@@ -1,7 +1,5 @@
 #include "backends/open/store_source.h"
 
-#include "backends/archive/folder_path.h"
-
 namespace mf::archive {
 
 namespace {
@@ -24,18 +22,6 @@ class Relabel : public MessageSink {
     const RemoteMessage& m_meta;
 };
 
-FolderInfo folder_of(const std::string& rel) {
-    FolderInfo f;
-    std::size_t start = 0;
-    for (;;) {
-        auto at = rel.find('/', start);
-        std::string part = rel.substr(start, at - start);
-        f.path.push_back(unescape_component(part).value_or(part));
-        if (at == std::string::npos) return f;
-        start = at + 1;
-    }
-}
-
 } // namespace
 
 Result<std::vector<FolderInfo>> StoreSource::list_folders() {
@@ -43,7 +29,7 @@ Result<std::vector<FolderInfo>> StoreSource::list_folders() {
     if (!summaries) return std::unexpected(summaries.error());
     std::vector<FolderInfo> out;
     for (const auto& s : *summaries)
-        if (s.known) out.push_back(folder_of(s.path));
+        if (s.known) out.push_back(FolderInfo{s.name, true});
     return out;
 }
 

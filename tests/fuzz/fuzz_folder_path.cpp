@@ -46,6 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(path != ".." && !path.starts_with("../") && path.find("/../") == std::string::npos &&
             !path.ends_with("/.."));
     require(path.find('\0') == std::string::npos);
+    // The full spelling the state database keeps gives every name back.
+    require(parse_full_folder_path(full_folder_path(components)) == components);
+    if (const auto full = parse_full_folder_path(input)) require(full_folder_path(*full) == input);
     // Any input may be offered to unescape_component: no crash, and what it
     // accepts must escape back to the same spelling.
     if (const auto name = unescape_component(input)) require(safe_component(*name) == input);

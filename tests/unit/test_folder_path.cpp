@@ -212,3 +212,31 @@ TEST_CASE("property: names of up to 150 bytes round-trip unless escaping makes t
     const std::string plain(150, 'm');
     CHECK(unescape_component(safe_component(plain)) == plain);
 }
+
+TEST_CASE("the full spelling of a folder's name round-trips where the shortened one cannot") {
+    std::mt19937 rng(11);
+    for (int round = 0; round < 200; ++round) {
+        std::vector<std::string> name(1 + rng() % 3);
+        for (auto& component : name) {
+            component.assign(rng() % 1200, '\0');
+            for (auto& c : component)
+                c = static_cast<char>(rng() % 256);
+        }
+        CAPTURE(name);
+        CHECK(mf::archive::parse_full_folder_path(mf::archive::full_folder_path(name)) == name);
+    }
+    const std::vector<std::string> long_name{"a", std::string(1000, 'x')};
+    const std::string rel = relative_folder_path(long_name);
+    bool lost = false;
+    const auto read_back = mf::archive::folder_name_of(rel, &lost);
+    CHECK(lost);
+    CHECK(read_back[0] == "a");
+    CHECK(read_back[1] == split(rel)[1]);
+    lost = false;
+    CHECK(mf::archive::folder_name_of("a/%2E.", &lost) == std::vector<std::string>{"a", ".."});
+    CHECK_FALSE(lost);
+    // What full_folder_path never writes is refused, not guessed at.
+    CHECK_FALSE(mf::archive::parse_full_folder_path("").has_value());
+    CHECK_FALSE(mf::archive::parse_full_folder_path("a/%61").has_value());
+    CHECK_FALSE(mf::archive::parse_full_folder_path(rel).has_value());
+}
