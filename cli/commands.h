@@ -83,7 +83,7 @@ struct PushArgs {
     // INBOX and the special folders go then: "prefix" or "merge".
     std::string target_prefix;
     std::string special_folders = "prefix";
-    FilterArgs filter;                       // --since, --before, --max-size
+    FilterArgs filter; // --since, --before, --max-size
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

@@ -59,8 +59,8 @@ struct Job {
     // push: --target-prefix and --special-folders; "": the command's default
     std::string target_prefix;
     std::string special_folders;
-    FilterArgs filter;              // since, before, max_size: --since, --before, --max-size
-    bool dry_run = false;           // `run --dry-run`: the job's command with --dry-run
+    FilterArgs filter;    // since, before, max_size: --since, --before, --max-size
+    bool dry_run = false; // `run --dry-run`: the job's command with --dry-run
     // Lower-case names of the servers the job connects to: the unit of the
     // per-host connection budget.
     std::vector<std::string> hosts;
