@@ -68,7 +68,9 @@ import signal
 import socket
 import ssl
 import subprocess
+import random
 import tempfile
+import unittest
 import time
 from typing import Iterable, Mapping, Sequence
 
@@ -1187,3 +1189,29 @@ def sample_mailbox(dovecot: Dovecot, user: str) -> dict[str, list[Message]]:
         for uid, m in zip(uids, plan[folder]):
             m.uid = uid
     return plan
+
+
+class DovecotTestCase(unittest.TestCase):
+    """One private Dovecot for the class (``cls.dovecot``) and, for each
+    test, a temporary directory (``self.tmp``), an archive path in it
+    (``self.archive``) and a new user (``self.user``) whose password is the
+    class's ``PASSWORD``. ``USER_PREFIX`` starts the user's name."""
+    PASSWORD = ""
+    USER_PREFIX = "u"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = Dovecot().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.archive = os.path.join(self.tmp.name, "archive")
+        self.user = f"{self.USER_PREFIX}{random.randrange(10**9)}"
+        self.dovecot.add_user(self.user, self.PASSWORD)
+
+    def tearDown(self):
+        self.tmp.cleanup()

@@ -7,14 +7,13 @@ import datetime
 import fcntl
 import hashlib
 import os
-import random
 import re
 import tempfile
 import unittest
 
 from archive import folder_dirs, mbox_files, read_mboxrd
 from fakeimap import FakeImap
-from mfharness import Dovecot, make_message, run_mailferry
+from mfharness import DovecotTestCase, make_message, run_mailferry
 
 PASSWORD = "Export-Canary-31"
 EML_NAME = re.compile(r"^(\d{4}-\d\d-\d\d_\d{4}|undated)_([^/]*_)?[0-9a-f]{10}(~\d+)?\.eml$")
@@ -61,24 +60,13 @@ def tree_digest(root):
     return h.hexdigest()
 
 
-class ExportTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
+class ExportTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "x"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
+        super().setUp()
         self.dest = os.path.join(self.tmp.name, "dest")
-        self.user = f"x{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def fill(self):
         d = self.dovecot

@@ -11,35 +11,20 @@ warning, not a difference; with --deep the content decides."""
 
 import json
 import os
-import random
 import shutil
 import tempfile
 import unittest
 
 from archive import folder_dirs, read_maildir, tmp_files
-from mfharness import Dovecot, imap_mailbox, make_message, run_mailferry
+from mfharness import DovecotTestCase, imap_mailbox, make_message, run_mailferry
 from providers import HMailServerImap, delivered
 
 PASSWORD = "Identity-Canary-7e2"
 
 
-class IdentityBackupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
-        self.user = f"i{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class IdentityBackupTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "i"
 
     def run_backup(self, *extra, env=None):
         d = self.dovecot
