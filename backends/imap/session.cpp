@@ -115,14 +115,18 @@ Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> 
     } else if (auto s = session->refresh_capabilities(); !s) {
         return std::unexpected(s.error());
     }
-    if (auto s = session->start_compression(); !s) return std::unexpected(s.error());
     return session;
 }
 
 // COMPRESS=DEFLATE (RFC 4978) where offered and not turned off: the
 // download's bytes shrink to about half (mbsync, offlineimap and interimap
-// do the same). A server that refuses it leaves the session as it was.
-Status Session::start_compression() {
+// do the same). Asked for only before the first folder is opened, not at
+// login: COMPRESS costs a round trip, and a run that finds every folder
+// unchanged in the folder list moves almost nothing. A server that refuses
+// it leaves the session as it was.
+Status Session::compress() {
+    if (m_compressed || m_compress_asked) return {};
+    m_compress_asked = true;
     if (!m_conn->endpoint().compress || !has("COMPRESS=DEFLATE")) return {};
     auto r = run("COMPRESS DEFLATE");
     if (!r) return std::unexpected(r.error());

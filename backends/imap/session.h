@@ -120,7 +120,10 @@ class Session : private ByteStream {
     // refused as it hung up. Reads one response at most, once per BYE.
     std::optional<Response> answer_after_bye();
 
-    bool has(std::string_view capability) const;     // case-insensitive
+    bool has(std::string_view capability) const; // case-insensitive
+    // Starts COMPRESS=DEFLATE where offered and not turned off; once per
+    // session, before the bulk of its bytes (a folder's listing and bodies).
+    Status compress();
     bool compressed() const { return m_compressed; } // COMPRESS=DEFLATE in use
     const std::set<std::string>& capabilities() const { return m_caps; }
     const net::Transport& connection() const { return *m_conn; }
@@ -130,7 +133,6 @@ class Session : private ByteStream {
     explicit Session(std::unique_ptr<net::Transport> conn, TraceOptions trace);
     Result<std::size_t> read_some(char* buf, std::size_t len) override;
     Status refresh_capabilities();
-    Status start_compression();
     Status send_literal_body(std::uint64_t size, const LiteralWriter& write);
     // Reads responses until the tagged one for `tag` (or, when
     // `until_continuation`, a "+" continuation, returned as such).
@@ -151,7 +153,7 @@ class Session : private ByteStream {
     std::unique_ptr<net::Transport> m_conn;
     TraceOptions m_trace;
     ResponseReader m_reader;
-    bool m_compressed = false;
+    bool m_compressed = false, m_compress_asked = false;
     std::uint32_t m_next_tag = 1;
     std::set<std::string> m_caps;    // upper case
     std::set<std::string> m_enabled; // upper case: what ENABLE turned on

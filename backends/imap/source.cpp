@@ -121,6 +121,7 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
     m_prelisted.reset();
     m_unseen.clear();
     m_marked_read.clear();
+    if (auto s = m_session->compress(); !s) return std::unexpected(s.error());
     const std::string predicted = predicted_listing(folder, request);
     auto e = predicted.empty() ? examine(folder) : examine_and_list(folder, predicted);
     if (!e) return std::unexpected(e.error());

@@ -168,6 +168,7 @@ Status ImapTarget::delete_folder(const FolderInfo& folder) {
 Result<TargetFolder> ImapTarget::open(const FolderInfo& folder) {
     TargetFolder out;
     std::string name = wire_name(folder);
+    if (auto s = m_session->compress(); !s) return std::unexpected(s.error());
     if (auto s = read_folder_limit(name); !s) return std::unexpected(s.error());
     m_any_keyword = false;
     m_keywords_allowed.clear();

@@ -106,6 +106,14 @@ class _CompressCases:
         self.assert_archive_equals_server()
         self.assertLess(down, self.corpus * 0.3, f"{down} bytes on the wire for a {self.corpus}-byte corpus")
 
+    def test_an_unchanged_account_costs_no_compress_round_trip(self):
+        # COMPRESS is asked for before the first folder is opened, not at
+        # login: a rerun that the folder list shows unchanged opens none.
+        self.through_relay("backup", None)
+        r, _, _ = self.through_relay("backup", None)
+        self.assertEqual(json.loads(r.stdout)["totals"]["fetched"], 0)
+        self.assertNotIn("COMPRESS DEFLATE", r.stderr)
+
     def test_no_compress_turns_it_off(self):
         r, down, _ = self.through_relay("backup", None, "--no-compress")
         self.assertNotIn("COMPRESS DEFLATE", r.stderr)
