@@ -64,14 +64,17 @@ def fill_inbox(dc: h.Dovecot, user: str, n: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (archive, logs)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="mfscale-")
     bench.LAUNCHER = bench.build_launcher(work)
     binary = os.path.join(work, "mailferry.bin")
     shutil.copy2(h.mailferry_path(), binary)
     saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
-    dc = h.Dovecot()
+    # Dovecot's processes may use 256 MB of address space by default; the
+    # imap process of a folder of a million messages needs more for its
+    # index (it is killed, and the client sees the connection close).
+    dc = h.Dovecot(extra_config="default_vsz_limit = 2G\n")
     try:
         dc.start()
     finally:
@@ -96,6 +99,8 @@ def main() -> int:
             m = bench.run_measured(argv, env=env, cwd=work, timeout=7200,
                                    log_prefix=os.path.join(work, step))
             print(f"{step:8s} {m.wall:8.2f} {m.cpu:7.2f} {m.rss_mb:7.1f}  exit {m.rc}", flush=True)
+            if m.rc != 0:
+                print("  " + (m.stderr.strip().splitlines() or [""])[-1], flush=True)
             failed |= m.rc != 0
         held = sum(len(files) for _, _, files in os.walk(os.path.join(archive, "INBOX")))
         want = args.messages + 100

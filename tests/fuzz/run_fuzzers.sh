@@ -6,7 +6,7 @@
 #   bash tests/fuzz/run_fuzzers.sh [WORKDIR]
 #
 # Environment:
-#   MAILFERRY_FUZZ_SECONDS  seconds per target (default 20; 300 with MAILFERRY_LONG=1)
+#   MAILFERRY_FUZZ_SECONDS  seconds per target (default 12; 300 with MAILFERRY_LONG=1)
 #   MAILFERRY_FUZZ_TARGETS  space-separated names to run (default: all), e.g. "fuzz_pop3"
 #   CXX                     the clang++ to use (default: clang++, else clang++-14)
 #
@@ -24,7 +24,7 @@ set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/mailferry-fuzz}
-if [ "${MAILFERRY_LONG:-0}" = 1 ]; then default_seconds=300; else default_seconds=20; fi
+if [ "${MAILFERRY_LONG:-0}" = 1 ]; then default_seconds=300; else default_seconds=12; fi
 seconds=${MAILFERRY_FUZZ_SECONDS:-$default_seconds}
 
 cxx=${CXX:-}
