@@ -16,29 +16,14 @@ import time
 import unittest
 
 from archive import folder_dirs, read_maildir, tmp_files
-from mfharness import Dovecot, imap_utf7_encode, make_message, mailferry_path, run_mailferry, sample_mailbox
+from mfharness import DovecotTestCase, Dovecot, imap_utf7_encode, make_message, mailferry_path, run_mailferry, sample_mailbox
 
 PASSWORD = "Backup-Canary-77a1"
 
 
-class BackupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
-        # A fresh account per test, so tests do not see each other's mail.
-        self.user = f"u{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class BackupTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "u"
 
     def backup(self, *extra, archive=None, expect=0):
         d = self.dovecot

@@ -8,33 +8,18 @@ import re
 import random
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
 from archive import mbox_files, read_mboxrd
-from mfharness import Dovecot, make_message, mailferry_path, run_mailferry, sample_mailbox
+from mfharness import DovecotTestCase, make_message, mailferry_path, run_mailferry, sample_mailbox
 
 PASSWORD = "Mbox-Canary-77"
 
 
-class MboxBackupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
-        self.user = f"m{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class MboxBackupTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "m"
 
     def args(self):
         d = self.dovecot

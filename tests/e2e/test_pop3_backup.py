@@ -8,33 +8,18 @@ import os
 import random
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
 from archive import folder_dirs, read_maildir, tmp_files
-from mfharness import Dovecot, make_message, mailferry_path, run_mailferry, sample_mailbox
+from mfharness import DovecotTestCase, make_message, mailferry_path, run_mailferry, sample_mailbox
 
 PASSWORD = "Pop3-Canary-31c"
 
 
-class Pop3BackupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
-        self.user = f"p{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class Pop3BackupTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "p"
 
     def backup(self, *extra, scheme="pop3s", expect=0):
         d = self.dovecot

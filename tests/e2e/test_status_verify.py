@@ -3,36 +3,23 @@ damaged by hand."""
 
 import json
 import os
-import random
-import tempfile
 import unittest
 
 from archive import folder_dirs
-from mfharness import Dovecot, make_message, run_mailferry, sample_mailbox
+from mfharness import DovecotTestCase, make_message, run_mailferry, sample_mailbox
 
 PASSWORD = "Verify-Canary-e41"
 
 
-class StatusVerifyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dovecot = Dovecot().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
+class StatusVerifyTest(DovecotTestCase):
+    PASSWORD = PASSWORD
+    USER_PREFIX = "v"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.archive = os.path.join(self.tmp.name, "archive")
-        self.user = f"v{random.randrange(10**9)}"
-        self.dovecot.add_user(self.user, PASSWORD)
+        super().setUp()
         sample_mailbox(self.dovecot, self.user)
         r = self.mf("backup")
         self.assertEqual(r.returncode, 0, r.stderr)
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def mf(self, command, *extra):
         d = self.dovecot
