@@ -14,10 +14,7 @@
 #include "cli/output.h"
 #include "sync/export.h"
 
-#include <charconv>
 #include <cstdint>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 
