@@ -198,7 +198,7 @@ class HostileExportTest(unittest.TestCase):
             archive = os.path.join(outer, "archive")
             dest = os.path.join(outer, "in", "dest")
             r = run_mailferry(["backup", f"imap://u@127.0.0.1:{srv.port}", archive, "--allow-plaintext",
-                               "--password-env", "MF_TEST_PASSWORD", "--timeout", "10"], password="pw")
+                               "--password-env", "MF_TEST_PASSWORD", "--timeout", "10"], password="Export-Names-Canary-2b7")
             self.assertIn(r.returncode, (0, 1), r.stderr)
             # A link planted in DEST where a folder goes is not followed.
             outside = os.path.join(outer, "outside")

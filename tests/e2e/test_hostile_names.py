@@ -23,7 +23,7 @@ class HostileNamesTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as outer, FakeImap(folders) as srv:
             archive = os.path.join(outer, "inner", "archive")
             r = run_mailferry(["backup", f"imap://u@127.0.0.1:{srv.port}", archive, "--allow-plaintext",
-                               "--password-env", "MF_TEST_PASSWORD", "--timeout", "10"], password="pw")
+                               "--password-env", "MF_TEST_PASSWORD", "--timeout", "10"], password="Hostile-Names-Canary-5d1")
             # Every path created is below the archive.
             for root, dirs, files in os.walk(outer):
                 for name in dirs + files:
