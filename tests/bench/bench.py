@@ -10,6 +10,7 @@ Usage (as root, from a checkout with mailferry built):
                                  [--rate-mbit R]     # with --delay-ms: also a bandwidth cap
                                  [--no-condstore]    # a server like Exchange's (see below)
                                  [--keep]            # keep the work directory
+    python3 tests/bench/bench.py --gmail [--messages N]   # the Gmail-like row alone (gmail_bench.py)
 
     python3 tests/bench/bench.py --messages 1000     # quick smoke run
     python3 tests/bench/bench.py --delay-ms 20 --only mailferry,mbsync --messages 2000
@@ -1341,10 +1342,17 @@ NO_CONDSTORE_CONFIG = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID E
 
 
 def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -> list[str]:
-    """Wire bytes, turns and the wall time the link allows, per slow row."""
+    """Wire bytes and turns per slow row; on a shaped link (rate_mbit > 0)
+    also the wall time the link allows. Bytes in KB without a rate: a no-op
+    rerun moves a few KB, which MB would round away."""
     rtt = 2 * delay_ms / 1000
-    head = (f"{'shaped link ' + format(rate_mbit, 'g') + ' Mbit/s, RTT ' + format(2 * delay_ms, 'g') + ' ms':40s} "
-            f"{'down MB':>8s} {'up MB':>7s} {'turns':>6s} {'allows s':>9s} {'wall s':>7s} {'wall/allows':>11s}")
+    shaped = rate_mbit > 0
+    title = (f"shaped link {rate_mbit:g} Mbit/s, RTT {2 * delay_ms:g} ms" if shaped
+             else f"wire bytes through the proxy, RTT {2 * delay_ms:g} ms")
+    unit, scale = ("MB", 1e6) if shaped else ("KB", 1e3)
+    head = f"{title:40s} {'down ' + unit:>10s} {'up ' + unit:>9s} {'turns':>6s} {'wall s':>7s}"
+    if shaped:
+        head += f" {'allows s':>9s} {'wall/allows':>11s}"
     out = [head, "-" * len(head)]
     for t in tools:
         for st in STEPS:
@@ -1352,13 +1360,16 @@ def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -
             if not r or r.get("skipped") or not r.get("wire"):
                 continue
             w = r["wire"]
-            allows = max(w["s2c"], w["c2s"]) * 8 / (rate_mbit * 1e6) + w["turns"] * rtt
-            out.append(f"{t.label + ' ' + st:40s} {w['s2c'] / 1e6:8.2f} {w['c2s'] / 1e6:7.2f} {w['turns']:6d} "
-                       f"{allows:9.2f} {r['wall']:7.2f} {r['wall'] / allows if allows else 0:11.2f}")
+            line = (f"{t.label + ' ' + st:40s} {w['s2c'] / scale:10.2f} {w['c2s'] / scale:9.2f} {w['turns']:6d} "
+                    f"{r['wall']:7.2f}")
+            if shaped:
+                allows = max(w["s2c"], w["c2s"]) * 8 / (rate_mbit * 1e6) + w["turns"] * rtt
+                line += f" {allows:9.2f} {r['wall'] / allows if allows else 0:11.2f}"
+            out.append(line)
     return out
 
 
-def ratio_lines(res: dict, slow: dict, restore: dict | None) -> list[str]:
+def ratio_lines(res: dict, slow: dict, restore: dict | None, rate_mbit: float = 0) -> list[str]:
     def get(tool, step, key, d=res):
         r = d.get((tool, step))
         return r[key] if r and not r.get("skipped") and r["ok"] else None
@@ -1431,11 +1442,13 @@ def ratio_lines(res: dict, slow: dict, restore: dict | None) -> list[str]:
             w = get(tool, step, "wire", slow)
             return w and w["s2c"] + w["c2s"]
         if wire(mf, "full") is not None:
+            link = "shaped link" if rate_mbit > 0 else "slow link"
             for step in STEPS:
-                ratio(f"shaped link {step} wire bytes: mailferry / mbsync FSync yes", wire(mf, step),
+                ratio(f"{link} {step} wire bytes: mailferry / mbsync FSync yes", wire(mf, step),
                       wire("mbsync-fsync", step), 1.0 if step != "add100" else None)
-            ratio("shaped link full wire bytes: mailferry / mailferry --no-compress", wire(mf, "full"),
-                  wire("mailferry-nocompress", "full"))
+            if rate_mbit > 0:
+                ratio("shaped link full wire bytes: mailferry / mailferry --no-compress", wire(mf, "full"),
+                      wire("mailferry-nocompress", "full"))
         lines.extend(slow_cpu_lines(slow))
     if restore:
         ratio("restore (APPEND all) wall: mailferry / mbsync push",
@@ -1535,7 +1548,7 @@ def restore_comparison(ctx, mf_archive: str, mbsync_archive: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=10000)
+    ap.add_argument("--messages", type=int, help="default 10000; 2000 with --gmail")
     ap.add_argument("--folders", type=int, default=5)
     ap.add_argument("--only", help="comma-separated tools: " + ",".join(ALL_TOOLS))
     ap.add_argument("--delay-ms", type=float, default=0.0,
@@ -1545,6 +1558,9 @@ def main() -> int:
                          "and Dovecot offers COMPRESS=DEFLATE")
     ap.add_argument("--no-condstore", action="store_true",
                     help="Dovecot without CONDSTORE, LIST-STATUS and ESEARCH, like Exchange")
+    ap.add_argument("--gmail", action="store_true",
+                    help="only the Gmail-like row: an emulated Gmail account with labels, "
+                         "mailferry and mbsync (gmail_bench.py)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--before", help="a mailferry binary built from an earlier commit: adds the tool "
                                      "mailferry-before, run side by side with this build")
@@ -1553,6 +1569,11 @@ def main() -> int:
     ap.add_argument("--server-dir", help="parent of Dovecot's directory: a path, or 'tmp' for "
                     "the default temp dir (default: /dev/shm when the clones fit in memory)")
     args = ap.parse_args()
+    if args.gmail:      # no Dovecot: needs neither root nor the corpus
+        import gmail_bench
+        return gmail_bench.run(args)
+    if args.messages is None:
+        args.messages = 10000
     if os.geteuid() != 0:
         print("bench.py starts Dovecot and must run as root", file=sys.stderr)
         return 2
@@ -1693,7 +1714,7 @@ def main() -> int:
                   f"(TCP proxy: {proxy.kind}; IMAPS)")
             print(fmt_table([slow_raw[(t.label, st)] for t in slow_tools for st in STEPS
                              if (t.label, st) in slow_raw]))
-            if args.rate_mbit > 0:
+            if any(r.get("wire") for r in slow_raw.values()):
                 print()
                 print("\n".join(link_lines(slow_raw, slow_tools, args.rate_mbit, args.delay_ms)))
         print()
@@ -1709,7 +1730,7 @@ def main() -> int:
             print(restore_note)
         print()
         print("ratios (mailferry / peer; < 1 means mailferry is faster or smaller):")
-        print("\n".join(ratio_lines(res, slow, restore)))
+        print("\n".join(ratio_lines(res, slow, restore, args.rate_mbit)))
         failed = [r for r in list(res.values()) + list(slow.values())
                   if not r.get("skipped") and not r["ok"]]
         print()
