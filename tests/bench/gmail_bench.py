@@ -31,6 +31,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+import time
 
 import bench as b
 from providers import GMAIL_CAPABILITY, GmailImap, GmailMessage
@@ -51,12 +52,38 @@ class BenchGmail(GmailImap):
     as Gmail sends them (the MailKit issue 1396 log cited in providers.py):
     isync 1.4.4 loses its place in a LIST answer after a \\Noselect name sent
     as a literal. No COMPRESS=DEFLATE, which the emulator does not speak
-    (mbsync stops at its BAD). A UID FETCH answer is joined once: a few
+    (mbsync stops at its BAD). UIDNEXT in EXAMINE, which FakeImap leaves out.
+CONDSTORE is announced as Gmail does, but there is no HIGHESTMODSEQ: a
+rerun by mailferry takes its path for a server without CONDSTORE. A UID FETCH answer is joined once: a few
     hundred bodies concatenated one by one cost the emulator seconds."""
 
     def __init__(self, messages, user_labels=()):
         super().__init__(messages, user_labels=user_labels,
                          capability=GMAIL_CAPABILITY.replace(b" COMPRESS=DEFLATE", b""))
+
+    def _recv(self, state) -> bytes:
+        """Waits for a command as long as RFC 3501's autologout timer (5.4: at
+        least 30 minutes), where FakeImap's sockets give up after 10 s: mbsync
+        fsyncs the messages of a folder after fetching them all, and on a busy
+        disk the session idles longer than that."""
+        deadline = time.monotonic() + 30 * 60
+        while True:
+            try:
+                return super()._recv(state)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def _answer(self, tag, rest, selected):
+        """EXAMINE and SELECT with UIDNEXT, as RFC 3501 6.3.1 requires and
+        Gmail gives it: without it a rerun cannot tell new mail from old and
+        lists every folder whole."""
+        out, now = super()._answer(tag, rest, selected)
+        verb = rest.split(b" ", 1)[0].upper()
+        if verb in (b"EXAMINE", b"SELECT") and now in self.folders and isinstance(out, bytes):
+            out = out.replace(b"* OK [UIDVALIDITY", b"* OK [UIDNEXT %d] Predicted next UID\r\n* OK [UIDVALIDITY"
+                              % (len(self.folders[now]) + 1), 1)
+        return out, now
 
     def _list_with_attributes(self, tag, with_status: bool):
         out = []
@@ -241,7 +268,7 @@ def table(rows: list, n: int, distinct_bytes: int) -> list[str]:
     out = [head, "-" * len(head)]
     for r in rows:
         w = r["wire"]
-        wire = f"{w['s2c'] / 1e6:12.2f} {w['c2s'] / 1e3:7.1f}" if w else f"{'n/a':>12s} {'n/a':>7s}"
+        wire = f"{w['s2c'] / 1e6:12.3f} {w['c2s'] / 1e3:7.1f}" if w else f"{'n/a':>12s} {'n/a':>7s}"
         out.append(f"{r['tool']:15s} {r['step']:5s} {r['bodies']:7d} {r['bodies'] / n:5.2f} "
                    f"{r['bytes'] / 1e6:8.2f} {r['bytes'] / distinct_bytes:6.2f} {wire} "
                    f"{r['files']:6d} {r['inodes']:6d} {r['disk'] / 1e6:8.2f} {r['disk'] / distinct_bytes:6.2f} "
