@@ -1350,9 +1350,8 @@ def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -
     title = (f"shaped link {rate_mbit:g} Mbit/s, RTT {2 * delay_ms:g} ms" if shaped
              else f"wire bytes through the proxy, RTT {2 * delay_ms:g} ms")
     unit, scale = ("MB", 1e6) if shaped else ("KB", 1e3)
-    head = f"{title:40s} {'down ' + unit:>10s} {'up ' + unit:>9s} {'turns':>6s} {'wall s':>7s}"
-    if shaped:
-        head += f" {'allows s':>9s} {'wall/allows':>11s}"
+    head = f"{title:40s} {'down ' + unit:>10s} {'up ' + unit:>9s} {'turns':>6s}"
+    head += f" {'allows s':>9s} {'wall s':>7s} {'wall/allows':>11s}" if shaped else f" {'wall s':>7s}"
     out = [head, "-" * len(head)]
     for t in tools:
         for st in STEPS:
@@ -1360,11 +1359,12 @@ def link_lines(slow_raw: dict, tools: list, rate_mbit: float, delay_ms: float) -
             if not r or r.get("skipped") or not r.get("wire"):
                 continue
             w = r["wire"]
-            line = (f"{t.label + ' ' + st:40s} {w['s2c'] / scale:10.2f} {w['c2s'] / scale:9.2f} {w['turns']:6d} "
-                    f"{r['wall']:7.2f}")
+            line = f"{t.label + ' ' + st:40s} {w['s2c'] / scale:10.2f} {w['c2s'] / scale:9.2f} {w['turns']:6d}"
             if shaped:
                 allows = max(w["s2c"], w["c2s"]) * 8 / (rate_mbit * 1e6) + w["turns"] * rtt
-                line += f" {allows:9.2f} {r['wall'] / allows if allows else 0:11.2f}"
+                line += f" {allows:9.2f} {r['wall']:7.2f} {r['wall'] / allows if allows else 0:11.2f}"
+            else:
+                line += f" {r['wall']:7.2f}"
             out.append(line)
     return out
 
