@@ -11,6 +11,9 @@
 #          binary 64 KB at a time, so every KB of code is resident memory.
 # The figures behind this choice are in tests/bench/README.md.
 function(mf_optimise target choice)
+  if(MF_SANITIZED)
+    return() # -O1 for every folder: see MF_SANITIZED in CMakeLists.txt
+  endif()
   if(choice STREQUAL "speed")
     set(flag -O2)
   elseif(choice STREQUAL "size")
