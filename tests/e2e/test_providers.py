@@ -235,8 +235,11 @@ class GmailTest(_Provider):
             msgs += [GmailMessage(b, labels={name}) for b in bodies]
         with gmail(msgs, user_labels=list(folders)) as srv:
             srv.other_sessions = 13
-            r = self.backup(srv, "--connections", "4")
+            # Without All Mail, which runs first on one connection and
+            # leaves the label folders only links (issue 19).
+            r = self.backup(srv, "--connections", "4", "--exclude", "[[]Gmail]/All Mail")
             view = self.server_view(srv)
+            del view["[Gmail]/All Mail"]
         self.assertEqual(r.returncode, 0, r.output)
         self.assertEqual(srv.peak_sessions, 2)
         # The extra connections may be opened together, and each is refused
