@@ -97,8 +97,8 @@ void print_labels(const LabelCounts& labels) {
     if (labels.empty()) return;
     std::string line = "labels:";
     for (std::size_t i = 0; i < labels.size(); ++i)
-        line += (i ? ", " : " ") + printable(labels[i].first) + ' ' +
-                std::to_string(labels[i].second);
+        line +=
+            (i ? ", " : " ") + printable(labels[i].first) + ' ' + std::to_string(labels[i].second);
     std::cout << line << '\n';
 }
 

@@ -197,10 +197,9 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it
 // but what another folder of the archive holds (linked as the first part's).
-Status fetch_all_parts(Source& source, FolderStore& store, Snapshot& snap,
-                       const FolderState& state, const BackupPlan& first, MessageSink& sink,
-                       FolderReport& report, Progress& progress, FailureMemory& memory,
-                       const BackupOptions& options) {
+Status fetch_all_parts(Source& source, FolderStore& store, Snapshot& snap, const FolderState& state,
+                       const BackupPlan& first, MessageSink& sink, FolderReport& report,
+                       Progress& progress, FailureMemory& memory, const BackupOptions& options) {
     std::vector<MessageProblem>& failed = report.failed_messages;
     Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {

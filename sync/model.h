@@ -127,7 +127,7 @@ struct HeldMessage {
     std::string message_id; // the Message-ID header, "" if none
     std::int64_t date = 0;  // INTERNALDATE or the header date, 0 if unknown
     SourceState source_state = SourceState::present;
-    std::string identity = {};             // RemoteMessage::identity, as recorded
+    std::string identity = {};            // RemoteMessage::identity, as recorded
     std::vector<std::string> labels = {}; // RemoteMessage::labels, as recorded
 };
 

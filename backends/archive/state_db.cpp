@@ -96,9 +96,9 @@ bool StateDb::Impl::has_column(const std::string& table, const std::string& colu
 Status StateDb::Impl::migrate() {
     for (const auto& [name, type] : k_added_columns)
         if (!has_column("messages", name))
-            if (auto s = exec(("ALTER TABLE messages ADD COLUMN " + std::string(name) + ' ' + type)
-                                  .c_str(),
-                              "adding a column");
+            if (auto s = exec(
+                    ("ALTER TABLE messages ADD COLUMN " + std::string(name) + ' ' + type).c_str(),
+                    "adding a column");
                 !s)
                 return s;
     has_identity = true;
@@ -407,8 +407,8 @@ Status StateDb::set_source_state(std::int64_t folder, const std::string& id, std
     return m_impl->run(s, "recording the source's state");
 }
 
-Status StateDb::set_labels(std::int64_t folder, const std::string& id,
-                          const std::string& identity, const std::vector<std::string>& labels) {
+Status StateDb::set_labels(std::int64_t folder, const std::string& id, const std::string& identity,
+                           const std::vector<std::string>& labels) {
     Stmt s(*m_impl->cache, "UPDATE messages SET identity=?, labels=? WHERE folder=? AND id=?");
     s.bind(1, identity).bind(2, join_labels(labels)).bind(3, folder).bind(4, id);
     return m_impl->run(s, "recording labels");

@@ -29,7 +29,7 @@ struct StoredMessage {
     std::string message_id;
     std::int64_t date = 0;
     std::uint8_t source_state = 0; // SourceState
-    std::string identity = {};            // RemoteMessage::identity ("" none)
+    std::string identity = {};     // RemoteMessage::identity ("" none)
     std::vector<std::string> labels = {}; // RemoteMessage::labels
 };
 

@@ -103,7 +103,7 @@ struct StateDb::Impl {
     bool has_column(const std::string& table, const std::string& column);
     // Brings an older archive's tables up to the schema (state_db.cpp).
     Status migrate();
-        // Runs a statement that returns no rows.
+    // Runs a statement that returns no rows.
     Status run(Stmt& s, const std::string& doing) {
         if (!s.ok() || s.step() != SQLITE_DONE) return std::unexpected(error(doing));
         return {};

@@ -214,9 +214,8 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     };
     const auto sets = uid_sets(uids, k_max_uid_set_chars);
     for (std::size_t i = 0; i < sets.size(); ++i) {
-        const std::string command =
-            "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE" + gmail_items(listing_items()) +
-            " BODY.PEEK[])";
+        const std::string command = "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE" +
+                                    gmail_items(listing_items()) + " BODY.PEEK[])";
         Status s;
         if (i + 1 == sets.size() && parts_left() && !m_ahead.asked) {
             s = fetch_listing_ahead(command, on_body, on_other, body);

@@ -51,7 +51,7 @@ Status MaildirFolder::set_change_token(const std::string& token) {
 }
 
 Status MaildirFolder::set_labels(const std::string& id, const std::string& identity,
-                      const std::vector<std::string>& labels) {
+                                 const std::vector<std::string>& labels) {
     m_label_changes.push_back({id, identity, labels});
     return {};
 }
@@ -105,9 +105,8 @@ Status MaildirFolder::durable_names() {
 Status MaildirFolder::commit() {
     // An empty folder is kept too, so a restore can give it back.
     if (auto s = ensure_dirs(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_label_changes.empty() &&
-        m_record.known &&
-        !m_change_token && m_removed.empty())
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() &&
+        m_label_changes.empty() && m_record.known && !m_change_token && m_removed.empty())
         return {};
     if (auto s = save_keywords(); !s) return s;
     if (m_commit_failure) return std::unexpected(*m_commit_failure);

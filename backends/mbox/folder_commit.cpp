@@ -19,7 +19,7 @@ Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
 }
 
 Status MboxFolder::set_labels(const std::string& id, const std::string& identity,
-                      const std::vector<std::string>& labels) {
+                              const std::vector<std::string>& labels) {
     m_label_changes.push_back({id, identity, labels});
     return {};
 }
@@ -46,9 +46,8 @@ Status MboxFolder::commit() {
     // An empty folder is kept too (an empty mbox), so a restore can give it back.
     if (auto s = lock_mbox(true); !s) return s;
     if (auto s = open_index(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_label_changes.empty() &&
-        m_record.known &&
-        !m_change_token)
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() &&
+        m_label_changes.empty() && m_record.known && !m_change_token)
         return {};
 
     std::string lines;

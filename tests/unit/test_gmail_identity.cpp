@@ -87,8 +87,8 @@ TEST_CASE("labels are planned as flags are, only where the source gives them") {
     FolderState state;
     state.known = true;
     for (const auto& m : snap.messages)
-        state.held.push_back(HeldMessage{m.id, {}, 10, "", 0, SourceState::present, m.identity,
-                                         m.labels});
+        state.held.push_back(
+            HeldMessage{m.id, {}, 10, "", 0, SourceState::present, m.identity, m.labels});
     state.held[1].labels = {"Work", "\\Starred"}; // a label removed since
     state.held[2].identity = "";                  // adopted after a crash: no identity yet
     SUBCASE("a source with labels") {
@@ -146,8 +146,8 @@ TEST_CASE("an archive from before identities gets the columns in place") {
         CHECK((*rows)[0].message_id == "<a@b>");
         auto counts = (*db)->label_counts();
         REQUIRE(counts);
-        CHECK(*counts == std::vector<std::pair<std::string, std::size_t>>{{"My label", 1},
-                                                                          {"\\Inbox", 1}});
+        CHECK(*counts ==
+              std::vector<std::pair<std::string, std::size_t>>{{"My label", 1}, {"\\Inbox", 1}});
     }
 }
 
