@@ -449,42 +449,45 @@ Status StateDb::rekey(std::int64_t folder,
     return s;
 }
 
-std::string join_keywords(const std::vector<std::string>& keywords) {
+namespace {
+
+std::string join_on(const std::vector<std::string>& words, char separator) {
     std::string out;
-    for (const auto& k : keywords) {
-        if (!out.empty()) out += ' ';
-        out += k;
+    for (const auto& w : words) {
+        if (!out.empty()) out += separator;
+        out += w;
     }
     return out;
+}
+
+// Empty words are dropped.
+std::vector<std::string> split_on(std::string_view text, char separator) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        auto at = text.find(separator);
+        if (at != 0) out.emplace_back(text.substr(0, at));
+        if (at == std::string_view::npos) break;
+        text.remove_prefix(at + 1);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string join_keywords(const std::vector<std::string>& keywords) {
+    return join_on(keywords, ' ');
 }
 
 std::vector<std::string> split_keywords(std::string_view text) {
-    std::vector<std::string> out;
-    while (!text.empty()) {
-        auto sp = text.find(' ');
-        if (sp != 0) out.emplace_back(text.substr(0, sp));
-        if (sp == std::string_view::npos) break;
-        text.remove_prefix(sp + 1);
-    }
-    return out;
+    return split_on(text, ' ');
 }
 
 std::string join_labels(const std::vector<std::string>& labels) {
-    std::string out;
-    for (const auto& l : labels)
-        out += (out.empty() ? "" : "\n") + l;
-    return out;
+    return join_on(labels, '\n');
 }
 
 std::vector<std::string> split_labels(std::string_view text) {
-    std::vector<std::string> out;
-    while (!text.empty()) {
-        auto nl = text.find('\n');
-        if (nl != 0) out.emplace_back(text.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return out;
+    return split_on(text, '\n');
 }
 
 } // namespace mf::archive
