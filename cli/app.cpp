@@ -146,6 +146,9 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
     cmd->add_flag(
         "--undo-server-seen", a.undo_server_seen,
         "IMAP: mark unread again on the server the messages it marked read when they were fetched");
+    cmd->add_option("--skip-special-use", a.skip_special_use,
+                    "IMAP: leave out the folders of these special uses, e.g. junk,trash (default: "
+                    "none; Gmail's Spam and Trash are kept)");
     cmd->callback([&] { code = run_backup(a); });
 }
 

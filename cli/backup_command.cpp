@@ -98,8 +98,11 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
 
 // The folders the run left out, and those only the archive still has.
 void account_for_the_rest(archive::Archive& archive, const std::vector<FolderInfo>& all,
-                          const BackupArgs& args, RunReport& report) {
+                          const BackupArgs& args, std::vector<FolderReport> skipped,
+                          RunReport& report) {
     for (auto& r : left_out(all, args.folders, args.excludes))
+        report.folders.push_back(std::move(r));
+    for (auto& r : skipped)
         report.folders.push_back(std::move(r));
     auto held = archive.db().summaries();
     if (!held) return report.failures.push_back(held.error());
@@ -119,6 +122,8 @@ int run_backup(const BackupArgs& args) {
                               args.json);
     if (auto filter = make_filter(args.filter); !filter)
         return report_failure(filter.error(), args.json);
+    auto skip_uses = parse_special_uses(args.skip_special_use);
+    if (!skip_uses) return report_failure(skip_uses.error(), args.json);
     auto endpoint = make_endpoint(args.connection);
     if (!endpoint) return report_failure(endpoint.error(), args.json);
     if ((args.delete_after_download || args.delete_older_than > 0) &&
@@ -151,9 +156,11 @@ int run_backup(const BackupArgs& args) {
     report.dry_run = args.dry_run;
     report.filters = describe(args.filter);
     report.push = args.mirror; // deletions happen in the archive
-    run_folders(std::move(*source), **archive, *endpoint,
-                select_folders(*all, args.folders, args.excludes), args, progress, report);
-    account_for_the_rest(**archive, *all, args, report);
+    auto selected = select_folders(*all, args.folders, args.excludes);
+    auto skipped = take_special_uses(selected, *skip_uses);
+    run_folders(std::move(*source), **archive, *endpoint, std::move(selected), args, progress,
+                report);
+    account_for_the_rest(**archive, *all, args, std::move(skipped), report);
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int code = report.decide_exit_code();

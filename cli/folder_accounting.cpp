@@ -37,6 +37,18 @@ std::vector<FolderReport> left_out(const std::vector<FolderInfo>& all,
     return out;
 }
 
+std::vector<FolderReport> take_special_uses(std::vector<FolderInfo>& selected,
+                                            const std::vector<std::string>& uses) {
+    std::vector<FolderReport> out;
+    std::erase_if(selected, [&](const FolderInfo& f) {
+        std::string use = special_use_among(f, uses);
+        if (use.empty()) return false;
+        out.push_back(left(f.display(), "left out by --skip-special-use (" + use + ")"));
+        return true;
+    });
+    return out;
+}
+
 std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::FolderSummary>& held,
                                            const std::vector<FolderInfo>& all,
                                            const std::vector<std::string>& include,

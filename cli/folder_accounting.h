@@ -25,6 +25,11 @@ std::vector<FolderReport> gone_from_server(const std::vector<archive::StateDb::F
                                            const std::vector<std::string>& include,
                                            const std::vector<std::string>& exclude);
 
+// Moves the folders of `selected` with one of `uses` (parse_special_uses) out of it, each as a
+// report of its own that says why (never left out silently).
+std::vector<FolderReport> take_special_uses(std::vector<FolderInfo>& selected,
+                                            const std::vector<std::string>& uses);
+
 // A folder of the archive by its '/'-joined name (the full one, where the
 // state kept it for a shortened directory).
 std::string folder_name(const archive::StateDb::FolderSummary& folder);

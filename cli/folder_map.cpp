@@ -66,6 +66,31 @@ std::string_view special_kind(const FolderInfo& folder) {
 
 } // namespace
 
+Result<std::vector<std::string>> parse_special_uses(const std::string& list) {
+    static constexpr std::string_view k_uses[] = {"All",       "Archive", "Drafts", "Flagged",
+                                                  "Important", "Junk",    "Sent",   "Trash"};
+    std::vector<std::string> out;
+    if (list.empty()) return out;
+    for (const auto& word : split_on(list, ',')) {
+        auto it = std::ranges::find_if(
+            k_uses, [&](std::string_view use) { return same_ignoring_case(use, word); });
+        if (it == std::end(k_uses))
+            return fail(ErrorKind::usage, Scope::account,
+                        "--skip-special-use takes all, archive, drafts, flagged, important, junk, "
+                        "sent or trash, comma-separated; got '" +
+                            word + "'");
+        out.push_back("\\" + std::string(*it));
+    }
+    return out;
+}
+
+// Sources spell the attributes as RFC 6154 does (backends/imap/folder_list.cpp).
+std::string special_use_among(const FolderInfo& folder, const std::vector<std::string>& uses) {
+    for (auto& use : split_on(folder.special_use, ' '))
+        if (std::ranges::find(uses, use) != uses.end()) return use;
+    return {};
+}
+
 bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
     for (const auto& g : globs)
         if (::fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;

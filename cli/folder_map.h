@@ -21,6 +21,14 @@ std::vector<FolderInfo> select_folders(const std::vector<FolderInfo>& all,
                                        const std::vector<std::string>& include,
                                        const std::vector<std::string>& exclude);
 
+// The special uses (RFC 6154) that --skip-special-use names ("junk,trash",
+// any case) as sources spell them ("\\Junk", "\\Trash"); a usage failure
+// for a word that is none. "" names none.
+Result<std::vector<std::string>> parse_special_uses(const std::string& list);
+
+// The first of `folder`'s special uses that is among `uses`; "" if none.
+std::string special_use_among(const FolderInfo& folder, const std::vector<std::string>& uses);
+
 // The source's personal namespace prefix as its listing shows it: the
 // leading components of a folder below it (FolderInfo::prefix_depth); {}
 // when no folder lies below one.

@@ -210,6 +210,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.reconnects = number("reconnects", -1);
     job.skip_after = number("skip_after", -1);
     job.undo_server_seen = flag("undo_server_seen");
+    job.skip_special_use = str(fields, "skip_special_use");
     job.format = str(fields, "format");
     job.target_prefix = str(fields, "target_prefix");
     job.special_folders = str(fields, "special_folders");

@@ -64,6 +64,7 @@ constexpr KeySpec k_keys[] = {
     {"format", Type::string, k_backup},
     {"skip_after", Type::integer, k_backup},
     {"undo_server_seen", Type::boolean, k_backup},
+    {"skip_special_use", Type::string, k_backup},
     {"state", Type::string, k_from_account},
     {"delete_after_download", Type::boolean, k_backup},
     {"delete_older_than_days", Type::integer, k_backup},

@@ -46,6 +46,7 @@ struct Job {
     int skip_after =
         -1; // backup: runs a message may fail before it is skipped; -1: the command's default
     bool undo_server_seen = false; // backup: --undo-server-seen
+    std::string skip_special_use;  // backup: --skip-special-use
     bool pop3_source = false;      // one connection, whatever `connections` says
     std::vector<std::string> folders, exclude;
     std::vector<std::pair<std::string, std::string>> map; // SRC -> DST

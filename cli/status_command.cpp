@@ -90,6 +90,18 @@ void print_state(const std::string& state) {
         std::cout << "never completed: no folder has been backed up in full yet\n";
 }
 
+using LabelCounts = std::vector<std::pair<std::string, std::size_t>>;
+
+// "labels: \Inbox 120, Work 12" (Gmail's labels as its listing named them).
+void print_labels(const LabelCounts& labels) {
+    if (labels.empty()) return;
+    std::string line = "labels:";
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        line +=
+            (i ? ", " : " ") + printable(labels[i].first) + ' ' + std::to_string(labels[i].second);
+    std::cout << line << '\n';
+}
+
 } // namespace
 
 int run_status(const StatusArgs& args) {
@@ -98,9 +110,11 @@ int run_status(const StatusArgs& args) {
     auto source = (*db)->meta("source");
     auto format = (*db)->meta("format");
     auto folders = (*db)->summaries();
-    if (!source || !format || !folders)
+    auto labels = (*db)->label_counts();
+    if (!source || !format || !folders || !labels)
         return report_failure(!source   ? source.error()
                               : !format ? format.error()
+                              : !labels ? labels.error()
                                         : folders.error(),
                               args.json);
     const std::string state = archive_state(*source, *folders);
@@ -109,7 +123,10 @@ int run_status(const StatusArgs& args) {
                      {"source", *source},
                      {"format", *format},
                      {"state", state},
-                     {"folders", nlohmann::json::array()}};
+                     {"folders", nlohmann::json::array()},
+                     {"labels", nlohmann::json::object()}};
+    for (const auto& [label, count] : *labels)
+        j["labels"][label] = count;
     for (const auto& f : *folders) {
         j["folders"].push_back({{"folder", folder_name(f)},
                                 {"messages", f.messages},
@@ -125,6 +142,7 @@ int run_status(const StatusArgs& args) {
               << (format->empty() ? "no format yet" : *format)
               << ")\nsource:  " << (source->empty() ? "none yet" : printable(*source)) << '\n';
     print_state(state);
+    print_labels(*labels);
     for (const auto& f : *folders) {
         std::string line = pad_to("  " + printable(folder_name(f)), 28);
         std::cout << line << ' ' << f.messages << " messages, last success "

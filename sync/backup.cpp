@@ -111,6 +111,10 @@ Status apply_flags(FolderStore& store, const BackupPlan& plan, FolderReport& rep
         if (auto s = store.set_flags(id, flags); !s) return s;
         ++report.flags_updated;
     }
+    // Labels as flags are: what the source shows now (a label removed shows
+    // only here and in the folder the message left, as a message gone).
+    for (const auto& u : plan.labels)
+        if (auto s = store.set_labels(u.id, u.identity, u.labels); !s) return s;
     return {};
 }
 
@@ -191,16 +195,19 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 
 // Stores what the plan fetches, then, for a folder listed in parts, each
 // later part in turn: listed, planned and stored before the next is listed.
-// Nothing is held of such a folder, so a part's plan is to fetch all of it.
-Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
-                       const BackupPlan& first, MessageSink& sink,
-                       std::vector<MessageProblem>& failed, FailureMemory& memory,
-                       const BackupOptions& options) {
+// Nothing is held of such a folder, so a part's plan is to fetch all of it
+// but what another folder of the archive holds (linked as the first part's).
+Status fetch_all_parts(Source& source, FolderStore& store, Snapshot& snap, const FolderState& state,
+                       const BackupPlan& first, MessageSink& sink, FolderReport& report,
+                       Progress& progress, FailureMemory& memory, const BackupOptions& options) {
+    std::vector<MessageProblem>& failed = report.failed_messages;
     Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {
         status = source.next_part(snap);
         if (!status) break;
         BackupPlan part = plan_backup(snap, state);
+        status = link_moved(source, store, snap, part, report, progress, Apply::change);
+        if (!status) break;
         memory.skip(part.fetch);
         release(snap.messages);
         status = fetch_isolating(source, part.fetch, sink, options.fetch_chunk, failed);
@@ -352,9 +359,12 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
+    const std::size_t linked_first = report.linked;
     if (status)
-        status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, memory,
-                                 options);
+        status = fetch_all_parts(source, **fstore, *snap, state, plan, sink, report, progress,
+                                 memory, options);
+    // Of a folder in parts, what later parts linked was counted as planned.
+    if (in_parts) report.planned -= std::min(report.planned, report.linked - linked_first);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

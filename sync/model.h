@@ -53,6 +53,13 @@ struct RemoteMessage {
     std::uint64_t size = 0;         // octets as the server counts them (CRLF)
     std::int64_t internal_date = 0; // seconds since the epoch, 0 if unknown
     Flags flags;
+    // The same message wherever the source shows it, across folders, where
+    // the source has such an id (Gmail's X-GM-MSGID, as "gm:<id>"); "" for
+    // none. Opaque to the engine: only compared.
+    std::string identity = {};
+    // The source's labels of the message (Gmail's X-GM-LABELS), where
+    // Snapshot::has_labels; kept in the archive's state, never in the message.
+    std::vector<std::string> labels = {};
 };
 
 // What a Snapshot's `messages` are of the folder.
@@ -87,6 +94,9 @@ struct Snapshot {
     std::uint32_t validity = 0; // IMAP UIDVALIDITY; a constant for POP3
     std::vector<RemoteMessage> messages;
     bool has_flags = true; // false for POP3: flags are not known there
+    // The source gives each message's labels (RemoteMessage::labels): a
+    // message listed without any has none.
+    bool has_labels = false;
     // A summary of the folder's state that changes whenever anything in it
     // does (IMAP with CONDSTORE: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
     // EXISTS); "" when the source cannot offer one.
@@ -117,6 +127,8 @@ struct HeldMessage {
     std::string message_id; // the Message-ID header, "" if none
     std::int64_t date = 0;  // INTERNALDATE or the header date, 0 if unknown
     SourceState source_state = SourceState::present;
+    std::string identity = {};            // RemoteMessage::identity, as recorded
+    std::vector<std::string> labels = {}; // RemoteMessage::labels, as recorded
 };
 
 struct FolderState {

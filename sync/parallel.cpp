@@ -266,8 +266,29 @@ ParallelOutcome run_pool(const std::vector<FolderInfo>& folders,
 
 } // namespace
 
+namespace {
+
+// A folder that holds every message of the account (RFC 6154 \All: Gmail's
+// All Mail) runs before the others, on one connection: a message the other
+// folders show too is then held before any of them lists it, and they link
+// it (sync/relink.h) rather than fetch it a second time at the same moment
+// on another connection.
+bool holds_all(const FolderInfo& folder) {
+    std::string_view uses = folder.special_use;
+    while (!uses.empty()) {
+        auto sp = uses.find(' ');
+        if (uses.substr(0, sp) == "\\All") return true;
+        if (sp == std::string_view::npos) break;
+        uses.remove_prefix(sp + 1);
+    }
+    return false;
+}
+
+} // namespace
+
 // What needs no connection is done first, so that a cron run with new mail
-// in one folder logs in once, not once per connection.
+// in one folder logs in once, not once per connection; so is a folder that
+// holds every message (holds_all).
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
                             std::size_t workers, Progress& progress, const IdleFolder& idle,
@@ -275,7 +296,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
     std::vector<FolderInfo> quiet, rest;
     std::vector<std::size_t> quiet_at, rest_at;
     for (std::size_t i = 0; i < folders.size(); ++i) {
-        bool is_idle = idle && idle(folders[i]);
+        bool is_idle = (idle && idle(folders[i])) || holds_all(folders[i]);
         (is_idle ? quiet : rest).push_back(folders[i]);
         (is_idle ? quiet_at : rest_at).push_back(i);
     }

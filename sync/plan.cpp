@@ -45,6 +45,8 @@ BackupPlan plan_backup(const Snapshot& remote, const FolderState& local,
         ++plan.held;
         if (h->source_state != SourceState::present) plan.reappeared.push_back(m.id);
         if (remote.has_flags && h->flags != m.flags) plan.flags.emplace_back(m.id, m.flags);
+        if (remote.has_labels && (h->labels != m.labels || h->identity != m.identity))
+            plan.labels.push_back({m.id, m.identity, m.labels});
     }
     // A narrowed listing does not show what the filter hides: nothing is gone.
     for (std::size_t i = 0; i < held.size() && !remote.narrowed; ++i) {

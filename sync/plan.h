@@ -13,9 +13,16 @@
 
 namespace mf {
 
+// A held message whose identity or labels the source shows otherwise now.
+struct LabelUpdate {
+    std::string id, identity;
+    std::vector<std::string> labels;
+};
+
 struct BackupPlan {
     std::vector<std::string> fetch;                   // on the source, not held
     std::vector<std::pair<std::string, Flags>> flags; // held, flags differ
+    std::vector<LabelUpdate> labels;                  // held, Snapshot::has_labels, labels differ
     std::vector<std::string> gone;                    // held, no longer on the source
     std::vector<std::string>
         newly_gone; // gone, and on the source at the last run: someone removed them

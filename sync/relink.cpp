@@ -24,12 +24,37 @@ void drop_linked(BackupPlan& plan, const std::unordered_set<std::string>& linked
     std::erase_if(plan.fetch, [&](const std::string& id) { return linked.contains(id); });
 }
 
+// Messages the source names the same in every folder (RemoteMessage::
+// identity): the store finds a copy by that alone. Linked ones leave
+// `listed` and the plan.
+Status link_same(FolderStore& store, std::vector<RemoteMessage>& listed, BackupPlan& plan,
+                 FolderReport& report, Progress& progress, Apply mode) {
+    std::unordered_set<std::string> linked;
+    for (const auto& m : listed) {
+        if (m.identity.empty()) continue;
+        auto done = store.link_same(m, mode);
+        if (!done) return std::unexpected(done.error());
+        if (*done) linked.insert(m.id);
+    }
+    if (linked.empty()) return {};
+    drop_linked(plan, linked, listed);
+    std::erase_if(listed, [&](const RemoteMessage& m) { return linked.contains(m.id); });
+    report.linked += linked.size();
+    progress.note(report.folder + ": " + std::to_string(linked.size()) +
+                  " messages held in another folder of the archive (the same message on the "
+                  "source): " +
+                  (mode == Apply::change ? "linked" : "would be linked") + ", not fetched");
+    return {};
+}
+
 } // namespace
 
 Status link_moved(Source& source, FolderStore& store, const Snapshot& snap, BackupPlan& plan,
                   FolderReport& report, Progress& progress, Apply mode) {
     if (plan.fetch.empty()) return {};
     auto listed = planned(snap, plan);
+    if (auto s = link_same(store, listed, plan, report, progress, mode); !s) return s;
+    if (listed.empty()) return {};
     auto ids = store.held_elsewhere_like(listed);
     if (!ids) return std::unexpected(ids.error());
     if (ids->empty()) return {};

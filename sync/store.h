@@ -80,6 +80,24 @@ class FolderStore : public MessageSink {
         (void)mode;
         return false;
     }
+    // The same for a message the source names the same in every folder
+    // (RemoteMessage::identity, not empty): the copy another folder holds
+    // under that identity. No question to the source is needed.
+    virtual Result<bool> link_same(const RemoteMessage& message, Apply mode) {
+        (void)message;
+        (void)mode;
+        return false;
+    }
+    // Records a held message's identity and labels as the source shows them
+    // now (Snapshot::has_labels), with the next commit. Never written into
+    // the message: the archive stays byte-exact.
+    virtual Status set_labels(const std::string& id, const std::string& identity,
+                              const std::vector<std::string>& labels) {
+        (void)id;
+        (void)identity;
+        (void)labels;
+        return {};
+    }
     // Makes every finished message and flag change durable, then records it.
     virtual Status commit() = 0;
     // Streams a held message back with CRLF line ends, as the source sent it

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS messages (
   message_id TEXT NOT NULL,
   date INTEGER NOT NULL,
   source_state INTEGER NOT NULL,
+  identity TEXT NOT NULL DEFAULT '',
+  labels TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (folder, id)
 ) WITHOUT ROWID;
 -- Finds a held message by identity in any folder (a message moved on the
@@ -71,7 +73,37 @@ CREATE TABLE IF NOT EXISTS folder_names (
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 )sql";
 
+// Archives from before a column: it is added in place, empty for the rows
+// they hold (the next run fills it from the source's listing).
+constexpr const char* k_added_columns[][2] = {
+    {"identity", "TEXT NOT NULL DEFAULT ''"},
+    {"labels", "TEXT NOT NULL DEFAULT ''"},
+};
+
+// After the added columns: an index on one of them cannot be made before.
+constexpr const char* k_identity_index =
+    "CREATE INDEX IF NOT EXISTS messages_by_source_identity ON messages (identity) "
+    "WHERE identity <> ''";
+
 } // namespace
+
+bool StateDb::Impl::has_column(const std::string& table, const std::string& column) {
+    Stmt s(*cache, "SELECT 1 FROM pragma_table_info(?) WHERE name=?");
+    s.bind(1, table).bind(2, column);
+    return s.ok() && s.step() == SQLITE_ROW;
+}
+
+Status StateDb::Impl::migrate() {
+    for (const auto& [name, type] : k_added_columns)
+        if (!has_column("messages", name))
+            if (auto s = exec(
+                    ("ALTER TABLE messages ADD COLUMN " + std::string(name) + ' ' + type).c_str(),
+                    "adding a column");
+                !s)
+                return s;
+    has_identity = true;
+    return exec(k_identity_index, "cannot set up the schema");
+}
 
 StateDb::StateDb(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 StateDb::~StateDb() = default;
@@ -86,6 +118,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     impl->cache.emplace().attach(impl->db);
     if (auto s = impl->exec(k_schema, "cannot set up the schema"); !s)
         return std::unexpected(s.error());
+    if (auto s = impl->migrate(); !s) return std::unexpected(s.error());
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
@@ -101,6 +134,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path
     sqlite3_busy_timeout(impl->db, 5000);
     impl->cache.emplace().attach(impl->db);
     impl->has_names = impl->has_table("folder_names");
+    impl->has_identity = impl->has_column("messages", "identity");
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
@@ -123,6 +157,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open_copy(const std::string& path) {
     // The copy has the file's schema: an archive older than a table gets it.
     if (auto s = (*mem)->m_impl->exec(k_schema, "cannot set up the schema"); !s)
         return std::unexpected(s.error());
+    if (auto s = (*mem)->m_impl->migrate(); !s) return std::unexpected(s.error());
     return mem;
 }
 
@@ -230,7 +265,8 @@ Result<std::vector<StoredMessage>> StateDb::messages(std::int64_t folder) {
 
 namespace {
 
-// Columns: id, location, flags, keywords, size, message_id, date, source_state.
+// Columns: id, location, flags, keywords, size, message_id, date,
+// source_state, identity, labels.
 StoredMessage read_row(Stmt& s) {
     StoredMessage m;
     m.id = s.text(0);
@@ -241,6 +277,8 @@ StoredMessage read_row(Stmt& s) {
     m.message_id = s.text(5);
     m.date = s.integer(6);
     m.source_state = static_cast<std::uint8_t>(s.integer(7));
+    m.identity = s.text(8);
+    m.labels = split_labels(s.text(9));
     return m;
 }
 
@@ -248,12 +286,17 @@ StoredMessage read_row(Stmt& s) {
 
 Status StateDb::each_message(std::int64_t folder, const std::function<void(StoredMessage&&)>& fn,
                              bool with_message_id) {
-    Stmt s(*m_impl->cache,
-           with_message_id
-               ? "SELECT id, location, flags, keywords, size, message_id, date, source_state "
-                 "FROM messages WHERE folder=?"
-               : "SELECT id, location, flags, keywords, size, '', date, source_state "
-                 "FROM messages WHERE folder=?");
+    // An archive older than the identity column, opened read-only, lacks it.
+    static const char* const k_sql[2][2] = {
+        {"SELECT id, location, flags, keywords, size, '', date, source_state, '', '' "
+         "FROM messages WHERE folder=?",
+         "SELECT id, location, flags, keywords, size, message_id, date, source_state, '', '' "
+         "FROM messages WHERE folder=?"},
+        {"SELECT id, location, flags, keywords, size, '', date, source_state, identity, labels "
+         "FROM messages WHERE folder=?",
+         "SELECT id, location, flags, keywords, size, message_id, date, source_state, identity, "
+         "labels FROM messages WHERE folder=?"}};
+    Stmt s(*m_impl->cache, k_sql[m_impl->has_identity][with_message_id]);
     if (!s.ok()) return std::unexpected(m_impl->error("reading messages"));
     s.bind(1, folder);
     int rc;
@@ -277,14 +320,20 @@ Result<std::vector<HeldMessage>> StateDb::held_among(std::int64_t folder,
                                    r.size,
                                    {},
                                    r.date,
-                                   static_cast<SourceState>(r.source_state)});
+                                   static_cast<SourceState>(r.source_state),
+                                   std::move(r.identity),
+                                   std::move(r.labels)});
     }
     return held;
 }
 
 Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const std::string& id) {
-    Stmt s(*m_impl->cache, "SELECT id, location, flags, keywords, size, '', date, source_state "
-                           "FROM messages WHERE folder=? AND id=?");
+    Stmt s(*m_impl->cache,
+           m_impl->has_identity
+               ? "SELECT id, location, flags, keywords, size, '', date, source_state, identity, "
+                 "labels FROM messages WHERE folder=? AND id=?"
+               : "SELECT id, location, flags, keywords, size, '', date, source_state, '', '' "
+                 "FROM messages WHERE folder=? AND id=?");
     if (!s.ok()) return std::unexpected(m_impl->error("reading a message"));
     s.bind(1, folder).bind(2, id);
     int rc = s.step();
@@ -336,10 +385,13 @@ void StateDb::rollback() {
 }
 
 Status StateDb::put(std::int64_t folder, const StoredMessage& m) {
-    Stmt s(*m_impl->cache, "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?)");
+    Stmt s(*m_impl->cache,
+           "INSERT OR REPLACE INTO messages (folder, id, location, flags, keywords, size, "
+           "message_id, date, source_state, identity, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, folder).bind(2, m.id).bind(3, m.location).bind(4, m.flags.system);
     s.bind(5, join_keywords(m.flags.keywords)).bind(6, static_cast<std::int64_t>(m.size));
     s.bind(7, m.message_id).bind(8, m.date).bind(9, m.source_state);
+    s.bind(10, m.identity).bind(11, join_labels(m.labels));
     return m_impl->run(s, "recording a message");
 }
 
@@ -353,6 +405,13 @@ Status StateDb::set_source_state(std::int64_t folder, const std::string& id, std
     Stmt s(*m_impl->cache, "UPDATE messages SET source_state=? WHERE folder=? AND id=?");
     s.bind(1, state).bind(2, folder).bind(3, id);
     return m_impl->run(s, "recording the source's state");
+}
+
+Status StateDb::set_labels(std::int64_t folder, const std::string& id, const std::string& identity,
+                           const std::vector<std::string>& labels) {
+    Stmt s(*m_impl->cache, "UPDATE messages SET identity=?, labels=? WHERE folder=? AND id=?");
+    s.bind(1, identity).bind(2, join_labels(labels)).bind(3, folder).bind(4, id);
+    return m_impl->run(s, "recording labels");
 }
 
 Status StateDb::remove(std::int64_t folder, const std::string& id) {
@@ -390,24 +449,45 @@ Status StateDb::rekey(std::int64_t folder,
     return s;
 }
 
-std::string join_keywords(const std::vector<std::string>& keywords) {
+namespace {
+
+std::string join_on(const std::vector<std::string>& words, char separator) {
     std::string out;
-    for (const auto& k : keywords) {
-        if (!out.empty()) out += ' ';
-        out += k;
+    for (const auto& w : words) {
+        if (!out.empty()) out += separator;
+        out += w;
     }
     return out;
 }
 
-std::vector<std::string> split_keywords(std::string_view text) {
+// Empty words are dropped.
+std::vector<std::string> split_on(std::string_view text, char separator) {
     std::vector<std::string> out;
     while (!text.empty()) {
-        auto sp = text.find(' ');
-        if (sp != 0) out.emplace_back(text.substr(0, sp));
-        if (sp == std::string_view::npos) break;
-        text.remove_prefix(sp + 1);
+        auto at = text.find(separator);
+        if (at != 0) out.emplace_back(text.substr(0, at));
+        if (at == std::string_view::npos) break;
+        text.remove_prefix(at + 1);
     }
     return out;
+}
+
+} // namespace
+
+std::string join_keywords(const std::vector<std::string>& keywords) {
+    return join_on(keywords, ' ');
+}
+
+std::vector<std::string> split_keywords(std::string_view text) {
+    return split_on(text, ' ');
+}
+
+std::string join_labels(const std::vector<std::string>& labels) {
+    return join_on(labels, '\n');
+}
+
+std::vector<std::string> split_labels(std::string_view text) {
+    return split_on(text, '\n');
 }
 
 } // namespace mf::archive

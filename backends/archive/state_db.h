@@ -29,6 +29,8 @@ struct StoredMessage {
     std::string message_id;
     std::int64_t date = 0;
     std::uint8_t source_state = 0; // SourceState
+    std::string identity = {};     // RemoteMessage::identity ("" none)
+    std::vector<std::string> labels = {}; // RemoteMessage::labels
 };
 
 struct FolderRecord {
@@ -85,6 +87,7 @@ class StateDb {
     struct HeldCopy {
         std::string folder_path;
         std::string location;
+        std::string message_id = {}; // held_elsewhere by identity only
     };
     // Whether a folder other than `folder` holds a message of this size and
     // date: the cheap test before the source is asked for a Message-ID.
@@ -93,6 +96,12 @@ class StateDb {
     // (not empty); a few at most.
     Result<std::vector<HeldCopy>> held_elsewhere(std::int64_t folder, std::uint64_t size,
                                                  std::int64_t date, const std::string& message_id);
+    // Held messages of other folders with this identity (RemoteMessage::
+    // identity, not empty); a few at most. Uses messages_by_source_identity.
+    Result<std::vector<HeldCopy>> held_elsewhere(std::int64_t folder, const std::string& identity);
+    // How many distinct messages (by identity) the source showed with each
+    // label at the last run, of those it still had: label -> count, sorted.
+    Result<std::vector<std::pair<std::string, std::size_t>>> label_counts();
     Status note_run(std::int64_t folder, std::int64_t when, const std::string& error);
     Result<std::vector<StoredMessage>> messages(std::int64_t folder);
     // The same one row at a time, for folders too large to hold twice; `fn`
@@ -123,6 +132,9 @@ class StateDb {
     Status put(std::int64_t folder, const StoredMessage& message);
     Status set_flags(std::int64_t folder, const std::string& id, const Flags& flags);
     Status set_source_state(std::int64_t folder, const std::string& id, std::uint8_t state);
+    // A held message's identity and labels as the source shows them now.
+    Status set_labels(std::int64_t folder, const std::string& id, const std::string& identity,
+                      const std::vector<std::string>& labels);
     Status remove(std::int64_t folder, const std::string& id);
     Status remove_all(std::int64_t folder);
     // The folder's rows under new ids, in one transaction with its new
@@ -155,5 +167,8 @@ class StateDb {
 // Keywords travel through the database as one space-separated string.
 std::string join_keywords(const std::vector<std::string>& keywords);
 std::vector<std::string> split_keywords(std::string_view text);
+// Labels may hold spaces: one a line.
+std::string join_labels(const std::vector<std::string>& labels);
+std::vector<std::string> split_labels(std::string_view text);
 
 } // namespace mf::archive

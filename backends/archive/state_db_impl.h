@@ -78,6 +78,7 @@ struct StateDb::Impl {
     std::string path;
     bool read_only = false;
     bool has_names = true;          // the folder_names table (read-only: maybe not)
+    bool has_identity = true;       // messages.identity and labels (read-only: maybe not)
     std::optional<StmtCache> cache; // finalized before the connection closes
     ~Impl() {
         cache.reset();
@@ -99,6 +100,9 @@ struct StateDb::Impl {
         s.bind(1, std::string(name));
         return s.ok() && s.step() == SQLITE_ROW;
     }
+    bool has_column(const std::string& table, const std::string& column);
+    // Brings an older archive's tables up to the schema (state_db.cpp).
+    Status migrate();
     // Runs a statement that returns no rows.
     Status run(Stmt& s, const std::string& doing) {
         if (!s.ok() || s.step() != SQLITE_DONE) return std::unexpected(error(doing));

@@ -113,8 +113,8 @@ Result<bool> ImapSource::list_known_and_new(const FolderInfo& folder, const Know
                       [&](const auto& m) { return parse_uid(m.id) < known.uidnext; });
     }
     if (known.uidnext > 1 && exists > snap.messages.size()) {
-        const std::string command =
-            "UID FETCH 1:" + std::to_string(known.uidnext - 1) + " (UID FLAGS)";
+        const std::string command = "UID FETCH 1:" + std::to_string(known.uidnext - 1) +
+                                    " (UID FLAGS" + gmail_items(listing_items()) + ")";
         if (auto s = list_by(folder, command, snap, exists, &exists); !s)
             return std::unexpected(s.error());
     }

@@ -113,7 +113,7 @@ Result<ImapSource::Examined> ImapSource::examine_and_list(const FolderInfo& fold
     auto e = answer.result(*m_session, *examined, folder);
     Prelisted pre{listing, {}, {}, 0};
     // As list() does: EXISTS comes from the server, never trusted for an allocation.
-    if (e && listing == listing_command("1:*"))
+    if (e && listing == listing_for("1:*"))
         pre.messages.reserve(std::min<std::uint32_t>(e->exists, 100000));
     Listing lines(pre.messages, e ? e->exists : 0, m_session->host());
     auto listed =
@@ -135,13 +135,13 @@ std::string ImapSource::predicted_listing(const FolderInfo& folder,
         // No archive to compare with: the whole folder, unless it comes in
         // parts (then ESEARCH first).
         if (in_parts(request.part_size, listed->exists)) return {};
-        return listed->exists > 0 ? listing_command("1:*") : std::string();
+        return listed->exists > 0 ? listing_for("1:*") : std::string();
     }
     auto known = parse_token(request.known_token);
     // What list_changes() asks for when only changes need listing.
     if (known && known->validity == listed->validity && known->uidnext > 0 && known->modseq > 0 &&
         listed->uidnext >= known->uidnext && listed->modseq > known->modseq)
-        return listing_command("1:*", changed_since(known->modseq));
+        return listing_for("1:*", changed_since(known->modseq));
     return {};
 }
 

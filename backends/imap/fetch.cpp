@@ -56,6 +56,20 @@ bool is_header_item(std::string_view name) {
     return starts_with_ignoring_case(name, "BODY[HEADER") || iequals(name, "RFC822.HEADER");
 }
 
+// X-GM-LABELS (...): each label an atom or a string; NIL or a nested list
+// makes the item unreadable (Gmail sends neither).
+bool apply_labels(const Value& value, FetchData& data) {
+    if (value.type != Value::Type::list) return false;
+    std::vector<std::string> labels;
+    for (const Value& item : value.items) {
+        auto text = item.type == Value::Type::atom ? std::optional(item.text) : as_string(item);
+        if (!text || text->empty()) return false;
+        labels.push_back(std::move(*text));
+    }
+    data.gm_labels = std::move(labels);
+    return true;
+}
+
 // Applies one "name value" pair; false when the pair is malformed.
 bool apply_item(const Value& name, const Value& value, FetchData& data) {
     if (name.type != Value::Type::atom) return false;
@@ -86,6 +100,11 @@ bool apply_item(const Value& name, const Value& value, FetchData& data) {
         data.modseq = to_u64(value.items.front());
         return data.modseq.has_value();
     }
+    if (is_atom(name, "X-GM-MSGID")) {
+        data.gm_msgid = to_u64(value);
+        return data.gm_msgid.has_value();
+    }
+    if (is_atom(name, "X-GM-LABELS")) return apply_labels(value, data);
     if (is_header_item(name.text)) data.header = as_string(value).value_or("");
     return true;
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mf::imap {
 
@@ -23,6 +24,11 @@ struct FetchData {
     std::optional<std::string> header;         // BODY[HEADER.FIELDS (...)] or BODY[HEADER]
     bool body_streamed = false;                // a literal went to the LiteralHandler
     std::optional<std::uint64_t> modseq;       // MODSEQ (n), RFC 7162
+    // Gmail's (https://developers.google.com/gmail/imap/imap-extensions):
+    // X-GM-MSGID, the message's id across folders; X-GM-LABELS, its labels
+    // as sent (atoms such as \\Inbox, or strings).
+    std::optional<std::uint64_t> gm_msgid;
+    std::optional<std::vector<std::string>> gm_labels;
 };
 
 // "* n FETCH (name value ...)". nullopt when the response is not a FETCH or

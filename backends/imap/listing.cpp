@@ -11,8 +11,22 @@
 
 namespace mf::imap {
 
-std::string listing_command(const std::string& set, const std::string& modifier) {
-    return "UID FETCH " + set + " (UID FLAGS RFC822.SIZE INTERNALDATE)" + modifier;
+std::string gmail_items(ListingItems items) {
+    return items == ListingItems::gmail ? " X-GM-MSGID X-GM-LABELS" : "";
+}
+
+std::string listing_command(const std::string& set, const std::string& modifier,
+                            ListingItems items) {
+    return "UID FETCH " + set + " (UID FLAGS RFC822.SIZE INTERNALDATE" + gmail_items(items) + ")" +
+           modifier;
+}
+
+void take_gmail_items(const FetchData& data, RemoteMessage& m) {
+    if (data.gm_msgid) m.identity = "gm:" + std::to_string(*data.gm_msgid);
+    if (!data.gm_labels) return;
+    m.labels = *data.gm_labels;
+    // In one order, so that a rerun compares them as sets.
+    std::sort(m.labels.begin(), m.labels.end());
 }
 
 std::string changed_since(std::uint64_t modseq) {
@@ -106,6 +120,7 @@ Status Listing::take(const Response& r) {
     m.size = data->size.value_or(0);
     m.internal_date = data->internal_date.value_or(0);
     m.flags = data->flags.value_or(Flags{});
+    take_gmail_items(*data, m);
     m_out.push_back(std::move(m));
     return {};
 }
@@ -130,7 +145,7 @@ std::optional<std::size_t> Listing::position(std::uint32_t uid) const {
 Status ImapSource::list_range(const FolderInfo& folder, const std::string& uids,
                               const std::string& modifier, Snapshot& snap, std::uint32_t exists,
                               std::uint32_t* exists_after) {
-    const std::string command = listing_command(uids, modifier);
+    const std::string command = listing_for(uids, modifier);
     if (auto pre = std::exchange(m_prelisted, std::nullopt); pre && pre->command == command) {
         if (!pre->status) return pre->status;
         if (exists_after) *exists_after = pre->exists;
@@ -205,7 +220,7 @@ Status ImapSource::list(const FolderInfo& folder, Snapshot& snap, std::uint32_t 
     if (exists == 0) return {};
     // EXISTS comes from the server: never trust it for an allocation. A
     // listing already received behind EXAMINE is taken as it is.
-    if (!m_prelisted || m_prelisted->command != listing_command("1:*"))
+    if (!m_prelisted || m_prelisted->command != listing_for("1:*"))
         snap.messages.reserve(std::min<std::uint32_t>(exists, 100000));
     std::uint32_t now = exists;
     if (auto s = list_range(folder, "1:*", "", snap, exists, &now); !s) return s;

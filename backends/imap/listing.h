@@ -4,6 +4,7 @@
 // parts.cpp); other callers use source.h.
 #pragma once
 
+#include "backends/imap/fetch.h"
 #include "backends/imap/response.h"
 #include "sync/source.h"
 
@@ -15,8 +16,17 @@
 
 namespace mf::imap {
 
+// What a listing asks of each message besides UID FLAGS RFC822.SIZE
+// INTERNALDATE: on Gmail (X-GM-EXT-1) also X-GM-MSGID X-GM-LABELS, the
+// message's identity across folders and its labels.
+enum class ListingItems : std::uint8_t { standard, gmail };
+
+// The items a body FETCH or a flags-only listing adds on Gmail ("" elsewhere).
+std::string gmail_items(ListingItems items);
+
 // A listing command for `set` (a UID set).
-std::string listing_command(const std::string& set, const std::string& modifier = {});
+std::string listing_command(const std::string& set, const std::string& modifier = {},
+                            ListingItems items = ListingItems::standard);
 
 // Limits a listing to the messages whose mod-sequence is above `modseq`:
 // new or re-flagged since (RFC 7162, the CHANGEDSINCE FETCH modifier).
@@ -31,6 +41,10 @@ std::string search_criteria(const MessageFilter& filter);
 
 // A server may repeat a FETCH for one UID (flag updates): keep the last.
 void sort_by_uid(std::vector<RemoteMessage>& messages);
+
+// What a FETCH answer gives of a message's identity and labels (Gmail's
+// X-GM-MSGID and X-GM-LABELS) into `m`.
+void take_gmail_items(const FetchData& data, RemoteMessage& m);
 
 // Gathers what the untagged answers to UID FETCH (UID FLAGS RFC822.SIZE
 // INTERNALDATE) say of each message. With `only`, a FETCH for a UID not in

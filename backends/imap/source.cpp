@@ -133,7 +133,9 @@ Result<Snapshot> ImapSource::open(const FolderInfo& folder, const OpenRequest& r
     m_open = folder;
     m_open_validity = e->validity;
     auto snap = list_opened(folder, request, *e);
-    if (snap) remember_unseen(snap->messages);
+    if (!snap) return snap;
+    remember_unseen(snap->messages);
+    snap->has_labels = listing_items() == ListingItems::gmail;
     return snap;
 }
 
@@ -199,6 +201,7 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
         m.internal_date = data->internal_date.value_or(0);
         m.flags = data->flags.value_or(Flags{});
         keep_listed_unseen(*data->uid, m.flags);
+        take_gmail_items(*data, m);
         return sink.finish(m);
     };
     // UIDs the server answered for without a body (no BODY[], or BODY[]
@@ -211,8 +214,8 @@ Status ImapSource::fetch(std::span<const std::string> ids, MessageSink& sink) {
     };
     const auto sets = uid_sets(uids, k_max_uid_set_chars);
     for (std::size_t i = 0; i < sets.size(); ++i) {
-        const std::string command =
-            "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE BODY.PEEK[])";
+        const std::string command = "UID FETCH " + sets[i] + " (UID FLAGS INTERNALDATE" +
+                                    gmail_items(listing_items()) + " BODY.PEEK[])";
         Status s;
         if (i + 1 == sets.size() && parts_left() && !m_ahead.asked) {
             s = fetch_listing_ahead(command, on_body, on_other, body);
@@ -257,7 +260,7 @@ Status ImapSource::fetch_listing_ahead(const std::string& command, const Untagge
     m_ahead.uids = take_next_part(m_ahead.more);
     std::set<std::string> listing_tags;
     for (const auto& set : uid_sets(m_ahead.uids, k_max_uid_set_chars)) {
-        auto tag = m_session->send(listing_command(set));
+        auto tag = m_session->send(listing_for(set));
         if (!tag) return std::unexpected(tag.error());
         listing_tags.insert(std::move(*tag));
     }

@@ -3,6 +3,7 @@
 // on the server (RFC 3501 6.3.2, 6.4.5).
 #pragma once
 
+#include "backends/imap/listing.h"
 #include "backends/imap/namespace.h"
 #include "backends/imap/session.h"
 #include "sync/source.h"
@@ -90,6 +91,15 @@ class ImapSource : public Source {
         return e.uidnext ? uidnext_token(e.validity, *e.uidnext) : std::string();
     }
     static std::optional<Known> parse_token(const std::string& token);
+    // Gmail (X-GM-EXT-1, never told by its host name): listings and body
+    // fetches also ask for X-GM-MSGID and X-GM-LABELS.
+    ListingItems listing_items() const {
+        return m_session->has("X-GM-EXT-1") ? ListingItems::gmail : ListingItems::standard;
+    }
+    // listing_command() with this server's items.
+    std::string listing_for(const std::string& set, const std::string& modifier = {}) const {
+        return listing_command(set, modifier, listing_items());
+    }
     class ExamineAnswer; // what the answer to EXAMINE says of the folder
     Result<Examined> examine(const FolderInfo& folder);
     // SELECT, read-write: only for undo_marked_read().

@@ -41,6 +41,8 @@ class MaildirFolder : public FolderStore {
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
+    Status set_labels(const std::string& id, const std::string& identity,
+                      const std::vector<std::string>& labels) override;
     Status set_change_token(const std::string& token) override;
     Status remove(const std::vector<std::string>& ids) override;
     Status commit() override;
@@ -49,6 +51,7 @@ class MaildirFolder : public FolderStore {
     held_elsewhere_like(const std::vector<RemoteMessage>& listed) override;
     Result<bool> link_held(const RemoteMessage& message, const std::string& message_id,
                            Apply mode) override;
+    Result<bool> link_same(const RemoteMessage& message, Apply mode) override;
 
     Status begin(std::uint64_t size_hint) override;
     Status write(std::string_view chunk) override;
@@ -108,6 +111,10 @@ class MaildirFolder : public FolderStore {
     static std::optional<OnDisk> find_base_in(const std::string& dir, std::string_view base);
     // The file of a copy held in another folder, as a path; "" if none is found.
     std::string held_copy_path(const archive::StateDb::HeldCopy& copy);
+    // Links `message` to the first of `copies` whose file can be linked.
+    Result<bool> link_to_copy(const RemoteMessage& message,
+                              const std::vector<archive::StateDb::HeldCopy>& copies,
+                              const std::string& message_id, Apply mode);
     // Other folders' files by base name, listed at the first copy wanted
     // from each (a move of many messages reads each directory once).
     std::unordered_map<std::string, std::unordered_map<std::string, std::string>> m_elsewhere;
@@ -136,6 +143,11 @@ class MaildirFolder : public FolderStore {
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
+    struct LabelChange {
+        std::string id, identity;
+        std::vector<std::string> labels;
+    };
+    std::vector<LabelChange> m_label_changes;
     std::optional<std::string> m_change_token;
     std::vector<std::string> m_removed;
     // A commit that failed after it began to make files durable or name

@@ -50,6 +50,12 @@ Status MaildirFolder::set_change_token(const std::string& token) {
     return {};
 }
 
+Status MaildirFolder::set_labels(const std::string& id, const std::string& identity,
+                                 const std::vector<std::string>& labels) {
+    m_label_changes.push_back({id, identity, labels});
+    return {};
+}
+
 Status MaildirFolder::set_source_state(const std::string& id, SourceState state) {
     m_state_changes.emplace_back(id, state);
     return {};
@@ -99,8 +105,8 @@ Status MaildirFolder::durable_names() {
 Status MaildirFolder::commit() {
     // An empty folder is kept too, so a restore can give it back.
     if (auto s = ensure_dirs(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
-        !m_change_token && m_removed.empty())
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() &&
+        m_label_changes.empty() && m_record.known && !m_change_token && m_removed.empty())
         return {};
     if (auto s = save_keywords(); !s) return s;
     if (m_commit_failure) return std::unexpected(*m_commit_failure);
@@ -125,6 +131,8 @@ Status MaildirFolder::commit() {
         if (s) s = m_db.set_flags(m_record.key, id, flags);
     for (const auto& [id, st] : m_state_changes)
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
+    for (const auto& c : m_label_changes)
+        if (s) s = m_db.set_labels(m_record.key, c.id, c.identity, c.labels);
     for (const auto& id : m_removed)
         if (s) s = m_db.remove(m_record.key, id);
     // Any change in this batch makes the old token stale; a new one is only
@@ -142,6 +150,7 @@ Status MaildirFolder::commit() {
     m_pending.clear(); // not added to m_scan: locate() finds them
     m_flag_changes.clear();
     m_state_changes.clear();
+    m_label_changes.clear();
     m_change_token.reset();
     m_removed.clear();
     return {};

@@ -91,7 +91,9 @@ Status MaildirFolder::finish(const RemoteMessage& message) {
                                message.size,
                                m_headers.message_id(),
                                message.internal_date,
-                               0};
+                               0,
+                               message.identity,
+                               message.labels};
     m_pending.push_back(
         Pending{m_tmp_name, std::move(final_name), std::move(row), "cur", std::move(m_unnamed)});
     m_tmp_name.clear();

@@ -70,7 +70,25 @@ Result<bool> MaildirFolder::link_held(const RemoteMessage& message, const std::s
     auto copies =
         m_db.held_elsewhere(m_record.key, message.size, message.internal_date, message_id);
     if (!copies) return std::unexpected(copies.error());
+    return link_to_copy(message, *copies, message_id, mode);
+}
+
+// The identity says it is the same message: its Message-ID is the copy's.
+Result<bool> MaildirFolder::link_same(const RemoteMessage& message, Apply mode) {
+    if (message.identity.empty()) return false;
+    auto copies = m_db.held_elsewhere(m_record.key, message.identity);
+    if (!copies) return std::unexpected(copies.error());
     for (const auto& copy : *copies) {
+        auto linked = link_to_copy(message, {copy}, copy.message_id, mode);
+        if (!linked || *linked) return linked;
+    }
+    return false;
+}
+
+Result<bool> MaildirFolder::link_to_copy(const RemoteMessage& message,
+                                         const std::vector<archive::StateDb::HeldCopy>& copies,
+                                         const std::string& message_id, Apply mode) {
+    for (const auto& copy : copies) {
         const std::string from = held_copy_path(copy);
         if (from.empty()) continue; // the row outlived its file: the next load forgets it
         if (mode == Apply::look) return true;
@@ -88,7 +106,9 @@ Result<bool> MaildirFolder::link_held(const RemoteMessage& message, const std::s
                                    message.size,
                                    message_id,
                                    message.internal_date,
-                                   0};
+                                   0,
+                                   message.identity,
+                                   message.labels};
         // Already in cur/: commit only syncs the directory and records it.
         m_pending.push_back(Pending{"", std::move(name), std::move(row), "cur", {}});
         return true;

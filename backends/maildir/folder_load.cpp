@@ -73,7 +73,8 @@ Result<FolderState> MaildirFolder::load_rows(bool with_message_ids) {
             normalize(flags);
             state.held.push_back(HeldMessage{std::move(row.id), std::move(flags), row.size,
                                              std::move(row.message_id), row.date,
-                                             static_cast<SourceState>(row.source_state)});
+                                             static_cast<SourceState>(row.source_state),
+                                             std::move(row.identity), std::move(row.labels)});
         },
         with_message_ids);
     if (!rows) return std::unexpected(rows.error());

@@ -42,6 +42,8 @@ class MboxFolder : public FolderStore {
                       const std::vector<std::pair<std::string, std::string>>& renames) override;
     Status set_flags(const std::string& id, const Flags& flags) override;
     Status set_source_state(const std::string& id, SourceState state) override;
+    Status set_labels(const std::string& id, const std::string& identity,
+                      const std::vector<std::string>& labels) override;
     Status set_change_token(const std::string& token) override;
     Status commit() override;
     Status read(const std::string& id, MessageSink& sink) override;
@@ -112,6 +114,11 @@ class MboxFolder : public FolderStore {
     std::vector<Pending> m_pending;
     std::vector<std::pair<std::string, Flags>> m_flag_changes;
     std::vector<std::pair<std::string, SourceState>> m_state_changes;
+    struct LabelChange {
+        std::string id, identity;
+        std::vector<std::string> labels;
+    };
+    std::vector<LabelChange> m_label_changes;
 
     fs::Fd m_fd;             // the mbox, locked, while open for writing
     fs::Fd m_index_fd;       // the index, O_APPEND

@@ -18,6 +18,12 @@ Status MboxFolder::set_flags(const std::string& id, const Flags& flags) {
     return {};
 }
 
+Status MboxFolder::set_labels(const std::string& id, const std::string& identity,
+                              const std::vector<std::string>& labels) {
+    m_label_changes.push_back({id, identity, labels});
+    return {};
+}
+
 Status MboxFolder::set_source_state(const std::string& id, SourceState state) {
     m_state_changes.emplace_back(id, state);
     return {};
@@ -40,8 +46,8 @@ Status MboxFolder::commit() {
     // An empty folder is kept too (an empty mbox), so a restore can give it back.
     if (auto s = lock_mbox(true); !s) return s;
     if (auto s = open_index(); !s) return s;
-    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() && m_record.known &&
-        !m_change_token)
+    if (m_pending.empty() && m_flag_changes.empty() && m_state_changes.empty() &&
+        m_label_changes.empty() && m_record.known && !m_change_token)
         return {};
 
     std::string lines;
@@ -59,6 +65,7 @@ Status MboxFolder::commit() {
         m_pending.clear();
         m_flag_changes.clear();
         m_state_changes.clear();
+        m_label_changes.clear();
         return s;
     }
     if (!m_pending.empty())
@@ -73,6 +80,8 @@ Status MboxFolder::commit() {
         if (s) s = m_db.set_flags(m_record.key, id, flags);
     for (const auto& [id, st] : m_state_changes)
         if (s) s = m_db.set_source_state(m_record.key, id, static_cast<std::uint8_t>(st));
+    for (const auto& c : m_label_changes)
+        if (s) s = m_db.set_labels(m_record.key, c.id, c.identity, c.labels);
     if (s && !m_record.known) s = m_db.set_validity(m_record.key, m_validity);
     // Any change in this batch makes the old token stale; a new one is only
     // given once the whole folder is held, stamped after the last write.
@@ -83,6 +92,7 @@ Status MboxFolder::commit() {
     m_pending.clear();
     m_flag_changes.clear();
     m_state_changes.clear();
+    m_label_changes.clear();
     m_change_token.reset();
     if (!s) {
         m_db.rollback();

@@ -73,8 +73,9 @@ Status MboxFolder::finish(const RemoteMessage& message) {
                        from.size() + w.encoder->bytes_written(),
                        message.size > 0 ? message.size : w.encoder->crlf_octets(),
                        flags};
-    archive::StoredMessage row{
-        message.id, std::to_string(w.start), flags, record.size, w.headers.message_id(), date, 0};
+    archive::StoredMessage row{message.id,  std::to_string(w.start), flags,
+                               record.size, w.headers.message_id(),  date,
+                               0,           message.identity,        message.labels};
     m_end = record.end();
     m_pending.push_back(Pending{std::move(record), std::move(row)});
     m_writing.reset();

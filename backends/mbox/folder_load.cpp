@@ -132,7 +132,8 @@ Result<FolderState> MboxFolder::reconcile(const std::vector<IndexRecord>& record
             puts.push_back(row);
         }
         state.held.push_back(HeldMessage{r.id, r.flags, r.size, std::move(row.message_id), row.date,
-                                         static_cast<SourceState>(row.source_state)});
+                                         static_cast<SourceState>(row.source_state),
+                                         std::move(row.identity), std::move(row.labels)});
     });
     if (!streamed) return std::unexpected(streamed.error());
     fs::Fd reader; // the mbox, opened for the first adoption

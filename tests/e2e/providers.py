@@ -365,6 +365,33 @@ class GmailImap(ProviderImap):
     def distinct_bodies_sent(self) -> int:
         return len({self.members[f][uid - 1].msgid for f, uid in self.bodies_sent})
 
+    def relabel(self, m: GmailMessage, add=(), remove=()):
+        """Labels added to and removed from `m` as the web interface does:
+        it appears in the folder of each label added (at its end: a new UID)
+        and leaves the folder of each removed; All Mail keeps it (a label
+        removed is not a deletion, same page). members and folders change
+        together. UIDs here are positions, so a label is removed only from
+        the message last in its folder (an IMAP server never renumbers)."""
+        for label in add:
+            key = next(k for k, v in self.label_of.items() if v == label)
+            m.labels.add(label)
+            self.members[key].append(m)
+            self.folders[key].append(m.body)
+        for label in remove:
+            key = next(k for k, v in self.label_of.items() if v == label)
+            if self.members[key][-1] is not m:
+                raise ValueError("only the last message of a folder can leave it here")
+            m.labels.discard(label)
+            self.members[key].pop()
+            self.folders[key].pop()
+            del self.flags.setdefault(key, [])[len(self.folders[key]):]
+
+    def put_outside_all_mail(self, folder: bytes, m: GmailMessage):
+        """`m` in Spam or Trash, which All Mail does not show (issue 19:
+        Gmail's \\Junk and \\Trash folders are not in All Mail)."""
+        self.members[folder].append(m)
+        self.folders[folder].append(m.body)
+
 
 def gmail(messages: list, user_labels=(), **kw) -> GmailImap:
     return GmailImap(messages, user_labels=user_labels, **kw)

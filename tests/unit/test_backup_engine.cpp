@@ -148,6 +148,19 @@ struct FakeFolder : FolderStore {
         pending_states[id] = s;
         return {};
     }
+    std::set<std::string> elsewhere;  // identities another folder holds
+    std::vector<std::string> linked;  // ids linked by identity
+    std::vector<LabelUpdate> labeled; // set_labels calls
+    Result<bool> link_same(const RemoteMessage& m, Apply mode) override {
+        if (!elsewhere.contains(m.identity)) return false;
+        if (mode == Apply::change) linked.push_back(m.id);
+        return true;
+    }
+    Status set_labels(const std::string& id, const std::string& identity,
+                      const std::vector<std::string>& labels) override {
+        labeled.push_back({id, identity, labels});
+        return {};
+    }
     Status commit() override {
         for (auto& [k, v] : pending_states)
             states[k] = v;
@@ -219,6 +232,13 @@ struct FakeStore : Store {
             }
             Status set_source_state(const std::string& i, SourceState s) override {
                 return f.set_source_state(i, s);
+            }
+            Result<bool> link_same(const RemoteMessage& m, Apply mode) override {
+                return f.link_same(m, mode);
+            }
+            Status set_labels(const std::string& i, const std::string& identity,
+                              const std::vector<std::string>& labels) override {
+                return f.set_labels(i, identity, labels);
             }
             Status commit() override { return f.commit(); }
             Status begin(std::uint64_t s) override { return f.begin(s); }
@@ -511,6 +531,48 @@ TEST_CASE("a folder the archive holds nothing of is listed and stored a part at 
     CHECK(out.report.planned == 10);
     CHECK(out.report.fetched == 10);
     CHECK(out.report.vanished == 0);
+}
+
+TEST_CASE("each part links what another folder holds under the same identity") {
+    FakeSource src = source_with(10);
+    for (auto& m : src.snap.messages)
+        m.identity = "gm:" + m.id;
+    src.parts_of = 4;
+    FakeFolder folder;
+    folder.elsewhere = {"gm:2", "gm:6", "gm:9"}; // one in each part
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.list_part = 4;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(folder.linked == std::vector<std::string>{"2", "6", "9"});
+    CHECK(folder.durable.size() == 7);
+    CHECK(out.report.linked == 3);
+    CHECK(out.report.planned == 7);
+    CHECK(out.report.fetched == 7);
+    CHECK(out.report.vanished == 0);
+}
+
+TEST_CASE("labels the source shows otherwise now are recorded, nothing fetched") {
+    FakeSource src = source_with(2);
+    src.snap.has_labels = true;
+    src.snap.messages[0].identity = "gm:1";
+    src.snap.messages[0].labels = {"Work"};
+    src.snap.messages[1].identity = "gm:2";
+    FakeFolder folder;
+    folder.st.known = true;
+    folder.st.validity = 5;
+    folder.st.held = {HeldMessage{"1", {}, 3, "", 0, SourceState::present, "gm:1", {"\\Inbox"}},
+                      HeldMessage{"2", {}, 3, "", 0, SourceState::present, "gm:2", {}}};
+    FakeStore store(&folder);
+    NullProgress progress;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, {}, progress);
+    CHECK_FALSE(out.failure);
+    REQUIRE(folder.labeled.size() == 1);
+    CHECK(folder.labeled[0].id == "1");
+    CHECK(folder.labeled[0].labels == std::vector<std::string>{"Work"});
+    CHECK(src.fetch_calls.empty());
 }
 
 TEST_CASE("a backup in parts that fails part way counts the parts it never reached as failed") {
