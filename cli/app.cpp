@@ -101,6 +101,18 @@ void add_filter_options(CLI::App& cmd, FilterArgs& f) {
             "SIZE"));
 }
 
+// --max-bytes: in the words of --max-size, checked before anything connects.
+void add_budget_options(CLI::App& cmd, std::string& max_bytes) {
+    cmd.add_option("--max-bytes", max_bytes,
+                   "Download at most SIZE bytes of messages in this run; the next run continues "
+                   "(suffix K, M or G)")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                return parse_size(v) ? "" : "expected bytes with an optional K, M or G";
+            },
+            "SIZE"));
+}
+
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
     auto* cmd = app.add_subcommand("check", "Connect, log in, and describe an account");
     cmd->add_option("URL", a.connection.url,
@@ -138,6 +150,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
     add_filter_options(*cmd, a.filter);
+    add_budget_options(*cmd, a.max_bytes);
     cmd->add_option(
            "--skip-after", a.skip_after,
            "Skip a message the server has refused in this many runs in a row (0: never skip)")

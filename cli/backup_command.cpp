@@ -71,6 +71,9 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
                  const net::Endpoint& endpoint, const std::vector<FolderInfo>& folders,
                  const BackupArgs& args, Progress& progress, RunReport& report) {
     BackupOptions options = backup_options(args);
+    // Checked by the option's validator (and a job file's by job_validate).
+    ByteBudget budget(args.max_bytes.empty() ? std::nullopt : parse_size(args.max_bytes));
+    options.budget = &budget;
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto handle = archive.another();
         if (!handle) return std::unexpected(handle.error());

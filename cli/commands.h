@@ -56,6 +56,7 @@ struct BackupArgs {
     int skip_after = k_default_skip_after; // runs a message may fail before it is skipped; 0: never
     bool undo_server_seen = false;         // IMAP: take back the \Seen a fetch made the server set
     FilterArgs filter;                     // --since, --before, --max-size
+    std::string max_bytes; // --max-bytes: message bytes to download in this run; "" = no limit
 };
 
 enum class PushKind { migrate, restore, mirror };

@@ -161,6 +161,9 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
         error(where, "reconnects", "must be from 0 to 100");
     if (fields.contains("skip_after") && (number("skip_after") < 0 || number("skip_after") > 1000))
         error(where, "skip_after", "must be from 0 to 1000");
+    if (fields.contains("max_bytes") && !parse_size(str(fields, "max_bytes")))
+        error(where, "max_bytes",
+              "'" + str(fields, "max_bytes") + "' is not bytes with an optional K, M or G");
     for (const char* key : {"auth", "source_auth", "target_auth"})
         if (fields.contains(key) && net::known_mechanism(str(fields, key)).empty())
             error(where, key, unknown_auth_message(str(fields, key)));
@@ -210,6 +213,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.reconnects = number("reconnects", -1);
     job.skip_after = number("skip_after", -1);
     job.undo_server_seen = flag("undo_server_seen");
+    job.max_bytes = str(fields, "max_bytes");
     job.format = str(fields, "format");
     job.target_prefix = str(fields, "target_prefix");
     job.special_folders = str(fields, "special_folders");

@@ -35,6 +35,11 @@ struct RunReport {
 // which extra connections could not be opened.
 void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progress);
 
+// What the byte budget left for the next run: the sizes of the listed
+// messages not held (FolderReport::deferred_bytes), and whether it cut any.
+std::uint64_t bytes_left(const RunReport& report);
+bool budget_reached(const RunReport& report);
+
 std::string report_json(const RunReport& report);
 void print_summary(const RunReport& report, std::ostream& out);
 

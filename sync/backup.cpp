@@ -192,16 +192,20 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // Stores what the plan fetches, then, for a folder listed in parts, each
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it.
+// Once the budget has run out, the later parts are still listed: their
+// sizes are what the report says is left.
 Status fetch_all_parts(Source& source, Snapshot& snap, const FolderState& state,
-                       const BackupPlan& first, MessageSink& sink,
-                       std::vector<MessageProblem>& failed, FailureMemory& memory,
-                       const BackupOptions& options) {
+                       const BackupPlan& first, MessageSink& sink, FolderReport& report,
+                       FailureMemory& memory, const BackupOptions& options) {
+    auto& failed = report.failed_messages;
     Status status = fetch_isolating(source, first.fetch, sink, options.fetch_chunk, failed);
     while (status && snap.more) {
         status = source.next_part(snap);
         if (!status) break;
         BackupPlan part = plan_backup(snap, state);
         memory.skip(part.fetch);
+        fit_to_budget(options.budget, snap.messages, part.fetch, report.deferred,
+                      report.deferred_bytes);
         release(snap.messages);
         status = fetch_isolating(source, part.fetch, sink, options.fetch_chunk, failed);
     }
@@ -311,15 +315,19 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     // Of a partial listing, every message not listed is held already.
     report.held = delta ? report.found - plan.fetch.size() - report.linked : plan.held;
     memory.skip(plan.fetch);
+    if (!options.dry_run)
+        fit_to_budget(options.budget, snap->messages, plan.fetch, report.deferred,
+                      report.deferred_bytes);
     // A whole listing tells which failed messages are gone from the source.
     if (snap->listing == ListingKind::whole && !snap->narrowed)
         for (auto& id : memory.unlisted(snap->messages))
             forgotten.push_back(std::move(id));
     // Of a folder listed in parts nothing is held: all of it is planned, so
     // a run that fails part way counts the parts it never reached as failed.
-    report.planned = in_parts ? snap->total - report.linked : plan.fetch.size();
+    report.planned = in_parts ? snap->total - report.linked : plan.fetch.size() + report.deferred;
     report.gone = plan.gone.size();
-    start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
+    start_folder(progress, report.folder, *snap, plan.fetch.size(),
+                 plan.fetch_bytes - std::min(plan.fetch_bytes, report.deferred_bytes));
     if (options.mirror) {
         report.planned_deletions = plan.gone.size();
         if (auto why = mirror_guard(state.held.size(), plan.gone.size(), snap->messages.size(),
@@ -353,15 +361,16 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
     if (status)
-        status = fetch_all_parts(source, *snap, state, plan, sink, report.failed_messages, memory,
-                                 options);
+        status = fetch_all_parts(source, *snap, state, plan, sink, report, memory, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();
     report.bytes = sink.committed_bytes();
     report.skipped_messages = memory.skipped();
     if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
-    if (auto s = remember_failures(store, folder, memory, report, status, status && committed,
+    // A message the budget left for later was not reached: not recovered.
+    const bool completed = status && committed && report.deferred == 0;
+    if (auto s = remember_failures(store, folder, memory, report, status, completed,
                                    std::move(forgotten));
         !s)
         return failed(s.error());
@@ -371,7 +380,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             settle_marked_read(source, options.undo_server_seen && status && committed, report);
         !s)
         status = s;
-    std::size_t missing = report.planned - std::min(report.planned, report.fetched);
+    std::size_t missing =
+        report.planned - std::min(report.planned, report.fetched + report.deferred);
     if (!status || !committed) {
         report.failed = missing;
         return failed(!status ? status.error() : committed.error());
@@ -399,7 +409,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());
         report.deleted = plan.gone.size();
     }
-    if (!snap->change_token.empty() && report.vanished == 0 && options.filter.empty()) {
+    if (!snap->change_token.empty() && report.vanished == 0 && report.deferred == 0 &&
+        options.filter.empty()) {
         // Everything up to this token is held: the next run may skip listing.
         if (auto s = (*fstore)->set_change_token(snap->change_token); !s) return failed(s.error());
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());

@@ -176,6 +176,11 @@ struct FakeFolder : FolderStore {
         ++abandons;
         writing = false;
     }
+    std::string token; // what set_change_token() was given
+    Status set_change_token(const std::string& t) override {
+        token = t;
+        return {};
+    }
 };
 
 struct FakeStore : Store {
@@ -225,6 +230,9 @@ struct FakeStore : Store {
             Status write(std::string_view c) override { return f.write(c); }
             Status finish(const RemoteMessage& m) override { return f.finish(m); }
             void abandon() override { f.abandon(); }
+            Status set_change_token(const std::string& t) override {
+                return f.set_change_token(t);
+            }
         };
         return std::unique_ptr<FolderStore>(std::make_unique<Fwd>(*folder));
     }
@@ -705,4 +713,66 @@ TEST_CASE("nothing is taken back after a fetch that failed") {
     CHECK(out.failure->scope == Scope::session);
     CHECK(out.report.marked_read == 1);
     CHECK(src.unmarked.empty());
+}
+
+TEST_CASE("a byte budget stores what fits and leaves the rest for the next run, not failed") {
+    FakeSource src = source_with(5); // 3 bytes each
+    src.snap.messages[1].size = 4;   // "2" does not fit after "1"; "3" does
+    src.snap.change_token = "T";
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    ByteBudget budget(6);
+    BackupOptions o;
+    o.budget = &budget;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(out.report.error.empty());
+    CHECK(folder.durable.size() == 2);
+    CHECK(folder.durable.contains("1"));
+    CHECK(folder.durable.contains("3"));
+    CHECK(out.report.planned == 5);
+    CHECK(out.report.fetched == 2);
+    CHECK(out.report.deferred == 3);
+    CHECK(out.report.deferred_bytes == 10);
+    CHECK(out.report.vanished == 0);
+    CHECK(out.report.failed == 0);
+    // Not everything up to the token is held: the next run lists it again.
+    CHECK(folder.token.empty());
+    CHECK(budget.taken() == 6);
+}
+
+TEST_CASE("a spent budget still lists every part of a folder, to count what is left") {
+    FakeSource src = source_with(10);
+    src.parts_of = 4;
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    ByteBudget budget(9);
+    BackupOptions o;
+    o.list_part = 4;
+    o.budget = &budget;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK_FALSE(out.failure);
+    CHECK(folder.durable.size() == 3);
+    CHECK(out.report.fetched == 3);
+    CHECK(out.report.deferred == 7);
+    CHECK(out.report.deferred_bytes == 21);
+    CHECK(out.report.vanished == 0);
+    CHECK(src.asked_part_size == std::size_t{4});
+}
+
+TEST_CASE("without a budget, or with a dry run, nothing is deferred") {
+    FakeSource src = source_with(3);
+    FakeFolder folder;
+    FakeStore store(&folder);
+    NullProgress progress;
+    ByteBudget budget(1);
+    BackupOptions o;
+    o.budget = &budget;
+    o.dry_run = true;
+    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    CHECK(out.report.planned == 3);
+    CHECK(out.report.deferred == 0);
+    CHECK(budget.taken() == 0);
 }
