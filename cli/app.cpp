@@ -4,6 +4,7 @@
 #include "cli/app.h"
 
 #include "backends/net/login.h"
+#include "cli/budget.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/oauth2.h"
@@ -101,8 +102,9 @@ void add_filter_options(CLI::App& cmd, FilterArgs& f) {
             "SIZE"));
 }
 
-// --max-bytes: in the words of --max-size, checked before anything connects.
-void add_budget_options(CLI::App& cmd, std::string& max_bytes) {
+// --max-bytes and --daily-budget: in the words of --max-size, checked before
+// anything connects (cli/budget.h).
+void add_budget_options(CLI::App& cmd, std::string& max_bytes, std::string& daily) {
     cmd.add_option("--max-bytes", max_bytes,
                    "Download at most SIZE bytes of messages in this run; the next run continues "
                    "(suffix K, M or G)")
@@ -111,6 +113,14 @@ void add_budget_options(CLI::App& cmd, std::string& max_bytes) {
                 return parse_size(v) ? "" : "expected bytes with an optional K, M or G";
             },
             "SIZE"));
+    cmd.add_option("--daily-budget", daily,
+                   "Download at most SIZE bytes of messages a day, counted across runs, or 'off' "
+                   "(default: 2000 MB for Gmail, none elsewhere)")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                return valid_daily_budget(v) ? "" : "expected off or bytes with an optional K, M or G";
+            },
+            "SIZE|off"));
 }
 
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
@@ -150,7 +160,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
     add_filter_options(*cmd, a.filter);
-    add_budget_options(*cmd, a.max_bytes);
+    add_budget_options(*cmd, a.max_bytes, a.daily_budget);
     cmd->add_option(
            "--skip-after", a.skip_after,
            "Skip a message the server has refused in this many runs in a row (0: never skip)")

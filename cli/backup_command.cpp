@@ -2,6 +2,7 @@
 // archive, incrementally, changing nothing on the server.
 #include "backends/archive/personal_prefix.h"
 #include "backends/open/archive.h"
+#include "cli/budget.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
@@ -69,10 +70,9 @@ class BackupWorker : public FolderWorker {
 // with the remaining folders.
 void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
                  const net::Endpoint& endpoint, const std::vector<FolderInfo>& folders,
-                 const BackupArgs& args, Progress& progress, RunReport& report) {
+                 const BackupArgs& args, ByteBudget& budget, Progress& progress,
+                 RunReport& report) {
     BackupOptions options = backup_options(args);
-    // Checked by the option's validator (and a job file's by job_validate).
-    ByteBudget budget(args.max_bytes.empty() ? std::nullopt : parse_size(args.max_bytes));
     options.budget = &budget;
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto handle = archive.another();
@@ -154,8 +154,17 @@ int run_backup(const BackupArgs& args) {
     report.dry_run = args.dry_run;
     report.filters = describe(args.filter);
     report.push = args.mirror; // deletions happen in the archive
+    auto planned = plan_budget(args.max_bytes, args.daily_budget,
+                               (*source)->daily_download_allowance(), (*archive)->db());
+    if (!planned) return report_failure(planned.error(), args.json);
+    ByteBudget budget(planned->limit);
     run_folders(std::move(*source), **archive, *endpoint,
-                select_folders(*all, args.folders, args.excludes), args, progress, report);
+                select_folders(*all, args.folders, args.excludes), args, budget, progress, report);
+    if (!args.dry_run)
+        if (auto s = record_budget(*planned, budget.taken(), (*archive)->db()); !s)
+            report.failures.push_back(s.error());
+    report.daily_allowance = planned->daily_allowance;
+    report.daily_downloaded = planned->daily_used + budget.taken();
     account_for_the_rest(**archive, *all, args, report);
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -182,6 +182,9 @@ std::string report_json(const RunReport& r) {
                      {"backoff_seconds", r.waited_seconds},
                      {"budget_reached", budget_reached(r)}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
+    if (r.daily_allowance)
+        j["daily_budget"] = {{"allowance", *r.daily_allowance},
+                             {"downloaded", r.daily_downloaded}};
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -233,6 +236,9 @@ void print_filtered(const RunReport& r, std::ostream& out) {
 // "budget reached: 12.4 GB left; the next run continues", and every folder
 // it cut short, named.
 void print_budget(const RunReport& r, std::ostream& out) {
+    if (r.daily_allowance && (budget_reached(r) || r.daily_downloaded > 0))
+        out << "note: daily budget: " << human_bytes(r.daily_downloaded) << " of "
+            << human_bytes(*r.daily_allowance) << " downloaded in the last day\n";
     if (!budget_reached(r)) return;
     out << "note: budget reached: " << human_bytes(bytes_left(r)) << " left; the next run continues\n";
     for (const auto& f : r.folders)

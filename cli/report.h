@@ -6,6 +6,7 @@
 #include "sync/progress.h"
 #include "sync/result.h"
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct RunReport {
     double waited_seconds = 0;  // backing off before them
     std::string filters;        // the filters given ("--since 2026-01-01"), for the summary
     int exit_code = 0;
+    // A daily download budget (--daily-budget, Gmail's by default): the
+    // allowance, and what the day's runs downloaded, this one included.
+    std::optional<std::uint64_t> daily_allowance;
+    std::uint64_t daily_downloaded = 0;
 
     // 0 when nothing failed; 1, partial, when a folder completed or only
     // some of its messages failed; otherwise the failure's own class

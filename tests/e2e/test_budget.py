@@ -1,13 +1,21 @@
 """Download budgets (issue 19): `--max-bytes` ends a backup cleanly part way
 through an account. What was fetched is held, exit 0, the report says
 "budget reached" with the bytes left and names every folder cut short; the
-next run completes the account with nothing lost and nothing twice."""
+next run completes the account with nothing lost and nothing twice. A
+daily budget (Gmail's by default) is kept across runs in the archive's
+state: a second run the same day downloads only what the day has left, and
+the Gmail emulator's own daily limit is never reached."""
 
 import json
+import os
+import shutil
+import tempfile
 import unittest
 
 from archive import folder_dirs, read_maildir
 from mfharness import DovecotTestCase, make_message, run_mailferry
+from mfrun import assert_sane_exit, run_measured
+from providers import GmailMessage, gmail
 
 PASSWORD = "Budget-Canary-5d7e2"
 FOLDERS = ("INBOX", "Work", "Lists")
@@ -90,6 +98,72 @@ class MaxBytesTest(DovecotTestCase):
         self.assertEqual(first["totals"]["bytes_left"],
                          sum(len(d) for f in FOLDERS for d in server[f].values()))
         self.assertEqual(self.held(), {f: {} for f in FOLDERS})
+
+
+DAY = 86400
+NOON = 1_800_000_000 - 1_800_000_000 % DAY + DAY // 2   # a day's noon, UTC
+
+
+class GmailDailyBudgetTest(unittest.TestCase):
+    def setUp(self):
+        self.outer = tempfile.mkdtemp(prefix="mfbudget-")
+        self.archive = os.path.join(self.outer, "archive")
+        self.addCleanup(shutil.rmtree, self.outer, True)
+
+    def backup(self, srv, now, *extra):
+        """A backup at the moment `now` (MAILFERRY_TEST_NOW), its JSON report."""
+        r = run_measured(["backup", f"imap://u@127.0.0.1:{srv.port}", self.archive, "--allow-plaintext",
+                          "--password-env", "MF_TEST_PASSWORD", "--timeout", "10", "--json", *extra],
+                         password=PASSWORD, env={"MAILFERRY_TEST_NOW": str(now), "HOME": self.outer})
+        assert_sane_exit(self, r)
+        self.assertEqual(r.returncode, 0, r.output[-3000:])
+        return json.loads(r.stdout)
+
+    @staticmethod
+    def account():
+        return [GmailMessage(make_message(i, size=2000 + 10 * i), labels={"\\Inbox"} if i % 3 else set())
+                for i in range(1, 16)]
+
+    def test_gmail_has_a_daily_budget_by_default_and_off_turns_it_off(self):
+        with gmail(self.account()) as srv:
+            first = self.backup(srv, NOON, "--max-bytes", "1")
+            self.assertEqual(first["daily_budget"], {"allowance": 2_000_000_000, "downloaded": 0})
+            self.assertNotIn("daily_budget", self.backup(srv, NOON, "--daily-budget", "off", "--max-bytes", "1"))
+
+    def test_a_second_run_the_same_day_downloads_only_what_the_day_has_left(self):
+        allowance = 20000
+        with gmail(self.account()) as srv:
+            srv.download_budget = allowance + 5000    # Gmail's own limit, above mailferry's
+            daily = ["--daily-budget", str(allowance)]
+            first = self.backup(srv, NOON, *daily, "--max-bytes", "9000")
+            got = first["totals"]["bytes"]
+            self.assertTrue(first["budget_reached"], first)
+            self.assertLessEqual(got, 9000)
+            self.assertEqual(first["daily_budget"], {"allowance": allowance, "downloaded": got})
+            # An hour later: the smaller of --max-bytes and what the day has left.
+            second = self.backup(srv, NOON + 3600, *daily, "--max-bytes", "100K")
+            self.assertTrue(second["budget_reached"], second)
+            self.assertLessEqual(second["totals"]["bytes"], allowance - got)
+            self.assertGreater(second["totals"]["bytes"], 0)
+            got += second["totals"]["bytes"]
+            self.assertEqual(second["daily_budget"]["downloaded"], got)
+            self.assertEqual(srv.downloaded, got)
+            # Nothing left today: the third run downloads nothing at all.
+            third = self.backup(srv, NOON + 7200, *daily)
+            self.assertEqual(third["totals"]["bytes"], 0, third)
+            self.assertEqual(third["totals"]["bytes_left"], second["totals"]["bytes_left"])
+            # The following days complete it, each within its allowance.
+            day, report = NOON, third
+            while report["budget_reached"]:
+                day += DAY
+                srv.downloaded = 0                        # Gmail's new day
+                report = self.backup(srv, day, *daily)
+                self.assertLessEqual(report["totals"]["bytes"], allowance)
+                self.assertLess(day, NOON + 10 * DAY)
+            self.assertEqual(srv.overquota_answers, 0)
+            view = {n.decode(): sorted(m) for n, m in srv.folders.items() if m}
+        held = {f: sorted(m["data"] for m in read_maildir(p).values()) for f, p in folder_dirs(self.archive).items()}
+        self.assertEqual({f: b for f, b in held.items() if b}, view)
 
 
 if __name__ == "__main__":

@@ -171,6 +171,8 @@ TEST_CASE("job errors") {
         {R"("skip_after": 1001)", "key 'skip_after': must be from 0 to 1000"},
         {R"("max_bytes": "2T")", "key 'max_bytes': '2T' is not bytes with an optional K, M or G"},
         {R"("max_bytes": 100)", "key 'max_bytes': must be a string"},
+        {R"("daily_budget": "none")",
+         "key 'daily_budget': 'none' is not off or bytes with an optional K, M or G"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.fields);
@@ -395,13 +397,16 @@ TEST_CASE("skip_after: a backup job's key, passed on only when set") {
         CHECK(a.rfind("--skip-after", 0) != 0);
 }
 
-TEST_CASE("max_bytes: a backup job's key, in --max-size's words, passed on only when set") {
-    auto set = parse(one(R"("max_bytes": "500M")"));
+TEST_CASE("max_bytes and daily_budget: a backup job's keys, in --max-size's words, passed on only when set") {
+    auto set = parse(one(R"("max_bytes": "500M", "daily_budget": "off")"));
     REQUIRE(set.errors.empty());
     auto args = job_arguments(set.file.jobs[0]);
     CHECK(std::find(args.begin(), args.end(), "--max-bytes=500M") != args.end());
-    for (const auto& a : job_arguments(parse(one("")).file.jobs[0]))
+    CHECK(std::find(args.begin(), args.end(), "--daily-budget=off") != args.end());
+    for (const auto& a : job_arguments(parse(one("")).file.jobs[0])) {
         CHECK(a.rfind("--max-bytes", 0) != 0);
+        CHECK(a.rfind("--daily-budget", 0) != 0);
+    }
 }
 
 TEST_CASE("the filter keys become --since, --before and --max-size; run --dry-run adds --dry-run") {
