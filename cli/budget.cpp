@@ -27,7 +27,7 @@ std::int64_t run_clock() {
 namespace {
 
 std::optional<std::uint64_t> daily_allowance(const std::string& daily,
-                                              std::optional<std::uint64_t> provider) {
+                                             std::optional<std::uint64_t> provider) {
     if (daily.empty()) return provider;
     if (daily == "off") return std::nullopt;
     return parse_size(daily);

@@ -183,8 +183,7 @@ std::string report_json(const RunReport& r) {
                      {"budget_reached", budget_reached(r)}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
     if (r.daily_allowance)
-        j["daily_budget"] = {{"allowance", *r.daily_allowance},
-                             {"downloaded", r.daily_downloaded}};
+        j["daily_budget"] = {{"allowance", *r.daily_allowance}, {"downloaded", r.daily_downloaded}};
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -240,12 +239,13 @@ void print_budget(const RunReport& r, std::ostream& out) {
         out << "note: daily budget: " << human_bytes(r.daily_downloaded) << " of "
             << human_bytes(*r.daily_allowance) << " downloaded in the last day\n";
     if (!budget_reached(r)) return;
-    out << "note: budget reached: " << human_bytes(bytes_left(r)) << " left; the next run continues\n";
+    out << "note: budget reached: " << human_bytes(bytes_left(r))
+        << " left; the next run continues\n";
     for (const auto& f : r.folders)
         if (f.deferred)
-            out << "note: " << printable(f.folder + ": " + budget_words(f)) << " ("
-                << f.deferred << (f.deferred == 1 ? " message, " : " messages, ")
-                << human_bytes(f.deferred_bytes) << " left)\n";
+            out << "note: " << printable(f.folder + ": " + budget_words(f)) << " (" << f.deferred
+                << (f.deferred == 1 ? " message, " : " messages, ") << human_bytes(f.deferred_bytes)
+                << " left)\n";
 }
 
 } // namespace

@@ -360,8 +360,7 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     BatchingSink sink(**fstore, options, progress);
     Status status = apply_flags(**fstore, plan, report);
     if (status) status = note_source_changes(**fstore, plan, report);
-    if (status)
-        status = fetch_all_parts(source, *snap, state, plan, sink, report, memory, options);
+    if (status) status = fetch_all_parts(source, *snap, state, plan, sink, report, memory, options);
     // Whatever happened, keep what arrived whole: commit it.
     Status committed = sink.flush();
     report.fetched = sink.committed();

@@ -80,7 +80,8 @@ TEST_CASE("a daily allowance counts the runs of the last day, and the smaller li
     CHECK(cli::plan_budget("100", "", 1000, **db)->limit == std::optional<std::uint64_t>(100));
     CHECK(cli::plan_budget("1K", "off", 1000, **db)->limit == std::optional<std::uint64_t>(1024));
     CHECK_FALSE(cli::plan_budget("", "", std::nullopt, **db)->limit);
-    CHECK(cli::plan_budget("", "200", std::nullopt, **db)->limit == std::optional<std::uint64_t>(0));
+    CHECK(cli::plan_budget("", "200", std::nullopt, **db)->limit ==
+          std::optional<std::uint64_t>(0));
     REQUIRE(cli::record_budget(*gmail, 650, **db));
     CHECK(archive::downloaded_within_day(**db, t).value() == 950);
     ::unsetenv("MAILFERRY_TEST_NOW");

@@ -397,7 +397,8 @@ TEST_CASE("skip_after: a backup job's key, passed on only when set") {
         CHECK(a.rfind("--skip-after", 0) != 0);
 }
 
-TEST_CASE("max_bytes and daily_budget: a backup job's keys, in --max-size's words, passed on only when set") {
+TEST_CASE("max_bytes and daily_budget: a backup job's keys, in --max-size's words, passed on only "
+          "when set") {
     auto set = parse(one(R"("max_bytes": "500M", "daily_budget": "off")"));
     REQUIRE(set.errors.empty());
     auto args = job_arguments(set.file.jobs[0]);
