@@ -51,7 +51,9 @@ class BackupWorker : public FolderWorker {
 
     FolderOutcome run(const FolderInfo& folder, Progress& progress) override {
         auto outcome = backup_folder(*m_source, m_archive.store(), folder, m_options, progress);
-        if (!m_options.dry_run &&
+        // A folder the budget cut short is neither a success nor a failure
+        // for `status`: it keeps what the last run recorded.
+        if (!m_options.dry_run && outcome.report.deferred == 0 &&
             (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
             (void)m_archive.note_run(folder, outcome.report.error);
         outcome.caveat = m_source->caveat();

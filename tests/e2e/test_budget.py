@@ -80,7 +80,14 @@ class MaxBytesTest(DovecotTestCase):
                 self.assertEqual(f["budget"], words + ": budget reached", f)
                 self.assertEqual(f["vanished"], 0, f)
 
-        # In text, with "1K" spelled as --max-size spells it.
+        # status: a folder cut short is not a success (nor a failure).
+        status = run_mailferry(["status", self.archive, "--json"])
+        done = {f["folder"] for f in first["folders"] if not f.get("deferred")}
+        for f in json.loads(status.stdout)["folders"]:
+            self.assertEqual(f["last_success"] != 0, f["folder"] in done, f)
+            self.assertEqual(f["last_error"], "", f)
+
+        # In text, with "20K" spelled as --max-size spells it.
         text = self.backup("--max-bytes", "20K", json_report=False)
         self.assertRegex(text, r"note: budget reached: [0-9.]+ KB left; the next run continues\n")
         self.assertRegex(text, r"note: \w+: (partial|not attempted): budget reached \(\d+ messages?, ")
