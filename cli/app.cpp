@@ -4,6 +4,7 @@
 #include "cli/app.h"
 
 #include "backends/net/login.h"
+#include "cli/budget.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/oauth2.h"
@@ -78,6 +79,17 @@ void add_connections_option(CLI::App& cmd, int& connections, int& reconnects) {
         ->capture_default_str();
 }
 
+// A CLI11 check made of a parser: `expected` says what a value must be.
+template <class Ok> CLI::Validator text_check(Ok ok, std::string expected, std::string name) {
+    return CLI::Validator(
+        [ok, expected](std::string& v) { return ok(v) ? std::string() : expected; }, name);
+}
+
+CLI::Validator size_check() {
+    return text_check([](const std::string& v) { return parse_size(v).has_value(); },
+                      "expected bytes with an optional K, M or G", "SIZE");
+}
+
 // --since, --before, --max-size: checked here, so a typo is a usage error
 // before anything connects (cli/filter_args.h).
 void add_filter_options(CLI::App& cmd, FilterArgs& f) {
@@ -94,11 +106,21 @@ void add_filter_options(CLI::App& cmd, FilterArgs& f) {
         ->check(date);
     cmd.add_option("--max-size", f.max_size,
                    "Only messages of at most SIZE bytes (suffix K, M or G: 1024, 1024^2, 1024^3)")
-        ->check(CLI::Validator(
-            [](std::string& v) {
-                return parse_size(v) ? "" : "expected bytes with an optional K, M or G";
-            },
-            "SIZE"));
+        ->check(size_check());
+}
+
+// --max-bytes and --daily-budget: in the words of --max-size, checked before
+// anything connects (cli/budget.h).
+void add_budget_options(CLI::App& cmd, std::string& max_bytes, std::string& daily) {
+    cmd.add_option("--max-bytes", max_bytes,
+                   "Download at most SIZE bytes of messages in this run; the next run continues "
+                   "(suffix K, M or G)")
+        ->check(size_check());
+    cmd.add_option("--daily-budget", daily,
+                   "Download at most SIZE bytes of messages a day, counted across runs, or 'off' "
+                   "(default: 2000 MB for Gmail, none elsewhere)")
+        ->check(text_check(valid_daily_budget, "expected off or bytes with an optional K, M or G",
+                           "SIZE|off"));
 }
 
 void add_check(CLI::App& app, CheckArgs& a, int& code) {
@@ -138,6 +160,7 @@ void add_backup(CLI::App& app, BackupArgs& a, int& code) {
         ->capture_default_str();
     add_connections_option(*cmd, a.connections, a.reconnects);
     add_filter_options(*cmd, a.filter);
+    add_budget_options(*cmd, a.max_bytes, a.daily_budget);
     cmd->add_option(
            "--skip-after", a.skip_after,
            "Skip a message the server has refused in this many runs in a row (0: never skip)")

@@ -2,6 +2,7 @@
 // archive, incrementally, changing nothing on the server.
 #include "backends/archive/personal_prefix.h"
 #include "backends/open/archive.h"
+#include "cli/budget.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
@@ -50,7 +51,9 @@ class BackupWorker : public FolderWorker {
 
     FolderOutcome run(const FolderInfo& folder, Progress& progress) override {
         auto outcome = backup_folder(*m_source, m_archive.store(), folder, m_options, progress);
-        if (!m_options.dry_run &&
+        // A folder the budget cut short is neither a success nor a failure
+        // for `status`: it keeps what the last run recorded.
+        if (!m_options.dry_run && outcome.report.deferred == 0 &&
             (!outcome.failure || outcome.failure->kind != ErrorKind::local_io))
             (void)m_archive.note_run(folder, outcome.report.error);
         outcome.caveat = m_source->caveat();
@@ -69,8 +72,10 @@ class BackupWorker : public FolderWorker {
 // with the remaining folders.
 void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
                  const net::Endpoint& endpoint, const std::vector<FolderInfo>& folders,
-                 const BackupArgs& args, Progress& progress, RunReport& report) {
+                 const BackupArgs& args, ByteBudget& budget, Progress& progress,
+                 RunReport& report) {
     BackupOptions options = backup_options(args);
+    options.budget = &budget;
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto handle = archive.another();
         if (!handle) return std::unexpected(handle.error());
@@ -156,10 +161,19 @@ int run_backup(const BackupArgs& args) {
     report.dry_run = args.dry_run;
     report.filters = describe(args.filter);
     report.push = args.mirror; // deletions happen in the archive
+    auto planned = plan_budget(args.max_bytes, args.daily_budget,
+                               (*source)->daily_download_allowance(), (*archive)->db());
+    if (!planned) return report_failure(planned.error(), args.json);
+    ByteBudget budget(planned->limit);
     auto selected = select_folders(*all, args.folders, args.excludes);
     auto skipped = take_special_uses(selected, *skip_uses);
-    run_folders(std::move(*source), **archive, *endpoint, std::move(selected), args, progress,
-                report);
+    run_folders(std::move(*source), **archive, *endpoint, std::move(selected), args, budget,
+                progress, report);
+    if (!args.dry_run)
+        if (auto s = record_budget(*planned, budget.taken(), (*archive)->db()); !s)
+            report.failures.push_back(s.error());
+    report.daily_allowance = planned->daily_allowance;
+    report.daily_downloaded = planned->daily_used + budget.taken();
     account_for_the_rest(**archive, *all, args, std::move(skipped), report);
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

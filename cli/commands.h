@@ -57,6 +57,9 @@ struct BackupArgs {
     bool undo_server_seen = false;         // IMAP: take back the \Seen a fetch made the server set
     FilterArgs filter;                     // --since, --before, --max-size
     std::string skip_special_use;          // "junk,trash": folders of these special uses left out
+    std::string max_bytes; // --max-bytes: message bytes to download in this run; "" = no limit
+    // --daily-budget: bytes a day, kept across runs; "off"; "" = the provider's (Gmail's)
+    std::string daily_budget;
 };
 
 enum class PushKind { migrate, restore, mirror };

@@ -4,6 +4,7 @@
 #include "backends/net/login.h"
 #include "backends/oauth2/settings.h"
 #include "backends/open/archive.h"
+#include "cli/budget.h"
 #include "cli/filter_args.h"
 #include "cli/job_keys.h"
 #include "cli/job_validator.h"
@@ -161,6 +162,13 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
         error(where, "reconnects", "must be from 0 to 100");
     if (fields.contains("skip_after") && (number("skip_after") < 0 || number("skip_after") > 1000))
         error(where, "skip_after", "must be from 0 to 1000");
+    if (fields.contains("max_bytes") && !parse_size(str(fields, "max_bytes")))
+        error(where, "max_bytes",
+              "'" + str(fields, "max_bytes") + "' is not bytes with an optional K, M or G");
+    if (fields.contains("daily_budget") && !valid_daily_budget(str(fields, "daily_budget")))
+        error(where, "daily_budget",
+              "'" + str(fields, "daily_budget") +
+                  "' is not off or bytes with an optional K, M or G");
     for (const char* key : {"auth", "source_auth", "target_auth"})
         if (fields.contains(key) && net::known_mechanism(str(fields, key)).empty())
             error(where, key, unknown_auth_message(str(fields, key)));
@@ -211,6 +219,8 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.skip_after = number("skip_after", -1);
     job.undo_server_seen = flag("undo_server_seen");
     job.skip_special_use = str(fields, "skip_special_use");
+    job.max_bytes = str(fields, "max_bytes");
+    job.daily_budget = str(fields, "daily_budget");
     job.format = str(fields, "format");
     job.target_prefix = str(fields, "target_prefix");
     job.special_folders = str(fields, "special_folders");

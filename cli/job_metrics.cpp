@@ -32,6 +32,9 @@ constexpr Family k_families[] = {
      "Messages the last run of the job could not copy (tried again next run)."},
     {"mailferry_job_messages_skipped",
      "Messages skipped after failing in too many runs (see --skip-after)."},
+    {"mailferry_job_bytes_left",
+     "Bytes of listed messages the last run of the job left for the next run: its download "
+     "budget (--max-bytes) ran out."},
 };
 
 std::string seconds(double value) {
@@ -118,6 +121,7 @@ std::string render_metrics(const std::vector<JobOutcome>& outcomes, const Metric
         now["mailferry_job_backoff_seconds"][o.name] = seconds(o.backoff_seconds);
         now["mailferry_job_messages_failed"][o.name] = std::to_string(o.failed);
         now["mailferry_job_messages_skipped"][o.name] = std::to_string(o.skipped);
+        now["mailferry_job_bytes_left"][o.name] = std::to_string(o.bytes_left);
     }
     std::string out;
     for (const auto& family : k_families) {

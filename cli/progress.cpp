@@ -85,10 +85,12 @@ void ConsoleProgress::folder_finished(const FolderReport& r) {
     if (m_tty && !m_quiet) std::fputs("\r\033[K", stderr);
     if (!r.error.empty()) {
         std::cerr << printable(label) << ": FAILED: " << printable(r.error) << '\n';
-    } else if (m_tty || m_verbose || r.fetched || r.flags_updated) {
+    } else if (m_tty || m_verbose || r.fetched || r.flags_updated || r.deferred) {
         std::cerr << printable(label) << ": " << r.fetched << (m_push ? " uploaded, " : " new, ")
                   << r.flags_updated << " flag updates, " << r.held
-                  << (m_push ? " already on the target\n" : " already held\n");
+                  << (m_push ? " already on the target" : " already held")
+                  << (r.deferred ? ", " + std::to_string(r.deferred) + " left: budget reached\n"
+                                 : "\n");
     }
     if (m_tty && !m_quiet && !m_active.empty()) draw(true);
 }

@@ -32,6 +32,11 @@ void add_push_words(nlohmann::json& j, const FolderReport& f) {
     j["already_on_target"] = f.held;
 }
 
+// A folder the byte budget cut short: partial, or not begun at all.
+std::string budget_words(const FolderReport& f) {
+    return f.fetched ? "partial: budget reached" : "not attempted: budget reached";
+}
+
 nlohmann::json folder_json(const FolderReport& f, bool push) {
     if (!f.left_out.empty()) return {{"folder", f.folder}, {"left_out", f.left_out}};
     nlohmann::json j{{"folder", f.folder},
@@ -75,6 +80,11 @@ nlohmann::json folder_json(const FolderReport& f, bool push) {
         j["changed_messages"] = list;
     }
     if (f.sessions > 1) j["sessions"] = f.sessions;
+    if (f.deferred) {
+        j["budget"] = budget_words(f);
+        j["deferred"] = f.deferred;
+        j["deferred_bytes"] = f.deferred_bytes;
+    }
     if (push) add_push_words(j, f);
     return j;
 }
@@ -124,6 +134,18 @@ void add_outcomes(ParallelOutcome&& outcome, RunReport& report, Progress& progre
     }
 }
 
+std::uint64_t bytes_left(const RunReport& r) {
+    std::uint64_t left = 0;
+    for (const auto& f : r.folders)
+        left += f.deferred_bytes;
+    return left;
+}
+
+bool budget_reached(const RunReport& r) {
+    return std::any_of(r.folders.begin(), r.folders.end(),
+                       [](const FolderReport& f) { return f.deferred > 0; });
+}
+
 std::string report_json(const RunReport& r) {
     nlohmann::json totals{{"found", 0},  {"held", 0},    {"filtered", 0},      {"fetched", 0},
                           {"failed", 0}, {"skipped", 0}, {"flags_updated", 0}, {"bytes", 0}};
@@ -139,6 +161,7 @@ std::string report_json(const RunReport& r) {
         totals["bytes"] = totals["bytes"].get<std::uint64_t>() + f.bytes;
         totals["flags_updated"] = totals["flags_updated"].get<std::size_t>() + f.flags_updated;
     }
+    totals["bytes_left"] = bytes_left(r);
     if (r.push) {
         totals["uploaded"] = totals["fetched"];
         totals["already_on_target"] = totals["held"];
@@ -156,8 +179,11 @@ std::string report_json(const RunReport& r) {
                      {"totals", totals},
                      {"errors", errors},
                      {"reconnects", r.reconnects},
-                     {"backoff_seconds", r.waited_seconds}};
+                     {"backoff_seconds", r.waited_seconds},
+                     {"budget_reached", budget_reached(r)}};
     if (!r.caveat.empty()) j["caveat"] = r.caveat;
+    if (r.daily_allowance)
+        j["daily_budget"] = {{"allowance", *r.daily_allowance}, {"downloaded", r.daily_downloaded}};
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -206,6 +232,22 @@ void print_filtered(const RunReport& r, std::ostream& out) {
         << printable(r.filters) << '\n';
 }
 
+// "budget reached: 12.4 GB left; the next run continues", and every folder
+// it cut short, named.
+void print_budget(const RunReport& r, std::ostream& out) {
+    if (r.daily_allowance && (budget_reached(r) || r.daily_downloaded > 0))
+        out << "note: daily budget: " << human_bytes(r.daily_downloaded) << " of "
+            << human_bytes(*r.daily_allowance) << " downloaded in the last day\n";
+    if (!budget_reached(r)) return;
+    out << "note: budget reached: " << human_bytes(bytes_left(r))
+        << " left; the next run continues\n";
+    for (const auto& f : r.folders)
+        if (f.deferred)
+            out << "note: " << printable(f.folder + ": " + budget_words(f)) << " (" << f.deferred
+                << (f.deferred == 1 ? " message, " : " messages, ") << human_bytes(f.deferred_bytes)
+                << " left)\n";
+}
+
 } // namespace
 
 void print_summary(const RunReport& r, std::ostream& out) {
@@ -247,6 +289,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
             << " messages were removed from the server by another client since the last run\n";
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
     print_filtered(r, out);
+    print_budget(r, out);
     if (r.reconnects) {
         std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited "

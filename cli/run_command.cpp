@@ -140,6 +140,7 @@ JobResult make_result(Finished f) {
                  std::max<std::uint64_t>(errors, ok ? 0 : 1)};
     r.outcome.failed = total(r.report, "failed");
     r.outcome.skipped = total(r.report, "skipped");
+    r.outcome.bytes_left = total(r.report, "bytes_left");
     if (r.report.is_object() && r.report.contains("reconnects") &&
         r.report["reconnects"].is_number_unsigned())
         r.outcome.reconnects = r.report["reconnects"].get<std::uint64_t>();

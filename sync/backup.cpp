@@ -197,6 +197,8 @@ Result<Snapshot> open_listing(Source& source, const FolderInfo& folder, const Fo
 // later part in turn: listed, planned and stored before the next is listed.
 // Nothing is held of such a folder, so a part's plan is to fetch all of it
 // but what another folder of the archive holds (linked as the first part's).
+// Once the budget has run out, the later parts are still listed: their
+// sizes are what the report says is left.
 Status fetch_all_parts(Source& source, FolderStore& store, Snapshot& snap, const FolderState& state,
                        const BackupPlan& first, MessageSink& sink, FolderReport& report,
                        Progress& progress, FailureMemory& memory, const BackupOptions& options) {
@@ -209,6 +211,8 @@ Status fetch_all_parts(Source& source, FolderStore& store, Snapshot& snap, const
         status = link_moved(source, store, snap, part, report, progress, Apply::change);
         if (!status) break;
         memory.skip(part.fetch);
+        fit_to_budget(options.budget, snap.messages, part.fetch, report.deferred,
+                      report.deferred_bytes);
         release(snap.messages);
         status = fetch_isolating(source, part.fetch, sink, options.fetch_chunk, failed);
     }
@@ -318,15 +322,19 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     // Of a partial listing, every message not listed is held already.
     report.held = delta ? report.found - plan.fetch.size() - report.linked : plan.held;
     memory.skip(plan.fetch);
+    if (!options.dry_run)
+        fit_to_budget(options.budget, snap->messages, plan.fetch, report.deferred,
+                      report.deferred_bytes);
     // A whole listing tells which failed messages are gone from the source.
     if (snap->listing == ListingKind::whole && !snap->narrowed)
         for (auto& id : memory.unlisted(snap->messages))
             forgotten.push_back(std::move(id));
     // Of a folder listed in parts nothing is held: all of it is planned, so
     // a run that fails part way counts the parts it never reached as failed.
-    report.planned = in_parts ? snap->total - report.linked : plan.fetch.size();
+    report.planned = in_parts ? snap->total - report.linked : plan.fetch.size() + report.deferred;
     report.gone = plan.gone.size();
-    start_folder(progress, report.folder, *snap, plan.fetch.size(), plan.fetch_bytes);
+    start_folder(progress, report.folder, *snap, plan.fetch.size(),
+                 plan.fetch_bytes - std::min(plan.fetch_bytes, report.deferred_bytes));
     if (options.mirror) {
         report.planned_deletions = plan.gone.size();
         if (auto why = mirror_guard(state.held.size(), plan.gone.size(), snap->messages.size(),
@@ -371,7 +379,9 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
     report.bytes = sink.committed_bytes();
     report.skipped_messages = memory.skipped();
     if (in_parts) report.planned -= std::min(report.planned, report.skipped_messages.size());
-    if (auto s = remember_failures(store, folder, memory, report, status, status && committed,
+    // A message the budget left for later was not reached: not recovered.
+    const bool completed = status && committed && report.deferred == 0;
+    if (auto s = remember_failures(store, folder, memory, report, status, completed,
                                    std::move(forgotten));
         !s)
         return failed(s.error());
@@ -381,7 +391,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
             settle_marked_read(source, options.undo_server_seen && status && committed, report);
         !s)
         status = s;
-    std::size_t missing = report.planned - std::min(report.planned, report.fetched);
+    std::size_t missing =
+        report.planned - std::min(report.planned, report.fetched + report.deferred);
     if (!status || !committed) {
         report.failed = missing;
         return failed(!status ? status.error() : committed.error());
@@ -409,7 +420,8 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());
         report.deleted = plan.gone.size();
     }
-    if (!snap->change_token.empty() && report.vanished == 0 && options.filter.empty()) {
+    if (!snap->change_token.empty() && report.vanished == 0 && report.deferred == 0 &&
+        options.filter.empty()) {
         // Everything up to this token is held: the next run may skip listing.
         if (auto s = (*fstore)->set_change_token(snap->change_token); !s) return failed(s.error());
         if (auto s = (*fstore)->commit(); !s) return failed(s.error());

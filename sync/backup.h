@@ -3,6 +3,7 @@
 // most the uncommitted batch, which the next run fetches again (or adopts).
 #pragma once
 
+#include "sync/budget.h"
 #include "sync/plan.h"
 #include "sync/progress.h"
 #include "sync/source.h"
@@ -43,6 +44,10 @@ struct BackupOptions {
     // others are counted in FolderReport::filtered, never fetched, never
     // gone, never deleted.
     MessageFilter filter;
+    // The run's download allowance, shared by the workers (none: no limit).
+    // What does not fit is counted in FolderReport::deferred; the folder
+    // keeps no change token, so the next run lists and fetches it.
+    ByteBudget* budget = nullptr;
 };
 
 struct FolderOutcome {

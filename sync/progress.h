@@ -32,6 +32,10 @@ struct FolderReport {
     std::size_t marked_read = 0; // marked read by the source when fetched (archived as unread)
     std::size_t marked_unread_again = 0; // of those, marked unread on the source again (on request)
     std::uint64_t bytes = 0;             // bytes fetched
+    // Listed, not held, and left for the next run: the byte budget
+    // (--max-bytes, a daily allowance) ran out. Not failed, not vanished.
+    std::size_t deferred = 0;
+    std::uint64_t deferred_bytes = 0;
     bool revalidated = false;
     bool unchanged = false;     // the source said nothing changed: not listed
     bool not_attempted = false; // the run stopped before this folder (error says why)

@@ -118,6 +118,10 @@ class Source {
     // Something the user should know about how the source was read (e.g. a
     // POP3 server without UIDL); "" if nothing.
     virtual std::string caveat() const { return {}; }
+    // The bytes of messages a backup should download from this account in
+    // 24 hours, for a provider that limits downloads per day (Gmail); none
+    // where no limit is known. Kept across runs by the command.
+    virtual std::optional<std::uint64_t> daily_download_allowance() const { return std::nullopt; }
 };
 
 // Gathers the parts of a listing still to come (Snapshot::more) into one

@@ -391,6 +391,27 @@ class GmailImap(ProviderImap):
         Gmail's \\Junk and \\Trash folders are not in All Mail)."""
         self.members[folder].append(m)
         self.folders[folder].append(m.body)
+    # Gmail's daily download limit ("Download via IMAP: 2,500 MB per day",
+    # https://support.google.com/a/answer/1071518), small in tests: past it,
+    # a body FETCH is answered GMAIL_OVERQUOTA (its sources above; the same
+    # words from getmail in mailcow/mailcow-dockerized issue 1554,
+    # https://github.com/mailcow/mailcow-dockerized/issues/1554). The whole
+    # command is refused, as Gmail refuses the FETCH. None: no limit.
+    download_budget: int | None = None
+    downloaded = 0      # body bytes sent against it
+    overquota_answers = 0
+
+    def _uid_fetch(self, tag, uid_set, upper, folder):
+        if self.download_budget is None or b"BODY" not in upper or b"HEADER" in upper:
+            return super()._uid_fetch(tag, uid_set, upper, folder)
+        msgs = self.folders[folder]
+        size = sum(len(msgs[u - 1]) for u in self.uid_set(uid_set, len(msgs)))
+        with self._lock:
+            if self.downloaded + size > self.download_budget:
+                self.overquota_answers += 1
+                return tag + b" " + GMAIL_OVERQUOTA + b"\r\n"
+            self.downloaded += size
+        return super()._uid_fetch(tag, uid_set, upper, folder)
 
 
 def gmail(messages: list, user_labels=(), **kw) -> GmailImap:

@@ -31,6 +31,7 @@
 #include "backends/common/headers.cpp"
 #include "backends/common/spool.cpp"
 #include "backends/imap/change_token.cpp"
+#include "backends/imap/daily_allowance.cpp"
 #include "backends/imap/examine.cpp"
 #include "backends/imap/fetch.cpp"
 #include "backends/imap/folder_list.cpp"

@@ -189,6 +189,11 @@ struct FakeFolder : FolderStore {
         ++abandons;
         writing = false;
     }
+    std::string token; // what set_change_token() was given
+    Status set_change_token(const std::string& t) override {
+        token = t;
+        return {};
+    }
 };
 
 struct FakeStore : Store {
@@ -245,6 +250,7 @@ struct FakeStore : Store {
             Status write(std::string_view c) override { return f.write(c); }
             Status finish(const RemoteMessage& m) override { return f.finish(m); }
             void abandon() override { f.abandon(); }
+            Status set_change_token(const std::string& t) override { return f.set_change_token(t); }
         };
         return std::unique_ptr<FolderStore>(std::make_unique<Fwd>(*folder));
     }
@@ -767,4 +773,64 @@ TEST_CASE("nothing is taken back after a fetch that failed") {
     CHECK(out.failure->scope == Scope::session);
     CHECK(out.report.marked_read == 1);
     CHECK(src.unmarked.empty());
+}
+
+// One folder's backup under a byte budget of `limit`, into a fake store.
+struct Budgeted {
+    FakeFolder folder;
+    FakeStore store{&folder};
+    NullProgress progress;
+    ByteBudget budget;
+    BackupOptions options;
+    explicit Budgeted(std::uint64_t limit) : budget(limit) { options.budget = &budget; }
+    FolderOutcome run(FakeSource& src) {
+        return backup_folder(src, store, FolderInfo{{"INBOX"}, true}, options, progress);
+    }
+};
+
+TEST_CASE("a byte budget stores what fits and leaves the rest for the next run, not failed") {
+    FakeSource src = source_with(5); // 3 bytes each
+    src.snap.messages[1].size = 4;   // "2" does not fit after "1"; "3" does
+    src.snap.change_token = "T";
+    Budgeted b(6);
+    auto out = b.run(src);
+    CHECK_FALSE(out.failure);
+    CHECK(out.report.error.empty());
+    CHECK(b.folder.durable.size() == 2);
+    CHECK(b.folder.durable.contains("1"));
+    CHECK(b.folder.durable.contains("3"));
+    CHECK(out.report.planned == 5);
+    CHECK(out.report.fetched == 2);
+    CHECK(out.report.deferred == 3);
+    CHECK(out.report.deferred_bytes == 10);
+    CHECK(out.report.vanished == 0);
+    CHECK(out.report.failed == 0);
+    // Not everything up to the token is held: the next run lists it again.
+    CHECK(b.folder.token.empty());
+    CHECK(b.budget.taken() == 6);
+}
+
+TEST_CASE("a spent budget still lists every part of a folder, to count what is left") {
+    FakeSource src = source_with(10);
+    src.parts_of = 4;
+    Budgeted b(9);
+    b.options.list_part = 4;
+    auto out = b.run(src);
+    CHECK_FALSE(out.failure);
+    CHECK(b.folder.durable.size() == 3);
+    CHECK(out.report.fetched == 3);
+    CHECK(out.report.deferred == 7);
+    CHECK(out.report.deferred_bytes == 21);
+    CHECK(out.report.vanished == 0);
+    CHECK(src.asked_part_size == std::size_t{4});
+}
+
+TEST_CASE("a dry run takes nothing from the budget and defers nothing") {
+    FakeSource src = source_with(3);
+    Budgeted b(1);
+    b.options.dry_run = true;
+    auto out = b.run(src);
+    CHECK(out.report.planned == 3);
+    CHECK(out.report.deferred == 0);
+    CHECK(b.budget.taken() == 0);
 }

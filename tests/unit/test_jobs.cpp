@@ -169,6 +169,10 @@ TEST_CASE("job errors") {
         {R"("max_size": -1)", "key 'max_size': must be a whole number from 0"},
         {R"("reconnects": 101)", "key 'reconnects': must be from 0 to 100"},
         {R"("skip_after": 1001)", "key 'skip_after': must be from 0 to 1000"},
+        {R"("max_bytes": "2T")", "key 'max_bytes': '2T' is not bytes with an optional K, M or G"},
+        {R"("max_bytes": 100)", "key 'max_bytes': must be a string"},
+        {R"("daily_budget": "none")",
+         "key 'daily_budget': 'none' is not off or bytes with an optional K, M or G"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.fields);
@@ -309,7 +313,7 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
                       "mailferry_job_errors{job=\"old\"} 0\n");
     CHECK(previous["mailferry_job_success"]["old"] == "1");
     std::vector<JobOutcome> outcomes{{"a", true, 100, 112.5, 7, 7000, 0},
-                                     {"b", false, 100, 101, 0, 0, 1, 2, 3.5, 4, 1}};
+                                     {"b", false, 100, 101, 0, 0, 1, 2, 3.5, 4, 1, 12400}};
     std::string text = render_metrics(outcomes, previous, {"a", "b", "old"});
     CHECK(text.find("# HELP mailferry_job_success ") != std::string::npos);
     CHECK(text.find("# TYPE mailferry_job_success gauge\n") != std::string::npos);
@@ -333,6 +337,8 @@ TEST_CASE("metrics: families with HELP and TYPE, escaped labels, last success ke
     CHECK(text.find("mailferry_job_messages_failed{job=\"b\"} 4\n") != std::string::npos);
     CHECK(text.find("mailferry_job_messages_skipped{job=\"b\"} 1\n") != std::string::npos);
     CHECK(text.find("mailferry_job_messages_skipped{job=\"a\"} 0\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_bytes_left{job=\"b\"} 12400\n") != std::string::npos);
+    CHECK(text.find("mailferry_job_bytes_left{job=\"a\"} 0\n") != std::string::npos);
     // A family's lines stand together, after its HELP and TYPE.
     auto type = text.find("# TYPE mailferry_job_errors gauge");
     CHECK(text.find("mailferry_job_errors{job=\"a\"}") > type);
@@ -389,6 +395,19 @@ TEST_CASE("skip_after: a backup job's key, passed on only when set") {
     REQUIRE(unset.errors.empty());
     for (const auto& a : job_arguments(unset.file.jobs[0]))
         CHECK(a.rfind("--skip-after", 0) != 0);
+}
+
+TEST_CASE("max_bytes and daily_budget: a backup job's keys, in --max-size's words, passed on only "
+          "when set") {
+    auto set = parse(one(R"("max_bytes": "500M", "daily_budget": "off")"));
+    REQUIRE(set.errors.empty());
+    auto args = job_arguments(set.file.jobs[0]);
+    CHECK(std::find(args.begin(), args.end(), "--max-bytes=500M") != args.end());
+    CHECK(std::find(args.begin(), args.end(), "--daily-budget=off") != args.end());
+    for (const auto& a : job_arguments(parse(one("")).file.jobs[0])) {
+        CHECK(a.rfind("--max-bytes", 0) != 0);
+        CHECK(a.rfind("--daily-budget", 0) != 0);
+    }
 }
 
 TEST_CASE("the filter keys become --since, --before and --max-size; run --dry-run adds --dry-run") {
