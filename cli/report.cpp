@@ -30,6 +30,7 @@ void add_push_words(nlohmann::json& j, const FolderReport& f) {
     if (!f.target_folder.empty()) j["target_folder"] = f.target_folder;
     j["uploaded"] = f.fetched;
     j["already_on_target"] = f.held;
+    j["in_another_folder"] = f.elsewhere; // --labels primary
 }
 
 nlohmann::json folder_json(const FolderReport& f, bool push) {
@@ -192,8 +193,20 @@ void print_not_fetched(const RunReport& r, std::ostream& out) {
         linked += f.linked;
     }
     if (rematched + linked == 0) return;
-    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked
-        << (r.dry_run ? " to link" : " linked");
+    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked;
+    // A push: labelled on the one copy, or in All Mail already (issue 19).
+    if (r.push) out << (r.dry_run ? " to label" : " labelled, not uploaded again");
+    else out << (r.dry_run ? " to link" : " linked");
+}
+
+// A push of primary labels only: what another folder took (never silent).
+void print_elsewhere(const RunReport& r, std::ostream& out) {
+    std::size_t elsewhere = 0;
+    for (const auto& f : r.folders)
+        elsewhere += f.elsewhere;
+    if (elsewhere == 0) return;
+    out << "note: " << elsewhere << (elsewhere == 1 ? " message" : " messages")
+        << " left out: in another label's folder (--labels primary)\n";
 }
 
 // Messages the filters left out: neither fetched nor failed.
@@ -247,6 +260,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
             << " messages were removed from the server by another client since the last run\n";
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
     print_filtered(r, out);
+    print_elsewhere(r, out);
     if (r.reconnects) {
         std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited "
