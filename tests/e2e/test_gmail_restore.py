@@ -11,13 +11,12 @@ once, in its primary label's folder, the others counted in the report."""
 import imaplib
 import json
 import os
-import shutil
-import tempfile
 import unittest
 
 from mfharness import DovecotTestCase, run_mailferry
 from mfrun import assert_sane_exit, run_measured
 from providers import ALL_MAIL, GmailMessage, gmail
+from test_providers import _Provider
 
 PASSWORD = "GmailRestore-Canary-5d2c"
 
@@ -56,15 +55,9 @@ def labels_by_body(srv) -> dict:
     return out
 
 
-class _Gmail(unittest.TestCase):
-    def setUp(self):
-        self.outer = tempfile.mkdtemp(prefix="mfgmrestore-")
-        self.archive = os.path.join(self.outer, "archive")
-        self.state = os.path.join(self.outer, "state.db")
-        self.env = {"HOME": self.outer, "XDG_STATE_HOME": os.path.join(self.outer, "xdg-state")}
-
-    def tearDown(self):
-        shutil.rmtree(self.outer, ignore_errors=True)
+class _Gmail(_Provider):
+    """test_providers' fixture (temporary HOME, archive and state), with the
+    emulators' password and every run expected to succeed."""
 
     def run_mf(self, *args):
         r = run_measured(list(args), password=PASSWORD, env=self.env, timeout=90)
@@ -76,18 +69,10 @@ class _Gmail(unittest.TestCase):
     def url(self, srv):
         return f"imap://u@127.0.0.1:{srv.port}"
 
-    def backup(self, srv):
-        return self.run_mf("backup", self.url(srv), self.archive, "--allow-plaintext", "--password-env",
-                           "MF_TEST_PASSWORD", "--timeout", "10")
-
     def restore(self, dst, *extra):
         return self.run_mf("restore", self.archive, self.url(dst), "--allow-plaintext", "--target-password-env",
                            "MF_TEST_PASSWORD", "--timeout", "10", "--json", *extra)
 
-    def migrate(self, src, dst):
-        return self.run_mf("migrate", self.url(src), self.url(dst), "--allow-plaintext", "--source-password-env",
-                           "MF_TEST_PASSWORD", "--target-password-env", "MF_TEST_PASSWORD", "--state",
-                           self.state, "--timeout", "10", "--json")
 
     def assert_each_once_with_its_labels(self, src, dst):
         want = labels_by_body(src)
@@ -144,11 +129,11 @@ class RestoreIntoGmailTest(_Gmail):
     def test_migrate_from_gmail_to_gmail_uploads_each_message_once_with_its_labels(self):
         with source_account() as src, gmail([]) as dst:
             put_spam_and_trash(src)
-            self.migrate(src, dst)
+            self.migrate(src, dst, "--json")
             self.assert_each_once_with_its_labels(src, dst)
             # A message labelled, not uploaded, is not downloaded either.
             self.assertEqual(len(src.bodies_sent), len(labels_by_body(src)))
-            self.assert_rerun_changes_nothing(dst, lambda: self.migrate(src, dst))
+            self.assert_rerun_changes_nothing(dst, lambda: self.migrate(src, dst, "--json"))
 
 
 class RestoreIntoDovecotTest(DovecotTestCase, _Gmail):

@@ -6,6 +6,7 @@
 #include "backends/archive/push_state.h"
 #include "backends/imap/labels.h"
 #include "progress_test_support.h"
+#include "push_test_support.h"
 #include "sync/push.h"
 
 #include <doctest/doctest.h>
@@ -57,25 +58,10 @@ struct TwoFolderSource : Source {
     Status close() override { return {}; }
 };
 
-struct SharingTarget : Target, MessageSink {
+struct SharingTarget : mf::test::AppendingTarget {
     Sharing sharing_of_work = Sharing::label;
     bool lost = false; // also_in finds none of the copies
-    std::size_t appended = 0;
     std::vector<Uploaded> labelled;
-    AppendedFn on_appended;
-    Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{}; }
-    Status create_folder(const FolderInfo&) override { return {}; }
-    Status delete_folder(const FolderInfo&) override { return {}; }
-    Result<TargetFolder> open(const FolderInfo&) override { return TargetFolder{true, 7, {}}; }
-    Status fill_keys(TargetFolder&, const std::vector<std::uint32_t>&) override { return {}; }
-    MessageSink& appender(AppendCallbacks callbacks) override {
-        on_appended = std::move(callbacks.appended);
-        return *this;
-    }
-    Status flush() override { return {}; }
-    Status set_flags(std::uint32_t, const Flags&) override { return {}; }
-    Status remove(const std::vector<std::uint32_t>&) override { return {}; }
-    std::string target_name(const FolderInfo& f) const override { return f.display(); }
     Result<Sharing> sharing(const FolderInfo& f) override {
         return f.display() == "Work" ? sharing_of_work : Sharing::label;
     }
@@ -86,12 +72,6 @@ struct SharingTarget : Target, MessageSink {
         for (std::size_t i = 0; lost && i < m.size(); ++i)
             missing.push_back(i);
         return missing;
-    }
-    Status begin(std::uint64_t) override { return {}; }
-    Status write(std::string_view) override { return {}; }
-    void abandon() override {}
-    Status finish(const RemoteMessage& m) override {
-        return on_appended(m, static_cast<std::uint32_t>(++appended));
     }
 };
 
@@ -150,40 +130,32 @@ TEST_CASE("into a target that shares messages, a message met again is labelled, 
     CHECK(run.work.fetched == 1);
 }
 
-TEST_CASE("a folder that shows every message (All Mail) neither uploads nor labels it again") {
-    Run run;
-    run.target.sharing_of_work = Sharing::always;
-    push_both(run, Labels::all);
-    CHECK(run.target.appended == 3);
-    CHECK(run.target.labelled.empty());
-    CHECK(run.work.linked == 1);
-}
-
-TEST_CASE("a copy the target no longer finds is uploaded after all") {
-    Run run;
-    run.target.lost = true;
-    push_both(run, Labels::all);
-    CHECK(run.target.labelled.size() == 1);
-    CHECK(run.target.appended == 4);
-    CHECK(run.work.linked == 0);
-}
-
-TEST_CASE("a copy per folder where the target does not share messages") {
-    Run run;
-    run.target.sharing_of_work = Sharing::copy;
-    push_both(run, Labels::all);
-    CHECK(run.target.appended == 4);
-    CHECK(run.target.labelled.empty());
-}
-
-TEST_CASE("a primary label only: a message in an earlier folder is left out, and counted") {
-    Run run;
-    run.target.sharing_of_work = Sharing::copy;
-    push_both(run, Labels::primary);
-    CHECK(run.target.appended == 3);
-    CHECK(run.target.labelled.empty());
-    CHECK(run.work.elsewhere == 1);
-    CHECK(run.source.fetched == 3);
+// b is in both folders: what the second folder does with it.
+TEST_CASE("a message met again: labelled, there already, uploaded again, or left out") {
+    struct Case {
+        const char* what;
+        Sharing work;
+        bool lost;
+        Labels labels;
+        std::size_t appended, labelled, linked, elsewhere;
+    };
+    const Case cases[] = {
+        {"All Mail shows every message", Sharing::always, false, Labels::all, 3, 0, 1, 0},
+        {"a copy the target no longer finds", Sharing::label, true, Labels::all, 4, 1, 0, 0},
+        {"a target without labels", Sharing::copy, false, Labels::all, 4, 0, 0, 0},
+        {"a primary label only", Sharing::copy, false, Labels::primary, 3, 0, 0, 1},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        Run run;
+        run.target.sharing_of_work = c.work;
+        run.target.lost = c.lost;
+        push_both(run, c.labels);
+        CHECK(run.target.appended == c.appended);
+        CHECK(run.target.labelled.size() == c.labelled);
+        CHECK(run.work.linked == c.linked);
+        CHECK(run.work.elsewhere == c.elsewhere);
+    }
 }
 
 TEST_CASE("the push state keeps where each message was uploaded") {
