@@ -28,13 +28,15 @@ class RecordingAppend {
         // else the next run recognises the message by content.
         return uid ? located(m, uid) : Status{};
     }
+    // Where the message went is recorded before the folder's mapping: a
+    // crash between the two leaves a copy that this folder's next run
+    // recognises by content, and that later folders label, not upload again.
     Status located(const RemoteMessage& m, std::uint32_t uid) {
-        if (auto s = m_state.record(m_key, m.id, uid); !s) return s;
-        return record_upload(m.id, uid);
+        if (auto s = record_upload(m.id, uid); !s) return s;
+        return m_state.record(m_key, m.id, uid);
     }
-    // Where each message of a known identity went (push_share.h): recorded
-    // after the folder's own mapping, so that a crash between the two leaves
-    // a copy the next run recognises in this folder, never a label lost.
+    // The identities of the messages to upload (push_share.h), and the
+    // target folder they go into.
     void share(std::unordered_map<std::string, std::string> identity, Uploaded into) {
         m_identity = std::move(identity);
         m_into = std::move(into);
@@ -356,6 +358,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         progress.folder_finished(report);
         return out;
     }
+    if (*mode != ShareMode::off)
+        if (auto s = record_adopted(state, *snap, *keys, plan, {to.path, folder->validity, 0}); !s)
+            return failed(s.error());
     // From here on only the plan is needed: give back both listings, the
     // mapping and the keys before the copy, where a big folder's peak is.
     release(snap->messages);

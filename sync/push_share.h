@@ -48,4 +48,11 @@ std::string message_identity(const std::string& message_id, std::uint64_t size,
 Result<SharedPlan> share_plan(Source& source, PushState& state, const Snapshot& snap,
                               PushPlan& plan, ShareMode mode);
 
+// Records where the messages the plan recognised on the target (plan.adopt:
+// uploaded by a run that died before it heard the answer) are, where no
+// folder recorded them, so that later folders label them, not upload them
+// again. `keys` are those plan_push matched them by; `into` is the folder.
+Status record_adopted(PushState& state, const Snapshot& snap, const std::vector<MessageKey>& keys,
+                      const PushPlan& plan, const Uploaded& into);
+
 } // namespace mf

@@ -13,6 +13,7 @@ import json
 import os
 import unittest
 
+from fakeimap import Hangup
 from mfharness import DovecotTestCase, run_mailferry
 from mfrun import assert_sane_exit, run_measured
 from providers import ALL_MAIL, GmailMessage, gmail
@@ -59,8 +60,8 @@ class _Gmail(_Provider):
     """test_providers' fixture (temporary HOME, archive and state), with the
     emulators' password and every run expected to succeed."""
 
-    def run_mf(self, *args):
-        r = run_measured(list(args), password=PASSWORD, env=self.env, timeout=90)
+    def run_mf(self, *args, env=None):
+        r = run_measured(list(args), password=PASSWORD, env={**self.env, **(env or {})}, timeout=90)
         assert_sane_exit(self, r)
         self.assertNotIn(PASSWORD, r.output)
         self.assertEqual(r.returncode, 0, r.output)
@@ -125,6 +126,51 @@ class RestoreIntoGmailTest(_Gmail):
             self.assertTrue(all(op == b"+X-GM-LABELS" for _, op, _, _ in dst.label_stores), dst.label_stores)
             self.assertGreater(sum(f["linked"] for f in json.loads(r.stdout)["folders"]), 0)
             self.assert_rerun_changes_nothing(dst, lambda: self.restore(dst))
+
+    def test_killed_at_each_upload_and_label_then_rerun_each_message_once_with_its_labels(self):
+        with source_account() as src:
+            put_spam_and_trash(src)
+            self.backup(src)
+        steps_file = os.path.join(self.outer, "steps")
+        with gmail([]) as dst:
+            self.run_mf("restore", self.archive, self.url(dst), "--allow-plaintext", "--target-password-env",
+                        "MF_TEST_PASSWORD", env={"MAILFERRY_TEST_STEPS_FILE": steps_file})
+        with open(steps_file) as f:
+            steps = [int(line.split(" ", 1)[0]) for line in f
+                     if line.split(" ", 1)[1].strip() in ("APPEND sent", "target labels stored")]
+        self.assertGreater(len(steps), 5)
+        for step in steps:
+            with self.subTest(step=step), gmail([]) as dst:
+                for name in os.listdir(os.path.join(self.archive, ".mailferry")):
+                    if name.startswith("push-"):
+                        os.remove(os.path.join(self.archive, ".mailferry", name))
+                r = run_measured(["restore", self.archive, self.url(dst), "--allow-plaintext",
+                                  "--target-password-env", "MF_TEST_PASSWORD", "--timeout", "10"],
+                                 password=PASSWORD, env={**self.env, "MAILFERRY_TEST_CRASH_AT": str(step)})
+                self.assertNotEqual(r.returncode, 0, f"no crash at step {step}")
+                self.restore(dst)
+                self.assert_each_once_with_its_labels(src, dst)
+
+    def test_a_message_stored_but_its_answer_lost_is_labelled_not_uploaded_again(self):
+        """The connection closes after Gmail stored m2 (three labels), before
+        it answered: the folder resumed on a new session recognises m2 by
+        content, and the later folders label that copy."""
+        state = {"done": False}
+
+        def store_then_hang_up(server, tag, rest, selected):
+            if state["done"] or b"body 2" not in rest:
+                return None
+            state["done"] = True
+            server._append(tag, rest)
+            return Hangup(b"")
+
+        with source_account() as src:
+            put_spam_and_trash(src)
+            self.backup(src)
+        with gmail([], overrides={"APPEND": store_then_hang_up}) as dst:
+            self.restore(dst)
+            self.assertTrue(state["done"])
+            self.assert_each_once_with_its_labels(src, dst)
 
     def test_migrate_from_gmail_to_gmail_uploads_each_message_once_with_its_labels(self):
         with source_account() as src, gmail([]) as dst:
