@@ -12,8 +12,8 @@ namespace {
 // --special-folders merge.
 std::string_view use_by_gmail_name(const std::vector<std::string>& path) {
     static constexpr std::pair<std::string_view, std::string_view> k_names[] = {
-        {"Sent Mail", "\\Sent"},       {"Drafts", "\\Drafts"},  {"Important", "\\Important"},
-        {"Starred", "\\Flagged"},      {"All Mail", "\\All"},   {"Trash", "\\Trash"},
+        {"Sent Mail", "\\Sent"},  {"Drafts", "\\Drafts"}, {"Important", "\\Important"},
+        {"Starred", "\\Flagged"}, {"All Mail", "\\All"},  {"Trash", "\\Trash"},
         {"Spam", "\\Junk"}};
     if (path.size() != 2 || (path[0] != "[Gmail]" && path[0] != "[Google Mail]")) return {};
     for (const auto& [name, use] : k_names)

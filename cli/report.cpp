@@ -195,8 +195,10 @@ void print_not_fetched(const RunReport& r, std::ostream& out) {
     if (rematched + linked == 0) return;
     out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked;
     // A push: labelled on the one copy, or in All Mail already (issue 19).
-    if (r.push) out << (r.dry_run ? " to label" : " labelled, not uploaded again");
-    else out << (r.dry_run ? " to link" : " linked");
+    if (r.push)
+        out << (r.dry_run ? " to label" : " labelled, not uploaded again");
+    else
+        out << (r.dry_run ? " to link" : " linked");
 }
 
 // A push of primary labels only: what another folder took (never silent).

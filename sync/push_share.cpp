@@ -6,8 +6,7 @@ namespace mf {
 
 // The date is part of it because two messages may share a Message-ID and a
 // size (a resent message); Gmail keeps one INTERNALDATE across labels.
-std::string message_identity(const std::string& message_id, std::uint64_t size,
-                             std::int64_t date) {
+std::string message_identity(const std::string& message_id, std::uint64_t size, std::int64_t date) {
     return message_id + ' ' + std::to_string(size) + ' ' + std::to_string(date);
 }
 

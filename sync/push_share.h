@@ -33,14 +33,13 @@ struct SharedMessage {
 };
 
 struct SharedPlan {
-    std::vector<SharedMessage> label; // to be labelled
-    std::size_t there = 0;                               // ShareMode::there: on the target
-    std::size_t elsewhere = 0;                           // ShareMode::primary: left out
+    std::vector<SharedMessage> label;                      // to be labelled
+    std::size_t there = 0;                                 // ShareMode::there: on the target
+    std::size_t elsewhere = 0;                             // ShareMode::primary: left out
     std::unordered_map<std::string, std::string> identity; // source id -> identity, to record
 };
 
-std::string message_identity(const std::string& message_id, std::uint64_t size,
-                             std::int64_t date);
+std::string message_identity(const std::string& message_id, std::uint64_t size, std::int64_t date);
 
 // Takes out of plan.copy what a folder before this one uploaded, as `mode`
 // says, and keeps the identity of the rest. Asks the source for the keys of

@@ -20,7 +20,8 @@ namespace mf::imap {
 FolderLabel gmail_label(bool inbox, std::string_view uses, std::string_view wire) {
     if (inbox) return {Sharing::label, "\\Inbox"};
     if (has_special_use(uses, "\\All")) return {Sharing::always, {}};
-    if (has_special_use(uses, "\\Trash") || has_special_use(uses, "\\Junk")) return {Sharing::copy, {}};
+    if (has_special_use(uses, "\\Trash") || has_special_use(uses, "\\Junk"))
+        return {Sharing::copy, {}};
     static constexpr std::pair<std::string_view, std::string_view> k_system[] = {
         {"\\Sent", "\\Sent"},
         {"\\Drafts", "\\Draft"},
@@ -94,12 +95,12 @@ Status ImapTarget::store_label(const FolderInfo& where, const std::string& label
         if (r->status == "OK" && messages[i].validity == validity) uids.push_back(messages[i].uid);
     std::set<std::uint32_t> found;
     for (const auto& set : uid_sets(uids, k_max_uid_set_chars)) {
-        auto stored = m_session->run_ok(
-            "UID STORE " + set + " +X-GM-LABELS (" + label + ")", "adding a label",
-            [&](const Response& resp) -> Status {
-                if (auto d = parse_fetch(resp); d && d->uid) found.insert(*d->uid);
-                return {};
-            });
+        auto stored = m_session->run_ok("UID STORE " + set + " +X-GM-LABELS (" + label + ")",
+                                        "adding a label", [&](const Response& resp) -> Status {
+                                            if (auto d = parse_fetch(resp); d && d->uid)
+                                                found.insert(*d->uid);
+                                            return {};
+                                        });
         if (!stored) return std::unexpected(stored.error());
         test::durable_step("target labels stored");
     }

@@ -159,8 +159,8 @@ TEST_CASE("a message met again: labelled, there already, uploaded again, or left
 }
 
 TEST_CASE("the push state keeps where each message was uploaded") {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("mf-push-share-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("mf-push-share-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     {
         auto db = archive::StateDb::open((dir / "push.db").string());
