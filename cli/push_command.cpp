@@ -357,7 +357,9 @@ int run_push(const PushArgs& args) {
     // other: two at once could both upload a message neither saw uploaded.
     auto connections = static_cast<std::size_t>(args.connections);
     if (options.labels == Labels::primary) order_by_label_precedence(folders);
-    if (options.labels == Labels::primary || setup.first.target->shares_messages()) connections = 1;
+    if (options.labels == Labels::primary ||
+        (!options.mirror && setup.first.target->shares_messages()))
+        connections = 1; // a mirror keeps a copy per folder (share_mode)
     std::set<std::vector<std::string>> kept;
     for (const auto& from : folders)
         kept.insert(map->target_of(from).path);
