@@ -246,6 +246,12 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
                     "the prefix too (prefix) or into the target's own (merge)")
         ->check(CLI::IsMember({"prefix", "merge"}))
         ->capture_default_str();
+    cmd->add_option("--labels", a.labels,
+                    "A message in several folders (Gmail labels): into each of them (all), or "
+                    "into the first by INBOX, Sent, Drafts, user folders, Important, Starred, "
+                    "All Mail (primary)")
+        ->check(CLI::IsMember({"all", "primary"}))
+        ->capture_default_str();
     cmd->add_option(
         "--state", a.state,
         "State database for an account-to-account run (default under $XDG_STATE_HOME/mailferry)");

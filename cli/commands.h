@@ -87,6 +87,9 @@ struct PushArgs {
     // INBOX and the special folders go then: "prefix" or "merge".
     std::string target_prefix;
     std::string special_folders = "prefix";
+    // A message the source holds in several folders (Gmail's labels): into
+    // each ("all") or into its primary label's folder only ("primary").
+    std::string labels = "all";
     FilterArgs filter; // --since, --before, --max-size
 };
 

@@ -44,6 +44,7 @@ std::vector<std::string> job_arguments(const Job& job) {
             option("map", from + "=" + to);
         option("target-prefix", job.target_prefix);
         option("special-folders", job.special_folders);
+        option("labels", job.labels);
         option("state", job.state);
         if (job.max_delete_percent >= 0)
             option("max-delete", std::to_string(job.max_delete_percent));

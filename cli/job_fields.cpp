@@ -180,6 +180,9 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     std::string special = str(fields, "special_folders");
     if (!special.empty() && special != "prefix" && special != "merge")
         error(where, "special_folders", "'" + special + "' is not prefix or merge");
+    std::string labels = str(fields, "labels");
+    if (!labels.empty() && labels != "all" && labels != "primary")
+        error(where, "labels", "'" + labels + "' is not all or primary");
     // The same words as --since, --before and --max-size (cli/filter_args.h).
     for (const char* key : {"since", "before"})
         if (fields.contains(key) && !parse_filter_date(str(fields, key)))
@@ -224,6 +227,7 @@ void Validator::fill_job(Fields& fields, const std::string& where, Job& job) {
     job.format = str(fields, "format");
     job.target_prefix = str(fields, "target_prefix");
     job.special_folders = str(fields, "special_folders");
+    job.labels = str(fields, "labels");
     job.force = flag("force");
     job.append_final_crlf = flag("append_final_crlf");
     job.max_delete_percent = number("max_delete_percent", -1);

@@ -61,6 +61,7 @@ constexpr KeySpec k_keys[] = {
     {"map", Type::string_map, k_push},
     {"target_prefix", Type::string, k_push},
     {"special_folders", Type::string, k_push},
+    {"labels", Type::string, k_push},
     {"format", Type::string, k_backup},
     {"skip_after", Type::integer, k_backup},
     {"undo_server_seen", Type::boolean, k_backup},

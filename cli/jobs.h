@@ -62,6 +62,7 @@ struct Job {
     // push: --target-prefix and --special-folders; "": the command's default
     std::string target_prefix;
     std::string special_folders;
+    std::string labels;   // push: --labels; "": the command's default
     FilterArgs filter;    // since, before, max_size: --since, --before, --max-size
     bool dry_run = false; // `run --dry-run`: the job's command with --dry-run
     // Lower-case names of the servers the job connects to: the unit of the

@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "cli/folder_accounting.h"
 #include "cli/folder_map.h"
+#include "cli/label_order.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -348,9 +349,17 @@ int run_push(const PushArgs& args) {
     options.max_delete_share = args.max_delete_percent / 100.0;
     options.force = args.force;
     options.filter = *filter;
+    options.labels = args.labels == "primary" ? Labels::primary : Labels::all;
     RunRefusals refusals;
     options.refusals = &refusals;
     auto folders = select_folders(*all, args.folders, args.excludes);
+    // One copy per message (push_share.h) needs the folders one after the
+    // other: two at once could both upload a message neither saw uploaded.
+    auto connections = static_cast<std::size_t>(args.connections);
+    if (options.labels == Labels::primary) order_by_label_precedence(folders);
+    if (options.labels == Labels::primary ||
+        (!options.mirror && setup.first.target->shares_messages()))
+        connections = 1; // a mirror keeps a copy per folder (share_mode)
     std::set<std::vector<std::string>> kept;
     for (const auto& from : folders)
         kept.insert(map->target_of(from).path);
@@ -362,8 +371,7 @@ int run_push(const PushArgs& args) {
     auto first = std::make_unique<PushWorker>(setup.first, *setup.shared_state, *map, options);
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
-    add_outcomes(run_folders(folders, std::move(first), more,
-                             static_cast<std::size_t>(args.connections), progress, {}, recovery),
+    add_outcomes(run_folders(folders, std::move(first), more, connections, progress, {}, recovery),
                  report, progress);
     for (auto& r : left_out(*all, args.folders, args.excludes))
         report.folders.push_back(std::move(r));

@@ -30,6 +30,7 @@ void add_push_words(nlohmann::json& j, const FolderReport& f) {
     if (!f.target_folder.empty()) j["target_folder"] = f.target_folder;
     j["uploaded"] = f.fetched;
     j["already_on_target"] = f.held;
+    j["in_another_folder"] = f.elsewhere; // --labels primary
 }
 
 // A folder the byte budget cut short: partial, or not begun at all.
@@ -218,8 +219,22 @@ void print_not_fetched(const RunReport& r, std::ostream& out) {
         linked += f.linked;
     }
     if (rematched + linked == 0) return;
-    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked
-        << (r.dry_run ? " to link" : " linked");
+    out << ", " << rematched << (r.dry_run ? " to re-match, " : " re-matched, ") << linked;
+    // A push: labelled on the one copy, or in All Mail already (issue 19).
+    if (r.push)
+        out << (r.dry_run ? " to label" : " labelled, not uploaded again");
+    else
+        out << (r.dry_run ? " to link" : " linked");
+}
+
+// A push of primary labels only: what another folder took (never silent).
+void print_elsewhere(const RunReport& r, std::ostream& out) {
+    std::size_t elsewhere = 0;
+    for (const auto& f : r.folders)
+        elsewhere += f.elsewhere;
+    if (elsewhere == 0) return;
+    out << "note: " << elsewhere << (elsewhere == 1 ? " message" : " messages")
+        << " left out: in another label's folder (--labels primary)\n";
 }
 
 // Messages the filters left out: neither fetched nor failed.
@@ -290,6 +305,7 @@ void print_summary(const RunReport& r, std::ostream& out) {
     if (!r.caveat.empty()) out << "note: " << printable(r.caveat) << '\n';
     print_filtered(r, out);
     print_budget(r, out);
+    print_elsewhere(r, out);
     if (r.reconnects) {
         std::snprintf(secs, sizeof secs, "%.1f", r.waited_seconds);
         out << "note: logged in again " << r.reconnects << " times after lost connections (waited "

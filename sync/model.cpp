@@ -30,4 +30,16 @@ std::size_t prefix_depth(const std::vector<std::string>& path,
     if (is_inbox(path[prefix.size()])) return 0;
     return prefix.size();
 }
+bool has_special_use(std::string_view uses, std::string_view use) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    while (!uses.empty()) {
+        const auto word = uses.substr(0, uses.find(' '));
+        if (std::equal(word.begin(), word.end(), use.begin(), use.end(),
+                       [&](char a, char b) { return lower(a) == lower(b); }))
+            return true;
+        uses.remove_prefix(std::min(uses.size(), word.size() + 1));
+    }
+    return false;
+}
+
 } // namespace mf

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mf {
@@ -37,6 +38,10 @@ struct FolderInfo {
 
     std::string display() const; // components joined with '/', for people
 };
+
+// Whether `uses` (FolderInfo::special_use: attributes separated by spaces)
+// holds `use` ("\\Trash"), in any case, as IMAP atoms are.
+bool has_special_use(std::string_view uses, std::string_view use);
 
 // How many leading components of `path` are `prefix`: prefix.size() when
 // the path lies below it, else 0 (FolderInfo::prefix_depth). INBOX itself,

@@ -371,4 +371,14 @@ Status LockedPushState::forget(const std::string& folder, const std::string& sou
     return m_inner.forget(folder, source_id);
 }
 
+Status LockedPushState::record_upload(const std::string& identity, const Uploaded& where) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.record_upload(identity, where);
+}
+
+Result<std::optional<Uploaded>> LockedPushState::upload_of(const std::string& identity) {
+    std::lock_guard lock(m_mutex);
+    return m_inner.upload_of(identity);
+}
+
 } // namespace mf

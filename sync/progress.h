@@ -29,6 +29,8 @@ struct FolderReport {
     std::size_t planned_deletions = 0;
     std::size_t rematched = 0;   // held, matched by identity under new ids (not fetched)
     std::size_t linked = 0;      // moved from another held folder: linked, not fetched
+                                 // (a push: labelled, or on the target already, not uploaded)
+    std::size_t elsewhere = 0;   // a push of a primary label only: left to another folder
     std::size_t marked_read = 0; // marked read by the source when fetched (archived as unread)
     std::size_t marked_unread_again = 0; // of those, marked unread on the source again (on request)
     std::uint64_t bytes = 0;             // bytes fetched

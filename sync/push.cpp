@@ -1,11 +1,13 @@
 #include "sync/push.h"
 
 #include "sync/memory.h"
+#include "sync/push_share.h"
 
 #include <algorithm>
 #include <iterator>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 namespace mf {
@@ -24,10 +26,20 @@ class RecordingAppend {
         m_progress.message_done(m.size);
         // Without UIDPLUS there is no UID yet: located() may record it later,
         // else the next run recognises the message by content.
-        return uid ? m_state.record(m_key, m.id, uid) : Status{};
+        return uid ? located(m, uid) : Status{};
     }
+    // Where the message went is recorded before the folder's mapping: a
+    // crash between the two leaves a copy that this folder's next run
+    // recognises by content, and that later folders label, not upload again.
     Status located(const RemoteMessage& m, std::uint32_t uid) {
+        if (auto s = record_upload(m.id, uid); !s) return s;
         return m_state.record(m_key, m.id, uid);
+    }
+    // The identities of the messages to upload (push_share.h), and the
+    // target folder they go into.
+    void share(std::unordered_map<std::string, std::string> identity, Uploaded into) {
+        m_identity = std::move(identity);
+        m_into = std::move(into);
     }
     // A refused message: named in the report when it was refused alone,
     // tried again alone when its batch was refused.
@@ -39,6 +51,13 @@ class RecordingAppend {
     }
     void changed(const RemoteMessage& m, const std::string& change) {
         m_changed.push_back({m.id, change});
+    }
+    Status record_upload(const std::string& id, std::uint32_t uid) {
+        const auto it = m_identity.find(id);
+        if (it == m_identity.end()) return {};
+        Uploaded where = m_into;
+        where.uid = uid;
+        return m_state.record_upload(it->second, where);
     }
     std::size_t count() const { return m_count; }
     std::uint64_t bytes() const { return m_bytes; }
@@ -55,6 +74,8 @@ class RecordingAppend {
     std::vector<std::string> m_batch_refused;
     std::vector<MessageProblem> m_failed;
     std::vector<MessageProblem> m_changed;
+    std::unordered_map<std::string, std::string> m_identity; // source id -> identity
+    Uploaded m_into;                                         // the target folder
 };
 
 Result<TargetFolder> open_target(Target& target, const FolderInfo& to, bool dry_run) {
@@ -205,6 +226,51 @@ Status remember_refusals(PushState& state, const std::string& folder,
     return state.set_refused(folder, now);
 }
 
+bool junk_or_trash(const FolderInfo& folder) {
+    return has_special_use(folder.special_use, "\\Junk") ||
+           has_special_use(folder.special_use, "\\Trash");
+}
+
+// What this folder does with a message a folder before it uploaded. A
+// mirror keeps a copy per folder: it would delete what it did not copy.
+// Spam and Trash are no labels, and never a message's primary label.
+Result<ShareMode> share_mode(Target& target, const FolderInfo& from, const FolderInfo& to,
+                             const PushRunOptions& options) {
+    if (options.mirror) return ShareMode::off;
+    if (options.labels == Labels::primary)
+        return junk_or_trash(from) ? ShareMode::off : ShareMode::primary;
+    auto sharing = target.sharing(to);
+    if (!sharing) return std::unexpected(sharing.error());
+    switch (*sharing) {
+    case Sharing::label:
+        return ShareMode::label;
+    case Sharing::always:
+        return ShareMode::there;
+    case Sharing::copy:
+        break;
+    }
+    return ShareMode::off;
+}
+
+// Labels the copies that other folders uploaded; one the target no longer
+// has is uploaded here after all. The target folder is opened again for
+// the appends that follow.
+Result<TargetFolder> label_shared(Target& target, const FolderInfo& to, SharedPlan& shared,
+                                  PushPlan& plan, FolderReport& report) {
+    std::vector<Uploaded> where;
+    for (const auto& m : shared.label)
+        where.push_back(m.where);
+    auto missing = target.also_in(to, where);
+    if (!missing) return std::unexpected(missing.error());
+    for (auto i : *missing) {
+        plan.copy.push_back(shared.label[i].id);
+        shared.identity.emplace(shared.label[i].id, shared.label[i].identity);
+    }
+    report.linked += shared.label.size() - missing->size();
+    report.planned += missing->size();
+    return target.open(to);
+}
+
 } // namespace
 
 void RunRefusals::add(const std::string& folder, const std::vector<MessageProblem>& failed) {
@@ -234,9 +300,13 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         progress.folder_finished(report);
         return out;
     };
+    auto mode = share_mode(target, from, to, options);
+    if (!mode) return failed(mode.error());
     OpenRequest request;
     // A filtered listing comes whole: copy_parts() would copy each part whole.
-    if (!options.dry_run && options.filter.empty()) request.part_size = options.list_part;
+    // So does one shared with other folders: share_plan() looks at it whole.
+    if (!options.dry_run && options.filter.empty() && *mode == ShareMode::off)
+        request.part_size = options.list_part;
     // A mirror must see every source message to keep its copy on the target.
     if (!options.mirror) request.filter = options.filter;
     auto snap = source.open(from, request);
@@ -265,6 +335,10 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
 
     PushPlan plan =
         plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror, options.filter});
+    auto shared = share_plan(source, state, *snap, plan, *mode);
+    if (!shared) return failed(shared.error());
+    report.linked = shared->there + (options.dry_run ? shared->label.size() : 0);
+    report.elsewhere = shared->elsewhere;
     report.held = plan.already;
     report.filtered = plan.filtered + left_unlisted(*snap);
     // Into an empty target, all of a folder listed in parts is to be copied:
@@ -284,6 +358,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         progress.folder_finished(report);
         return out;
     }
+    if (*mode != ShareMode::off)
+        if (auto s = record_adopted(state, *snap, *keys, plan, {to.path, folder->validity, 0}); !s)
+            return failed(s.error());
     // From here on only the plan is needed: give back both listings, the
     // mapping and the keys before the copy, where a big folder's peak is.
     release(snap->messages);
@@ -295,9 +372,15 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (auto s = target.set_flags(uid, flags); !s) return failed(s.error());
         ++report.flags_updated;
     }
+    if (!shared->label.empty()) {
+        folder = label_shared(target, to, *shared, plan, report);
+        if (!folder) return failed(folder.error());
+        release(folder->messages);
+    }
     if (!plan.copy.empty())
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
+    recorder.share(std::move(shared->identity), Uploaded{to.path, folder->validity, 0});
     const auto earlier =
         options.refusals ? options.refusals->of(key) : std::vector<MessageProblem>{};
     recorder.failed() = earlier;

@@ -32,6 +32,12 @@ class RunRefusals {
     std::map<std::string, std::vector<MessageProblem>> m_failed;
 };
 
+// Where a message the source holds in several folders (Gmail's labels) goes.
+enum class Labels : std::uint8_t {
+    all,     // into each of its folders; once, labelled, where the target shares messages
+    primary, // into the first of its folders pushed (the caller orders them): the primary label
+};
+
 struct PushRunOptions {
     bool dry_run = false;
     bool mirror = false;
@@ -48,6 +54,7 @@ struct PushRunOptions {
     std::chrono::milliseconds settle_limit{10000};
     RunRefusals* refusals = nullptr; // the run's; null: a lost session's failures are tried again
     MessageFilter filter;            // see BackupOptions::filter
+    Labels labels = Labels::all;
 };
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,

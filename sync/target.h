@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,22 @@ struct AppendCallbacks {
     LocatedFn located; // unset: not looked for
 };
 
+// How a target folder can hold a message that is already on the target in
+// another folder (Target::sharing).
+enum class Sharing : std::uint8_t {
+    copy,   // only as a copy of its own: every server but Gmail, and Gmail's Trash and Spam
+    label,  // by marking the one copy (Gmail's labels): Target::also_in
+    always, // already: the folder shows every message (Gmail's All Mail)
+};
+
+// Where a message went on the target: the target folder (FolderInfo::path),
+// that folder's validity then, and the message's UID there.
+struct Uploaded {
+    std::vector<std::string> folder;
+    std::uint32_t validity = 0;
+    std::uint32_t uid = 0;
+};
+
 class Target {
   public:
     virtual ~Target() = default;
@@ -92,6 +109,25 @@ class Target {
     // How the target names a folder: its separator, namespace prefix, and
     // what happens to a separator inside a component. For --dry-run output.
     virtual std::string target_name(const FolderInfo& folder) const = 0;
+    // True where one message can be in several folders at once (Gmail's
+    // labels), so that each message should be uploaded once.
+    virtual bool shares_messages() const { return false; }
+    virtual Result<Sharing> sharing(const FolderInfo& folder) {
+        (void)folder;
+        return Sharing::copy;
+    }
+    // Makes each of `messages`, uploaded earlier into other folders, also
+    // appear in `folder` (of Sharing::label) without a second copy. Returns
+    // the indexes of those it could not find (their folder's validity
+    // changed): those the engine uploads. Leaves no folder open for
+    // appending: open() again first. A target without it fails.
+    virtual Result<std::vector<std::size_t>> also_in(const FolderInfo& folder,
+                                                     const std::vector<Uploaded>& messages) {
+        (void)folder;
+        (void)messages;
+        return fail(ErrorKind::protocol, Scope::folder,
+                    "the target cannot show one message in several folders");
+    }
 };
 
 // Where a migration remembers which source message became which target
@@ -123,6 +159,18 @@ class PushState {
     // set_refused at the end of each run that got through the folder.
     virtual Result<RefusedRuns> refused(const std::string& folder) = 0;
     virtual Status set_refused(const std::string& folder, const RefusedRuns& refused) = 0;
+    // Where the message of `identity` (the engine's key for one message
+    // across folders) was uploaded, so that a message met again in another
+    // folder is not uploaded again; nullopt: not yet.
+    virtual Status record_upload(const std::string& identity, const Uploaded& where) {
+        (void)identity;
+        (void)where;
+        return {};
+    }
+    virtual Result<std::optional<Uploaded>> upload_of(const std::string& identity) {
+        (void)identity;
+        return std::nullopt;
+    }
 };
 
 } // namespace mf

@@ -68,4 +68,36 @@ Status DbPushState::set_refused(const std::string& folder, const RefusedRuns& re
     return m_db.set_meta("refused:" + folder, text);
 }
 
+// Also in the meta table, a row per identity: "VALIDITY UID COMPONENT...",
+// each component of the target folder's path escaped (mail::escape_id).
+Status DbPushState::record_upload(const std::string& identity, const Uploaded& where) {
+    std::string text = std::to_string(where.validity) + ' ' + std::to_string(where.uid);
+    for (const auto& component : where.folder)
+        text += ' ' + mail::escape_id(component);
+    return m_db.set_meta("uploaded:" + identity, text);
+}
+
+Result<std::optional<Uploaded>> DbPushState::upload_of(const std::string& identity) {
+    auto v = m_db.meta("uploaded:" + identity);
+    if (!v) return std::unexpected(v.error());
+    std::vector<std::string_view> words;
+    for (std::string_view text = *v; !text.empty();) {
+        const auto word = text.substr(0, text.find(' '));
+        words.push_back(word);
+        text.remove_prefix(std::min(text.size(), word.size() + 1));
+    }
+    Uploaded out;
+    if (words.size() < 3) return std::nullopt; // none, or damaged: uploaded again
+    auto number = [](std::string_view w, std::uint32_t& n) {
+        return std::from_chars(w.data(), w.data() + w.size(), n).ec == std::errc();
+    };
+    if (!number(words[0], out.validity) || !number(words[1], out.uid)) return std::nullopt;
+    for (std::size_t i = 2; i < words.size(); ++i) {
+        auto component = mail::unescape_id(words[i]);
+        if (!component) return std::nullopt;
+        out.folder.push_back(std::move(*component));
+    }
+    return out;
+}
+
 } // namespace mf::archive

@@ -21,6 +21,8 @@ class DbPushState : public PushState {
     Result<bool> copying(const std::string& folder) override;
     Result<RefusedRuns> refused(const std::string& folder) override;
     Status set_refused(const std::string& folder, const RefusedRuns& refused) override;
+    Status record_upload(const std::string& identity, const Uploaded& where) override;
+    Result<std::optional<Uploaded>> upload_of(const std::string& identity) override;
 
   private:
     StateDb& m_db;

@@ -10,9 +10,11 @@
 #pragma once
 
 #include "backends/common/spool.h"
+#include "backends/imap/labels.h"
 #include "backends/imap/session.h"
 #include "sync/target.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -44,6 +46,11 @@ class ImapTarget : public Target {
     Status set_flags(std::uint32_t uid, const Flags& flags) override;
     Status remove(const std::vector<std::uint32_t>& uids) override;
     std::string target_name(const FolderInfo& folder) const override;
+    // Gmail (X-GM-EXT-1): labels (labels.cpp).
+    bool shares_messages() const override;
+    Result<Sharing> sharing(const FolderInfo& folder) override;
+    Result<std::vector<std::size_t>> also_in(const FolderInfo& folder,
+                                             const std::vector<Uploaded>& messages) override;
 
   private:
     class Appender;
@@ -53,6 +60,10 @@ class ImapTarget : public Target {
     std::optional<std::uint64_t> append_limit() const;     // octets an APPEND may carry (RFC 7889)
     std::string wire_name(const FolderInfo& folder) const; // modified UTF-7, with prefix
     std::string flag_list(const Flags& flags) const;       // only what the folder accepts
+    Result<FolderLabel> label_of(const FolderInfo& folder);
+    Status store_label(const FolderInfo& where, const std::string& label,
+                       const std::vector<Uploaded>& messages,
+                       const std::vector<std::size_t>& indexes, std::vector<std::size_t>& missing);
 
     std::unique_ptr<Session> m_session;
     std::unique_ptr<Appender> m_appender;
@@ -63,6 +74,7 @@ class ImapTarget : public Target {
     std::set<std::string> m_keywords_allowed;
     std::optional<std::uint64_t> m_account_limit; // CAPABILITY APPENDLIMIT=n
     std::optional<std::uint64_t> m_folder_limit;  // STATUS (APPENDLIMIT n) of the open folder
+    std::optional<std::map<std::string, std::string>> m_uses; // wire name -> special use, read once
 };
 
 } // namespace mf::imap

@@ -320,6 +320,7 @@ class GmailImap(ProviderImap):
         super().__init__(folders, list_attributes=attributes, **kw)
         self.max_sessions = GMAIL_MAX_CONNECTIONS
         self.session_refusal = GMAIL_TOO_MANY
+        self.label_stores: list[tuple[bytes, bytes, list, int]] = []   # (folder, op, labels, messages) per STORE
 
     def login_answer(self, tag):
         # "a001 OK username@gmail.com authenticated (Success)", with the
@@ -328,6 +329,10 @@ class GmailImap(ProviderImap):
 
     def _answer(self, tag, rest, selected):
         verb = rest.split(b" ", 1)[0].upper()
+        words = rest.split(b" ")
+        if (verb == b"UID" and len(words) > 4 and words[1].upper() == b"STORE" and selected is not None
+                and b"X-GM-LABELS" in words[3].upper()):
+            return self.store_labels(tag, rest, selected), selected
         if verb in (b"EXAMINE", b"SELECT") and self._mailbox_arg(rest.split(b" ", 1)[1]) == b"[Gmail]":
             # \Noselect (RFC 3501 section 7.2.2: "It is not possible to use
             # this name as a selectable mailbox"); Gmail's words are not
@@ -348,7 +353,7 @@ class GmailImap(ProviderImap):
             return tag + b" " + TOOBIG + b"\r\n"
         out = super()._append(tag, rest)
         name = self._mailbox_arg(rest.partition(b"\r\n")[0].split(b" ", 1)[1])
-        self.members.setdefault(name, []).append(GmailMessage(self.folders[name][-1], msgid=9 << 60 | len(self.appended)))
+        self.appended_message(name, self.folders[name][-1])
         return out
 
     def extra_items(self, folder, uid, upper):
@@ -412,6 +417,89 @@ class GmailImap(ProviderImap):
                 return tag + b" " + GMAIL_OVERQUOTA + b"\r\n"
             self.downloaded += size
         return super()._uid_fetch(tag, uid_set, upper, folder)
+
+    # -- the write side: APPEND and X-GM-LABELS (issue 19's restore) -------
+    # https://developers.google.com/gmail/imap/imap-extensions: a message is
+    # one message with labels; each label's folder shows it, All Mail shows
+    # every message but Spam and Trash ("X-GM-LABELS"; "[Gmail]/All Mail").
+    # UID = position in a folder, as everywhere in FakeImap.
+
+    def appended_message(self, name: bytes, body: bytes) -> None:
+        """An APPEND into a label's folder makes one message with that label,
+        also in All Mail; into All Mail, a message without labels; into
+        Spam or Trash (no labels), a message there only."""
+        msg = GmailMessage(body, msgid=9 << 60 | len(self.appended))
+        label = self.label_of.get(name)
+        if label is not None:
+            msg.labels.add(label)
+        self.members.setdefault(name, []).append(msg)
+        if name != ALL_MAIL and (label is not None or name not in self.label_of):
+            if name not in self.label_of:         # a folder CREATE made: a user label
+                self.label_of[name] = name.decode()
+                msg.labels.add(name.decode())
+            self._show(ALL_MAIL, msg)
+
+    def _show(self, name: bytes, msg: GmailMessage) -> None:
+        self.folders.setdefault(name, []).append(msg.body)
+        self.members.setdefault(name, []).append(msg)
+
+    def _folder_of_label(self, label: str) -> bytes:
+        for name, known in self.label_of.items():
+            if known == label:
+                return name
+        # A label not yet a folder: Gmail makes it one (its own label list).
+        name = label.encode()
+        self.folders.setdefault(name, [])
+        self.members.setdefault(name, [])
+        self.label_of[name] = label
+        self.list_attributes.setdefault(name, b"\\HasNoChildren")
+        return name
+
+    @staticmethod
+    def parse_labels(text: bytes) -> list:
+        """The labels of "(\\Sent "My label" Work)": system labels as atoms,
+        others as atoms or quoted strings."""
+        inner = text[text.index(b"(") + 1:text.rindex(b")")]
+        return [(q or a).decode().replace('\\"', '"') for q, a in
+                re.findall(rb'"((?:[^"\\]|\\.)*)"|([^\s"]+)', inner)]
+
+    def store_labels(self, tag: bytes, rest: bytes, folder: bytes) -> bytes:
+        """UID STORE set +X-GM-LABELS / -X-GM-LABELS / X-GM-LABELS (...): a
+        label added shows the message in the label's folder; a label taken
+        away takes it out of that folder only: All Mail keeps it, as Gmail
+        does ("a label removed is not a deletion"). Taking a message out of a
+        folder changes the positions after it, so the UIDVALIDITY changes
+        (RFC 3501 2.3.1.1: UIDs that cannot be kept need a new one)."""
+        words = rest.split(b" ", 4)
+        op, labels = words[3].upper(), self.parse_labels(words[4])
+        msgs = [self.members[folder][uid - 1] for uid in sorted(self.uid_set(words[2], len(self.members[folder])))]
+        self.label_stores.append((folder, op, labels, len(msgs)))
+        for msg in msgs:
+            wanted = set(labels) if not op.startswith((b"+", b"-")) else (
+                msg.labels | set(labels) if op.startswith(b"+") else msg.labels - set(labels))
+            for label in wanted - msg.labels:
+                self._show(self._folder_of_label(label), msg)
+            for label in msg.labels - wanted:
+                self._hide(self._folder_of_label(label), msg)
+            msg.labels = wanted
+        out = b""
+        for msg in msgs:
+            uid = next(i for i, m in enumerate(self.members[folder], 1) if m is msg) if msg in self.members[folder] \
+                else None
+            if uid is not None and not op.endswith(b".SILENT"):
+                out += b"* %d FETCH (" % uid + self.extra_items(folder, uid, b"X-GM-LABELS")[0] + b" UID %d)\r\n" % uid
+        return out + self.ok(tag, b"STORE")
+
+    def _hide(self, name: bytes, msg: GmailMessage) -> None:
+        at = next((i for i, m in enumerate(self.members.get(name, [])) if m is msg), None)
+        if at is None:
+            return
+        del self.members[name][at]
+        del self.folders[name][at]
+        flags = self.flags.get(name, [])
+        if at < len(flags):
+            del flags[at]
+        self.uidvalidity += 1
 
 
 def gmail(messages: list, user_labels=(), **kw) -> GmailImap:

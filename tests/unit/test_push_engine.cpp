@@ -3,6 +3,7 @@
 // source listed in parts is copied part by part into an empty target, and
 // planned whole into one that holds messages.
 #include "progress_test_support.h"
+#include "push_test_support.h"
 #include "sync/push.h"
 
 #include <doctest/doctest.h>
@@ -77,15 +78,11 @@ struct PartedSource : OneFolderSource {
 
 // A target whose server is still storing what a dead run sent: the stored
 // messages become visible one more at each open().
-struct LaggingTarget : Target, MessageSink {
+struct LaggingTarget : mf::test::AppendingTarget {
     std::vector<TargetMessage> stored; // what the server will have
     std::size_t visible = 0;
-    std::size_t appended = 0;
-    AppendedFn on_appended;
 
-    Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{}; }
-    Status create_folder(const FolderInfo&) override { return {}; }
-    Status delete_folder(const FolderInfo&) override { return {}; }
+    LaggingTarget() { first_uid = 101; }
     Result<TargetFolder> open(const FolderInfo&) override {
         visible = std::min(stored.size(), visible + 1);
         TargetFolder f{
@@ -98,22 +95,6 @@ struct LaggingTarget : Target, MessageSink {
         for (auto& m : folder.messages)
             m.message_id = stored[m.uid - 1].message_id;
         return {};
-    }
-    MessageSink& appender(AppendCallbacks callbacks) override {
-        on_appended = std::move(callbacks.appended);
-        return *this;
-    }
-    Status flush() override { return {}; }
-    Status set_flags(std::uint32_t, const Flags&) override { return {}; }
-    Status remove(const std::vector<std::uint32_t>&) override { return {}; }
-    std::string target_name(const FolderInfo& f) const override { return f.display(); }
-    // MessageSink
-    Status begin(std::uint64_t) override { return {}; }
-    Status write(std::string_view) override { return {}; }
-    void abandon() override {}
-    Status finish(const RemoteMessage& m) override {
-        ++appended;
-        return on_appended(m, static_cast<std::uint32_t>(100 + appended));
     }
 };
 

@@ -1,0 +1,96 @@
+#include "sync/push_share.h"
+
+#include <unordered_set>
+
+namespace mf {
+
+// The date is part of it because two messages may share a Message-ID and a
+// size (a resent message); Gmail keeps one INTERNALDATE across labels.
+std::string message_identity(const std::string& message_id, std::uint64_t size, std::int64_t date) {
+    return message_id + ' ' + std::to_string(size) + ' ' + std::to_string(date);
+}
+
+namespace {
+
+std::unordered_map<std::string_view, const RemoteMessage*> by_id(const Snapshot& snap) {
+    std::unordered_map<std::string_view, const RemoteMessage*> out;
+    for (const auto& m : snap.messages)
+        out.emplace(m.id, &m);
+    return out;
+}
+
+// The snapshot's date, or where it had none (POP3), the headers'.
+std::string identity_of(const MessageKey& key, const RemoteMessage& message) {
+    return message_identity(key.message_id, message.size,
+                            message.internal_date ? message.internal_date : key.date);
+}
+
+// Applies the mode to one message uploaded before: true when it leaves plan.copy.
+bool share_one(SharedMessage message, ShareMode mode, SharedPlan& out) {
+    switch (mode) {
+    case ShareMode::label:
+        out.label.push_back(std::move(message));
+        return true;
+    case ShareMode::there:
+        ++out.there;
+        return true;
+    case ShareMode::primary:
+        ++out.elsewhere;
+        return true;
+    case ShareMode::off:
+        break;
+    }
+    return false;
+}
+
+} // namespace
+
+Result<SharedPlan> share_plan(Source& source, PushState& state, const Snapshot& snap,
+                              PushPlan& plan, ShareMode mode) {
+    SharedPlan out;
+    if (mode == ShareMode::off || plan.copy.empty()) return out;
+    auto keys = source.keys(plan.copy);
+    if (!keys) return std::unexpected(keys.error());
+    const auto listed = by_id(snap);
+    std::unordered_set<std::string> shared;
+    for (const auto& k : *keys) {
+        const auto m = listed.find(k.id);
+        if (k.message_id.empty() || m == listed.end()) continue;
+        const auto* message = m->second;
+        std::string identity = identity_of(k, *message);
+        auto where = state.upload_of(identity);
+        if (!where) return std::unexpected(where.error());
+        if (*where && share_one({k.id, identity, **where}, mode, out)) {
+            shared.insert(k.id);
+            plan.copy_bytes -= std::min(plan.copy_bytes, message->size);
+        } else {
+            out.identity.emplace(k.id, std::move(identity));
+        }
+    }
+    std::erase_if(plan.copy, [&](const std::string& id) { return shared.contains(id); });
+    return out;
+}
+
+Status record_adopted(PushState& state, const Snapshot& snap, const std::vector<MessageKey>& keys,
+                      const PushPlan& plan, const Uploaded& into) {
+    if (plan.adopt.empty()) return {};
+    std::unordered_map<std::string_view, const MessageKey*> key_of;
+    for (const auto& k : keys)
+        key_of.emplace(k.id, &k);
+    const auto listed = by_id(snap);
+    for (const auto& [id, uid] : plan.adopt) {
+        const auto k = key_of.find(id);
+        const auto m = listed.find(id);
+        if (k == key_of.end() || m == listed.end() || k->second->message_id.empty()) continue;
+        const auto identity = identity_of(*k->second, *m->second);
+        auto where = state.upload_of(identity);
+        if (!where) return std::unexpected(where.error());
+        if (*where) continue; // the copy another folder uploaded: it stays the one
+        Uploaded here = into;
+        here.uid = uid;
+        if (auto s = state.record_upload(identity, here); !s) return s;
+    }
+    return {};
+}
+
+} // namespace mf
