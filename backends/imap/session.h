@@ -23,6 +23,9 @@ namespace mf::imap {
 // The wait a server's text asks for ("Suggested Backoff Time: N
 // milliseconds"), where it says; see session.cpp.
 std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text);
+// Whether a server's answer (its text, with its response code) asks the
+// client to wait rather than refusing the command; see session.cpp.
+bool asks_to_wait(std::string_view text);
 
 struct TraceOptions {
     net::TraceSink sink; // null: no trace

@@ -22,15 +22,17 @@ namespace {
 
 // A NO to a body FETCH may be about one message of the set (Yahoo's
 // NO [UNAVAILABLE] for a message it cannot serve, issue 18): the engine
-// narrows it down. A BAD stays what check_ok() made it.
-// A throttling answer (Office 365's [THROTTLED] with a suggested back-off,
-// Gmail's [THROTTLED] or [LIMIT]) is about the session, not the messages:
-// the engine backs off and logs in again rather than narrowing it down.
+// narrows it down. A BAD stays what check_ok() made it, and so does a
+// throttling answer (asks_to_wait(): already a session failure).
+// Gmail's [LIMIT], and [OVERQUOTA] (its "Account exceeded command or
+// bandwidth limits", and a FETCH adds nothing to a mailbox that could put
+// it over a storage quota) are about the session, not the messages: the
+// engine backs off and logs in again rather than narrowing it down.
 Status message_scoped(Status s) {
     if (s || s.error().scope != Scope::folder) return s;
     const std::string& what = s.error().what;
-    const bool throttled = s.error().retry_after || what.find("[THROTTLED]") != std::string::npos ||
-                           what.find("[LIMIT]") != std::string::npos;
+    const bool throttled = s.error().retry_after || what.find("[LIMIT]") != std::string::npos ||
+                           what.find("[OVERQUOTA]") != std::string::npos;
     s.error().scope = throttled ? Scope::session : Scope::message;
     return s;
 }
