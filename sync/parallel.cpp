@@ -266,12 +266,28 @@ ParallelOutcome run_pool(const std::vector<FolderInfo>& folders,
 
 } // namespace
 
+namespace {
+
+// More connections than the account allows would only have their logins
+// refused (and may count against the account), so the run asks for no more.
+std::size_t within_limit(std::size_t workers, const FolderWorker& first, Progress& progress) {
+    const std::size_t limit = first.max_connections();
+    if (limit == 0 || workers <= limit) return workers;
+    progress.note("note: the server allows " + std::to_string(limit) +
+                  " connections per account at once; using " + std::to_string(limit) +
+                  ", not " + std::to_string(workers));
+    return limit;
+}
+
+} // namespace
+
 // What needs no connection is done first, so that a cron run with new mail
 // in one folder logs in once, not once per connection.
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
                             std::size_t workers, Progress& progress, const IdleFolder& idle,
                             const RecoveryPolicy& recovery) {
+    if (first) workers = within_limit(workers, *first, progress);
     std::vector<FolderInfo> quiet, rest;
     std::vector<std::size_t> quiet_at, rest_at;
     for (std::size_t i = 0; i < folders.size(); ++i) {

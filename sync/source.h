@@ -118,6 +118,10 @@ class Source {
     // Something the user should know about how the source was read (e.g. a
     // POP3 server without UIDL); "" if nothing.
     virtual std::string caveat() const { return {}; }
+    // How many connections the account takes at once, all its clients
+    // together, where the server is known to have such a limit (0: none
+    // known). The engine opens no more than that (run_folders).
+    virtual std::size_t max_connections() const { return 0; }
 };
 
 // Gathers the parts of a listing still to come (Snapshot::more) into one

@@ -69,6 +69,7 @@ class ImapSource : public Source {
     Status close() override { return {}; }
     std::vector<std::string> marked_read_by_fetch() const override;
     Status undo_marked_read(const std::vector<std::string>& ids) override;
+    std::size_t max_connections() const override;
     Session& session() { return *m_session; }
 
   private:

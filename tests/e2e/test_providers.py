@@ -25,7 +25,8 @@ import unittest
 from archive import folder_dirs, read_maildir
 from fakeimap import FakeImap, Hangup
 from mfrun import assert_sane_exit, run_measured
-from providers import (EXCHANGE_CLOSED, GMAIL_OVERQUOTA, GMAIL_SESSION_EXPIRED, GMAIL_TOO_MANY, O365_THROTTLED,
+from providers import (EXCHANGE_CLOSED, GMAIL_OVERQUOTA, GMAIL_SESSION_EXPIRED, GMAIL_TOO_MANY, O365_CAPABILITY,
+                       O365_THROTTLED,
                        ExchangeImap, GmailMessage, HMailServerImap, ICloudImap, YahooImap, delivered, gmail)
 
 PASSWORD = "Providers-Canary-3f8a"
@@ -252,6 +253,22 @@ class GmailTest(_Provider):
         held = self.held_bytes()
         self.assertEqual({f: b for f, b in view.items() if b}, {f: b for f, b in held.items() if b})
 
+    def test_no_more_than_fifteen_connections_whatever_is_asked(self):
+        # Gmail's limit (providers.py, GMAIL_MAX_CONNECTIONS): --connections 20
+        # opens 15 at most, none is refused, and stderr says why.
+        labels = [f"L{i}" for i in range(18)]
+        msgs = [GmailMessage(message(n), labels={labels[n % len(labels)]}) for n in range(70)]
+        with gmail(msgs, user_labels=labels) as srv:
+            r = self.backup(srv, "--connections", "20")
+            view = self.server_view(srv)
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(srv.refused_logins, 0)
+        self.assertLessEqual(len(srv.connect_log), 15)
+        self.assertEqual(r.stderr.count("allows 15 connections per account at once; using 15, not 20"), 1,
+                         r.stderr)
+        held = self.held_bytes()
+        self.assertEqual({f: b for f, b in view.items() if b}, {f: b for f, b in held.items() if b})
+
     def test_appendlimit_is_honoured(self):
         limit = 64 * 1024      # Gmail's is 35651584 (providers.GMAIL_APPENDLIMIT), scaled down
         big = message(2, size=limit + 1)
@@ -417,6 +434,25 @@ class ExchangeTest(_Provider):
         self.assertEqual(self.held_bytes(), {"INBOX": [message(1), message(2)], "Sent Items": [message(3)]})
         self.assertEqual(self.report(r)["reconnects"], 1)
         self.assertGreaterEqual(took, 1.2)
+
+    def test_no_more_than_twenty_connections_to_exchange_online(self):
+        # Exchange Online (known by the capabilities it lists after login,
+        # O365_CAPABILITY) takes 20 IMAP connections per mailbox (the
+        # citation is at ImapSource::max_connections); an Exchange without
+        # them is not capped.
+        folders = {"INBOX": [message(n) for n in range(70)], "Work": [message(100)], "Old": [message(101)]}
+        elsewhere = O365_CAPABILITY.replace(b"CLIENTACCESSRULES CLIENTNETWORKPRESENCELOCATION ", b"")
+        for online in (True, False):
+            caps = {} if online else {"capability": elsewhere}
+            with self.subTest(online=online), ExchangeImap(folders, **caps) as srv:
+                shutil.rmtree(self.archive, ignore_errors=True)
+                r = self.backup(srv, "--connections", "30")
+                self.assertEqual(r.returncode, 0, r.output)
+                if online:
+                    self.assertIn("allows 20 connections per account at once; using 20, not 30", r.stderr)
+                else:
+                    self.assertNotIn("connections per account", r.stderr)
+                self.assertEqual(len(self.held()), 3)
 
     def test_access_token_expired_bye_runs_the_token_command_again(self):
         # Exchange Online ends an OAuth2 session whose token expired with
