@@ -310,6 +310,7 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
                         host() + " closed the session: " + r->text.substr(0, 200),
                         suggested_backoff(r->text)};
             m_after_bye = true;
+            if (m_token_expired && says_token_expired(r->text)) m_token_expired();
             return std::unexpected(std::move(bye));
         }
         if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
@@ -317,6 +318,16 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
             if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
         }
     }
+}
+
+// Exchange Online ends a session whose OAuth2 token ran out with "* BYE
+// Session invalidated - AccessTokenExpired" (iroco-co/aioimaplib issue 83,
+// https://github.com/iroco-co/aioimaplib/issues/83; to a FETCH in
+// joeyates/imap-backup issue 198,
+// https://github.com/joeyates/imap-backup/issues/198). The session is lost
+// (the engine logs in again); the token must not be used for that login.
+bool says_token_expired(std::string_view text) {
+    return text.find("AccessTokenExpired") != std::string_view::npos;
 }
 
 // Exchange ends a session over a command it refuses with "* BYE Connection

@@ -320,8 +320,18 @@ class AccessTokenExpiredTest(OAuth2LoginBase):
     login, not the one the server refused."""
 
     def test_the_reconnect_gets_a_fresh_token(self):
-        self.device_login()
         self.mock.expires_in = 300  # within the expiry margin: no token is reused
+        self.backup_with_an_expired_session()
+
+    def test_a_token_good_by_our_clock_is_not_reused_after_the_server_said_it_expired(self):
+        # Issue 19: "refreshed again after AccessTokenExpired". The token has
+        # an hour left by the token endpoint's expires_in, and would be
+        # reused for the next connection were it not for the server's word.
+        self.mock.expires_in = 3600
+        self.backup_with_an_expired_session()
+
+    def backup_with_an_expired_session(self):
+        self.device_login()
         tokens = []
 
         def authenticate(server, tag, rest, selected):
