@@ -274,8 +274,8 @@ std::size_t within_limit(std::size_t workers, const FolderWorker& first, Progres
     const std::size_t limit = first.max_connections();
     if (limit == 0 || workers <= limit) return workers;
     progress.note("note: the server allows " + std::to_string(limit) +
-                  " connections per account at once; using " + std::to_string(limit) +
-                  ", not " + std::to_string(workers));
+                  " connections per account at once; using " + std::to_string(limit) + ", not " +
+                  std::to_string(workers));
     return limit;
 }
 

@@ -385,8 +385,8 @@ Status Session::check_ok(const Response& tagged, std::string_view what) const {
 // [OVERQUOTA] alone is not here: to an APPEND it is a full mailbox (RFC
 // 5530 section 3; Dovecot's quota plugin), which no wait mends.
 bool asks_to_wait(std::string_view text) {
-    for (std::string_view words : {"[THROTTLED]", "Suggested Backoff Time:",
-                                   "Account exceeded command or bandwidth limits"})
+    for (std::string_view words :
+         {"[THROTTLED]", "Suggested Backoff Time:", "Account exceeded command or bandwidth limits"})
         if (text.find(words) != std::string_view::npos) return true;
     return false;
 }

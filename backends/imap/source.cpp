@@ -58,7 +58,8 @@ std::unexpected<Failure> unfinished(Failure f) {
 //   https://github.com/jstedfast/MailKit/issues/849; Exchange on its own
 //   premises lists neither, MailKit issue 269): 20 concurrent IMAP
 //   connections per mailbox ("Exchange Online Throttling and Limits FAQ",
-//   Microsoft's Exchange developer blog, https://blogs.msdn.microsoft.com/exchangedev/2011/06/23/exchange-online-throttling-and-limits-faq/;
+//   Microsoft's Exchange developer blog,
+//   https://blogs.msdn.microsoft.com/exchangedev/2011/06/23/exchange-online-throttling-and-limits-faq/;
 //   Exchange Server's own default, MaxConnectionsPerUser, is 16:
 //   https://learn.microsoft.com/exchange/set-connection-limits-for-imap4-exchange-2013-help).
 std::size_t ImapSource::max_connections() const {
