@@ -66,11 +66,12 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& c) {
 }
 
 // Dovecot allows 10 connections per user and address, Gmail 15; the
-// default stays well inside both.
+// default stays well inside both. Past a provider's own limit the engine
+// opens no more (Source::max_connections).
 void add_connections_option(CLI::App& cmd, int& connections, int& reconnects) {
     cmd.add_option("--connections", connections,
                    "IMAP: work on up to this many folders at once, one connection each")
-        ->check(CLI::Range(1, 15))
+        ->check(CLI::Range(1, 30))
         ->capture_default_str();
     cmd.add_option("--reconnects", reconnects,
                    "Log in again up to this many times in a run after a lost or throttled "

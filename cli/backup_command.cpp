@@ -59,6 +59,7 @@ class BackupWorker : public FolderWorker {
         outcome.caveat = m_source->caveat();
         return outcome;
     }
+    std::size_t max_connections() const override { return m_source->max_connections(); }
 
   private:
     std::unique_ptr<Source> m_source;

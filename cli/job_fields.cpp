@@ -156,8 +156,8 @@ void Validator::check_ranges(const Fields& fields, const std::string& where) {
     auto number = [&](const char* key) { return fields.at(key).value.get<int>(); };
     if (fields.contains("timeout") && number("timeout") < 1)
         error(where, "timeout", "must be at least 1 (seconds)");
-    if (fields.contains("connections") && (number("connections") < 1 || number("connections") > 15))
-        error(where, "connections", "must be from 1 to 15");
+    if (fields.contains("connections") && (number("connections") < 1 || number("connections") > 30))
+        error(where, "connections", "must be from 1 to 30");
     if (fields.contains("reconnects") && (number("reconnects") < 0 || number("reconnects") > 100))
         error(where, "reconnects", "must be from 0 to 100");
     if (fields.contains("skip_after") && (number("skip_after") < 0 || number("skip_after") > 1000))

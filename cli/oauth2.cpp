@@ -111,6 +111,7 @@ Status attach_oauth2(const CredentialOptions& o, net::Endpoint& endpoint) {
         if (!token) return std::unexpected(with_hint(token.error(), again));
         return token;
     };
+    endpoint.oauth2_token_expired = [tokens] { tokens->expired(); };
     return {};
 }
 

@@ -224,6 +224,9 @@ class PushWorker : public FolderWorker {
         }
         return out;
     }
+    std::size_t max_connections() const override {
+        return m_lane.source ? m_lane.source->max_connections() : 0;
+    }
 
   private:
     std::unique_ptr<PushLane> m_own;

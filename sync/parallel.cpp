@@ -273,15 +273,17 @@ namespace {
 // folders show too is then held before any of them lists it, and they link
 // it (sync/relink.h) rather than fetch it a second time at the same moment
 // on another connection.
-bool holds_all(const FolderInfo& folder) {
-    std::string_view uses = folder.special_use;
-    while (!uses.empty()) {
-        auto sp = uses.find(' ');
-        if (uses.substr(0, sp) == "\\All") return true;
-        if (sp == std::string_view::npos) break;
-        uses.remove_prefix(sp + 1);
-    }
-    return false;
+bool holds_all(const FolderInfo& folder) { return has_special_use(folder.special_use, "\\All"); }
+
+// More connections than the account allows would only have their logins
+// refused (and may count against the account), so the run asks for no more.
+std::size_t within_limit(std::size_t workers, const FolderWorker& first, Progress& progress) {
+    const std::size_t limit = first.max_connections();
+    if (limit == 0 || workers <= limit) return workers;
+    progress.note("note: the server allows " + std::to_string(limit) +
+                  " connections per account at once; using " + std::to_string(limit) + ", not " +
+                  std::to_string(workers));
+    return limit;
 }
 
 } // namespace
@@ -293,6 +295,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
                             std::size_t workers, Progress& progress, const IdleFolder& idle,
                             const RecoveryPolicy& recovery) {
+    if (first) workers = within_limit(workers, *first, progress);
     std::vector<FolderInfo> quiet, rest;
     std::vector<std::size_t> quiet_at, rest_at;
     for (std::size_t i = 0; i < folders.size(); ++i) {

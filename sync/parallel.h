@@ -23,6 +23,9 @@ class FolderWorker {
   public:
     virtual ~FolderWorker() = default;
     virtual FolderOutcome run(const FolderInfo& folder, Progress& progress) = 0;
+    // The account's limit on connections at once (Source::max_connections;
+    // 0: none known).
+    virtual std::size_t max_connections() const { return 0; }
 };
 
 // Makes one more worker (opens its connections). Called on the worker's own
@@ -59,7 +62,8 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // An account failure stops every worker after the folder it is on. Folders
 // for which `idle` is true (the worker will send the source nothing for them)
 // are done first, on `first`, before any other worker is made: extra workers
-// are counted for the other folders only.
+// are counted for the other folders only. No more than `first`'s
+// max_connections() workers run, whatever `workers` asks (a note says so).
 using IdleFolder = std::function<bool(const FolderInfo&)>;
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,

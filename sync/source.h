@@ -122,6 +122,10 @@ class Source {
     // 24 hours, for a provider that limits downloads per day (Gmail); none
     // where no limit is known. Kept across runs by the command.
     virtual std::optional<std::uint64_t> daily_download_allowance() const { return std::nullopt; }
+    // How many connections the account takes at once, all its clients
+    // together, where the server is known to have such a limit (0: none
+    // known). The engine opens no more than that (run_folders).
+    virtual std::size_t max_connections() const { return 0; }
 };
 
 // Gathers the parts of a listing still to come (Snapshot::more) into one

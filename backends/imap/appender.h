@@ -22,14 +22,15 @@ namespace appending {
 // message: Office 365's "NO Request is throttled. Suggested Backoff Time: N
 // milliseconds" (imapsync issue 198,
 // https://github.com/imapsync/imapsync/issues/198; see suggested_backoff),
-// and the [THROTTLED] code. Unlike a FETCH (message_scoped() in source.cpp),
-// an APPEND's [LIMIT] refuses the message: RFC 5530 section 3 makes it an
-// implementation limit the operation ran into, and Dovecot's quota plugin
-// answers an APPEND over quota_max_mail_size with "NO [LIMIT] Mail size is
-// larger than the maximum size allowed by server configuration" (Dovecot
-// 2.3, quota plugin settings), which no wait changes.
+// the [THROTTLED] code and Gmail's bandwidth limit (asks_to_wait()).
+// Unlike a FETCH (message_scoped() in source.cpp), an APPEND's [LIMIT]
+// refuses the message: RFC 5530 section 3 makes it an implementation limit
+// the operation ran into, and Dovecot's quota plugin answers an APPEND over
+// quota_max_mail_size with "NO [LIMIT] Mail size is larger than the maximum
+// size allowed by server configuration" (Dovecot 2.3, quota plugin
+// settings), which no wait changes.
 inline bool throttling(const Failure& f) {
-    return f.retry_after || f.what.find("[THROTTLED]") != std::string::npos;
+    return f.retry_after || asks_to_wait(f.what);
 }
 
 } // namespace appending

@@ -310,6 +310,7 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
                         host() + " closed the session: " + r->text.substr(0, 200),
                         suggested_backoff(r->text)};
             m_after_bye = true;
+            if (m_token_expired && says_token_expired(r->text)) m_token_expired();
             return std::unexpected(std::move(bye));
         }
         if (auto caps = capability_list(r->items)) m_caps = std::move(*caps);
@@ -317,6 +318,16 @@ Result<Response> Session::read_until(const std::string& tag, const UntaggedHandl
             if (auto s = on_untagged(*r); !s) return std::unexpected(s.error());
         }
     }
+}
+
+// Exchange Online ends a session whose OAuth2 token ran out with "* BYE
+// Session invalidated - AccessTokenExpired" (iroco-co/aioimaplib issue 83,
+// https://github.com/iroco-co/aioimaplib/issues/83; to a FETCH in
+// joeyates/imap-backup issue 198,
+// https://github.com/joeyates/imap-backup/issues/198). The session is lost
+// (the engine logs in again); the token must not be used for that login.
+bool says_token_expired(std::string_view text) {
+    return text.find("AccessTokenExpired") != std::string_view::npos;
 }
 
 // Exchange ends a session over a command it refuses with "* BYE Connection
@@ -350,10 +361,34 @@ Status Session::check_ok(const Response& tagged, std::string_view what) const {
     if (auto code = tagged.code.empty() ? std::nullopt : as_string(tagged.code.front());
         code && code->size() <= 40)
         text = "[" + *code + "] " + text;
+    // A throttling answer is about the session whatever the command (a
+    // FETCH, an EXAMINE, a LIST, an APPEND): the engine backs off and logs in
+    // again, where a NO alone would end the folder.
+    const Scope scope =
+        tagged.status == "NO" && !asks_to_wait(text) ? Scope::folder : Scope::session;
     return std::unexpected(
-        Failure{ErrorKind::protocol, tagged.status == "NO" ? Scope::folder : Scope::session,
+        Failure{ErrorKind::protocol, scope,
                 std::string(what) + " failed: " + host() + " said " + tagged.status + " " + text,
                 suggested_backoff(tagged.text)});
+}
+
+// The answers that ask the client to slow down rather than refuse what it
+// asked for:
+// - the [THROTTLED] code (Office 365's "NO [THROTTLED] Request is throttled",
+//   issue 18), and Office 365's "Request is throttled. Suggested Backoff
+//   Time: N milliseconds", with or without it (imapsync issue 198,
+//   https://github.com/imapsync/imapsync/issues/198, to an APPEND;
+//   simonrob/email-oauth2-proxy issue 191 to a FETCH);
+// - Gmail's "Account exceeded command or bandwidth limits", sent with
+//   [OVERQUOTA] (ljmerza/ha-email-sensor issue 16,
+//   https://github.com/ljmerza/ha-email-sensor/issues/16) and without it.
+// [OVERQUOTA] alone is not here: to an APPEND it is a full mailbox (RFC
+// 5530 section 3; Dovecot's quota plugin), which no wait mends.
+bool asks_to_wait(std::string_view text) {
+    for (std::string_view words :
+         {"[THROTTLED]", "Suggested Backoff Time:", "Account exceeded command or bandwidth limits"})
+        if (text.find(words) != std::string_view::npos) return true;
+    return false;
 }
 
 // Office 365 and Exchange Online say how long to wait in the text of a

@@ -23,6 +23,11 @@ namespace mf::imap {
 // The wait a server's text asks for ("Suggested Backoff Time: N
 // milliseconds"), where it says; see session.cpp.
 std::optional<std::chrono::milliseconds> suggested_backoff(std::string_view text);
+// Whether a server's answer (its text, with its response code) asks the
+// client to wait rather than refusing the command; see session.cpp.
+bool asks_to_wait(std::string_view text);
+// Whether a BYE's text says the session's OAuth2 token expired; see session.cpp.
+bool says_token_expired(std::string_view text);
 
 struct TraceOptions {
     net::TraceSink sink; // null: no trace
@@ -51,7 +56,9 @@ class Session : private ByteStream {
                                                  TraceOptions trace) {
         auto conn = net::Connection::open(endpoint, trace.sink);
         if (!conn) return std::unexpected(conn.error());
-        return start(std::move(*conn), std::move(trace));
+        auto session = start(std::move(*conn), std::move(trace));
+        if (session) (*session)->m_token_expired = endpoint.oauth2_token_expired;
+        return session;
     }
     // A session over a transport that is already logged in: takes the
     // capabilities from the login's answer, or asks for them.
@@ -158,6 +165,7 @@ class Session : private ByteStream {
     std::set<std::string> m_caps;    // upper case
     std::set<std::string> m_enabled; // upper case: what ENABLE turned on
     bool m_after_bye = false;        // a BYE was read; what follows it is unread
+    net::TokenExpired m_token_expired; // see Endpoint::oauth2_token_expired
 };
 
 } // namespace mf::imap

@@ -22,15 +22,17 @@ namespace {
 
 // A NO to a body FETCH may be about one message of the set (Yahoo's
 // NO [UNAVAILABLE] for a message it cannot serve, issue 18): the engine
-// narrows it down. A BAD stays what check_ok() made it.
-// A throttling answer (Office 365's [THROTTLED] with a suggested back-off,
-// Gmail's [THROTTLED] or [LIMIT]) is about the session, not the messages:
-// the engine backs off and logs in again rather than narrowing it down.
+// narrows it down. A BAD stays what check_ok() made it, and so does a
+// throttling answer (asks_to_wait(): already a session failure).
+// Gmail's [LIMIT], and [OVERQUOTA] (its "Account exceeded command or
+// bandwidth limits", and a FETCH adds nothing to a mailbox that could put
+// it over a storage quota) are about the session, not the messages: the
+// engine backs off and logs in again rather than narrowing it down.
 Status message_scoped(Status s) {
     if (s || s.error().scope != Scope::folder) return s;
     const std::string& what = s.error().what;
-    const bool throttled = s.error().retry_after || what.find("[THROTTLED]") != std::string::npos ||
-                           what.find("[LIMIT]") != std::string::npos;
+    const bool throttled = s.error().retry_after || what.find("[LIMIT]") != std::string::npos ||
+                           what.find("[OVERQUOTA]") != std::string::npos;
     s.error().scope = throttled ? Scope::session : Scope::message;
     return s;
 }
@@ -44,6 +46,28 @@ std::unexpected<Failure> unfinished(Failure f) {
 }
 
 } // namespace
+
+// The providers that publish a limit on connections per account, known by
+// what they send, never by their host name:
+// - Gmail (X-GM-EXT-1): 15 simultaneous IMAP connections per account
+//   (https://support.google.com/mail/answer/97150; quoted in imapsync issue
+//   61, https://github.com/imapsync/imapsync/issues/61). The 16th login is
+//   refused: "NO [ALERT] Too many simultaneous connections."
+// - Exchange Online (CLIENTACCESSRULES and CLIENTNETWORKPRESENCELOCATION,
+//   which outlook.office365.com lists after login, MailKit issue 849,
+//   https://github.com/jstedfast/MailKit/issues/849; Exchange on its own
+//   premises lists neither, MailKit issue 269): 20 concurrent IMAP
+//   connections per mailbox ("Exchange Online Throttling and Limits FAQ",
+//   Microsoft's Exchange developer blog,
+//   https://blogs.msdn.microsoft.com/exchangedev/2011/06/23/exchange-online-throttling-and-limits-faq/;
+//   Exchange Server's own default, MaxConnectionsPerUser, is 16:
+//   https://learn.microsoft.com/exchange/set-connection-limits-for-imap4-exchange-2013-help).
+std::size_t ImapSource::max_connections() const {
+    if (m_session->has("X-GM-EXT-1")) return 15;
+    if (m_session->has("CLIENTACCESSRULES") && m_session->has("CLIENTNETWORKPRESENCELOCATION"))
+        return 20;
+    return 0;
+}
 
 // Streams BODY[] literals into the sink; everything else stays in the tree.
 class ImapSource::BodyHandler : public LiteralHandler {

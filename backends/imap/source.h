@@ -71,6 +71,7 @@ class ImapSource : public Source {
     std::vector<std::string> marked_read_by_fetch() const override;
     Status undo_marked_read(const std::vector<std::string>& ids) override;
     std::optional<std::uint64_t> daily_download_allowance() const override;
+    std::size_t max_connections() const override;
     Session& session() { return *m_session; }
 
   private:

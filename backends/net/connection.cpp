@@ -198,6 +198,20 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
         if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
         code = log_in(*impl, nullptr);
     }
+    // An OAuth2 token refused at login may have run out before the time the
+    // token endpoint gave it (a server's clock ahead of ours, a token
+    // revoked): once, a fresh one, if there is another to have.
+    if (code == CURLE_LOGIN_DENIED && impl->login_sent && endpoint.oauth2_token_expired) {
+        endpoint.oauth2_token_expired();
+        auto fresh = endpoint.oauth2_token();
+        if (!fresh) return std::unexpected(fresh.error());
+        if (*fresh != token) {
+            impl = make_impl(endpoint, trace);
+            if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
+            impl->token = std::move(*fresh);
+            code = log_in(*impl, choice.options.c_str());
+        }
+    }
     if (code != CURLE_OK) return std::unexpected(classify(code, *impl));
     long verify = 1;
     curl_easy_getinfo(impl->curl, CURLINFO_SSL_VERIFYRESULT, &verify);

@@ -26,6 +26,10 @@ using SecretProvider = std::function<std::string()>;
 // An OAuth2 access token, asked for once per connection: a token command
 // run again, or a refresh. Its failure (a revoked login) is the connection's.
 using TokenProvider = std::function<Result<std::string>()>;
+// Told when a server said that a token it was given has expired before its
+// time (Exchange Online's AccessTokenExpired): the next connection must not
+// be given the same one, however long it had left by our clock.
+using TokenExpired = std::function<void()>;
 
 struct Endpoint {
     Protocol protocol = Protocol::imap;
@@ -35,6 +39,7 @@ struct Endpoint {
     std::string user;
     SecretProvider password;    // empty function: no password
     TokenProvider oauth2_token; // set: log in with XOAUTH2/OAUTHBEARER
+    TokenExpired oauth2_token_expired; // may be empty (a token command: never reused)
     std::string cacert;         // extra CA bundle file, "" = system store
     bool insecure = false;      // skip certificate and host name checks
     int timeout_seconds = 60;   // connect, each stall, and the minimum rate (progress.h)

@@ -2,6 +2,8 @@
 
 #include "backends/oauth2/replies.h"
 
+#include <algorithm>
+
 namespace mf::oauth2 {
 
 AccessTokens::AccessTokens(Settings settings, std::string grant_path, Grant grant, HttpPost post,
@@ -13,6 +15,11 @@ Result<std::string> AccessTokens::get() {
     std::lock_guard lock(m_mutex);
     if (!m_token.empty() && m_now() < m_good_until) return m_token;
     return refresh();
+}
+
+void AccessTokens::expired() {
+    std::lock_guard lock(m_mutex);
+    m_token.clear();
 }
 
 Result<std::string> AccessTokens::refresh() {
@@ -45,7 +52,8 @@ Result<std::string> AccessTokens::refresh() {
     m_token = token->access_token;
     // A token that says nothing of its lifetime is used for one connection.
     auto lifetime = std::chrono::seconds(token->expires_in);
-    m_good_until = lifetime > k_expiry_margin ? m_now() + lifetime - k_expiry_margin : m_now();
+    auto margin = std::max<std::chrono::seconds>(k_expiry_margin, lifetime / 10);
+    m_good_until = lifetime > margin ? m_now() + lifetime - margin : m_now();
     return m_token;
 }
 

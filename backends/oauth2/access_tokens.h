@@ -15,10 +15,11 @@
 
 namespace mf::oauth2 {
 
-// A token is not handed out in its last minutes: a connection that logs in
-// with it must not meet its end during the login, and a server's clock may
-// be ahead of ours. A session that outlives its token (Exchange Online ends
-// it with AccessTokenExpired) gets a fresh one when the engine reconnects.
+// A token is not handed out in its last minutes (five, or a tenth of its
+// lifetime if that is more): a connection that logs in with it must not meet
+// its end during the login, and a server's clock may be ahead of ours. A
+// session that outlives its token (Exchange Online ends it with
+// AccessTokenExpired) gets a fresh one when the engine reconnects.
 inline constexpr std::chrono::seconds k_expiry_margin{300};
 
 class AccessTokens {
@@ -31,6 +32,10 @@ class AccessTokens {
     // grant (invalid_grant) is ErrorKind::auth, Scope::account, saying that
     // the login must be run again; an unreachable server is a session failure.
     Result<std::string> get();
+    // The server said the token expired (AccessTokenExpired): the next get()
+    // refreshes, whatever our clock says of it. Another thread's refresh
+    // made meanwhile is dropped too; that costs one more refresh, no more.
+    void expired();
 
   private:
     Result<std::string> refresh();

@@ -320,8 +320,44 @@ class AccessTokenExpiredTest(OAuth2LoginBase):
     login, not the one the server refused."""
 
     def test_the_reconnect_gets_a_fresh_token(self):
-        self.device_login()
         self.mock.expires_in = 300  # within the expiry margin: no token is reused
+        self.backup_with_an_expired_session()
+
+    def test_a_token_good_by_our_clock_is_not_reused_after_the_server_said_it_expired(self):
+        # Issue 19: "refreshed again after AccessTokenExpired". The token has
+        # an hour left by the token endpoint's expires_in, and would be
+        # reused for the next connection were it not for the server's word.
+        self.mock.expires_in = 3600
+        self.backup_with_an_expired_session()
+
+    def test_a_token_refused_at_login_is_replaced_once(self):
+        # Issue 19: a token the server refuses at AUTHENTICATE, though it had
+        # an hour left by its expires_in, is refreshed and the login tried
+        # once more; a second refusal is the login's failure (exit 5).
+        self.mock.expires_in = 3600
+        self.device_login()
+        for refusals, code, logins in ((1, 0, 2), (2, 5, 2)):
+            tokens = []
+
+            def authenticate(server, tag, rest, selected, tokens=tokens, refusals=refusals):
+                tokens.append(base64.b64decode(rest.split(b" ")[2]))
+                if len(tokens) <= refusals:
+                    return tag + b" NO AUTHENTICATE failed.\r\n"
+                return tag + b" OK AUTHENTICATE completed.\r\n"
+            with self.subTest(refusals=refusals), \
+                    FakeImap({"INBOX": [b"Subject: a\r\n\r\nbody\r\n"]},
+                             capability=b"IMAP4rev1 AUTH=XOAUTH2 SASL-IR LITERAL+",
+                             overrides={"AUTHENTICATE": authenticate}) as srv:
+                r = run_mailferry(["backup", f"imap://{self.user}@127.0.0.1:{srv.port}",
+                                   os.path.join(self.work, f"archive{refusals}"), "--allow-plaintext",
+                                   "--oauth2", "microsoft", "--oauth2-token-url", f"{self.mock.url}/token",
+                                   "--connections", "1"], env=self.env(), timeout=60)
+                self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+                self.assertEqual(len(tokens), logins, tokens)
+                self.assertNotEqual(tokens[0], tokens[1], "the second login carried a fresh token")
+
+    def backup_with_an_expired_session(self):
+        self.device_login()
         tokens = []
 
         def authenticate(server, tag, rest, selected):

@@ -366,7 +366,7 @@ TEST_CASE("a job's connections default to the commands', are 1 for POP3 and neve
     CHECK(connections(R"({"max_connections_per_host": 3, "defaults": {"connections": 9}, "jobs": [
         {"name": "a", "kind": "backup", "source": "imaps://a@h", "archive": "a", "password_env": "P"}
     ]})") == std::vector<int>{3});
-    for (const char* bad : {"0", "16", "\"4\""}) {
+    for (const char* bad : {"0", "31", "\"4\""}) {
         auto r =
             parse(std::string(R"({"jobs": [{"name": "a", "kind": "backup", "source": "imaps://a@h",
             "archive": "a", "password_env": "P", "connections": )") +

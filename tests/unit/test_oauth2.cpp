@@ -222,6 +222,28 @@ TEST_CASE(
     CHECK((st.st_mode & 0777) == 0700);
 }
 
+TEST_CASE("access tokens: a long-lived one is refreshed in its last tenth; one the server said "
+          "expired is never handed out again") {
+    TempDir tmp;
+    const std::string path = tmp.path + "/g.json";
+    Grant grant{"microsoft", "me", "RT1", "cid", "http://127.0.0.1:1/token", "s"};
+    ScriptedServer server;
+    server.answers = {R"({"access_token":"AT1","expires_in":7200})",
+                      R"({"access_token":"AT2","expires_in":7200})",
+                      R"({"access_token":"AT3","expires_in":7200})"};
+    auto now = std::chrono::steady_clock::time_point{};
+    AccessTokens tokens(test_settings(), path, grant, server.post(), [&] { return now; });
+    CHECK(*tokens.get() == "AT1");
+    now += std::chrono::seconds(6400); // 800 s left: more than a tenth
+    CHECK(*tokens.get() == "AT1");
+    now += std::chrono::seconds(100); // 700 s left: inside the last tenth, not the last 5 minutes
+    CHECK(*tokens.get() == "AT2");
+    tokens.expired(); // AccessTokenExpired, with most of AT2's life left by our clock
+    CHECK(*tokens.get() == "AT3");
+    CHECK(*tokens.get() == "AT3");
+    CHECK(server.posted.size() == 3);
+}
+
 TEST_CASE("access tokens: a revoked grant is an account-wide login failure naming the account") {
     TempDir tmp;
     ScriptedServer server;

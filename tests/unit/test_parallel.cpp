@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -82,6 +83,44 @@ TEST_CASE("one worker takes the folders in the order given") {
     };
     run_folders(folders, std::make_unique<RecordingWorker>(journal), more, 1, progress);
     CHECK(journal.started == std::vector<std::string>{"Sent", "INBOX", "Work"});
+}
+
+namespace {
+
+// A worker on an account that takes two connections at once.
+class LimitedWorker : public RecordingWorker {
+  public:
+    using RecordingWorker::RecordingWorker;
+    std::size_t max_connections() const override { return 2; }
+};
+
+struct NotingProgress : NullProgress {
+    std::vector<std::string> notes;
+    void note(const std::string& line) override { notes.push_back(line); }
+};
+
+} // namespace
+
+TEST_CASE("no more workers than the account allows connections, and a note says so") {
+    std::vector<FolderInfo> folders{folder("a", 900), folder("b", 900), folder("c", 900),
+                                    folder("d", 900), folder("e", 900)};
+    Journal journal;
+    NotingProgress progress;
+    std::atomic<int> made = 0;
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        ++made;
+        return std::make_unique<LimitedWorker>(journal);
+    };
+    auto out = run_folders(folders, std::make_unique<LimitedWorker>(journal), more, 4, progress);
+    CHECK(made <= 1); // none if the first worker was done before another could start
+    CHECK(journal.started.size() == 5);
+    REQUIRE(progress.notes.size() == 1);
+    CHECK(progress.notes[0] ==
+          "note: the server allows 2 connections per account at once; using 2, not 4");
+    // Within the limit: no note.
+    progress.notes.clear();
+    run_folders(folders, std::make_unique<LimitedWorker>(journal), more, 2, progress);
+    CHECK(progress.notes.empty());
 }
 
 TEST_CASE("idle folders are done first on the first worker; extra workers count only the others") {
