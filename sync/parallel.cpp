@@ -273,7 +273,9 @@ namespace {
 // folders show too is then held before any of them lists it, and they link
 // it (sync/relink.h) rather than fetch it a second time at the same moment
 // on another connection.
-bool holds_all(const FolderInfo& folder) { return has_special_use(folder.special_use, "\\All"); }
+bool holds_all(const FolderInfo& folder) {
+    return has_special_use(folder.special_use, "\\All");
+}
 
 // More connections than the account allows would only have their logins
 // refused (and may count against the account), so the run asks for no more.

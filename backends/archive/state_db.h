@@ -28,8 +28,8 @@ struct StoredMessage {
     std::uint64_t size = 0; // the source's size (CRLF octets)
     std::string message_id;
     std::int64_t date = 0;
-    std::uint8_t source_state = 0; // SourceState
-    std::string identity = {};     // RemoteMessage::identity ("" none)
+    std::uint8_t source_state = 0;        // SourceState
+    std::string identity = {};            // RemoteMessage::identity ("" none)
     std::vector<std::string> labels = {}; // RemoteMessage::labels
 };
 

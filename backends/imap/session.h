@@ -162,9 +162,9 @@ class Session : private ByteStream {
     ResponseReader m_reader;
     bool m_compressed = false, m_compress_asked = false;
     std::uint32_t m_next_tag = 1;
-    std::set<std::string> m_caps;    // upper case
-    std::set<std::string> m_enabled; // upper case: what ENABLE turned on
-    bool m_after_bye = false;        // a BYE was read; what follows it is unread
+    std::set<std::string> m_caps;      // upper case
+    std::set<std::string> m_enabled;   // upper case: what ENABLE turned on
+    bool m_after_bye = false;          // a BYE was read; what follows it is unread
     net::TokenExpired m_token_expired; // see Endpoint::oauth2_token_expired
 };
 

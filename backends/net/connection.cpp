@@ -207,7 +207,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, T
         if (!fresh) return std::unexpected(fresh.error());
         if (*fresh != token) {
             impl = make_impl(endpoint, trace);
-            if (!impl) return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
+            if (!impl)
+                return fail(ErrorKind::local_io, Scope::account, "cannot initialise libcurl");
             impl->token = std::move(*fresh);
             code = log_in(*impl, choice.options.c_str());
         }

@@ -37,12 +37,12 @@ struct Endpoint {
     std::string host;
     std::uint16_t port = 0;
     std::string user;
-    SecretProvider password;    // empty function: no password
-    TokenProvider oauth2_token; // set: log in with XOAUTH2/OAUTHBEARER
+    SecretProvider password;           // empty function: no password
+    TokenProvider oauth2_token;        // set: log in with XOAUTH2/OAUTHBEARER
     TokenExpired oauth2_token_expired; // may be empty (a token command: never reused)
-    std::string cacert;         // extra CA bundle file, "" = system store
-    bool insecure = false;      // skip certificate and host name checks
-    int timeout_seconds = 60;   // connect, each stall, and the minimum rate (progress.h)
+    std::string cacert;                // extra CA bundle file, "" = system store
+    bool insecure = false;             // skip certificate and host name checks
+    int timeout_seconds = 60;          // connect, each stall, and the minimum rate (progress.h)
     // The SASL mechanism --auth forces ("PLAIN", "XOAUTH2", ...), upper
     // case; "" = chosen by login.h from the credential and what is offered.
     std::string auth_mechanism;
