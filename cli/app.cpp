@@ -262,6 +262,7 @@ void add_push(CLI::App& app, PushKind kind, PushArgs& a, int& code) {
     cmd->add_flag("--quiet,-q", a.quiet, "Print only errors");
     add_connections_option(*cmd, a.connections, a.reconnects);
     add_filter_options(*cmd, a.filter);
+    add_budget_options(*cmd, a.max_bytes, a.daily_budget);
     cmd->add_flag("--append-final-crlf", a.append_final_crlf,
                   "Add a CRLF to a message that does not end in one (Yahoo refuses it); each is "
                   "named in the report");

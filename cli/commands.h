@@ -90,7 +90,9 @@ struct PushArgs {
     // A message the source holds in several folders (Gmail's labels): into
     // each ("all") or into its primary label's folder only ("primary").
     std::string labels = "all";
-    FilterArgs filter; // --since, --before, --max-size
+    FilterArgs filter;        // --since, --before, --max-size
+    std::string max_bytes;    // as BackupArgs::max_bytes, drawn by the source's listed sizes
+    std::string daily_budget; // as BackupArgs::daily_budget, kept in the push state database
 };
 
 // The endpoint for a URL plus options; credentials read now so that a bad

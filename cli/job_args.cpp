@@ -28,8 +28,6 @@ std::vector<std::string> job_arguments(const Job& job) {
         if (job.skip_after >= 0) option("skip-after", std::to_string(job.skip_after));
         flag("undo-server-seen", job.undo_server_seen);
         option("skip-special-use", job.skip_special_use);
-        option("max-bytes", job.max_bytes);
-        option("daily-budget", job.daily_budget);
         flag("delete-after-download", job.delete_after_download);
         if (job.delete_older_than_days > 0)
             option("delete-older-than", std::to_string(job.delete_older_than_days));
@@ -63,6 +61,8 @@ std::vector<std::string> job_arguments(const Job& job) {
     option("since", job.filter.since);
     option("before", job.filter.before);
     option("max-size", job.filter.max_size);
+    option("max-bytes", job.max_bytes);
+    option("daily-budget", job.daily_budget);
     for (const auto& g : job.folders)
         option("folder", g);
     for (const auto& g : job.exclude)

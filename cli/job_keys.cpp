@@ -75,8 +75,8 @@ constexpr KeySpec k_keys[] = {
     {"since", Type::string, k_all},
     {"before", Type::string, k_all},
     {"max_size", Type::integer, k_all},
-    {"max_bytes", Type::string, k_backup},
-    {"daily_budget", Type::string, k_backup},
+    {"max_bytes", Type::string, k_all},
+    {"daily_budget", Type::string, k_all},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -47,8 +47,8 @@ struct Job {
         -1; // backup: runs a message may fail before it is skipped; -1: the command's default
     bool undo_server_seen = false; // backup: --undo-server-seen
     std::string skip_special_use;  // backup: --skip-special-use
-    std::string max_bytes;         // backup: --max-bytes; "": no limit
-    std::string daily_budget;      // backup: --daily-budget; "": the provider's
+    std::string max_bytes;         // --max-bytes; "": no limit
+    std::string daily_budget;      // --daily-budget; "": the provider's
     bool pop3_source = false;      // one connection, whatever `connections` says
     std::vector<std::string> folders, exclude;
     std::vector<std::pair<std::string, std::string>> map; // SRC -> DST

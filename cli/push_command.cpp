@@ -9,6 +9,7 @@
 #include "backends/maildir/archive_source.h"
 #include "backends/open/archive.h"
 #include "backends/open/store_source.h"
+#include "cli/budget.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 #include "cli/exit_codes.h"
@@ -304,6 +305,8 @@ int mirror_into_archive(const PushArgs& args) {
     b.force = args.force;
     b.reconnects = args.reconnects;
     b.filter = args.filter;
+    b.max_bytes = args.max_bytes;
+    b.daily_budget = args.daily_budget;
     return run_backup(b);
 }
 
@@ -355,6 +358,12 @@ int run_push(const PushArgs& args) {
     options.labels = args.labels == "primary" ? Labels::primary : Labels::all;
     RunRefusals refusals;
     options.refusals = &refusals;
+    // The daily record is the push state database's: per source and target.
+    auto planned = plan_budget(args.max_bytes, args.daily_budget,
+                               setup.first.source->daily_download_allowance(), *setup.db);
+    if (!planned) return report_failure(planned.error(), args.json);
+    ByteBudget budget(planned->limit);
+    options.budget = &budget;
     auto folders = select_folders(*all, args.folders, args.excludes);
     // One copy per message (push_share.h) needs the folders one after the
     // other: two at once could both upload a message neither saw uploaded.
@@ -378,6 +387,11 @@ int run_push(const PushArgs& args) {
                  report, progress);
     for (auto& r : left_out(*all, args.folders, args.excludes))
         report.folders.push_back(std::move(r));
+    if (!args.dry_run)
+        if (auto s = record_budget(*planned, budget.taken(), *setup.db); !s)
+            report.failures.push_back(s.error());
+    report.daily_allowance = planned->daily_allowance;
+    report.daily_downloaded = planned->daily_used + budget.taken();
     if (options.mirror && args.folders.empty() && args.excludes.empty() &&
         report.failures.empty()) {
         // The first lane's target is gone if its session was lost and replaced.

@@ -169,12 +169,17 @@ Status copy_all(Source& source, Target& target, const PushPlan& plan, RecordingA
 
 // The later parts of a listing into an empty target: each is listed,
 // planned (all of it is copied) and copied before the next is listed.
+// Once the budget has run out, the later parts are still listed: their
+// sizes are what the report says is left.
 Status copy_parts(Source& source, Target& target, Snapshot& snap, RecordingAppend& recorder,
-                  const PushRunOptions& options, const std::vector<MessageProblem>& earlier) {
+                  FolderReport& report, const PushRunOptions& options,
+                  const std::vector<MessageProblem>& earlier) {
     while (snap.more) {
         if (auto s = source.next_part(snap); !s) return s;
         PushPlan part =
             plan_push(snap, {}, TargetFolder{}, PushMapping{}, PushOptions{options.mirror});
+        fit_to_budget(options.budget, snap.messages, part.copy, report.deferred,
+                      report.deferred_bytes);
         release(snap.messages);
         if (auto s = copy_all(source, target, part, recorder, options.fetch_chunk, earlier); !s)
             return s;
@@ -352,7 +357,11 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         return failed(Failure{ErrorKind::usage, Scope::folder,
                               report.folder + ": mirror refused: " + *why +
                                   "; rerun with --force to allow it"});
-    start_folder(progress, folder_label(report), *snap, plan.copy.size(), plan.copy_bytes);
+    if (!options.dry_run)
+        fit_to_budget(options.budget, snap->messages, plan.copy, report.deferred,
+                      report.deferred_bytes);
+    start_folder(progress, folder_label(report), *snap, plan.copy.size(),
+                 plan.copy_bytes - std::min(plan.copy_bytes, report.deferred_bytes));
     if (options.dry_run) {
         report.flags_updated = plan.flags.size();
         progress.folder_finished(report);
@@ -377,7 +386,9 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
         if (!folder) return failed(folder.error());
         release(folder->messages);
     }
-    if (!plan.copy.empty())
+    // The budget may leave a first part nothing to copy, yet a later part some.
+    const bool copies = !plan.copy.empty() || snap->more;
+    if (copies)
         if (auto s = state.set_copying(key, true); !s) return failed(s.error());
     RecordingAppend recorder(state, key, progress);
     recorder.share(std::move(shared->identity), Uploaded{to.path, folder->validity, 0});
@@ -386,10 +397,12 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
     recorder.failed() = earlier;
     Status copied = copy_all(source, target, plan, recorder, options.fetch_chunk, earlier);
     if (copied && snap->more)
-        copied = copy_parts(source, target, *snap, recorder, options, earlier);
+        copied = copy_parts(source, target, *snap, recorder, report, options, earlier);
     report.fetched = recorder.count();
     report.bytes = recorder.bytes();
-    std::size_t missing = report.planned - std::min(report.planned, report.fetched);
+    // What the budget left for the next run is neither failed nor vanished.
+    std::size_t missing =
+        report.planned - std::min(report.planned, report.fetched + report.deferred);
     report.failed_messages = std::move(recorder.failed());
     report.changed_messages = std::move(recorder.changed_messages());
     if (!copied) {
@@ -413,7 +426,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
                     report.folder + ": " + describe_failed(report.failed_messages, "copied")});
     }
     report.vanished = missing;
-    if (!plan.copy.empty() || *interrupted)
+    if (copies || *interrupted)
         if (auto s = state.set_copying(key, false); !s) return failed(s.error());
     if (!plan.remove.empty()) {
         if (auto s = target.remove(plan.remove); !s) return failed(s.error());

@@ -55,6 +55,10 @@ struct PushRunOptions {
     RunRefusals* refusals = nullptr; // the run's; null: a lost session's failures are tried again
     MessageFilter filter;            // see BackupOptions::filter
     Labels labels = Labels::all;
+    // The run's download allowance, shared by the workers (none: no limit),
+    // drawn by the listed sizes before each copy batch. What does not fit
+    // is counted in FolderReport::deferred and copied by the next run.
+    ByteBudget* budget = nullptr;
 };
 
 FolderOutcome push_folder(Source& source, Target& target, PushState& state, const FolderInfo& from,

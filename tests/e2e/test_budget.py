@@ -4,7 +4,9 @@ through an account. What was fetched is held, exit 0, the report says
 next run completes the account with nothing lost and nothing twice. A
 daily budget (Gmail's by default) is kept across runs in the archive's
 state: a second run the same day downloads only what the day has left, and
-the Gmail emulator's own daily limit is never reached."""
+the Gmail emulator's own daily limit is never reached. A migrate (and a
+restore) take the same budgets, a migrate's daily record in its state
+database."""
 
 import json
 import os
@@ -98,6 +100,27 @@ class MaxBytesTest(DovecotTestCase):
         self.assertEqual(self.assert_held_is_servers(server, True), total)
         self.assertEqual(self.backup()["totals"]["fetched"], 0)
 
+    def test_a_restore_takes_max_bytes_and_has_no_daily_budget(self):
+        server = self.server()
+        self.backup()
+        d, other = self.dovecot, self.user + "r"
+        d.add_user(other, PASSWORD)
+
+        def restore(*extra):
+            r = run_mailferry(["restore", self.archive, d.url("imaps", other), "--cacert", d.cacert,
+                               "--target-password-env", "MF_TEST_PASSWORD", "--json", *extra],
+                              password=PASSWORD)
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            return json.loads(r.stdout)
+
+        first = restore("--max-bytes", "40000")
+        self.assertTrue(first["budget_reached"], first)
+        self.assertNotIn("daily_budget", first)           # an archive has no allowance
+        self.assertLessEqual(first["totals"]["bytes"], 40000)
+        self.assertFalse(restore()["budget_reached"])
+        for f in FOLDERS:
+            self.assertEqual(sorted(d.fetch_all(other, f).values()), sorted(server[f].values()), f)
+
     def test_a_message_bigger_than_the_whole_budget_is_left_not_fetched(self):
         server = self.server()
         first = self.backup("--max-bytes", str(SIZE - 1))
@@ -171,6 +194,80 @@ class GmailDailyBudgetTest(unittest.TestCase):
             view = {n.decode(): sorted(m) for n, m in srv.folders.items() if m}
         held = {f: sorted(m["data"] for m in read_maildir(p).values()) for f, p in folder_dirs(self.archive).items()}
         self.assertEqual({f: b for f, b in held.items() if b}, view)
+
+
+class MigrateBudgetTest(DovecotTestCase):
+    """The same budgets for a migrate from Gmail: drawn by the source's
+    listed sizes before each copy batch, the daily record kept in the push
+    state database (--state)."""
+    PASSWORD = PASSWORD
+    USER_PREFIX = "m"
+
+    def setUp(self):
+        super().setUp()
+        self.state = os.path.join(self.tmp.name, "push.db")
+
+    def migrate(self, srv, now, *extra, json_report=True):
+        d = self.dovecot
+        r = run_measured(["migrate", f"imap://u@127.0.0.1:{srv.port}", d.url("imaps", self.user),
+                          "--cacert", d.cacert, "--allow-plaintext", "--source-password-env",
+                          "MF_TEST_PASSWORD", "--target-password-env", "MF_TEST_PASSWORD",
+                          "--state", self.state, "--folder", "INBOX", "--folder", "Work", "--timeout",
+                          "10", *(["--json"] if json_report else []), *extra],
+                         password=PASSWORD, env={"MAILFERRY_TEST_NOW": str(now), "HOME": self.tmp.name})
+        assert_sane_exit(self, r)
+        self.assertEqual(r.returncode, 0, r.output[-3000:])
+        return json.loads(r.stdout) if json_report else r.stdout
+
+    @staticmethod
+    def account():
+        return [GmailMessage(make_message(i, size=2000 + 10 * i),
+                             labels={"\\Inbox"} if i % 2 else {"Work"}) for i in range(1, 13)]
+
+    def target(self):
+        return {f: sorted(self.dovecot.fetch_all(self.user, f).values()) for f in ("INBOX", "Work")}
+
+    def test_max_bytes_ends_a_migrate_part_way_and_the_next_run_completes_it(self):
+        with gmail(self.account(), user_labels=("Work",)) as srv:
+            source = {f: sorted(srv.folders[f.encode()]) for f in ("INBOX", "Work")}
+            total = sum(len(m) for f in source for m in source[f])
+            first = self.migrate(srv, NOON, "--max-bytes", "15000")
+            self.assertTrue(first["budget_reached"], first)
+            self.assertLessEqual(first["totals"]["bytes"], 15000)
+            self.assertGreater(first["totals"]["bytes"], 0)
+            self.assertEqual(first["totals"]["bytes_left"], total - first["totals"]["bytes"])
+            for f in first["folders"]:
+                self.assertNotIn("error", f)
+                self.assertEqual(f.get("vanished", 0), 0, f)
+                if f.get("deferred"):
+                    words = "partial" if f["fetched"] else "not attempted"
+                    self.assertEqual(f["budget"], words + ": budget reached", f)
+            text = self.migrate(srv, NOON, "--max-bytes", "5K", json_report=False)
+            self.assertRegex(text, r"note: budget reached: [0-9.]+ KB left; the next run continues\n")
+            last = self.migrate(srv, NOON)
+            self.assertFalse(last["budget_reached"], last)
+            self.assertEqual(self.target(), source)     # each message once
+            self.assertEqual(self.migrate(srv, NOON)["totals"]["fetched"], 0)
+
+    def test_gmails_daily_default_and_a_daily_budget_kept_in_the_state_database(self):
+        with gmail(self.account(), user_labels=("Work",)) as srv:
+            first = self.migrate(srv, NOON, "--max-bytes", "1")
+            self.assertEqual(first["daily_budget"], {"allowance": 2_000_000_000, "downloaded": 0})
+            daily = ["--daily-budget", "12000"]
+            second = self.migrate(srv, NOON, *daily)
+            got = second["totals"]["bytes"]
+            self.assertTrue(second["budget_reached"], second)
+            self.assertEqual(second["daily_budget"], {"allowance": 12000, "downloaded": got})
+            # The same day: only what the day has left.
+            third = self.migrate(srv, NOON + 3600, *daily)
+            self.assertLessEqual(got + third["totals"]["bytes"], 12000)
+            self.assertEqual(third["daily_budget"]["downloaded"], got + third["totals"]["bytes"])
+            day, report = NOON, third
+            while report["budget_reached"]:
+                day += DAY
+                report = self.migrate(srv, day, *daily)
+                self.assertLess(day, NOON + 10 * DAY)
+            self.assertEqual(self.target(), {f: sorted(srv.folders[f.encode()]) for f in ("INBOX", "Work")})
 
 
 if __name__ == "__main__":

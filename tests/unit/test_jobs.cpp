@@ -410,6 +410,16 @@ TEST_CASE("max_bytes and daily_budget: a backup job's keys, in --max-size's word
     }
 }
 
+TEST_CASE("max_bytes and daily_budget apply to a migrate job too") {
+    auto r = parse(R"({"jobs": [{"name": "m", "kind": "migrate", "source": "imaps://a@h",
+        "target": "imaps://b@g", "source_password_env": "P", "target_password_env": "Q",
+        "max_bytes": "1G", "daily_budget": "500M"}]})");
+    REQUIRE(r.errors.empty());
+    auto args = job_arguments(r.file.jobs[0]);
+    CHECK(std::find(args.begin(), args.end(), "--max-bytes=1G") != args.end());
+    CHECK(std::find(args.begin(), args.end(), "--daily-budget=500M") != args.end());
+}
+
 TEST_CASE("the filter keys become --since, --before and --max-size; run --dry-run adds --dry-run") {
     auto r = parse(R"({"jobs": [
         {"name": "b", "kind": "backup", "source": "imaps://a@h", "archive": "/a", "password_env": "P",

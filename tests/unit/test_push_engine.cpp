@@ -1,7 +1,7 @@
 // push_folder against hand-written fakes: after an interrupted run, the
 // target is compared with the source only once it has stopped changing; a
 // source listed in parts is copied part by part into an empty target, and
-// planned whole into one that holds messages.
+// planned whole into one that holds messages; a byte budget defers the rest.
 #include "progress_test_support.h"
 #include "push_test_support.h"
 #include "sync/push.h"
@@ -159,7 +159,8 @@ struct PartedRun {
 
 // Ten source messages listed three at a time, into a target that already
 // holds `on_target` of them (copied by another tool: no mapping).
-PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {}) {
+PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {},
+                        ByteBudget* budget = nullptr) {
     PartedSource source;
     source.fail_at = fail_at;
     LaggingTarget target;
@@ -174,6 +175,7 @@ PartedRun push_in_parts(std::uint32_t on_target, std::string fail_at = {}) {
     mf::test::NullProgress progress;
     PushRunOptions options;
     options.list_part = 3;
+    options.budget = budget;
     auto out =
         push_folder(source, target, state, {{"INBOX"}, true}, {{"INBOX"}, true}, options, progress);
     CHECK(out.failure.has_value() == !fail_at.empty());
@@ -208,6 +210,28 @@ TEST_CASE("a push in parts that fails part way counts the parts it never reached
     CHECK(run.report.planned == 10);
     CHECK(run.report.fetched == 4);
     CHECK(run.report.failed == 6);
+}
+
+TEST_CASE("a push under a byte budget copies what fits, part by part, and defers the rest") {
+    ByteBudget budget(101 + 102 + 103 + 104); // the first part and one message of the second
+    auto run = push_in_parts(0, {}, &budget);
+    CHECK(std::count(run.log.begin(), run.log.end(), 'L') == 4); // the rest listed, to count it
+    CHECK(run.appended == 4);
+    CHECK(run.report.fetched == 4);
+    CHECK(run.report.deferred == 6);
+    CHECK(run.report.deferred_bytes == 105 + 106 + 107 + 108 + 109 + 110);
+    CHECK(run.report.failed == 0);
+    CHECK(run.report.vanished == 0);
+    CHECK(budget.taken() == 410);
+}
+
+TEST_CASE("a push planned whole under a byte budget copies what fits and defers the rest") {
+    ByteBudget budget(300);
+    auto run = push_in_parts(2, {}, &budget); // 103 and 104 fit, 105 would not
+    CHECK(run.appended == 2);
+    CHECK(run.report.deferred == 6);
+    CHECK(run.report.vanished == 0);
+    CHECK(run.report.failed == 0);
 }
 
 namespace {
