@@ -42,15 +42,22 @@ std::vector<std::string> subdirs(const std::string& dir) {
     return out;
 }
 
+// The archive's state database, read-only; none for a Maildir without one
+// (not written by mailferry) or one that cannot be read.
+std::unique_ptr<archive::StateDb> state_db_of(const std::string& root) {
+    std::string path = root + "/.mailferry/state.db";
+    if (::access(path.c_str(), F_OK) != 0) return nullptr;
+    auto db = archive::StateDb::open_read_only(path);
+    return db ? std::move(*db) : nullptr;
+}
+
 // The full names the state database kept for shortened directories, by
-// relative path. None for a Maildir without one (not written by mailferry).
+// relative path. None for a Maildir without one.
 std::map<std::string, std::vector<std::string>> kept_names(const std::string& root) {
     std::map<std::string, std::vector<std::string>> out;
-    std::string path = root + "/.mailferry/state.db";
-    if (::access(path.c_str(), F_OK) != 0) return out;
-    auto db = archive::StateDb::open_read_only(path);
+    auto db = state_db_of(root);
     if (!db) return out;
-    auto summaries = (*db)->summaries();
+    auto summaries = db->summaries();
     if (!summaries) return out;
     for (auto& f : *summaries)
         if (!f.name_lost) out.emplace(f.path, std::move(f.name));
@@ -63,17 +70,14 @@ std::map<std::string, std::vector<std::string>> kept_names(const std::string& ro
 std::vector<std::pair<std::string, std::string>> recorded_identities(const std::string& root,
                                                                      const std::string& rel) {
     std::vector<std::pair<std::string, std::string>> out;
-    std::string path = root + "/.mailferry/state.db";
-    if (::access(path.c_str(), F_OK) != 0) return out;
-    auto db = archive::StateDb::open_read_only(path);
+    auto db = state_db_of(root);
     if (!db) return out;
-    auto folder = (*db)->folder(rel);
+    auto folder = db->folder(rel);
     if (!folder || folder->key == 0) return out;
-    auto s = (*db)->each_message(
+    auto s = db->each_message(
         folder->key,
         [&](archive::StoredMessage&& m) {
-            if (!m.identity.empty())
-                out.emplace_back(std::move(m.location), std::move(m.identity));
+            if (!m.identity.empty()) out.emplace_back(std::move(m.location), std::move(m.identity));
         },
         false);
     if (!s) out.clear(); // unreadable: the push knows these messages as without it

@@ -37,7 +37,10 @@ struct TwoFolderSource : Source {
         s.validity = 1;
         std::uint32_t id = 0;
         for (const auto& name : folders[open_folder])
-            s.messages.push_back({open_folder + std::to_string(++id), 100 + name.size(), 1000, {},
+            s.messages.push_back({open_folder + std::to_string(++id),
+                                  100 + name.size(),
+                                  1000,
+                                  {},
                                   gmail_ids ? "gm:" + name : ""});
         return s;
     }
