@@ -19,8 +19,14 @@ std::unordered_map<std::string_view, const RemoteMessage*> by_id(const Snapshot&
     return out;
 }
 
-// The snapshot's date, or where it had none (POP3), the headers'.
+// The source's own identity where it has one (Gmail's X-GM-MSGID, live or
+// as the archive recorded it): it tells apart two messages that share a
+// Message-ID, size and date, and knows one without a Message-ID. Else the
+// Message-ID with the snapshot's date, or where it had none (POP3), the
+// headers'; "" for a message without either: it is not shared.
 std::string identity_of(const MessageKey& key, const RemoteMessage& message) {
+    if (!message.identity.empty()) return message.identity;
+    if (key.message_id.empty()) return {};
     return message_identity(key.message_id, message.size,
                             message.internal_date ? message.internal_date : key.date);
 }
@@ -55,9 +61,10 @@ Result<SharedPlan> share_plan(Source& source, PushState& state, const Snapshot& 
     std::unordered_set<std::string> shared;
     for (const auto& k : *keys) {
         const auto m = listed.find(k.id);
-        if (k.message_id.empty() || m == listed.end()) continue;
+        if (m == listed.end()) continue;
         const auto* message = m->second;
         std::string identity = identity_of(k, *message);
+        if (identity.empty()) continue;
         auto where = state.upload_of(identity);
         if (!where) return std::unexpected(where.error());
         if (*where && share_one({k.id, identity, **where}, mode, out)) {
@@ -81,8 +88,9 @@ Status record_adopted(PushState& state, const Snapshot& snap, const std::vector<
     for (const auto& [id, uid] : plan.adopt) {
         const auto k = key_of.find(id);
         const auto m = listed.find(id);
-        if (k == key_of.end() || m == listed.end() || k->second->message_id.empty()) continue;
+        if (k == key_of.end() || m == listed.end()) continue;
         const auto identity = identity_of(*k->second, *m->second);
+        if (identity.empty()) continue;
         auto where = state.upload_of(identity);
         if (!where) return std::unexpected(where.error());
         if (*where) continue; // the copy another folder uploaded: it stays the one

@@ -1,12 +1,13 @@
 // One copy of each message where the source holds it in several folders
 // (Gmail's labels, each a folder; issue 19). A message is known across
-// folders by its identity (Message-ID, size and date: what a label folder's
+// folders by its identity: the source's own (RemoteMessage::identity,
+// Gmail's X-GM-MSGID), else Message-ID, size and date (what a label folder's
 // copy shares with All Mail's). The first folder it is met in uploads it
 // and records where (PushState::record_upload); a later folder then, by
 // the folder's mode, has the target label the one copy (Target::also_in),
 // finds it there already (All Mail), or leaves it out (a primary label
-// only). A message without a Message-ID has no identity: each folder
-// uploads its own copy, as without this.
+// only). A message with neither has no identity: each folder uploads its
+// own copy, as without this.
 #pragma once
 
 #include "sync/push_plan.h"
@@ -28,7 +29,7 @@ enum class ShareMode : std::uint8_t {
 
 struct SharedMessage {
     std::string id;       // on the source
-    std::string identity; // message_identity()
+    std::string identity; // the source's, or message_identity()
     Uploaded where;       // its copy on the target
 };
 

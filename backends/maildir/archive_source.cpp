@@ -42,18 +42,46 @@ std::vector<std::string> subdirs(const std::string& dir) {
     return out;
 }
 
+// The archive's state database, read-only; none for a Maildir without one
+// (not written by mailferry) or one that cannot be read.
+std::unique_ptr<archive::StateDb> state_db_of(const std::string& root) {
+    std::string path = root + "/.mailferry/state.db";
+    if (::access(path.c_str(), F_OK) != 0) return nullptr;
+    auto db = archive::StateDb::open_read_only(path);
+    return db ? std::move(*db) : nullptr;
+}
+
 // The full names the state database kept for shortened directories, by
-// relative path. None for a Maildir without one (not written by mailferry).
+// relative path. None for a Maildir without one.
 std::map<std::string, std::vector<std::string>> kept_names(const std::string& root) {
     std::map<std::string, std::vector<std::string>> out;
-    std::string path = root + "/.mailferry/state.db";
-    if (::access(path.c_str(), F_OK) != 0) return out;
-    auto db = archive::StateDb::open_read_only(path);
+    auto db = state_db_of(root);
     if (!db) return out;
-    auto summaries = (*db)->summaries();
+    auto summaries = db->summaries();
     if (!summaries) return out;
     for (auto& f : *summaries)
         if (!f.name_lost) out.emplace(f.path, std::move(f.name));
+    return out;
+}
+
+// Each message's identity as the backup recorded it (Gmail's X-GM-MSGID),
+// by the file's base name, sorted: only those that have one, so a folder not
+// backed up from Gmail costs nothing. None without a state database.
+std::vector<std::pair<std::string, std::string>> recorded_identities(const std::string& root,
+                                                                     const std::string& rel) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto db = state_db_of(root);
+    if (!db) return out;
+    auto folder = db->folder(rel);
+    if (!folder || folder->key == 0) return out;
+    auto s = db->each_message(
+        folder->key,
+        [&](archive::StoredMessage&& m) {
+            if (!m.identity.empty()) out.emplace_back(std::move(m.location), std::move(m.identity));
+        },
+        false);
+    if (!s) out.clear(); // unreadable: the push knows these messages as without it
+    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -138,6 +166,7 @@ std::optional<RemoteMessage> ArchiveSource::describe(const File& file, const str
     m.id = std::string(id_of(file));
     m.flags = info_to_flags(parsed->info_flags, m_keywords);
     m.internal_date = st.st_mtime;
+    m.identity = identity_of(m.id);
     if (parsed->crlf_size)
         m.size = *parsed->crlf_size;
     else if (count)
@@ -149,8 +178,10 @@ Result<Snapshot> ArchiveSource::list(const FolderInfo& folder) {
     // A shortened directory whose full name was never kept is found by the
     // name the walk gave it, which no escaping leads back to.
     auto dir = m_dirs.find(folder.path);
-    m_dir = m_root + '/' +
-            (dir != m_dirs.end() ? dir->second : archive::relative_folder_path(folder.path));
+    const std::string rel =
+        dir != m_dirs.end() ? dir->second : archive::relative_folder_path(folder.path);
+    m_dir = m_root + '/' + rel;
+    m_identities = recorded_identities(m_root, rel);
     m_keywords = KeywordTable();
     m_keywords.parse(fs::read_small_file(m_dir + "/dovecot-keywords"));
     Snapshot snap;
@@ -214,6 +245,13 @@ const ArchiveSource::File* ArchiveSource::find(std::string_view id) const {
                                [](const File& f, std::string_view v) { return id_of(f) < v; });
     if (it == m_files.end() || id_of(*it) != id) return nullptr;
     return &*it;
+}
+
+std::string ArchiveSource::identity_of(std::string_view id) const {
+    auto it = std::lower_bound(m_identities.begin(), m_identities.end(), id,
+                               [](const auto& e, std::string_view v) { return e.first < v; });
+    if (it == m_identities.end() || it->first != id) return {};
+    return it->second;
 }
 
 Status ArchiveSource::fetch(std::span<const std::string> ids, MessageSink& sink) {

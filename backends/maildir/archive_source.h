@@ -1,7 +1,8 @@
 // A Maildir archive read back as a Source, for `restore` and `migrate` from
 // an archive: folders are the Maildirs below the root (names unescaped),
 // messages are the files, known by their base name (stable across flag
-// renames), with flags from the name and the date from the file's mtime.
+// renames), with flags from the name, the date from the file's mtime and
+// the identity (Gmail's X-GM-MSGID) from the state database where it has one.
 // Bodies are sent with CRLF line ends, as the server first sent them.
 // Read-only: nothing in the archive changes. A folder whose directory has a
 // shortened name takes its full name from the state database.
@@ -16,6 +17,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mf::maildir {
@@ -57,6 +60,8 @@ class ArchiveSource : public Source {
     std::optional<RemoteMessage> describe(const File& file, const struct stat& st,
                                           bool count = true) const;
     const File* find(std::string_view id) const;
+    // The identity the state database recorded for the message `id`, "" none.
+    std::string identity_of(std::string_view id) const;
     std::string path_of(const File& file) const;
 
     std::string m_root;
@@ -66,6 +71,8 @@ class ArchiveSource : public Source {
     std::string m_dir; // the open folder
     KeywordTable m_keywords;
     std::vector<File> m_files; // sorted by base name, i.e. by id
+    // Of the open folder: base name -> RemoteMessage::identity, sorted.
+    std::vector<std::pair<std::string, std::string>> m_identities;
     // The names, in blocks that never move (a growing string would copy
     // them all, and for a moment hold them twice).
     std::vector<std::unique_ptr<char[]>> m_names;

@@ -44,7 +44,9 @@ Result<Snapshot> StoreSource::open(const FolderInfo& folder, const OpenRequest&)
     m_messages.clear();
     m_message_ids.clear();
     for (const auto& h : state->held) {
-        RemoteMessage m{h.id, h.size, h.date, h.flags};
+        // The identity the backup recorded (Gmail's X-GM-MSGID): a push
+        // into Gmail knows one message in several label folders by it.
+        RemoteMessage m{h.id, h.size, h.date, h.flags, h.identity};
         snap.messages.push_back(m);
         m_messages.emplace(h.id, std::move(m));
         m_message_ids.emplace(h.id, h.message_id);

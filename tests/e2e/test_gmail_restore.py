@@ -182,6 +182,47 @@ class RestoreIntoGmailTest(_Gmail):
             self.assert_rerun_changes_nothing(dst, lambda: self.migrate(src, dst, "--json"))
 
 
+def no_message_id(n: int) -> bytes:
+    return b"Subject: n%d\r\n\r\nno id %d\r\n" % (n, n)
+
+
+def twin(letter: bytes) -> bytes:
+    """One of two messages with one Message-ID and size (the emulator gives
+    every message one INTERNALDATE): only X-GM-MSGID tells them apart."""
+    return b"Subject: twin\r\nMessage-ID: <twin@gmail-restore>\r\n\r\nbody " + letter + b"\r\n"
+
+
+def source_without_message_ids():
+    messages = [(no_message_id(1), {"\\Inbox", "Work", "Travel"}), (no_message_id(2), {"\\Sent", "Work"}),
+                (no_message_id(3), set()), (twin(b"A"), {"\\Inbox", "Work"}), (twin(b"B"), {"Travel", "\\Starred"})]
+    return gmail([GmailMessage(body, labels=labels) for body, labels in messages], user_labels=["Work", "Travel"])
+
+
+class KnownByGmailIdTest(_Gmail):
+    """Messages without a Message-ID, and two that share one, size and date,
+    are known by X-GM-MSGID: from the archive's record or Gmail's listing."""
+
+    def test_restored_each_once_with_its_labels_and_a_rerun_does_nothing(self):
+        with source_without_message_ids() as src, gmail([]) as dst:
+            self.backup(src)
+            self.restore(dst)
+            self.assert_each_once_with_its_labels(src, dst)
+            self.assert_rerun_changes_nothing(dst, lambda: self.restore(dst))
+
+    def test_restored_from_mbox_each_once_with_its_labels(self):
+        with source_without_message_ids() as src, gmail([]) as dst:
+            self.backup(src, "--format", "mbox")
+            self.restore(dst)
+            self.assert_each_once_with_its_labels(src, dst)
+            self.assert_rerun_changes_nothing(dst, lambda: self.restore(dst))
+
+    def test_migrated_gmail_to_gmail_each_once_with_its_labels(self):
+        with source_without_message_ids() as src, gmail([]) as dst:
+            self.migrate(src, dst, "--json")
+            self.assert_each_once_with_its_labels(src, dst)
+            self.assert_rerun_changes_nothing(dst, lambda: self.migrate(src, dst, "--json"))
+
+
 class RestoreIntoDovecotTest(DovecotTestCase, _Gmail):
     PASSWORD = PASSWORD
 

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include <unistd.h>
 
@@ -26,6 +27,9 @@ struct TwoFolderSource : Source {
                                                             {"Work", {"b", "c"}}};
     std::string open_folder;
     std::size_t fetched = 0;
+    bool gmail_ids = false; // each listed with an identity of its own, "gm:" and its name
+    // Every message's Message-ID in place of one of its own ("" none).
+    std::optional<std::string> one_message_id;
     Result<std::vector<FolderInfo>> list_folders() override { return std::vector<FolderInfo>{}; }
     Result<Snapshot> open(const FolderInfo& f, const OpenRequest&) override {
         open_folder = f.display();
@@ -33,7 +37,11 @@ struct TwoFolderSource : Source {
         s.validity = 1;
         std::uint32_t id = 0;
         for (const auto& name : folders[open_folder])
-            s.messages.push_back({open_folder + std::to_string(++id), 100 + name.size(), 1000, {}});
+            s.messages.push_back({open_folder + std::to_string(++id),
+                                  100 + name.size(),
+                                  1000,
+                                  {},
+                                  gmail_ids ? "gm:" + name : ""});
         return s;
     }
     const std::string& name_of(const std::string& id) {
@@ -51,7 +59,7 @@ struct TwoFolderSource : Source {
     Result<std::vector<MessageKey>> keys(const std::vector<std::string>& ids) override {
         std::vector<MessageKey> out;
         for (const auto& id : ids)
-            out.push_back({id, "<" + name_of(id) + "@x>", 101, 0});
+            out.push_back({id, one_message_id.value_or("<" + name_of(id) + "@x>"), 101, 0});
         return out;
     }
     Status remove(const std::vector<std::string>&) override { return {}; }
@@ -155,6 +163,33 @@ TEST_CASE("a message met again: labelled, there already, uploaded again, or left
         CHECK(run.target.labelled.size() == c.labelled);
         CHECK(run.work.linked == c.linked);
         CHECK(run.work.elsewhere == c.elsewhere);
+    }
+}
+
+// The source's own identity (Gmail's X-GM-MSGID) knows b in both folders
+// where Message-IDs cannot: none, or one shared by all three (same size and
+// date).
+TEST_CASE("a message is known again by the source's identity, else by its Message-ID") {
+    struct Case {
+        const char* what;
+        bool gmail_ids;
+        std::optional<std::string> message_id;
+        std::size_t appended, labelled;
+    };
+    const Case cases[] = {
+        {"no Message-IDs, the source's identities", true, "", 3, 1},
+        {"no Message-IDs, no identities: uploaded per folder", false, "", 4, 0},
+        {"one Message-ID for all, the source's identities", true, "<same@x>", 3, 1},
+        {"one Message-ID for all, no identities: taken as one", false, "<same@x>", 2, 2},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        Run run;
+        run.source.gmail_ids = c.gmail_ids;
+        run.source.one_message_id = c.message_id;
+        push_both(run, Labels::all);
+        CHECK(run.target.appended == c.appended);
+        CHECK(run.target.labelled.size() == c.labelled);
     }
 }
 
