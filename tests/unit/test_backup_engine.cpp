@@ -256,6 +256,15 @@ struct FakeStore : Store {
     }
 };
 
+// A backup of INBOX whose listing comes in parts of 4 (OpenRequest::part_size).
+FolderOutcome backup_in_parts_of_4(FakeSource& src, FakeFolder& folder) {
+    FakeStore store(&folder);
+    NullProgress progress;
+    BackupOptions o;
+    o.list_part = 4;
+    return backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+}
+
 FakeSource source_with(int n) {
     FakeSource s;
     s.snap.validity = 5;
@@ -522,11 +531,7 @@ TEST_CASE("a folder the archive holds nothing of is listed and stored a part at 
     FakeSource src = source_with(10);
     src.parts_of = 4;
     FakeFolder folder;
-    FakeStore store(&folder);
-    NullProgress progress;
-    BackupOptions o;
-    o.list_part = 4;
-    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    auto out = backup_in_parts_of_4(src, folder);
     CHECK_FALSE(out.failure);
     CHECK(src.asked_part_size == std::size_t{4});
     // Each part is fetched before the next is listed.
@@ -546,11 +551,7 @@ TEST_CASE("each part links what another folder holds under the same identity") {
     src.parts_of = 4;
     FakeFolder folder;
     folder.elsewhere = {"gm:2", "gm:6", "gm:9"}; // one in each part
-    FakeStore store(&folder);
-    NullProgress progress;
-    BackupOptions o;
-    o.list_part = 4;
-    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    auto out = backup_in_parts_of_4(src, folder);
     CHECK_FALSE(out.failure);
     CHECK(folder.linked == std::vector<std::string>{"2", "6", "9"});
     CHECK(folder.durable.size() == 7);
@@ -586,11 +587,7 @@ TEST_CASE("a backup in parts that fails part way counts the parts it never reach
     src.parts_of = 4;
     src.fail_after = 5; // in the second part
     FakeFolder folder;
-    FakeStore store(&folder);
-    NullProgress progress;
-    BackupOptions o;
-    o.list_part = 4;
-    auto out = backup_folder(src, store, FolderInfo{{"INBOX"}, true}, o, progress);
+    auto out = backup_in_parts_of_4(src, folder);
     REQUIRE(out.failure);
     CHECK(src.events == std::vector<std::string>{"list", "fetch", "list", "fetch"});
     CHECK(out.report.planned == 10);
