@@ -21,6 +21,7 @@ constexpr const char* k_schema = R"sql(
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 PRAGMA cache_size=-512;
+PRAGMA recursive_triggers=ON;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folders (
   key INTEGER PRIMARY KEY,
@@ -85,6 +86,50 @@ constexpr const char* k_identity_index =
     "CREATE INDEX IF NOT EXISTS messages_by_source_identity ON messages (identity) "
     "WHERE identity <> ''";
 
+// How many messages each folder holds, kept by triggers so that a no-op
+// run reads one row a folder instead of counting the folder's rows (a
+// million-message folder's whole table). Filled once for an archive from
+// before it, inside one write transaction, so a second connection opening
+// at the same time waits and then finds it filled. recursive_triggers (in
+// k_schema) makes the row an INSERT OR REPLACE deletes fire its trigger.
+constexpr const char* k_counts = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS folder_counts (folder INTEGER PRIMARY KEY, held INTEGER NOT NULL);
+INSERT INTO folder_counts SELECT folder, count(*) FROM messages
+  WHERE NOT EXISTS (SELECT 1 FROM folder_counts) GROUP BY folder;
+CREATE TRIGGER IF NOT EXISTS messages_counted_in AFTER INSERT ON messages BEGIN
+  INSERT INTO folder_counts VALUES (NEW.folder, 1) ON CONFLICT(folder) DO UPDATE SET held = held + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_counted_out AFTER DELETE ON messages BEGIN
+  UPDATE folder_counts SET held = held - 1 WHERE folder = OLD.folder;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_counted_moved AFTER UPDATE OF folder ON messages BEGIN
+  UPDATE folder_counts SET held = held - 1 WHERE folder = OLD.folder;
+  INSERT INTO folder_counts VALUES (NEW.folder, 1) ON CONFLICT(folder) DO UPDATE SET held = held + 1;
+END;
+COMMIT;
+)sql";
+
+// The number of messages a folder (f.key) holds, as a column of a query:
+// from folder_counts, or counted where a read-only archive predates it. The
+// statement cache keys on the text's address, hence whole literals.
+#define MF_COUNTED "COALESCE((SELECT held FROM folder_counts c WHERE c.folder = f.key), 0)"
+#define MF_COUNTING "(SELECT count(*) FROM messages m WHERE m.folder = f.key)"
+constexpr const char* k_memo[2] = {
+    "SELECT f.change_token, " MF_COUNTING " FROM folders f WHERE f.path=?",
+    "SELECT f.change_token, " MF_COUNTED " FROM folders f WHERE f.path=?"};
+#define MF_SUMMARY(held, name, from)                                                               \
+    "SELECT f.path, f.validity, " held ", f.last_run, f.last_success, f.last_error, " name         \
+    " FROM folders f " from "ORDER BY f.path"
+#define MF_NAMED "LEFT JOIN folder_names n ON n.path = f.path "
+constexpr const char* k_summaries[2][2] = {
+    {MF_SUMMARY(MF_COUNTING, "NULL", ""), MF_SUMMARY(MF_COUNTING, "n.name", MF_NAMED)},
+    {MF_SUMMARY(MF_COUNTED, "NULL", ""), MF_SUMMARY(MF_COUNTED, "n.name", MF_NAMED)}};
+#undef MF_SUMMARY
+#undef MF_NAMED
+#undef MF_COUNTED
+#undef MF_COUNTING
+
 } // namespace
 
 bool StateDb::Impl::has_column(const std::string& table, const std::string& column) {
@@ -102,7 +147,15 @@ Status StateDb::Impl::migrate() {
                 !s)
                 return s;
     has_identity = true;
-    return exec(k_identity_index, "cannot set up the schema");
+    if (auto s = exec(k_identity_index, "cannot set up the schema"); !s) return s;
+    // The table comes with its triggers, in one transaction: made once.
+    if (!has_table("folder_counts"))
+        if (auto s = exec(k_counts, "cannot set up the folder counts"); !s) {
+            (void)exec("ROLLBACK", "rolling back");
+            return s;
+        }
+    has_counts = true;
+    return {};
 }
 
 StateDb::StateDb(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -135,6 +188,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open_read_only(const std::string& path
     impl->cache.emplace().attach(impl->db);
     impl->has_names = impl->has_table("folder_names");
     impl->has_identity = impl->has_column("messages", "identity");
+    impl->has_counts = impl->has_table("folder_counts");
     return std::unique_ptr<StateDb>(new StateDb(std::move(impl)));
 }
 
@@ -221,9 +275,7 @@ Status StateDb::set_validity(std::int64_t folder, std::uint32_t validity) {
 }
 
 Result<std::pair<std::string, std::size_t>> StateDb::memo(const std::string& rel_path) {
-    Stmt s(*m_impl->cache,
-           "SELECT f.change_token, (SELECT count(*) FROM messages m WHERE m.folder = f.key) "
-           "FROM folders f WHERE f.path=?");
+    Stmt s(*m_impl->cache, k_memo[m_impl->has_counts]);
     if (!s.ok()) return std::unexpected(m_impl->error("reading a folder"));
     s.bind(1, rel_path);
     if (s.step() != SQLITE_ROW) return std::pair<std::string, std::size_t>{};
@@ -344,14 +396,7 @@ Result<std::optional<StoredMessage>> StateDb::message(std::int64_t folder, const
 
 Result<std::vector<StateDb::FolderSummary>> StateDb::summaries() {
     // An archive older than the names table, opened read-only, lacks it.
-    Stmt s(*m_impl->cache,
-           m_impl->has_names
-               ? "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = "
-                 "f.key), f.last_run, f.last_success, f.last_error, n.name FROM folders f "
-                 "LEFT JOIN folder_names n ON n.path = f.path ORDER BY f.path"
-               : "SELECT f.path, f.validity, (SELECT count(*) FROM messages m WHERE m.folder = "
-                 "f.key), f.last_run, f.last_success, f.last_error, NULL FROM folders f "
-                 "ORDER BY f.path");
+    Stmt s(*m_impl->cache, k_summaries[m_impl->has_counts][m_impl->has_names]);
     if (!s.ok()) return std::unexpected(m_impl->error("reading folders"));
     std::vector<FolderSummary> out;
     int rc;

@@ -79,6 +79,7 @@ struct StateDb::Impl {
     bool read_only = false;
     bool has_names = true;          // the folder_names table (read-only: maybe not)
     bool has_identity = true;       // messages.identity and labels (read-only: maybe not)
+    bool has_counts = true;         // folder_counts and its triggers (read-only: maybe not)
     std::optional<StmtCache> cache; // finalized before the connection closes
     ~Impl() {
         cache.reset();
