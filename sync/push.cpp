@@ -340,7 +340,7 @@ FolderOutcome push_folder(Source& source, Target& target, PushState& state, cons
 
     PushPlan plan =
         plan_push(*snap, *keys, *folder, *mapping, PushOptions{options.mirror, options.filter});
-    auto shared = share_plan(source, state, *snap, plan, *mode);
+    auto shared = share_plan(source, state, *snap, *keys, plan, *mode);
     if (!shared) return failed(shared.error());
     report.linked = shared->there + (options.dry_run ? shared->label.size() : 0);
     report.elsewhere = shared->elsewhere;

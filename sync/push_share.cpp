@@ -12,8 +12,10 @@ std::string message_identity(const std::string& message_id, std::uint64_t size, 
 
 namespace {
 
-std::unordered_map<std::string_view, const RemoteMessage*> by_id(const Snapshot& snap) {
-    std::unordered_map<std::string_view, const RemoteMessage*> out;
+using Listed = std::unordered_map<std::string_view, const RemoteMessage*>;
+
+Listed by_id(const Snapshot& snap) {
+    Listed out;
     for (const auto& m : snap.messages)
         out.emplace(m.id, &m);
     return out;
@@ -49,29 +51,56 @@ bool share_one(SharedMessage message, ShareMode mode, SharedPlan& out) {
     return false;
 }
 
+// The keys identity_of needs: none for a message with the source's own
+// identity; those plan_push matched by are reused; the source is asked for
+// the rest, once.
+Result<std::unordered_map<std::string_view, MessageKey>>
+keys_for(Source& source, const std::vector<std::string>& ids, const Listed& listed,
+         const std::vector<MessageKey>& known) {
+    std::unordered_map<std::string_view, MessageKey> out;
+    for (const auto& k : known)
+        out.emplace(k.id, k);
+    std::vector<std::string> ask;
+    for (const auto& id : ids) {
+        const auto m = listed.find(id);
+        if (m != listed.end() && m->second->identity.empty() && !out.contains(id))
+            ask.push_back(id);
+    }
+    if (ask.empty()) return out;
+    auto asked = source.keys(ask);
+    if (!asked) return std::unexpected(asked.error());
+    for (auto& k : *asked) {
+        const auto m = listed.find(k.id); // the key's id must outlive the map: the listing's
+        if (m != listed.end()) out.insert_or_assign(m->first, std::move(k));
+    }
+    return out;
+}
+
 } // namespace
 
 Result<SharedPlan> share_plan(Source& source, PushState& state, const Snapshot& snap,
-                              PushPlan& plan, ShareMode mode) {
+                              const std::vector<MessageKey>& known, PushPlan& plan,
+                              ShareMode mode) {
     SharedPlan out;
     if (mode == ShareMode::off || plan.copy.empty()) return out;
-    auto keys = source.keys(plan.copy);
-    if (!keys) return std::unexpected(keys.error());
     const auto listed = by_id(snap);
+    auto keys = keys_for(source, plan.copy, listed, known);
+    if (!keys) return std::unexpected(keys.error());
     std::unordered_set<std::string> shared;
-    for (const auto& k : *keys) {
-        const auto m = listed.find(k.id);
+    for (const auto& id : plan.copy) {
+        const auto m = listed.find(id);
         if (m == listed.end()) continue;
         const auto* message = m->second;
-        std::string identity = identity_of(k, *message);
+        const auto k = keys->find(id);
+        std::string identity = identity_of(k == keys->end() ? MessageKey{} : k->second, *message);
         if (identity.empty()) continue;
         auto where = state.upload_of(identity);
         if (!where) return std::unexpected(where.error());
-        if (*where && share_one({k.id, identity, **where}, mode, out)) {
-            shared.insert(k.id);
+        if (*where && share_one({id, identity, **where}, mode, out)) {
+            shared.insert(id);
             plan.copy_bytes -= std::min(plan.copy_bytes, message->size);
         } else {
-            out.identity.emplace(k.id, std::move(identity));
+            out.identity.emplace(id, std::move(identity));
         }
     }
     std::erase_if(plan.copy, [&](const std::string& id) { return shared.contains(id); });

@@ -43,10 +43,11 @@ struct SharedPlan {
 std::string message_identity(const std::string& message_id, std::uint64_t size, std::int64_t date);
 
 // Takes out of plan.copy what a folder before this one uploaded, as `mode`
-// says, and keeps the identity of the rest. Asks the source for the keys of
-// plan.copy once.
+// says, and keeps the identity of the rest. `known` are the keys plan_push
+// matched by; the source is asked once for those of plan.copy still needed
+// (none for a message with the source's own identity).
 Result<SharedPlan> share_plan(Source& source, PushState& state, const Snapshot& snap,
-                              PushPlan& plan, ShareMode mode);
+                              const std::vector<MessageKey>& known, PushPlan& plan, ShareMode mode);
 
 // Records where the messages the plan recognised on the target (plan.adopt:
 // uploaded by a run that died before it heard the answer) are, where no
