@@ -77,14 +77,13 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
                  RunReport& report) {
     BackupOptions options = backup_options(args);
     options.budget = &budget;
+    const auto listing = source->listing_memo(); // taken before other threads run
     WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
         auto handle = archive.another();
         if (!handle) return std::unexpected(handle.error());
         auto extra = connect_source(endpoint, args.connection.debug);
         if (!extra) return std::unexpected(extra.error());
-        // A source opens only folders it has listed itself (it keeps the
-        // server's own names from the listing).
-        if (auto listed = (*extra)->list_folders(); !listed) return std::unexpected(listed.error());
+        if (auto s = list_like(**extra, listing); !s) return std::unexpected(s.error());
         return std::make_unique<BackupWorker>(std::move(*extra), std::move(*handle), options);
     };
     // POP3 has one mailbox and allows one session on it.

@@ -32,4 +32,12 @@ Result<std::unique_ptr<Target>> connect_target(const net::Endpoint& endpoint, bo
     return std::unique_ptr<Target>(std::move(*target));
 }
 
+Status list_like(Source& source, const std::shared_ptr<const ListingMemo>& memo) {
+    auto adopted = source.adopt_listing(memo);
+    if (!adopted) return std::unexpected(adopted.error());
+    if (*adopted) return {};
+    if (auto listed = source.list_folders(); !listed) return std::unexpected(listed.error());
+    return {};
+}
+
 } // namespace mf::cli

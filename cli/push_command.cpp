@@ -56,6 +56,7 @@ struct PushSetup {
     std::unique_ptr<PushState> state;        // over db
     std::unique_ptr<PushState> shared_state; // state, for several workers at once
     PushLane first;
+    std::shared_ptr<const ListingMemo> source_listing; // the first source's, for the other lanes
 };
 
 // Names the push state file: persisted, hence the persisted basis.
@@ -83,8 +84,8 @@ Status open_lane_source(const PushArgs& args, const PushSetup& setup, PushLane& 
     if (setup.source_endpoint) {
         auto source = connect_source(*setup.source_endpoint, args.source.debug);
         if (!source) return std::unexpected(source.error());
-        if (auto listed = (*source)->list_folders(); !listed)
-            return std::unexpected(listed.error());
+        if (auto s = list_like(**source, setup.source_listing); !s)
+            return std::unexpected(s.error());
         lane.source = std::move(*source);
     } else if (setup.archive) {
         auto handle = setup.archive->another();
@@ -340,6 +341,7 @@ int run_push(const PushArgs& args) {
     }
     auto all = setup.first.source->list_folders();
     if (!all) return report_failure(all.error(), args.json);
+    setup.source_listing = setup.first.source->listing_memo();
     if (!setup.source_endpoint) mark_personal_prefix(*all, setup.archive_prefix);
 
     ConsoleProgress progress(args.verbose, args.quiet || args.json, true);

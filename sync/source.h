@@ -11,6 +11,7 @@
 #include "sync/result.h"
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -70,10 +71,25 @@ struct OpenRequest {
     MessageFilter filter = {};
 };
 
+// What a source learnt from listing the account, kept for another source
+// of the same account (another connection); opaque to the engine.
+struct ListingMemo {
+    virtual ~ListingMemo() = default;
+};
+
 class Source {
   public:
     virtual ~Source() = default;
     virtual Result<std::vector<FolderInfo>> list_folders() = 0;
+    // A memo of the last list_folders(), or nullptr where a source has none.
+    virtual std::shared_ptr<const ListingMemo> listing_memo() const { return nullptr; }
+    // Takes another source's memo in place of its own list_folders(), so
+    // that a second connection to the account need not list it again.
+    // False: it cannot (no memo, or not its kind); list_folders() then.
+    virtual Result<bool> adopt_listing(const std::shared_ptr<const ListingMemo>& memo) {
+        (void)memo;
+        return false;
+    }
     // Opens `folder` read-only and lists its messages as `request` allows
     // (see OpenRequest; a source may always answer ListingKind::whole). Later
     // calls to fetch and keys refer to the folder opened last.

@@ -104,42 +104,79 @@ Result<bool> enable_utf8(Session& session) {
     return session.enable("UTF8=ACCEPT");
 }
 
+namespace {
+
+// `command`, and NAMESPACE right behind it: both answers come in the round
+// trip of the first. The server may answer them in either order (RFC 3501
+// 5.5), so each tagged answer is matched by its tag. The NAMESPACE answer
+// goes to `ns`; the first command's is returned.
+Result<Response> run_with_namespace(Session& session, const std::string& command,
+                                    const UntaggedHandler& on_untagged, NamespaceAnswer& ns) {
+    auto first = session.send(command);
+    if (!first) return std::unexpected(first.error());
+    auto second = session.send("NAMESPACE");
+    if (!second) return std::unexpected(second.error());
+    std::optional<Response> answer;
+    for (int i = 0; i < 2; ++i) {
+        auto r = session.read_tagged(on_untagged);
+        if (!r) return std::unexpected(r.error());
+        if (r->tag == *second)
+            ns.answered = r->status == "OK";
+        else if (r->tag == *first && !answer)
+            answer = std::move(*r);
+        else
+            return fail(ErrorKind::protocol, Scope::session,
+                        session.host() + " answered a command that was not sent (tag " + r->tag +
+                            ")");
+    }
+    return std::move(*answer);
+}
+
+} // namespace
+
 // With CONDSTORE, LIST-STATUS also gives what a change token is made of
 // (RFC 7162 makes HIGHESTMODSEQ a STATUS data item): a folder unchanged
 // since the last run then needs no EXAMINE, and a run with nothing new is
 // LOGIN and LIST however many folders the account has.
-Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts) {
+Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts,
+                                           NamespaceAnswer* ns) {
     std::vector<ListedFolder> out;
     std::map<std::string, StatusData> statuses; // by the server's spelling
+    std::optional<PersonalNamespace> personal;
     auto on_untagged = [&](const Response& resp) -> Status {
         if (auto f = parse_list(resp, session.enabled("UTF8=ACCEPT")))
             out.push_back(std::move(*f));
         else if (auto d = parse_status(resp))
             statuses[d->name] = std::move(*d);
+        else if (auto n = ns ? parse_namespace(resp) : std::nullopt)
+            personal = std::move(*n);
         return {};
     };
+    // The tokens and the counts are a nicety: refused, the counts alone,
+    // then a plain LIST.
     const std::string plain = "LIST \"\" \"*\"";
-    bool listed = false;
+    std::vector<std::string> forms;
     if (with_counts && session.has("LIST-STATUS")) {
-        // The tokens and the counts are a nicety: refused, the counts alone,
-        // then a plain LIST.
-        std::vector<std::string> forms;
         if (session.has("CONDSTORE"))
             forms.push_back(" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))");
         forms.push_back(" RETURN (STATUS (MESSAGES))");
-        for (const auto& items : forms) {
-            auto r = session.run(plain + items, on_untagged);
-            if (!r) return std::unexpected(r.error());
-            listed = r->status == "OK";
-            if (listed) break;
-            out.clear();
-            statuses.clear();
-        }
     }
-    if (!listed) {
-        auto r = session.run_ok(plain, "LIST", on_untagged);
+    forms.emplace_back();
+    bool ask_namespace = ns && session.has("NAMESPACE");
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+        auto r = ask_namespace ? run_with_namespace(session, plain + forms[i], on_untagged, *ns)
+                               : session.run(plain + forms[i], on_untagged);
+        ask_namespace = false;
         if (!r) return std::unexpected(r.error());
+        if (r->status == "OK") break;
+        if (i + 1 == forms.size()) {
+            if (auto s = session.check_ok(*r, "LIST"); !s) return std::unexpected(s.error());
+        }
+        out.clear();
+        statuses.clear();
     }
+    // Refused: a nicety lost, not a reason to stop; names stay as listed.
+    if (ns && ns->answered) ns->personal = std::move(personal);
     for (auto& f : out) {
         auto d = statuses.find(f.raw_name);
         if (d == statuses.end()) continue;
@@ -163,16 +200,13 @@ Result<std::optional<PersonalNamespace>> read_personal_namespace(Session& sessio
     return r->status == "OK" ? out : std::nullopt;
 }
 
-Status mark_personal_prefix(Session& session, std::vector<ListedFolder>& folders) {
-    auto ns = read_personal_namespace(session);
-    if (!ns) return std::unexpected(ns.error());
-    if (!*ns) return {};
-    auto prefix = prefix_components(**ns, session.enabled("UTF8=ACCEPT"));
-    if (!prefix) return {};
+void mark_personal_prefix(const Session& session, std::vector<ListedFolder>& folders,
+                          const std::optional<PersonalNamespace>& ns) {
+    if (!ns) return;
+    auto prefix = prefix_components(*ns, session.enabled("UTF8=ACCEPT"));
+    if (!prefix) return;
     for (auto& f : folders)
-        if (f.separator == (*ns)->separator)
-            f.info.prefix_depth = prefix_depth(f.info.path, *prefix);
-    return {};
+        if (f.separator == ns->separator) f.info.prefix_depth = prefix_depth(f.info.path, *prefix);
 }
 
 } // namespace mf::imap

@@ -110,9 +110,10 @@ ImapSource::ImapSource(std::unique_ptr<Session> session) : m_session(std::move(s
 
 Result<std::vector<FolderInfo>> ImapSource::list_folders() {
     if (auto utf8 = enable_utf8(*m_session); !utf8) return std::unexpected(utf8.error());
-    auto listed = list_all(*m_session, true);
+    NamespaceAnswer ns;
+    auto listed = list_all(*m_session, true, &ns);
     if (!listed) return std::unexpected(listed.error());
-    if (auto s = mark_personal_prefix(*m_session, *listed); !s) return std::unexpected(s.error());
+    mark_personal_prefix(*m_session, *listed, ns.personal);
     std::vector<FolderInfo> out;
     m_raw_names.clear();
     for (auto& f : *listed) {
@@ -120,6 +121,38 @@ Result<std::vector<FolderInfo>> ImapSource::list_folders() {
         out.push_back(std::move(f.info));
     }
     return out;
+}
+
+namespace {
+
+// Each folder's name as the server spells it, and whether names were read
+// as UTF-8: what open() needs from a listing.
+struct ImapListing : ListingMemo {
+    std::map<std::vector<std::string>, std::string> raw_names;
+    bool utf8 = false;
+};
+
+} // namespace
+
+std::shared_ptr<const ListingMemo> ImapSource::listing_memo() const {
+    auto memo = std::make_shared<ImapListing>();
+    memo->raw_names = m_raw_names;
+    memo->utf8 = m_session->enabled("UTF8=ACCEPT");
+    return memo;
+}
+
+// Names spelt in UTF-8 by the listing are only understood by a session
+// that enabled it too: ENABLE it here, or list after all.
+Result<bool> ImapSource::adopt_listing(const std::shared_ptr<const ListingMemo>& memo) {
+    const auto* listing = dynamic_cast<const ImapListing*>(memo.get());
+    if (!listing || listing->raw_names.empty()) return false;
+    if (listing->utf8) {
+        auto utf8 = enable_utf8(*m_session);
+        if (!utf8) return std::unexpected(utf8.error());
+        if (!*utf8) return false;
+    }
+    m_raw_names = listing->raw_names;
+    return true;
 }
 
 Status ImapSource::next_part(Snapshot& snap) {

@@ -22,17 +22,26 @@ struct ListedFolder {
     bool name_valid = true; // false: not valid modified UTF-7 (UTF-8 under UTF8=ACCEPT), shown raw
 };
 
+// What NAMESPACE (RFC 2342) answered when it was sent along with LIST.
+struct NamespaceAnswer {
+    bool answered = false; // OK; false where not offered or refused
+    std::optional<PersonalNamespace> personal;
+};
+
 // LIST "" "*", decoded and split on the server's separator. With
 // `with_counts` and LIST-STATUS (RFC 5819), each folder's message count
 // comes in the same answer: no extra round trip; with CONDSTORE too, so does
-// its change token (FolderInfo::change_token).
-Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts = false);
+// its change token (FolderInfo::change_token). With `ns`, NAMESPACE goes out
+// right behind the LIST, answered in the same round trip.
+Result<std::vector<ListedFolder>> list_all(Session& session, bool with_counts = false,
+                                           NamespaceAnswer* ns = nullptr);
 
 // The server's personal namespace (NAMESPACE, RFC 2342); nullopt where the
 // server has no NAMESPACE or names no personal namespace.
 Result<std::optional<PersonalNamespace>> read_personal_namespace(Session& session);
 // Sets each folder's FolderInfo::prefix_depth from the personal namespace.
-Status mark_personal_prefix(Session& session, std::vector<ListedFolder>& folders);
+void mark_personal_prefix(const Session& session, std::vector<ListedFolder>& folders,
+                          const std::optional<PersonalNamespace>& ns);
 
 // What one "* STATUS name (...)" response says, each item where it was given.
 struct StatusData {
@@ -59,6 +68,8 @@ class ImapSource : public Source {
   public:
     explicit ImapSource(std::unique_ptr<Session> session);
     Result<std::vector<FolderInfo>> list_folders() override;
+    std::shared_ptr<const ListingMemo> listing_memo() const override;
+    Result<bool> adopt_listing(const std::shared_ptr<const ListingMemo>& memo) override;
     using Source::open;
     Result<Snapshot> open(const FolderInfo& folder, const OpenRequest& request) override;
     Status next_part(Snapshot& snap) override;

@@ -291,6 +291,30 @@ class BackupTest(DovecotTestCase):
         self.assertEqual(report["totals"]["fetched"], 113)
         self.assert_archive_equals_server()
 
+    def test_the_account_is_listed_once_with_namespace_in_the_same_round_trip(self):
+        # The other connections take the first one's listing (the server's
+        # names) instead of listing again, and NAMESPACE goes out behind the
+        # LIST: on a 50 ms link each saved round trip is 50 ms before the
+        # first body arrives.
+        d = self.dovecot
+        d.save_many(self.user, "Big1", [make_message(i) for i in range(100, 180)])
+        d.save_many(self.user, "Big2", [make_message(i) for i in range(200, 280)])
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--connections", "2"]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(len(re.findall(r"AUTHENTICATE PLAIN", r.stderr)), 2, "not two connections")
+        self.assertEqual(len(re.findall(r"C: M\d+ LIST ", r.stderr)), 1, "a connection listed again")
+        listed = re.search(r"C: (M\d+) LIST ", r.stderr)
+        namespace = r.stderr.find("NAMESPACE", listed.end())
+        self.assertNotEqual(namespace, -1)
+        self.assertLess(namespace, r.stderr.find(f"S: {listed.group(1)} OK"),
+                        "NAMESPACE waited for the LIST's answer")
+        examined = re.findall(r'C: M\d+ EXAMINE "([^"]+)"', r.stderr)
+        self.assertLessEqual({"Big1", "Big2"}, set(examined), examined)
+        self.assertEqual(json.loads(r.stdout)["totals"]["fetched"], 160)
+        self.assert_archive_equals_server()
+
     def test_bodies_that_look_like_protocol_are_kept(self):
         lines = ["From me", ">From x", ".", "..", "* 1 FETCH (UID 1)", "A001 OK done", "M1 OK fake", ")"]
         self.dovecot.save(self.user, "INBOX", make_message(1, body_lines=lines))
