@@ -1,6 +1,6 @@
 /* delayproxy: a TCP proxy that adds latency, for bench.py's slow-link section.
  *
- *   delayproxy [-q MAXQUEUE] [-r BITS_PER_S] DELAY_MS TARGET_PORT
+ *   delayproxy [-q MAXQUEUE] [-r BITS_PER_S] [-l CONNLOG] DELAY_MS TARGET_PORT
  *
  * Listens on 127.0.0.1 on a free port, prints that port and a newline on
  * stdout, and forwards every accepted connection to 127.0.0.1:TARGET_PORT.
@@ -30,6 +30,13 @@
  * round trip the client may have waited for, so an upper bound on them),
  * and the proxy's own CPU time, which shows that the link, not the proxy,
  * was the limit.
+ *
+ * With -l, each connection, when it ends, appends one line to CONNLOG:
+ *   conn START_MS END_MS C2S S2C TURNS
+ * (milliseconds since the proxy started).  Connections run side by side,
+ * so the turns one client waited for in a row are at most the largest
+ * TURNS of one connection, not the sum; and the lines show whether the
+ * link was busy to the end or one connection finished alone.
  *
  * Threads: the main thread accepts; each connection gets two threads, one per
  * direction, each with non-blocking sockets and ppoll() with a timeout up to
@@ -109,7 +116,14 @@ struct conn {
     atomic_int refs;
     atomic_int aborted;
     atomic_int server_spoke; /* s2c bytes written since the client's last */
+    atomic_ullong bytes[2];  /* this connection's wire_bytes */
+    atomic_ullong turns;
+    int64_t start;
 };
+
+static FILE* conn_log;
+static pthread_mutex_t conn_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t started;
 
 struct chunk {
     struct chunk* next;
@@ -129,8 +143,19 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void log_conn(struct conn* c) {
+    if (!conn_log) return;
+    pthread_mutex_lock(&conn_log_lock);
+    fprintf(conn_log, "conn %lld %lld %llu %llu %llu\n", (long long)((c->start - started) / 1000000),
+            (long long)((now_ns() - started) / 1000000), (unsigned long long)atomic_load(&c->bytes[0]),
+            (unsigned long long)atomic_load(&c->bytes[1]), (unsigned long long)atomic_load(&c->turns));
+    fflush(conn_log);
+    pthread_mutex_unlock(&conn_log_lock);
+}
+
 static void conn_release(struct conn* c) {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        log_conn(c);
         close(c->fd[0]);
         close(c->fd[1]);
         free(c);
@@ -202,10 +227,13 @@ static void pump(struct conn* c, int src, int dst, int way) {
             }
             bucket_return(link, allowed - (size_t)w);
             atomic_fetch_add(&wire_bytes[way], (unsigned long long)w);
+            atomic_fetch_add(&c->bytes[way], (unsigned long long)w);
             if (way == 1)
                 atomic_store(&c->server_spoke, 1);
-            else if (atomic_exchange(&c->server_spoke, 0))
+            else if (atomic_exchange(&c->server_spoke, 0)) {
                 atomic_fetch_add(&turns, 1);
+                atomic_fetch_add(&c->turns, 1);
+            }
             queued -= (size_t)w;
             while (w > 0) {
                 size_t left = head->len - head->off;
@@ -355,7 +383,8 @@ static void print_stats(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: delayproxy [-q MAXQUEUE_BYTES] [-r BITS_PER_S] DELAY_MS TARGET_PORT\n");
+    fprintf(stderr,
+            "usage: delayproxy [-q MAXQUEUE_BYTES] [-r BITS_PER_S] [-l CONNLOG] DELAY_MS TARGET_PORT\n");
     exit(2);
 }
 
@@ -364,8 +393,17 @@ int main(int argc, char** argv) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) /* the parent died before prctl */
         return 0;
+    started = now_ns();
     int opt;
-    while ((opt = getopt(argc, argv, "q:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "q:r:l:")) != -1) {
+        if (opt == 'l') {
+            conn_log = fopen(optarg, "a");
+            if (!conn_log) {
+                perror("delayproxy: -l");
+                return 1;
+            }
+            continue;
+        }
         if (opt != 'q' && opt != 'r') usage();
         char* end;
         unsigned long long q = strtoull(optarg, &end, 10);
@@ -451,6 +489,7 @@ int main(int argc, char** argv) {
         }
         c->fd[0] = fd;
         c->fd[1] = -1;
+        c->start = now_ns();
         if (pthread_create(&t, &attr, client_to_server, c) != 0) {
             close(fd);
             free(c);
