@@ -94,11 +94,14 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
     auto idle = [&](const FolderInfo& folder) {
         return listed_unchanged(archive.store(), folder, options);
     };
+    auto known_new = [&](const FolderInfo& folder) {
+        return listed_new_at_least(archive.store(), folder, options);
+    };
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
-    add_outcomes(
-        mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery), report,
-        progress);
+    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle,
+                                 recovery, known_new),
+                 report, progress);
 }
 
 // The folders the run left out, and those only the archive still has.

@@ -253,6 +253,14 @@ bool listed_unchanged(Store& store, const FolderInfo& folder, const BackupOption
     return memo && unchanged_by_list(folder, *memo, options);
 }
 
+std::size_t listed_new_at_least(Store& store, const FolderInfo& folder,
+                                const BackupOptions& options) {
+    if (!folder.messages || !options.filter.empty()) return 0;
+    auto memo = store.memo(folder);
+    if (!memo || *folder.messages <= memo->held) return 0;
+    return *folder.messages - memo->held;
+}
+
 FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& folder,
                             const BackupOptions& options, Progress& progress) {
     FolderOutcome out;

@@ -63,5 +63,11 @@ FolderOutcome backup_folder(Source& source, Store& store, const FolderInfo& fold
 // complete run (FolderInfo::change_token): backup_folder() then sends the
 // source nothing for it, so no connection need be opened for it.
 bool listed_unchanged(Store& store, const FolderInfo& folder, const BackupOptions& options);
+// How many of `folder`'s messages its listed count shows to be new: the
+// count less what the archive holds (messages deleted on the server only
+// make it lower). 0 without a count, or with a filter, which may leave
+// new messages out.
+std::size_t listed_new_at_least(Store& store, const FolderInfo& folder,
+                                const BackupOptions& options);
 
 } // namespace mf

@@ -65,8 +65,11 @@ class Pool {
     }
 
     // Runs the folders on `first` (on this thread) and on any extra workers
-    // started meanwhile, and waits for them all.
-    ParallelOutcome run(std::unique_ptr<FolderWorker> first) {
+    // started meanwhile, and waits for them all. When the folder list already
+    // shows `known_new` messages to fetch, the extra workers log in at once,
+    // while the first opens its folder, not once that folder is listed.
+    ParallelOutcome run(std::unique_ptr<FolderWorker> first, std::size_t known_new = 0) {
+        found_work(known_new, 0);
         work(std::move(first));
         std::call_once(m_grown, [] {}); // no extra worker from now on
         m_threads.clear();              // joins
@@ -254,14 +257,18 @@ namespace {
 
 ParallelOutcome run_pool(const std::vector<FolderInfo>& folders,
                          std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
-                         std::size_t workers, Progress& progress, const RecoveryPolicy& recovery) {
+                         std::size_t workers, Progress& progress, const RecoveryPolicy& recovery,
+                         const KnownNew& known_new) {
     // One worker: no threads, exactly the sequential run.
     if (workers <= 1 || folders.size() <= 1)
         return Pool(folders, progress, as_given(folders.size()), more, recovery)
             .run(std::move(first));
     std::size_t extra = std::min(workers, folders.size()) - 1;
+    std::size_t known = 0;
+    if (known_new)
+        for (const auto& f : folders) known += known_new(f);
     return Pool(folders, progress, biggest_first(folders), more, recovery, extra)
-        .run(std::move(first));
+        .run(std::move(first), known);
 }
 
 } // namespace
@@ -296,7 +303,7 @@ std::size_t within_limit(std::size_t workers, const FolderWorker& first, Progres
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
                             std::size_t workers, Progress& progress, const IdleFolder& idle,
-                            const RecoveryPolicy& recovery) {
+                            const RecoveryPolicy& recovery, const KnownNew& known_new) {
     if (first) workers = within_limit(workers, *first, progress);
     std::vector<FolderInfo> quiet, rest;
     std::vector<std::size_t> quiet_at, rest_at;
@@ -306,7 +313,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
         (is_idle ? quiet_at : rest_at).push_back(i);
     }
     if (quiet.empty())
-        return run_pool(folders, std::move(first), more, workers, progress, recovery);
+        return run_pool(folders, std::move(first), more, workers, progress, recovery, known_new);
     // The idle folders on the first worker alone: a pool of one, so the same
     // rules hold for their failures.
     Pool idle_pool(quiet, progress, as_given(quiet.size()), more, recovery);
@@ -320,7 +327,7 @@ ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
         for (std::size_t j = 0; j < rest.size(); ++j)
             worked.folders[j] = Pool::not_attempted(rest[j], why);
     } else {
-        worked = run_pool(rest, std::move(first), more, workers, progress, recovery);
+        worked = run_pool(rest, std::move(first), more, workers, progress, recovery, known_new);
     }
     ParallelOutcome outcome;
     outcome.folders.resize(folders.size());

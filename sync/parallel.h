@@ -64,11 +64,15 @@ std::vector<std::size_t> biggest_first(const std::vector<FolderInfo>& folders);
 // are done first, on `first`, before any other worker is made: extra workers
 // are counted for the other folders only. No more than `first`'s
 // max_connections() workers run, whatever `workers` asks (a note says so).
+// `known_new`, where given, says how many of a folder's messages the folder
+// list alone shows to be new (a lower bound): enough of them start the
+// extra workers before the first has opened a folder.
 using IdleFolder = std::function<bool(const FolderInfo&)>;
+using KnownNew = std::function<std::size_t(const FolderInfo&)>;
 ParallelOutcome run_folders(const std::vector<FolderInfo>& folders,
                             std::unique_ptr<FolderWorker> first, const WorkerFactory& more,
                             std::size_t workers, Progress& progress, const IdleFolder& idle = {},
-                            const RecoveryPolicy& recovery = {});
+                            const RecoveryPolicy& recovery = {}, const KnownNew& known_new = {});
 
 // One PushState for several workers, a call at a time. Each record is a
 // tiny transaction: on one shared handle they take turns in microseconds,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 using namespace mf;
 using mf::test::NullProgress;
@@ -143,6 +144,65 @@ TEST_CASE("idle folders are done first on the first worker; extra workers count 
         REQUIRE(out.folders[i]);
         CHECK(out.folders[i]->report.folder == folders[i].display());
     }
+}
+
+namespace {
+
+// Reports no work as it runs, so only the folder list can have brought the
+// other workers in; the first run waits a while for one to be made and
+// says whether it was.
+struct Arrivals {
+    std::atomic<int> made{0};
+    std::atomic<int> runs{0};
+    bool seen_before_first = false;
+};
+
+class WaitingWorker : public FolderWorker {
+  public:
+    WaitingWorker(Arrivals& arrivals, std::chrono::milliseconds patience)
+        : m_arrivals(arrivals), m_patience(patience) {}
+    FolderOutcome run(const FolderInfo& f, Progress&) override {
+        if (m_arrivals.runs++ == 0) {
+            auto until = std::chrono::steady_clock::now() + m_patience;
+            while (m_arrivals.made == 0 && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            m_arrivals.seen_before_first = m_arrivals.made > 0;
+        }
+        FolderOutcome out;
+        out.report.folder = f.display();
+        return out;
+    }
+
+  private:
+    Arrivals& m_arrivals;
+    std::chrono::milliseconds m_patience;
+};
+
+bool extra_before_first_folder(std::size_t new_per_folder, std::chrono::milliseconds patience,
+                               int& made) {
+    std::vector<FolderInfo> folders{folder("A", 500), folder("B", 500), folder("C", 10)};
+    Arrivals arrivals;
+    NullProgress progress;
+    WorkerFactory more = [&]() -> Result<std::unique_ptr<FolderWorker>> {
+        ++arrivals.made;
+        return std::make_unique<WaitingWorker>(arrivals, patience);
+    };
+    KnownNew known_new = [&](const FolderInfo&) { return new_per_folder; };
+    run_folders(folders, std::make_unique<WaitingWorker>(arrivals, patience), more, 3, progress,
+                {}, {}, known_new);
+    made = arrivals.made;
+    return arrivals.seen_before_first;
+}
+
+} // namespace
+
+TEST_CASE("enough new mail in the folder list brings the extra workers in before a folder opens") {
+    int made = 0;
+    CHECK(extra_before_first_folder(500, std::chrono::seconds(5), made));
+    CHECK(made >= 1); // a second may find no folder left, and not log in
+    // Too few to share out: the first worker alone, as before.
+    CHECK_FALSE(extra_before_first_folder(10, std::chrono::milliseconds(100), made));
+    CHECK(made == 0);
 }
 
 namespace {
