@@ -9,15 +9,18 @@ As root. The messages are written straight into the server's Maildir
 (tmpfs), not through doveadm, which would take an hour for a million: each
 is a file in INBOX's cur/ with a unique Message-ID, and Dovecot numbers them
 when the first client looks (timed apart, as "server indexing", and not
-counted against mailferry). The archive goes to the work directory (the
-disk). It is a benchmark, not a test: nothing is asserted; the exit status
-is 1 if a run failed or the archive does not hold every message once.
+counted against mailferry). After the no-op, the server's own time for the
+no-op's LIST-STATUS is printed, and for the same STATUS sent before any
+LIST. The archive goes to the work directory (the disk). It is a benchmark,
+not a test: nothing is asserted; the exit status is 1 if a run failed or the
+archive does not hold every message once.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -61,6 +64,34 @@ def fill_inbox(dc: h.Dovecot, user: str, n: int) -> int:
     return total
 
 
+# What mailferry's no-op asks (cli's LIST-STATUS), and the same items by a
+# STATUS sent before any LIST.
+LIST_STATUS = 'LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))'
+STATUS_FIRST = "STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+
+
+def server_seconds(dc: h.Dovecot, user: str, command: str) -> float:
+    """Dovecot's own time for one command (the first figure of its tagged
+    reply) in a fresh preauthenticated imap process: no TLS, login or
+    client in it, so the figure is the server's share of a no-op."""
+    out = dc.doveadm("exec", "imap", "-u", user,
+                     input=f"t1 {command}\r\nt2 LOGOUT\r\n".encode()).stdout.decode()
+    m = re.search(r"^t1 OK .*\(([0-9.]+) \+", out, re.M)
+    if not m:
+        raise h.HarnessError(f"no timed reply to {command!r}:\n{out[-500:]}")
+    return float(m.group(1))
+
+
+def print_server_share(dc: h.Dovecot, user: str) -> None:
+    """A LIST-STATUS that names INBOX makes Dovecot (maildir, with its
+    mailbox list index on, the default) ask for INBOX's GUID, which maildir
+    keeps in dovecot-uidlist: the whole file is read, a line a message. The
+    same STATUS sent before any LIST reads only the index header."""
+    listed = server_seconds(dc, user, LIST_STATUS)
+    alone = server_seconds(dc, user, STATUS_FIRST)
+    print(f"  server: LIST-STATUS {listed:.3f} s, STATUS before any LIST {alone:.3f} s", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -102,6 +133,8 @@ def main() -> int:
             if m.rc != 0:
                 print("  " + (m.stderr.strip().splitlines() or [""])[-1], flush=True)
             failed |= m.rc != 0
+            if step == "noop":
+                print_server_share(dc, "scale")
         held = sum(len(files) for _, _, files in os.walk(os.path.join(archive, "INBOX")))
         want = args.messages + 100
         print(f"archive: {held} files for {want} messages" + ("" if held == want else "  MISMATCH"))
