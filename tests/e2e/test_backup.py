@@ -266,6 +266,16 @@ class BackupTest(DovecotTestCase):
         self.assertTrue(report["folders"][0]["unchanged"])
         self.assertEqual(report["totals"]["fetched"], 0)
 
+    def debug_backup(self, connections: int):
+        """A backup with --debug --json on `connections` connections; it must succeed."""
+        d = self.dovecot
+        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
+                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json",
+                "--connections", str(connections)]
+        r = run_mailferry(args, password=PASSWORD)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        return r
+
     def test_several_connections_start_on_the_biggest_folder(self):
         # The run lasts as long as its busiest connection: a big folder taken
         # last would run alone at the end. LIST-STATUS gives the counts with
@@ -274,10 +284,7 @@ class BackupTest(DovecotTestCase):
         d.save_many(self.user, "Zbig", [make_message(i) for i in range(100, 200)])
         d.save_many(self.user, "Aaa", [make_message(i) for i in range(10, 20)])
         d.save_many(self.user, "INBOX", [make_message(i) for i in range(1, 4)])
-        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
-                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--connections", "3"]
-        r = run_mailferry(args, password=PASSWORD)
-        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        r = self.debug_backup(3)
         self.assertTrue('LIST "" "*" RETURN (STATUS (MESSAGES' in r.stderr, "no counts asked with LIST")
         listed = re.findall(r'S: \* \[?LIST \([^)]*\) "/" "?([^"\]\r\n]+)', r.stderr)
         self.assertTrue(listed and listed[0] != "Zbig", f"the server listed Zbig first: proves nothing ({listed})")
@@ -299,10 +306,7 @@ class BackupTest(DovecotTestCase):
         d = self.dovecot
         d.save_many(self.user, "Big1", [make_message(i) for i in range(100, 180)])
         d.save_many(self.user, "Big2", [make_message(i) for i in range(200, 280)])
-        args = ["backup", d.url("imaps", self.user), self.archive, "--cacert", d.cacert,
-                "--password-env", "MF_TEST_PASSWORD", "--debug", "--json", "--connections", "2"]
-        r = run_mailferry(args, password=PASSWORD)
-        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        r = self.debug_backup(2)
         self.assertEqual(len(re.findall(r"AUTHENTICATE PLAIN", r.stderr)), 2, "not two connections")
         self.assertEqual(len(re.findall(r"C: M\d+ LIST ", r.stderr)), 1, "a connection listed again")
         listed = re.search(r"C: (M\d+) LIST ", r.stderr)
