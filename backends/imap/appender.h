@@ -147,16 +147,17 @@ class ImapTarget::Appender : public MessageSink {
             return s;
         };
         if (!session.has("LITERAL+")) {
+            // With LITERAL- a message of up to 4096 octets needs no "+" and
+            // is pipelined; a larger one waits for "+", after the answers due.
+            if (session.non_synchronizing(size))
+                return pipelined(message, prefix + attributes, size, write);
+            if (auto s = answers_due(); !s) return s;
             auto r = session.run_literal(prefix + attributes, size, write);
             if (!r) return refused_at_bye(r.error(), {message});
             return confirmed(*r, {message});
         }
-        if (!session.has("MULTIAPPEND") || singly) {
-            auto tag = session.send_literal(prefix + attributes, size, write);
-            if (!tag) return std::unexpected(tag.error());
-            m_pending.emplace(*tag, std::vector<RemoteMessage>{message});
-            return keep_window();
-        }
+        if (!session.has("MULTIAPPEND") || singly)
+            return pipelined(message, prefix + attributes, size, write);
         if (m_open_tag.empty()) {
             auto tag = session.open_command(prefix);
             if (!tag) return std::unexpected(tag.error());
@@ -167,6 +168,24 @@ class ImapTarget::Appender : public MessageSink {
         if (!s) return s;
         m_batch.push_back(message);
         if (m_batch.size() >= k_batch || m_batch_bytes >= k_batch_bytes) return close_batch();
+        return {};
+    }
+
+    // One APPEND sent without waiting for its answer (a non-synchronizing
+    // literal); its message waits in m_pending for the answer.
+    Status pipelined(const RemoteMessage& message, const std::string& command, std::uint64_t size,
+                     const Session::LiteralWriter& write) {
+        auto tag = m_target.m_session->send_literal(command, size, write);
+        if (!tag) return std::unexpected(tag.error());
+        m_pending.emplace(*tag, std::vector<RemoteMessage>{message});
+        return keep_window();
+    }
+
+    // Reads every answer due, so that a command that must wait for "+" is
+    // not answered out of turn.
+    Status answers_due() {
+        while (!m_pending.empty())
+            if (auto s = read_one(); !s) return s;
         return {};
     }
 

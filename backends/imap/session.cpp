@@ -213,7 +213,7 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
                                       const LiteralWriter& write,
                                       const UntaggedHandler& on_untagged) {
     std::string tag = next_tag();
-    const bool plus = has("LITERAL+");
+    const bool plus = non_synchronizing(size);
     std::string head =
         tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + (plus ? "+}" : "}");
     trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");

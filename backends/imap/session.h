@@ -114,6 +114,9 @@ class Session : private ByteStream {
     // allows (LITERAL+, or LITERAL- for up to 4096 octets: RFC 7888), else
     // sends the octets once the server has answered "+" (RFC 3501 4.3).
     bool waits_for_continuation(std::string_view command) const;
+    // A literal of this many octets may go without waiting for "+": always
+    // with LITERAL+, up to 4096 octets with LITERAL- (RFC 7888, Gmail's).
+    bool non_synchronizing(std::uint64_t literal_size) const;
     // ENABLE `extension` (RFC 5161) where the server offers it; true once
     // the server said it is enabled (an untagged ENABLED naming it).
     Result<bool> enable(std::string_view extension);
@@ -150,7 +153,6 @@ class Session : private ByteStream {
         return tag.insert(0, 1, 'M'); // not "M" + ...: g++ 12 -O3 warns falsely (-Wrestrict)
     }
     void trace(net::TraceKind kind, std::string_view line) const;
-    bool non_synchronizing(std::uint64_t literal_size) const;
     // Sends `tag command` CRLF, literals and all (see send()); returns the
     // tagged answer when the server refused the command before a literal's
     // octets, nullopt when the command went out whole.

@@ -290,6 +290,23 @@ class GmailTest(_Provider):
                 self.assertIn("larger than the server's APPENDLIMIT of %d bytes" % limit,
                               inbox["failed_messages"][0]["error"])
 
+    def test_small_appends_use_literal_minus_and_a_large_one_waits(self):
+        # Gmail offers LITERAL-, not LITERAL+ (its capability list in
+        # providers.py): RFC 7888 lets a literal of up to 4096 octets go
+        # without the server's "+", so small messages need no round trip
+        # each; a larger one must wait for "+".
+        small, edge, large = message(1, size=1000), message(2, size=4096), message(3, size=4097)
+        src = FakeImap({"INBOX": [small, edge, large, message(4)]})
+        dst = gmail([], capability=b"IMAP4rev1 UNSELECT ID CHILDREN X-GM-EXT-1 UIDPLUS LITERAL- "
+                                  b"SPECIAL-USE APPENDLIMIT=35651584")
+        announced = []
+        dst.before_continuation = announced.append
+        with src, dst:
+            r = self.migrate(src, dst, "--json", "--connections", "1")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertEqual(announced, [4097], "only the message over 4096 octets should wait for +")
+        self.assertEqual(sorted(dst.folders[b"INBOX"]), sorted([small, edge, large, message(4)]))
+
     def test_a_mailbox_appendlimit_from_status_is_honoured(self):
         # A bare APPENDLIMIT capability: each mailbox names its own limit in
         # STATUS (RFC 7889 section 4), which is asked for before the folder
