@@ -100,7 +100,7 @@ Session::Session(std::unique_ptr<net::Transport> conn, TraceOptions trace)
 
 Session::~Session() {
     // A polite LOGOUT; its answer does not matter.
-    if (m_conn) (void)m_conn->send_all("Z LOGOUT\r\n");
+    if (m_conn) (void)send_now("Z LOGOUT\r\n");
 }
 
 Result<std::unique_ptr<Session>> Session::start(std::unique_ptr<net::Transport> transport,
@@ -142,7 +142,31 @@ Status Session::compress() {
 }
 
 Result<std::size_t> Session::read_some(char* buf, std::size_t len) {
+    if (auto s = flush(); !s) return std::unexpected(s.error());
     return m_conn->read_some(buf, len);
+}
+
+// A command line waits here until the session next reads, or sends anything
+// else: commands sent one behind the other (a folder's EXAMINE and its
+// listing, LIST and NAMESPACE) then go out in one write, one TLS record,
+// not one each.
+Status Session::queue(std::string_view line) {
+    m_out.append(line);
+    return m_out.size() >= k_queue_bytes ? flush() : Status{};
+}
+
+Status Session::flush() {
+    if (m_out.empty()) return {};
+    auto s = m_conn->send_all(m_out);
+    m_out.clear();
+    return s;
+}
+
+// Literals and their heads go straight out, after what is queued: a
+// literal's octets may be megabytes, and an APPEND is on its way once sent.
+Status Session::send_now(std::string_view bytes) {
+    if (auto s = flush(); !s) return s;
+    return m_conn->send_all(bytes);
 }
 
 void Session::trace(net::TraceKind kind, std::string_view line) const {
@@ -192,7 +216,7 @@ Result<std::optional<Response>> Session::write_command(const std::string& tag,
         const bool wait = !non_synchronizing(l.size);
         line.append(command.substr(from, l.close - from)).append(wait ? "}" : "+}");
         trace(net::TraceKind::sent, net::redact_line(line, false));
-        if (auto s = m_conn->send_all(line + "\r\n"); !s) return std::unexpected(s.error());
+        if (auto s = send_now(line + "\r\n"); !s) return std::unexpected(s.error());
         if (wait) {
             // The server may refuse the command here (a tagged BAD or NO):
             // then the octets are never sent, and the session stays in step.
@@ -205,7 +229,7 @@ Result<std::optional<Response>> Session::write_command(const std::string& tag,
     }
     line.append(command.substr(from));
     trace(net::TraceKind::sent, net::redact_line(line, false));
-    if (auto s = m_conn->send_all(line.append("\r\n")); !s) return std::unexpected(s.error());
+    if (auto s = queue(line.append("\r\n")); !s) return std::unexpected(s.error());
     return std::optional<Response>();
 }
 
@@ -217,13 +241,13 @@ Result<Response> Session::run_literal(std::string_view prefix, std::uint64_t siz
     std::string head =
         tag + ' ' + std::string(prefix) + " {" + std::to_string(size) + (plus ? "+}" : "}");
     trace(net::TraceKind::sent, head + " <" + std::to_string(size) + " octets>");
-    if (auto s = m_conn->send_all(head + "\r\n"); !s) return std::unexpected(s.error());
+    if (auto s = send_now(head + "\r\n"); !s) return std::unexpected(s.error());
     if (!plus) {
         auto go = read_until(tag, on_untagged, nullptr, true);
         if (!go || go->kind == Response::Kind::tagged) return go; // refused before the literal
     }
     if (auto s = send_literal_body(size, write); !s) return std::unexpected(s.error());
-    if (auto s = m_conn->send_all("\r\n"); !s) return std::unexpected(s.error());
+    if (auto s = send_now("\r\n"); !s) return std::unexpected(s.error());
     return read_until(tag, on_untagged, nullptr, false);
 }
 
@@ -240,7 +264,7 @@ Result<std::string> Session::open_command(std::string_view prefix) {
     std::string tag = next_tag();
     std::string head = tag + ' ' + std::string(prefix);
     trace(net::TraceKind::sent, head + " ...");
-    if (auto s = m_conn->send_all(head); !s) return std::unexpected(s.error());
+    if (auto s = send_now(head); !s) return std::unexpected(s.error());
     return tag;
 }
 
@@ -249,7 +273,7 @@ Status Session::add_literal(std::string_view part, std::uint64_t size, const Lit
     head.append(" {").append(std::to_string(size)).append("+}");
     trace(net::TraceKind::sent, "... " + head + " <" + std::to_string(size) + " octets>");
     head.append("\r\n");
-    if (auto s = m_conn->send_all(head); !s) return s;
+    if (auto s = send_now(head); !s) return s;
     return send_literal_body(size, write);
 }
 
@@ -267,7 +291,7 @@ Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write
                         "internal error: a literal of " + std::to_string(size) +
                             " octets was given more");
         sent += bytes.size();
-        return m_conn->send_all(bytes);
+        return send_now(bytes);
     };
     auto s = write(send);
     if (s && sent != size)
@@ -279,7 +303,7 @@ Status Session::send_literal_body(std::uint64_t size, const LiteralWriter& write
 }
 
 Status Session::close_command() {
-    return m_conn->send_all("\r\n");
+    return send_now("\r\n");
 }
 
 Result<Response> Session::read_tagged(const UntaggedHandler& on_untagged,

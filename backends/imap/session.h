@@ -153,6 +153,10 @@ class Session : private ByteStream {
         return tag.insert(0, 1, 'M'); // not "M" + ...: g++ 12 -O3 warns falsely (-Wrestrict)
     }
     void trace(net::TraceKind kind, std::string_view line) const;
+    Status queue(std::string_view line);
+    Status flush();
+    Status send_now(std::string_view bytes);
+    static constexpr std::size_t k_queue_bytes = 16 * 1024; // a TLS record's most
     // Sends `tag command` CRLF, literals and all (see send()); returns the
     // tagged answer when the server refused the command before a literal's
     // octets, nullopt when the command went out whole.
@@ -160,6 +164,7 @@ class Session : private ByteStream {
                                                   const UntaggedHandler& on_untagged);
 
     std::unique_ptr<net::Transport> m_conn;
+    std::string m_out; // command lines not yet written (see queue())
     TraceOptions m_trace;
     ResponseReader m_reader;
     bool m_compressed = false, m_compress_asked = false;
