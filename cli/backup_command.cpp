@@ -99,8 +99,8 @@ void run_folders(std::unique_ptr<Source> source, archive::Archive& archive,
     };
     RecoveryPolicy recovery;
     recovery.max_reconnects = static_cast<std::size_t>(args.reconnects);
-    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle,
-                                 recovery, known_new),
+    add_outcomes(mf::run_folders(folders, std::move(first), more, workers, progress, idle, recovery,
+                                 known_new),
                  report, progress);
 }
 

@@ -266,7 +266,8 @@ ParallelOutcome run_pool(const std::vector<FolderInfo>& folders,
     std::size_t extra = std::min(workers, folders.size()) - 1;
     std::size_t known = 0;
     if (known_new)
-        for (const auto& f : folders) known += known_new(f);
+        for (const auto& f : folders)
+            known += known_new(f);
     return Pool(folders, progress, biggest_first(folders), more, recovery, extra)
         .run(std::move(first), known);
 }

@@ -146,9 +146,10 @@ static int64_t now_ns(void) {
 static void log_conn(struct conn* c) {
     if (!conn_log) return;
     pthread_mutex_lock(&conn_log_lock);
-    fprintf(conn_log, "conn %lld %lld %llu %llu %llu\n", (long long)((c->start - started) / 1000000),
-            (long long)((now_ns() - started) / 1000000), (unsigned long long)atomic_load(&c->bytes[0]),
-            (unsigned long long)atomic_load(&c->bytes[1]), (unsigned long long)atomic_load(&c->turns));
+    fprintf(
+        conn_log, "conn %lld %lld %llu %llu %llu\n", (long long)((c->start - started) / 1000000),
+        (long long)((now_ns() - started) / 1000000), (unsigned long long)atomic_load(&c->bytes[0]),
+        (unsigned long long)atomic_load(&c->bytes[1]), (unsigned long long)atomic_load(&c->turns));
     fflush(conn_log);
     pthread_mutex_unlock(&conn_log_lock);
 }
@@ -383,8 +384,8 @@ static void print_stats(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: delayproxy [-q MAXQUEUE_BYTES] [-r BITS_PER_S] [-l CONNLOG] DELAY_MS TARGET_PORT\n");
+    fprintf(stderr, "usage: delayproxy [-q MAXQUEUE_BYTES] [-r BITS_PER_S] [-l CONNLOG] DELAY_MS "
+                    "TARGET_PORT\n");
     exit(2);
 }
 

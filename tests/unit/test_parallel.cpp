@@ -188,8 +188,8 @@ bool extra_before_first_folder(std::size_t new_per_folder, std::chrono::millisec
         return std::make_unique<WaitingWorker>(arrivals, patience);
     };
     KnownNew known_new = [&](const FolderInfo&) { return new_per_folder; };
-    run_folders(folders, std::make_unique<WaitingWorker>(arrivals, patience), more, 3, progress,
-                {}, {}, known_new);
+    run_folders(folders, std::make_unique<WaitingWorker>(arrivals, patience), more, 3, progress, {},
+                {}, known_new);
     made = arrivals.made;
     return arrivals.seen_before_first;
 }
