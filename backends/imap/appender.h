@@ -183,11 +183,7 @@ class ImapTarget::Appender : public MessageSink {
 
     // Reads every answer due, so that a command that must wait for "+" is
     // not answered out of turn.
-    Status answers_due() {
-        while (!m_pending.empty())
-            if (auto s = read_one(); !s) return s;
-        return {};
-    }
+    Status answers_due() { return read_until_fewer(1); }
 
     // RFC 7889: a client must not send an APPEND larger than the limit. Not
     // sent, the message is refused here, as the server would have refused it.
@@ -215,7 +211,11 @@ class ImapTarget::Appender : public MessageSink {
     // Few batches on the wire: what a killed run leaves unconfirmed (and a
     // server may still be storing while the next run looks) stays small.
     Status keep_window() {
-        std::size_t window = m_target.m_session->has("MULTIAPPEND") ? k_batch_window : k_window;
+        return read_until_fewer(m_target.m_session->has("MULTIAPPEND") ? k_batch_window : k_window);
+    }
+
+    // Reads answers until fewer than `window` commands wait for theirs.
+    Status read_until_fewer(std::size_t window) {
         while (m_pending.size() >= window)
             if (auto s = read_one(); !s) return s;
         return {};

@@ -23,17 +23,6 @@ import bench  # noqa: E402
 import mfharness as h  # noqa: E402
 
 
-def start_dovecot() -> h.Dovecot:
-    """Dovecot with its mail on tmpfs, as bench.py runs it where RAM allows."""
-    saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
-    dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n")
-    try:
-        dc.start()
-    finally:
-        tempfile.tempdir = saved
-    return dc
-
-
 def one_backup(dc: h.Dovecot, binary: str, user: str, work: str) -> bench.Measured:
     """A full backup of a fresh clone of the corpus account; the archive is removed after."""
     bench.clone_user(dc, "base", user)
@@ -63,7 +52,7 @@ def main() -> int:
     runs: dict[str, list[bench.Measured]] = {b: [] for b in binaries}
     failed = False
     try:
-        with start_dovecot() as dc:
+        with bench.start_dovecot_in("/dev/shm", "mail_max_userip_connections = 50\n") as dc:
             dc.add_user("base", bench.PASSWORD)
             bench.load_corpus(dc, "base", messages, 5)
             for r in range(rounds):

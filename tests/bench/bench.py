@@ -1280,6 +1280,18 @@ def server_root(args, n_users: int) -> str | None:
     return None
 
 
+def start_dovecot_in(root: str | None, extra_config: str) -> h.Dovecot:
+    """A started Dovecot whose directory (and mail) is under `root` (say
+    /dev/shm; None: the default temp dir)."""
+    dc = h.Dovecot(extra_config=extra_config)
+    saved, tempfile.tempdir = tempfile.tempdir, root or tempfile.tempdir
+    try:
+        dc.start()
+    finally:
+        tempfile.tempdir = saved
+    return dc
+
+
 def fs_details(path: str) -> str:
     """Mount options that change fsync and unlink costs, and for ext4 whether
     it has a journal (without one, creating files right after many were
@@ -1755,12 +1767,7 @@ def main() -> int:
         root = server_root(args, n_users)
         zlib = ZLIB_CONFIG if args.rate_mbit > 0 else ""
         plain = NO_CONDSTORE_CONFIG if args.no_condstore else ""
-        dc = h.Dovecot(extra_config="mail_max_userip_connections = 50\n" + zlib + plain)
-        saved, tempfile.tempdir = tempfile.tempdir, root or tempfile.tempdir
-        try:
-            dc.start()
-        finally:
-            tempfile.tempdir = saved
+        dc = start_dovecot_in(root, "mail_max_userip_connections = 50\n" + zlib + plain)
         ctx.server_where = f"Dovecot 127.0.0.1, mail in {dc.tmp}" + \
             (" (tmpfs)" if root == "/dev/shm" else "")
         with dc:

@@ -107,15 +107,10 @@ def main() -> int:
     bench.LAUNCHER = bench.build_launcher(work)
     binary = os.path.join(work, "mailferry.bin")
     shutil.copy2(h.mailferry_path(), binary)
-    saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
     # Dovecot's processes may use 256 MB of address space by default; the
     # imap process of a folder of a million messages needs more for its
     # index (it is killed, and the client sees the connection close).
-    dc = h.Dovecot(extra_config="default_vsz_limit = 2G\n")
-    try:
-        dc.start()
-    finally:
-        tempfile.tempdir = saved
+    dc = bench.start_dovecot_in("/dev/shm", "default_vsz_limit = 2G\n")
     failed = False
     try:
         dc.add_user("scale", PASSWORD)

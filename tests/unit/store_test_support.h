@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
@@ -29,6 +30,16 @@ struct TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
 };
+
+// Runs `sql` on the database at `path` as it is, behind the state
+// database's back: an archive as an older mailferry left it.
+inline bool exec_sql(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+              sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
+}
 
 struct CollectSink : MessageSink {
     std::string bytes;

@@ -11,7 +11,6 @@
 #include "sync/plan.h"
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include <string>
 
 using namespace mf;
+using mf::test::exec_sql;
 using mf::test::TempDir;
 
 namespace {
@@ -109,19 +109,12 @@ TEST_CASE("labels are planned as flags are, only where the source gives them") {
 TEST_CASE("an archive from before identities gets the columns in place") {
     TempDir tmp;
     const std::string path = tmp.path + "/state.db";
-    {
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db,
-                             "CREATE TABLE messages (folder INTEGER NOT NULL, id TEXT NOT NULL, "
-                             "location TEXT NOT NULL, flags INTEGER NOT NULL, keywords TEXT NOT "
-                             "NULL, size INTEGER NOT NULL, message_id TEXT NOT NULL, date INTEGER "
-                             "NOT NULL, source_state INTEGER NOT NULL, PRIMARY KEY (folder, id)) "
-                             "WITHOUT ROWID; INSERT INTO messages VALUES (1, '7', 'loc', 0, '', "
-                             "10, '<a@b>', 5, 0);",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
-    }
+    REQUIRE(exec_sql(path, "CREATE TABLE messages (folder INTEGER NOT NULL, id TEXT NOT NULL, "
+                           "location TEXT NOT NULL, flags INTEGER NOT NULL, keywords TEXT NOT "
+                           "NULL, size INTEGER NOT NULL, message_id TEXT NOT NULL, date INTEGER "
+                           "NOT NULL, source_state INTEGER NOT NULL, PRIMARY KEY (folder, id)) "
+                           "WITHOUT ROWID; INSERT INTO messages VALUES (1, '7', 'loc', 0, '', "
+                           "10, '<a@b>', 5, 0);"));
     SUBCASE("read-only, it is read as it is") {
         auto ro = archive::StateDb::open_read_only(path);
         REQUIRE(ro);

@@ -11,6 +11,7 @@
 #include <string>
 
 using namespace mf;
+using mf::test::exec_sql;
 using mf::test::TempDir;
 
 namespace {
@@ -91,16 +92,9 @@ TEST_CASE("an archive from before the counts gets them, counted once, on its fir
             REQUIRE((*db)->put(key, row(id)));
         REQUIRE((*db)->commit());
     }
-    {
-        // As an archive written before folder_counts existed.
-        sqlite3* raw = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(raw,
-                             "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out; "
-                             "DROP TRIGGER messages_counted_moved; DROP TABLE folder_counts;",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(raw);
-    }
+    // As an archive written before folder_counts existed.
+    REQUIRE(exec_sql(path, "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out; "
+                           "DROP TRIGGER messages_counted_moved; DROP TABLE folder_counts;"));
     SUBCASE("read-only, the rows are counted") {
         auto ro = archive::StateDb::open_read_only(path);
         REQUIRE(ro);
